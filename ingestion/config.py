@@ -1,0 +1,147 @@
+"""Settings from the environment and a ``.env`` file in the working directory (the environment wins).
+
+:func:`load_settings` is pure given its arguments: pass ``environ`` and ``cwd`` in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from ingestion.errors import ConfigError
+from ingestion.secrets import mask_url
+
+DEFAULT_BASE_URL = "https://api.openf1.org/v1"
+#: The project's root: the folder holding ``pyproject.toml`` next to the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+FREE_TIER = (3.0, 30)
+PAID_TIER = (6.0, 60)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the pipeline reads from its environment."""
+
+    database_url: str | None
+    openf1_base_url: str = DEFAULT_BASE_URL
+    snapshot_dir: Path
+    pgdata_dir: Path
+    openf1_username: str | None = None
+    openf1_password: str | None = None
+    rate_per_second: float = FREE_TIER[0]
+    rate_per_minute: int = FREE_TIER[1]
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.openf1_username and self.openf1_password)
+
+    def describe(self) -> dict[str, str]:
+        """A printable view, secrets masked."""
+        return {
+            "DATABASE_URL": mask_url(self.database_url) if self.database_url else "(embedded PostgreSQL)",
+            "OPENF1_BASE_URL": self.openf1_base_url,
+            "SNAPSHOT_DIR": str(self.snapshot_dir),
+            "EMBEDDED_PGDATA": str(self.pgdata_dir),
+            "OPENF1_USERNAME": self.openf1_username or "(none: free tier)",
+            "OPENF1_PASSWORD": "***" if self.openf1_password else "(none)",
+            "OPENF1_RATE_PER_SECOND": f"{self.rate_per_second:g}",
+            "OPENF1_RATE_PER_MINUTE": str(self.rate_per_minute),
+        }
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Parse ``KEY=value`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise ConfigError(".env", f"line {number} is not KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def _positive_number(name: str, raw: str, *, integer: bool) -> float:
+    try:
+        value = float(int(raw)) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(name, f"must be {kind} greater than 0, got {raw!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(name, f"must be greater than 0, got {raw!r}")
+    return value
+
+
+def _path(value: str, cwd: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else cwd / path
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) over ``cwd/.env`` (default the working dir)."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    merged: dict[str, str] = {}
+    dotenv = cwd / ".env"
+    if dotenv.is_file():
+        merged.update(parse_dotenv(dotenv.read_text(encoding="utf-8")))
+    merged.update({k: v for k, v in environ.items()})
+
+    def get(name: str) -> str | None:
+        value = merged.get(name)
+        return value if value not in (None, "") else None
+
+    database_url = get("DATABASE_URL")
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL", "must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
+
+    base_url = (get("OPENF1_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("OPENF1_BASE_URL", f"must be an http(s) URL, got {base_url!r}")
+
+    username, password = get("OPENF1_USERNAME"), get("OPENF1_PASSWORD")
+    if bool(username) != bool(password):
+        missing = "OPENF1_PASSWORD" if username else "OPENF1_USERNAME"
+        raise ConfigError(missing, "set both OPENF1_USERNAME and OPENF1_PASSWORD for the paid tier, or neither")
+    default_second, default_minute = PAID_TIER if username else FREE_TIER
+
+    per_second_raw, per_minute_raw = get("OPENF1_RATE_PER_SECOND"), get("OPENF1_RATE_PER_MINUTE")
+    per_second = (
+        _positive_number("OPENF1_RATE_PER_SECOND", per_second_raw, integer=False)
+        if per_second_raw is not None
+        else default_second
+    )
+    per_minute = (
+        int(_positive_number("OPENF1_RATE_PER_MINUTE", per_minute_raw, integer=True))
+        if per_minute_raw is not None
+        else default_minute
+    )
+
+    snapshot_raw = get("SNAPSHOT_DIR")
+    snapshot_dir = _path(snapshot_raw, cwd) if snapshot_raw else PROJECT_ROOT / "snapshots"
+    pgdata_raw = get("EMBEDDED_PGDATA")
+    pgdata_dir = _path(pgdata_raw, cwd) if pgdata_raw else PROJECT_ROOT / ".pgdata"
+
+    return Settings(
+        database_url=database_url,
+        openf1_base_url=base_url,
+        snapshot_dir=snapshot_dir,
+        pgdata_dir=pgdata_dir,
+        openf1_username=username,
+        openf1_password=password,
+        rate_per_second=per_second,
+        rate_per_minute=per_minute,
+    )

@@ -1,0 +1,102 @@
+"""Shared fixtures: a throwaway PostgreSQL database per test run (never a mock), and the real OpenF1 data.
+
+The server is whichever one the project uses: ``DATABASE_URL`` when set, else the embedded PostgreSQL.
+The run migrates one template database; every test that needs an empty database gets a fresh copy of it
+(``CREATE DATABASE ... TEMPLATE``), and everything created is dropped at the end. Tests never touch a
+database they did not create.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ingestion.config import PROJECT_ROOT, load_settings
+from ingestion.db import connect, database_url, migrate
+from ingestion.db.connection import with_database
+
+pytest_plugins = ["server_fixtures"]
+
+SHARED = PROJECT_ROOT.parent / "shared"
+OPENF1 = SHARED / "openf1"
+WORLD = OPENF1 / "world"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not OPENF1.is_dir():
+        pytest.fail(f"the shared OpenF1 data is missing: expected {OPENF1}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def world_dir(shared_dir: Path) -> Path:
+    """``../shared/openf1/world``: real OpenF1 rows for 2023 and 2024, one file per endpoint."""
+    return shared_dir / "openf1" / "world"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """A URL to the server in use (its maintenance database), starting the embedded one if needed."""
+    settings = load_settings(environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"})
+    return database_url(settings)
+
+
+DbFactory = Callable[[], str]
+
+
+@pytest.fixture(scope="session")
+def db_factory(pg_server_url: str) -> Iterator[DbFactory]:
+    """Make fresh, migrated, uniquely named databases; all are dropped when the run ends."""
+    run = f"pf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    template = f"{run}_template"
+    created: list[str] = []
+    counter = itertools.count(1)
+    with connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{template}"')
+        created.append(template)
+        with connect(with_database(pg_server_url, template), autocommit=True) as conn:
+            migrate(conn)
+
+        def new() -> str:
+            name = f"{run}_{next(counter)}"
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            created.append(name)
+            return with_database(pg_server_url, name)
+
+        try:
+            yield new
+        finally:
+            for name in reversed(created):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(db_factory: DbFactory) -> str:
+    """A fresh migrated database for this test alone."""
+    return db_factory()
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit connection to this test's fresh database."""
+    with connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"pf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}_empty"
+    with connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(pg_server_url, name)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
