@@ -23,9 +23,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from ingestion.cli import db, fetch, ops, replay, serve, snapshots
+    from ingestion.cli import db, fetch, ops, replay, run, serve, snapshots, sync
 
-    for module in (db, snapshots, serve, fetch, replay, ops):
+    for module in (db, snapshots, serve, fetch, replay, sync, ops, run):
         module.register(app)
 
 
