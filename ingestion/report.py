@@ -1,0 +1,88 @@
+"""A short report a fan would recognise, read from the racing tables (never spoilers unless asked).
+
+``make run`` prints it after replaying the committed snapshots: rounds per season, the champion of the
+latest season by summed points, and how many sessions, drivers and results the database holds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import psycopg
+
+
+class SeasonLine(msgspec.Struct, frozen=True):
+    year: int
+    grands_prix: int
+    testing: int
+    sessions: int
+    results: int
+    champion: str | None  # "Max Verstappen (VER)", None without results
+    champion_points: float | None
+
+
+class Report(msgspec.Struct, frozen=True):
+    seasons: list[SeasonLine]
+    rounds: int
+    sessions: int
+    drivers: int
+    teams: int
+    entrants: int
+    results: int
+
+
+def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
+    """Read the report from the database (read-only)."""
+    counts = conn.execute(
+        """SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM sessions), (SELECT count(*) FROM drivers),
+                  (SELECT count(*) FROM teams), (SELECT count(*) FROM entrants), (SELECT count(*) FROM results)"""
+    ).fetchone()
+    assert counts is not None
+    seasons = []
+    for year, gps, tests, sessions, results in conn.execute(
+        """SELECT s.year,
+                  count(DISTINCT r.id) FILTER (WHERE r.round_number > 0),
+                  count(DISTINCT r.id) FILTER (WHERE r.round_number = 0),
+                  count(DISTINCT se.id),
+                  (SELECT count(*) FROM results re JOIN sessions x ON x.id = re.session_id
+                     JOIN rounds y ON y.id = x.round_id WHERE y.season_id = s.id)
+           FROM seasons s LEFT JOIN rounds r ON r.season_id = s.id LEFT JOIN sessions se ON se.round_id = r.id
+           GROUP BY s.id, s.year ORDER BY s.year"""
+    ).fetchall():
+        top = conn.execute(
+            """SELECT d.first_name || ' ' || d.last_name || coalesce(' (' || d.abbreviation || ')', ''),
+                      sum(re.points)
+               FROM results re JOIN entrants e ON e.id = re.entrant_id JOIN drivers d ON d.id = e.driver_id
+               JOIN rounds r ON r.id = e.round_id JOIN seasons s ON s.id = r.season_id
+               WHERE s.year = %s AND re.points IS NOT NULL
+               GROUP BY d.id, d.first_name, d.last_name, d.abbreviation
+               ORDER BY sum(re.points) DESC, d.last_name LIMIT 1""",
+            (year,),
+        ).fetchone()
+        seasons.append(
+            SeasonLine(
+                year=int(year),  # type: ignore[call-overload]
+                grands_prix=int(gps),  # type: ignore[call-overload]
+                testing=int(tests),  # type: ignore[call-overload]
+                sessions=int(sessions),  # type: ignore[call-overload]
+                results=int(results),  # type: ignore[call-overload]
+                champion=str(top[0]) if top else None,
+                champion_points=float(top[1]) if top else None,  # type: ignore[arg-type]
+            )
+        )
+    rounds, sessions_n, drivers, teams, entrants, results_n = (int(c) for c in counts)  # type: ignore[call-overload]
+    return Report(seasons, rounds, sessions_n, drivers, teams, entrants, results_n)
+
+
+def format_report(report: Report) -> list[str]:
+    """The report as printable lines."""
+    lines = ["Seasons in the database:"]
+    for s in report.seasons:
+        line = f"  {s.year}: {s.grands_prix} grands prix + {s.testing} testing, {s.sessions} sessions"
+        if s.champion is not None and s.champion_points is not None:
+            line += f"; champion by summed points: {s.champion}, {s.champion_points:g} points (spoiler!)"
+        lines.append(line)
+    lines.append(
+        f"Totals: {report.rounds} rounds, {report.sessions} sessions, {report.drivers} drivers, "
+        f"{report.teams} teams, {report.entrants} entrants, {report.results} results"
+    )
+    return lines
