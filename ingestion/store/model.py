@@ -6,6 +6,7 @@ Both are msgspec Structs and serialise to one JSON line of the log each.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import msgspec
@@ -87,8 +88,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     query: str
     url: str  # the full URL asked (no credentials)
     status: int  # HTTP status: 200, or 404 for OpenF1's "No results found."
-    received_at: datetime  # UTC, microseconds
-    address: str  # sha256 hex of the uncompressed body
+    received_at: Annotated[datetime, msgspec.Meta(tz=True)]  # UTC, microseconds
+    address: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]  # sha256 hex of the uncompressed body
     size: int  # bytes of the uncompressed body
     content_type: str | None = None
     attempts: int = 1

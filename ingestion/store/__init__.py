@@ -1,0 +1,55 @@
+"""The snapshot store: content-addressed zstd blobs and an append-only event log.
+
+Fetch only appends to it (:meth:`Store.writer`), replay only reads it (:meth:`Store.events`,
+:meth:`Store.latest`, :meth:`Store.read`). See docs/store.md for the layout and the guarantees.
+"""
+
+from __future__ import annotations
+
+from ingestion.store._disk import DEFAULT_LOCK_TIMEOUT, ZSTD_LEVEL, LogIssue, Store, Writer
+from ingestion.store._log import LogProblem, event_order, make_run_id
+from ingestion.store.address import Address, address_of, is_address, parse_address
+from ingestion.store.errors import (
+    BlobCorrupt,
+    BlobMissing,
+    ImportRejected,
+    InvalidAddress,
+    InvalidRunId,
+    LogCorrupt,
+    NaiveDatetime,
+    NotFound,
+    RunExists,
+    StoreError,
+    StoreLocked,
+    WriterClosed,
+)
+from ingestion.store.model import Event, Request
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "ZSTD_LEVEL",
+    "Address",
+    "BlobCorrupt",
+    "BlobMissing",
+    "Event",
+    "ImportRejected",
+    "InvalidAddress",
+    "InvalidRunId",
+    "LogCorrupt",
+    "LogIssue",
+    "LogProblem",
+    "NaiveDatetime",
+    "NotFound",
+    "Request",
+    "RunExists",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "Writer",
+    "WriterClosed",
+    "address_of",
+    "event_order",
+    "is_address",
+    "make_run_id",
+    "parse_address",
+]

@@ -1,0 +1,433 @@
+"""The on-disk store: blobs under ``objects/``, the event log under ``log/``, one writer at a time.
+
+Layout under the root::
+
+    objects/ab/cdef...   zstd (level 3) of a body; the name is the sha256 of the UNCOMPRESSED body
+    log/<run>.jsonl      one Event per line, one file per run, append-only
+    tmp/                 blobs being written (fsync, then rename into objects/); never read
+    lock                 the writer's lock file (fcntl.flock)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import msgspec
+import zstandard
+
+from ingestion.store._log import (
+    LogProblem,
+    encode_event,
+    event_order,
+    make_run_id,
+    parse_log,
+    to_utc,
+    validate_run_id,
+)
+from ingestion.store.address import Address, address_of, is_address, parse_address
+from ingestion.store.errors import (
+    BlobCorrupt,
+    BlobMissing,
+    LogCorrupt,
+    RunExists,
+    StoreLocked,
+    WriterClosed,
+)
+from ingestion.store.model import Event, Request
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ZSTD_LEVEL", "LogIssue", "Store", "Writer"]
+
+log = logging.getLogger("ingestion.store")
+
+ZSTD_LEVEL = 3
+DEFAULT_LOCK_TIMEOUT = 10.0
+LOG_SUFFIX = ".jsonl"
+
+
+class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
+    """A problem in one log file (see :class:`LogProblem`), with the file it is in."""
+
+    path: Path
+    problem: LogProblem
+
+
+class _FileState(msgspec.Struct, kw_only=True):
+    """What was parsed from one log file, and the stat it was parsed at (for incremental re-reads)."""
+
+    ino: int
+    size: int
+    mtime_ns: int
+    consumed: int
+    lines: int
+    events: list[Event]
+    problems: list[LogProblem]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class Store:
+    """A snapshot store rooted at ``root`` (created on the first write; reading a missing store is empty).
+
+    Readers need no lock. :meth:`writer` takes the lock file; one writer at a time.
+    The parsed log is cached per instance and re-read (incrementally) whenever a log file grows.
+    """
+
+    def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self.root = Path(root)
+        self.lock_timeout = lock_timeout
+        self._files: dict[str, _FileState] = {}
+        self._sorted: list[Event] | None = None
+        self._latest: dict[datetime | None, dict[str, Event]] = {}
+
+    # --- layout -------------------------------------------------------------------------------------
+    @property
+    def objects_dir(self) -> Path:
+        return self.root / "objects"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "lock"
+
+    def blob_path(self, address: str) -> Path:
+        """``objects/ab/cdef...`` for a valid address (:class:`InvalidAddress` otherwise)."""
+        valid = parse_address(address)
+        return self.objects_dir / valid[:2] / valid[2:]
+
+    def log_path(self, run: str) -> Path:
+        return self.log_dir / f"{validate_run_id(run)}{LOG_SUFFIX}"
+
+    # --- blobs --------------------------------------------------------------------------------------
+    def has(self, address: str) -> bool:
+        return self.blob_path(address).is_file()
+
+    def read(self, address: str) -> bytes:
+        """The body stored under ``address``, decompressed and verified against its sha256.
+
+        Raises :class:`BlobMissing`, or :class:`BlobCorrupt` naming the file with expected and got.
+        """
+        path = self.blob_path(address)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobMissing(address, path) from None
+        return self._verify(path, address, data)
+
+    @staticmethod
+    def _verify(path: Path, address: str, data: bytes) -> bytes:
+        try:
+            body = zstandard.ZstdDecompressor().decompress(data)
+        except zstandard.ZstdError as error:
+            raise BlobCorrupt(path, address, f"undecodable zstd data ({error})") from None
+        got = address_of(body)
+        if got != address:
+            raise BlobCorrupt(path, address, got)
+        return body
+
+    def addresses(self) -> Iterator[Address]:
+        """Addresses of the blobs stored (sorted); files in ``objects/`` with other names are skipped."""
+        for path in self._blob_files():
+            name = path.parent.name + path.name
+            if path.parent.parent == self.objects_dir and is_address(name):
+                yield Address(name)
+
+    def _blob_files(self) -> list[Path]:
+        if not self.objects_dir.is_dir():
+            return []
+        return sorted(p for p in self.objects_dir.rglob("*") if p.is_file())
+
+    # --- the log ------------------------------------------------------------------------------------
+    def log_files(self) -> list[Path]:
+        if not self.log_dir.is_dir():
+            return []
+        return sorted(p for p in self.log_dir.iterdir() if p.suffix == LOG_SUFFIX and p.is_file())
+
+    def _refresh(self) -> None:
+        """Bring the cache up to date with the log files (append-only: usually reads only new bytes)."""
+        seen: set[str] = set()
+        changed = False
+        for path in self.log_files():
+            seen.add(path.name)
+            st = path.stat()
+            old = self._files.get(path.name)
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if old is not None and (old.ino, old.size, old.mtime_ns) == stamp:
+                continue
+            changed = True
+            if old is not None and old.ino == st.st_ino and st.st_size >= old.size:
+                with path.open("rb") as f:
+                    f.seek(old.consumed)
+                    tail = f.read()
+                parsed = parse_log(tail, start_line=old.lines + 1, start_offset=old.consumed)
+                kept = [p for p in old.problems if p.kind != "torn-line"]
+                state = _FileState(
+                    ino=st.st_ino,
+                    size=old.consumed + len(tail),
+                    mtime_ns=st.st_mtime_ns,
+                    consumed=old.consumed + parsed.consumed,
+                    lines=old.lines + parsed.lines,
+                    events=old.events + parsed.events,
+                    problems=kept + parsed.problems,
+                )
+            else:
+                data = path.read_bytes()
+                parsed = parse_log(data)
+                state = _FileState(
+                    ino=st.st_ino,
+                    size=len(data),
+                    mtime_ns=st.st_mtime_ns,
+                    consumed=parsed.consumed,
+                    lines=parsed.lines,
+                    events=parsed.events,
+                    problems=parsed.problems,
+                )
+            for problem in parsed.problems:
+                if problem.kind == "torn-line":
+                    log.warning("%s line %d ignored: %s", path, problem.line, problem.detail)
+            self._files[path.name] = state
+        for name in set(self._files) - seen:
+            del self._files[name]
+            changed = True
+        if changed:
+            self._sorted = None
+            self._latest = {}
+
+    def log_issues(self) -> list[LogIssue]:
+        """Every torn or unparsable line in the log files (never raises for them)."""
+        self._refresh()
+        return [
+            LogIssue(path=self.log_dir / name, problem=problem)
+            for name, state in sorted(self._files.items())
+            for problem in state.problems
+        ]
+
+    def events(self) -> list[Event]:
+        """Every event, in the one deterministic order: (received_at, run, seq).
+
+        A torn last line is skipped with a warning; an unparsable complete line raises :class:`LogCorrupt`.
+        """
+        self._refresh()
+        if self._sorted is None:
+            for name, state in sorted(self._files.items()):
+                for problem in state.problems:
+                    if problem.kind == "unparsable-line":
+                        raise LogCorrupt(self.log_dir / name, problem.line, problem.detail)
+            everything = [event for state in self._files.values() for event in state.events]
+            self._sorted = sorted(everything, key=event_order)
+        return list(self._sorted)
+
+    def latest(self, as_of: datetime | None = None) -> dict[str, Event]:
+        """For every request key, its newest event received at or before ``as_of`` (all events if None).
+
+        Ties on time go to the later event in the order (received_at, run, seq). ``as_of`` must be aware.
+        """
+        cutoff = None if as_of is None else to_utc(as_of, "as_of")
+        events = self.events()  # refreshes the cache first
+        cached = self._latest.get(cutoff)
+        if cached is None:
+            cached = {}
+            for event in events:
+                if cutoff is not None and event.received_at > cutoff:
+                    break
+                cached[event.key] = event
+            self._latest[cutoff] = cached
+        return dict(cached)
+
+    def history(self, request: Request | str) -> list[Event]:
+        """Every event of one request (a :class:`Request` or its key), oldest first."""
+        key = request.key if isinstance(request, Request) else request
+        return [event for event in self.events() if event.key == key]
+
+    # --- writing ------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self, purpose: str, timeout: float | None = None) -> Iterator[None]:
+        """Hold the writer lock, waiting up to ``timeout`` s (default ``lock_timeout``), else StoreLocked."""
+        wait = self.lock_timeout if timeout is None else timeout
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as error:
+                    if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                        raise StoreLocked(self.lock_path, wait, holder) from None
+                    time.sleep(min(0.05, remaining))
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} {purpose}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def writer(self, run: str | None = None, *, timeout: float | None = None) -> Writer:
+        """Take the lock and return a writer for a new run (``run`` or a fresh ``YYYYmmddTHHMMSSZ-xxxxxx``).
+
+        Use it as a context manager: ``with store.writer() as w: w.put(...)``; leaving the block releases
+        the lock. Raises :class:`StoreLocked` after ``timeout`` s, :class:`RunExists` for a used run id.
+        """
+        fresh = run is None
+        run_id = make_run_id(datetime.now(UTC), secrets.token_hex(3)) if fresh else validate_run_id(str(run))
+        lock = self.locked(f"run {run_id}", timeout)
+        lock.__enter__()
+        try:
+            path = self.log_path(run_id)
+            if path.exists():
+                raise RunExists(run_id, path)
+            return Writer(self, run_id, lock)
+        except BaseException:
+            lock.__exit__(None, None, None)
+            raise
+
+    def _store_blob(self, body: bytes, compressor: zstandard.ZstdCompressor) -> Address:
+        """Write ``body`` once: compress into tmp/, fsync, rename into objects/. Idempotent."""
+        address = address_of(body)
+        path = self.blob_path(address)
+        if path.is_file():
+            return address
+        data = compressor.compress(body)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{address[:16]}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)
+            _write_all(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            new_dir = not path.parent.is_dir()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, path)
+            _fsync_dir(path.parent)
+            if new_dir:
+                _fsync_dir(path.parent.parent)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        return address
+
+
+class Writer:
+    """Appends the events of one run to ``log/<run>.jsonl`` (created on the first put), holding the lock."""
+
+    def __init__(self, store: Store, run: str, lock: contextlib.AbstractContextManager[None]) -> None:
+        self.store = store
+        self.run = run
+        self.path = store.log_path(run)
+        self.events: list[Event] = []  # put by this writer, in order
+        self._lock: contextlib.AbstractContextManager[None] | None = lock
+        self._fd = -1
+        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+
+    @property
+    def closed(self) -> bool:
+        return self._lock is None
+
+    def put_blob(self, body: bytes) -> Address:
+        """Store ``body`` (once) and return its address, without an event."""
+        if self._lock is None:
+            raise WriterClosed(self.run)
+        return self.store._store_blob(body, self._compressor)
+
+    def put(
+        self,
+        request: Request,
+        body: bytes,
+        *,
+        url: str,
+        status: int,
+        received_at: datetime,
+        content_type: str | None = None,
+        attempts: int = 1,
+        elapsed_ms: float = 0.0,
+    ) -> Event:
+        """Store ``body`` and append its event (flushed and fsynced before returning)."""
+        if self._lock is None:
+            raise WriterClosed(self.run)
+        when = to_utc(received_at, "received_at")
+        address = self.put_blob(body)
+        event = Event(
+            run=self.run,
+            seq=len(self.events),
+            endpoint=request.endpoint,
+            query=request.query,
+            url=url,
+            status=status,
+            received_at=when,
+            address=address,
+            size=len(body),
+            content_type=content_type,
+            attempts=attempts,
+            elapsed_ms=elapsed_ms,
+        )
+        line = encode_event(event)
+        if self._fd < 0:
+            self.store.log_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            except FileExistsError:
+                raise RunExists(self.run, self.path) from None
+            _fsync_dir(self.store.log_dir)
+        _write_all(self._fd, line)
+        os.fsync(self._fd)
+        self.events.append(event)
+        return event
+
+    def close(self) -> None:
+        """Close the log file and release the lock (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

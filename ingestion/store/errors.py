@@ -1,0 +1,133 @@
+"""The store's errors: each one a single line naming what is wrong and where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingestion.errors import IngestionError
+
+__all__ = [
+    "BlobCorrupt",
+    "BlobMissing",
+    "ImportRejected",
+    "InvalidAddress",
+    "InvalidRunId",
+    "LogCorrupt",
+    "NaiveDatetime",
+    "NotFound",
+    "RunExists",
+    "StoreError",
+    "StoreLocked",
+    "WriterClosed",
+]
+
+
+class StoreError(IngestionError):
+    """Root of the snapshot store's errors."""
+
+
+class InvalidAddress(StoreError):
+    """A string that is not a blob address (64 lowercase hex digits) was given where one was expected."""
+
+    exit_code = 2
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"not a blob address (64 lowercase hex digits): {text!r}")
+        self.text = text
+
+
+class InvalidRunId(StoreError):
+    """A run id that cannot name a log file."""
+
+    exit_code = 2
+
+    def __init__(self, run: str) -> None:
+        super().__init__(f"not a valid run id (letters, digits, '.', '_', '-'; at most 100): {run!r}")
+        self.run = run
+
+
+class NaiveDatetime(StoreError):
+    """A datetime without a timezone reached the store (times are UTC and must say so)."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, value: object) -> None:
+        super().__init__(f"{what} must be timezone-aware (UTC), got naive {value!r}")
+        self.what = what
+
+
+class BlobMissing(StoreError):
+    """No blob is stored under this address."""
+
+    def __init__(self, address: str, path: Path) -> None:
+        super().__init__(f"blob {address} is missing: no file {path}")
+        self.address = address
+        self.path = path
+
+
+class BlobCorrupt(StoreError):
+    """A blob's content does not hash to its address (or does not decompress)."""
+
+    def __init__(self, path: Path, expected: str, got: str) -> None:
+        super().__init__(f"blob {path} is corrupt: expected sha256 {expected}, got {got}")
+        self.path = path
+        self.expected = expected
+        self.got = got
+
+
+class LogCorrupt(StoreError):
+    """A complete line of the event log does not parse (a torn LAST line is only a warning)."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"log {path} line {line} is unparsable ({problem}): run `ingest snapshots fsck`")
+        self.path = path
+        self.line = line
+
+
+class StoreLocked(StoreError):
+    """Another writer holds the store's lock file."""
+
+    def __init__(self, lock: Path, timeout: float, holder: str) -> None:
+        who = f" (held by {holder})" if holder else ""
+        super().__init__(
+            f"the snapshot store is locked by another writer{who}: waited {timeout:g} s for {lock}; "
+            "wait for it to finish or stop it"
+        )
+        self.lock = lock
+        self.timeout = timeout
+
+
+class RunExists(StoreError):
+    """The run id already has a log file; log files are never appended to by a second run."""
+
+    exit_code = 2
+
+    def __init__(self, run: str, path: Path) -> None:
+        super().__init__(f"run {run} already exists ({path}); a run id is used once")
+        self.run = run
+
+
+class WriterClosed(StoreError):
+    """``put`` was called on a writer whose ``with`` block has ended."""
+
+    def __init__(self, run: str) -> None:
+        super().__init__(f"the writer of run {run} is closed")
+
+
+class NotFound(StoreError):
+    """``show`` was asked for a request or address the store does not hold."""
+
+    exit_code = 1
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"not in the store: {what}")
+
+
+class ImportRejected(StoreError):
+    """A file offered to ``import`` is not an OpenF1 answer (a JSON array or "No results found.")."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"cannot import {path}: {problem}")
+        self.path = path
