@@ -1,9 +1,157 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""``ingest snapshots ...``: ls, show, fsck, gc, import, stats over the snapshot store.
+
+Each command parses its arguments, calls one function of :mod:`ingestion.store.commands`, prints.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
 import typer
+
+from ingestion.config import load_settings
+from ingestion.store import Store
+from ingestion.store import commands as ops
+
+snapshots_app = typer.Typer(
+    help="The snapshot store: list, show, check, collect, import and count stored answers.",
+    no_args_is_help=True,
+)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The store's folder (default: SNAPSHOT_DIR).", file_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Only answers received at or before this ISO-8601 time (UTC if no zone)."),
+]
+
+
+def _store(path: Path | None) -> Store:
+    return Store(path if path is not None else load_settings().snapshot_dir)
+
+
+def _time(text: str | None, option: str) -> datetime | None:
+    return None if text is None else ops.parse_time(text, option=option)
+
+
+def _json(value: object) -> str:
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8")
+
+
+@snapshots_app.command("ls")
+def ls_command(
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Only this endpoint: drivers...")] = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """List every request with its latest answer: status, time received, size.
+
+    Example: ingest snapshots ls --endpoint drivers --as-of 2024-12-31
+    """
+    rows = ops.ls(_store(store), endpoint=endpoint, as_of=_time(as_of, "--as-of"))
+    if as_json:
+        typer.echo(_json(rows))
+        return
+    width = max([len("REQUEST"), *(len(row.key) for row in rows)])
+    typer.echo(f"{'REQUEST':<{width}}  STATUS  {'RECEIVED_AT':<27}  {'SIZE':>10}")
+    for row in rows:
+        when = row.received_at.isoformat().replace("+00:00", "Z")
+        typer.echo(f"{row.key:<{width}}  {row.status:>6}  {when:<27}  {row.size:>10}")
+    typer.echo(f"{len(rows)} request(s)")
+
+
+@snapshots_app.command("show")
+def show_command(
+    target: Annotated[str, typer.Argument(metavar="REQUEST-or-ADDRESS", help="A request or a blob address.")],
+    as_of: AsOfOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Print a stored body, pretty-printed: a request's latest answer, or a blob by its address.
+
+    Example: ingest snapshots show "/v1/meetings?year=2024"
+    """
+    typer.echo(ops.show(_store(store), target, as_of=_time(as_of, "--as-of")))
+
+
+@snapshots_app.command("fsck")
+def fsck_command(store: StoreOption = None) -> None:
+    """Re-hash every blob, check every event's blob exists and every log line parses (exit 1 on a problem).
+
+    Example: ingest snapshots fsck
+    """
+    the_store = _store(store)
+    problems = ops.fsck(the_store)
+    for problem in problems:
+        typer.echo(problem.message)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {the_store.root}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {the_store.root} has no problems")
+
+
+@snapshots_app.command("gc")
+def gc_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be removed.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Remove blobs no event refers to and stale temporary files; report the bytes freed.
+
+    Example: ingest snapshots gc --dry-run
+    """
+    report = ops.gc(_store(store), dry_run=dry_run)
+    verb = "would remove" if report.dry_run else "removed"
+    freed = "would free" if report.dry_run else "freed"
+    typer.echo(
+        f"{verb} {report.blobs_removed} unreferenced blob(s) and {report.tmp_removed} temporary file(s); "
+        f"{freed} {report.bytes_freed} bytes"
+    )
+
+
+@snapshots_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A saved OpenF1 answer: a JSON array or 'No results found.'.")],
+    url: Annotated[str, typer.Option("--url", help="The request it answers: /v1/drivers?session_key=9472.")],
+    received_at: Annotated[
+        str | None, typer.Option("--received-at", help="When it was received (ISO-8601; default: now).")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Record a body saved elsewhere as the answer to a request, as a new run of the store.
+
+    Example: ingest snapshots import meetings.json --url "/v1/meetings?year=2024"
+    """
+    when = _time(received_at, "--received-at") or datetime.now(UTC)
+    event = ops.import_file(_store(store), file, url, when)
+    typer.echo(
+        f"imported {file} as {event.key}: status {event.status}, {event.size} bytes, "
+        f"blob {event.address}, run {event.run}"
+    )
+
+
+@snapshots_app.command("stats")
+def stats_command(as_json: JsonOption = False, store: StoreOption = None) -> None:
+    """Count blobs, events and requests; raw and stored bytes and the compression ratio.
+
+    Example: ingest snapshots stats
+    """
+    result = ops.stats(_store(store))
+    if as_json:
+        typer.echo(_json(result))
+        return
+    typer.echo(f"blobs        {result.blobs}")
+    typer.echo(f"events       {result.events}")
+    typer.echo(f"requests     {result.requests}")
+    typer.echo(f"raw bytes    {result.raw_bytes}")
+    typer.echo(f"stored bytes {result.stored_bytes}")
+    typer.echo(f"ratio        {result.ratio:.2f}")
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.add_typer(snapshots_app, name="snapshots")

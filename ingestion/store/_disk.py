@@ -232,12 +232,15 @@ class Store:
             for problem in state.problems
         ]
 
-    def events(self) -> list[Event]:
+    def events(self, *, strict: bool = True) -> list[Event]:
         """Every event, in the one deterministic order: (received_at, run, seq).
 
-        A torn last line is skipped with a warning; an unparsable complete line raises :class:`LogCorrupt`.
+        A torn last line is skipped with a warning; an unparsable complete line raises :class:`LogCorrupt`
+        (with ``strict=False`` it is skipped: fsck and stats use that to look at a damaged store).
         """
         self._refresh()
+        if not strict:
+            return sorted((e for state in self._files.values() for e in state.events), key=event_order)
         if self._sorted is None:
             for name, state in sorted(self._files.items()):
                 for problem in state.problems:

@@ -1,0 +1,308 @@
+"""What ``ingest snapshots ...`` does, as library functions: ls, show, fsck, gc, import_file, stats.
+
+Each takes a :class:`Store` and returns Structs (or text, for ``show``); the CLI only prints them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import zstandard
+
+from ingestion.errors import UsageError
+from ingestion.openf1.wire import NO_RESULTS
+from ingestion.store._disk import Store
+from ingestion.store._log import to_utc
+from ingestion.store.address import is_address
+from ingestion.store.errors import BlobCorrupt, ImportRejected, NotFound
+from ingestion.store.model import Event, Request
+
+__all__ = [
+    "GcReport",
+    "LsRow",
+    "Problem",
+    "ProblemKind",
+    "Stats",
+    "fsck",
+    "gc",
+    "import_file",
+    "ls",
+    "parse_time",
+    "show",
+    "stats",
+]
+
+ProblemKind = Literal[
+    "corrupt-blob", "missing-blob", "size-mismatch", "stray-file", "unparsable-line", "torn-line"
+]
+
+
+class LsRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One request and its latest answer."""
+
+    key: str
+    endpoint: str
+    status: int
+    received_at: datetime
+    size: int
+    address: str
+    run: str
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing fsck found wrong, with the file it is in."""
+
+    kind: ProblemKind
+    path: Path
+    detail: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.kind}: {self.path}: {self.detail}"
+
+
+class GcReport(msgspec.Struct, frozen=True, kw_only=True):
+    dry_run: bool
+    blobs_removed: int  # unreferenced blobs removed (or that would be, with dry_run)
+    tmp_removed: int  # stale temporary files removed
+    bytes_freed: int  # bytes on disk of both
+
+
+class Stats(msgspec.Struct, frozen=True, kw_only=True):
+    blobs: int
+    events: int
+    requests: int
+    raw_bytes: int  # uncompressed bodies, each stored blob once
+    stored_bytes: int  # blob files on disk
+    ratio: float  # raw_bytes / stored_bytes (0 for an empty store)
+
+
+def parse_time(text: str, *, option: str = "time") -> datetime:
+    """ISO-8601 (``2024-12-08``, ``2024-12-08T12:00``, ``...Z``, ``...+02:00``) in UTC; naive means UTC.
+
+    A date alone is its midnight (00:00 UTC). Anything else is a one-line :class:`UsageError`.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{option}: not an ISO-8601 time: {text!r} (e.g. 2024-12-08 or 2024-12-08T12:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _cutoff(as_of: datetime | None) -> datetime | None:
+    return None if as_of is None else to_utc(as_of, "as_of")
+
+
+def ls(store: Store, *, endpoint: str | None = None, as_of: datetime | None = None) -> list[LsRow]:
+    """Every request (of ``endpoint`` if given) with its latest event at or before ``as_of``, by key."""
+    wanted = endpoint.strip("/").rsplit("/", 1)[-1] if endpoint else None
+    latest = store.latest(_cutoff(as_of))
+    return [
+        LsRow(
+            key=key,
+            endpoint=event.endpoint,
+            status=event.status,
+            received_at=event.received_at,
+            size=event.size,
+            address=event.address,
+            run=event.run,
+        )
+        for key, event in sorted(latest.items())
+        if wanted is None or event.endpoint == wanted
+    ]
+
+
+def _pretty(body: bytes) -> str:
+    try:
+        return msgspec.json.format(body, indent=2).decode("utf-8")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace")
+
+
+def show(store: Store, target: str, *, as_of: datetime | None = None) -> str:
+    """The body of ``target``, pretty-printed: a blob address, or a request (key or URL) at ``as_of``."""
+    if is_address(target):
+        if not store.has(target):
+            raise NotFound(f"blob {target}")
+        return _pretty(store.read(target))
+    try:
+        request = Request.from_url(target)
+    except ValueError as error:
+        raise UsageError(f"not a request or blob address: {target!r} ({error})") from None
+    event = store.latest(_cutoff(as_of)).get(request.key)
+    if event is None:
+        when = "" if as_of is None else f" as of {as_of.isoformat()}"
+        raise NotFound(f"request {request.key}{when}")
+    return _pretty(store.read(event.address))
+
+
+def _blob_files(store: Store) -> Iterator[Path]:
+    if store.objects_dir.is_dir():
+        yield from sorted(p for p in store.objects_dir.rglob("*") if p.is_file())
+
+
+def _address_of_file(store: Store, path: Path) -> str | None:
+    name = path.parent.name + path.name
+    return name if path.parent.parent == store.objects_dir and is_address(name) else None
+
+
+def fsck(store: Store) -> list[Problem]:
+    """Re-hash every blob, check each event's blob exists (and has its size), and that every log line parses.
+
+    Returns the problems (empty when all is well). Unreferenced blobs and files in ``tmp/`` are not problems.
+    """
+    problems: list[Problem] = [
+        Problem(
+            kind=issue.problem.kind,
+            path=issue.path,
+            detail=f"line {issue.problem.line}: {issue.problem.detail}",
+        )
+        for issue in store.log_issues()
+    ]
+    events = store.events(strict=False)
+    sizes: dict[str, int] = {}
+    for path in _blob_files(store):
+        address = _address_of_file(store, path)
+        if address is None:
+            problems.append(Problem(kind="stray-file", path=path, detail="not named by a blob address"))
+            continue
+        try:
+            sizes[address] = len(store.read(address))
+        except BlobCorrupt as error:
+            detail = f"expected sha256 {error.expected}, got {error.got}"
+            problems.append(Problem(kind="corrupt-blob", path=path, detail=detail))
+    reported: set[str] = set()
+    for event in events:
+        where = f"event {event.run}#{event.seq} ({event.key})"
+        if event.address in sizes:
+            if sizes[event.address] != event.size:
+                problems.append(
+                    Problem(
+                        kind="size-mismatch",
+                        path=store.blob_path(event.address),
+                        detail=f"{where} says {event.size} bytes, the blob has {sizes[event.address]}",
+                    )
+                )
+        elif event.address not in reported and not store.has(event.address):
+            reported.add(event.address)
+            missing = store.blob_path(event.address)
+            problems.append(Problem(kind="missing-blob", path=missing, detail=f"{where} refers to it"))
+    return problems
+
+
+def gc(store: Store, *, dry_run: bool = False, timeout: float | None = None) -> GcReport:
+    """Remove blobs no event refers to, and stale temporary files, holding the writer lock.
+
+    Refuses (:class:`LogCorrupt`) while a log line is unparsable: it might refer to a blob.
+    """
+    with store.locked("gc", timeout):
+        referenced = {event.address for event in store.events()}
+        freed = 0
+        blobs = 0
+        for path in _blob_files(store):
+            address = _address_of_file(store, path)
+            if address is None or address in referenced:
+                continue
+            blobs += 1
+            freed += path.stat().st_size
+            if not dry_run:
+                path.unlink()
+                with contextlib.suppress(OSError):  # the fan-out folder still holds blobs
+                    path.parent.rmdir()
+        temps = sorted(p for p in store.tmp_dir.iterdir() if p.is_file()) if store.tmp_dir.is_dir() else []
+        for path in temps:
+            freed += path.stat().st_size
+            if not dry_run:
+                path.unlink()
+    return GcReport(dry_run=dry_run, blobs_removed=blobs, tmp_removed=len(temps), bytes_freed=freed)
+
+
+def classify_body(body: bytes) -> int | str:
+    """The status an OpenF1 body stands for (200 for a JSON array, 404 for "No results found."),
+    or a one-line reason it is neither. Pure."""
+    try:
+        value: Any = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        return f"not JSON ({error})"
+    if isinstance(value, list):
+        return 200
+    if value == {"detail": NO_RESULTS}:
+        return 404
+    kind = type(value).__name__ if not isinstance(value, dict) else "an object other than " + repr(
+        {"detail": NO_RESULTS}
+    )
+    return f"not an OpenF1 answer: expected a JSON array or {{\"detail\":\"{NO_RESULTS}\"}}, got {kind}"
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    url: str,
+    received_at: datetime,
+    *,
+    run: str | None = None,
+    timeout: float | None = None,
+) -> Event:
+    """Record the body saved in ``path`` as the answer to ``url`` received at ``received_at`` (a new run).
+
+    A JSON array is a 200; ``{"detail":"No results found."}`` a 404; anything else :class:`ImportRejected`.
+    """
+    path = Path(path)
+    try:
+        request = Request.from_url(url)
+    except ValueError as error:
+        raise UsageError(f"--url: {error}") from None
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        raise ImportRejected(path, error.strerror or str(error)) from None
+    status = classify_body(body)
+    if isinstance(status, str):
+        raise ImportRejected(path, status)
+    with store.writer(run, timeout=timeout) as writer:
+        return writer.put(
+            request,
+            body,
+            url=url,
+            status=status,
+            received_at=to_utc(received_at, "received_at"),
+            content_type="application/json",
+        )
+
+
+def stats(store: Store) -> Stats:
+    """Counts and sizes: blobs, events, distinct requests, raw and stored bytes, compression ratio."""
+    events = store.events(strict=False)
+    blobs = 0
+    raw = 0
+    stored = 0
+    for path in _blob_files(store):
+        address = _address_of_file(store, path)
+        if address is None:
+            continue
+        blobs += 1
+        stored += path.stat().st_size
+        with path.open("rb") as f:
+            header = f.read(18)
+        try:
+            size = zstandard.frame_content_size(header)
+        except zstandard.ZstdError:
+            size = -1
+        if size < 0:  # not written by this store: no content size in the frame header
+            size = len(zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes()))
+        raw += size
+    return Stats(
+        blobs=blobs,
+        events=len(events),
+        requests=len({event.key for event in events}),
+        raw_bytes=raw,
+        stored_bytes=stored,
+        ratio=raw / stored if stored else 0.0,
+    )
