@@ -115,7 +115,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     username, password = get("OPENF1_USERNAME"), get("OPENF1_PASSWORD")
     if bool(username) != bool(password):
         missing = "OPENF1_PASSWORD" if username else "OPENF1_USERNAME"
-        raise ConfigError(missing, "set both OPENF1_USERNAME and OPENF1_PASSWORD for the paid tier, or neither")
+        raise ConfigError(
+            missing, "set both OPENF1_USERNAME and OPENF1_PASSWORD for the paid tier, or neither"
+        )
     default_second, default_minute = PAID_TIER if username else FREE_TIER
 
     per_second_raw, per_minute_raw = get("OPENF1_RATE_PER_SECOND"), get("OPENF1_RATE_PER_MINUTE")

@@ -1,35 +1,67 @@
-"""Masking of secrets in anything we print: URLs with passwords, tokens."""
+"""Masking of secrets in anything we print: URLs with passwords, tokens.
+
+The masking is deliberately generous: in a URL, everything between the first ``:`` after ``scheme://`` and the
+last ``@`` is the password as far as printing goes. That covers libpq's reading of a URL (password up to the
+first ``@``), Python's ``urlsplit`` reading (up to the last ``@`` of the host part) and a person's (a password
+typed raw, with ``/``, ``#`` or ``@`` in it), so no reading of a malformed URL can show its password.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
-_KV_PASSWORD = re.compile(r"(?i)\b(password|access_token|token)\s*=\s*('[^']*'|\"[^\"]*\"|\S+)")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S+)@")
+_KV_PASSWORD = re.compile(r"(?i)\b(password|access_token|token)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&]+)")
+
+
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where the password of ``url`` lies (start, end), generously: first ``:`` to last ``@``."""
+    scheme = _SCHEME.match(url.lstrip())
+    if scheme is None:
+        return None
+    start = len(url) - len(url.lstrip()) + scheme.end()
+    at = url.rfind("@", start)
+    if at < 0:
+        return None
+    colon = url.find(":", start, at)
+    if colon < 0:
+        return None
+    return colon + 1, at
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Every form in which ``url``'s password could be echoed back: raw, percent-decoded, libpq's reading,
+    and ``password=`` query values. Pass them to :func:`mask_text` when printing a message about ``url``."""
+    found: list[str] = []
+    span = _password_span(url)
+    if span is not None:
+        raw = url[span[0] : span[1]]
+        found += [raw, unquote(raw)]
+        first_at = raw.find("@")
+        if first_at >= 0:  # libpq stops at the first '@'
+            found += [raw[:first_at], unquote(raw[:first_at])]
+    for match in _KV_PASSWORD.finditer(url):
+        value = match.group(2).strip("'\"")
+        found += [value, unquote(value)]
+    return tuple(dict.fromkeys(s for s in found if s))
 
 
 def mask_url(url: str) -> str:
     """Return ``url`` with its password (if any) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return mask_text(url)
-    if parts.password is None:
-        return mask_text(url)
-    netloc = parts.netloc
-    userinfo, _, host = netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return mask_text(urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}")))
+    span = _password_span(url)
+    if span is not None:
+        url = url[: span[0]] + MASK + url[span[1] :]
+    return mask_text(url)
 
 
 def mask_text(text: str, *secrets: str | None) -> str:
     """Mask URL passwords, ``password=...`` pairs and any of ``secrets`` found in ``text``."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     text = _KV_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
     return text

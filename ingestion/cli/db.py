@@ -72,7 +72,8 @@ def up_command() -> None:
     """
     settings = load_settings()
     if settings.database_url:
-        typer.echo(f"DATABASE_URL is set: using {mask_url(settings.database_url)} (no embedded server needed)")
+        shown = mask_url(settings.database_url)
+        typer.echo(f"DATABASE_URL is set: using {shown} (no embedded server needed)")
         return
     url = embedded.start(settings.pgdata_dir)
     typer.echo(f"embedded PostgreSQL running: {url} (data in {settings.pgdata_dir})")

@@ -15,9 +15,10 @@ from ingestion.errors import (
     DatabaseUnreachable,
     NotMigrated,
 )
-from ingestion.secrets import mask_text, mask_url
+from ingestion.secrets import mask_text, mask_url, url_secrets
 
 HINT = "start it with `make up` or set DATABASE_URL"
+UNUSABLE = "DATABASE_URL is not a usable connection string"
 
 
 def database_url(settings: Settings) -> str:
@@ -40,31 +41,46 @@ def database_name(url: str) -> str:
     return path or "postgres"
 
 
-def _translate(exc: psycopg.OperationalError, url: str) -> DatabaseError:
+def translate_connect_error(exc: psycopg.Error, url: str) -> DatabaseError:
+    """The one-line :class:`DatabaseError` for a failure to connect to ``url``: which problem, what to do.
+
+    psycopg's messages can echo parts of the URL (a malformed password token, say), so everything shown is
+    masked against every form of ``url``'s password.
+    """
+    secrets = url_secrets(url)
     text = str(exc)
     shown = mask_url(url)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    first = lines[0].removeprefix("connection failed: ").removeprefix("connection is bad: ") if lines else ""
+    first = mask_text(first or type(exc).__name__, *secrets)
+    if isinstance(exc, psycopg.ProgrammingError):  # libpq could not parse the URL
+        return DatabaseUnreachable(f"{UNUSABLE} ({first}): fix DATABASE_URL")
     missing = re.search(r'database "([^"]+)" does not exist', text)
     if missing:
+        name = mask_text(missing.group(1), *secrets)
         return DatabaseMissing(
-            f"database {missing.group(1)!r} does not exist on {shown}: create it (createdb) or fix DATABASE_URL"
+            f"database {name!r} does not exist on {shown}: create it (createdb) or fix DATABASE_URL"
         )
     if "password authentication failed" in text or "no password supplied" in text:
         return DatabaseAuthFailed(f"the database refused the credentials in {shown}: fix DATABASE_URL")
     if re.search(r'role "[^"]+" does not exist', text):
         return DatabaseAuthFailed(f"the database user in {shown} does not exist: fix DATABASE_URL")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    first = mask_text(lines[0].removeprefix("connection failed: ") if lines else "no answer")
+    if first.startswith("invalid ") and ("connection option" in first or "value" in first):
+        return DatabaseUnreachable(f"{UNUSABLE} ({first}): fix DATABASE_URL")
     return DatabaseUnreachable(f"cannot reach the database at {shown} ({first}): {HINT}")
 
 
-def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> psycopg.Connection[tuple[object, ...]]:
+_translate = translate_connect_error  # the name this module used first
+
+
+def connect(
+    url: str, *, autocommit: bool = False, connect_timeout: int = 5
+) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection, turning psycopg's failures into one-line :class:`DatabaseError`\\ s."""
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
-    except psycopg.OperationalError as exc:
-        raise _translate(exc, url) from None
-    except psycopg.ProgrammingError as exc:  # malformed URL
-        raise DatabaseUnreachable(f"DATABASE_URL is not a usable connection string ({mask_text(str(exc))})") from None
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        raise translate_connect_error(exc, url) from None
 
 
 REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -74,7 +90,10 @@ REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 def missing_unique_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
-    """The unique indexes every re-sync upserts on that this database lacks (tables included)."""
+    """The unique indexes every re-sync upserts on that this database lacks (tables included).
+
+    Only a valid, whole-table, plain-column unique index counts: ``ON CONFLICT (cols)`` can infer no other.
+    """
     missing = []
     for table, label, columns in REQUIRED_INDEXES:
         row = conn.execute(
@@ -82,7 +101,8 @@ def missing_unique_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list
             SELECT 1 FROM pg_index i
             JOIN pg_class t ON t.oid = i.indrelid
             JOIN pg_namespace n ON n.oid = t.relnamespace
-            WHERE n.nspname = 'public' AND t.relname = %s AND i.indisunique
+            WHERE n.nspname = 'public' AND t.relname = %s AND i.indisunique AND i.indisvalid
+              AND i.indpred IS NULL AND i.indexprs IS NULL
               AND (SELECT array_agg(a.attname::text ORDER BY k.ord)
                    FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) = %s::text[]
@@ -95,7 +115,16 @@ def missing_unique_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list
 
 
 def require_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    """Raise :class:`NotMigrated` unless the racing tables and their required unique indexes exist."""
+    """Raise :class:`NotMigrated` unless the racing tables and their required unique indexes exist and no
+    shipped migration is pending (when this database keeps our bookkeeping)."""
+    from ingestion.db.migrate import status
+
     missing = missing_unique_indexes(conn)
     if missing:
         raise NotMigrated(f"the database lacks {', '.join(missing)}: run `ingest db migrate`")
+    states = status(conn)
+    if any(s.applied_at is not None for s in states):
+        pending = [s.name for s in states if s.applied_at is None]
+        if pending:
+            names = ", ".join(pending)
+            raise NotMigrated(f"the database has pending migrations ({names}): run `ingest db migrate`")

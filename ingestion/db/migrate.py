@@ -3,7 +3,9 @@ transaction, recorded with a sha256 of the file in ``ingestion.schema_migrations
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 
@@ -56,11 +58,13 @@ def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, tuple[st
     return {str(name): (str(checksum), applied_at) for name, checksum, applied_at in rows}  # type: ignore[misc]
 
 
-def status(conn: psycopg.Connection[tuple[object, ...]]) -> list[MigrationState]:
-    """Every shipped migration with whether (and when) it was applied."""
+def status(
+    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+) -> list[MigrationState]:
+    """Every shipped migration (or each of ``migrations``) with whether (and when) it was applied."""
     applied = _applied(conn)
     states = []
-    for m in available():
+    for m in available() if migrations is None else migrations:
         if m.name in applied:
             checksum, at = applied[m.name]
             states.append(MigrationState(m.name, m.checksum, at, changed=checksum != m.checksum))
@@ -69,38 +73,66 @@ def status(conn: psycopg.Connection[tuple[object, ...]]) -> list[MigrationState]
     return states
 
 
-def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+def unknown(
+    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+) -> list[str]:
+    """Migrations recorded as applied in this database that this package does not ship (sorted)."""
+    names = {m.name for m in (available() if migrations is None else migrations)}
+    return sorted(set(_applied(conn)) - names)
+
+
+def migrate(
+    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+) -> list[str]:
     """Apply every pending migration in order; return the names applied (empty when up to date).
 
-    Refuses (:class:`MigrationError`) when an applied migration's file has changed since.
-    ``conn`` must be in autocommit mode: each migration gets its own transaction.
+    Refuses (:class:`MigrationError`, nothing applied) when an applied migration's file has changed since,
+    or when the database records a migration this package does not ship (renamed, or a newer ingester).
+    ``conn`` must be in autocommit mode: each migration gets its own transaction. ``migrations`` replaces
+    the shipped ones (tests).
     """
+    shipped = list(available() if migrations is None else migrations)
+    names = [m.name for m in shipped]
+    if names != sorted(names) or len(set(names)) != len(names):
+        raise ValueError("migrations must be uniquely named and sorted by name")
     if not conn.autocommit:
         raise ValueError("migrate() needs an autocommit connection")
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         with conn.transaction():
             _bookkeeping(conn)
+        states = status(conn, migrations=shipped)
+        changed = [s.name for s in states if s.changed]
+        if changed:
+            raise MigrationError(
+                f"migration {changed[0]} was applied but its file has changed since (checksum differs): "
+                "restore the file and add a new migration instead; nothing was applied"
+            )
+        strangers = unknown(conn, migrations=shipped)
+        if strangers:
+            raise MigrationError(
+                f"the database records migration {strangers[0]}, which this package does not ship "
+                "(renamed, or applied by a newer ingester); nothing was applied"
+            )
         done: list[str] = []
-        for state, migration in zip(status(conn), available(), strict=True):
-            if state.changed:
-                raise MigrationError(
-                    f"migration {state.name} was applied but its file has changed since "
-                    "(checksum differs); restore the file and add a new migration instead"
-                )
+        for state, migration in zip(states, shipped, strict=True):
             if state.applied_at is not None:
                 continue
             try:
                 with conn.transaction():
-                    conn.execute(migration.sql)  # type: ignore[arg-type]
+                    conn.execute(migration.sql.encode())
                     conn.execute(
                         "INSERT INTO ingestion.schema_migrations (name, checksum) VALUES (%s, %s)",
                         (migration.name, migration.checksum),
                     )
             except psycopg.Error as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise MigrationError(f"migration {migration.name} failed and was rolled back: {first}") from None
+                raise MigrationError(
+                    f"migration {migration.name} failed and was rolled back: {first}"
+                ) from None
             done.append(migration.name)
         return done
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        if not conn.broken:  # a lost connection has dropped the lock already; keep the first error
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
