@@ -1,0 +1,477 @@
+"""The HTTP side: a ThreadingHTTPServer answering like OpenF1, run in a background thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import msgspec
+
+from ingestion.errors import IngestionError, UsageError
+from ingestion.server._control import (
+    Fault,
+    FaultKind,
+    FaultPlan,
+    SlidingWindowLimiter,
+    TokenBook,
+)
+from ingestion.server._query import parse_query, select
+from ingestion.server._source import Dataset
+
+__all__ = [
+    "LIVE_SESSION_DETAIL",
+    "NO_RESULTS_BODY",
+    "RATE_EXCEEDED",
+    "RequestRecord",
+    "RunningServer",
+    "ServerConfig",
+    "ServerStartError",
+    "ServerStats",
+    "start_server",
+]
+
+NO_RESULTS_BODY = b'{"detail":"No results found."}'
+LIVE_SESSION_DETAIL = "Session in progress, access is restricted to authenticated users..."
+LIVE_SESSION_BODY = msgspec.json.encode({"detail": LIVE_SESSION_DETAIL})
+RATE_EXCEEDED = b"Rate exceeded"
+BAD_TOKEN_BODY = b'{"detail":"Invalid or expired token."}'
+BAD_CREDENTIALS_BODY = b'{"detail":"Incorrect username or password."}'
+NOT_FOUND_BODY = b'{"detail":"Not Found"}'
+WELCOME = b"Welcome to OpenF1!"
+
+_JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
+
+
+def _html_page(status: int, reason: str) -> bytes:
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>"
+        f"<body><h1>{status} {reason}</h1><p>The server could not complete your request.</p>"
+        "<hr><address>openf1 stand-in (ingest serve)</address></body></html>\n"
+    ).encode()
+
+
+class ServerStartError(IngestionError):
+    """The server cannot listen on the address asked (port taken, host unknown)."""
+
+
+class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How ``ingest serve`` behaves. Rates of 0 mean no limit; faults apply to GETs, numbered from 1."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port chosen by the system
+    per_second: float = 3.0
+    per_minute: float = 30.0
+    paid_per_second: float = 6.0
+    paid_per_minute: float = 60.0
+    token_user: str | None = None
+    token_password: str | None = None
+    token_ttl: float = 3600.0
+    faults: tuple[Fault, ...] = ()
+    slow_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if (self.token_user is None) != (self.token_password is None):
+            raise UsageError("--token-user and --token-password go together")
+        if self.token_ttl <= 0:
+            raise UsageError(f"--token-ttl must be positive, got {self.token_ttl:g}")
+        if self.slow_seconds < 0:
+            raise UsageError(f"--slow-seconds must not be negative, got {self.slow_seconds:g}")
+        rates = (self.per_second, self.per_minute, self.paid_per_second, self.paid_per_minute)
+        if any(rate < 0 for rate in rates):
+            raise UsageError("rate limits must be 0 (no limit) or positive")
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"--port must be 0..65535, got {self.port}")
+
+    @property
+    def tokens_enabled(self) -> bool:
+        return self.token_user is not None
+
+
+class RequestRecord(msgspec.Struct, frozen=True):
+    """One request the server saw. ``status`` 0: the connection was reset without an answer."""
+
+    method: str
+    path: str  # path and query, as sent: "/v1/drivers?session_key=9472"
+    status: int
+    fault: str | None = None  # the injected fault's kind, if any
+    tier: str = "free"  # "free" or "paid"
+
+
+class ServerStats(msgspec.Struct, frozen=True):
+    """What the server has seen since it started (or since ``reset_stats``)."""
+
+    records: tuple[RequestRecord, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Requests seen, every method."""
+        return len(self.records)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path?query) of every request, in arrival order."""
+        return [(r.method, r.path) for r in self.records]
+
+    @property
+    def gets(self) -> int:
+        return sum(1 for r in self.records if r.method == "GET")
+
+    @property
+    def by_status(self) -> dict[int, int]:
+        return dict(Counter(r.status for r in self.records))
+
+    @property
+    def rate_limited(self) -> int:
+        """Answers with status 429 (from the limits or from a ``429`` fault)."""
+        return sum(1 for r in self.records if r.status == 429)
+
+    @property
+    def faults(self) -> int:
+        return sum(1 for r in self.records if r.fault is not None)
+
+
+class _Answer(msgspec.Struct):
+    status: int
+    body: bytes
+    content_type: str = _JSON
+
+
+class _State:
+    """Everything the handlers share, behind one lock."""
+
+    def __init__(
+        self, dataset: Dataset, config: ServerConfig, clock: Callable[[], float], log: IO[str] | None
+    ) -> None:
+        self.dataset = dataset
+        self.config = config
+        self.clock = clock
+        self.log = log
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.faults = FaultPlan(config.faults)
+        self.tokens = (
+            TokenBook(config.token_user, config.token_password, config.token_ttl)
+            if config.token_user is not None and config.token_password is not None
+            else None
+        )
+        self.free = SlidingWindowLimiter(config.per_second, config.per_minute)
+        self.paid: dict[str, SlidingWindowLimiter] = {}
+        self.gets = 0
+        self.records: list[RequestRecord] = []
+
+    def next_get(self) -> int:
+        with self.lock:
+            self.gets += 1
+            return self.gets
+
+    def admit(self, user: str | None) -> bool:
+        with self.lock:
+            if user is None:
+                return self.free.admit(self.clock())
+            limiter = self.paid.get(user)
+            if limiter is None:
+                limiter = self.paid[user] = SlidingWindowLimiter(
+                    self.config.paid_per_second, self.config.paid_per_minute
+                )
+            return limiter.admit(self.clock())
+
+    def record(self, record: RequestRecord, elapsed_ms: float) -> None:
+        with self.lock:
+            self.records.append(record)
+            if self.log is not None:
+                status = "reset" if record.status == 0 else str(record.status)
+                fault = f" (fault {record.fault})" if record.fault else ""
+                self.log.write(f"{record.method} {record.path} {status} {elapsed_ms:.1f} ms{fault}\n")
+                self.log.flush()
+
+    def answer_get(self, endpoint: str | None, query: str) -> _Answer:
+        if endpoint is None:
+            return _Answer(404, NOT_FOUND_BODY)
+        if endpoint == "":
+            return _Answer(200, WELCOME, _TEXT) if not query else _Answer(404, NO_RESULTS_BODY)
+        rows = self.dataset.rows(endpoint)
+        if rows is None:
+            return _Answer(404, NO_RESULTS_BODY)
+        found = select(rows, parse_query(query))
+        if not found:
+            return _Answer(404, NO_RESULTS_BODY)
+        return _Answer(200, msgspec.json.encode(found))
+
+
+_REPLACING: dict[str, _Answer] = {
+    "429": _Answer(429, RATE_EXCEEDED, _TEXT),
+    "500": _Answer(500, _html_page(500, "Internal Server Error"), _HTML),
+    "502": _Answer(502, _html_page(502, "Bad Gateway"), _HTML),
+    "503": _Answer(503, _html_page(503, "Service Temporarily Unavailable"), _HTML),
+    "504": _Answer(504, _html_page(504, "Gateway Time-out"), _HTML),
+    "401": _Answer(401, LIVE_SESSION_BODY),
+    "html": _Answer(200, _html_page(200, "OK").replace(b"could not complete", b"is a web page for"), _HTML),
+}
+
+
+def _endpoint_of(path: str) -> str | None:
+    """``/v1/drivers`` -> "drivers"; ``/`` -> "" (the welcome text); anything else -> None."""
+    trimmed = path.strip("/").lower()
+    if trimmed == "":
+        return ""
+    head, _, rest = trimmed.partition("/")
+    if head != "v1" or not rest or "/" in rest:
+        return None
+    return rest
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "openf1-standin"
+    sys_version = ""
+    timeout = 120  # an idle keep-alive connection is closed after this
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: one line per request is written by the server state instead."""
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _send(self, answer: _Answer, *, truncate: bool = False) -> None:
+        body = answer.body[: len(answer.body) // 2] if truncate else answer.body
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _reset(self) -> None:
+        """Close the connection at once, with a TCP reset and no answer at all."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _bearer(self) -> str | None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    # -- methods -------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        started = time.perf_counter()
+        number = state.next_get()
+        fault = state.faults.fault_for(number)
+        status, tier = self._get(state, fault)
+        state.record(
+            RequestRecord("GET", self.path, status, fault, tier), (time.perf_counter() - started) * 1000
+        )
+
+    def _get(self, state: _State, fault: FaultKind | None) -> tuple[int, str]:
+        if fault == "reset":
+            self._reset()
+            return 0, "free"
+        if fault is not None and fault in _REPLACING:
+            answer = _REPLACING[fault]
+            self._send(answer)
+            return answer.status, "free"
+        if fault == "slow" and state.stopping.wait(state.config.slow_seconds):
+            self._reset()  # stopping: do not keep the caller waiting
+            return 0, "free"
+        user: str | None = None
+        token = self._bearer()
+        if token is not None and state.tokens is not None:
+            user = state.tokens.user_of(token, state.clock())
+            if user is None:
+                answer = _Answer(401, BAD_TOKEN_BODY)
+                self._send(answer, truncate=fault == "truncated")
+                return answer.status, "free"
+        tier = "free" if user is None else "paid"
+        if not state.admit(user):
+            answer = _Answer(429, RATE_EXCEEDED, _TEXT)
+        else:
+            parts = urlsplit(self.path)
+            answer = state.answer_get(_endpoint_of(parts.path), parts.query)
+        self._send(answer, truncate=fault == "truncated")
+        return answer.status, tier
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        started = time.perf_counter()
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        path = urlsplit(self.path).path.rstrip("/")
+        if path not in ("/token", "/v1/token") or state.tokens is None:
+            answer = _Answer(404, NOT_FOUND_BODY)
+        else:
+            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+            token = state.tokens.issue(form.get("username", ""), form.get("password", ""), state.clock())
+            if token is None:
+                answer = _Answer(401, BAD_CREDENTIALS_BODY)
+            else:
+                ttl = state.config.token_ttl
+                answer = _Answer(200, msgspec.json.encode({
+                    "expires_in": f"{ttl:g}" if ttl != int(ttl) else str(int(ttl)),
+                    "access_token": token,
+                    "token_type": "bearer",
+                }))
+        self._send(answer)
+        state.record(RequestRecord("POST", self.path, answer.status), (time.perf_counter() - started) * 1000)
+
+    def _not_allowed(self) -> None:
+        state = self.server.state
+        answer = _Answer(405, b'{"detail":"Method Not Allowed"}')
+        self._send(answer)
+        state.record(RequestRecord(self.command, self.path, answer.status), 0.0)
+
+    do_PUT = do_DELETE = do_PATCH = _not_allowed
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: _State) -> None:
+        self.state = state
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) or self.state.stopping.is_set():
+            return  # a client that went away, or our own stop: nothing to report
+        super().handle_error(request, client_address)
+
+    def drop_connections(self) -> None:
+        """Cut every open connection (keep-alive ones included), so a stopped server answers nothing."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class RunningServer:
+    """A server answering in a background thread. ``base_url`` ends in ``/v1``; stop it with :meth:`stop`
+    (or use it as a context manager)."""
+
+    def __init__(self, server: _Server, state: _State) -> None:
+        self._server = server
+        self._state = state
+        host, port = server.server_address[:2]
+        self.host: str = str(host)
+        self.port: int = int(port)
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{shown}:{self.port}"
+        self.base_url = f"{self.url}/v1"
+        self.token_url = f"{self.url}/token"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"openf1-server-{self.port}",
+            daemon=True,
+        )
+        self._stopped = False
+        self._thread.start()
+
+    @property
+    def config(self) -> ServerConfig:
+        return self._state.config
+
+    @property
+    def dataset(self) -> Dataset:
+        return self._state.dataset
+
+    @property
+    def stats(self) -> ServerStats:
+        """A snapshot of what the server has seen so far."""
+        with self._state.lock:
+            return ServerStats(tuple(self._state.records))
+
+    def reset_stats(self) -> None:
+        """Forget the requests seen; GET numbering (for faults) starts again at 1. Limits are kept."""
+        with self._state.lock:
+            self._state.records.clear()
+            self._state.gets = 0
+
+    def fail_at(self, kind: FaultKind, *numbers: int) -> None:
+        """GETs number ``numbers`` (counted from 1 since start or ``reset_stats``) fail as ``kind``."""
+        self._state.faults.at(kind, numbers)
+
+    def fail_next(self, kind: FaultKind, times: int = 1) -> None:
+        """The next ``times`` GETs (a burst) fail as ``kind``."""
+        self._state.faults.next(kind, times)
+
+    def clear_faults(self) -> None:
+        """No more faults: neither installed ones nor the periodic ones of the configuration."""
+        self._state.faults.clear()
+
+    def stop(self) -> None:
+        """Stop answering: the listening socket and every open connection are closed. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._state.stopping.set()
+        self._server.shutdown()
+        self._server.drop_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` is called from another thread (Ctrl-C interrupts the wait)."""
+        while not self._state.stopping.wait(0.5):
+            pass
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RunningServer({self.base_url})"
+
+
+def start_server(
+    source: Dataset,
+    config: ServerConfig | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    log: IO[str] | None = None,
+) -> RunningServer:
+    """Serve ``source`` like OpenF1 in a background thread and return at once.
+
+    ``clock`` (seconds, monotonic) drives the rate limits and token expiry, so tests can move time by hand;
+    ``log`` gets one line per request (``GET /v1/meetings?year=2024 200 1.3 ms``), none when None.
+    """
+    config = config or ServerConfig()
+    state = _State(source, config, clock, log)
+    try:
+        server = _Server((config.host, config.port), state)
+    except OSError as error:
+        raise ServerStartError(
+            f"cannot listen on {config.host}:{config.port}: {error.strerror or error}"
+        ) from None
+    return RunningServer(server, state)
