@@ -1,9 +1,83 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""``ingest serve``: an OpenF1-compatible server over raw rows or a snapshot store (offline mirror, tests)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from ingestion.server import FAULT_KINDS, Fault, ServerConfig, serve
+
+
+def serve_command(
+    rows: Annotated[
+        list[Path] | None,
+        typer.Option("--rows", metavar="DIR", file_okay=False,
+                     help="A folder of ENDPOINT.json files (JSON arrays of rows); repeatable."),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", metavar="DIR", file_okay=False,
+                     help="A snapshot store: serve the rows of its latest snapshots."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on; 0 picks a free one.")] = 8000,
+    per_second: Annotated[
+        float, typer.Option("--per-second", help="Free tier: requests per second (0: no limit).")
+    ] = 3.0,
+    per_minute: Annotated[
+        float, typer.Option("--per-minute", help="Free tier: requests per minute (0: no limit).")
+    ] = 30.0,
+    paid_per_second: Annotated[
+        float, typer.Option("--paid-per-second", help="With a Bearer token: requests per second.")
+    ] = 6.0,
+    paid_per_minute: Annotated[
+        float, typer.Option("--paid-per-minute", help="With a Bearer token: requests per minute.")
+    ] = 60.0,
+    token_user: Annotated[
+        str | None, typer.Option("--token-user", help="Enable POST /token for this username.")
+    ] = None,
+    token_password: Annotated[
+        str | None,
+        typer.Option("--token-password", help="The password POST /token expects.",
+                     envvar="OPENF1_SERVE_TOKEN_PASSWORD"),
+    ] = None,
+    token_ttl: Annotated[float, typer.Option("--token-ttl", help="Token lifetime in seconds.")] = 3600.0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option("--fault", metavar="KIND:EVERY",
+                     help=f"Every EVERY-th GET fails as KIND ({', '.join(FAULT_KINDS)}); repeatable."),
+    ] = None,
+    slow_seconds: Annotated[
+        float, typer.Option("--slow-seconds", help="Delay of a `slow` fault, in seconds.")
+    ] = 2.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
+) -> None:
+    """Serve OpenF1's API (GET /v1/ENDPOINT?filters) from rows on disk or a snapshot store, until Ctrl-C.
+
+    Answers like OpenF1: same filters, 404 {"detail":"No results found."} when nothing matches,
+    429 "Rate exceeded" over the limits. Point OPENF1_BASE_URL at the printed URL.
+
+    Example: ingest serve --rows ../shared/openf1/world/2024 --port 8000
+    """
+    config = ServerConfig(
+        host=host,
+        port=port,
+        per_second=per_second,
+        per_minute=per_minute,
+        paid_per_second=paid_per_second,
+        paid_per_minute=paid_per_minute,
+        token_user=token_user,
+        token_password=token_password,
+        token_ttl=token_ttl,
+        faults=tuple(Fault.parse(text) for text in fault or ()),
+        slow_seconds=slow_seconds,
+    )
+    stats = serve(list(rows or ()), store, config, announce=typer.echo, log=None if quiet else sys.stderr)
+    typer.echo(f"stopped after {stats.total} request(s)", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("serve")(serve_command)

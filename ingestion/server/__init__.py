@@ -30,6 +30,8 @@ from ingestion.server._http import (
     ServerConfig,
     ServerStartError,
     ServerStats,
+    open_source,
+    serve,
     start_server,
 )
 from ingestion.server._query import Query, Row, parse_pairs, parse_query, select
@@ -57,8 +59,10 @@ __all__ = [
     "TokenBook",
     "load_rows",
     "load_store",
+    "open_source",
     "parse_pairs",
     "parse_query",
     "select",
+    "serve",
     "start_server",
 ]

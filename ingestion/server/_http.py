@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import struct
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from pathlib import Path
+from types import FrameType, TracebackType
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,7 +28,7 @@ from ingestion.server._control import (
     TokenBook,
 )
 from ingestion.server._query import parse_query, select
-from ingestion.server._source import Dataset
+from ingestion.server._source import Dataset, load_rows, load_store
 
 __all__ = [
     "LIVE_SESSION_DETAIL",
@@ -37,6 +39,8 @@ __all__ = [
     "ServerConfig",
     "ServerStartError",
     "ServerStats",
+    "open_source",
+    "serve",
     "start_server",
 ]
 
@@ -235,7 +239,9 @@ def _endpoint_of(path: str) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "openf1-standin"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
     timeout = 120  # an idle keep-alive connection is closed after this
     server: _Server
 
@@ -475,3 +481,59 @@ def start_server(
             f"cannot listen on {config.host}:{config.port}: {error.strerror or error}"
         ) from None
     return RunningServer(server, state)
+
+
+def open_source(rows: Sequence[Path] = (), store: Path | None = None) -> Dataset:
+    """The rows of every ``--rows`` directory, then those of the ``--store``, per endpoint."""
+    if not rows and store is None:
+        raise UsageError("nothing to serve: give --rows DIR (repeatable) and/or --store DIR")
+    dataset = load_rows(rows) if rows else Dataset()
+    if store is not None:
+        dataset = dataset.merged(load_store(store))
+    return dataset
+
+
+def serve(
+    rows: Sequence[Path],
+    store: Path | None,
+    config: ServerConfig,
+    *,
+    announce: Callable[[str], None],
+    log: IO[str] | None,
+) -> ServerStats:
+    """Load the source, serve it until Ctrl-C (or SIGTERM), stop cleanly; the stats of the whole run.
+
+    ``announce`` gets the summary lines (rows per endpoint, limits) and then
+    ``serving OpenF1 on http://HOST:PORT/v1``.
+    """
+    dataset = open_source(rows, store)
+    counts = dataset.counts()
+    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
+    announce(f"rows: {summary or 'none (every query answers 404)'}")
+    server = start_server(dataset, config, log=log)
+    limits = f"limits {config.per_second:g}/s {config.per_minute:g}/min (0 = none)"
+    if config.tokens_enabled:
+        limits += f"; POST {server.token_url} -> {config.paid_per_second:g}/s {config.paid_per_minute:g}/min"
+    if config.faults:
+        limits += "; faults " + " ".join(str(f) for f in config.faults)
+    announce(limits)
+    announce(f"serving OpenF1 on {server.base_url}")
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS} if in_main else {}
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return server.stats
+
+
+#: Ctrl-C and a polite kill both stop the server cleanly (even when the shell started us with SIGINT ignored).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
