@@ -1,9 +1,160 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""Operations: ``ingest healthcheck``, ``ingest db audit`` and ``ingest db clean-racing``.
+
+Each command parses its options, calls one library function (:func:`ingestion.healthcheck.healthcheck`,
+:func:`ingestion.db.audit.audit`, :func:`ingestion.db.clean.clean_racing`) and prints what it returns.
+"""
 
 from __future__ import annotations
 
+import sys
+
+import msgspec
 import typer
+
+from ingestion.cli.db import db_app
+from ingestion.config import load_settings
+from ingestion.db import connect, database_url
+from ingestion.db.audit import AuditReport, audit
+from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
+from ingestion.errors import UsageError
+from ingestion.healthcheck import exit_code, format_check, healthcheck
+from ingestion.secrets import mask_url
+
+__all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register"]
+
+
+def _json(value: object) -> None:
+    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+
+
+def healthcheck_command(
+    offline: bool = typer.Option(False, "--offline", help="Skip the OpenF1 check (no network)."),
+    json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """Check the database, migrations, snapshot store and OpenF1: one line each.
+
+    Migrations: none pending, none changed, and the unique indexes every re-sync upserts on.
+    Exit 0 only if every check that ran passed; a failed check prints the command that fixes it.
+
+    Example: ingest healthcheck --offline
+    """
+    settings = load_settings()
+    checks = healthcheck(settings, offline)
+    code = exit_code(checks)
+    if json:
+        _json({"ok": code == 0, "checks": checks})
+    else:
+        ascii_only = not sys.stdout.isatty()
+        for check in checks:
+            for line in format_check(check, ascii_only=ascii_only):
+                typer.echo(line)
+    raise typer.Exit(code)
+
+
+def _print_audit(report: AuditReport) -> None:
+    typer.echo("tables: " + ", ".join(f"{t} {n}" for t, n in report.tables.items()))
+    typer.echo("seasons:")
+    if not report.seasons:
+        typer.echo("  (none)")
+    for s in report.seasons:
+        typer.echo(
+            f"  {s.series} {s.year}: {s.rounds} rounds, {s.sessions} sessions "
+            f"({s.completed_sessions} completed), {s.entrants} entrants, {s.drivers} drivers, "
+            f"{s.results} results"
+        )
+    typer.echo("nulls where a value is expected:")
+    for n in report.nulls:
+        typer.echo(f"  {n.table + '.' + n.column:<30} {n.nulls:>6} of {n.rows:<6} {n.share:6.1%}")
+    skipped = "" if report.results_checked else " (result checks skipped: --no-results)"
+    typer.echo(f"findings: {len(report.problems)} problem(s), {len(report.warnings)} warning(s){skipped}")
+    for f in report.findings:
+        mark = "PROBLEM" if f.severity == "problem" else "warning"
+        typer.echo(f"  {mark} [{f.check}] {f.message}")
+        for example in f.examples:
+            typer.echo(f"      {example}")
+        if f.count > len(f.examples) and f.examples:
+            typer.echo(f"      ... and {f.count - len(f.examples)} more")
+    typer.echo("audit: OK" if report.ok else "audit: integrity problems found")
+
+
+def audit_command(
+    json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    no_results: bool = typer.Option(False, "--no-results", help="Skip the checks that need results."),
+) -> None:
+    """Audit the racing data's quality (read-only); exit 1 on an integrity problem.
+
+    Nulls where values are expected, orphans, duplicate drivers, rounds without sessions, completed races
+    without results, sessions that do not fit their round's pattern, and a summary per season.
+
+    Exit 1 on an integrity problem, 0 when there are only warnings. Read-only.
+
+    Example: ingest db audit --no-results
+    """
+    settings = load_settings()
+    with connect(database_url(settings), autocommit=True) as conn:
+        report = audit(conn, results=not no_results)
+    if json:
+        _json(
+            {
+                "ok": report.ok,
+                "problems": len(report.problems),
+                "warnings": len(report.warnings),
+                **msgspec.to_builtins(report),
+            }
+        )
+    else:
+        _print_audit(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_counts(report: CleanReport, verb: str) -> None:
+    for c in report.counts:
+        typer.echo(f"  {c.table:<16} {c.rows:>8}")
+    typer.echo(f"{verb} {report.total} racing row(s) in {len(report.counts)} tables")
+
+
+def clean_racing_command(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be deleted; delete nothing."),
+) -> None:
+    """Delete all racing data so the next replay rebuilds it; never user data.
+
+    Deletes results, entrants, sessions, rounds, seasons, series, drivers, teams, circuits and the alias
+    tables in one transaction. Refuses, deleting nothing, when a table outside the racing set holds rows
+    that reference racing rows. Asks for confirmation unless --yes.
+
+    Example: ingest db clean-racing --dry-run
+    """
+    if not dry_run and not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "clean-racing deletes every racing row and there is no terminal to confirm on: pass --yes"
+        )
+    settings = load_settings()
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        if dry_run or not yes:
+            preview = clean_racing(conn, dry_run=True)
+            typer.echo(f"racing data in {mask_url(url)}:")
+            _print_counts(preview, "would delete")
+            if preview.blockers:
+                if dry_run:
+                    typer.echo("would refuse: user data references racing data:")
+                    for r in preview.blockers:
+                        typer.echo(f"  {r.describe()}")
+                    raise typer.Exit(1)
+                raise UserDataReferencesRacing(preview.blockers)
+            if dry_run:
+                typer.echo("dry run: nothing was deleted")
+                return
+            if not typer.confirm(f"Delete these {preview.total} rows from {mask_url(url)}?", default=False):
+                typer.echo("aborted: nothing was deleted")
+                raise typer.Exit(1)
+        report = clean_racing(conn, dry_run=False)
+    _print_counts(report, "deleted")
+    typer.echo("racing data cleaned: the next `ingest replay` rebuilds it")
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("healthcheck")(healthcheck_command)
+    db_app.command("audit")(audit_command)
+    db_app.command("clean-racing")(clean_racing_command)

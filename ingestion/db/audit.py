@@ -1,0 +1,464 @@
+"""``db audit``: the quality of the racing data, read-only.
+
+Findings have a severity. A **problem** is an integrity fault the app would show wrongly (a row whose parent
+is missing, two driver rows for one person, a result whose entrant belongs to another round, a round ending
+before it starts, two rounds with one number in a season, a race long over with no results while results are
+on): ``ingest db audit`` exits 1. A **warning** is worth a look but can be legitimate (a null where a value is
+expected, a round whose sessions are not published yet, a reserve driver without a race result, an unusual
+session pattern): exit 0.
+
+Session types: a type outside 0..10 cannot be stored (CHECK constraint), so "unknown type" means a session
+that does not fit its round's pattern (see :data:`SESSION_TYPES` and ``docs/operations.md``):
+a Grand Prix round (a name without "test") must have a Race; a testing round has practice sessions only;
+no type appears twice in a round; a Sprint comes with a Sprint Qualifying and vice versa; Warmup and the
+Moto classes (7..10) are never produced from OpenF1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+from ingestion.errors import NotMigrated
+
+__all__ = [
+    "EXPECTED_COLUMNS",
+    "SESSION_TYPES",
+    "AuditReport",
+    "Finding",
+    "NullShare",
+    "SeasonSummary",
+    "Severity",
+    "audit",
+]
+
+Conn = psycopg.Connection[tuple[object, ...]]
+Severity = Literal["problem", "warning"]
+
+SESSION_TYPES: dict[int, str] = {
+    0: "FP1", 1: "FP2", 2: "FP3", 3: "Qualifying", 4: "SprintQualifying", 5: "Sprint", 6: "Race",
+    7: "Warmup", 8: "Moto3Race", 9: "Moto2Race", 10: "MotoGPRace",
+}
+RACE, SPRINT, SPRINT_QUALIFYING = 6, 5, 4
+COMPLETED = 2
+PRACTICE = (0, 1, 2)
+
+#: Columns that may be null in the schema but that OpenF1 gives us, so a null there is worth a look.
+EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "circuits": ("country_code", "open_f1_circuit_key"),
+    "rounds": ("open_f1_meeting_key",),
+    "sessions": ("open_f1_session_key",),
+    "drivers": ("abbreviation", "nationality", "headshot_url", "driver_number", "open_f1_driver_number"),
+    "teams": ("primary_color",),
+}
+
+#: Foreign keys among racing tables: (child, column, parent). The constraints make orphans impossible;
+#: the audit checks anyway, for databases whose constraints were dropped or added NOT VALID.
+RELATIONS: tuple[tuple[str, str, str], ...] = (
+    ("seasons", "series_id", "series"),
+    ("rounds", "season_id", "seasons"),
+    ("rounds", "circuit_id", "circuits"),
+    ("sessions", "round_id", "rounds"),
+    ("entrants", "round_id", "rounds"),
+    ("entrants", "driver_id", "drivers"),
+    ("entrants", "team_id", "teams"),
+    ("results", "session_id", "sessions"),
+    ("results", "entrant_id", "entrants"),
+    ("driver_aliases", "driver_id", "drivers"),
+    ("team_aliases", "team_id", "teams"),
+    ("circuit_aliases", "circuit_id", "circuits"),
+)
+
+#: How long after a race's start its results may still be missing before that is a problem.
+RESULTS_GRACE = timedelta(days=1)
+#: How long after its start a session may still be Scheduled/InProgress/Delayed before that is a warning.
+STATUS_GRACE = timedelta(days=1)
+EXAMPLES = 5
+
+
+class Finding(msgspec.Struct, frozen=True):
+    """One thing the audit found: ``count`` rows, the first few named in ``examples``."""
+
+    check: str
+    severity: Severity
+    message: str
+    count: int
+    examples: tuple[str, ...] = ()
+
+
+class NullShare(msgspec.Struct, frozen=True):
+    """Nulls in a column where a value is expected."""
+
+    table: str
+    column: str
+    rows: int
+    nulls: int
+
+    @property
+    def share(self) -> float:
+        return self.nulls / self.rows if self.rows else 0.0
+
+
+class SeasonSummary(msgspec.Struct, frozen=True):
+    series: str
+    year: int
+    rounds: int
+    sessions: int
+    completed_sessions: int
+    entrants: int
+    drivers: int
+    results: int
+
+
+class AuditReport(msgspec.Struct, frozen=True):
+    results_checked: bool
+    findings: tuple[Finding, ...]
+    nulls: tuple[NullShare, ...]
+    seasons: tuple[SeasonSummary, ...]
+    tables: dict[str, int]
+
+    @property
+    def problems(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "problem")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """No integrity problem (warnings allowed)."""
+        return not self.problems
+
+
+# --- the checks: each returns the labels of the rows it found -----------------------------------------
+
+ROUND_LABEL = "se.year || ' R' || r.round_number || ' ' || r.name"
+SESSION_LABEL = (
+    "se.year || ' ' || r.name || ' ' || "
+    "(CASE s.type " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in SESSION_TYPES.items()) + " END)"
+    " || coalesce(' (session_key ' || s.open_f1_session_key || ')', '')"
+)
+ROUND_FROM = "rounds r JOIN seasons se ON se.id = r.season_id"
+SESSION_FROM = "sessions s JOIN rounds r ON r.id = s.round_id JOIN seasons se ON se.id = r.season_id"
+TESTING = "r.name ILIKE '%%test%%'"
+
+
+class _Check(msgspec.Struct, frozen=True):
+    check: str
+    severity: Severity
+    message: str  # "{n}" is replaced by the count
+    query: str  # returns one text label per finding row, ordered
+    needs_results: bool = False
+
+
+def _checks() -> list[_Check]:
+    return [
+        _Check(
+            "duplicate_driver_name", "problem", "{n} driver rows share a first and last name with another",
+            """SELECT d.first_name || ' ' || d.last_name || ' (' || d.slug || ')' FROM drivers d
+               WHERE (lower(d.first_name), lower(d.last_name)) IN (
+                   SELECT lower(first_name), lower(last_name) FROM drivers GROUP BY 1, 2 HAVING count(*) > 1)
+               ORDER BY lower(d.last_name), lower(d.first_name), d.slug""",
+        ),
+        _Check(
+            "result_round_mismatch", "problem",
+            "{n} results belong to a session of one round and an entrant of another",
+            f"""SELECT {SESSION_LABEL} || ': entrant ' || res.entrant_id FROM results res
+                JOIN entrants e ON e.id = res.entrant_id JOIN {SESSION_FROM} ON s.id = res.session_id
+                WHERE e.round_id <> s.round_id ORDER BY 1""",
+        ),
+        _Check(
+            "round_dates_reversed", "problem", "{n} rounds end before they start",
+            f"SELECT {ROUND_LABEL} || ': ' || r.date_start || ' .. ' || r.date_end FROM {ROUND_FROM} "
+            "WHERE r.date_end < r.date_start ORDER BY 1",
+        ),
+        _Check(
+            "duplicate_round_number", "problem",
+            "{n} rounds share their number with another round of the season",
+            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
+                WHERE (r.season_id, r.round_number) IN (
+                    SELECT season_id, round_number FROM rounds GROUP BY 1, 2 HAVING count(*) > 1)
+                ORDER BY se.year, r.round_number, r.name""",
+        ),
+        _Check(
+            "completed_race_without_results", "problem",
+            "{n} races completed over a day ago have no results",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
+                  AND s.start_time_utc < %(results_due)s
+                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
+                ORDER BY s.start_time_utc""",
+            needs_results=True,
+        ),
+        _Check(
+            "completed_race_results_pending", "warning",
+            "{n} races completed within the last day have no results yet",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
+                  AND s.start_time_utc >= %(results_due)s
+                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
+                ORDER BY s.start_time_utc""",
+            needs_results=True,
+        ),
+        _Check(
+            "entrant_without_result", "warning",
+            "{n} regular entrants have no result in a completed race that has results",
+            f"""SELECT {SESSION_LABEL} || ': ' || d.first_name || ' ' || d.last_name FROM {SESSION_FROM}
+                JOIN entrants e ON e.round_id = s.round_id AND e.role = 0
+                JOIN drivers d ON d.id = e.driver_id
+                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
+                  AND EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
+                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id AND x.entrant_id = e.id)
+                ORDER BY s.start_time_utc, d.last_name""",
+            needs_results=True,
+        ),
+        _Check(
+            "round_without_sessions", "warning", "{n} rounds have no sessions",
+            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
+                WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id)
+                ORDER BY se.year, r.round_number""",
+        ),
+        _Check(
+            "round_without_entrants", "warning", "{n} rounds with a completed session have no entrants",
+            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
+                WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id AND s.status = {COMPLETED})
+                  AND NOT EXISTS (SELECT 1 FROM entrants e WHERE e.round_id = r.id) AND NOT {TESTING}
+                ORDER BY se.year, r.round_number""",
+        ),
+        _Check(
+            "round_without_race", "warning", "{n} Grand Prix rounds (not testing) have sessions but no Race",
+            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
+                WHERE NOT {TESTING} AND EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id)
+                  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id AND s.type = {RACE})
+                ORDER BY se.year, r.round_number""",
+        ),
+        _Check(
+            "testing_session_not_practice", "warning",
+            "{n} sessions of testing rounds are not practice sessions",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE {TESTING} AND s.type NOT IN {PRACTICE} ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "duplicate_session_type", "warning", "{n} sessions repeat a type already present in their round",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE (s.round_id, s.type) IN (
+                    SELECT round_id, type FROM sessions GROUP BY 1, 2 HAVING count(*) > 1)
+                ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "sprint_without_pair", "warning",
+            "{n} Sprint or Sprint Qualifying sessions lack the other in their round",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE s.type IN ({SPRINT}, {SPRINT_QUALIFYING}) AND NOT EXISTS (
+                    SELECT 1 FROM sessions o WHERE o.round_id = s.round_id
+                      AND o.type = CASE s.type WHEN {SPRINT} THEN {SPRINT_QUALIFYING} ELSE {SPRINT} END)
+                ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "session_type_not_f1", "warning",
+            "{n} sessions have a type OpenF1 never produces (Warmup, Moto classes)",
+            f"SELECT {SESSION_LABEL} FROM {SESSION_FROM} WHERE s.type >= 7 ORDER BY s.start_time_utc",
+        ),
+        _Check(
+            "session_outside_round_dates", "warning",
+            "{n} sessions start outside their round's dates (± 1 day)",
+            f"""SELECT {SESSION_LABEL} || ': ' || s.start_time_utc FROM {SESSION_FROM}
+                WHERE (s.start_time_utc AT TIME ZONE 'UTC')::date
+                      NOT BETWEEN r.date_start - 1 AND r.date_end + 1
+                ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "session_status_stale", "warning",
+            "{n} sessions that started over a day ago are still Scheduled, InProgress or Delayed",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE s.status IN (0, 1, 4) AND s.start_time_utc < %(status_due)s
+                ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "session_completed_in_future", "warning", "{n} sessions are Completed but start in the future",
+            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
+                WHERE s.status = {COMPLETED} AND s.start_time_utc > %(now)s ORDER BY s.start_time_utc""",
+        ),
+        _Check(
+            "driver_number_shared_in_round", "warning",
+            "{n} entrants share a driver number with another driver in the same round",
+            f"""SELECT {ROUND_LABEL} || ': #' || d.driver_number || ' ' || d.first_name || ' ' || d.last_name
+                FROM entrants e JOIN drivers d ON d.id = e.driver_id JOIN {ROUND_FROM} ON r.id = e.round_id
+                WHERE (e.round_id, d.driver_number) IN (
+                    SELECT e2.round_id, d2.driver_number
+                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id
+                    WHERE d2.driver_number IS NOT NULL
+                    GROUP BY 1, 2 HAVING count(DISTINCT d2.id) > 1)
+                ORDER BY se.year, r.round_number, d.driver_number, d.last_name""",
+        ),
+        _Check(
+            "team_color_invalid", "warning",
+            "{n} teams have a primary_color that is not 6 hex digits without '#'",
+            "SELECT t.name || ': ' || t.primary_color FROM teams t "
+            "WHERE t.primary_color IS NOT NULL AND t.primary_color !~ '^[0-9A-Fa-f]{6}$' ORDER BY t.name",
+        ),
+        _Check(
+            "unused_driver", "warning", "{n} drivers are in no round",
+            "SELECT d.first_name || ' ' || d.last_name FROM drivers d "
+            "WHERE NOT EXISTS (SELECT 1 FROM entrants e WHERE e.driver_id = d.id) ORDER BY d.last_name",
+        ),
+        _Check(
+            "unused_team", "warning", "{n} teams are in no round",
+            "SELECT t.name FROM teams t WHERE NOT EXISTS (SELECT 1 FROM entrants e WHERE e.team_id = t.id) "
+            "ORDER BY t.name",
+        ),
+    ]
+
+
+def _orphan_checks() -> list[_Check]:
+    checks = []
+    for child, column, parent in RELATIONS:
+        checks.append(
+            _Check(
+                f"orphan_{child}_{column}", "problem",
+                f"{{n}} {child} rows point at a missing {parent} row ({child}.{column})",
+                f"SELECT c.id::text FROM {child} c WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {parent} p WHERE p.id = c.{column}) ORDER BY 1",
+            )
+        )
+    return checks
+
+
+def _require_tables(conn: Conn) -> None:
+    tables = {child for child, _, _ in RELATIONS} | {parent for _, _, parent in RELATIONS}
+    present = {
+        str(name)
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
+            (sorted(tables),),
+        ).fetchall()
+    }
+    missing = sorted(tables - present)
+    if missing:
+        raise NotMigrated(
+            f"the database lacks the racing tables {', '.join(missing)}: run `ingest db migrate`"
+        )
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _null_shares(conn: Conn) -> list[NullShare]:
+    shares: list[NullShare] = []
+    for table, columns in EXPECTED_COLUMNS.items():
+        query = sql.SQL("SELECT count(*), {} FROM {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c)) for c in columns
+            ),
+            sql.Identifier("public", table),
+        )
+        row = conn.execute(query).fetchone()
+        assert row is not None
+        total = _int(row[0])
+        shares.extend(NullShare(table, c, total, _int(n)) for c, n in zip(columns, row[1:], strict=True))
+    return shares
+
+
+def _null_findings(shares: Sequence[NullShare]) -> list[Finding]:
+    return [
+        Finding(
+            check="expected_value_null",
+            severity="warning",
+            message=f"{s.table}.{s.column}: {s.nulls} of {s.rows} rows ({s.share:.1%}) are null",
+            count=s.nulls,
+        )
+        for s in shares
+        if s.nulls
+    ]
+
+
+def _seasons(conn: Conn) -> list[SeasonSummary]:
+    rows = conn.execute(
+        f"""
+        SELECT sr.name, se.year,
+               (SELECT count(*) FROM rounds r WHERE r.season_id = se.id),
+               (SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id),
+               (SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id
+                 WHERE r.season_id = se.id AND s.status = {COMPLETED}),
+               (SELECT count(*) FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.season_id = se.id),
+               (SELECT count(DISTINCT e.driver_id) FROM entrants e JOIN rounds r ON r.id = e.round_id
+                 WHERE r.season_id = se.id),
+               (SELECT count(*) FROM results x JOIN sessions s ON s.id = x.session_id
+                 JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id)
+        FROM seasons se JOIN series sr ON sr.id = se.series_id
+        ORDER BY sr.name, se.year
+        """
+    ).fetchall()
+    return [
+        SeasonSummary(str(name), _int(year), *(_int(v) for v in counts))
+        for name, year, *counts in rows
+    ]
+
+
+def _table_counts(conn: Conn) -> dict[str, int]:
+    tables = (
+        "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
+        "driver_aliases", "team_aliases", "circuit_aliases",
+    )
+    query = sql.SQL("SELECT {}").format(
+        sql.SQL(", ").join(
+            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier("public", t)) for t in tables
+        )
+    )
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return {t: _int(v) for t, v in zip(tables, row, strict=True)}
+
+
+def audit(conn: Conn, results: bool, *, now: datetime | None = None) -> AuditReport:
+    """Audit the racing tables (read-only). ``results=False`` skips the checks that need results.
+
+    ``now`` (default: the database's clock) decides which races are overdue for results and which session
+    statuses are stale.
+    """
+    outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with conn.transaction():
+        if outermost:  # one consistent snapshot for every check
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        _require_tables(conn)
+        if now is None:
+            row = conn.execute("SELECT now()").fetchone()
+            assert row is not None and isinstance(row[0], datetime)
+            now = row[0]
+        params = {"now": now, "results_due": now - RESULTS_GRACE, "status_due": now - STATUS_GRACE}
+        findings: list[Finding] = []
+        for check in [*_orphan_checks(), *_checks()]:
+            if check.needs_results and not results:
+                continue
+            labels = [str(label) for (label,) in conn.execute(check.query, params).fetchall()]
+            if labels:
+                findings.append(
+                    Finding(
+                        check=check.check,
+                        severity=check.severity,
+                        message=check.message.replace("{n}", str(len(labels))),
+                        count=len(labels),
+                        examples=tuple(labels[:EXAMPLES]),
+                    )
+                )
+        shares = _null_shares(conn)
+        findings.extend(_null_findings(shares))
+        seasons = _seasons(conn)
+        tables = _table_counts(conn)
+    findings.sort(key=lambda f: (f.severity != "problem", f.check, f.message))
+    return AuditReport(
+        results_checked=results,
+        findings=tuple(findings),
+        nulls=tuple(shares),
+        seasons=tuple(seasons),
+        tables=tables,
+    )

@@ -1,0 +1,206 @@
+"""``ingest healthcheck`` (also ``python -m ingestion.healthcheck``): is everything a sync needs in place?
+
+One :class:`Check` per line: the database answers; its migrations are applied (none pending, none changed)
+and the unique indexes every re-sync upserts on exist; the snapshot store is readable and writable; OpenF1
+answers (skipped offline). A check never raises: whatever goes wrong becomes a failed check with a short
+message and, where one exists, the exact command that fixes it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import httpx
+import msgspec
+
+from ingestion.config import Settings
+from ingestion.secrets import mask_text, mask_url
+
+__all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck", "main"]
+
+Status = Literal["ok", "fail", "skip"]
+
+#: Seconds to wait for OpenF1 (connect and read).
+OPENF1_TIMEOUT = 5.0
+#: Seconds to wait for the database to accept the connection.
+DATABASE_TIMEOUT = 5
+MIGRATE = "ingest db migrate"
+
+
+class Check(msgspec.Struct, frozen=True):
+    """One line of the healthcheck: ``fix`` is a command to run when it failed (if one fixes it)."""
+
+    name: str
+    status: Status
+    message: str
+    fix: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status != "fail"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    return mask_text(f"{type(exc).__name__}: {line}" if line else type(exc).__name__)
+
+
+def _guard(name: str, run: Callable[[], Check]) -> Check:
+    """Run one check; an unexpected exception becomes a failed check (a check never raises)."""
+    try:
+        return run()
+    except Exception as exc:  # a healthcheck reports every failure as a line, whatever its type
+        return Check(name, "fail", _first_line(exc))
+
+
+def _database_checks(settings: Settings) -> list[Check]:
+    from ingestion.db import connect, database_url, status
+    from ingestion.db.connection import missing_unique_indexes
+    from ingestion.errors import IngestionError
+
+    try:
+        url = database_url(settings)
+        conn = connect(url, autocommit=True, connect_timeout=DATABASE_TIMEOUT)
+    except Exception as exc:  # IngestionError carries a one-line message; anything else, its first line
+        message = exc.message if isinstance(exc, IngestionError) else _first_line(exc)
+        return [
+            Check("database", "fail", mask_text(message)),
+            Check("migrations", "fail", "not checked: the database is unreachable"),
+        ]
+    with conn:
+        def reachable() -> Check:
+            row = conn.execute("SHOW server_version").fetchone()
+            version = str(row[0]).split()[0] if row else "?"
+            return Check("database", "ok", f"PostgreSQL {version} at {mask_url(url)}")
+
+        def migrations() -> Check:
+            states = status(conn)
+            pending = [s.name for s in states if s.applied_at is None]
+            changed = [s.name for s in states if s.changed]
+            if changed:
+                return Check(
+                    "migrations", "fail",
+                    f"applied migration(s) changed since: {', '.join(changed)} (restore the file(s); "
+                    "add a new migration instead)",
+                )
+            if pending:
+                return Check("migrations", "fail", f"{len(pending)} pending: {', '.join(pending)}", MIGRATE)
+            missing = missing_unique_indexes(conn)
+            if missing:
+                return Check("migrations", "fail", f"missing unique index(es): {'; '.join(missing)}", MIGRATE)
+            return Check(
+                "migrations", "ok",
+                f"{len(states)} applied, none pending; unique indexes on sessions.open_f1_session_key "
+                "and entrants (round_id, driver_id, team_id) present",
+            )
+
+        return [_guard("database", reachable), _guard("migrations", migrations)]
+
+
+def _snapshot_check(settings: Settings) -> Check:
+    from ingestion.store import Store
+
+    root = settings.snapshot_dir
+    store = Store(root)
+    try:
+        store.tmp_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or _first_line(exc)
+        return Check("snapshots", "fail", f"cannot create {store.tmp_dir}: {reason}")
+    probe = store.tmp_dir / f"healthcheck-{os.getpid()}-{secrets.token_hex(4)}.probe"
+    payload = secrets.token_bytes(16)
+    try:
+        with probe.open("xb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if probe.read_bytes() != payload:
+            return Check("snapshots", "fail", f"{probe} reads back different bytes than were written")
+    except OSError as exc:
+        reason = exc.strerror or _first_line(exc)
+        return Check("snapshots", "fail", f"cannot write in {store.tmp_dir}: {reason}")
+    finally:
+        probe.unlink(missing_ok=True)
+    events = store.events()
+    runs = len({e.run for e in events})
+    return Check("snapshots", "ok", f"{root} readable and writable; {len(events)} events in {runs} runs")
+
+
+def _openf1_check(settings: Settings, timeout: float) -> Check:
+    url = f"{settings.openf1_base_url}/sessions"
+    try:
+        response = httpx.get(
+            url,
+            params={"session_key": "latest"},
+            timeout=timeout,
+            headers={"User-Agent": "parc-ferme-ingestion healthcheck"},
+        )
+    except httpx.TimeoutException:
+        return Check("openf1", "fail", f"{settings.openf1_base_url} did not answer within {timeout:g} s")
+    except httpx.HTTPError as exc:
+        return Check("openf1", "fail", f"cannot reach {settings.openf1_base_url} ({_first_line(exc)})")
+    code = response.status_code
+    ms = response.elapsed.total_seconds() * 1000
+    if 200 <= code < 300 or code == 404:
+        return Check("openf1", "ok", f"{settings.openf1_base_url} answered HTTP {code} in {ms:.0f} ms")
+    hint = ""
+    if code == 401:
+        hint = ": anonymous access is restricted during live sessions (set OPENF1_USERNAME/OPENF1_PASSWORD)"
+    elif code == 429:
+        hint = ": rate limited, try again later"
+    return Check("openf1", "fail", f"{settings.openf1_base_url} answered HTTP {code}{hint}")
+
+
+def healthcheck(settings: Settings, offline: bool, *, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
+    """Run every check, in order: database, migrations, snapshots, openf1 (``skip`` when ``offline``)."""
+    checks = _database_checks(settings)
+    checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
+    if offline:
+        checks.append(Check("openf1", "skip", "skipped (--offline)"))
+    else:
+        checks.append(_guard("openf1", lambda: _openf1_check(settings, openf1_timeout)))
+    return checks
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    """0 when every check that ran passed, else 1."""
+    return 0 if all(c.passed for c in checks) else 1
+
+
+MARKS: dict[bool, dict[Status, str]] = {
+    True: {"ok": "OK  ", "fail": "FAIL", "skip": "SKIP"},
+    False: {"ok": "✓", "fail": "✗", "skip": "-"},
+}
+
+
+def format_check(check: Check, *, ascii_only: bool) -> list[str]:
+    """The line(s) printed for ``check``: a mark, the name, the message; a ``fix:`` line when failed."""
+    lines = [f"{MARKS[ascii_only][check.status]} {check.name:<10} {check.message}"]
+    if check.status == "fail" and check.fix:
+        lines.append(f"{'':{len(MARKS[ascii_only]['ok'])}} {'':<10} fix: {check.fix}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ingestion.healthcheck [--offline] [--json]``: the same as ``ingest healthcheck``."""
+    import typer
+
+    from ingestion.cli import fail
+    from ingestion.cli.ops import healthcheck_command
+    from ingestion.errors import IngestionError
+
+    solo = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                       context_settings={"help_option_names": ["-h", "--help"]})
+    solo.command()(healthcheck_command)
+    try:
+        solo(args=argv, prog_name="python -m ingestion.healthcheck")
+    except IngestionError as error:
+        fail(error)
+
+
+if __name__ == "__main__":
+    main()
