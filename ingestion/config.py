@@ -42,7 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """A printable view, secrets masked."""
         return {
             "DATABASE_URL": mask_url(self.database_url) if self.database_url else "(embedded PostgreSQL)",
-            "OPENF1_BASE_URL": self.openf1_base_url,
+            "OPENF1_BASE_URL": mask_url(self.openf1_base_url),
             "SNAPSHOT_DIR": str(self.snapshot_dir),
             "EMBEDDED_PGDATA": str(self.pgdata_dir),
             "OPENF1_USERNAME": self.openf1_username or "(none: free tier)",
@@ -77,7 +77,7 @@ def parse_dotenv(text: str) -> dict[str, str]:
 def _positive_number(name: str, raw: str, *, integer: bool) -> float:
     try:
         value = float(int(raw)) if integer else float(raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         kind = "a whole number" if integer else "a number"
         raise ConfigError(name, f"must be {kind} greater than 0, got {raw!r}") from None
     if not value > 0 or value != value or value == float("inf"):
@@ -97,7 +97,12 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     merged: dict[str, str] = {}
     dotenv = cwd / ".env"
     if dotenv.is_file():
-        merged.update(parse_dotenv(dotenv.read_text(encoding="utf-8")))
+        try:
+            text = dotenv.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"cannot be read ({exc})"
+            raise ConfigError(".env", f"{dotenv} {reason}") from None
+        merged.update(parse_dotenv(text))
     merged.update({k: v for k, v in environ.items()})
 
     def get(name: str) -> str | None:
@@ -110,7 +115,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
 
     base_url = (get("OPENF1_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
-        raise ConfigError("OPENF1_BASE_URL", f"must be an http(s) URL, got {base_url!r}")
+        raise ConfigError("OPENF1_BASE_URL", f"must be an http(s) URL, got {mask_url(base_url)!r}")
 
     username, password = get("OPENF1_USERNAME"), get("OPENF1_PASSWORD")
     if bool(username) != bool(password):
