@@ -1,0 +1,1 @@
+"""Replay: from the snapshot store to the racing tables (placeholder while the stage is built)."""

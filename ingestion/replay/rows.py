@@ -1,0 +1,262 @@
+"""The racing rows replay produces, exactly as the tables of ``shared/SCHEMA.md`` hold them.
+
+Each Struct carries the columns the ingester OWNS in its table, named as the table names them; columns the
+app (or a person) fills in and OpenF1 does not know (``wikipedia_url``, ``logo_url``, ``date_of_birth``...)
+are not part of the row, so replay never overwrites them. :data:`TABLES` lists, in load (foreign key)
+order, each table with its row type, owned columns and the unique keys besides the primary key.
+
+Ids are :class:`uuid.UUID` (uuid5 over natural keys, see :mod:`ingestion.replay.identity`); enum columns
+are ints with the codes of SCHEMA.md, named by the IntEnums below. Warnings are data, not log lines.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime, timedelta
+
+import msgspec
+
+
+class SessionType(enum.IntEnum):
+    FP1 = 0
+    FP2 = 1
+    FP3 = 2
+    Qualifying = 3
+    SprintQualifying = 4
+    Sprint = 5
+    Race = 6
+    Warmup = 7
+    Moto3Race = 8
+    Moto2Race = 9
+    MotoGPRace = 10
+
+
+class SessionStatus(enum.IntEnum):
+    Scheduled = 0
+    InProgress = 1
+    Completed = 2
+    Cancelled = 3
+    Delayed = 4
+
+
+class ResultStatus(enum.IntEnum):
+    Finished = 0
+    DNF = 1
+    DNS = 2
+    DSQ = 3
+    NC = 4
+
+
+class DriverRole(enum.IntEnum):
+    Regular = 0
+    Reserve = 1
+    Fp1Only = 2
+    Test = 3
+
+
+class SeriesRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class SeasonRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    series_id: uuid.UUID
+    year: int
+
+
+class CircuitRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    slug: str
+    location: str
+    country: str
+    open_f1_circuit_key: int
+
+
+class RoundRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    season_id: uuid.UUID
+    circuit_id: uuid.UUID
+    name: str
+    slug: str
+    round_number: int
+    date_start: date
+    date_end: date
+    open_f1_meeting_key: int
+
+
+class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    round_id: uuid.UUID
+    type: int  # SessionType
+    start_time_utc: datetime
+    status: int  # SessionStatus
+    open_f1_session_key: int
+
+
+class DriverRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    slug: str
+    abbreviation: str | None
+    headshot_url: str | None
+    driver_number: int | None
+    open_f1_driver_number: int | None
+
+
+class TeamRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    slug: str
+    primary_color: str | None  # upper-case hex without '#'
+
+
+class EntrantRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    round_id: uuid.UUID
+    driver_id: uuid.UUID
+    team_id: uuid.UUID
+    role: int  # DriverRole
+
+
+class ResultRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    entrant_id: uuid.UUID
+    position: int | None
+    grid_position: int | None
+    status: int  # ResultStatus
+    points: float | None
+    time: timedelta | None
+    laps: int | None
+    fastest_lap: bool
+    time_milliseconds: int | None
+    status_detail: str | None
+    q1_time: str | None
+    q2_time: str | None
+    q3_time: str | None
+    car_number: str | None
+
+
+class DriverAliasRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    driver_id: uuid.UUID
+    alias_name: str
+    alias_slug: str
+    valid_from: date | None
+    valid_until: date | None
+    source: str | None
+    driver_number: int | None
+
+
+class Racing(msgspec.Struct, frozen=True, kw_only=True):
+    """Every racing row replay produces: one tuple per table, each sorted by id."""
+
+    series: tuple[SeriesRow, ...] = ()
+    seasons: tuple[SeasonRow, ...] = ()
+    circuits: tuple[CircuitRow, ...] = ()
+    rounds: tuple[RoundRow, ...] = ()
+    sessions: tuple[SessionRow, ...] = ()
+    drivers: tuple[DriverRow, ...] = ()
+    teams: tuple[TeamRow, ...] = ()
+    entrants: tuple[EntrantRow, ...] = ()
+    results: tuple[ResultRow, ...] = ()
+    driver_aliases: tuple[DriverAliasRow, ...] = ()
+
+    def table(self, name: str) -> tuple[msgspec.Struct, ...]:
+        """The rows of table ``name``."""
+        rows: tuple[msgspec.Struct, ...] = getattr(self, name)
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        return {spec.name: len(self.table(spec.name)) for spec in TABLES}
+
+
+class Warning(msgspec.Struct, frozen=True, kw_only=True):  # noqa: A001 - the record's name in the brief
+    """Something replay skipped or could not use, with where it came from.
+
+    ``request`` is the request key of the snapshot (``drivers?meeting_key=1215``), ``address`` its blob,
+    ``row`` the index of the row in that snapshot's array; any of them is None when it does not apply.
+    """
+
+    kind: str
+    message: str
+    request: str | None = None
+    address: str | None = None
+    row: int | None = None
+
+
+class Replayed(msgspec.Struct, frozen=True, kw_only=True):
+    """What replay makes of a set of snapshots: the racing rows and the warnings."""
+
+    racing: Racing
+    warnings: tuple[Warning, ...] = ()
+
+    def warning_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for warning in self.warnings:
+            counts[warning.kind] = counts.get(warning.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+class TableSpec(msgspec.Struct, frozen=True):
+    """One racing table: its name, row type, owned columns (id first) and unique keys besides the id."""
+
+    name: str
+    row_type: type[msgspec.Struct]
+    columns: tuple[str, ...]
+    unique_keys: tuple[tuple[str, ...], ...]
+    #: (column, parent table) for each foreign key the ingester writes.
+    parents: tuple[tuple[str, str], ...]
+
+
+def _spec(
+    name: str,
+    row_type: type[msgspec.Struct],
+    unique_keys: tuple[tuple[str, ...], ...],
+    parents: tuple[tuple[str, str], ...] = (),
+) -> TableSpec:
+    return TableSpec(name, row_type, tuple(row_type.__struct_fields__), unique_keys, parents)
+
+
+#: The racing tables in load order (parents before children).
+TABLES: tuple[TableSpec, ...] = (
+    _spec("series", SeriesRow, (("slug",),)),
+    _spec("seasons", SeasonRow, (("series_id", "year"),), (("series_id", "series"),)),
+    _spec("circuits", CircuitRow, (("open_f1_circuit_key",), ("slug",))),
+    _spec(
+        "rounds",
+        RoundRow,
+        (("open_f1_meeting_key",), ("slug",)),
+        (("season_id", "seasons"), ("circuit_id", "circuits")),
+    ),
+    _spec("sessions", SessionRow, (("open_f1_session_key",),), (("round_id", "rounds"),)),
+    _spec("drivers", DriverRow, (("slug",),)),
+    _spec("teams", TeamRow, (("slug",),)),
+    _spec(
+        "entrants",
+        EntrantRow,
+        (("round_id", "driver_id", "team_id"),),
+        (("round_id", "rounds"), ("driver_id", "drivers"), ("team_id", "teams")),
+    ),
+    _spec(
+        "results",
+        ResultRow,
+        (("session_id", "entrant_id"),),
+        (("session_id", "sessions"), ("entrant_id", "entrants")),
+    ),
+    _spec("driver_aliases", DriverAliasRow, (("driver_id", "alias_slug"),), (("driver_id", "drivers"),)),
+)
+
+TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
+
+
+def spec_of(name: str) -> TableSpec:
+    for spec in TABLES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
