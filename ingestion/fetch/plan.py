@@ -1,0 +1,350 @@
+"""What to ask OpenF1 for: a pure function of the store's contents, the options and ``now``.
+
+A fetch runs in two phases:
+
+1. the year lists, ``meetings?year=Y`` and ``sessions?year=Y`` for each year asked for;
+2. per meeting of those years that has at least one session ended before ``now``:
+   ``drivers?meeting_key=M`` and, unless results are off, ``session_result?meeting_key=M`` and
+   ``starting_grid?meeting_key=M``.
+
+Phase 2 is planned from the meetings and sessions *stored* (so the run plans it again once phase 1 has
+been fetched). A cold season is ``2 + 3 x meetings`` requests (77 for 2024).
+
+Settled answers are never asked again (unless ``refresh``). OpenF1 corrects results for days after a race
+(penalties), so an answer about a meeting is settled when it was received more than
+:data:`SETTLE_DAYS` days after the meeting's last session ended, and ``now`` is past that point too.
+A year list is settled when it was received after the year was over *and* more than
+:data:`SETTLE_DAYS` days after the year's last session ended (a schedule keeps changing during its
+season: added, moved and cancelled events). Anything else stored is *stale* and asked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypeVar
+
+import msgspec
+
+from ingestion.errors import UsageError
+from ingestion.openf1.client import RetryPolicy
+from ingestion.openf1.wire import Meeting, Session
+from ingestion.store.model import Event, Request
+
+#: OpenF1's first season.
+FIRST_SEASON = 2023
+#: Days after a meeting (or a season) ends before its answers are final.
+SETTLE_DAYS = 14
+SETTLE = timedelta(days=SETTLE_DAYS)
+#: A session without ``date_end`` is taken to last this long.
+SESSION_LENGTH = timedelta(hours=2)
+#: The per-meeting endpoints, in the order asked.
+MEETING_ENDPOINTS = ("drivers", "session_result", "starting_grid")
+RESULT_ENDPOINTS = frozenset({"session_result", "starting_grid"})
+
+Reason = Literal["missing", "stale", "refresh"]
+T = TypeVar("T")
+
+
+class FetchUsageError(UsageError):
+    """Options that contradict each other or cannot be fetched (exit 2)."""
+
+
+class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What to fetch. With neither ``years``, ``recent_days`` nor ``all_years``: the current year."""
+
+    years: tuple[int, ...] = ()
+    recent_days: int | None = None
+    all_years: bool = False
+    results: bool = True
+    refresh: bool = False
+    dry_run: bool = False
+    retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    margin: float = 0.015  # seconds added to each rate-limit window (network jitter)
+
+
+class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``."""
+
+    request: Request
+    reason: Reason
+    phase: int  # 1: year lists, 2: per meeting
+    year: int
+    meeting_key: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.request.key
+
+
+class Season(msgspec.Struct, frozen=True):
+    """A year's meetings and sessions as stored (decoded from ``meetings?year=Y`` and ``sessions?year=Y``)."""
+
+    year: int
+    meetings: tuple[Meeting, ...] = ()
+    sessions: tuple[Session, ...] = ()
+
+
+class Plan(msgspec.Struct, frozen=True):
+    lists: list[PlannedRequest]  # phase 1
+    meetings: list[PlannedRequest]  # phase 2, from what is stored now
+
+    @property
+    def all(self) -> list[PlannedRequest]:
+        return self.lists + self.meetings
+
+
+# --- decoding what is stored (pure, tolerant) -------------------------------------------------------
+
+
+def _rows(body: bytes, row_type: type[T]) -> tuple[T, ...]:
+    try:
+        raw_rows = msgspec.json.decode(body, type=list[msgspec.Raw])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ()  # "No results found." or anything that is not an array: no rows
+    rows: list[T] = []
+    for raw in raw_rows:
+        try:
+            rows.append(msgspec.json.decode(raw, type=row_type))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue  # an undecodable row is skipped, not fatal
+    return tuple(rows)
+
+
+def decode_meetings(body: bytes) -> tuple[Meeting, ...]:
+    """The meetings in a stored ``meetings`` answer; rows that do not decode are skipped."""
+    return _rows(body, Meeting)
+
+
+def decode_sessions(body: bytes) -> tuple[Session, ...]:
+    """The sessions in a stored ``sessions`` answer; rows that do not decode are skipped."""
+    return _rows(body, Session)
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+def year_requests(year: int) -> tuple[Request, Request]:
+    return Request.make("meetings", [("year", str(year))]), Request.make("sessions", [("year", str(year))])
+
+
+def meeting_request(endpoint: str, meeting_key: int) -> Request:
+    return Request.make(endpoint, [("meeting_key", str(meeting_key))])
+
+
+# --- time ---------------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def session_end(session: Session) -> datetime | None:
+    """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
+    if session.date_end is not None:
+        return _utc(session.date_end)
+    if session.date_start is not None:
+        return _utc(session.date_start) + SESSION_LENGTH
+    return None
+
+
+def meeting_ends(seasons: Iterable[Season]) -> dict[int, datetime]:
+    """Meeting key -> when its last known session ended (meetings without dated sessions are absent)."""
+    ends: dict[int, datetime] = {}
+    for season in seasons:
+        for session in season.sessions:
+            end = session_end(session)
+            if end is not None and (session.meeting_key not in ends or end > ends[session.meeting_key]):
+                ends[session.meeting_key] = end
+    return ends
+
+
+def year_start(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=UTC)
+
+
+def season_settles_at(season: Season) -> datetime:
+    """When a year's lists become final: the year is over and its last session ended 14 days before."""
+    last = year_start(season.year + 1) - SETTLE
+    for session in season.sessions:
+        end = session_end(session)
+        if end is not None and end > last:
+            last = end
+    for meeting in season.meetings:
+        for when in (meeting.date_end, meeting.date_start):
+            if when is not None and _utc(when) > last:
+                last = _utc(when)
+    return max(year_start(season.year + 1), last + SETTLE)
+
+
+def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) -> bool:
+    """A stored answer is settled when it was received after ``settles_at``, and ``now`` is past it too."""
+    if event is None or settles_at is None:
+        return False
+    return min(_utc(now), _utc(event.received_at)) > settles_at
+
+
+# --- options --------------------------------------------------------------------------------------------
+
+
+def validate(options: FetchOptions, now: datetime) -> None:
+    """Raise :class:`FetchUsageError` for contradicting or impossible options."""
+    chosen = [
+        name
+        for name, on in (
+            ("--year", bool(options.years)),
+            ("--recent", options.recent_days is not None),
+            ("--all", options.all_years),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise FetchUsageError(f"{' and '.join(chosen)} cannot be used together: choose one")
+    if options.recent_days is not None and options.recent_days < 1:
+        raise FetchUsageError(f"--recent takes a number of days >= 1, got {options.recent_days}")
+    for year in options.years:
+        if year < FIRST_SEASON:
+            raise FetchUsageError(f"--year {year}: OpenF1 has data from {FIRST_SEASON} on")
+        if year > now.year + 1:
+            raise FetchUsageError(f"--year {year}: that season is not scheduled yet (now is {now.year})")
+
+
+def years_for(options: FetchOptions, now: datetime) -> list[int]:
+    """The years whose lists the fetch needs, oldest first."""
+    now = _utc(now)
+    if options.years:
+        return sorted(set(options.years))
+    if options.all_years:
+        return list(range(FIRST_SEASON, now.year + 1))
+    if options.recent_days is not None:
+        start = now - timedelta(days=options.recent_days)
+        return list(range(max(FIRST_SEASON, start.year), now.year + 1))
+    return [now.year]
+
+
+def _meeting_order(seasons: Sequence[Season]) -> list[tuple[int, int]]:
+    """(year, meeting key) of every meeting known, in the order of their first session (then key)."""
+    first: dict[int, tuple[datetime, int]] = {}
+    far = datetime.max.replace(tzinfo=UTC)
+    for season in seasons:
+        for meeting in season.meetings:
+            start = _utc(meeting.date_start) if meeting.date_start else far
+            if meeting.meeting_key not in first or start < first[meeting.meeting_key][0]:
+                first[meeting.meeting_key] = (start, season.year)
+        for session in season.sessions:
+            start = _utc(session.date_start) if session.date_start else far
+            if session.meeting_key not in first or start < first[session.meeting_key][0]:
+                first[session.meeting_key] = (start, season.year)
+    ordered = sorted(first.items(), key=lambda item: (item[1][0], item[0]))
+    return [(year, key) for key, (_, year) in ordered]
+
+
+def selected_meetings(
+    seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> list[tuple[int, int]]:
+    """(year, meeting key) of the meetings phase 2 asks about, in date order.
+
+    A meeting qualifies once one of its sessions has ended before ``now`` (results are post-session).
+    With ``recent_days``, only meetings with a session in the last N days (started by ``now`` and ended
+    after ``now - N days``), whatever the year.
+    """
+    now = _utc(now)
+    ended: set[int] = set()
+    recent: set[int] = set()
+    window_start = now - timedelta(days=options.recent_days or 0)
+    for season in seasons:
+        for session in season.sessions:
+            end = session_end(session)
+            if end is None:
+                continue
+            if end < now:
+                ended.add(session.meeting_key)
+            start = _utc(session.date_start) if session.date_start else end
+            if start <= now and end >= window_start:
+                recent.add(session.meeting_key)
+    chosen = ended if options.recent_days is None else ended & recent
+    return [(year, key) for year, key in _meeting_order(seasons) if key in chosen]
+
+
+def _reason(
+    event: Event | None, settles_at: datetime | None, options: FetchOptions, now: datetime
+) -> Reason | None:
+    if options.refresh:
+        return "refresh"
+    if event is None:
+        return "missing"
+    return None if is_settled(event, settles_at, now) else "stale"
+
+
+def plan_lists(
+    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> list[PlannedRequest]:
+    """Phase 1: the year lists not settled in the store."""
+    by_year = {season.year: season for season in seasons}
+    planned: list[PlannedRequest] = []
+    for year in years_for(options, now):
+        settles_at = season_settles_at(by_year.get(year, Season(year)))
+        for request in year_requests(year):
+            reason = _reason(latest.get(request.key), settles_at, options, now)
+            if reason is not None:
+                planned.append(PlannedRequest(request=request, reason=reason, phase=1, year=year))
+    return planned
+
+
+def plan_meetings(
+    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> list[PlannedRequest]:
+    """Phase 2: per selected meeting, drivers (and results, unless off) not settled in the store."""
+    years = set(years_for(options, now))
+    in_scope = [season for season in seasons if season.year in years]
+    ends = meeting_ends(in_scope)
+    endpoints = MEETING_ENDPOINTS if options.results else ("drivers",)
+    planned: list[PlannedRequest] = []
+    for year, meeting_key in selected_meetings(in_scope, options, now):
+        end = ends.get(meeting_key)
+        settles_at = None if end is None else end + SETTLE
+        for endpoint in endpoints:
+            request = meeting_request(endpoint, meeting_key)
+            reason = _reason(latest.get(request.key), settles_at, options, now)
+            if reason is not None:
+                planned.append(
+                    PlannedRequest(
+                        request=request, reason=reason, phase=2, year=year, meeting_key=meeting_key
+                    )
+                )
+    return planned
+
+
+def plan(
+    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> Plan:
+    """Both phases as the store stands (phase 2 is planned again after phase 1 is fetched)."""
+    return Plan(plan_lists(latest, seasons, options, now), plan_meetings(latest, seasons, options, now))
+
+
+__all__ = [
+    "FIRST_SEASON",
+    "MEETING_ENDPOINTS",
+    "RESULT_ENDPOINTS",
+    "SETTLE_DAYS",
+    "FetchOptions",
+    "FetchUsageError",
+    "Plan",
+    "PlannedRequest",
+    "Reason",
+    "Season",
+    "decode_meetings",
+    "decode_sessions",
+    "is_settled",
+    "meeting_ends",
+    "meeting_request",
+    "plan",
+    "plan_lists",
+    "plan_meetings",
+    "season_settles_at",
+    "selected_meetings",
+    "session_end",
+    "validate",
+    "year_requests",
+    "years_for",
+]

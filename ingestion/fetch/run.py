@@ -1,0 +1,249 @@
+"""The fetch run (the imperative shell): plan, ask OpenF1, store every valid answer, report.
+
+It writes only through the snapshot store (``Store(settings.snapshot_dir).writer()`` and ``put``), holding
+the store's lock for the whole run. Killing it and running it again continues where it stopped: every
+stored answer is either settled (never asked again) or asked again by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from ingestion.config import Settings
+from ingestion.fetch.plan import (
+    FetchOptions,
+    PlannedRequest,
+    Season,
+    decode_meetings,
+    decode_sessions,
+    plan,
+    plan_meetings,
+    validate,
+    year_requests,
+    years_for,
+)
+from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
+from ingestion.openf1.client import Answer, Note, OpenF1Client
+from ingestion.openf1.limiter import Limiter, least_time
+from ingestion.store import Event, Store, Writer, address_of
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]) -> list[Season]:
+    """The meetings and sessions stored for ``years`` (from the latest ``meetings/sessions?year=Y``)."""
+    seasons: list[Season] = []
+    for year in years:
+        meetings_request, sessions_request = year_requests(year)
+        meetings_event = latest.get(meetings_request.key)
+        sessions_event = latest.get(sessions_request.key)
+        meetings = decode_meetings(store.read(meetings_event.address)) if meetings_event else ()
+        sessions = decode_sessions(store.read(sessions_event.address)) if sessions_event else ()
+        seasons.append(Season(year, meetings, sessions))
+    return seasons
+
+
+def _now_utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+class _Run:
+    def __init__(
+        self, settings: Settings, options: FetchOptions, now: datetime, progress: ProgressCallback | None
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.now = now
+        self.progress = progress
+        self.store = Store(settings.snapshot_dir)
+        self.years = years_for(options, now)
+        self.summary = FetchSummary(
+            years=self.years,
+            dry_run=options.dry_run,
+            per_second=settings.rate_per_second,
+            per_minute=settings.rate_per_minute,
+        )
+        self.limiter = Limiter(settings.rate_per_second, settings.rate_per_minute, margin=options.margin)
+        self.phase = 1
+        self.current = ""
+        self.seasons: list[Season] = []
+
+    # --- progress -------------------------------------------------------------------------------------
+
+    def emit(self, stage: Stage, message: str = "") -> None:
+        if self.progress is None:
+            return
+        s = self.summary
+        remaining = s.planned - s.requests - s.not_asked
+        self.progress(
+            Progress(
+                stage=stage,
+                phase=self.phase,
+                done=s.requests,
+                planned=s.planned,
+                current=self.current,
+                message=message,
+                waited_s=self.limiter.waited,
+                retries=s.retries,
+                throttled=s.throttled,
+                eta_s=self.limiter.eta(remaining) if remaining > 0 and stage != "done" else None,
+            )
+        )
+
+    def on_note(self, note: Note) -> None:
+        if note.kind == "wait":
+            message = f"waiting {note.seconds:.2f} s for the rate limit"
+        elif note.kind == "throttled":
+            message = f"429: waiting {note.seconds:.2f} s"
+        elif note.kind == "retry":
+            message = f"{note.reason}: retrying in {note.seconds:.2f} s"
+        else:
+            message = note.reason
+        self.emit("note", message)
+
+    # --- the run --------------------------------------------------------------------------------------
+
+    def reload(self) -> dict[str, Event]:
+        latest = self.store.latest()
+        self.seasons = load_seasons(self.store, latest, self.years)
+        return latest
+
+    def record(self, item: PlannedRequest, answer: Answer, writer: Writer) -> None:
+        s = self.summary
+        s.throttled += answer.throttled
+        s.retries += answer.retries
+        s.backoff_s += answer.backoff
+        if answer.outcome == "blocked":
+            s.blocked = live_advice(self.seasons, self.now, answer.url, answer.reason)
+            s.not_asked += 1
+            self.emit("answer", f"blocked: {answer.reason}")
+            return
+        s.requests += 1
+        if answer.outcome == "failed":
+            s.failed.append(
+                FailedRequest(
+                    key=item.key,
+                    url=answer.url,
+                    status=answer.status,
+                    attempts=answer.attempts,
+                    reason=answer.reason,
+                )
+            )
+            self.emit("answer", f"failed: {answer.reason}")
+            return
+        assert answer.received_at is not None
+        seen = self.store.has(address_of(answer.body))
+        writer.put(
+            item.request,
+            answer.body,
+            url=answer.url,
+            status=answer.stored_status,
+            received_at=answer.received_at,
+            content_type=answer.content_type,
+            attempts=answer.attempts,
+            elapsed_ms=answer.elapsed_ms,
+        )
+        if s.run is None:
+            s.run = writer.run
+        if answer.outcome == "empty":
+            s.empty += 1
+            what = "no results"
+        elif seen:
+            s.unchanged += 1
+            what = "unchanged"
+        else:
+            s.new_snapshots += 1
+            what = "new"
+        self.emit("answer", f"{answer.stored_status} {what} ({len(answer.body)} bytes)")
+
+    async def ask(self, items: Sequence[PlannedRequest], client: OpenF1Client, writer: Writer) -> None:
+        for item in items:
+            if self.summary.blocked is not None:
+                self.summary.not_asked += 1
+                continue
+            self.current = item.key
+            self.emit("request")
+            answer = await client.get(item.request)
+            self.record(item, answer, writer)
+
+    async def run(self) -> FetchSummary:
+        started = time.monotonic()
+        s = self.summary
+        first = plan(self.reload(), self.seasons, self.options, self.now)
+        if self.options.dry_run:
+            s.plan = first.all
+            s.planned = len(s.plan)
+            if first.lists:
+                s.notes.append(
+                    "phase 2 (per meeting) is planned from the meetings and sessions already stored; "
+                    f"the {len(first.lists)} year list request(s) above may add meetings once fetched"
+                )
+            s.wall_s = time.monotonic() - started
+            return s.finish()
+        s.planned = len(first.lists)
+        self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
+        credentials = (
+            (self.settings.openf1_username, self.settings.openf1_password)
+            if self.settings.openf1_username and self.settings.openf1_password
+            else None
+        )
+        with contextlib.ExitStack() as stack:
+            writer: Writer | None = None
+            if first.lists or first.meetings:
+                writer = stack.enter_context(self.store.writer())
+            client = OpenF1Client(
+                self.settings.openf1_base_url,
+                self.limiter,
+                self.options.retry,
+                credentials=credentials,
+                on_note=self.on_note,
+            )
+            try:
+                if writer is not None:
+                    await self.ask(first.lists, client, writer)
+                    self.phase = 2
+                    second = (
+                        plan_meetings(self.reload(), self.seasons, self.options, self.now)
+                        if first.lists
+                        else first.meetings
+                    )
+                    s.planned += len(second)
+                    self.emit("plan", f"phase 2: {len(second)} per-meeting request(s)")
+                    await self.ask(second, client, writer)
+            finally:
+                await client.aclose()
+                s.http_requests = client.stats.http_requests
+                s.token_requests = client.stats.token_requests
+        s.waited_s = self.limiter.waited
+        s.wall_s = time.monotonic() - started
+        s.least_s = least_time(s.http_requests, self.settings.rate_per_second, self.settings.rate_per_minute)
+        s.ratio = s.wall_s / s.least_s if s.least_s > 0 else None
+        self.current = ""
+        self.emit("done")
+        return s.finish()
+
+
+def fetch(
+    settings: Settings,
+    options: FetchOptions | None = None,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
+) -> FetchSummary:
+    """Fetch what ``options`` asks for into ``settings.snapshot_dir`` and say what happened.
+
+    ``now`` (default: the current time) decides the current year, which meetings have sessions already
+    ended, and what is settled. Raises :class:`~ingestion.fetch.plan.FetchUsageError` for bad options,
+    :class:`~ingestion.openf1.token.TokenError` when ``POST /token`` refuses the credentials, and the
+    store's errors (``StoreLocked`` when another fetch holds the store). Failed requests, and a stop on a
+    live-session block, are in the summary (``exit_code`` 1 and 3), not raised.
+    """
+    options = options or FetchOptions()
+    when = _now_utc(now)
+    validate(options, when)
+    return asyncio.run(_Run(settings, options, when, progress).run())

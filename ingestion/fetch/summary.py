@@ -1,0 +1,209 @@
+"""What a fetch reports: progress while it runs, a summary when it ends, and their text forms (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import msgspec
+
+from ingestion.fetch.plan import PlannedRequest, Season, session_end
+
+#: OpenF1 blocks anonymous access from 30 minutes before a session until 30 minutes after it.
+LIVE_MARGIN = timedelta(minutes=30)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BLOCKED = 3
+
+
+class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A request given up on: its URL, the last status (None after a network error), why."""
+
+    key: str
+    url: str
+    status: int | None
+    attempts: int
+    reason: str
+
+
+class Blocked(msgspec.Struct, frozen=True, kw_only=True):
+    """The run stopped on OpenF1's live-session 401."""
+
+    url: str
+    detail: str
+    retry_at: datetime | None  # when the blocking session ends + 30 min, if the store knows it
+    session: str | None  # "2024 Bahrain Grand Prix, Race", if the store knows it
+    advice: str
+
+
+class FetchSummary(msgspec.Struct, kw_only=True):
+    """Everything a fetch did. ``exit_code``: 0 all fetched, 1 some failed, 3 stopped by a live session."""
+
+    run: str | None = None  # the store run id (None when nothing was stored)
+    years: list[int] = msgspec.field(default_factory=list)
+    dry_run: bool = False
+    planned: int = 0  # requests planned (both phases)
+    requests: int = 0  # planned requests asked (answered or failed)
+    http_requests: int = 0  # HTTP requests sent, retries and token requests included
+    token_requests: int = 0
+    new_snapshots: int = 0  # answers whose body was not in the store yet
+    unchanged: int = 0  # answers whose exact body was already stored
+    empty: int = 0  # "No results found." answers (stored, status 404)
+    failed: list[FailedRequest] = msgspec.field(default_factory=list)
+    throttled: int = 0  # 429 answers
+    retries: int = 0  # attempts after the first, 429s included
+    waited_s: float = 0.0  # time waiting for the rate limit
+    backoff_s: float = 0.0  # time sleeping between retries
+    wall_s: float = 0.0
+    least_s: float = 0.0  # least time the limits allow for http_requests requests
+    ratio: float | None = None  # wall_s / least_s (None when least_s is 0)
+    per_second: float = 0.0
+    per_minute: float = 0.0
+    not_asked: int = 0  # planned requests left unasked (live-session block)
+    blocked: Blocked | None = None
+    plan: list[PlannedRequest] = msgspec.field(default_factory=list)  # dry runs only
+    notes: list[str] = msgspec.field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+    def finish(self) -> FetchSummary:
+        """Set :attr:`exit_code` from the outcome and return self."""
+        if self.blocked is not None:
+            self.exit_code = EXIT_BLOCKED
+        elif self.failed:
+            self.exit_code = EXIT_FAILED
+        else:
+            self.exit_code = EXIT_OK
+        return self
+
+
+Stage = Literal["plan", "request", "note", "answer", "done"]
+
+
+class Progress(msgspec.Struct, frozen=True, kw_only=True):
+    """A progress report, sent to the ``progress`` callback as the fetch goes."""
+
+    stage: Stage
+    phase: int
+    done: int  # planned requests asked so far
+    planned: int  # planned so far (phase 2 is added once phase 1 is fetched)
+    current: str = ""  # the request being asked
+    message: str = ""  # a wait, a retry, a 429, an answer
+    waited_s: float = 0.0
+    retries: int = 0
+    throttled: int = 0
+    eta_s: float | None = None
+
+
+def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str) -> Blocked:
+    """What to tell after a live-session 401: the session in progress and when to retry, if stored."""
+    now = now.astimezone(UTC)
+    names: dict[int, str] = {}
+    for season in seasons:
+        for meeting in season.meetings:
+            names[meeting.meeting_key] = f"{season.year} {meeting.meeting_name or meeting.meeting_key}"
+    live: list[tuple[datetime, str]] = []
+    for season in seasons:
+        for session in season.sessions:
+            end = session_end(session)
+            start = session.date_start.astimezone(UTC) if session.date_start else end
+            if end is None or start is None:
+                continue
+            if start - LIVE_MARGIN <= now <= end + LIVE_MARGIN:
+                where = names.get(session.meeting_key, f"meeting {session.meeting_key}")
+                live.append((end, f"{where}, {session.session_name or session.session_key}"))
+    credentials = "set OPENF1_USERNAME and OPENF1_PASSWORD (paid tier) to fetch during sessions"
+    if live:
+        end, name = max(live)
+        retry_at = end + LIVE_MARGIN
+        advice = (
+            f"OpenF1 blocks anonymous requests while {name} is live: retry after "
+            f"{retry_at:%Y-%m-%d %H:%M} UTC, or {credentials}"
+        )
+        return Blocked(url=url, detail=detail, retry_at=retry_at, session=name, advice=advice)
+    advice = (
+        "OpenF1 blocks anonymous requests from 30 minutes before a session until 30 minutes after it: "
+        f"retry in 30 minutes, or {credentials}"
+    )
+    return Blocked(url=url, detail=detail, retry_at=None, session=None, advice=advice)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)} min {rest:04.1f} s"
+
+
+def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:
+    """One line per planned request: ``phase 2  stale    drivers?meeting_key=1229``."""
+    return [f"phase {p.phase}  {p.reason:<8} {p.key}" for p in planned]
+
+
+def render_summary(summary: FetchSummary) -> list[str]:
+    """The summary as lines of text."""
+    lines: list[str] = []
+    years = ", ".join(str(y) for y in summary.years)
+    if summary.dry_run:
+        lines.append(f"dry run for {years}: {summary.planned} request(s) would be asked")
+        lines.extend(render_plan(summary.plan))
+        lines.extend(f"note: {note}" for note in summary.notes)
+        return lines
+    lines.append(
+        f"fetch {years}: {summary.requests} of {summary.planned} planned request(s) asked"
+        + (f" in run {summary.run}" if summary.run else "")
+    )
+    lines.append(
+        f"  {summary.new_snapshots} new snapshot(s), {summary.unchanged} unchanged, {summary.empty} empty, "
+        f"{len(summary.failed)} failed"
+    )
+    token = f" ({summary.token_requests} for a token)" if summary.token_requests else ""
+    lines.append(
+        f"  {summary.http_requests} HTTP request(s){token}, {summary.throttled} answered 429, "
+        f"{summary.retries} retries"
+    )
+    lines.append(
+        f"  waited {_duration(summary.waited_s)} for the limit ({summary.per_second:g}/s, "
+        f"{summary.per_minute:g}/min), {_duration(summary.backoff_s)} backing off"
+    )
+    ratio = f", {summary.ratio:.2f}x the least time ({_duration(summary.least_s)})" if summary.ratio else ""
+    lines.append(f"  wall time {_duration(summary.wall_s)}{ratio}")
+    for failure in summary.failed:
+        status = failure.status if failure.status is not None else "no answer"
+        lines.append(f"  failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
+    if summary.blocked is not None:
+        lines.append(f"  stopped: {summary.blocked.detail} ({summary.not_asked} request(s) not asked)")
+        lines.append(f"  {summary.blocked.advice}")
+    lines.extend(f"  note: {note}" for note in summary.notes)
+    return lines
+
+
+def render_progress(progress: Progress) -> str:
+    """A one-line progress report."""
+    eta = f", ETA {_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+    parts = [f"[{progress.done}/{progress.planned}]"]
+    if progress.current:
+        parts.append(progress.current)
+    if progress.message:
+        parts.append(progress.message)
+    parts.append(
+        f"(waited {_duration(progress.waited_s)}, {progress.retries} retries, "
+        f"{progress.throttled} x 429{eta})"
+    )
+    return " ".join(parts)
+
+
+__all__ = [
+    "EXIT_BLOCKED",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "Blocked",
+    "FailedRequest",
+    "FetchSummary",
+    "Progress",
+    "live_advice",
+    "render_plan",
+    "render_progress",
+    "render_summary",
+]

@@ -1,0 +1,378 @@
+"""The OpenF1 HTTP client: one async httpx client, paced by a :class:`~ingestion.openf1.limiter.Limiter`,
+retrying what can be retried and telling apart everything OpenF1 answers.
+
+How an answer is read is a pure function, :func:`classify` (status and body in, a :class:`Verdict` out):
+
+- 200 with a JSON array (of objects): rows, a snapshot to store;
+- 404 (or 200) with ``{"detail": "No results found."}``: a valid empty answer (stored with status 404);
+- 429: wait (``Retry-After`` when present, else exponential backoff with jitter, capped) and ask again;
+- 5xx, timeouts, connection resets, and a 200 whose body is neither a JSON array nor the detail (an HTML
+  page, a truncated body): retried with backoff a bounded number of times, then the request fails;
+- 401 "Session in progress": OpenF1 blocks anonymous access around live sessions: the answer is
+  ``blocked`` and the caller stops asking;
+- any other 4xx: failed at once, never retried.
+
+Query strings are never rebuilt by httpx: the URL is the base URL plus :attr:`Request.path` as written,
+so operators (``date_start%3E=...``) go as meant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Literal
+
+import httpx
+import msgspec
+
+from ingestion.openf1.limiter import Limiter, Sleep
+from ingestion.openf1.token import Token, TokenError, parse_token, token_url
+from ingestion.openf1.wire import NO_RESULTS, Detail
+from ingestion.secrets import mask_text
+from ingestion.store.model import Request
+
+USER_AGENT = "parc-ferme-ingestion (+https://openf1.org)"
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+SESSION_IN_PROGRESS = "session in progress"
+
+
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How hard to try. Tests pass tiny ``base``/``cap`` so they never sleep long."""
+
+    attempts: int = 5  # tries per request for 5xx, timeouts, resets and invalid bodies
+    throttled_attempts: int = 12  # tries per request while the server answers 429
+    base: float = 1.0  # first backoff, seconds; doubles on each retry
+    cap: float = 30.0  # longest backoff, seconds
+    retry_after_cap: float = 120.0  # longest Retry-After honoured, seconds
+    timeout: float = 30.0  # per attempt, seconds
+
+    def backoff(self, retry: int, unit: float) -> float:
+        """The wait before retry number ``retry`` (from 1), with ``unit`` in [0, 1) as jitter.
+
+        "Equal jitter": half the capped exponential delay, plus a random part of the other half, so
+        clients that failed together do not come back together, and no wait is ever zero.
+        """
+        delay = min(self.cap, self.base * 2.0 ** max(0, retry - 1))
+        return delay / 2 + delay / 2 * unit
+
+
+Kind = Literal["rows", "empty", "throttled", "retry", "blocked", "unauthorized", "failed"]
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    """What an HTTP answer means for the fetch."""
+
+    kind: Kind
+    reason: str = ""
+
+
+def _detail(body: bytes) -> str | None:
+    try:
+        detail = msgspec.json.decode(body, type=Detail).detail
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return detail if isinstance(detail, str) else None
+
+
+def is_json_array(body: bytes) -> bool:
+    """True when ``body`` is a complete JSON array of objects (what every OpenF1 endpoint answers)."""
+    try:
+        msgspec.json.decode(body, type=list[dict[str, object]])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return True
+
+
+def _snippet(body: bytes, limit: int = 80) -> str:
+    text = body[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
+    return text + ("..." if len(body) > limit else "")
+
+
+def classify(status: int, body: bytes) -> Verdict:
+    """Read one HTTP answer (pure)."""
+    if status == 200:
+        if is_json_array(body):
+            return Verdict("rows")
+        if _detail(body) == NO_RESULTS:
+            return Verdict("empty")
+        return Verdict("retry", f"200 with a body that is not a JSON array: {_snippet(body)!r}")
+    if status == 404 and _detail(body) == NO_RESULTS:
+        return Verdict("empty")
+    if status == 429:
+        return Verdict("throttled", "429 Too Many Requests")
+    if status == 401:
+        detail = _detail(body) or ""
+        if SESSION_IN_PROGRESS in detail.lower():
+            return Verdict("blocked", detail)
+        return Verdict("unauthorized", f"401 {detail or _snippet(body)}".strip())
+    if status in RETRYABLE_STATUS or 500 <= status < 600:
+        return Verdict("retry", f"HTTP {status}")
+    return Verdict("failed", f"HTTP {status} {_detail(body) or _snippet(body)}".strip())
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None if unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+Outcome = Literal["rows", "empty", "failed", "blocked"]
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True):
+    """The end of asking for one request: what came back and what it took."""
+
+    request: Request
+    url: str
+    outcome: Outcome
+    status: int | None  # the last HTTP status (None after a network error)
+    body: bytes = b""
+    content_type: str | None = None
+    received_at: datetime | None = None
+    attempts: int = 0  # HTTP requests sent for it
+    throttled: int = 0  # 429s among them
+    retries: int = 0  # attempts after the first
+    waited: float = 0.0  # seconds waiting for the rate limit
+    backoff: float = 0.0  # seconds sleeping between retries
+    elapsed_ms: float = 0.0  # of the last attempt
+    reason: str = ""  # why it failed or was blocked
+
+    @property
+    def stored_status(self) -> int:
+        """The status to store: 404 for every empty answer (OpenF1's "No results found."), else 200."""
+        return 404 if self.outcome == "empty" else (self.status or 200)
+
+
+NoteKind = Literal["wait", "throttled", "retry", "token"]
+
+
+class Note(msgspec.Struct, frozen=True):
+    """Something worth showing while it happens: a wait for the limit, a 429, a retry, a token renewal."""
+
+    kind: NoteKind
+    seconds: float = 0.0
+    reason: str = ""
+
+
+class ClientStats(msgspec.Struct, kw_only=True):
+    http_requests: int = 0  # every request sent, token requests included
+    token_requests: int = 0
+
+
+class OpenF1Client:
+    """Asks OpenF1 (or a stand-in) one request at a time, paced and retried. Use as ``async with``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        limiter: Limiter,
+        policy: RetryPolicy | None = None,
+        *,
+        credentials: tuple[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        on_note: Callable[[Note], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.policy = policy or RetryPolicy()
+        self._credentials = credentials
+        self._token: Token | None = None
+        self._sleep = sleep or asyncio.sleep
+        self._clock = clock
+        self._wall = wall
+        self._rng = rng or random.Random()
+        self._on_note = on_note
+        self.stats = ClientStats()
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(self.policy.timeout),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> OpenF1Client:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def url(self, request: Request) -> str:
+        """The full URL of ``request``: base URL + its canonical path and query, verbatim."""
+        return self.base_url + request.path
+
+    def _note(self, kind: NoteKind, seconds: float = 0.0, reason: str = "") -> None:
+        if self._on_note is not None:
+            self._on_note(Note(kind, seconds, self.mask(reason)))
+
+    def mask(self, text: str) -> str:
+        """``text`` with the password and the token masked."""
+        secrets = [self._token.value if self._token else None]
+        if self._credentials:
+            secrets.append(self._credentials[1])
+        return mask_text(text, *secrets)
+
+    async def _pause(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def _acquire(self) -> float:
+        return await self.limiter.acquire(lambda s: self._note("wait", s))
+
+    async def _renew_token(self) -> None:
+        """``POST /token`` with the credentials (paced like any request); raises :class:`TokenError`."""
+        assert self._credentials is not None
+        username, password = self._credentials
+        url = token_url(self.base_url)
+        self._note("token", reason=f"asking {url} for a token")
+        last = ""
+        for attempt in range(1, self.policy.attempts + 1):
+            await self._acquire()
+            self.stats.http_requests += 1
+            self.stats.token_requests += 1
+            try:
+                response = await self._http.post(url, data={"username": username, "password": password})
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code == 200:
+                    value, expires_in = parse_token(response.content)
+                    self._token = Token(value, expires_in, self._clock())
+                    return
+                if response.status_code not in RETRYABLE_STATUS and response.status_code != 429:
+                    raise TokenError(
+                        f"POST {url} refused the credentials (HTTP {response.status_code}): "
+                        "check OPENF1_USERNAME and OPENF1_PASSWORD"
+                    )
+                last = f"HTTP {response.status_code}"
+            if attempt < self.policy.attempts:
+                await self._pause(self.policy.backoff(attempt, self._rng.random()))
+        raise TokenError(self.mask(f"POST {url} failed {self.policy.attempts} times ({last})"))
+
+    async def _headers(self) -> dict[str, str]:
+        if self._credentials is None:
+            return {}
+        if self._token is None or self._token.due(self._clock()):
+            await self._renew_token()
+        assert self._token is not None
+        return self._token.header
+
+    async def get(self, request: Request) -> Answer:
+        """Ask for ``request`` until it is answered, fails for good, or is blocked by a live session."""
+        url = self.url(request)
+        attempts = throttled = failures = 0
+        waited = backoff = 0.0
+        renewed_after_401 = False
+
+        def answer(outcome: Outcome, status: int | None, reason: str = "", **extra: object) -> Answer:
+            return Answer(
+                request=request,
+                url=url,
+                outcome=outcome,
+                status=status,
+                attempts=attempts,
+                throttled=throttled,
+                retries=max(0, attempts - 1),
+                waited=waited,
+                backoff=backoff,
+                reason=self.mask(reason),
+                **extra,  # type: ignore[arg-type]
+            )
+
+        while True:
+            headers = await self._headers()
+            waited += await self._acquire()
+            attempts += 1
+            self.stats.http_requests += 1
+            started = self._clock()
+            status: int | None = None
+            after: float | None = None
+            try:
+                response = await self._http.get(url, headers=headers)
+            except httpx.TimeoutException as error:
+                verdict = Verdict("retry", f"timeout ({type(error).__name__})")
+            except httpx.TransportError as error:
+                verdict = Verdict("retry", f"{type(error).__name__}: {error}".rstrip(": "))
+            else:
+                status = response.status_code
+                body = response.content
+                verdict = classify(status, body)
+                if verdict.kind in ("rows", "empty"):
+                    return answer(
+                        verdict.kind,
+                        status,
+                        body=body,
+                        content_type=response.headers.get("content-type"),
+                        received_at=self._wall(),
+                        elapsed_ms=(self._clock() - started) * 1000.0,
+                    )
+                after = retry_after(response.headers.get("retry-after"), self._wall())
+            kind = verdict.kind
+            if kind == "blocked":
+                return answer("blocked", status, verdict.reason)
+            if kind == "unauthorized":
+                if self._credentials is not None and not renewed_after_401:
+                    renewed_after_401 = True
+                    self._token = None  # asks for a new one before the next attempt
+                    continue
+                return answer("failed", status, verdict.reason)
+            if kind == "failed":
+                return answer("failed", status, verdict.reason)
+            if kind == "throttled":
+                throttled += 1
+                if throttled >= self.policy.throttled_attempts:
+                    return answer("failed", status, f"still 429 after {throttled} tries")
+                delay = (
+                    min(after, self.policy.retry_after_cap)
+                    if after is not None
+                    else self.policy.backoff(throttled, self._rng.random())
+                )
+                self._note("throttled", delay, verdict.reason)
+            else:  # retry
+                failures += 1
+                if failures >= self.policy.attempts:
+                    return answer("failed", status, f"{verdict.reason} (gave up after {failures} tries)")
+                delay = self.policy.backoff(failures, self._rng.random())
+                if after is not None:
+                    delay = max(delay, min(after, self.policy.retry_after_cap))
+                self._note("retry", delay, verdict.reason)
+            backoff += delay
+            await self._pause(delay)
+
+
+__all__ = [
+    "Answer",
+    "ClientStats",
+    "Note",
+    "OpenF1Client",
+    "RetryPolicy",
+    "TokenError",
+    "Verdict",
+    "classify",
+    "is_json_array",
+    "retry_after",
+]
