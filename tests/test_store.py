@@ -449,3 +449,14 @@ def test_store_log_line_is_complete_on_disk_when_put_returns(tmp_path: Path) -> 
         assert data.endswith(b"\n") and data.count(b"\n") == 1
         assert os.stat(tmp_path / "log" / "r.jsonl").st_size == len(data)
         assert Store(tmp_path).events()[0].status == 404
+
+
+def test_store_gitignore_keeps_the_lock_and_tmp_out_of_git(tmp_path: Path) -> None:
+    """The first writer writes a .gitignore naming lock and tmp/; later writers leave it as it is."""
+    put(Store(tmp_path), b"[]")
+    ignore = tmp_path / ".gitignore"
+    text = ignore.read_text()
+    assert "/lock\n" in text and "/tmp/\n" in text
+    ignore.write_text(text + "# edited\n")
+    put(Store(tmp_path), b"[1]")
+    assert ignore.read_text() == text + "# edited\n"

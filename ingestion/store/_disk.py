@@ -6,6 +6,7 @@ Layout under the root::
     log/<run>.jsonl      one Event per line, one file per run, append-only
     tmp/                 blobs being written (fsync, then rename into objects/); never read
     lock                 the writer's lock file (fcntl.flock)
+    .gitignore           keeps lock and tmp/ out of git (written once, by the first writer)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ log = logging.getLogger("ingestion.store")
 ZSTD_LEVEL = 3
 DEFAULT_LOCK_TIMEOUT = 10.0
 LOG_SUFFIX = ".jsonl"
+GITIGNORE = "# the snapshot store's writer lock and half-written blobs are not data\n/lock\n/tmp/\n"
 
 
 class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
@@ -278,6 +280,10 @@ class Store:
         """Hold the writer lock, waiting up to ``timeout`` s (default ``lock_timeout``), else StoreLocked."""
         wait = self.lock_timeout if timeout is None else timeout
         self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():  # the lock and tmp/ are never part of a committed store
+            with contextlib.suppress(FileExistsError), ignore.open("x", encoding="utf-8") as f:
+                f.write(GITIGNORE)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + wait
