@@ -1,1 +1,163 @@
-"""Replay: from the snapshot store to the racing tables (placeholder while the stage is built)."""
+"""Replay: from the snapshot store to the racing tables, deterministic and spoiler-safe.
+
+``replay(store, as_of, results)`` reads the latest snapshot of every request as of ``as_of`` and normalises
+it (pure: :func:`normalize`); :func:`load` makes the database hold exactly those rows; :func:`run_replay` is
+both, timed and summarised (what ``ingest replay`` prints). See docs/replay.md for every rule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import msgspec
+
+from ingestion.replay.decode import decode_endpoint, decode_rows
+from ingestion.replay.identity import NAMESPACE, make_id, slugify
+from ingestion.replay.load import LOCK_KEY, LoadSummary, TableCounts, load, racing_snapshot
+from ingestion.replay.normalize import (
+    SESSION_TYPES,
+    Snapshot,
+    decode_snapshots,
+    normalize,
+    normalize_decoded,
+)
+from ingestion.replay.rows import (
+    TABLE_NAMES,
+    TABLES,
+    CircuitRow,
+    DriverAliasRow,
+    DriverRole,
+    DriverRow,
+    EntrantRow,
+    Racing,
+    Replayed,
+    ResultRow,
+    ResultStatus,
+    RoundRow,
+    SeasonRow,
+    SeriesRow,
+    SessionRow,
+    SessionStatus,
+    SessionType,
+    TableSpec,
+    TeamRow,
+    Warning,
+)
+from ingestion.store import Event, Store
+
+__all__ = [
+    "ENDPOINTS",
+    "LOCK_KEY",
+    "NAMESPACE",
+    "SESSION_TYPES",
+    "TABLES",
+    "TABLE_NAMES",
+    "CircuitRow",
+    "DriverAliasRow",
+    "DriverRole",
+    "DriverRow",
+    "EntrantRow",
+    "LoadSummary",
+    "Racing",
+    "ReplaySummary",
+    "Replayed",
+    "ResultRow",
+    "ResultStatus",
+    "RoundRow",
+    "SeasonRow",
+    "SeriesRow",
+    "SessionRow",
+    "SessionStatus",
+    "SessionType",
+    "Snapshot",
+    "TableCounts",
+    "TableSpec",
+    "TeamRow",
+    "Warning",
+    "decode_endpoint",
+    "decode_rows",
+    "load",
+    "make_id",
+    "normalize",
+    "racing_snapshot",
+    "replay",
+    "run_replay",
+    "slugify",
+    "snapshots_of",
+]
+
+#: The endpoints replay reads; every other endpoint in the store is ignored.
+ENDPOINTS = ("meetings", "sessions", "drivers", "session_result", "starting_grid")
+RESULT_ENDPOINTS = ("session_result", "starting_grid")
+
+
+def _selected(events: Iterable[Event], results: bool) -> list[Event]:
+    wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
+    return sorted((e for e in events if e.endpoint in wanted), key=lambda e: (e.received_at, e.run, e.seq))
+
+
+def snapshots_of(store: Store, as_of: datetime, results: bool) -> list[Snapshot]:
+    """The latest snapshot of every request replay reads, as of ``as_of`` (bodies verified by the store)."""
+    return [Snapshot(e, store.read(e.address)) for e in _selected(store.latest(as_of).values(), results)]
+
+
+def replay(store: Store, as_of: datetime, results: bool) -> Replayed:
+    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``)."""
+    return normalize(snapshots_of(store, as_of, results), as_of, results)
+
+
+class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What a replay did: per table counts, warnings by kind, seconds per stage."""
+
+    as_of: datetime
+    results: bool
+    snapshots: int
+    rows: dict[str, int]  # rows replay produced, per table
+    tables: dict[str, TableCounts]  # what loading did with them
+    warnings: dict[str, int]  # warnings by kind
+    seconds: dict[str, float]  # read, decode, normalize, load
+    run_id: int | None = None
+
+    @property
+    def written(self) -> int:
+        return sum(c.written for c in self.tables.values())
+
+
+def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> ReplaySummary:
+    """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed."""
+    from ingestion.db import connect, require_schema
+
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    started = datetime.now(UTC)
+    seconds: dict[str, float] = {}
+    with connect(url) as conn:
+        require_schema(conn)
+        conn.rollback()
+        t0 = time.perf_counter()
+        snapshots = snapshots_of(store, as_of, results)
+        t1 = time.perf_counter()
+        decoded, warnings = decode_snapshots(snapshots, results)
+        t2 = time.perf_counter()
+        replayed = normalize_decoded(decoded, warnings, as_of, results)
+        t3 = time.perf_counter()
+        seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
+        extra: dict[str, object] = {
+            "snapshots": len(snapshots),
+            "warnings": replayed.warning_counts(),
+            "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        }
+        loaded = load(conn, replayed, results, as_of=as_of, started_at=started, extra=extra)
+        seconds["load"] = time.perf_counter() - t3
+    return ReplaySummary(
+        as_of=as_of,
+        results=results,
+        snapshots=len(snapshots),
+        rows=replayed.racing.counts(),
+        tables=loaded.tables,
+        warnings=replayed.warning_counts(),
+        seconds={k: round(v, 4) for k, v in seconds.items()},
+        run_id=loaded.run_id,
+    )

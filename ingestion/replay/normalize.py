@@ -49,7 +49,7 @@ from ingestion.replay.rows import (
 )
 from ingestion.store.model import Event
 
-__all__ = ["SESSION_TYPES", "Snapshot", "normalize"]
+__all__ = ["SESSION_TYPES", "Decoded", "Snapshot", "decode_snapshots", "normalize", "normalize_decoded"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -144,6 +144,8 @@ def _fullest(rows: Iterable[S], prefer: Callable[[S], int] | None = None) -> S:
 
 
 class _Decoded(msgspec.Struct):
+    """Rows per natural key, each with where it came from (the winning snapshot's rows only)."""
+
     meetings: dict[int, list[tuple[Meeting, _Origin]]]
     sessions: dict[int, list[tuple[Session, _Origin]]]
     drivers: dict[tuple[int, int], list[tuple[Driver, _Origin]]]
@@ -153,6 +155,12 @@ class _Decoded(msgspec.Struct):
 
 def _in_range(*values: int) -> bool:
     return all(INT4_MIN <= v <= INT4_MAX for v in values)
+
+
+def decode_snapshots(snapshots: Sequence[Snapshot], results: bool) -> tuple[Decoded, list[Warning]]:
+    """Decode the latest version of each request and union the rows per endpoint (later event wins)."""
+    warnings: list[Warning] = []
+    return _decode_all(snapshots, results, warnings), warnings
 
 
 def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[Warning]) -> _Decoded:
@@ -208,6 +216,9 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[War
             fresh[key_of(row)].append((row, origin))
         target.update(fresh)
     return decoded
+
+
+Decoded = _Decoded
 
 
 def _pick(entries: list[tuple[S, _Origin]]) -> tuple[S, _Origin]:
@@ -510,11 +521,16 @@ class _Rules:
 
 def normalize(snapshots: Sequence[Snapshot], as_of: datetime, results: bool) -> Replayed:
     """The racing rows and warnings for ``snapshots`` as of ``as_of`` (results only when ``results``)."""
+    decoded, warnings = decode_snapshots(snapshots, results)
+    return normalize_decoded(decoded, warnings, as_of, results)
+
+
+def normalize_decoded(decoded: Decoded, warnings: Sequence[Warning], as_of: datetime, results: bool) -> Replayed:
+    """The rules applied to decoded rows (:func:`decode_snapshots`); ``warnings`` are carried over first."""
     cutoff = _utc(as_of)
     if cutoff is None:
         raise ValueError(f"as_of is not a usable instant: {as_of!r}")
-    warnings: list[Warning] = []
-    decoded = _decode_all(snapshots, results, warnings)
+    warnings = list(warnings)
     rules = _Rules(decoded, cutoff, results, warnings)
 
     sessions = rules.sessions()

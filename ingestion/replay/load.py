@@ -1,0 +1,281 @@
+"""Loading replayed rows into PostgreSQL: one transaction, one advisory lock, write only what differs.
+
+The steps, all inside one transaction holding ``pg_advisory_xact_lock(LOCK_KEY)`` (two replays never
+interleave; a replay killed at any instant leaves the database untouched):
+
+1. binary COPY of every table's rows into temp stage tables (``ON COMMIT DROP``);
+2. natural keys already held by ANOTHER id (rows written by an older pipeline): the staged row ADOPTS the
+   existing row's id (a session keeps its id forever, so do rounds, drivers, teams...), and the children's
+   foreign keys in the stage follow; a slug held by a row that replay does not produce is moved aside
+   (``<slug>-<first 8 hex of its id>``) so the replayed row gets its canonical slug;
+3. removals: results (only when ``results``) and entrants of the replayed rounds that the snapshots no
+   longer contain, and stale driver aliases. With ``results`` off, nothing in ``results`` is written,
+   changed or deleted, so entrants that still have results are kept. Sessions, rounds, drivers, teams,
+   circuits, seasons and series are never deleted;
+4. per table, in foreign-key order: drop the staged rows identical to the stored ones (anti-join), then
+   ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE (cols) IS DISTINCT FROM (excluded cols)
+   RETURNING (xmax = 0)`` to count inserts and updates; unchanged = staged - inserted - updated;
+5. one row in ``ingestion.replay_runs`` (the only write when nothing changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+from ingestion.replay.rows import TABLES, Replayed, TableSpec
+
+__all__ = ["LOCK_KEY", "LoadSummary", "TableCounts", "load"]
+
+#: The advisory lock every replay takes (``PFREPLAY`` in ASCII).
+LOCK_KEY = 0x5046_5245_504C_4159
+
+Conn = psycopg.Connection[Any]
+
+
+class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated + self.removed
+
+
+class LoadSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Per racing table: rows inserted, updated, unchanged, removed; and the replay_runs row's id."""
+
+    tables: dict[str, TableCounts]
+    run_id: int | None = None
+
+    @property
+    def written(self) -> int:
+        return sum(c.written for c in self.tables.values())
+
+
+def _stage(name: str) -> sql.Identifier:
+    return sql.Identifier(f"replay_stage_{name}")
+
+
+def _target(name: str) -> sql.Composed:
+    return sql.SQL("public.{}").format(sql.Identifier(name))
+
+
+def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
+    if prefix is None:
+        return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(prefix), sql.Identifier(c)) for c in columns)
+
+
+def _row_of(cols: Sequence[str], alias: str) -> sql.Composable:
+    return sql.SQL("ROW({})").format(_cols(cols, alias))
+
+
+def _copy_in(conn: Conn, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
+    stage = _stage(spec.name)
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, _cols(spec.columns), _target(spec.name)
+        )
+    )
+    oids = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 "
+            "AND NOT a.attisdropped ORDER BY a.attnum",
+            (f"pg_temp.replay_stage_{spec.name}",),
+        ).fetchall()
+    ]
+    with conn.cursor() as cur:
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, _cols(spec.columns))
+        with cur.copy(copy_sql) as copy:
+            copy.set_types(oids)
+            for row in rows:
+                copy.write_row(tuple(getattr(row, c) for c in spec.columns))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(stage))
+    conn.execute(sql.SQL("ANALYZE {}").format(stage))
+
+
+def _remap_parents(conn: Conn, spec: TableSpec) -> None:
+    """Point the stage's foreign keys at the ids their parents adopted."""
+    for column, parent in spec.parents:
+        conn.execute(
+            sql.SQL(
+                "UPDATE {stage} s SET {col} = m.new_id FROM replay_id_map m WHERE m.tbl = %s AND s.{col} = m.old_id"
+            ).format(stage=_stage(spec.name), col=sql.Identifier(column)),
+            (parent,),
+        )
+
+
+def _adopt(conn: Conn, spec: TableSpec) -> None:
+    """A staged row whose natural key is held by an existing row with another id takes that id."""
+    stage, target = _stage(spec.name), _target(spec.name)
+    for key in spec.unique_keys:
+        match = sql.SQL(" AND ").join(
+            sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO replay_id_map (tbl, old_id, new_id) "
+                "SELECT %s, s.id, t.id FROM {stage} s JOIN {target} t ON {match} "
+                "WHERE t.id <> s.id "
+                "AND NOT EXISTS (SELECT 1 FROM {target} t0 WHERE t0.id = s.id) "
+                "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
+            ).format(stage=stage, target=target, match=match),
+            (spec.name,),
+        )
+        conn.execute(
+            sql.SQL(
+                "UPDATE {stage} s SET id = m.new_id FROM replay_id_map m WHERE m.tbl = %s AND s.id = m.old_id"
+            ).format(stage=stage),
+            (spec.name,),
+        )
+
+
+def _make_room(conn: Conn, spec: TableSpec) -> int:
+    """Free the slugs the staged rows need: swaps among our own rows, and rows replay does not produce."""
+    if "slug" not in spec.columns:
+        return 0
+    stage, target = _stage(spec.name), _target(spec.name)
+    # our own rows whose slug changes: park them on a unique temporary slug (they are updated just after)
+    conn.execute(
+        sql.SQL(
+            "UPDATE {target} t SET slug = '~replay~' || t.id::text FROM {stage} s "
+            "WHERE s.id = t.id AND s.slug <> t.slug"
+        ).format(target=target, stage=stage)
+    )
+    # rows replay does not produce holding a slug it needs: moved aside, never deleted
+    cur = conn.execute(
+        sql.SQL(
+            "UPDATE {target} t SET slug = t.slug || '-' || left(t.id::text, 8) FROM {stage} s "
+            "WHERE s.slug = t.slug AND s.id <> t.id AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
+        ).format(target=target, stage=stage)
+    )
+    return cur.rowcount
+
+
+def _upsert(conn: Conn, spec: TableSpec, staged: int) -> tuple[int, int, int]:
+    stage, target = _stage(spec.name), _target(spec.name)
+    data = [c for c in spec.columns if c != "id"]
+    changed = sql.SQL(
+        "SELECT {cols} FROM {stage} s WHERE NOT EXISTS ("
+        "SELECT 1 FROM {target} t WHERE t.id = s.id AND {t_row} IS NOT DISTINCT FROM {s_row})"
+    ).format(
+        cols=_cols(spec.columns, "s"), stage=stage, target=target, t_row=_row_of(data, "t"), s_row=_row_of(data, "s")
+    )
+    sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data)
+    query = sql.SQL(
+        "WITH up AS (INSERT INTO {target} AS t ({cols}) {changed} ORDER BY 1 "
+        "ON CONFLICT (id) DO UPDATE SET {sets} WHERE {t_row} IS DISTINCT FROM {x_row} "
+        "RETURNING (t.xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+    ).format(
+        target=target,
+        cols=_cols(spec.columns),
+        changed=changed,
+        sets=sets,
+        t_row=_row_of(data, "t"),
+        x_row=sql.SQL("ROW({})").format(
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in data)
+        ),
+    )
+    row = conn.execute(query).fetchone()
+    inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+    return inserted, updated, staged - inserted - updated
+
+
+def _delete(conn: Conn, query: sql.Composable) -> int:
+    return conn.execute(query).rowcount
+
+
+def load(
+    conn: Conn,
+    replayed: Replayed,
+    results: bool,
+    *,
+    as_of: datetime | None = None,
+    started_at: datetime | None = None,
+    extra: dict[str, object] | None = None,
+) -> LoadSummary:
+    """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
+
+    ``as_of``, ``started_at`` and ``extra`` (JSON-able, e.g. warnings and timings) go into the
+    ``ingestion.replay_runs`` row; without them the database's clock stands in.
+    """
+    racing = replayed.racing
+    specs = [s for s in TABLES if results or s.name != "results"]
+    counts: dict[str, dict[str, int]] = {s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0}
+                                         for s in TABLES}
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute(
+            "CREATE TEMP TABLE replay_id_map (tbl text NOT NULL, old_id uuid NOT NULL, new_id uuid NOT NULL) "
+            "ON COMMIT DROP"
+        )
+        for spec in specs:
+            _copy_in(conn, spec, racing.table(spec.name))
+        for spec in specs:
+            _remap_parents(conn, spec)
+            _adopt(conn, spec)
+
+        # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
+        if results:
+            counts["results"]["removed"] = _delete(
+                conn,
+                sql.SQL(
+                    "DELETE FROM public.results r USING public.sessions se "
+                    "WHERE se.id = r.session_id AND se.round_id IN (SELECT id FROM {rounds}) "
+                    "AND NOT EXISTS (SELECT 1 FROM {results} x WHERE x.id = r.id)"
+                ).format(rounds=_stage("rounds"), results=_stage("results")),
+            )
+        keep_with_results = sql.SQL(
+            "" if results else "AND NOT EXISTS (SELECT 1 FROM public.results r WHERE r.entrant_id = e.id)"
+        )
+        counts["entrants"]["removed"] = _delete(
+            conn,
+            sql.SQL(
+                "DELETE FROM public.entrants e WHERE e.round_id IN (SELECT id FROM {rounds}) "
+                "AND NOT EXISTS (SELECT 1 FROM {entrants} x WHERE x.id = e.id) {keep}"
+            ).format(rounds=_stage("rounds"), entrants=_stage("entrants"), keep=keep_with_results),
+        )
+        counts["driver_aliases"]["removed"] = _delete(
+            conn,
+            sql.SQL(
+                "DELETE FROM public.driver_aliases a WHERE a.driver_id IN (SELECT id FROM {drivers}) "
+                "AND a.source = 'openf1' AND NOT EXISTS (SELECT 1 FROM {aliases} x WHERE x.id = a.id)"
+            ).format(drivers=_stage("drivers"), aliases=_stage("driver_aliases")),
+        )
+
+        for spec in specs:
+            moved = _make_room(conn, spec)
+            inserted, updated, unchanged = _upsert(conn, spec, len(racing.table(spec.name)))
+            c = counts[spec.name]
+            c["inserted"], c["updated"], c["unchanged"] = inserted, updated + moved, unchanged
+
+        summary = LoadSummary(tables={name: TableCounts(**c) for name, c in counts.items()})
+        document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
+        document.update(extra or {})
+        row = conn.execute(
+            "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
+            "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) RETURNING id",
+            (started_at, as_of, results, msgspec.json.encode(document).decode()),
+        ).fetchone()
+    return msgspec.structs.replace(summary, run_id=int(row[0]) if row else None)
+
+
+def racing_snapshot(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
+    """Every owned column of every racing table, rows sorted by id: for comparing databases."""
+    out: dict[str, list[tuple[object, ...]]] = {}
+    for spec in TABLES:
+        rows = conn.execute(
+            sql.SQL("SELECT {} FROM {} ORDER BY id").format(_cols(spec.columns), _target(spec.name))
+        ).fetchall()
+        out[spec.name] = [tuple(r) for r in rows]
+    return out
