@@ -1,9 +1,138 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""``ingest fetch``: parse the options, call :func:`ingestion.fetch.fetch`, show progress and the summary."""
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import msgspec
 import typer
+
+from ingestion.config import load_settings
+from ingestion.fetch import (
+    FetchOptions,
+    FetchSummary,
+    FetchUsageError,
+    Progress,
+    fetch,
+    render_progress,
+    render_summary,
+)
+from ingestion.secrets import mask_text
+
+
+class ProgressLine:
+    """Progress on stderr: one line rewritten in place on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO, secrets: tuple[str | None, ...] = ()) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.secrets = secrets
+        self._width = 0
+
+    def __call__(self, progress: Progress) -> None:
+        text = mask_text(render_progress(progress), *self.secrets)
+        if self.tty:
+            if progress.stage == "done":
+                self.clear()
+                return
+            text = text[:159]
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+            self.stream.flush()
+            return
+        if progress.stage == "note" and progress.message.startswith("waiting"):
+            return  # rate-limit waits happen before most requests: only a terminal shows them
+        if progress.stage in ("plan", "answer", "note"):
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
+
+
+def _parse_now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FetchUsageError(f"--now {text!r}: not an ISO-8601 time (2025-01-05T12:00:00Z)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _print(summary: FetchSummary, as_json: bool, secrets: tuple[str | None, ...]) -> None:
+    if as_json:
+        text = msgspec.json.format(msgspec.json.encode(summary), indent=2).decode("utf-8")
+        typer.echo(mask_text(text, *secrets))
+        return
+    for line in render_summary(summary):
+        typer.echo(mask_text(line, *secrets))
+
+
+def fetch_command(
+    year: Annotated[
+        list[int] | None,
+        typer.Option("--year", help="A season to fetch (repeatable). Default: the current one."),
+    ] = None,
+    recent: Annotated[
+        int | None,
+        typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
+    ] = None,
+    all_years: Annotated[
+        bool, typer.Option("--all", help="Every season from 2023 to the current one.")
+    ] = False,
+    no_results: Annotated[
+        bool, typer.Option("--no-results", help="Never ask for session_result or starting_grid.")
+    ] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ask again even what is settled.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (each request and why) and ask nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Plan as if it were this UTC time (ISO-8601); mostly with --dry-run."),
+    ] = None,
+) -> None:
+    """Fetch OpenF1 seasons into the snapshot store, paced under the rate limits, asking only what is needed.
+
+    Per year: meetings and sessions, then per meeting drivers, session_result and starting_grid.
+    Settled answers (about meetings over for 14 days) are never asked again. Exit codes: 0 all fetched,
+    1 some requests failed, 2 bad usage or configuration, 3 stopped by a live-session block.
+
+    Example: ingest fetch --year 2024 --no-results
+    """
+    settings = load_settings()
+    if store is not None:
+        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    options = FetchOptions(
+        years=tuple(year or ()),
+        recent_days=recent,
+        all_years=all_years,
+        results=not no_results,
+        refresh=refresh,
+        dry_run=dry_run,
+    )
+    secrets = (settings.openf1_password,)
+    line = ProgressLine(sys.stderr, secrets)
+    try:
+        summary = fetch(settings, options, _parse_now(now), None if dry_run else line)
+    finally:
+        line.clear()
+    _print(summary, as_json, secrets)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("fetch")(fetch_command)

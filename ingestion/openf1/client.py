@@ -30,7 +30,7 @@ from typing import Literal
 import httpx
 import msgspec
 
-from ingestion.openf1.limiter import Limiter, Sleep
+from ingestion.openf1.limiter import Limiter, Sleep, Ticket
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
 from ingestion.openf1.wire import NO_RESULTS, Detail
 from ingestion.secrets import mask_text
@@ -240,7 +240,7 @@ class OpenF1Client:
     async def _pause(self, seconds: float) -> None:
         await self._sleep(seconds)
 
-    async def _acquire(self) -> float:
+    async def _acquire(self) -> Ticket:
         return await self.limiter.acquire(lambda s: self._note("wait", s))
 
     async def _renew_token(self) -> None:
@@ -251,11 +251,14 @@ class OpenF1Client:
         self._note("token", reason=f"asking {url} for a token")
         last = ""
         for attempt in range(1, self.policy.attempts + 1):
-            await self._acquire()
+            ticket = await self._acquire()
             self.stats.http_requests += 1
             self.stats.token_requests += 1
             try:
-                response = await self._http.post(url, data={"username": username, "password": password})
+                try:
+                    response = await self._http.post(url, data={"username": username, "password": password})
+                finally:
+                    self.limiter.complete(ticket)
             except httpx.HTTPError as error:
                 last = f"{type(error).__name__}: {error}"
             else:
@@ -305,14 +308,18 @@ class OpenF1Client:
 
         while True:
             headers = await self._headers()
-            waited += await self._acquire()
+            ticket = await self._acquire()
+            waited += ticket.waited
             attempts += 1
             self.stats.http_requests += 1
             started = self._clock()
             status: int | None = None
             after: float | None = None
             try:
-                response = await self._http.get(url, headers=headers)
+                try:
+                    response = await self._http.get(url, headers=headers)
+                finally:
+                    self.limiter.complete(ticket)
             except httpx.TimeoutException as error:
                 verdict = Verdict("retry", f"timeout ({type(error).__name__})")
             except httpx.TransportError as error:

@@ -6,17 +6,22 @@ clock and sleep so tests run on a fake clock and never sleep.
 
 Each window is a count and a length: ``per_second=3`` is "at most 3 requests in any 1 s", ``per_minute=30``
 is "at most 30 in any 60 s". A request may go at ``t`` when the request ``count`` places earlier went at
-least ``length + margin`` before ``t``. The margin (a few milliseconds) absorbs network jitter: the server
-counts arrival times, and two requests sent exactly one window apart may arrive a hair closer.
+least ``length + margin`` before ``t``.
+
+The server counts *arrival* times, which the client cannot see: a request may arrive long after it was
+sent (the first one opens the connection; TLS; a slow network), so two requests sent a window apart
+could arrive closer than that. So a request's slot is first recorded when it is sent, then moved to
+when its answer came back (:meth:`Limiter.complete`): the server cannot have counted it later than
+that. The margin (a few milliseconds) covers clock granularity.
 A fractional rate such as ``2.5`` per second becomes "2 in any 0.8 s"; below 1 per second, "1 per 1/rate s".
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -53,7 +58,7 @@ class Windows:
         self.windows = windows
         self.margin = margin
         self._depth = max(w.count for w in windows)
-        self._sent: deque[float] = deque(maxlen=self._depth)
+        self._sent: list[float] = []  # sorted, the latest ``_depth`` send times
         self._not_before = -math.inf
 
     def next_allowed(self, now: float) -> float:
@@ -66,10 +71,19 @@ class Windows:
         return earliest
 
     def record(self, at: float) -> None:
-        """A request was sent at ``at`` (times must not go backwards)."""
-        if self._sent and at < self._sent[-1]:
-            raise ValueError("send times must not go backwards")
-        self._sent.append(at)
+        """A request was sent at ``at``."""
+        bisect.insort(self._sent, at)
+        if len(self._sent) > self._depth:
+            del self._sent[: len(self._sent) - self._depth]
+
+    def move(self, old: float, new: float) -> None:
+        """The request recorded at ``old`` is to be counted at ``new`` (later: when it was answered)."""
+        index = bisect.bisect_left(self._sent, old)
+        if index < len(self._sent) and self._sent[index] == old:
+            del self._sent[index]
+            self.record(max(old, new))
+        elif self._sent and new > self._sent[0]:
+            self.record(new)  # already trimmed away: the later time still counts
 
     def pause_until(self, at: float) -> None:
         """Send nothing before ``at`` (a server's Retry-After)."""
@@ -78,7 +92,7 @@ class Windows:
     def schedule(self, n: int, now: float) -> list[float]:
         """When the next ``n`` requests would go if sent as early as allowed (does not change the state)."""
         copy = Windows(self.windows, self.margin)
-        copy._sent.extend(self._sent)
+        copy._sent = list(self._sent)
         copy._not_before = self._not_before
         times: list[float] = []
         t = now
@@ -100,6 +114,13 @@ def least_time(n: int, per_second: float, per_minute: float) -> float:
         return 0.0
     times = Windows(windows_for(per_second, per_minute), margin=0.0).schedule(n, 0.0)
     return times[-1] - times[0]
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    """A request let through: when it was sent (monotonic seconds), and how long it waited."""
+
+    sent_at: float
+    waited: float
 
 
 Clock = Callable[[], float]
@@ -137,8 +158,11 @@ class Limiter:
         now = self._clock()
         return self.windows.next_allowed(now) - now
 
-    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
-        """Wait until one more request is allowed, record it as sent, and return the seconds waited."""
+    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> Ticket:
+        """Wait until one more request is allowed and record it as sent now.
+
+        Call :meth:`complete` with the ticket once the answer (or the error) is in.
+        """
         async with self._lock:
             waited = 0.0
             while True:
@@ -153,7 +177,11 @@ class Limiter:
             self.windows.record(now)
             self.waited += waited
             self.sent += 1
-            return waited
+            return Ticket(now, waited)
+
+    def complete(self, ticket: Ticket) -> None:
+        """The request of ``ticket`` is over: count it at this time, the latest it can have arrived."""
+        self.windows.move(ticket.sent_at, self._clock())
 
     def pause_for(self, seconds: float) -> None:
         """Send nothing for ``seconds`` from now (a server's Retry-After)."""
