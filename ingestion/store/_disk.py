@@ -16,12 +16,12 @@ import errno
 import fcntl
 import logging
 import os
-import secrets
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from secrets import token_hex
 from types import TracebackType
 
 import msgspec
@@ -315,8 +315,7 @@ class Store:
         Use it as a context manager: ``with store.writer() as w: w.put(...)``; leaving the block releases
         the lock. Raises :class:`StoreLocked` after ``timeout`` s, :class:`RunExists` for a used run id.
         """
-        fresh = run is None
-        run_id = make_run_id(datetime.now(UTC), secrets.token_hex(3)) if fresh else validate_run_id(str(run))
+        run_id = validate_run_id(run) if run is not None else make_run_id(datetime.now(UTC), token_hex(3))
         lock = self.locked(f"run {run_id}", timeout)
         lock.__enter__()
         try:
