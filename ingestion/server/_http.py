@@ -238,6 +238,7 @@ def _endpoint_of(path: str) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: do not wait for delayed ACKs
     server_version = "openf1-standin"
 
     def version_string(self) -> str:
