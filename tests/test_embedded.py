@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ingestion.db import connect, embedded
+from ingestion.errors import DatabaseUnreachable
 
 SOCKET_NAME = ".s.PGSQL.5432"
 
@@ -102,7 +103,7 @@ def test_embedded_start_failure_is_one_line(pg_root: Path) -> None:
     """A data directory that cannot be used gives one DatabaseUnreachable line pointing at DATABASE_URL."""
     blocker = pg_root / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(embedded.DatabaseUnreachable) as caught:
+    with pytest.raises(DatabaseUnreachable) as caught:
         embedded.start(blocker / "pgdata")
     message = str(caught.value)
     assert "\n" not in message
