@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -399,3 +400,32 @@ def test_request_key_of_import_matches_a_fetch_of_the_same_url(tmp_path: Path, m
         )  # fmt: skip
     assert list(s.latest()) == ["sessions?meeting_key=1229&year=2024"]
     assert s.latest(T0)["sessions?meeting_key=1229&year=2024"].size == meetings_2024.stat().st_size
+
+
+def test_import_of_every_shared_world_file_gives_a_clean_store(tmp_path: Path, shared_dir: Path) -> None:
+    """Every world/ file and edge case imports, and fsck, stats, ls and show agree on the result."""
+    s = Store(tmp_path)
+    openf1 = shared_dir / "openf1"
+    files = sorted((openf1 / "world").glob("*/*.json"))
+    for path in files:
+        ops.import_file(s, path, f"/v1/{path.stem}?year={path.parent.name}", T0)
+    edge = sorted((openf1 / "edge-cases").glob("*.json"))
+    for number, path in enumerate(edge):
+        endpoint = re.match(r"([a-z_]+?)_(?:session)?\d", path.name)
+        assert endpoint, path.name
+        ops.import_file(s, path, f"/v1/{endpoint.group(1)}?edge_case={number}", T0)
+    assert ops.fsck(s) == []
+    result = ops.stats(s)
+    total = len(files) + len(edge)
+    assert (result.events, result.requests) == (total, total)
+    assert result.raw_bytes == sum(p.stat().st_size for p in {*files, *edge})
+    assert len(ops.ls(s, endpoint="drivers")) == 2 + 2  # two seasons, two edge cases
+    assert {r.endpoint for r in ops.ls(s)} == {
+        "meetings",
+        "sessions",
+        "drivers",
+        "session_result",
+        "starting_grid",
+    }
+    sessions_2023 = json.loads(ops.show(s, "/v1/sessions?year=2023"))
+    assert len(sessions_2023) == 113
