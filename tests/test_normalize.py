@@ -1,0 +1,282 @@
+"""normalize: the rules of docs/replay.md, checked on the real OpenF1 world data (pure: no database)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from test_replay_support import AS_OF, EDGE, FETCHED, body_of, snapshots, world_answers, world_rows
+
+from ingestion.replay import DriverRole, Racing, Replayed, SessionStatus, SessionType, normalize
+from ingestion.replay.identity import unique_slugs
+
+
+@pytest.fixture(scope="module")
+def both() -> Replayed:
+    return normalize(snapshots(world_answers(2023) + world_answers(2024)), AS_OF, True)
+
+
+def _season(racing: Racing, year: int) -> set[object]:
+    season = next(s for s in racing.seasons if s.year == year)
+    return {r.id for r in racing.rounds if r.season_id == season.id}
+
+
+def _driver(racing: Racing, last: str, first: str | None = None) -> list[object]:
+    return [d for d in racing.drivers if d.last_name == last and (first is None or d.first_name == first)]
+
+
+def test_normalize_2024_has_25_rounds_testing_zero(both: Replayed) -> None:
+    """2024: 25 rounds, pre-season testing is round 0 and the grands prix are 1..24 in date order."""
+    racing = both.racing
+    rounds = sorted((r for r in racing.rounds if r.id in _season(racing, 2024)), key=lambda r: r.date_start)
+    assert len(rounds) == 25
+    assert [r.round_number for r in rounds] == list(range(25))
+    assert rounds[0].slug == "2024-pre-season-testing"
+    assert [r.slug for r in rounds if r.name == "São Paulo Grand Prix"] == ["2024-sao-paulo-grand-prix"]
+
+
+def test_normalize_2024_has_123_sessions_all_typed(both: Replayed) -> None:
+    """2024: 123 sessions, every session name known (no unknown-name warning), all Completed long after."""
+    racing = both.racing
+    ids = _season(racing, 2024)
+    sessions = [s for s in racing.sessions if s.round_id in ids]
+    assert len(sessions) == 123
+    assert not [w for w in both.warnings if w.kind == "session_unknown_name"]
+    assert {s.status for s in sessions} == {SessionStatus.Completed}
+    counts = Counter(SessionType(s.type) for s in sessions)
+    assert counts[SessionType.Sprint] == 6 and counts[SessionType.SprintQualifying] == 6
+    assert counts[SessionType.Race] == 24 and counts[SessionType.Qualifying] == 24
+
+
+def test_normalize_2024_points_match_the_championship(both: Replayed) -> None:
+    """Per-driver 2024 points summed over results equal the official drivers' championship."""
+    racing = both.racing
+    ids = _season(racing, 2024)
+    drivers = {d.id: d for d in racing.drivers}
+    entrants = {e.id: e for e in racing.entrants}
+    points: Counter[str | None] = Counter()
+    for result in racing.results:
+        entrant = entrants[result.entrant_id]
+        if entrant.round_id in ids and result.points:
+            points[drivers[entrant.driver_id].abbreviation] += result.points
+    expected = {"VER": 437, "NOR": 374, "LEC": 356, "PIA": 292, "SAI": 290, "RUS": 245, "HAM": 223, "PER": 152}
+    assert {k: points[k] for k in expected} == expected
+
+
+def test_normalize_2023_has_23_rounds_without_imola(both: Replayed) -> None:
+    """2023: 23 rounds; Imola (cancelled that year, absent from OpenF1) is not one of them."""
+    racing = both.racing
+    rounds = [r for r in racing.rounds if r.id in _season(racing, 2023)]
+    assert len(rounds) == 23
+    assert not [r for r in rounds if "emilia" in r.slug or "imola" in r.slug]
+
+
+def test_normalize_hungary_2023_has_the_20_f1_entrants(both: Replayed) -> None:
+    """2023 Hungary: feeder-series rows of FP1 (session 9223) skipped; exactly 20 entrants, Ricciardo in."""
+    racing = both.racing
+    hungary = next(r for r in racing.rounds if r.slug == "2023-hungarian-grand-prix")
+    drivers = {d.id: d for d in racing.drivers}
+    names = {drivers[e.driver_id].last_name for e in racing.entrants if e.round_id == hungary.id}
+    assert len([e for e in racing.entrants if e.round_id == hungary.id]) == 20
+    assert "Ricciardo" in names and "Verstappen" in names
+    assert not {"Aron", "Bortoleto", "Montoya", "Edgar"} & {d.last_name for d in racing.drivers if d.last_name}
+    skipped = [w for w in both.warnings if w.request == "drivers?meeting_key=1215"]
+    assert len(skipped) == 30 and {w.kind for w in skipped} == {"driver_without_team", "driver_name_mismatch"}
+    assert all(w.row is not None for w in skipped)
+
+
+def test_normalize_bearman_38_and_50_is_one_driver(both: Replayed) -> None:
+    """Bearman as 38 (Ferrari) and 50 (Haas) is one driver with an alias for 38; current number 50."""
+    racing = both.racing
+    [bearman] = _driver(racing, "Bearman")
+    assert bearman.driver_number == 50
+    aliases = {(a.alias_slug, a.driver_number) for a in racing.driver_aliases if a.driver_id == bearman.id}
+    assert aliases == {("oliver-bearman-38", 38)}
+    teams = {t.id: t.name for t in racing.teams}
+    assert {teams[e.team_id] for e in racing.entrants if e.driver_id == bearman.id} == {"Ferrari", "Haas F1 Team"}
+
+
+def test_normalize_colapinto_43_and_45_is_one_driver(both: Replayed) -> None:
+    """Colapinto as 43 and 45 is one driver."""
+    [colapinto] = _driver(both.racing, "Colapinto")
+    assert colapinto.driver_number == 43
+    assert [a.driver_number for a in both.racing.driver_aliases if a.driver_id == colapinto.id] == [45]
+
+
+def test_normalize_lawson_is_one_driver_and_40_is_two_people(both: Replayed) -> None:
+    """Lawson as 40 (2023) and 30 (2024) is one driver; 40 in 2024 is Iwasa, another driver."""
+    racing = both.racing
+    [lawson] = _driver(racing, "Lawson")
+    [iwasa] = _driver(racing, "Iwasa")
+    assert lawson.id != iwasa.id
+    assert lawson.driver_number == 30 and iwasa.driver_number == 40
+    assert [a.driver_number for a in racing.driver_aliases if a.driver_id == lawson.id] == [40]
+    assert not [a for a in racing.driver_aliases if a.driver_id == iwasa.id]
+
+
+def test_normalize_antonelli_name_variants_are_one_driver() -> None:
+    """"Andrea Kimi ANTONELLI" then "Kimi ANTONELLI" is one driver named by the latest row, with an alias.
+
+    The first row is OpenF1's real 2024 row; the second is the same real row as OpenF1 wrote it later
+    (README: "Kimi ANTONELLI"), placed in a later real 2024 session of the same meeting.
+    """
+    rows = [dict(r) for r in world_rows(2024, "drivers") if r["last_name"] == "Antonelli"]
+    assert len(rows) == 2
+    later = dict(rows[1], first_name="Kimi", full_name="Kimi ANTONELLI", broadcast_name="K ANTONELLI")
+    meeting = rows[0]["meeting_key"]
+    answers = [
+        (f"/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
+        (f"/v1/sessions?year=2024", *body_of(world_rows(2024, "sessions"))),
+        (f"/v1/drivers?meeting_key={meeting}", *body_of([rows[0], later])),
+    ]
+    assert rows[0]["session_key"] != rows[1]["session_key"]
+    racing = normalize(snapshots(answers), AS_OF, False).racing
+    [antonelli] = _driver(racing, "Antonelli")
+    sessions = {s.open_f1_session_key: s.start_time_utc for s in racing.sessions}
+    latest_is_kimi = sessions[rows[1]["session_key"]] > sessions[rows[0]["session_key"]]  # type: ignore[index]
+    assert (antonelli.first_name == "Kimi") is latest_is_kimi
+    assert [a.alias_name for a in racing.driver_aliases if a.driver_id == antonelli.id] == [
+        "Andrea Kimi Antonelli" if latest_is_kimi else "Kimi Antonelli"
+    ]
+
+
+def test_normalize_results_mapping_on_real_rows(both: Replayed) -> None:
+    """Qualifying times as 1:29.708 with the best in ms; lapped gaps as +1 Lap; grid from qualifying."""
+    racing = both.racing
+    sessions = {s.id: s for s in racing.sessions}
+    quali = [r for r in racing.results if sessions[r.session_id].type == SessionType.Qualifying]
+    pole = next(r for r in quali if r.q3_time == "1:29.179")  # VER, Bahrain 2024 (real row: 89.179)
+    assert pole.time_milliseconds == 89179 and pole.points is None and pole.time is None
+    races = [r for r in racing.results if sessions[r.session_id].type in (SessionType.Race, SessionType.Sprint)]
+    assert {r.status_detail for r in races} >= {"+1 Lap", "+2 Laps", None}
+    assert sum(1 for r in races if r.grid_position is not None) > 0.9 * len(races)
+    assert all(r.q1_time is None for r in races)
+    assert all(r.fastest_lap is False for r in racing.results)
+    winner_2024_bahrain = [r for r in races if r.position == 1 and r.time is not None]
+    assert all(r.time_milliseconds == round(r.time.total_seconds() * 1000) for r in winner_2024_bahrain if r.time)
+
+
+def test_normalize_results_only_after_sessions_end() -> None:
+    """As of mid-2024 only the sessions that ended have results; later sessions are Scheduled."""
+    as_of = datetime(2024, 7, 1, tzinfo=UTC)
+    racing = normalize(snapshots(world_answers(2024)), as_of, True).racing
+    started = {s.id for s in racing.sessions if s.start_time_utc < as_of}
+    assert racing.results and {r.session_id for r in racing.results} <= started
+    assert {s.status for s in racing.sessions if s.start_time_utc > as_of} == {SessionStatus.Scheduled}
+
+
+def test_normalize_no_results_flag_gives_no_results() -> None:
+    """results=False: no result rows at all, whatever the snapshots hold."""
+    replayed = normalize(snapshots(world_answers(2024)), AS_OF, False)
+    assert replayed.racing.results == () and len(replayed.racing.sessions) == 123
+
+
+def test_normalize_roles_test_fp1only_regular(both: Replayed) -> None:
+    """Testing rounds give Test entrants; practice-only drivers Fp1Only; racers Regular."""
+    racing = both.racing
+    testing = {r.id for r in racing.rounds if r.round_number == 0}
+    assert {e.role for e in racing.entrants if e.round_id in testing} == {DriverRole.Test}
+    drivers = {d.id: d for d in racing.drivers}
+    fp1 = {drivers[e.driver_id].last_name for e in racing.entrants if e.role == DriverRole.Fp1Only}
+    assert {"Iwasa", "Hirakawa", "Browning"} <= fp1
+
+
+def test_normalize_team_colour_is_upper_hex_without_hash(both: Replayed) -> None:
+    """Team colours are six upper-case hex digits, without '#'."""
+    colours = [t.primary_color for t in both.racing.teams]
+    assert all(c is not None and len(c) == 6 and c == c.upper() and "#" not in c for c in colours)
+
+
+def test_normalize_is_deterministic_whatever_the_snapshot_order(both: Replayed) -> None:
+    """The same snapshots given in another order give the same rows and ids."""
+    again = normalize(list(reversed(snapshots(world_answers(2023) + world_answers(2024)))), AS_OF, True)
+    assert again.racing == both.racing
+
+
+def _edge(name: str) -> bytes:
+    return next(EDGE.glob(f"{name}*")).read_bytes()
+
+
+def test_normalize_exact_duplicate_driver_row_counts_once() -> None:
+    """Issue #408: an exact duplicate row for one driver in one session gives one driver and one entrant."""
+    body = _edge("drivers_session11230")
+    rows = json.loads(body)
+    session = {"session_key": 11230, "meeting_key": 1279, "session_name": "Race",
+               "date_start": "2025-10-26T20:00:00+00:00", "date_end": "2025-10-26T22:00:00+00:00"}
+    meeting = json.loads(_edge("meetings_1282"))[0] | {"meeting_key": 1279, "meeting_name": "Mexico City Grand Prix"}
+    answers = [("/v1/meetings?year=2025", *body_of([meeting])), ("/v1/sessions?year=2025", *body_of([session])),
+               ("/v1/drivers?meeting_key=1279", 200, body)]
+    racing = normalize(snapshots(answers), AS_OF, False).racing
+    assert len(rows) == 2 and len(racing.drivers) == 1 and len(racing.entrants) == 1
+
+
+def test_normalize_driver_under_two_teams_keeps_one_row_deterministically() -> None:
+    """Issue #461: Lawson twice in one session under two teams: one entrant, the same in any order."""
+    body = _edge("drivers_session11353")
+    rows = json.loads(body)
+    session = {"session_key": 11353, "meeting_key": 1292, "session_name": "Practice 1",
+               "date_start": "2026-01-01T10:00:00+00:00", "date_end": "2026-01-01T11:00:00+00:00"}
+    meeting = json.loads(_edge("meetings_1282"))[0] | {"meeting_key": 1292}
+    base = [("/v1/meetings?year=2026", *body_of([meeting])), ("/v1/sessions?year=2026", *body_of([session]))]
+    picks = []
+    for order in (rows, rows[::-1]):
+        racing = normalize(snapshots([*base, ("/v1/drivers?meeting_key=1292", *body_of(order))]), AS_OF, False).racing
+        assert len(racing.entrants) == 1 and len(racing.drivers) == 1
+        picks.append((racing.entrants, racing.teams))
+    assert picks[0] == picks[1]
+
+
+def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
+    """Issue #367 (2026 meetings: date_end, no meeting_code) and #303 (Sprint Qualifying typed Sprint Shootout)."""
+    meeting = _edge("meetings_1282")
+    session = json.loads(_edge("sessions_9841"))[0]
+    qatar = dict(json.loads(meeting)[0], meeting_key=1275, year=2025, meeting_name="Qatar Grand Prix")
+    answers = [("/v1/meetings?year=2026", 200, meeting), ("/v1/meetings?year=2025", *body_of([qatar])),
+               ("/v1/sessions?year=2025", *body_of([session]))]
+    racing = normalize(snapshots(answers), AS_OF, False).racing
+    [bahrain] = [r for r in racing.rounds if r.open_f1_meeting_key == 1282]
+    assert bahrain.slug == "2026-bahrain-grand-prix" and bahrain.round_number == 1
+    assert (bahrain.date_start.isoformat(), bahrain.date_end.isoformat()) == ("2026-04-10", "2026-04-12")
+    [sq] = racing.sessions
+    assert sq.type == SessionType.SprintQualifying and sq.open_f1_session_key == 9841
+
+
+def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
+    """A meeting with is_cancelled (2026 schema; the real #367 row flagged) is not a round: a warning says so."""
+    meeting = dict(json.loads(_edge("meetings_1282"))[0], is_cancelled=True)
+    replayed = normalize(snapshots([("/v1/meetings?year=2026", *body_of([meeting]))]), AS_OF, False)
+    assert replayed.racing.rounds == ()
+    assert [w.kind for w in replayed.warnings] == ["meeting_cancelled"]
+
+
+def test_normalize_later_snapshot_of_a_key_wins() -> None:
+    """Issue #420: a result later corrected; the later snapshot of the same request replaces the earlier."""
+    early = snapshots([("/v1/session_result?session_key=11299", 200, _edge("session_result_11299"))])
+    late = snapshots([("/v1/session_result?session_key=11299", 404, b'{"detail":"No results found."}')],
+                     when=FETCHED.replace(year=2026), run="later")
+    from ingestion.replay.normalize import decode_snapshots
+
+    decoded, _ = decode_snapshots(early + late, True)
+    assert decoded.results == {}
+    decoded, _ = decode_snapshots(early, True)
+    [(row, _origin)] = decoded.results[(11299, 6)]
+    assert row.position == 3 and row.points == 15
+
+
+def test_normalize_unknown_session_name_is_never_guessed() -> None:
+    """A session whose name is not one of the known ones is skipped with a warning, never stored as a Race."""
+    sessions = [dict(s) for s in world_rows(2024, "sessions") if s["meeting_key"] == 1229]
+    sessions[0]["session_name"] = "Day 4"
+    answers = [("/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
+               ("/v1/sessions?year=2024", *body_of(sessions))]
+    replayed = normalize(snapshots(answers), AS_OF, False)
+    assert len(replayed.racing.sessions) == len(sessions) - 1
+    assert [w.kind for w in replayed.warnings] == ["session_unknown_name"]
+
+
+def test_unique_slugs_suffix_in_order() -> None:
+    """Two meetings with one name in a season: the later one gets -2 (2026's two pre-season tests)."""
+    assert unique_slugs(["2026-pre-season-testing", "2026-x", "2026-pre-season-testing"]) == [
+        "2026-pre-season-testing", "2026-x", "2026-pre-season-testing-2"]
