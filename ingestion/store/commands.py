@@ -295,8 +295,11 @@ def stats(store: Store) -> Stats:
             size = zstandard.frame_content_size(header)
         except zstandard.ZstdError:
             size = -1
-        if size < 0:  # not written by this store: no content size in the frame header
-            size = len(zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes()))
+        if size < 0:  # no content size in the frame header: decompress (a corrupt blob counts 0; see fsck)
+            try:
+                size = len(zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes()))
+            except zstandard.ZstdError:
+                size = 0
         raw += size
     return Stats(
         blobs=blobs,
