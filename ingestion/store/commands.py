@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "Stats",
+    "classify_body",
     "fsck",
     "gc",
     "import_file",
