@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from ingestion.db import connect, migrate
-from ingestion.db.connection import translate_connect_error, with_database
-from ingestion.errors import DatabaseAuthFailed, DatabaseMissing, DatabaseUnreachable
+from ingestion.db.connection import translate_connect_error, translated, with_database
+from ingestion.errors import DatabaseAuthFailed, DatabaseError, DatabaseMissing, DatabaseUnreachable
 from ingestion.secrets import MASK
 
 INGEST = Path(sys.executable).with_name("ingest")
@@ -99,6 +99,19 @@ def test_db_cli_migrate_refuses_changed_migration(tmp_path: Path, db_url: str) -
     assert line.startswith("error: migration 0002_ingestion_keys.sql was applied but its file has changed")
     status = ingest("db", "status", cwd=tmp_path, DATABASE_URL=db_url)
     assert "CHANGED" in status.stdout
+
+
+def test_db_cli_status_shows_unknown_migration(tmp_path: Path, db_url: str) -> None:
+    """``ingest db status`` shows a migration the database records but this package does not ship."""
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO ingestion.schema_migrations (name, checksum) VALUES (%s, 'x')", ("9999_future.sql",)
+        )
+    result = ingest("db", "status", cwd=tmp_path, DATABASE_URL=db_url)
+    assert result.returncode == 0, result.stderr
+    assert "9999_future.sql" in result.stdout and "not shipped" in result.stdout
+    line = one_line_error(ingest("db", "migrate", cwd=tmp_path, DATABASE_URL=db_url))
+    assert "9999_future.sql" in line
 
 
 def test_db_cli_url_masks_password(tmp_path: Path) -> None:
@@ -258,3 +271,13 @@ def test_db_cli_message_mapping(server_says: str, kind: type[Exception], advice:
     assert "\n" not in error.message
     assert SECRET not in error.message
     assert f"postgresql://parc:{MASK}@10.0.0.5:5432/parc" in error.message
+
+
+def test_db_cli_translated_query_failure(db_url: str) -> None:
+    """A psycopg error during a command becomes one DatabaseError line naming the (masked) database."""
+    with pytest.raises(DatabaseError) as caught, translated(db_url), connect(db_url) as conn:
+        conn.execute("SELECT * FROM no_such_table_xyz")
+    message = str(caught.value)
+    assert message.startswith("the database at ")
+    assert 'relation "no_such_table_xyz" does not exist' in message
+    assert "\n" not in message

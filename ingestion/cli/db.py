@@ -7,6 +7,8 @@ import typer
 from ingestion import db as database
 from ingestion.config import load_settings
 from ingestion.db import embedded
+from ingestion.db.connection import translated
+from ingestion.db.migrate import unknown
 from ingestion.secrets import mask_url
 
 db_app = typer.Typer(help="The database: migrations, URL, the embedded server, audit, clean-racing.",
@@ -21,7 +23,7 @@ def migrate_command() -> None:
     """
     settings = load_settings()
     url = database.database_url(settings)
-    with database.connect(url, autocommit=True) as conn:
+    with translated(url), database.connect(url, autocommit=True) as conn:
         applied = database.migrate(conn)
     if applied:
         for name in applied:
@@ -39,8 +41,9 @@ def status_command() -> None:
     """
     settings = load_settings()
     url = database.database_url(settings)
-    with database.connect(url, autocommit=True) as conn:
+    with translated(url), database.connect(url, autocommit=True) as conn:
         states = database.status(conn)
+        strangers = unknown(conn)
     typer.echo(f"database: {mask_url(url)}")
     for s in states:
         if s.applied_at is None:
@@ -50,6 +53,8 @@ def status_command() -> None:
         else:
             mark = f"applied {s.applied_at:%Y-%m-%d %H:%M:%S %Z}"
         typer.echo(f"  {s.name:<32} {mark}")
+    for name in strangers:
+        typer.echo(f"  {name:<32} applied, but not shipped by this version (renamed, or a newer ingester)")
     pending = sum(1 for s in states if s.applied_at is None)
     typer.echo(f"{len(states) - pending} applied, {pending} pending")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -81,6 +83,20 @@ def connect(
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         raise translate_connect_error(exc, url) from None
+
+
+@contextlib.contextmanager
+def translated(url: str) -> Iterator[None]:
+    """Turn any psycopg error escaping the block into a one-line :class:`DatabaseError` (masked), so a
+    command never ends in a traceback: a connection lost mid-way, a permission refused, a timeout."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise translate_connect_error(exc, url) from None
+    except psycopg.Error as exc:
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        first = mask_text(lines[0] if lines else type(exc).__name__, *url_secrets(url))
+        raise DatabaseError(f"the database at {mask_url(url)} failed: {first}") from None
 
 
 REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
