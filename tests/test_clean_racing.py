@@ -1,0 +1,274 @@
+"""``db clean-racing`` on a real database: it deletes racing rows and never cascades into user data.
+
+The user tables here stand in for the app's (``logs`` of watched sessions, ``reviews``...): the refusal is
+found from the catalog, so any table referencing a racing table counts, in any schema.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_audit import Seed, racing_counts, run_cli, run_module, seed_racing
+
+from ingestion.db.clean import (
+    RACING_TABLES,
+    CleanReport,
+    UserDataReferencesRacing,
+    clean_racing,
+    counts_by_table,
+    delete_order,
+)
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+EMPTY = dict.fromkeys(
+    ("series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
+     "driver_aliases", "team_aliases", "circuit_aliases"),
+    0,
+)
+
+
+@pytest.fixture
+def seeded(conn: Conn, world_dir: Path) -> Seed:
+    return seed_racing(conn, world_dir)
+
+
+def _logs(conn: Conn) -> None:
+    conn.execute(
+        "CREATE TABLE logs (id uuid PRIMARY KEY,"
+        " session_id uuid REFERENCES sessions ON DELETE CASCADE, note text)"
+    )
+
+
+def _log_rows(conn: Conn, seed: Seed, *session_keys: int) -> list[uuid.UUID]:
+    ids = []
+    for key in session_keys:
+        ids.append(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO logs (id, session_id, note) VALUES (%s, %s, 'watched it')",
+            (ids[-1], seed.sessions[key]),
+        )
+    return ids
+
+
+def _count(conn: Conn, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+# --- the library ---------------------------------------------------------------------------------------
+
+def test_clean_racing_refuses_when_user_rows_reference_sessions(conn: Conn, seeded: Seed) -> None:
+    """Logs pointing at sessions: UserDataReferencesRacing with the table and count; nothing deleted."""
+    _logs(conn)
+    _log_rows(conn, seeded, 9472, 9472, 9468)
+    with pytest.raises(UserDataReferencesRacing) as refused:
+        clean_racing(conn, dry_run=False)
+    error = refused.value
+    assert error.tables == ("logs",)
+    assert error.counts == {"logs": 3}
+    assert error.exit_code == 1
+    assert "logs(session_id) -> sessions: 3 rows" in error.message and "nothing was deleted" in error.message
+    assert racing_counts(conn) == seeded.counts
+    assert _count(conn, "logs") == 3
+
+
+def test_clean_racing_deletes_racing_data_and_keeps_user_tables(conn: Conn, seeded: Seed) -> None:
+    """With the user table empty, every racing row goes; user tables and their rows stay."""
+    _logs(conn)
+    conn.execute("CREATE TABLE accounts (id uuid PRIMARY KEY, name text)")
+    conn.execute("INSERT INTO accounts VALUES (%s, 'fan')", (uuid.uuid4(),))
+    report = clean_racing(conn, dry_run=False)
+    assert report.deleted and not report.dry_run
+    assert counts_by_table(report) == {t: seeded.counts[t] for t in RACING_TABLES}
+    assert report.referencing_tables == ("logs",)
+    assert racing_counts(conn) == EMPTY
+    assert _count(conn, "accounts") == 1
+    assert _count(conn, "logs") == 0  # the table is intact and usable
+
+
+def test_clean_racing_then_reseed(conn: Conn, seeded: Seed, world_dir: Path) -> None:
+    """After a clean, the same racing rows load again with the same ids (what the next replay does)."""
+    clean_racing(conn, dry_run=False)
+    again = seed_racing(conn, world_dir)
+    assert again.counts == seeded.counts and again.sessions == seeded.sessions
+
+
+def test_clean_racing_dry_run_deletes_nothing(conn: Conn, seeded: Seed) -> None:
+    """--dry-run returns the counts it would delete and leaves every row in place."""
+    report = clean_racing(conn, dry_run=True)
+    assert report.dry_run and not report.deleted
+    assert counts_by_table(report) == {t: seeded.counts[t] for t in RACING_TABLES}
+    assert report.total == sum(seeded.counts.values())
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_dry_run_reports_blockers(conn: Conn, seeded: Seed) -> None:
+    """A dry run with user rows referencing racing data returns them instead of raising."""
+    _logs(conn)
+    _log_rows(conn, seeded, 9465)
+    report = clean_racing(conn, dry_run=True)
+    assert [(b.table, b.rows) for b in report.blockers] == [("logs", 1)]
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_null_references_do_not_block(conn: Conn, seeded: Seed) -> None:
+    """A user row whose reference is NULL points at nothing: it neither blocks nor disappears."""
+    _logs(conn)
+    conn.execute("INSERT INTO logs (id, session_id) VALUES (%s, NULL)", (uuid.uuid4(),))
+    clean_racing(conn, dry_run=False)
+    assert racing_counts(conn) == EMPTY
+    assert _count(conn, "logs") == 1
+
+
+def test_clean_racing_finds_references_in_any_schema_to_any_racing_table(conn: Conn, seeded: Seed) -> None:
+    """Tables found from pg_constraint: another schema, a RESTRICT key, a key to drivers and to rounds."""
+    conn.execute("CREATE SCHEMA app")
+    conn.execute(
+        "CREATE TABLE app.favourites (id uuid PRIMARY KEY,"
+        " driver_id uuid REFERENCES drivers ON DELETE RESTRICT)"
+    )
+    conn.execute(
+        "CREATE TABLE reviews (id uuid PRIMARY KEY, round_id uuid REFERENCES rounds ON DELETE SET NULL)"
+    )
+    conn.execute("INSERT INTO app.favourites VALUES (%s, %s), (%s, %s)",
+                 (uuid.uuid4(), seeded.drivers[1], uuid.uuid4(), seeded.drivers[4]))
+    conn.execute("INSERT INTO reviews VALUES (%s, %s)", (uuid.uuid4(), seeded.rounds[1229]))
+    with pytest.raises(UserDataReferencesRacing) as refused:
+        clean_racing(conn, dry_run=False)
+    assert refused.value.counts == {"app.favourites": 2, "reviews": 1}
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_reports_chains_through_user_tables(conn: Conn, seeded: Seed) -> None:
+    """A user table reaching racing data through another user table is reported along its path."""
+    _logs(conn)
+    conn.execute(
+        "CREATE TABLE log_likes (id uuid PRIMARY KEY, log_id uuid REFERENCES logs ON DELETE CASCADE)"
+    )
+    conn.execute("CREATE TABLE lists (id uuid PRIMARY KEY)")  # unrelated to racing
+    logs = _log_rows(conn, seeded, 9472, 9466)
+    conn.execute("INSERT INTO log_likes VALUES (%s, %s), (%s, %s), (%s, %s)",
+                 (uuid.uuid4(), logs[0], uuid.uuid4(), logs[0], uuid.uuid4(), logs[1]))
+    with pytest.raises(UserDataReferencesRacing) as refused:
+        clean_racing(conn, dry_run=False)
+    described = [r.describe() for r in refused.value.referrers]
+    assert described == [
+        "logs(session_id) -> sessions: 2 rows",
+        "log_likes(log_id) -> logs -> sessions: 3 rows",
+    ]
+    assert refused.value.tables == ("logs",)  # the decision rests on the direct reference
+    assert _count(conn, "log_likes") == 3
+
+
+def test_clean_racing_not_migrated(empty_db_url: str) -> None:
+    """On a database without the racing tables it says to migrate."""
+    from ingestion.db import connect
+    from ingestion.errors import NotMigrated
+
+    with (
+        connect(empty_db_url, autocommit=True) as conn,
+        pytest.raises(NotMigrated, match="ingest db migrate"),
+    ):
+        clean_racing(conn, dry_run=True)
+
+
+def test_delete_order_of_the_schema(conn: Conn) -> None:
+    """The order computed from the catalog deletes children before parents (results before sessions...)."""
+    report: CleanReport = clean_racing(conn, dry_run=True)
+    order = [c.table for c in report.counts]
+    assert sorted(order) == sorted(RACING_TABLES)
+    for child, parent in [("results", "sessions"), ("results", "entrants"), ("entrants", "drivers"),
+                          ("sessions", "rounds"), ("rounds", "circuits"), ("seasons", "series"),
+                          ("driver_aliases", "drivers"), ("circuit_aliases", "circuits")]:
+        assert order.index(child) < order.index(parent), (child, parent)
+
+
+@given(st.data())
+def test_delete_order_children_before_parents(data: st.DataObject) -> None:
+    """For any acyclic set of foreign keys, every child comes before its parent, and every table once."""
+    n = data.draw(st.integers(min_value=1, max_value=9))
+    tables = [f"t{i}" for i in range(n)]
+    rank = data.draw(st.permutations(range(n)))  # edges go from lower to higher rank: acyclic
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20))
+    edges = [(tables[a], tables[b]) for a, b in pairs if rank[a] < rank[b]]
+    order = delete_order(tables, edges)
+    assert sorted(order) == sorted(tables)
+    for child, parent in edges:
+        assert order.index(child) < order.index(parent)
+
+
+def test_delete_order_rejects_cycles() -> None:
+    """A cycle of foreign keys has no delete order."""
+    with pytest.raises(ValueError, match="cycle"):
+        delete_order(["a", "b"], [("a", "b"), ("b", "a")])
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+def test_clean_racing_cli_without_yes_and_without_tty_refuses(
+    db_url: str, seeded: Seed, conn: Conn, tmp_path: Path
+) -> None:
+    """No --yes and no terminal to confirm on: exit 2 telling to pass --yes; nothing deleted."""
+    done = run_module("ingestion", "db", "clean-racing", env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "--yes" in done.stderr
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_cli_yes_deletes(
+    db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    """`ingest db clean-racing --yes` deletes the racing rows and prints what it deleted."""
+    code, out, err = run_cli(["db", "clean-racing", "--yes"], db_url, monkeypatch, capsys, tmp_path)
+    assert code == 0, err
+    assert f"deleted {sum(seeded.counts.values())} racing row(s) in 12 tables" in out
+    assert racing_counts(conn) == EMPTY
+
+
+def test_clean_racing_cli_refusal_names_tables(
+    db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    """User rows referencing sessions: --yes still refuses, exit 1, one line naming the table and count."""
+    _logs(conn)
+    _log_rows(conn, seeded, 9472)
+    code, _, err = run_cli(["db", "clean-racing", "--yes"], db_url, monkeypatch, capsys, tmp_path)
+    assert code == 1
+    assert err.count("\n") == 1 and "logs(session_id) -> sessions: 1 row" in err
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_cli_dry_run(
+    db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    """--dry-run prints the counts and deletes nothing; with blockers it says it would refuse (exit 1)."""
+    code, out, _ = run_cli(["db", "clean-racing", "--dry-run"], db_url, monkeypatch, capsys, tmp_path)
+    assert code == 0
+    assert f"would delete {sum(seeded.counts.values())} racing row(s)" in out and "nothing was deleted" in out
+    _logs(conn)
+    _log_rows(conn, seeded, 9472)
+    code, out, _ = run_cli(["db", "clean-racing", "--dry-run"], db_url, monkeypatch, capsys, tmp_path)
+    assert code == 1
+    assert "would refuse" in out and "logs(session_id) -> sessions: 1 row" in out
+    assert racing_counts(conn) == seeded.counts
+
+
+def test_clean_racing_python_m_ingestion_db_dry_run(
+    db_url: str, seeded: Seed, conn: Conn, tmp_path: Path
+) -> None:
+    """`python -m ingestion.db clean-racing --dry-run` runs as the team types it and deletes nothing."""
+    done = run_module("ingestion.db", "clean-racing", "--dry-run", env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"^\s+results\s+{seeded.counts['results']}$", done.stdout, re.M), done.stdout
+    assert "would delete" in done.stdout
+    assert racing_counts(conn) == seeded.counts
