@@ -280,38 +280,36 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         number = state.next_get()
         fault = state.faults.fault_for(number)
-        status, tier = self._get(state, fault)
+        answer, tier = self._get(state, fault)
+        # Recorded before the answer leaves: a client that has its answer finds it in the stats.
+        status = 0 if answer is None else answer.status
         state.record(
             RequestRecord("GET", self.path, status, fault, tier), (time.perf_counter() - started) * 1000
         )
-
-    def _get(self, state: _State, fault: FaultKind | None) -> tuple[int, str]:
-        if fault == "reset":
+        if answer is None:
             self._reset()
-            return 0, "free"
+        else:
+            self._send(answer, truncate=fault == "truncated")
+
+    def _get(self, state: _State, fault: FaultKind | None) -> tuple[_Answer | None, str]:
+        """The answer to this GET and the tier it was served at; None: reset the connection instead."""
+        if fault == "reset":
+            return None, "free"
         if fault is not None and fault in _REPLACING:
-            answer = _REPLACING[fault]
-            self._send(answer)
-            return answer.status, "free"
+            return _REPLACING[fault], "free"
         if fault == "slow" and state.stopping.wait(state.config.slow_seconds):
-            self._reset()  # stopping: do not keep the caller waiting
-            return 0, "free"
+            return None, "free"  # stopping: do not keep the caller waiting
         user: str | None = None
         token = self._bearer()
         if token is not None and state.tokens is not None:
             user = state.tokens.user_of(token, state.clock())
             if user is None:
-                answer = _Answer(401, BAD_TOKEN_BODY)
-                self._send(answer, truncate=fault == "truncated")
-                return answer.status, "free"
+                return _Answer(401, BAD_TOKEN_BODY), "free"
         tier = "free" if user is None else "paid"
         if not state.admit(user):
-            answer = _Answer(429, RATE_EXCEEDED, _TEXT)
-        else:
-            parts = urlsplit(self.path)
-            answer = state.answer_get(_endpoint_of(parts.path), parts.query)
-        self._send(answer, truncate=fault == "truncated")
-        return answer.status, tier
+            return _Answer(429, RATE_EXCEEDED, _TEXT), tier
+        parts = urlsplit(self.path)
+        return state.answer_get(_endpoint_of(parts.path), parts.query), tier
 
     def do_POST(self) -> None:
         state = self.server.state
@@ -333,14 +331,14 @@ class _Handler(BaseHTTPRequestHandler):
                     "access_token": token,
                     "token_type": "bearer",
                 }))
-        self._send(answer)
         state.record(RequestRecord("POST", self.path, answer.status), (time.perf_counter() - started) * 1000)
+        self._send(answer)
 
     def _not_allowed(self) -> None:
         state = self.server.state
         answer = _Answer(405, b'{"detail":"Method Not Allowed"}')
-        self._send(answer)
         state.record(RequestRecord(self.command, self.path, answer.status), 0.0)
+        self._send(answer)
 
     do_PUT = do_DELETE = do_PATCH = _not_allowed
 
