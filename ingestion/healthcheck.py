@@ -57,6 +57,18 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
         return Check(name, "fail", _first_line(exc))
 
 
+def _index_fix(missing: Sequence[str]) -> str:
+    """The SQL that re-creates the required unique indexes named in ``missing`` (as the migration does)."""
+    from ingestion.db.connection import REQUIRED_INDEXES
+
+    statements = [
+        f"CREATE UNIQUE INDEX ix_{table}_{'_'.join(columns)} ON {table} ({', '.join(columns)});"
+        for table, label, columns in REQUIRED_INDEXES
+        if label in missing
+    ]
+    return f'psql "$DATABASE_URL" -c "{" ".join(statements)}"'
+
+
 def _database_checks(settings: Settings) -> list[Check]:
     from ingestion.db import connect, database_url, status
     from ingestion.db.connection import missing_unique_indexes
@@ -91,7 +103,12 @@ def _database_checks(settings: Settings) -> list[Check]:
                 return Check("migrations", "fail", f"{len(pending)} pending: {', '.join(pending)}", MIGRATE)
             missing = missing_unique_indexes(conn)
             if missing:
-                return Check("migrations", "fail", f"missing unique index(es): {'; '.join(missing)}", MIGRATE)
+                # Every migration is applied, so `ingest db migrate` would do nothing: the index was dropped.
+                return Check(
+                    "migrations", "fail",
+                    f"missing unique index(es): {'; '.join(missing)} (dropped after migrating)",
+                    _index_fix(missing),
+                )
             return Check(
                 "migrations", "ok",
                 f"{len(states)} applied, none pending; unique indexes on sessions.open_f1_session_key "

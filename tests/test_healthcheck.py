@@ -1,0 +1,194 @@
+"""``ingest healthcheck``: real databases (migrated, never migrated, unreachable), files, a local OpenF1."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from server_fixtures import ServerFactory
+from test_audit import run_cli, run_module
+
+from ingestion.config import Settings
+from ingestion.healthcheck import Check, exit_code, format_check, healthcheck
+from ingestion.store import Request, Store
+
+Conn = psycopg.Connection[tuple[object, ...]]
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"  # port 1: refused at once
+
+
+def _settings(database_url: str, tmp_path: Path, base_url: str = "http://127.0.0.1:1/v1") -> Settings:
+    return Settings(
+        database_url=database_url,
+        openf1_base_url=base_url,
+        snapshot_dir=tmp_path / "snapshots",
+        pgdata_dir=tmp_path / "pgdata",
+    )
+
+
+def _by_name(checks: list[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
+
+
+def test_healthcheck_all_green_offline(db_url: str, tmp_path: Path) -> None:
+    """A migrated database and a fresh snapshot dir: every check passes, OpenF1 skipped, probe removed."""
+    checks = healthcheck(_settings(db_url, tmp_path), offline=True)
+    assert [(c.name, c.status) for c in checks] == [
+        ("database", "ok"), ("migrations", "ok"), ("snapshots", "ok"), ("openf1", "skip"),
+    ]
+    assert exit_code(checks) == 0
+    assert "PostgreSQL 1" in checks[0].message
+    assert "0 events" in checks[2].message
+    assert list((tmp_path / "snapshots" / "tmp").iterdir()) == []
+
+
+def test_healthcheck_never_migrated_database(empty_db_url: str, tmp_path: Path) -> None:
+    """A database never migrated fails the migrations check, with `ingest db migrate` as the fix."""
+    checks = _by_name(healthcheck(_settings(empty_db_url, tmp_path), offline=True))
+    assert checks["database"].status == "ok"
+    assert checks["migrations"].status == "fail"
+    assert "0001_racing_schema.sql" in checks["migrations"].message
+    assert checks["migrations"].fix == "ingest db migrate"
+
+
+def test_healthcheck_cli_never_migrated_prints_the_fix(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`ingest healthcheck --offline` on a never-migrated database exits 1 and prints `ingest db migrate`."""
+    code, out, _ = run_cli(["healthcheck", "--offline"], empty_db_url, monkeypatch, capsys, tmp_path)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("OK   database")
+    assert lines[1].startswith("FAIL migrations")
+    assert "fix: ingest db migrate" in lines[2]
+
+
+def test_healthcheck_missing_unique_index(conn: Conn, db_url: str, tmp_path: Path) -> None:
+    """A required unique index dropped after migrating fails the check; the printed SQL restores it."""
+    conn.execute("DROP INDEX ix_sessions_open_f1_session_key")
+    check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"]
+    assert check.status == "fail"
+    assert "sessions.open_f1_session_key" in check.message
+    assert check.fix is not None and check.fix.startswith('psql "$DATABASE_URL" -c "CREATE UNIQUE INDEX')
+    conn.execute(check.fix.split(' -c "', 1)[1].rstrip('"'))
+    assert _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"].status == "ok"
+
+
+def test_healthcheck_unreachable_database(tmp_path: Path) -> None:
+    """An unreachable DATABASE_URL fails the database line (and migrations), without raising."""
+    checks = healthcheck(_settings(UNREACHABLE, tmp_path), offline=True)
+    statuses = {c.name: c.status for c in checks}
+    assert statuses == {"database": "fail", "migrations": "fail", "snapshots": "ok", "openf1": "skip"}
+    assert "cannot reach the database" in checks[0].message
+    assert exit_code(checks) == 1
+
+
+def test_healthcheck_python_m_unreachable_database_exits_1(tmp_path: Path) -> None:
+    """`python -m ingestion.healthcheck --offline` with an unreachable DATABASE_URL: a FAIL line, exit 1."""
+    done = run_module(
+        "ingestion.healthcheck", "--offline",
+        env={"DATABASE_URL": UNREACHABLE, "SNAPSHOT_DIR": str(tmp_path / "s")}, cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("FAIL database")
+    assert "Traceback" not in done.stderr
+
+
+def test_healthcheck_python_m_all_green(db_url: str, tmp_path: Path) -> None:
+    """`python -m ingestion.healthcheck --offline` on a migrated database: one OK line per check, exit 0."""
+    done = run_module(
+        "ingestion.healthcheck", "--offline",
+        env={"DATABASE_URL": db_url, "SNAPSHOT_DIR": str(tmp_path / "s")}, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    marks = [line.split()[:2] for line in done.stdout.splitlines()]
+    assert marks == [["OK", "database"], ["OK", "migrations"], ["OK", "snapshots"], ["SKIP", "openf1"]]
+
+
+def test_healthcheck_snapshot_dir_cannot_be_created(db_url: str, tmp_path: Path) -> None:
+    """A snapshot dir that cannot be created (a file is in the way) fails the snapshots check."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = Settings(database_url=db_url, snapshot_dir=blocker / "snapshots", pgdata_dir=tmp_path)
+    check = _by_name(healthcheck(settings, offline=True))["snapshots"]
+    assert check.status == "fail" and "cannot create" in check.message
+
+
+def test_healthcheck_snapshot_store_events_are_read(db_url: str, tmp_path: Path) -> None:
+    """A store with an event passes and counts it; a corrupt log line fails the check, not the command."""
+    store = Store(tmp_path / "snapshots")
+    with store.writer() as writer:
+        writer.put(
+            Request.make("sessions", [("year", "2024")]), b"[]",
+            url="https://api.openf1.org/v1/sessions?year=2024", status=200,
+            received_at=datetime(2024, 12, 8, 12, tzinfo=UTC),
+        )
+        run = writer.run
+    check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
+    assert check.status == "ok" and "1 events in 1 runs" in check.message
+    with (tmp_path / "snapshots" / "log" / f"{run}.jsonl").open("a") as log:
+        log.write("this is not an event\n")
+    check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
+    assert check.status == "fail"
+
+
+def test_healthcheck_openf1_reachable(
+    db_url: str, tmp_path: Path, openf1_server: ServerFactory, world_dir: Path
+) -> None:
+    """A local OpenF1 stand-in answering /sessions?session_key=latest passes the OpenF1 check."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    checks = healthcheck(_settings(db_url, tmp_path, server.base_url), offline=False)
+    assert exit_code(checks) == 0
+    openf1 = _by_name(checks)["openf1"]
+    assert openf1.status == "ok" and server.base_url in openf1.message
+
+
+def test_healthcheck_openf1_error_status_fails(
+    db_url: str, tmp_path: Path, openf1_server: ServerFactory
+) -> None:
+    """OpenF1 answering 500 fails the check with the status; no retry (one cheap request)."""
+    server = openf1_server(faults=["500:1"])
+    checks = healthcheck(_settings(db_url, tmp_path, server.base_url), offline=False)
+    openf1 = _by_name(checks)["openf1"]
+    assert openf1.status == "fail" and "HTTP 500" in openf1.message
+    assert exit_code(checks) == 1
+    assert server.stats.requests == [("GET", "/v1/sessions?session_key=latest")]
+
+
+def test_healthcheck_openf1_unreachable_and_slow(
+    db_url: str, tmp_path: Path, openf1_server: ServerFactory
+) -> None:
+    """No server on the port, or one slower than the timeout: the check fails with a short message."""
+    refused = _by_name(healthcheck(_settings(db_url, tmp_path), offline=False))["openf1"]
+    assert refused.status == "fail" and "cannot reach" in refused.message
+    server = openf1_server(faults=["slow:1"], slow_seconds=2.0)
+    slow = _by_name(
+        healthcheck(_settings(db_url, tmp_path, server.base_url), offline=False, openf1_timeout=0.2)
+    )["openf1"]
+    assert slow.status == "fail" and "did not answer within 0.2 s" in slow.message
+
+
+def test_healthcheck_cli_json(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--json` prints ok and every check with status, message and fix."""
+    code, out, _ = run_cli(["healthcheck", "--offline", "--json"], db_url, monkeypatch, capsys, tmp_path)
+    assert code == 0
+    data = json.loads(out)
+    assert data["ok"] is True
+    assert [(c["name"], c["status"]) for c in data["checks"]] == [
+        ("database", "ok"), ("migrations", "ok"), ("snapshots", "ok"), ("openf1", "skip"),
+    ]
+
+
+def test_healthcheck_format_marks() -> None:
+    """ASCII marks when not on a terminal, ✓/✗ on one; a failed check with a fix gets a `fix:` line."""
+    failed = Check("migrations", "fail", "1 pending: 0002_ingestion_keys.sql", "ingest db migrate")
+    assert format_check(failed, ascii_only=True) == [
+        "FAIL migrations 1 pending: 0002_ingestion_keys.sql",
+        "                fix: ingest db migrate",
+    ]
+    assert format_check(failed, ascii_only=False)[0].startswith("✗ migrations")
+    assert format_check(Check("database", "ok", "up"), ascii_only=False) == ["✓ database   up"]
