@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ingestion.errors import UsageError
 from ingestion.server import FAULT_KINDS, Fault, ServerConfig, serve
 
 
@@ -21,6 +23,10 @@ def serve_command(
         Path | None,
         typer.Option("--store", metavar="DIR", file_okay=False,
                      help="A snapshot store: serve the rows of its latest snapshots."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --store: the store as it was then (ISO-8601, UTC if no zone)."),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on; 0 picks a free one.")] = 8000,
@@ -75,8 +81,25 @@ def serve_command(
         faults=tuple(Fault.parse(text) for text in fault or ()),
         slow_seconds=slow_seconds,
     )
-    stats = serve(list(rows or ()), store, config, announce=typer.echo, log=None if quiet else sys.stderr)
+    stats = serve(
+        list(rows or ()),
+        store,
+        config,
+        as_of=_instant(as_of),
+        announce=typer.echo,
+        log=None if quiet else sys.stderr,
+    )
     typer.echo(f"stopped after {stats.total} request(s)", err=True)
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text!r}: not an ISO-8601 date or time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def register(app: typer.Typer) -> None:

@@ -34,7 +34,7 @@ from ingestion.server._http import (
     serve,
     start_server,
 )
-from ingestion.server._query import Query, Row, parse_pairs, parse_query, select
+from ingestion.server._query import FieldFilter, Predicate, Query, Row, parse_pairs, parse_query, select
 from ingestion.server._source import Dataset, SourceError, StoreBodyError, load_rows, load_store
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultSyntaxError",
+    "FieldFilter",
+    "Predicate",
     "Query",
     "RequestRecord",
     "Row",

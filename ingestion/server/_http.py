@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -482,13 +483,15 @@ def start_server(
     return RunningServer(server, state)
 
 
-def open_source(rows: Sequence[Path] = (), store: Path | None = None) -> Dataset:
-    """The rows of every ``--rows`` directory, then those of the ``--store``, per endpoint."""
+def open_source(
+    rows: Sequence[Path] = (), store: Path | None = None, as_of: datetime | None = None
+) -> Dataset:
+    """The rows of every ``--rows`` directory, then the ``--store``'s (as of ``as_of``), per endpoint."""
     if not rows and store is None:
         raise UsageError("nothing to serve: give --rows DIR (repeatable) and/or --store DIR")
     dataset = load_rows(rows) if rows else Dataset()
     if store is not None:
-        dataset = dataset.merged(load_store(store))
+        dataset = dataset.merged(load_store(store, as_of))
     return dataset
 
 
@@ -497,6 +500,7 @@ def serve(
     store: Path | None,
     config: ServerConfig,
     *,
+    as_of: datetime | None = None,
     announce: Callable[[str], None],
     log: IO[str] | None,
 ) -> ServerStats:
@@ -505,7 +509,7 @@ def serve(
     ``announce`` gets the summary lines (rows per endpoint, limits) and then
     ``serving OpenF1 on http://HOST:PORT/v1``.
     """
-    dataset = open_source(rows, store)
+    dataset = open_source(rows, store, as_of)
     counts = dataset.counts()
     summary = ", ".join(f"{name} {count}" for name, count in counts.items())
     announce(f"rows: {summary or 'none (every query answers 404)'}")

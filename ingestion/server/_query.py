@@ -100,8 +100,8 @@ def _as_date(value: str) -> date | None:
 def parse_pairs(pairs: Iterable[tuple[str, str]]) -> Query:
     """A :class:`Query` from decoded (key, value) pairs, as a URL parser gives them.
 
-    A pair with no operator at all (a bare ``?flag``) becomes a filter on a field named ``\\x00``: it
-    matches nothing, as an unknown parameter matches nothing on OpenF1.
+    A pair with no operator at all (a bare ``?flag``, or ``?position=``) is read as ``flag`` equal to the
+    empty string: it matches nothing on OpenF1's rows (no field holds an empty string).
     """
     by_field: dict[str, list[Predicate]] = {}
     for key, value in pairs:
@@ -109,11 +109,7 @@ def parse_pairs(pairs: Iterable[tuple[str, str]]) -> Query:
         if "date" in text:
             # A "+" left unencoded in "+00:00" arrives as a space: put it back, as OpenF1 does.
             text = _SPACE_OFFSET.sub(r"+\1", text)
-        split = _split(text)
-        if split is None:
-            by_field.setdefault("\x00", []).append(Predicate("=", text))
-            continue
-        field, op, raw = split
+        field, op, raw = _split(text) or (text, "=", "")
         field = field.strip().lower()
         day = _as_date(raw)
         widened = _widen(op, day) if day is not None else [(op, raw)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -75,8 +76,9 @@ def load_rows(directories: Iterable[Path]) -> Dataset:
     return Dataset(tables)
 
 
-def load_store(root: Path) -> Dataset:
-    """For each endpoint, the rows of the latest snapshot of every request in the store at ``root``.
+def load_store(root: Path, as_of: datetime | None = None) -> Dataset:
+    """For each endpoint, the rows of the latest snapshot (as of ``as_of``, default: now) of every
+    request in the store at ``root``.
 
     Requests overlap (a season's drivers, then one session's drivers): a row met in several answers, with
     the same fields and values whatever their order, is served once (as many times as the one answer that
@@ -88,7 +90,7 @@ def load_store(root: Path) -> Dataset:
     if not root.is_dir():
         raise SourceError(f"--store {root}: not a directory")
     store = Store(root)
-    events = sorted(store.latest().values(), key=lambda e: (e.received_at, e.run, e.seq))
+    events = sorted(store.latest(as_of).values(), key=lambda e: (e.received_at, e.run, e.seq))
     tables: dict[str, list[Row]] = {}
     seen: dict[str, Counter[bytes]] = {}
     for event in events:
