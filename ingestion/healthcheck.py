@@ -111,8 +111,7 @@ def _database_checks(settings: Settings) -> list[Check]:
                 )
             return Check(
                 "migrations", "ok",
-                f"{len(states)} applied, none pending; unique indexes on sessions.open_f1_session_key "
-                "and entrants (round_id, driver_id, team_id) present",
+                f"{len(states)} applied, none pending; required unique indexes present",
             )
 
         return [_guard("database", reachable), _guard("migrations", migrations)]
