@@ -94,6 +94,7 @@ DRIVER_NAME_MISMATCH = "driver_name_mismatch"
 DRIVER_WITHOUT_NAME = "driver_without_name"
 ROW_OUT_OF_RANGE = "row_out_of_range"
 RESULT_WITHOUT_ENTRANT = "result_without_entrant"
+RESULT_DUPLICATE = "result_duplicate"
 
 
 class Snapshot(NamedTuple):
@@ -687,26 +688,26 @@ def _drivers(candidates: dict[tuple[int, int], _Candidate]) -> tuple[dict[str, t
             identity,
         )
         # aliases: every (name, number) variant merged into this driver, other than the current one
-        variants: dict[tuple[str, int], list[datetime]] = defaultdict(list)
+        variants: dict[tuple[str, int], list[_Candidate]] = defaultdict(list)
         for c in cs:
-            variants[(_display(c.first, c.last), c.row.driver_number)].append(c.when)
-        current_name = _display(current.first, current.last)
-        names: dict[str, list[int]] = defaultdict(list)
-        for name, num in variants:
-            names[name].append(num)
-        for (name, num), whens in sorted(variants.items()):
-            if (name, num) == (current_name, number):
+            variants[(slugify(_display(c.first, c.last)) or "alias", c.row.driver_number)].append(c)
+        current_slug = slugify(_display(current.first, current.last)) or "alias"
+        numbers: dict[str, set[int]] = defaultdict(set)
+        for name_slug, num in variants:
+            numbers[name_slug].add(num)
+        for (name_slug, num), seen in sorted(variants.items()):
+            if (name_slug, num) == (current_slug, number):
                 continue
-            base = slugify(name) or "alias"
-            alias_slug = base if name != current_name and len(names[name]) == 1 else f"{base}-{num}"
+            last_seen = seen[-1]
+            alias_slug = name_slug if name_slug != current_slug and len(numbers[name_slug]) == 1 else f"{name_slug}-{num}"
             aliases.append(
                 DriverAliasRow(
                     id=make_id("driver-alias", identity, alias_slug),
                     driver_id=driver_id,
-                    alias_name=name,
+                    alias_name=_display(last_seen.first, last_seen.last),
                     alias_slug=alias_slug,
-                    valid_from=min(whens).date(),
-                    valid_until=max(whens).date(),
+                    valid_from=seen[0].when.date(),
+                    valid_until=last_seen.when.date(),
                     source=ALIAS_SOURCE,
                     driver_number=num,
                 )
@@ -776,7 +777,7 @@ def _results(
     grid_session: dict[tuple[int, SessionType], int] = {}
     for key, s in sorted(sessions.items(), key=lambda kv: (kv[1].start, kv[0])):
         grid_session[(s.session.meeting_key, s.type)] = key
-    out: list[ResultRow] = []
+    out: dict[object, ResultRow] = {}
     for key in sorted(rules.d.results):
         sk, number = key
         session = sessions.get(sk)
@@ -799,8 +800,17 @@ def _results(
                 continue
             who = next(iter(options))
         entrant, natural = entrants[(mk, who[0], who[1])]
-        out.append(_result_row(result, session, session_rows[sk], entrant, natural, rules, grid_session))
-    return out
+        row = _result_row(result, session, session_rows[sk], entrant, natural, rules, grid_session)
+        kept = out.get(row.id)
+        if kept is not None:
+            rules.warn(
+                RESULT_DUPLICATE,
+                f"session {sk}: #{number} and car {kept.car_number} are the same entrant: the first result kept",
+                origin,
+            )
+            continue
+        out[row.id] = row
+    return list(out.values())
 
 
 def _result_row(
