@@ -151,6 +151,19 @@ def test_db_cli_malformed_url_masks_echoed_password(tmp_path: Path) -> None:
     assert "not a usable connection string" in line
 
 
+@pytest.mark.parametrize(
+    "url", [f"postgresql://u:{SECRET}@127.0.0.1:99999/x", f"postgresql://u:{SECRET}@127.0.0.1:port/x"]
+)
+def test_db_cli_unusable_url_message(url: str) -> None:
+    """A URL libpq rejects (a bad port) says the URL is unusable, not that the server is down."""
+    with pytest.raises(DatabaseUnreachable) as caught:
+        connect(url)
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL is not a usable connection string (")
+    assert message.endswith("fix DATABASE_URL")
+    assert SECRET not in message
+
+
 def test_db_cli_bad_database_url_is_usage_error(tmp_path: Path) -> None:
     """A DATABASE_URL that is not postgresql:// is a configuration error (exit 2) naming the variable."""
     result = ingest("db", "url", cwd=tmp_path, DATABASE_URL=f"mysql://u:{SECRET}@h/x")

@@ -67,7 +67,8 @@ def translate_connect_error(exc: psycopg.Error, url: str) -> DatabaseError:
         return DatabaseAuthFailed(f"the database refused the credentials in {shown}: fix DATABASE_URL")
     if re.search(r'role "[^"]+" does not exist', text):
         return DatabaseAuthFailed(f"the database user in {shown} does not exist: fix DATABASE_URL")
-    if first.startswith("invalid ") and ("connection option" in first or "value" in first):
+    unusable = ("connection option", "value", "port number")
+    if first.startswith("invalid ") and any(w in first for w in unusable):
         return DatabaseUnreachable(f"{UNUSABLE} ({first}): fix DATABASE_URL")
     return DatabaseUnreachable(f"cannot reach the database at {shown} ({first}): {HINT}")
 
