@@ -6,13 +6,15 @@ found from the catalog, so any table referencing a racing table counts, in any s
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_audit import Seed, racing_counts, run_cli, run_module, seed_racing
 
@@ -272,3 +274,56 @@ def test_clean_racing_python_m_ingestion_db_dry_run(
     assert re.search(rf"^\s+results\s+{seeded.counts['results']}$", done.stdout, re.M), done.stdout
     assert "would delete" in done.stdout
     assert racing_counts(conn) == seeded.counts
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(refs=st.lists(st.sampled_from([None, 9465, 9466, 9467, 9468, 9472]), max_size=6))
+def test_clean_racing_all_or_nothing(conn: Conn, world_dir: Path, refs: list[int | None]) -> None:
+    """For any user rows (some NULL): refusal counts exactly the non-NULL ones and changes nothing; otherwise
+    every racing row goes and every user row stays."""
+    conn.execute("DROP TABLE IF EXISTS logs")
+    if racing_counts(conn)["sessions"] == 0:
+        seed = seed_racing(conn, world_dir)
+    else:
+        seed = Seed()
+        seed.sessions = {int(str(k)): v for k, v in  # type: ignore[misc]
+                         conn.execute("SELECT open_f1_session_key, id FROM sessions").fetchall()}
+        seed.counts = racing_counts(conn)
+    _logs(conn)
+    for key in refs:
+        session = seed.sessions.get(key) if key is not None else None
+        conn.execute("INSERT INTO logs (id, session_id) VALUES (%s, %s)", (uuid.uuid4(), session))
+    pointing = sum(1 for key in refs if key is not None and key in seed.sessions)
+    if pointing:
+        with pytest.raises(UserDataReferencesRacing) as refused:
+            clean_racing(conn, dry_run=False)
+        assert refused.value.counts == {"logs": pointing}
+        assert racing_counts(conn) == seed.counts
+    else:
+        clean_racing(conn, dry_run=False)
+        assert racing_counts(conn) == EMPTY
+    assert _count(conn, "logs") == len(refs)
+
+
+class _Terminal(io.StringIO):
+    """Standard input that says it is a terminal, with the operator's answer already typed."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n\n", 1), ("y\n", 0)])
+def test_clean_racing_cli_asks_on_a_terminal(
+    db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, answer: str, code: int,
+) -> None:
+    """On a terminal without --yes it shows the counts and asks: `n` deletes nothing (exit 1), `y` deletes."""
+    monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+    got, out, _ = run_cli(["db", "clean-racing"], db_url, monkeypatch, capsys, tmp_path)
+    assert got == code
+    assert f"Delete these {sum(seeded.counts.values())} rows" in out
+    if code:
+        assert "aborted: nothing was deleted" in out
+        assert racing_counts(conn) == seeded.counts
+    else:
+        assert racing_counts(conn) == EMPTY
