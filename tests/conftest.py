@@ -42,9 +42,13 @@ def world_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url() -> str:
-    """A URL to the server in use (its maintenance database), starting the embedded one if needed."""
-    settings = load_settings(environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"})
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A URL to the server in use (its maintenance database), starting the embedded one if needed.
+
+    Only ``DATABASE_URL`` is read, from the environment (a developer's ``.env`` is not consulted).
+    """
+    no_dotenv = tmp_path_factory.mktemp("no-dotenv")
+    settings = load_settings(environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=no_dotenv)
     return database_url(settings)
 
 
