@@ -6,7 +6,6 @@ import json
 import operator
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingestion.config import PROJECT_ROOT
 from ingestion.server import FieldFilter, Predicate, Query, Row, parse_pairs, parse_query, select
 
-WORLD_2024 = Path(__file__).resolve().parent.parent.parent / "shared" / "openf1" / "world" / "2024"
+WORLD_2024 = PROJECT_ROOT.parent / "shared" / "openf1" / "world" / "2024"
 
 
 def _load(name: str) -> list[Row]:
