@@ -172,6 +172,17 @@ class _Run:
             answer = await client.get(item.request)
             self.record(item, answer, writer)
 
+    def seed_limiter(self) -> None:
+        """Count the answers stored in the last minute (an earlier fetch or sync): the server still does."""
+        wall = datetime.now(UTC)
+        ages = []
+        for event in reversed(self.store.events()):
+            age = (wall - event.received_at).total_seconds()
+            if age > 120.0:
+                break
+            ages.append(age)
+        self.limiter.seed(ages)
+
     async def run(self) -> FetchSummary:
         started = time.monotonic()
         s = self.summary
@@ -197,6 +208,7 @@ class _Run:
             writer: Writer | None = None
             if first.lists or first.meetings:
                 writer = stack.enter_context(self.store.writer())
+                self.seed_limiter()
             client = OpenF1Client(
                 self.settings.openf1_base_url,
                 self.limiter,

@@ -22,7 +22,7 @@ import asyncio
 import bisect
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 
@@ -182,6 +182,13 @@ class Limiter:
     def complete(self, ticket: Ticket) -> None:
         """The request of ``ticket`` is over: count it at this time, the latest it can have arrived."""
         self.windows.move(ticket.sent_at, self._clock())
+
+    def seed(self, ages: Iterable[float]) -> None:
+        """Count requests answered ``ages`` seconds ago (by an earlier run): the server still counts them."""
+        now = self._clock()
+        for age in ages:
+            if 0 <= age <= 60.0 + self.windows.margin + max(w.length for w in self.windows.windows):
+                self.windows.record(now - age)
 
     def pause_for(self, seconds: float) -> None:
         """Send nothing for ``seconds`` from now (a server's Retry-After)."""

@@ -1,0 +1,332 @@
+"""The fetch run against the real stand-in server over HTTP on 127.0.0.1: pacing, faults, blocks, tokens.
+
+Limits are fast on both sides (the server enforces them, the client paces itself at the same numbers) so
+a whole season takes seconds; backoff is tiny so retries never sleep long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from ingestion.cli import main
+from ingestion.config import Settings
+from ingestion.fetch import FetchOptions, FetchSummary, RetryPolicy, TokenError, fetch
+from ingestion.fetch.plan import decode_meetings, decode_sessions, session_end
+from ingestion.openf1.client import OpenF1Client, classify
+from ingestion.openf1.limiter import Limiter
+from ingestion.server import RunningServer
+from ingestion.store import Request, Store
+
+PER_SECOND, PER_MINUTE = 60.0, 600.0
+FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
+
+ServerFactory = Callable[..., RunningServer]
+
+
+def _settings(server: RunningServer, store: Path, credentials: tuple[str, str] | None = None) -> Settings:
+    return Settings(
+        database_url=None,
+        openf1_base_url=server.base_url,
+        snapshot_dir=store,
+        pgdata_dir=store.parent / "pgdata",
+        openf1_username=credentials[0] if credentials else None,
+        openf1_password=credentials[1] if credentials else None,
+        rate_per_second=PER_SECOND,
+        rate_per_minute=PER_MINUTE,
+    )
+
+
+def _options(**changes: object) -> FetchOptions:
+    return msgspec.structs.replace(FetchOptions(years=(2024,), retry=FAST), **changes)
+
+
+def _expected_2024(world_dir: Path) -> int:
+    """2 year lists + 3 requests per 2024 meeting with a session ended before NOW, counted from the data."""
+    sessions = decode_sessions((world_dir / "2024" / "sessions.json").read_bytes())
+    meetings = decode_meetings((world_dir / "2024" / "meetings.json").read_bytes())
+    ended = {s.meeting_key for s in sessions if (end := session_end(s)) is not None and end < NOW}
+    assert ended <= {m.meeting_key for m in meetings}
+    return 2 + 3 * len(ended)
+
+
+def _assert_store_valid(store: Path) -> dict[str, int]:
+    """Every stored answer is a JSON array (status 200) or OpenF1's "No results found." (status 404)."""
+    s = Store(store)
+    statuses: dict[str, int] = {}
+    for event in s.events():
+        body = s.read(event.address)
+        verdict = classify(event.status, body)
+        assert (event.status, verdict.kind) in {(200, "rows"), (404, "empty")}, (event.key, body[:80])
+        statuses[event.key] = event.status
+    return statuses
+
+
+@pytest.fixture
+def season_server(openf1_server: ServerFactory, world_dir: Path) -> Callable[..., RunningServer]:
+    def start(**kwargs: object) -> RunningServer:
+        return openf1_server(
+            rows=[world_dir / "2024"], per_second=PER_SECOND, per_minute=PER_MINUTE, **kwargs
+        )
+
+    return start
+
+
+def test_fetch_cold_season_asks_exactly_the_plan_without_429(
+    season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path
+) -> None:
+    """A cold `fetch --year 2024` under enforced limits: no 429, exactly 2 + 3 x meetings requests, all
+    stored; a second run asks nothing."""
+    server = season_server()
+    expected = _expected_2024(world_dir)
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert summary.exit_code == 0, summary.failed
+    assert server.stats.rate_limited == 0 and summary.throttled == 0
+    assert summary.planned == summary.requests == summary.http_requests == server.stats.gets == expected == 77
+    assert summary.new_snapshots + summary.unchanged + summary.empty == expected
+    stored = _assert_store_valid(tmp_path / "store")
+    assert len(stored) == expected
+    assert summary.least_s > 0 and summary.ratio is not None
+
+    again = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert (again.planned, again.http_requests, again.exit_code) == (0, 0, 0)
+    assert server.stats.gets == expected
+
+
+def test_fetch_no_results_never_asks_results(
+    season_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """--no-results: lists and drivers only; no session_result or starting_grid request reaches the server."""
+    server = season_server()
+    summary = fetch(_settings(server, tmp_path / "store"), _options(results=False), NOW)
+    assert summary.exit_code == 0 and summary.planned == 2 + 25
+    paths = [path for _, path in server.stats.requests]
+    assert not any("session_result" in p or "starting_grid" in p for p in paths)
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "reset", "truncated", "html"])
+def test_fetch_survives_each_fault(
+    season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path, kind: str
+) -> None:
+    """Every 4th GET fails as `kind`: everything ends up stored and valid, nothing invalid is stored, the
+    summary counts each fault as a retry (and 429s as 429s), exit 0; a second run asks nothing."""
+    server = season_server(faults=[f"{kind}:4"])
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    expected = _expected_2024(world_dir)
+    assert summary.exit_code == 0, summary.failed
+    assert summary.requests == expected and not summary.failed
+    faults = server.stats.faults
+    assert faults > 0
+    assert summary.retries == faults
+    assert summary.http_requests == server.stats.gets == expected + faults
+    if kind == "429":
+        assert summary.throttled == faults == server.stats.rate_limited
+    else:
+        assert summary.throttled == 0
+    assert len(_assert_store_valid(tmp_path / "store")) == expected
+
+    server.clear_faults()
+    again = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert again.planned == 0
+
+
+def test_fetch_waits_out_a_429_burst(
+    season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path
+) -> None:
+    """Five 429s in a row on one request: waited out and counted; everything stored, exit 0."""
+    server = season_server()
+    server.fail_at("429", 3, 4, 5, 6, 7)
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert summary.exit_code == 0 and summary.throttled == 5 == server.stats.rate_limited
+    assert len(_assert_store_valid(tmp_path / "store")) == _expected_2024(world_dir)
+
+
+def test_fetch_gives_up_and_reports_failures(
+    season_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """Every GET answers 503: each request fails after its attempts, nothing is stored, exit 1."""
+    server = season_server(faults=["503:1"])
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert summary.exit_code == 1
+    assert [f.url for f in summary.failed] == [
+        f"{server.base_url}/meetings?year=2024",
+        f"{server.base_url}/sessions?year=2024",
+    ]
+    assert all(f.attempts == FAST.attempts and f.status == 503 for f in summary.failed)
+    assert server.stats.gets == 2 * FAST.attempts
+    assert Store(tmp_path / "store").events() == []
+
+
+def test_fetch_other_4xx_fails_without_retry(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """A 404 that is not "No results found." (a wrong base URL) fails at once, never retried."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    settings = msgspec.structs.replace(
+        _settings(server, tmp_path / "store"), openf1_base_url=f"{server.url}/v2"
+    )
+    summary = fetch(settings, _options(), NOW)
+    assert summary.exit_code == 1 and len(summary.failed) == 2
+    assert all(f.attempts == 1 and f.status == 404 for f in summary.failed)
+    assert server.stats.gets == 2
+
+
+def test_fetch_stops_on_live_session_and_continues_later(
+    season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path
+) -> None:
+    """The 10th GET answers the live-session 401: the run stops at once (exit 3), keeps the 9 answers,
+    says when to retry; run again later, it asks exactly what is left."""
+    server = season_server()
+    server.fail_at("401", 10)
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    expected = _expected_2024(world_dir)
+    assert summary.exit_code == 3
+    assert server.stats.gets == 10
+    assert summary.blocked is not None and "30 minutes" in summary.blocked.advice
+    assert "OPENF1_USERNAME" in summary.blocked.advice
+    assert summary.requests == 9 and summary.not_asked == expected - 9
+    assert len(_assert_store_valid(tmp_path / "store")) == 9
+
+    later = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert later.exit_code == 0 and later.planned == expected - 9
+    assert server.stats.rate_limited == 0  # the second run counted the first one's recent requests
+    assert server.stats.gets == 10 + expected - 9
+    assert len(_assert_store_valid(tmp_path / "store")) == expected
+
+
+def test_fetch_names_the_live_session_when_stored(
+    season_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """Blocked during a stored session (2024 Bahrain race), the advice names it and its end + 30 min."""
+    server = season_server()
+    store = tmp_path / "store"
+    fetch(_settings(server, store), _options(results=False), NOW)
+    server.fail_next("401")
+    during_race = datetime(2024, 3, 2, 16, 0, tzinfo=UTC)
+    summary = fetch(_settings(server, store), _options(refresh=True), during_race)
+    assert summary.exit_code == 3 and summary.blocked is not None
+    assert summary.blocked.session is not None and "Bahrain" in summary.blocked.session
+    assert summary.blocked.retry_at == datetime(2024, 3, 2, 17, 30, tzinfo=UTC)
+
+
+def test_fetch_dry_run_asks_nothing(season_server: Callable[..., RunningServer], tmp_path: Path) -> None:
+    """--dry-run on an empty store plans the two year lists (phase 2 needs stored meetings), asks nothing."""
+    server = season_server()
+    summary = fetch(_settings(server, tmp_path / "store"), _options(dry_run=True), NOW)
+    assert [p.key for p in summary.plan] == ["meetings?year=2024", "sessions?year=2024"]
+    assert all(p.reason == "missing" for p in summary.plan)
+    assert any("already stored" in note for note in summary.notes)
+    assert server.stats.total == 0
+
+
+def test_fetch_paid_tier_uses_a_token(openf1_server: ServerFactory, world_dir: Path, tmp_path: Path) -> None:
+    """With credentials: one POST /token, every GET on the paid tier with a Bearer token, no 401."""
+    server = openf1_server(
+        rows=[world_dir / "2024"],
+        token=("fan", "pit-wall-secret"),
+        paid_per_second=PER_SECOND,
+        paid_per_minute=PER_MINUTE,
+        per_second=1,
+        per_minute=1,
+    )
+    settings = _settings(server, tmp_path / "store", ("fan", "pit-wall-secret"))
+    summary = fetch(settings, _options(results=False), NOW)
+    assert summary.exit_code == 0 and summary.token_requests == 1
+    records = server.stats.records
+    assert [r.method for r in records].count("POST") == 1
+    assert all(r.tier == "paid" and r.status in (200, 404) for r in records if r.method == "GET")
+    assert "pit-wall-secret" not in msgspec.json.encode(summary).decode()
+
+
+def test_fetch_wrong_credentials_is_a_config_error(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """POST /token refusing the credentials stops the fetch with a TokenError (exit 2), password masked."""
+    server = openf1_server(rows=[world_dir / "2024"], token=("fan", "right"))
+    with pytest.raises(TokenError) as caught:
+        fetch(_settings(server, tmp_path / "store", ("fan", "wrong-password")), _options(), NOW)
+    assert caught.value.exit_code == 2 and "wrong-password" not in str(caught.value)
+
+
+def test_client_renews_token_before_expiry(openf1_server: ServerFactory, world_dir: Path) -> None:
+    """The token is renewed before it expires (client clock), and again when the server says it expired."""
+    clock = [0.0]
+    server = openf1_server(
+        rows=[world_dir / "2024"], token=("fan", "s"), token_ttl=100.0, clock=lambda: clock[0]
+    )
+    request = Request.make("meetings", [("year", "2024")])
+
+    async def go() -> list[str]:
+        async def no_sleep(seconds: float) -> None:
+            del seconds
+
+        limiter = Limiter(1000, 100000)
+        client = OpenF1Client(
+            server.base_url, limiter, FAST, credentials=("fan", "s"), clock=lambda: clock[0], sleep=no_sleep
+        )
+        async with client:
+            outcomes = [(await client.get(request)).outcome]
+            clock[0] = 60.0  # past half the life of a 100 s token: renewed before asking
+            outcomes.append((await client.get(request)).outcome)
+            clock[0] = 60.0 + 101.0  # the server's clock: expired
+            client._clock = lambda: 60.0  # the client does not know: it learns from the 401
+            outcomes.append((await client.get(request)).outcome)
+        return outcomes
+
+    assert asyncio.run(go()) == ["rows", "rows", "rows"]
+    methods = [(r.method, r.status) for r in server.stats.records]
+    assert methods == [
+        ("POST", 200),
+        ("GET", 200),
+        ("POST", 200),
+        ("GET", 200),
+        ("GET", 401),
+        ("POST", 200),
+        ("GET", 200),
+    ]
+
+
+def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    code = caught.value.code
+    return (code if isinstance(code, int) else 1), captured.out, captured.err
+
+
+def test_cli_fetch_json_and_exit_codes(
+    season_server: Callable[..., RunningServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ingest fetch --year 2024 --no-results --json` prints the summary as JSON (exit 0), progress lines
+    on stderr; `--year` with `--recent` is a usage error (exit 2); a live-session stop exits 3."""
+    server = season_server()
+    monkeypatch.setenv("OPENF1_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENF1_RATE_PER_SECOND", f"{PER_SECOND:g}")
+    monkeypatch.setenv("OPENF1_RATE_PER_MINUTE", f"{PER_MINUTE:g}")
+    store = str(tmp_path / "store")
+    code, out, err = _run_cli(["fetch", "--year", "2024", "--no-results", "--json", "--store", store], capsys)
+    assert code == 0, err
+    summary = msgspec.json.decode(out, type=FetchSummary)
+    assert summary.planned == 27 and summary.exit_code == 0 and summary.throttled == 0
+    assert "drivers?meeting_key=1229" in err
+
+    code, out, err = _run_cli(["fetch", "--year", "2024", "--store", store, "--dry-run"], capsys)
+    assert code == 0 and "phase 2  missing  session_result?meeting_key=1229" in out
+
+    code, _, err = _run_cli(["fetch", "--year", "2024", "--recent", "7", "--store", store], capsys)
+    assert code == 2 and "cannot be used together" in err
+
+    server.fail_next("401")
+    code, out, _ = _run_cli(["fetch", "--year", "2024", "--refresh", "--json", "--store", store], capsys)
+    assert code == 3 and json.loads(out)["blocked"]["advice"]
