@@ -61,7 +61,16 @@ def test_normalize_2024_points_match_the_championship(both: Replayed) -> None:
         entrant = entrants[result.entrant_id]
         if entrant.round_id in ids and result.points:
             points[drivers[entrant.driver_id].abbreviation] += result.points
-    expected = {"VER": 437, "NOR": 374, "LEC": 356, "PIA": 292, "SAI": 290, "RUS": 245, "HAM": 223, "PER": 152}
+    expected = {
+        "VER": 437,
+        "NOR": 374,
+        "LEC": 356,
+        "PIA": 292,
+        "SAI": 290,
+        "RUS": 245,
+        "HAM": 223,
+        "PER": 152,
+    }
     assert {k: points[k] for k in expected} == expected
 
 
@@ -81,7 +90,9 @@ def test_normalize_hungary_2023_has_the_20_f1_entrants(both: Replayed) -> None:
     names = {drivers[e.driver_id].last_name for e in racing.entrants if e.round_id == hungary.id}
     assert len([e for e in racing.entrants if e.round_id == hungary.id]) == 20
     assert "Ricciardo" in names and "Verstappen" in names
-    assert not {"Aron", "Bortoleto", "Montoya", "Edgar"} & {d.last_name for d in racing.drivers if d.last_name}
+    assert not {"Aron", "Bortoleto", "Montoya", "Edgar"} & {
+        d.last_name for d in racing.drivers if d.last_name
+    }
     skipped = [w for w in both.warnings if w.request == "drivers?meeting_key=1215"]
     assert len(skipped) == 30 and {w.kind for w in skipped} == {"driver_without_team", "driver_name_mismatch"}
     assert all(w.row is not None for w in skipped)
@@ -95,7 +106,10 @@ def test_normalize_bearman_38_and_50_is_one_driver(both: Replayed) -> None:
     aliases = {(a.alias_slug, a.driver_number) for a in racing.driver_aliases if a.driver_id == bearman.id}
     assert aliases == {("oliver-bearman-38", 38)}
     teams = {t.id: t.name for t in racing.teams}
-    assert {teams[e.team_id] for e in racing.entrants if e.driver_id == bearman.id} == {"Ferrari", "Haas F1 Team"}
+    assert {teams[e.team_id] for e in racing.entrants if e.driver_id == bearman.id} == {
+        "Ferrari",
+        "Haas F1 Team",
+    }
 
 
 def test_normalize_colapinto_43_and_45_is_one_driver(both: Replayed) -> None:
@@ -117,7 +131,7 @@ def test_normalize_lawson_is_one_driver_and_40_is_two_people(both: Replayed) -> 
 
 
 def test_normalize_antonelli_name_variants_are_one_driver() -> None:
-    """"Andrea Kimi ANTONELLI" then "Kimi ANTONELLI" is one driver named by the latest row, with an alias.
+    """ "Andrea Kimi ANTONELLI" then "Kimi ANTONELLI" is one driver named by the latest row, with an alias.
 
     The first row is OpenF1's real 2024 row; the second is the same real row as OpenF1 wrote it later
     (README: "Kimi ANTONELLI"), placed in a later real 2024 session of the same meeting.
@@ -127,8 +141,8 @@ def test_normalize_antonelli_name_variants_are_one_driver() -> None:
     later = dict(rows[1], first_name="Kimi", full_name="Kimi ANTONELLI", broadcast_name="K ANTONELLI")
     meeting = rows[0]["meeting_key"]
     answers = [
-        (f"/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
-        (f"/v1/sessions?year=2024", *body_of(world_rows(2024, "sessions"))),
+        ("/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
+        ("/v1/sessions?year=2024", *body_of(world_rows(2024, "sessions"))),
         (f"/v1/drivers?meeting_key={meeting}", *body_of([rows[0], later])),
     ]
     assert rows[0]["session_key"] != rows[1]["session_key"]
@@ -149,13 +163,17 @@ def test_normalize_results_mapping_on_real_rows(both: Replayed) -> None:
     quali = [r for r in racing.results if sessions[r.session_id].type == SessionType.Qualifying]
     pole = next(r for r in quali if r.q3_time == "1:29.179")  # VER, Bahrain 2024 (real row: 89.179)
     assert pole.time_milliseconds == 89179 and pole.points is None and pole.time is None
-    races = [r for r in racing.results if sessions[r.session_id].type in (SessionType.Race, SessionType.Sprint)]
+    races = [
+        r for r in racing.results if sessions[r.session_id].type in (SessionType.Race, SessionType.Sprint)
+    ]
     assert {r.status_detail for r in races} >= {"+1 Lap", "+2 Laps", None}
     assert sum(1 for r in races if r.grid_position is not None) > 0.9 * len(races)
     assert all(r.q1_time is None for r in races)
     assert all(r.fastest_lap is False for r in racing.results)
     winner_2024_bahrain = [r for r in races if r.position == 1 and r.time is not None]
-    assert all(r.time_milliseconds == round(r.time.total_seconds() * 1000) for r in winner_2024_bahrain if r.time)
+    assert all(
+        r.time_milliseconds == round(r.time.total_seconds() * 1000) for r in winner_2024_bahrain if r.time
+    )
 
 
 def test_normalize_results_only_after_sessions_end() -> None:
@@ -203,11 +221,22 @@ def test_normalize_exact_duplicate_driver_row_counts_once() -> None:
     """Issue #408: an exact duplicate row for one driver in one session gives one driver and one entrant."""
     body = _edge("drivers_session11230")
     rows = json.loads(body)
-    session = {"session_key": 11230, "meeting_key": 1279, "session_name": "Race",
-               "date_start": "2025-10-26T20:00:00+00:00", "date_end": "2025-10-26T22:00:00+00:00"}
-    meeting = json.loads(_edge("meetings_1282"))[0] | {"meeting_key": 1279, "meeting_name": "Mexico City Grand Prix"}
-    answers = [("/v1/meetings?year=2025", *body_of([meeting])), ("/v1/sessions?year=2025", *body_of([session])),
-               ("/v1/drivers?meeting_key=1279", 200, body)]
+    session = {
+        "session_key": 11230,
+        "meeting_key": 1279,
+        "session_name": "Race",
+        "date_start": "2025-10-26T20:00:00+00:00",
+        "date_end": "2025-10-26T22:00:00+00:00",
+    }
+    meeting = json.loads(_edge("meetings_1282"))[0] | {
+        "meeting_key": 1279,
+        "meeting_name": "Mexico City Grand Prix",
+    }
+    answers = [
+        ("/v1/meetings?year=2025", *body_of([meeting])),
+        ("/v1/sessions?year=2025", *body_of([session])),
+        ("/v1/drivers?meeting_key=1279", 200, body),
+    ]
     racing = normalize(snapshots(answers), AS_OF, False).racing
     assert len(rows) == 2 and len(racing.drivers) == 1 and len(racing.entrants) == 1
 
@@ -216,25 +245,35 @@ def test_normalize_driver_under_two_teams_keeps_one_row_deterministically() -> N
     """Issue #461: Lawson twice in one session under two teams: one entrant, the same in any order."""
     body = _edge("drivers_session11353")
     rows = json.loads(body)
-    session = {"session_key": 11353, "meeting_key": 1292, "session_name": "Practice 1",
-               "date_start": "2026-01-01T10:00:00+00:00", "date_end": "2026-01-01T11:00:00+00:00"}
+    session = {
+        "session_key": 11353,
+        "meeting_key": 1292,
+        "session_name": "Practice 1",
+        "date_start": "2026-01-01T10:00:00+00:00",
+        "date_end": "2026-01-01T11:00:00+00:00",
+    }
     meeting = json.loads(_edge("meetings_1282"))[0] | {"meeting_key": 1292}
     base = [("/v1/meetings?year=2026", *body_of([meeting])), ("/v1/sessions?year=2026", *body_of([session]))]
     picks = []
     for order in (rows, rows[::-1]):
-        racing = normalize(snapshots([*base, ("/v1/drivers?meeting_key=1292", *body_of(order))]), AS_OF, False).racing
+        racing = normalize(
+            snapshots([*base, ("/v1/drivers?meeting_key=1292", *body_of(order))]), AS_OF, False
+        ).racing
         assert len(racing.entrants) == 1 and len(racing.drivers) == 1
         picks.append((racing.entrants, racing.teams))
     assert picks[0] == picks[1]
 
 
 def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
-    """Issue #367 (2026 meetings: date_end, no meeting_code) and #303 (Sprint Qualifying typed Sprint Shootout)."""
+    """Issue #367 (2026 meetings: date_end, no meeting_code) and #303 (SQ typed as Sprint Shootout)."""
     meeting = _edge("meetings_1282")
     session = json.loads(_edge("sessions_9841"))[0]
     qatar = dict(json.loads(meeting)[0], meeting_key=1275, year=2025, meeting_name="Qatar Grand Prix")
-    answers = [("/v1/meetings?year=2026", 200, meeting), ("/v1/meetings?year=2025", *body_of([qatar])),
-               ("/v1/sessions?year=2025", *body_of([session]))]
+    answers = [
+        ("/v1/meetings?year=2026", 200, meeting),
+        ("/v1/meetings?year=2025", *body_of([qatar])),
+        ("/v1/sessions?year=2025", *body_of([session])),
+    ]
     racing = normalize(snapshots(answers), AS_OF, False).racing
     [bahrain] = [r for r in racing.rounds if r.open_f1_meeting_key == 1282]
     assert bahrain.slug == "2026-bahrain-grand-prix" and bahrain.round_number == 1
@@ -244,7 +283,7 @@ def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
 
 
 def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
-    """A meeting with is_cancelled (2026 schema; the real #367 row flagged) is not a round: a warning says so."""
+    """A meeting with is_cancelled (2026 schema; the real #367 row, flagged) is skipped with a warning."""
     meeting = dict(json.loads(_edge("meetings_1282"))[0], is_cancelled=True)
     replayed = normalize(snapshots([("/v1/meetings?year=2026", *body_of([meeting]))]), AS_OF, False)
     assert replayed.racing.rounds == ()
@@ -254,8 +293,11 @@ def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
 def test_normalize_later_snapshot_of_a_key_wins() -> None:
     """Issue #420: a result later corrected; the later snapshot of the same request replaces the earlier."""
     early = snapshots([("/v1/session_result?session_key=11299", 200, _edge("session_result_11299"))])
-    late = snapshots([("/v1/session_result?session_key=11299", 404, b'{"detail":"No results found."}')],
-                     when=FETCHED.replace(year=2026), run="later")
+    late = snapshots(
+        [("/v1/session_result?session_key=11299", 404, b'{"detail":"No results found."}')],
+        when=FETCHED.replace(year=2026),
+        run="later",
+    )
     from ingestion.replay.normalize import decode_snapshots
 
     decoded, _ = decode_snapshots(early + late, True)
@@ -269,8 +311,10 @@ def test_normalize_unknown_session_name_is_never_guessed() -> None:
     """A session whose name is not one of the known ones is skipped with a warning, never stored as a Race."""
     sessions = [dict(s) for s in world_rows(2024, "sessions") if s["meeting_key"] == 1229]
     sessions[0]["session_name"] = "Day 4"
-    answers = [("/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
-               ("/v1/sessions?year=2024", *body_of(sessions))]
+    answers = [
+        ("/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
+        ("/v1/sessions?year=2024", *body_of(sessions)),
+    ]
     replayed = normalize(snapshots(answers), AS_OF, False)
     assert len(replayed.racing.sessions) == len(sessions) - 1
     assert [w.kind for w in replayed.warnings] == ["session_unknown_name"]
@@ -279,4 +323,7 @@ def test_normalize_unknown_session_name_is_never_guessed() -> None:
 def test_unique_slugs_suffix_in_order() -> None:
     """Two meetings with one name in a season: the later one gets -2 (2026's two pre-season tests)."""
     assert unique_slugs(["2026-pre-season-testing", "2026-x", "2026-pre-season-testing"]) == [
-        "2026-pre-season-testing", "2026-x", "2026-pre-season-testing-2"]
+        "2026-pre-season-testing",
+        "2026-x",
+        "2026-pre-season-testing-2",
+    ]

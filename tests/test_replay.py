@@ -40,8 +40,18 @@ def _one(conn: Conn, query: str, *params: object) -> Any:
 
 
 def _xmins(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
-    tables = ["series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-              "driver_aliases"]
+    tables = [
+        "series",
+        "seasons",
+        "circuits",
+        "rounds",
+        "sessions",
+        "drivers",
+        "teams",
+        "entrants",
+        "results",
+        "driver_aliases",
+    ]
     return {t: conn.execute(f"SELECT id, xmin::text FROM {t} ORDER BY id").fetchall() for t in tables}
 
 
@@ -49,29 +59,58 @@ def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: C
     """Replaying the real store: 25 rounds and 123 sessions in 2024, the championship points, Hungary 2023."""
     summary = run_replay(db_url, store, AS_OF, True)
     assert summary.tables["rounds"].inserted == 48 and summary.warnings == {
-        "driver_name_mismatch": 15, "driver_without_team": 15}
-    assert _one(conn, "SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id WHERE s.year = 2024") == 25
-    assert _one(conn, "SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id WHERE s.year = 2023") == 23
-    assert _one(conn, "SELECT array_agg(round_number ORDER BY date_start) FROM rounds WHERE slug LIKE '2024-%%'") == \
-        list(range(25))
-    assert _one(conn, "SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id "
-                      "WHERE r.slug LIKE '2024-%%'") == 123
-    points = dict(conn.execute(
-        "SELECT d.abbreviation, sum(x.points)::int FROM results x JOIN entrants e ON e.id = x.entrant_id "
-        "JOIN drivers d ON d.id = e.driver_id JOIN rounds r ON r.id = e.round_id "
-        "WHERE r.slug LIKE '2024-%%' GROUP BY 1").fetchall())
+        "driver_name_mismatch": 15,
+        "driver_without_team": 15,
+    }
+    assert (
+        _one(conn, "SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id WHERE s.year = 2024")
+        == 25
+    )
+    assert (
+        _one(conn, "SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id WHERE s.year = 2023")
+        == 23
+    )
+    assert _one(
+        conn, "SELECT array_agg(round_number ORDER BY date_start) FROM rounds WHERE slug LIKE '2024-%%'"
+    ) == list(range(25))
+    assert (
+        _one(
+            conn,
+            "SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.slug LIKE '2024-%%'",
+        )
+        == 123
+    )
+    points = dict(
+        conn.execute(
+            "SELECT d.abbreviation, sum(x.points)::int FROM results x JOIN entrants e ON e.id = x.entrant_id "
+            "JOIN drivers d ON d.id = e.driver_id JOIN rounds r ON r.id = e.round_id "
+            "WHERE r.slug LIKE '2024-%%' GROUP BY 1"
+        ).fetchall()
+    )
     assert {k: points[k] for k in ("VER", "NOR", "LEC", "PIA", "SAI", "RUS", "HAM", "PER")} == {
-        "VER": 437, "NOR": 374, "LEC": 356, "PIA": 292, "SAI": 290, "RUS": 245, "HAM": 223, "PER": 152}
+        "VER": 437,
+        "NOR": 374,
+        "LEC": 356,
+        "PIA": 292,
+        "SAI": 290,
+        "RUS": 245,
+        "HAM": 223,
+        "PER": 152,
+    }
     hungary = conn.execute(
-        "SELECT d.last_name FROM entrants e JOIN rounds r ON r.id = e.round_id JOIN drivers d ON d.id = e.driver_id "
-        "WHERE r.slug = '2023-hungarian-grand-prix'").fetchall()
+        "SELECT d.last_name FROM entrants e JOIN rounds r ON r.id = e.round_id "
+        "JOIN drivers d ON d.id = e.driver_id "
+        "WHERE r.slug = '2023-hungarian-grand-prix'"
+    ).fetchall()
     assert len(hungary) == 20 and ("Ricciardo",) in hungary
-    assert _one(conn, "SELECT count(*) FROM drivers WHERE last_name IN ('Bearman', 'Lawson', 'Colapinto')") == 3
+    assert (
+        _one(conn, "SELECT count(*) FROM drivers WHERE last_name IN ('Bearman', 'Lawson', 'Colapinto')") == 3
+    )
     assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == 1
 
 
 def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn) -> None:
-    """A second replay of the same store changes no racing row (same xmin everywhere); only a run is recorded."""
+    """A second replay of the same store changes no racing row (same xmin); only a run is recorded."""
     run_replay(db_url, store, AS_OF, True)
     before = _xmins(conn)
     again = run_replay(db_url, store, AS_OF, True)
@@ -109,16 +148,26 @@ def test_replay_adopts_ids_of_an_older_pipeline(store: Store, db_url: str, conn:
     series, season, circuit, rnd, sess, team, driver = (make_id("legacy", n) for n in range(7))
     conn.execute("INSERT INTO series (id, name, slug) VALUES (%s, 'F1', 'formula-1')", (series,))
     conn.execute("INSERT INTO seasons (id, series_id, year) VALUES (%s, %s, 2024)", (season, series))
-    conn.execute("INSERT INTO circuits (id, name, slug, location, country) VALUES (%s, 'Sakhir', 'sakhir', 'x', 'y')",
-                 (circuit,))
-    conn.execute("INSERT INTO rounds (id, season_id, circuit_id, name, slug, round_number, date_start, date_end, "
-                 "open_f1_meeting_key) VALUES (%s, %s, %s, 'Bahrain', '2024-bahrain-grand-prix', 1, '2024-03-01', "
-                 "'2024-03-02', 1229)", (rnd, season, circuit))
-    conn.execute("INSERT INTO sessions (id, round_id, type, start_time_utc, status, open_f1_session_key) "
-                 "VALUES (%s, %s, 6, '2024-03-02T15:00:00Z', 0, 9472)", (sess, rnd))
+    conn.execute(
+        "INSERT INTO circuits (id, name, slug, location, country) VALUES (%s, 'Sakhir', 'sakhir', 'x', 'y')",
+        (circuit,),
+    )
+    conn.execute(
+        "INSERT INTO rounds (id, season_id, circuit_id, name, slug, round_number, date_start, date_end, "
+        "open_f1_meeting_key) VALUES (%s, %s, %s, 'Bahrain', '2024-bahrain-grand-prix', 1, '2024-03-01', "
+        "'2024-03-02', 1229)",
+        (rnd, season, circuit),
+    )
+    conn.execute(
+        "INSERT INTO sessions (id, round_id, type, start_time_utc, status, open_f1_session_key) "
+        "VALUES (%s, %s, 6, '2024-03-02T15:00:00Z', 0, 9472)",
+        (sess, rnd),
+    )
     conn.execute("INSERT INTO teams (id, name, slug) VALUES (%s, 'Ferrari', 'ferrari')", (team,))
-    conn.execute("INSERT INTO drivers (id, first_name, last_name, slug) VALUES (%s, 'Max', 'V', 'max-verstappen')",
-                 (driver,))
+    conn.execute(
+        "INSERT INTO drivers (id, first_name, last_name, slug) VALUES (%s, 'Max', 'V', 'max-verstappen')",
+        (driver,),
+    )
     run_replay(db_url, store, AS_OF, True)
     assert _one(conn, "SELECT id FROM sessions WHERE open_f1_session_key = 9472") == sess
     assert _one(conn, "SELECT id FROM rounds WHERE open_f1_meeting_key = 1229") == rnd
@@ -135,11 +184,14 @@ def _ingest(args: list[str]) -> None:
     assert exit_info.value.code in (0, None)
 
 
-def test_replay_cli_prints_the_summary_as_json(store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_cli_prints_the_summary_as_json(
+    store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`ingest replay --json --store DIR --as-of T` loads and prints the summary as one JSON document."""
     monkeypatch.setenv("DATABASE_URL", db_url)
-    _ingest(["replay", "--json", "--store", str(store.root), "--as-of", "2026-01-01T00:00:00Z", "--no-results"])
+    _ingest(
+        ["replay", "--json", "--store", str(store.root), "--as-of", "2026-01-01T00:00:00Z", "--no-results"]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["results"] is False and summary["tables"]["sessions"]["inserted"] == 236
     assert set(summary["seconds"]) == {"read", "decode", "normalize", "load"}
@@ -174,11 +226,15 @@ def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
 
 
 @DB_SETTINGS
-@given(subset=st.lists(st.sampled_from(PER_MEETING), max_size=30, unique=True), as_of=st.sampled_from(INSTANTS),
-       results=st.booleans())
-def test_replay_fresh_equals_incremental(db_factory: Callable[[], str], subset: list[Any], as_of: datetime,
-                                         results: bool) -> None:
-    """Replaying over an older state (fewer requests, earlier as_of) gives the tables of a fresh replay, ids too."""
+@given(
+    subset=st.lists(st.sampled_from(PER_MEETING), max_size=30, unique=True),
+    as_of=st.sampled_from(INSTANTS),
+    results=st.booleans(),
+)
+def test_replay_fresh_equals_incremental(
+    db_factory: Callable[[], str], subset: list[Any], as_of: datetime, results: bool
+) -> None:
+    """Replaying over an older state (fewer requests, earlier as_of) equals a fresh replay, ids too."""
     full = list(ANSWERS_2024)
     incremental, fresh = db_factory(), db_factory()
     _load(incremental, [*MEETINGS_AND_SESSIONS, *subset], as_of, results)
@@ -190,7 +246,9 @@ def test_replay_fresh_equals_incremental(db_factory: Callable[[], str], subset: 
 
 @DB_SETTINGS
 @given(picks=st.lists(st.integers(0, len(PER_MEETING) - 1), min_size=1, max_size=8, unique=True))
-def test_replay_two_fresh_databases_get_identical_ids(db_factory: Callable[[], str], picks: list[int]) -> None:
+def test_replay_two_fresh_databases_get_identical_ids(
+    db_factory: Callable[[], str], picks: list[int]
+) -> None:
     """The same snapshots replayed into two fresh databases give identical rows and ids."""
     answers = [*MEETINGS_AND_SESSIONS, *(PER_MEETING[i] for i in sorted(picks))]
     first, second = db_factory(), db_factory()
@@ -201,7 +259,9 @@ def test_replay_two_fresh_databases_get_identical_ids(db_factory: Callable[[], s
 
 @DB_SETTINGS
 @given(results=st.booleans(), picks=st.lists(st.integers(0, len(PER_MEETING) - 1), max_size=10, unique=True))
-def test_replay_no_results_leaves_results_empty(db_factory: Callable[[], str], results: bool, picks: list[int]) -> None:
+def test_replay_no_results_leaves_results_empty(
+    db_factory: Callable[[], str], results: bool, picks: list[int]
+) -> None:
     """With results off nothing is written to results, whatever the snapshots hold and whatever ran before."""
     url = db_factory()
     answers = [*MEETINGS_AND_SESSIONS, *(PER_MEETING[i] for i in picks)]
@@ -218,14 +278,21 @@ def test_replay_later_version_of_a_request_wins(index: int, other: int) -> None:
     """Snapshots plus an earlier different version of one request give the same tables as without it."""
     path, _status, _body = ANSWERS_2024[index]
     older = snapshots([(path, *ANSWERS_2024[other][1:])], when=FETCHED - timedelta(days=30), run="old")
-    assert normalize(older + snapshots(ANSWERS_2024), AS_OF, True) == normalize(snapshots(ANSWERS_2024), AS_OF, True)
+    assert normalize(older + snapshots(ANSWERS_2024), AS_OF, True) == normalize(
+        snapshots(ANSWERS_2024), AS_OF, True
+    )
 
 
-def test_replay_store_with_a_later_version_equals_the_later_alone(tmp_path: Path, db_factory: Callable[[], str]) -> None:
-    """Through the store: an old empty answer for every drivers request, then the real one, equals the real one."""
+def test_replay_store_with_a_later_version_equals_the_later_alone(
+    tmp_path: Path, db_factory: Callable[[], str]
+) -> None:
+    """Through the store: an old empty answer then the real answer, equals the real answer alone."""
     with_history, plain = Store(tmp_path / "a"), Store(tmp_path / "b")
-    put_answers(with_history, [(p, 404, b'{"detail":"No results found."}') for p, _, _ in ANSWERS_2024[2:]],
-                when=FETCHED - timedelta(days=3))
+    put_answers(
+        with_history,
+        [(p, 404, b'{"detail":"No results found."}') for p, _, _ in ANSWERS_2024[2:]],
+        when=FETCHED - timedelta(days=3),
+    )
     put_answers(with_history, ANSWERS_2024)
     put_answers(plain, ANSWERS_2024)
     assert replay(with_history, AS_OF, True) == replay(plain, AS_OF, True)
@@ -236,7 +303,9 @@ def test_replay_store_with_a_later_version_equals_the_later_alone(tmp_path: Path
 
 
 # OpenF1-shaped rows: real 2024 rows of two meetings with fields swapped for values seen elsewhere, or nulls
-_REAL = {ep: world_rows(2024, ep) for ep in ("meetings", "sessions", "drivers", "session_result", "starting_grid")}
+_REAL = {
+    ep: world_rows(2024, ep) for ep in ("meetings", "sessions", "drivers", "session_result", "starting_grid")
+}
 
 
 def _values(endpoint: str, field: str) -> list[object]:
@@ -256,15 +325,20 @@ def _mutated_world(draw: st.DrawFn) -> list[Any]:
             for field in list(row):
                 if rng.random() < rate:
                     row[field] = rng.choice(_values(endpoint, field))
-        path = f"/v1/{endpoint}?year=2024" if endpoint in ("meetings", "sessions") else \
-            f"/v1/{endpoint}?meeting_key={meetings[0]}"
+        path = (
+            f"/v1/{endpoint}?year=2024"
+            if endpoint in ("meetings", "sessions")
+            else f"/v1/{endpoint}?meeting_key={meetings[0]}"
+        )
         answers.append((path, *body_of(rows)))
     return answers
 
 
 @DB_SETTINGS
 @given(answers=_mutated_world())
-def test_replay_mutated_openf1_rows_load_and_settle(db_factory: Callable[[], str], answers: list[Any]) -> None:
+def test_replay_mutated_openf1_rows_load_and_settle(
+    db_factory: Callable[[], str], answers: list[Any]
+) -> None:
     """Real rows with fields swapped or nulled never crash loading; a second replay writes nothing."""
     url = db_factory()
     _load(url, answers, AS_OF)

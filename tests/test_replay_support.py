@@ -1,7 +1,8 @@
 """Shared helpers of the replay tests (no tests here): stores built from the real OpenF1 world files.
 
 The world rows are split the way fetch stores them: ``/v1/meetings?year=Y``, ``/v1/sessions?year=Y``, and per
-meeting ``/v1/drivers?meeting_key=M``, ``/v1/session_result?meeting_key=M``, ``/v1/starting_grid?meeting_key=M``
+meeting ``/v1/drivers?meeting_key=M``, ``/v1/session_result?meeting_key=M``,
+``/v1/starting_grid?meeting_key=M``
 (status 200 with the rows, or 404 ``{"detail":"No results found."}`` when a meeting has none).
 """
 
@@ -51,7 +52,9 @@ def world_answers(year: int) -> tuple[Answer, ...]:
     return tuple(out)
 
 
-def put_answers(store: Store, answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED) -> list[Event]:
+def put_answers(
+    store: Store, answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED
+) -> list[Event]:
     """Store ``answers`` as one fetch run, received one millisecond apart from ``when``."""
     events = []
     with store.writer() as writer:
@@ -76,14 +79,23 @@ def world_store(root: Path, years: tuple[int, ...] = (2023, 2024)) -> Store:
     return store
 
 
-def snapshots(answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED, run: str = "run") -> list[Snapshot]:
+def snapshots(
+    answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED, run: str = "run"
+) -> list[Snapshot]:
     """The answers as in-memory snapshots (for the pure tests: no store needed)."""
     out = []
     for i, (path, status, body) in enumerate(answers):
         request = Request.from_url(path)
         event = Event(
-            run=run, seq=i, endpoint=request.endpoint, query=request.query, url=path, status=status,
-            received_at=when + timedelta(milliseconds=i), address=f"{i:064x}", size=len(body),
+            run=run,
+            seq=i,
+            endpoint=request.endpoint,
+            query=request.query,
+            url=path,
+            status=status,
+            received_at=when + timedelta(milliseconds=i),
+            address=f"{i:064x}",
+            size=len(body),
         )
         out.append(Snapshot(event, body))
     return out

@@ -18,7 +18,9 @@ def _as_of(text: str | None) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--as-of: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08T18:00:00Z)") from None
+        raise UsageError(
+            f"--as-of: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08T18:00:00Z)"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -30,7 +32,9 @@ def register(app: typer.Typer) -> None:
             None, "--as-of", help="Replay the snapshots as they were at this instant (ISO-8601; default now)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        store_dir: Path | None = typer.Option(None, "--store", help="Snapshot store directory (default SNAPSHOT_DIR)."),
+        store_dir: Path | None = typer.Option(
+            None, "--store", help="Snapshot store directory (default SNAPSHOT_DIR)."
+        ),
     ) -> None:
         """Replay the snapshot store into the racing tables: deterministic, writes only what differs.
 
@@ -38,7 +42,7 @@ def register(app: typer.Typer) -> None:
         """
         from ingestion.config import load_settings
         from ingestion.db import database_url
-        from ingestion.replay import run_replay
+        from ingestion.replay import render_summary, run_replay
         from ingestion.store import Store
 
         instant = _as_of(as_of)
@@ -48,21 +52,5 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
             return
-        typer.echo(
-            f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
-            f"{'' if summary.results else ' (no results)'}"
-        )
-        typer.echo(f"  {'table':<16}{'rows':>7}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}")
-        for name, counts in summary.tables.items():
-            typer.echo(
-                f"  {name:<16}{summary.rows.get(name, 0):>7}{counts.inserted:>10}{counts.updated:>9}"
-                f"{counts.unchanged:>11}{counts.removed:>9}"
-            )
-        if summary.warnings:
-            typer.echo("warnings:")
-            for kind, count in summary.warnings.items():
-                typer.echo(f"  {kind:<28}{count:>6}")
-        else:
-            typer.echo("warnings: none")
-        stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())
-        typer.echo(f"time: {stages}; {summary.written} row(s) written")
+        for line in render_summary(summary):
+            typer.echo(line)

@@ -82,6 +82,7 @@ __all__ = [
     "make_id",
     "normalize",
     "racing_snapshot",
+    "render_summary",
     "replay",
     "run_replay",
     "slugify",
@@ -161,3 +162,25 @@ def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> Replay
         seconds={k: round(v, 4) for k, v in seconds.items()},
         run_id=loaded.run_id,
     )
+
+
+def render_summary(summary: ReplaySummary) -> list[str]:
+    """The summary as the lines ``ingest replay`` prints: counts per table, warnings by kind, timings."""
+    lines = [
+        f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
+        + ("" if summary.results else " (no results)"),
+        f"  {'table':<16}{'rows':>7}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
+    ]
+    for name, counts in summary.tables.items():
+        lines.append(
+            f"  {name:<16}{summary.rows.get(name, 0):>7}{counts.inserted:>10}{counts.updated:>9}"
+            f"{counts.unchanged:>11}{counts.removed:>9}"
+        )
+    if summary.warnings:
+        lines.append("warnings:")
+        lines.extend(f"  {kind:<28}{count:>6}" for kind, count in summary.warnings.items())
+    else:
+        lines.append("warnings: none")
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())
+    lines.append(f"time: {stages}; {summary.written} row(s) written")
+    return lines

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -26,18 +26,19 @@ SNAPSHOT_ERROR = "snapshot_error"
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _DETAIL = msgspec.json.Decoder(Detail)
-_DECODERS: dict[type[msgspec.Struct], tuple[msgspec.json.Decoder[list[msgspec.Struct]], msgspec.json.Decoder[msgspec.Struct]]] = {}
+_DECODERS: dict[type[msgspec.Struct], tuple[Any, Any]] = {}
 
 
 def _decoders(row_type: type[T]) -> tuple[msgspec.json.Decoder[list[T]], msgspec.json.Decoder[T]]:
+    """The (whole array, one row) decoders of ``row_type``, made once. Lenient: ``1.0`` is accepted as 1."""
     cached = _DECODERS.get(row_type)
     if cached is None:
         cached = (
             msgspec.json.Decoder(list[row_type], strict=False),  # type: ignore[valid-type]
             msgspec.json.Decoder(row_type, strict=False),
         )
-        _DECODERS[row_type] = cached  # type: ignore[assignment]
-    return cached  # type: ignore[return-value]
+        _DECODERS[row_type] = cached
+    return cached
 
 
 def is_no_results(body: bytes) -> bool:
@@ -50,7 +51,12 @@ def is_no_results(body: bytes) -> bool:
 
 
 def decode_rows(
-    row_type: type[T], body: bytes, *, status: int = 200, request: str | None = None, address: str | None = None
+    row_type: type[T],
+    body: bytes,
+    *,
+    status: int = 200,
+    request: str | None = None,
+    address: str | None = None,
 ) -> tuple[list[T], list[Warning]]:
     """The rows of one snapshot body, and a warning for each row (or body) that could not be used."""
     many, one = _decoders(row_type)
@@ -88,7 +94,7 @@ def decode_rows(
 def decode_endpoint(
     endpoint: str, body: bytes, *, status: int = 200, request: str | None = None, address: str | None = None
 ) -> tuple[list[msgspec.Struct], list[Warning]]:
-    """Decode a body of ``endpoint`` with its wire Struct (:data:`ROW_TYPES`); unknown endpoints give nothing."""
+    """Decode a body of ``endpoint`` with its wire Struct (:data:`ROW_TYPES`); other endpoints: nothing."""
     row_type = ROW_TYPES.get(endpoint)
     if row_type is None:
         return [], []

@@ -71,7 +71,9 @@ def _target(name: str) -> sql.Composed:
 def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
     if prefix is None:
         return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(prefix), sql.Identifier(c)) for c in columns)
+    return sql.SQL(", ").join(
+        sql.SQL("{}.{}").format(sql.Identifier(prefix), sql.Identifier(c)) for c in columns
+    )
 
 
 def _row_of(cols: Sequence[str], alias: str) -> sql.Composable:
@@ -108,7 +110,8 @@ def _remap_parents(conn: Conn, spec: TableSpec) -> None:
     for column, parent in spec.parents:
         conn.execute(
             sql.SQL(
-                "UPDATE {stage} s SET {col} = m.new_id FROM replay_id_map m WHERE m.tbl = %s AND s.{col} = m.old_id"
+                "UPDATE {stage} s SET {col} = m.new_id FROM replay_id_map m "
+                "WHERE m.tbl = %s AND s.{col} = m.old_id"
             ).format(stage=_stage(spec.name), col=sql.Identifier(column)),
             (parent,),
         )
@@ -118,9 +121,7 @@ def _adopt(conn: Conn, spec: TableSpec) -> None:
     """A staged row whose natural key is held by an existing row with another id takes that id."""
     stage, target = _stage(spec.name), _target(spec.name)
     for key in spec.unique_keys:
-        match = sql.SQL(" AND ").join(
-            sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key
-        )
+        match = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key)
         conn.execute(
             sql.SQL(
                 "INSERT INTO replay_id_map (tbl, old_id, new_id) "
@@ -155,7 +156,8 @@ def _make_room(conn: Conn, spec: TableSpec) -> int:
     cur = conn.execute(
         sql.SQL(
             "UPDATE {target} t SET slug = t.slug || '-' || left(t.id::text, 8) FROM {stage} s "
-            "WHERE s.slug = t.slug AND s.id <> t.id AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
+            "WHERE s.slug = t.slug AND s.id <> t.id "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
         ).format(target=target, stage=stage)
     )
     return cur.rowcount
@@ -168,7 +170,11 @@ def _upsert(conn: Conn, spec: TableSpec, staged: int) -> tuple[int, int, int]:
         "SELECT {cols} FROM {stage} s WHERE NOT EXISTS ("
         "SELECT 1 FROM {target} t WHERE t.id = s.id AND {t_row} IS NOT DISTINCT FROM {s_row})"
     ).format(
-        cols=_cols(spec.columns, "s"), stage=stage, target=target, t_row=_row_of(data, "t"), s_row=_row_of(data, "s")
+        cols=_cols(spec.columns, "s"),
+        stage=stage,
+        target=target,
+        t_row=_row_of(data, "t"),
+        s_row=_row_of(data, "s"),
     )
     sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data)
     query = sql.SQL(
@@ -191,8 +197,8 @@ def _upsert(conn: Conn, spec: TableSpec, staged: int) -> tuple[int, int, int]:
     return inserted, updated, staged - inserted - updated
 
 
-def _delete(conn: Conn, query: sql.Composable) -> int:
-    return conn.execute(query).rowcount
+def _delete(conn: Conn, query: sql.Composed) -> int:
+    return int(conn.execute(query).rowcount)
 
 
 def load(
@@ -211,8 +217,9 @@ def load(
     """
     racing = replayed.racing
     specs = [s for s in TABLES if results or s.name != "results"]
-    counts: dict[str, dict[str, int]] = {s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0}
-                                         for s in TABLES}
+    counts: dict[str, dict[str, int]] = {
+        s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0} for s in TABLES
+    }
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         conn.execute(
@@ -264,7 +271,8 @@ def load(
         document.update(extra or {})
         row = conn.execute(
             "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
-            "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) RETURNING id",
+            "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) "
+            "RETURNING id",
             (started_at, as_of, results, msgspec.json.encode(document).decode()),
         ).fetchone()
     return msgspec.structs.replace(summary, run_id=int(row[0]) if row else None)

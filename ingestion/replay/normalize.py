@@ -8,6 +8,7 @@ cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -186,7 +187,12 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[War
             row_type, target = Session, decoded.sessions  # type: ignore[assignment]
             key_of = lambda r: r.session_key  # type: ignore[attr-defined]  # noqa: E731
         elif endpoint in ("drivers", "session_result", "starting_grid"):
-            row_type = {"drivers": Driver, "session_result": SessionResult, "starting_grid": StartingGrid}[endpoint]
+            row_types: dict[str, type[msgspec.Struct]] = {
+                "drivers": Driver,
+                "session_result": SessionResult,
+                "starting_grid": StartingGrid,
+            }
+            row_type = row_types[endpoint]
             target = {  # type: ignore[assignment]
                 "drivers": decoded.drivers,
                 "session_result": decoded.results,
@@ -202,7 +208,9 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[War
         fresh: dict[object, list[tuple[object, _Origin]]] = defaultdict(list)
         for index, row in enumerate(rows):
             origin = _Origin(event.key, event.address, index)
-            ints = [getattr(row, f) for f in ("meeting_key", "session_key", "driver_number") if hasattr(row, f)]
+            ints = [
+                getattr(row, f) for f in ("meeting_key", "session_key", "driver_number") if hasattr(row, f)
+            ]
             if not _in_range(*ints):
                 warnings.append(
                     Warning(
@@ -363,7 +371,9 @@ class _Rules:
             self.w.append(Warning(kind=kind, message=message))
         else:
             self.w.append(
-                Warning(kind=kind, message=message, request=origin.request, address=origin.address, row=origin.row)
+                Warning(
+                    kind=kind, message=message, request=origin.request, address=origin.address, row=origin.row
+                )
             )
 
     # sessions first (rounds take their dates from them) ----------------------------------------------
@@ -464,12 +474,15 @@ class _Rules:
                 if not team or not team_slug:
                     self.warn(
                         DRIVER_WITHOUT_TEAM,
-                        f"session {key[0]}: {who} (#{row.driver_number}) has no team: feeder-series row skipped",
+                        f"session {key[0]}: {who} (#{row.driver_number}) has no team: "
+                        "feeder-series row skipped",
                         origin,
                     )
                     continue
                 if not first or not last or not slugify(last):
-                    self.warn(DRIVER_WITHOUT_NAME, f"session {key[0]}: #{row.driver_number} has no name", origin)
+                    self.warn(
+                        DRIVER_WITHOUT_NAME, f"session {key[0]}: #{row.driver_number} has no name", origin
+                    )
                     continue
                 full = clean_text(row.full_name)
                 if full is not None and not names_agree(full, first, last):
@@ -497,8 +510,17 @@ class _Rules:
             key = (session.session.session_key, row.driver_number)
             valid[key].append(
                 _Candidate(
-                    row, origin, key[0], session.session.meeting_key, session.start,
-                    first, last, acronym, team, team_slug, identity,
+                    row,
+                    origin,
+                    key[0],
+                    session.session.meeting_key,
+                    session.start,
+                    first,
+                    last,
+                    acronym,
+                    team,
+                    team_slug,
+                    identity,
                 )
             )
         # Duplicates: the fullest row; then the team the driver has most in that meeting; then the bytes.
@@ -510,14 +532,14 @@ class _Rules:
             if len(cands) == 1:
                 out[key] = cands[0]
                 continue
-            best = _fullest(
-                (c.row for c in cands),
-                prefer=lambda r: max(
-                    teams_in_meeting[(c.meeting_key, c.identity, c.team_slug)] for c in cands if c.row is r
-                ),
-            )
+            support = {id(c.row): teams_in_meeting[(c.meeting_key, c.identity, c.team_slug)] for c in cands}
+            best = _fullest((c.row for c in cands), prefer=functools.partial(_support, support))
             out[key] = next(c for c in cands if c.row is best)
         return out
+
+
+def _support(support: dict[int, int], row: Driver) -> int:
+    return support[id(row)]
 
 
 def normalize(snapshots: Sequence[Snapshot], as_of: datetime, results: bool) -> Replayed:
@@ -526,7 +548,9 @@ def normalize(snapshots: Sequence[Snapshot], as_of: datetime, results: bool) -> 
     return normalize_decoded(decoded, warnings, as_of, results)
 
 
-def normalize_decoded(decoded: Decoded, warnings: Sequence[Warning], as_of: datetime, results: bool) -> Replayed:
+def normalize_decoded(
+    decoded: Decoded, warnings: Sequence[Warning], as_of: datetime, results: bool
+) -> Replayed:
     """The rules applied to decoded rows (:func:`decode_snapshots`); ``warnings`` are carried over first."""
     cutoff = _utc(as_of)
     if cutoff is None:
@@ -557,7 +581,9 @@ def normalize_decoded(decoded: Decoded, warnings: Sequence[Warning], as_of: date
     for r in sorted(rounds.values(), key=lambda r: (r.date_start, r.meeting.meeting_key)):
         latest_meeting[r.circuit_key] = r
     circuit_keys = sorted(latest_meeting)
-    circuit_slugs = unique_slugs([slugify(latest_meeting[k].circuit_name) or f"circuit-{k}" for k in circuit_keys])
+    circuit_slugs = unique_slugs(
+        [slugify(latest_meeting[k].circuit_name) or f"circuit-{k}" for k in circuit_keys]
+    )
     circuits = {
         k: CircuitRow(
             id=make_id("circuit", k),
@@ -579,8 +605,11 @@ def normalize_decoded(decoded: Decoded, warnings: Sequence[Warning], as_of: date
     for year in seasons:
         mine = sorted(
             (r for r in rounds.values() if r.year == year),
-            key=lambda r: (r.date_start, first_start.get(r.meeting.meeting_key, datetime.max.replace(tzinfo=UTC)),
-                           r.meeting.meeting_key),
+            key=lambda r: (
+                r.date_start,
+                first_start.get(r.meeting.meeting_key, datetime.max.replace(tzinfo=UTC)),
+                r.meeting.meeting_key,
+            ),
         )
         slugs = unique_slugs([f"{year}-{slugify(r.name) or 'meeting'}" for r in mine])
         number = 0
@@ -652,7 +681,9 @@ def _display(first: str, last: str) -> str:
     return f"{first} {last}"
 
 
-def _drivers(candidates: dict[tuple[int, int], _Candidate]) -> tuple[dict[str, tuple[DriverRow, str]], list[DriverAliasRow]]:
+def _drivers(
+    candidates: dict[tuple[int, int], _Candidate],
+) -> tuple[dict[str, tuple[DriverRow, str]], list[DriverAliasRow]]:
     """One row per identity (name, acronym, headshot, number from the latest row) and its aliases."""
     by_identity: dict[str, list[_Candidate]] = defaultdict(list)
     for c in candidates.values():
@@ -670,7 +701,9 @@ def _drivers(candidates: dict[tuple[int, int], _Candidate]) -> tuple[dict[str, t
     for identity, slug in zip(order, slugs, strict=True):
         cs = by_identity[identity]
         current = cs[-1]
-        headshot = next((clean_text(c.row.headshot_url) for c in reversed(cs) if clean_text(c.row.headshot_url)), None)
+        headshot = next(
+            (clean_text(c.row.headshot_url) for c in reversed(cs) if clean_text(c.row.headshot_url)), None
+        )
         acronym = next((c.acronym for c in reversed(cs) if c.acronym), None)
         number = current.row.driver_number
         driver_id = make_id("driver", identity)
@@ -699,7 +732,11 @@ def _drivers(candidates: dict[tuple[int, int], _Candidate]) -> tuple[dict[str, t
             if (name_slug, num) == (current_slug, number):
                 continue
             last_seen = seen[-1]
-            alias_slug = name_slug if name_slug != current_slug and len(numbers[name_slug]) == 1 else f"{name_slug}-{num}"
+            alias_slug = (
+                name_slug
+                if name_slug != current_slug and len(numbers[name_slug]) == 1
+                else f"{name_slug}-{num}"
+            )
             aliases.append(
                 DriverAliasRow(
                     id=make_id("driver-alias", identity, alias_slug),
@@ -775,8 +812,8 @@ def _results(
         by_meeting_number[(c.meeting_key, c.row.driver_number)].add((c.identity, c.team_slug))
     # the qualifying session each race takes its grid from (the latest of that type in the meeting)
     grid_session: dict[tuple[int, SessionType], int] = {}
-    for key, s in sorted(sessions.items(), key=lambda kv: (kv[1].start, kv[0])):
-        grid_session[(s.session.meeting_key, s.type)] = key
+    for session_key, s in sorted(sessions.items(), key=lambda kv: (kv[1].start, kv[0])):
+        grid_session[(s.session.meeting_key, s.type)] = session_key
     out: dict[object, ResultRow] = {}
     for key in sorted(rules.d.results):
         sk, number = key
@@ -794,7 +831,8 @@ def _results(
                 why = "no driver" if not options else f"{len(options)} drivers"
                 rules.warn(
                     RESULT_WITHOUT_ENTRANT,
-                    f"session {sk}: result of #{number} skipped: {why} with that number in the session or meeting",
+                    f"session {sk}: result of #{number} skipped: {why} "
+                    "with that number in the session or meeting",
                     origin,
                 )
                 continue
@@ -805,7 +843,8 @@ def _results(
         if kept is not None:
             rules.warn(
                 RESULT_DUPLICATE,
-                f"session {sk}: #{number} and car {kept.car_number} are the same entrant: the first result kept",
+                f"session {sk}: #{number} and car {kept.car_number} are the same entrant: "
+                "the first result kept",
                 origin,
             )
             continue

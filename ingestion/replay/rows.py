@@ -176,7 +176,7 @@ class Racing(msgspec.Struct, frozen=True, kw_only=True):
         return {spec.name: len(self.table(spec.name)) for spec in TABLES}
 
 
-class Warning(msgspec.Struct, frozen=True, kw_only=True):  # noqa: A001 - the record's name in the brief
+class Warning(msgspec.Struct, frozen=True, kw_only=True):
     """Something replay skipped or could not use, with where it came from.
 
     ``request`` is the request key of the snapshot (``drivers?meeting_key=1215``), ``address`` its blob,
