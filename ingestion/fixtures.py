@@ -1,0 +1,81 @@
+"""Regenerate the committed fixture snapshots from real OpenF1 rows, through the real doors.
+
+``make snapshots`` (``python -m ingestion.fixtures``) starts ``ingest serve`` over
+``../shared/openf1/world/<year>`` on 127.0.0.1 and runs the real ``ingest fetch`` against it, results
+included, so ``snapshots/`` holds genuine requests and answers in its log. A regeneration asks every request
+again (``--refresh``): it adds events, and no blob when the data has not changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingestion.config import PROJECT_ROOT, Settings, load_settings
+from ingestion.errors import IngestionError, UsageError
+from ingestion.fetch import FetchOptions, FetchSummary, fetch, render_summary
+from ingestion.server import ServerConfig, load_rows, start_server
+
+FIXTURE_YEARS = (2023, 2024)
+DEFAULT_WORLD = PROJECT_ROOT.parent / "shared" / "openf1" / "world"
+#: The stand-in server and the client agree on a fast pace: the limits are exercised, not waited out.
+FIXTURE_RATE = (50.0, 3000)
+
+
+def build_fixture_snapshots(
+    world: Path,
+    store_dir: Path,
+    *,
+    years: Sequence[int] = FIXTURE_YEARS,
+    now: datetime,
+    refresh: bool = True,
+) -> FetchSummary:
+    """Serve ``world/<year>`` rows like OpenF1 and fetch ``years`` (results included) into ``store_dir``."""
+    missing = [str(world / str(y)) for y in years if not (world / str(y)).is_dir()]
+    if missing:
+        raise UsageError(f"no OpenF1 rows at {', '.join(missing)}: pass --world DIR")
+    per_second, per_minute = FIXTURE_RATE
+    dataset = load_rows([world / str(y) for y in years])
+    config = ServerConfig(per_second=per_second, per_minute=per_minute)
+    with start_server(dataset, config) as server:
+        settings = Settings(
+            database_url=None,
+            openf1_base_url=server.base_url,
+            snapshot_dir=store_dir,
+            pgdata_dir=PROJECT_ROOT / ".pgdata",
+            rate_per_second=per_second,
+            rate_per_minute=per_minute,
+        )
+        summary = fetch(settings, FetchOptions(years=tuple(years), results=True, refresh=refresh), now)
+        if server.stats.rate_limited:
+            raise IngestionError(f"the stand-in server answered {server.stats.rate_limited} request(s) with 429")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingestion.fixtures",
+        description="Regenerate the fixture snapshot store from ../shared/openf1/world via ingest serve + fetch.",
+    )
+    parser.add_argument("--world", type=Path, default=DEFAULT_WORLD, help="folder of <year>/ENDPOINT.json rows")
+    parser.add_argument("--store", type=Path, default=None, help="snapshot store (default SNAPSHOT_DIR)")
+    parser.add_argument("--year", type=int, action="append", help="season to fetch (repeatable; default 2023, 2024)")
+    args = parser.parse_args(argv)
+    try:
+        store_dir = args.store or load_settings().snapshot_dir
+        summary = build_fixture_snapshots(
+            args.world, store_dir, years=tuple(args.year or FIXTURE_YEARS), now=datetime.now(UTC)
+        )
+    except IngestionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    for line in render_summary(summary):
+        print(line)
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
