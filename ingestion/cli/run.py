@@ -1,9 +1,40 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""``ingest run``: the main job of ``make run`` (migrate, replay the committed snapshots, report)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import msgspec
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    @app.command("run")
+    def run_command(
+        no_results: bool = typer.Option(False, "--no-results", help="Write no results (spoiler-safe)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    ) -> None:
+        """Migrate, replay the snapshot store (SNAPSHOT_DIR), and print the summary and a season report.
+
+        Example: ingest run
+        """
+        from ingestion.config import load_settings
+        from ingestion.job import run_main_job
+        from ingestion.replay import render_summary
+        from ingestion.report import format_report
+        from ingestion.secrets import mask_url
+
+        settings = load_settings()
+        result = run_main_job(settings, datetime.now(UTC), results=not no_results)
+        if as_json:
+            typer.echo(msgspec.json.encode(msgspec.structs.replace(result, database=mask_url(result.database))))
+            return
+        typer.echo(f"database: {mask_url(result.database)}")
+        if result.migrations_applied:
+            typer.echo(f"migrations applied: {', '.join(result.migrations_applied)}")
+        for line in render_summary(result.replay):
+            typer.echo(line)
+        if result.replay.written == 0:
+            typer.echo("nothing changed: the database already matched the snapshots")
+        for line in format_report(result.report):
+            typer.echo(line)
