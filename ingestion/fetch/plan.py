@@ -28,6 +28,7 @@ import msgspec
 
 from ingestion.errors import UsageError
 from ingestion.openf1.client import RetryPolicy
+from ingestion.openf1.limiter import DEFAULT_MARGIN
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.store.model import Event, Request
 
@@ -60,7 +61,7 @@ class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
     refresh: bool = False
     dry_run: bool = False
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
-    margin: float = 0.015  # seconds added to each rate-limit window (network jitter)
+    margin: float = DEFAULT_MARGIN  # seconds added to each rate-limit window
 
 
 class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):

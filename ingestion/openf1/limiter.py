@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import msgspec
 
 #: Extra spacing added to each window, in seconds.
-DEFAULT_MARGIN = 0.015
+DEFAULT_MARGIN = 0.005
 
 
 class Window(msgspec.Struct, frozen=True):
