@@ -1,9 +1,240 @@
-"""Commands of this area are registered here (placeholder until the area lands)."""
+"""``ingest sync``, ``bulk``, ``verify`` and ``diff``: parse, call one library function, print.
+
+The library functions are :func:`ingestion.sync.sync`, :func:`ingestion.bulk_sync.bulk_sync`,
+:func:`ingestion.verify.verify` and :func:`ingestion.diff.diff`. See docs/sync.md.
+"""
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
 import typer
+
+from ingestion.cli.fetch import ProgressLine
+from ingestion.config import Settings, load_settings
+from ingestion.errors import UsageError
+from ingestion.secrets import mask_text
+
+__all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as JSON on stdout.")]
+
+
+def _instant(option: str, text: str | None) -> datetime | None:
+    """An ISO-8601 date or time as an aware UTC instant (a date is its start; naive means UTC)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option}: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08T18:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _settings(store: Path | None) -> Settings:
+    settings = load_settings()
+    if store is not None:
+        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    return settings
+
+
+def _echo_json(value: object, secrets: tuple[str | None, ...] = ()) -> None:
+    text = msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8")
+    typer.echo(mask_text(text, *secrets))
+
+
+def _echo_lines(lines: list[str], secrets: tuple[str | None, ...] = ()) -> None:
+    for line in lines:
+        typer.echo(mask_text(line, *secrets))
+
+
+def sync_command(
+    year: Annotated[int | None, typer.Option("--year", help="Sync this season.")] = None,
+    recent: Annotated[
+        int | None,
+        typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
+    ] = None,
+    no_results: Annotated[
+        bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Pin the clock (ISO-8601): fetch plans as if it were T; replay as of T."
+        ),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Pin only the fetch's clock (ISO-8601); replay as of the fetch's end."),
+    ] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Fetch what is new from OpenF1, then replay the snapshot store into the racing tables.
+
+    With neither --year nor --recent: the current season. Ends with one summary (rows synced per table,
+    requests, warnings, wall time). Exit codes: 0 ok, 1 some requests failed (what was stored is still
+    replayed), 2 bad usage, 3 stopped by a live-session block (what was stored is still replayed).
+
+    Example: ingest sync --recent 3
+    """
+    from ingestion.sync import SyncOptions, SyncUsageError, sync
+
+    if as_of is not None and now is not None:
+        raise SyncUsageError("--as-of and --now cannot be used together: --as-of pins the fetch's clock too")
+    pinned = _instant("--as-of", as_of)
+    settings = _settings(store)
+    secrets = (settings.openf1_password,)
+    line = ProgressLine(sys.stderr, secrets)
+    try:
+        summary = sync(
+            settings,
+            SyncOptions(year=year, recent_days=recent, results=not no_results),
+            now=pinned or _instant("--now", now),
+            as_of=pinned,
+            progress=line,
+        )
+    finally:
+        line.clear()
+    if as_json:
+        _echo_json(summary, secrets)
+    else:
+        from ingestion.sync import render_sync
+
+        _echo_lines(render_sync(summary), secrets)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def bulk_command(
+    all_years: Annotated[bool, typer.Option("--all", help="Every season from 2023 to now.")] = False,
+    current: Annotated[bool, typer.Option("--current", help="The current season only (default).")] = False,
+    start_year: Annotated[int | None, typer.Option("--start-year", help="First season of a range.")] = None,
+    end_year: Annotated[
+        int | None, typer.Option("--end-year", help="Last season of a range (default: the current one).")
+    ] = None,
+    no_results: Annotated[
+        bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
+    ] = False,
+    retries: Annotated[int, typer.Option("--retries", help="Extra tries for a failing season.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync season after season (fetch the year, then replay); a failing season is retried, then reported.
+
+    The other seasons still run. Ends with a table per season: requests, rounds, sessions, results,
+    status. Exit codes: 0 all synced, 1 a season failed, 2 bad usage, 3 a season was stopped by a
+    live-session block (and none failed).
+
+    Example: ingest bulk --start-year 2023 --end-year 2024 --no-results
+    """
+    from ingestion.bulk_sync import BulkEvent, BulkOptions, bulk_sync, bulk_years, render_bulk, render_event
+
+    years = bulk_years(
+        all_years=all_years, current=current, start_year=start_year, end_year=end_year, now=datetime.now(UTC)
+    )
+    settings = load_settings()
+    secrets = (settings.openf1_password,)
+    line = ProgressLine(sys.stderr, secrets)
+
+    def on_event(event: BulkEvent) -> None:
+        line.clear()
+        typer.echo(mask_text(render_event(event), *secrets), err=True)
+
+    try:
+        summary = bulk_sync(
+            settings, BulkOptions(years=years, results=not no_results, retries=retries), on_event=on_event,
+            progress=line,
+        )
+    finally:
+        line.clear()
+    if as_json:
+        _echo_json(summary, secrets)
+    else:
+        _echo_lines(render_bulk(summary), secrets)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def verify_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Recompute as of this instant (default: the last replay's as_of)."),
+    ] = None,
+    results: Annotated[
+        bool | None,
+        typer.Option("--results/--no-results", help="Compare results or not (default: as the last replay)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Kept rows (never deleted by replay) count as differences too.")
+    ] = False,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Prove the racing tables match the snapshots: recompute the rows with replay and compare, read-only.
+
+    Prints per table rows missing, extra and different (with examples and the differing columns), then
+    counts per table, rounds per season, sessions per type and the latest completed session.
+    Exit codes: 0 the database matches, 1 a difference, 2 bad usage or configuration.
+
+    Example: ingest verify
+    """
+    from ingestion.db import database_url
+    from ingestion.store import Store
+    from ingestion.verify import render_verify, verify
+
+    instant = _instant("--as-of", as_of)
+    settings = _settings(store)
+    report = verify(database_url(settings), Store(settings.snapshot_dir), instant, results, strict=strict)
+    if as_json:
+        _echo_json(report)
+    else:
+        _echo_lines(render_verify(report))
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def diff_command(
+    before: Annotated[str, typer.Option("--from", help="The earlier instant (ISO-8601).")],
+    after: Annotated[str, typer.Option("--to", help="The later instant (ISO-8601).")],
+    no_results: Annotated[bool, typer.Option("--no-results", help="Leave results out (spoiler-safe).")] = (
+        False
+    ),
+    limit: Annotated[int, typer.Option("--limit", help="Rows shown per table and kind.")] = 20,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Show what changed in the racing rows between the state of the snapshots at two instants.
+
+    Per table: rows added, removed, and changed with the changed columns (e.g. a result corrected by a
+    penalty). Reads only the store. Exit codes: 0 shown (changes or none), 2 bad usage.
+
+    Example: ingest diff --from 2024-12-08T16:00:00Z --to 2024-12-20T00:00:00Z
+    """
+    from ingestion.diff import diff, render_diff
+    from ingestion.store import Store
+
+    t1, t2 = _instant("--from", before), _instant("--to", after)
+    assert t1 is not None and t2 is not None
+    settings = _settings(store)
+    change = diff(Store(settings.snapshot_dir), t1, t2, not no_results)
+    if as_json:
+        _echo_json(change)
+    else:
+        _echo_lines(render_diff(change, limit))
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("sync")(sync_command)
+    app.command("bulk")(bulk_command)
+    app.command("verify")(verify_command)
+    app.command("diff")(diff_command)

@@ -1,0 +1,223 @@
+"""``ingest sync``: fetch what OpenF1 has new, then replay the store into the racing tables, one summary.
+
+    from ingestion.sync import SyncOptions, sync
+
+    summary = sync(load_settings(), SyncOptions(recent_days=3))
+    print(summary.exit_code)
+
+A thin shell over :func:`ingestion.fetch.fetch` and :func:`ingestion.replay.run_replay`; nothing here
+plans, fetches, decodes or writes racing rows itself.
+
+Clocks. ``now`` is the fetch's clock (which season is current, which meetings are over, what is settled);
+``as_of`` is the replay's instant (the latest snapshot of each request received by then; sessions ended by
+then are Completed, results only for those). By default both are the real time: ``now`` when the sync
+starts and ``as_of`` when the fetch has ended, so everything just fetched is replayed. The CLI's
+``--as-of T`` pins both to ``T``. Answers are stored with the real time they arrived, so with a ``T`` in
+the past the replay sees only what the store held at ``T`` (a note says so when this run's answers are
+left out); ``--now T`` pins only the fetch's clock.
+
+Outcome. The database is checked (reachable, migrated) before anything is fetched. After the fetch the
+store is replayed whatever the fetch's outcome: every stored answer is valid, and the replay is one
+transaction, so a failed request or a live-session block leaves a consistent database that holds all
+that was stored. ``exit_code`` is the fetch's: 0 all fetched, 1 some requests failed, 3 stopped by a
+live-session block.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import msgspec
+
+from ingestion.config import Settings
+from ingestion.errors import UsageError
+from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
+from ingestion.openf1.client import RetryPolicy
+from ingestion.replay import ReplaySummary, TableCounts, run_replay
+from ingestion.store import Store
+
+__all__ = [
+    "SYNCED_TABLES",
+    "SyncOptions",
+    "SyncSummary",
+    "SyncUsageError",
+    "check_database",
+    "render_sync",
+    "sync",
+]
+
+#: The tables a sync summary shows, with the name people use for them (rounds are meetings in OpenF1).
+SYNCED_TABLES: tuple[tuple[str, str], ...] = (
+    ("meetings", "rounds"),
+    ("sessions", "sessions"),
+    ("drivers", "drivers"),
+    ("teams", "teams"),
+    ("entrants", "entrants"),
+    ("results", "results"),
+)
+
+
+class SyncUsageError(UsageError):
+    """Options of ``sync`` that contradict each other (exit 2)."""
+
+
+class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What to sync: one season (``year``), the meetings of the last ``recent_days`` days, or (neither)
+    the current season. ``results`` off never asks nor writes results (spoiler-safe)."""
+
+    year: int | None = None
+    recent_days: int | None = None
+    results: bool = True
+    retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+
+
+class SyncSummary(msgspec.Struct, kw_only=True):
+    """What a sync did. ``synced`` maps meetings, sessions, drivers, teams, entrants, results to the
+    replay's counts; ``exit_code`` 0 ok, 1 some requests failed, 3 stopped by a live-session block."""
+
+    years: list[int]
+    now: datetime
+    as_of: datetime
+    results: bool
+    requests: int  # planned requests asked (answered or failed)
+    http_requests: int  # HTTP requests sent, retries included
+    failed: int
+    warnings: int  # replay warnings
+    synced: dict[str, TableCounts]
+    wall_s: float
+    fetch_s: float
+    replay_s: float
+    fetch: FetchSummary
+    replay: ReplaySummary
+    notes: list[str] = msgspec.field(default_factory=list)
+    exit_code: int = 0
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def validate(options: SyncOptions) -> None:
+    """Raise :class:`SyncUsageError` when ``--year`` and ``--recent`` are both given."""
+    if options.year is not None and options.recent_days is not None:
+        raise SyncUsageError("--year and --recent cannot be used together: choose one")
+
+
+def check_database(url: str) -> None:
+    """Raise the database's one-line error unless it is reachable and fully migrated (reads only)."""
+    from ingestion.db import connect, require_schema
+
+    with connect(url) as conn:
+        require_schema(conn)
+        conn.rollback()
+
+
+def sync(
+    settings: Settings,
+    options: SyncOptions | None = None,
+    *,
+    now: datetime | None = None,
+    as_of: datetime | None = None,
+    progress: ProgressCallback | None = None,
+    database: str | None = None,
+) -> SyncSummary:
+    """Fetch (as if it were ``now``) then replay the store as of ``as_of``; see the module doc.
+
+    ``database`` is the database URL (default: ``database_url(settings)``). Raises
+    :class:`SyncUsageError`/``FetchUsageError`` for bad options, the database's errors before fetching
+    anything, and the store's (``StoreLocked``) and the token's errors from the fetch.
+    """
+    from ingestion.db import database_url
+
+    options = options or SyncOptions()
+    validate(options)
+    started = time.monotonic()
+    clock = _utc(now) if now is not None else datetime.now(UTC)
+    url = database or database_url(settings)
+    check_database(url)
+    years: tuple[int, ...] = (options.year,) if options.year is not None else ()
+    if options.year is None and options.recent_days is None:
+        years = (clock.year,)
+    fetched = fetch(
+        settings,
+        FetchOptions(
+            years=years, recent_days=options.recent_days, results=options.results, retry=options.retry
+        ),
+        clock,
+        progress,
+    )
+    fetch_ended = datetime.now(UTC)
+    fetch_s = time.monotonic() - started
+    instant = _utc(as_of) if as_of is not None else fetch_ended
+    replayed = run_replay(url, Store(settings.snapshot_dir), instant, options.results)
+    wall_s = time.monotonic() - started
+    notes: list[str] = []
+    if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):
+        notes.append(
+            f"answers fetched by this run arrived after --as-of {instant:%Y-%m-%dT%H:%M:%SZ}: "
+            "the replay does not see them (it reads the store as it was then)"
+        )
+    return SyncSummary(
+        years=list(fetched.years),
+        now=clock,
+        as_of=instant,
+        results=options.results,
+        requests=fetched.requests,
+        http_requests=fetched.http_requests,
+        failed=len(fetched.failed),
+        warnings=sum(replayed.warnings.values()),
+        synced={label: replayed.tables.get(table, TableCounts()) for label, table in SYNCED_TABLES},
+        wall_s=wall_s,
+        fetch_s=fetch_s,
+        replay_s=wall_s - fetch_s,
+        fetch=fetched,
+        replay=replayed,
+        notes=notes,
+        exit_code=fetched.exit_code,
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)} min {rest:04.1f} s"
+
+
+def render_sync(summary: SyncSummary) -> list[str]:
+    """The summary as lines of text (pure)."""
+    years = ", ".join(str(y) for y in summary.years)
+    fetched = summary.fetch
+    lines = [
+        f"sync {years}: {summary.requests} request(s) asked ({summary.http_requests} HTTP), "
+        f"{fetched.new_snapshots} new snapshot(s), {fetched.unchanged} unchanged, {fetched.empty} empty, "
+        f"{summary.failed} failed",
+        f"replayed {summary.replay.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
+        + ("" if summary.results else " (no results)"),
+        f"  {'synced':<10}{'inserted':>10}{'updated':>9}{'unchanged':>11}",
+    ]
+    for label, counts in summary.synced.items():
+        if label == "results" and not summary.results:
+            lines.append(f"  {label:<10}{'off (--no-results)':>30}")
+            continue
+        lines.append(f"  {label:<10}{counts.inserted:>10}{counts.updated:>9}{counts.unchanged:>11}")
+    if summary.replay.warnings:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in summary.replay.warnings.items())
+        lines.append(f"warnings: {summary.warnings} ({kinds})")
+    else:
+        lines.append("warnings: none")
+    for failure in fetched.failed:
+        status = failure.status if failure.status is not None else "no answer"
+        lines.append(f"failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
+    if fetched.blocked is not None:
+        lines.append(f"stopped: {fetched.blocked.detail} ({fetched.not_asked} request(s) not asked)")
+        lines.append(f"  {fetched.blocked.advice}")
+    lines.extend(f"note: {note}" for note in (*fetched.notes, *summary.notes))
+    lines.append(
+        f"wall time {_duration(summary.wall_s)} (fetch {_duration(summary.fetch_s)}, "
+        f"replay {_duration(summary.replay_s)})"
+    )
+    outcome = {0: "ok", 1: "FAILED: some requests failed", 3: "STOPPED: live-session block"}
+    lines.append(f"status: {outcome.get(summary.exit_code, str(summary.exit_code))}")
+    return lines

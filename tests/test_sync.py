@@ -1,0 +1,222 @@
+"""``ingest sync``: the real fetch from the OpenF1 stand-in server (real HTTP on 127.0.0.1), then the real
+replay into a fresh PostgreSQL database, on the real 2023/2024 rows of ``shared/openf1/world``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from server_fixtures import ServerFactory
+
+from ingestion.config import PROJECT_ROOT, Settings
+from ingestion.errors import UsageError
+from ingestion.openf1.client import RetryPolicy
+from ingestion.server import RunningServer
+from ingestion.store import Store
+from ingestion.sync import SyncOptions, SyncUsageError, render_sync, sync
+from ingestion.verify import verify
+
+#: Tests never back off for long.
+FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
+#: Right after the 2024 Bahrain Grand Prix (race 2024-03-02 15:00 UTC), the first race of 2024.
+AFTER_BAHRAIN = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)
+BAHRAIN_2024 = 1229
+Conn = psycopg.Connection[tuple[object, ...]]
+ABU_DHABI_2023 = 1226
+
+
+def settings_for(tmp_path: Path, db_url: str, server: RunningServer) -> Settings:
+    """Settings pointing at a fresh store in ``tmp_path``, the test database and the stand-in server."""
+    return Settings(
+        database_url=db_url,
+        openf1_base_url=server.base_url,
+        snapshot_dir=tmp_path / "store",
+        pgdata_dir=tmp_path / "pgdata",
+        rate_per_second=1000.0,
+        rate_per_minute=100_000,
+    )
+
+
+def world_rows(world_dir: Path, year: int, endpoint: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads((world_dir / str(year) / f"{endpoint}.json").read_bytes())
+    return rows
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment a person would set for ``python -m ingestion ...`` against these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENF1_", "SNAPSHOT_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=str(settings.database_url),
+        SNAPSHOT_DIR=str(settings.snapshot_dir),
+        OPENF1_BASE_URL=settings.openf1_base_url,
+        OPENF1_RATE_PER_SECOND="1000",
+        OPENF1_RATE_PER_MINUTE="100000",
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_sync_year_fetches_then_replays_and_second_sync_changes_nothing(
+    tmp_path: Path, db_url: str, world_2024_server: RunningServer
+) -> None:
+    """A season sync stores every answer and replays it; syncing again writes nothing and verify agrees."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)
+    first = sync(settings, SyncOptions(year=2024, retry=FAST))
+    assert first.exit_code == 0 and first.failed == 0
+    assert first.years == [2024]
+    assert first.requests == 2 + 3 * 25  # the year lists, then 3 per meeting (testing included)
+    assert first.synced["meetings"].inserted == 24 + 1  # 24 Grands Prix and the pre-season test
+    assert first.synced["sessions"].inserted == first.replay.rows["sessions"] > 100
+    assert first.synced["results"].inserted > 0 and first.synced["entrants"].inserted > 0
+    assert first.replay.snapshots == first.requests
+
+    second = sync(settings, SyncOptions(year=2024, retry=FAST))
+    assert second.exit_code == 0
+    assert all(c.inserted == 0 and c.updated == 0 for c in second.synced.values())
+    assert second.synced["results"].unchanged == first.synced["results"].inserted
+    assert verify(db_url, Store(settings.snapshot_dir)).exit_code == 0
+    text = "\n".join(render_sync(second))
+    assert "meetings" in text and "status: ok" in text
+
+
+def test_sync_recent_replays_the_whole_recent_meeting(
+    tmp_path: Path, db_url: str, conn: psycopg.Connection[tuple[object, ...]], world_dir: Path,
+    world_2024_server: RunningServer,
+) -> None:
+    """``--recent 7`` right after Bahrain 2024 asks about that meeting only and replays all of it at once."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)
+    summary = sync(settings, SyncOptions(recent_days=7, retry=FAST), now=AFTER_BAHRAIN)
+    assert summary.exit_code == 0
+    asked = {e.request.key for e in Store(settings.snapshot_dir).events()}
+    assert asked == {
+        "meetings?year=2024",
+        "sessions?year=2024",
+        f"drivers?meeting_key={BAHRAIN_2024}",
+        f"session_result?meeting_key={BAHRAIN_2024}",
+        f"starting_grid?meeting_key={BAHRAIN_2024}",
+    }
+    rounds_with_entrants = conn.execute(
+        "SELECT DISTINCT r.open_f1_meeting_key FROM entrants e JOIN rounds r ON r.id = e.round_id"
+    ).fetchall()
+    assert rounds_with_entrants == [(BAHRAIN_2024,)]
+    # every Bahrain session with a result in the real data has all of its results in the database
+    real = world_rows(world_dir, 2024, "session_result")
+    expected: dict[int, int] = {}
+    for row in real:
+        if row["meeting_key"] == BAHRAIN_2024:
+            key = int(str(row["session_key"]))
+            expected[key] = expected.get(key, 0) + 1
+    held = {
+        int(str(key)): int(str(count))
+        for key, count in conn.execute(
+            "SELECT s.open_f1_session_key, count(*) FROM results x JOIN sessions s ON s.id = x.session_id "
+            "GROUP BY 1"
+        ).fetchall()
+    }
+    assert held == expected
+    assert verify(db_url, Store(settings.snapshot_dir)).exit_code == 0
+
+
+def test_sync_recent_across_new_year_reaches_the_previous_season(
+    tmp_path: Path, db_url: str, conn: psycopg.Connection[tuple[object, ...]], world_dir: Path,
+    openf1_server: ServerFactory,
+) -> None:
+    """On 2024-01-03, ``--recent 60`` asks both years' lists and the late-2023 meetings (Abu Dhabi too)."""
+    server = openf1_server(rows=[world_dir / "2023", world_dir / "2024"])
+    settings = settings_for(tmp_path, db_url, server)
+    summary = sync(settings, SyncOptions(recent_days=60, retry=FAST), now=datetime(2024, 1, 3, tzinfo=UTC))
+    assert summary.exit_code == 0
+    assert summary.years == [2023, 2024]
+    asked = {e.request.key for e in Store(settings.snapshot_dir).events()}
+    assert {"meetings?year=2023", "sessions?year=2023", "meetings?year=2024", "sessions?year=2024"} <= asked
+    drivers = {k for k in asked if k.startswith("drivers?")}
+    assert drivers == {f"drivers?meeting_key={key}" for key in (1224, 1225, ABU_DHABI_2023)}
+    entrants = conn.execute(
+        "SELECT count(*) FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.open_f1_meeting_key = %s",
+        (ABU_DHABI_2023,),
+    ).fetchone()
+    assert entrants is not None and int(str(entrants[0])) >= 20
+
+
+def test_sync_pinned_as_of_in_the_past_replays_the_store_as_it_was_and_says_so(
+    tmp_path: Path, db_url: str, conn: Conn, world_2024_server: RunningServer
+) -> None:
+    """``--as-of T`` pins both clocks: answers fetched now arrived after T, so the replay leaves them out."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)
+    summary = sync(settings, SyncOptions(recent_days=7, retry=FAST), now=AFTER_BAHRAIN, as_of=AFTER_BAHRAIN)
+    assert summary.exit_code == 0 and summary.requests == 5
+    assert summary.as_of == AFTER_BAHRAIN and summary.replay.snapshots == 0
+    assert any("arrived after --as-of" in note for note in summary.notes)
+    assert conn.execute("SELECT count(*) FROM rounds").fetchone() == (0,)
+
+
+def test_sync_failed_requests_exit_1_and_still_replay_what_was_stored(
+    tmp_path: Path, db_url: str, conn: psycopg.Connection[tuple[object, ...]], world_dir: Path,
+    openf1_server: ServerFactory,
+) -> None:
+    """A request that fails every try makes the sync exit 1; every answer stored is replayed anyway."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    settings = settings_for(tmp_path, db_url, server)
+    server.fail_at("503", 3, 4)  # the first per-meeting request, both tries
+    summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
+    assert summary.exit_code == 1 and summary.failed == 1
+    assert summary.fetch.failed[0].key == "drivers?meeting_key=1228"
+    assert summary.synced["meetings"].inserted == 25
+    assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
+    entrant_rounds = conn.execute("SELECT count(DISTINCT round_id) FROM entrants").fetchone()
+    assert entrant_rounds == (24,)  # every meeting but the one whose drivers failed
+    assert "FAILED" in "\n".join(render_sync(summary))
+
+
+def test_sync_year_and_recent_together_is_a_usage_error(tmp_path: Path, db_url: str) -> None:
+    """``--year`` with ``--recent`` is refused (exit 2) before anything is fetched."""
+    settings = Settings(database_url=db_url, snapshot_dir=tmp_path / "s", pgdata_dir=tmp_path / "p")
+    with pytest.raises(SyncUsageError) as caught:
+        sync(settings, SyncOptions(year=2024, recent_days=3))
+    assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
+    assert not (tmp_path / "s").exists()
+
+
+def test_sync_python_m_ingestion_no_results_against_the_stand_in(
+    tmp_path: Path, db_url: str, conn: Conn, world_2024_server: RunningServer
+) -> None:
+    """``python -m ingestion sync --year 2024 --no-results`` with the env set, as the team types it."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)
+    env = env_for(settings)
+    done = run_cli(["-m", "ingestion", "sync", "--year", "2024", "--no-results"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "sync 2024: 27 request(s) asked" in done.stdout
+    assert "off (--no-results)" in done.stdout and "status: ok" in done.stdout
+    assert conn.execute("SELECT count(*) FROM rounds").fetchone() == (25,)
+    assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
+
+    again = run_cli(["-m", "ingestion", "sync", "--year", "2024", "--no-results", "--json"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["exit_code"] == 0 and document["synced"]["meetings"]["unchanged"] == 25
+
+    usage = run_cli(["-m", "ingestion", "sync", "--year", "2024", "--recent", "3"], env, tmp_path)
+    assert usage.returncode == 2
+    assert usage.stderr.strip().splitlines() == [
+        "error: --year and --recent cannot be used together: choose one"
+    ]
+
+
+def test_sync_cli_help_has_an_example() -> None:
+    """``ingest sync --help`` documents the command with an example."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion", "sync", "--help"], capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT, timeout=60,
+    )
+    assert done.returncode == 0 and "Example: ingest sync --recent 3" in done.stdout
