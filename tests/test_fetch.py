@@ -26,7 +26,7 @@ from ingestion.openf1.limiter import Limiter
 from ingestion.server import RunningServer
 from ingestion.store import Request, Store
 
-PER_SECOND, PER_MINUTE = 60.0, 600.0
+PER_SECOND, PER_MINUTE = 60.0, 600
 FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
 
@@ -274,7 +274,7 @@ def test_client_renews_token_before_expiry(openf1_server: ServerFactory, world_d
             server.base_url, limiter, FAST, credentials=("fan", "s"), clock=lambda: clock[0], sleep=no_sleep
         )
         async with client:
-            outcomes = [(await client.get(request)).outcome]
+            outcomes: list[str] = [(await client.get(request)).outcome]
             clock[0] = 60.0  # past half the life of a 100 s token: renewed before asking
             outcomes.append((await client.get(request)).outcome)
             clock[0] = 60.0 + 101.0  # the server's clock: expired

@@ -83,7 +83,7 @@ def _candidates(
     for season in season_list:
         if season.year not in years:
             continue
-        ends = {}
+        ends: dict[int, datetime] = {}
         for session in season.sessions:
             end = _session_end(session)
             ends[session.meeting_key] = max(end, ends.get(session.meeting_key, end))

@@ -120,7 +120,9 @@ class _Run:
         s.retries += answer.retries
         s.backoff_s += answer.backoff
         if answer.outcome == "blocked":
-            s.blocked = live_advice(self.seasons, self.now, answer.url, answer.reason)
+            # the live session may belong to another year than the ones fetched: look at this year's too
+            seasons = load_seasons(self.store, self.store.latest(), sorted({*self.years, self.now.year}))
+            s.blocked = live_advice(seasons, self.now, answer.url, answer.reason)
             s.not_asked += 1
             self.emit("answer", f"blocked: {answer.reason}")
             return
