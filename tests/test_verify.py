@@ -1,0 +1,166 @@
+"""``ingest verify``: the database against what the store implies, on a store of the real 2024 rows (split per
+meeting as fetch stores them) replayed into a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from test_replay_support import AS_OF, world_store
+from test_sync import run_cli
+
+from ingestion.replay import run_replay
+from ingestion.store import Store
+from ingestion.verify import compare, render_verify, verify
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+@pytest.fixture
+def replayed(tmp_path: Path, db_url: str) -> Store:
+    """The real 2024 season in a store, replayed (with results) as of long after it ended."""
+    store = world_store(tmp_path / "store", years=(2024,))
+    run_replay(db_url, store, AS_OF, True)
+    return store
+
+
+def _one(conn: Conn, query: str, *params: object) -> object:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_verify_after_replay_matches(replayed: Store, db_url: str) -> None:
+    """Right after a replay every table matches: exit 0, nothing missing, extra or different."""
+    report = verify(db_url, replayed)
+    assert report.exit_code == 0 and report.ok
+    assert report.as_of == AS_OF and report.results is True and "replay run" in report.source
+    assert all(c.differences == 0 and c.kept == 0 for c in report.tables)
+    assert report.counts["rounds"] == 25 and report.rounds_per_season == {2024: 25}
+    assert report.sessions_per_type["Race"] == 24 and report.sessions_per_type["Sprint"] == 6
+    assert report.latest_completed is not None
+    assert report.latest_completed.round == "2024 Abu Dhabi Grand Prix"
+    assert report.latest_completed.type == "Race"
+    text = render_verify(report)
+    assert text[-1] == "OK: the database matches the snapshots"
+    assert "rounds per season: 2024 25" in text
+
+
+def test_verify_names_a_result_changed_by_hand_and_replay_fixes_it(
+    replayed: Store, db_url: str, conn: Conn
+) -> None:
+    """UPDATE one result's position: verify exits 1 naming the row and column; a replay fixes it; exit 0."""
+    row = conn.execute(
+        "SELECT x.id, s.open_f1_session_key, d.slug FROM results x JOIN sessions s ON s.id = x.session_id "
+        "JOIN entrants e ON e.id = x.entrant_id JOIN drivers d ON d.id = e.driver_id "
+        "WHERE x.position = 3 AND s.type = 6 ORDER BY s.start_time_utc LIMIT 1"
+    ).fetchone()
+    assert row is not None
+    result_id, session_key, driver = row
+    conn.execute("UPDATE results SET position = 17 WHERE id = %s", (result_id,))
+
+    report = verify(db_url, replayed)
+    assert report.exit_code == 1
+    results = next(c for c in report.tables if c.table == "results")
+    assert (results.missing, results.extra, results.different) == (0, 0, 1)
+    [issue] = results.different_examples
+    assert issue.id == str(result_id) and issue.label == f"session {session_key} {driver}"
+    assert [(c.column, c.database, c.expected) for c in issue.columns] == [("position", 17, 3)]
+    assert all(c.differences == 0 for c in report.tables if c.table != "results")
+    text = "\n".join(render_verify(report))
+    assert f"different: session {session_key} {driver} (id {result_id}): position 17 in the database" in text
+    assert text.splitlines()[-1].startswith("DIFFERENT: 1 row(s)")
+
+    fixed = run_replay(db_url, replayed, AS_OF, True)
+    assert fixed.tables["results"].updated == 1
+    assert verify(db_url, replayed).exit_code == 0
+
+
+def test_verify_missing_extra_and_kept_rows(replayed: Store, db_url: str, conn: Conn) -> None:
+    """A deleted result is missing; a stray entrant of a replayed round is extra; a stray session is kept."""
+    result_id = _one(conn, "SELECT id FROM results ORDER BY id LIMIT 1")
+    conn.execute("DELETE FROM results WHERE id = %s", (result_id,))
+    round_id, driver_id, team_id = conn.execute(
+        "SELECT e.round_id, d.id, t.id FROM entrants e, drivers d, teams t "
+        "WHERE NOT EXISTS (SELECT 1 FROM entrants x WHERE x.round_id = e.round_id AND x.driver_id = d.id "
+        "AND x.team_id = t.id) LIMIT 1"
+    ).fetchone() or (None, None, None)
+    stray_entrant = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO entrants (id, round_id, driver_id, team_id, role) VALUES (%s, %s, %s, %s, 0)",
+        (stray_entrant, round_id, driver_id, team_id),
+    )
+    stray_session = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO sessions (id, round_id, type, start_time_utc, status, open_f1_session_key) "
+        "SELECT %s, round_id, 0, start_time_utc, 3, 999999 FROM sessions LIMIT 1",
+        (stray_session,),
+    )
+
+    report = verify(db_url, replayed)
+    tables = {c.table: c for c in report.tables}
+    assert report.exit_code == 1
+    assert tables["results"].missing == 1 and tables["results"].missing_examples[0].id == str(result_id)
+    assert tables["entrants"].extra == 1 and tables["entrants"].extra_examples[0].id == str(stray_entrant)
+    assert (tables["sessions"].kept, tables["sessions"].differences) == (1, 0)
+    assert tables["sessions"].kept_examples[0].label == "session 999999"
+
+    run_replay(db_url, replayed, AS_OF, True)  # restores the result, deletes the entrant, keeps the session
+    after = verify(db_url, replayed)
+    assert after.exit_code == 0 and {c.table: c.kept for c in after.tables}["sessions"] == 1
+    assert verify(db_url, replayed, strict=True).exit_code == 1
+
+
+def test_verify_reads_never_writes(replayed: Store, db_url: str, conn: Conn) -> None:
+    """verify works on a database that refuses every write, and records no replay run."""
+    runs = _one(conn, "SELECT count(*) FROM ingestion.replay_runs")
+    name = _one(conn, "SELECT current_database()")
+    conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        assert verify(db_url, replayed).exit_code == 0
+    finally:
+        conn.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == runs
+
+
+def test_verify_results_off_follows_the_last_replay(tmp_path: Path, db_url: str, conn: Conn) -> None:
+    """After a replay without results, verify compares without them (results not compared) and matches."""
+    store = world_store(tmp_path / "store", years=(2024,))
+    run_replay(db_url, store, AS_OF, False)
+    report = verify(db_url, store)
+    assert report.exit_code == 0 and report.results is False
+    results = next(c for c in report.tables if c.table == "results")
+    assert not results.compared
+    assert "not compared (results off)" in "\n".join(render_verify(report))
+    # asking for results explicitly: every result the snapshots imply is missing
+    with_results = verify(db_url, store, results=True)
+    assert with_results.exit_code == 1
+    assert next(c for c in with_results.tables if c.table == "results").missing > 1000
+
+
+def test_verify_compare_of_identical_rows_is_empty(replayed: Store, db_url: str) -> None:
+    """The pure comparison of the replay's rows with themselves finds nothing."""
+    from ingestion.replay import TABLES, replay
+
+    racing = replay(replayed, AS_OF, True).racing
+    as_rows = {spec.name: [tuple(getattr(r, c) for c in spec.columns) for r in racing.table(spec.name)]
+               for spec in TABLES}
+    assert all(c.differences == 0 and c.kept == 0 for c in compare(racing, as_rows, True))
+
+
+def test_verify_python_m_ingestion_verify(replayed: Store, db_url: str, conn: Conn, tmp_path: Path) -> None:
+    """``python -m ingestion verify`` exits 0 on a matching database and 1 (naming the table) otherwise."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SNAPSHOT_DIR")}
+    env.update(DATABASE_URL=db_url, SNAPSHOT_DIR=str(replayed.root))
+    done = run_cli(["-m", "ingestion", "verify"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "OK: the database matches the snapshots" in done.stdout
+    assert "latest completed session: 2024 Abu Dhabi Grand Prix, Race" in done.stdout
+
+    conn.execute("UPDATE drivers SET abbreviation = 'XXX' WHERE slug = 'max-verstappen'")
+    done = run_cli(["-m", "ingestion", "verify", "--json"], env, tmp_path)
+    assert done.returncode == 1
+    assert '"table": "drivers"' in done.stdout and '"column": "abbreviation"' in done.stdout
