@@ -48,7 +48,10 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
 
 def line(name: str, ours: float, baseline: float, what: str) -> None:
     ratio = baseline / ours if ours > 0 else float("inf")
-    print(f"{name:<34} ours {ours * 1000:9.1f} ms   baseline {baseline * 1000:9.1f} ms   x{ratio:6.2f}  ({what})")
+    print(
+        f"{name:<34} ours {ours * 1000:9.1f} ms   baseline {baseline * 1000:9.1f} ms"
+        f"   x{ratio:6.2f}  ({what})"
+    )
 
 
 def bench_decode(snapshots: Sequence[Snapshot], repeats: int) -> None:
@@ -85,7 +88,10 @@ def bench_normalize_memory(snapshots: Sequence[Snapshot]) -> Replayed:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     raw = sum(len(s.body) for s in snapshots)
-    print(f"{'normalize peak memory':<34} {peak / 1e6:8.1f} MB for {raw / 1e6:.1f} MB of JSON   x{peak / raw:6.2f} of input")
+    print(
+        f"{'normalize peak memory':<34} {peak / 1e6:8.1f} MB for {raw / 1e6:.1f} MB of JSON"
+        f"   x{peak / raw:6.2f} of input"
+    )
     return replayed
 
 
@@ -160,7 +166,9 @@ def bench_load(replayed: Replayed, repeats: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--store", type=Path, default=PROJECT_ROOT / "snapshots", help="snapshot store to read")
+    parser.add_argument(
+        "--store", type=Path, default=PROJECT_ROOT / "snapshots", help="snapshot store to read"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="repeats per measurement (best is kept)")
     parser.add_argument("--no-db", action="store_true", help="skip the database benchmarks")
     args = parser.parse_args(argv)

@@ -51,18 +51,24 @@ def build_fixture_snapshots(
         )
         summary = fetch(settings, FetchOptions(years=tuple(years), results=True, refresh=refresh), now)
         if server.stats.rate_limited:
-            raise IngestionError(f"the stand-in server answered {server.stats.rate_limited} request(s) with 429")
+            raise IngestionError(
+                f"the stand-in server answered {server.stats.rate_limited} request(s) with 429"
+            )
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ingestion.fixtures",
-        description="Regenerate the fixture snapshot store from ../shared/openf1/world via ingest serve + fetch.",
+        description="Regenerate the fixture snapshots from ../shared/openf1/world via ingest serve + fetch.",
     )
-    parser.add_argument("--world", type=Path, default=DEFAULT_WORLD, help="folder of <year>/ENDPOINT.json rows")
+    parser.add_argument(
+        "--world", type=Path, default=DEFAULT_WORLD, help="folder of <year>/ENDPOINT.json rows"
+    )
     parser.add_argument("--store", type=Path, default=None, help="snapshot store (default SNAPSHOT_DIR)")
-    parser.add_argument("--year", type=int, action="append", help="season to fetch (repeatable; default 2023, 2024)")
+    parser.add_argument(
+        "--year", type=int, action="append", help="season to fetch (repeatable; default 2023, 2024)"
+    )
     args = parser.parse_args(argv)
     try:
         store_dir = args.store or load_settings().snapshot_dir

@@ -33,8 +33,9 @@ class Report(msgspec.Struct, frozen=True):
 def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
     """Read the report from the database (read-only)."""
     counts = conn.execute(
-        """SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM sessions), (SELECT count(*) FROM drivers),
-                  (SELECT count(*) FROM teams), (SELECT count(*) FROM entrants), (SELECT count(*) FROM results)"""
+        """SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM sessions),
+                  (SELECT count(*) FROM drivers), (SELECT count(*) FROM teams),
+                  (SELECT count(*) FROM entrants), (SELECT count(*) FROM results)"""
     ).fetchone()
     assert counts is not None
     seasons = []

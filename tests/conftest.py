@@ -48,7 +48,9 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     Only ``DATABASE_URL`` is read, from the environment (a developer's ``.env`` is not consulted).
     """
     no_dotenv = tmp_path_factory.mktemp("no-dotenv")
-    settings = load_settings(environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=no_dotenv)
+    settings = load_settings(
+        environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=no_dotenv
+    )
     return database_url(settings)
 
 

@@ -1,4 +1,4 @@
-"""End to end on the committed fixture snapshots (real OpenF1 data of 2023 and 2024), as `make run` and CI use them.
+"""End to end on the committed fixture snapshots (real OpenF1 data, 2023 and 2024), as `make run` and CI do.
 
 The facts asserted come from outside the project: the official 2024 calendar and drivers' championship, and
 the 2023 Hungarian Grand Prix's entry list.
@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -29,7 +28,12 @@ pytestmark = pytest.mark.slow
 def _ingest(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": db_url, "SNAPSHOT_DIR": str(SNAPSHOTS)}
     return subprocess.run(
-        [sys.executable, "-m", "ingestion", *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "ingestion", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -54,7 +58,9 @@ def test_fixture_store_is_clean() -> None:
     assert fsck(Store(SNAPSHOTS)) == []
     result = subprocess.run(
         [sys.executable, "-m", "ingestion", "snapshots", "fsck", "--store", str(SNAPSHOTS)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -87,7 +93,11 @@ def test_fixture_replay_2024_championship_top_five(replayed_db: str) -> None:
             "GROUP BY d.abbreviation ORDER BY sum(re.points) DESC LIMIT 5"
         ).fetchall()
     assert [(a, float(p)) for a, p in rows] == [  # type: ignore[arg-type]
-        ("VER", 437.0), ("NOR", 374.0), ("LEC", 356.0), ("PIA", 292.0), ("SAI", 290.0)
+        ("VER", 437.0),
+        ("NOR", 374.0),
+        ("LEC", 356.0),
+        ("PIA", 292.0),
+        ("SAI", 290.0),
     ]
 
 

@@ -39,7 +39,7 @@ def fail(error: IngestionError) -> None:
 
 
 def main(argv: list[str] | None = None, prog_name: str = "ingest") -> None:
-    """Entry point of ``ingest`` and ``python -m ingestion``: usage errors exit 2 (typer), ours exit with theirs."""
+    """Entry point of ``ingest`` and ``python -m ingestion``: usage errors exit 2, ours with their code."""
     try:
         app(args=argv, prog_name=prog_name)
     except IngestionError as error:

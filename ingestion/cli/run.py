@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         result = run_main_job(settings, datetime.now(UTC), results=not no_results)
         if as_json:
-            typer.echo(msgspec.json.encode(msgspec.structs.replace(result, database=mask_url(result.database))))
+            typer.echo(
+                msgspec.json.encode(msgspec.structs.replace(result, database=mask_url(result.database)))
+            )
             return
         typer.echo(f"database: {mask_url(result.database)}")
         if result.migrations_applied:
