@@ -147,3 +147,34 @@ def test_diff_cli_bad_instant_is_a_usage_error(tmp_path: Path) -> None:
                    tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: --from: not an ISO-8601 date or time: 'yesterday'")
+
+
+def test_replay_as_of_moves_the_database_between_the_states_diff_shows(tmp_path: Path, db_url: str) -> None:
+    """``ingest replay --as-of T`` writes the state at T: at T2 the diff is applied, at T1 undone."""
+    store = world_store(tmp_path / "store", years=(2024,))
+    race = next(
+        int(str(s["session_key"])) for s in world_rows(2024, "sessions")
+        if s["meeting_key"] == BAHRAIN_2024 and s["session_name"] == "Race"
+    )
+    path = f"/v1/session_result?meeting_key={BAHRAIN_2024}"
+    [(_, status, body)] = [a for a in world_answers(2024) if a[0] == path]
+    corrected_at = FETCHED + timedelta(days=3)
+    put_answers(store, [(path, status, _corrected(body, race, 3, 4, 12.0))], when=corrected_at)
+    before, after = FETCHED + timedelta(days=1), corrected_at + timedelta(hours=1)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SNAPSHOT_DIR")}
+    env.update(DATABASE_URL=db_url, SNAPSHOT_DIR=str(store.root))
+
+    def replay_at(when: datetime) -> dict[str, object]:
+        done = run_cli(["-m", "ingestion", "replay", "--as-of", when.isoformat(), "--json"], env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        tables: dict[str, object] = json.loads(done.stdout)["tables"]
+        return tables
+
+    first = replay_at(before)["results"]
+    assert isinstance(first, dict) and first["inserted"] > 1000
+    for when in (after, before):  # forward applies the correction, back undoes it: one result each time
+        counts = replay_at(when)["results"]
+        assert isinstance(counts, dict)
+        assert (counts["inserted"], counts["updated"], counts["removed"]) == (0, 1, 0)
+    verified = run_cli(["-m", "ingestion", "verify"], env, tmp_path)
+    assert verified.returncode == 0 and "verify as of " + f"{before:%Y-%m-%dT%H:%M:%SZ}" in verified.stdout
