@@ -220,3 +220,19 @@ def test_sync_cli_help_has_an_example() -> None:
         cwd=PROJECT_ROOT, timeout=60,
     )
     assert done.returncode == 0 and "Example: ingest sync --recent 3" in done.stdout
+
+
+def test_sync_live_session_block_exits_3_and_replays_what_was_stored(
+    tmp_path: Path, db_url: str, conn: Conn, world_dir: Path, openf1_server: ServerFactory
+) -> None:
+    """OpenF1's live-session 401 stops the fetch (exit 3); the year lists already stored are replayed."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    settings = settings_for(tmp_path, db_url, server)
+    server.fail_at("401", 3)  # the first per-meeting request
+    summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
+    assert summary.exit_code == 3
+    assert summary.fetch.blocked is not None and summary.fetch.not_asked == 25
+    assert summary.synced["meetings"].inserted == 25 and summary.synced["entrants"].inserted == 0
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (summary.replay.rows["sessions"],)
+    text = "\n".join(render_sync(summary))
+    assert "stopped: " in text and "STOPPED: live-session block" in text
