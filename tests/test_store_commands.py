@@ -296,7 +296,7 @@ def test_parse_time_reads_iso_8601_in_utc(text: str, expected: datetime) -> None
 @pytest.mark.parametrize("text", ["yesterday", "2024-13-01", "12/08/2024", ""])
 def test_parse_time_refuses_what_is_not_iso_8601(text: str) -> None:
     """Anything else is a one-line UsageError naming the option."""
-    with pytest.raises(UsageError, match="--as-of: not an ISO-8601 time") as caught:
+    with pytest.raises(UsageError, match="--as-of: not an ISO-8601 date or time") as caught:
         ops.parse_time(text, option="--as-of")
     assert "\n" not in str(caught.value)
 
@@ -374,7 +374,7 @@ def test_cli_snapshots_gc_reports_bytes_freed(store: Store, capsys: pytest.Captu
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["ls", "--as-of", "tomorrow"], "error: --as-of: not an ISO-8601 time: 'tomorrow'"),
+        (["ls", "--as-of", "tomorrow"], "error: --as-of: not an ISO-8601 date or time: 'tomorrow'"),
         (["show", "../../etc"], "error: not in the store: request etc"),
         (["import", "missing.json", "--url", "/v1/drivers"], "error: cannot import missing.json"),
         (["import", "x.json", "--url", "/v1/drivers", "--received-at", "soon"], "error: --received-at"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -14,12 +13,12 @@ from ingestion.config import load_settings
 from ingestion.fetch import (
     FetchOptions,
     FetchSummary,
-    FetchUsageError,
     Progress,
     fetch,
     render_progress,
     render_summary,
 )
+from ingestion.instant import parse_optional
 from ingestion.secrets import mask_text
 
 
@@ -54,16 +53,6 @@ class ProgressLine:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
             self._width = 0
-
-
-def _parse_now(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise FetchUsageError(f"--now {text!r}: not an ISO-8601 time (2025-01-05T12:00:00Z)") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def _print(summary: FetchSummary, as_json: bool, secrets: tuple[str | None, ...]) -> None:
@@ -126,7 +115,7 @@ def fetch_command(
     secrets = (settings.openf1_password,)
     line = ProgressLine(sys.stderr, secrets)
     try:
-        summary = fetch(settings, options, _parse_now(now), None if dry_run else line)
+        summary = fetch(settings, options, parse_optional(now, option="--now"), None if dry_run else line)
     finally:
         line.clear()
     _print(summary, as_json, secrets)

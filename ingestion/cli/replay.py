@@ -8,20 +8,7 @@ from pathlib import Path
 import msgspec
 import typer
 
-from ingestion.errors import UsageError
-
-
-def _as_of(text: str | None) -> datetime:
-    """``--as-of`` as an aware instant (a date means its start, UTC; naive times are UTC). Default: now."""
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--as-of: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08T18:00:00Z)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from ingestion.instant import parse_optional
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from ingestion.replay import render_summary, run_replay
         from ingestion.store import Store
 
-        instant = _as_of(as_of)
+        instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
         summary = run_replay(database_url(settings), store, instant, not no_results)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ingestion.errors import UsageError
+from ingestion.instant import parse_optional
 from ingestion.server import FAULT_KINDS, Fault, ServerConfig, serve
 
 
@@ -85,21 +84,11 @@ def serve_command(
         list(rows or ()),
         store,
         config,
-        as_of=_instant(as_of),
+        as_of=parse_optional(as_of, option="--as-of"),
         announce=typer.echo,
         log=None if quiet else sys.stderr,
     )
     typer.echo(f"stopped after {stats.total} request(s)", err=True)
-
-
-def _instant(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--as-of {text!r}: not an ISO-8601 date or time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def register(app: typer.Typer) -> None:

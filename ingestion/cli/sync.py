@@ -16,7 +16,7 @@ import typer
 
 from ingestion.cli.fetch import ProgressLine
 from ingestion.config import Settings, load_settings
-from ingestion.errors import UsageError
+from ingestion.instant import parse_optional
 from ingestion.secrets import mask_text
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
@@ -26,19 +26,6 @@ StoreOption = Annotated[
     typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as JSON on stdout.")]
-
-
-def _instant(option: str, text: str | None) -> datetime | None:
-    """An ISO-8601 date or time as an aware UTC instant (a date is its start; naive means UTC)."""
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option}: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08T18:00:00Z)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _settings(store: Path | None) -> Settings:
@@ -92,7 +79,7 @@ def sync_command(
 
     if as_of is not None and now is not None:
         raise SyncUsageError("--as-of and --now cannot be used together: --as-of pins the fetch's clock too")
-    pinned = _instant("--as-of", as_of)
+    pinned = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
     secrets = (settings.openf1_password,)
     line = ProgressLine(sys.stderr, secrets)
@@ -100,7 +87,7 @@ def sync_command(
         summary = sync(
             settings,
             SyncOptions(year=year, recent_days=recent, results=not no_results),
-            now=pinned or _instant("--now", now),
+            now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,
             progress=line,
         )
@@ -192,7 +179,7 @@ def verify_command(
     from ingestion.store import Store
     from ingestion.verify import render_verify, verify
 
-    instant = _instant("--as-of", as_of)
+    instant = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
     report = verify(database_url(settings), Store(settings.snapshot_dir), instant, results, strict=strict)
     if as_json:
@@ -223,7 +210,7 @@ def diff_command(
     from ingestion.diff import diff, render_diff
     from ingestion.store import Store
 
-    t1, t2 = _instant("--from", before), _instant("--to", after)
+    t1, t2 = parse_optional(before, option="--from"), parse_optional(after, option="--to")
     assert t1 is not None and t2 is not None
     settings = _settings(store)
     change = diff(Store(settings.snapshot_dir), t1, t2, not no_results)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ import msgspec
 import zstandard
 
 from ingestion.errors import UsageError
+from ingestion.instant import parse_instant as parse_time
 from ingestion.openf1.wire import NO_RESULTS
 from ingestion.store._disk import Store
 from ingestion.store._log import to_utc
@@ -81,20 +82,6 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     raw_bytes: int  # uncompressed bodies, each stored blob once
     stored_bytes: int  # blob files on disk
     ratio: float  # raw_bytes / stored_bytes (0 for an empty store)
-
-
-def parse_time(text: str, *, option: str = "time") -> datetime:
-    """ISO-8601 (``2024-12-08``, ``2024-12-08T12:00``, ``...Z``, ``...+02:00``) in UTC; naive means UTC.
-
-    A date alone is its midnight (00:00 UTC). Anything else is a one-line :class:`UsageError`.
-    """
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"{option}: not an ISO-8601 time: {text!r} (e.g. 2024-12-08 or 2024-12-08T12:00:00Z)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _cutoff(as_of: datetime | None) -> datetime | None:
