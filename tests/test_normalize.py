@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from test_replay_support import AS_OF, EDGE, FETCHED, body_of, snapshots, world_answers, world_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_replay_support import (
+    AS_OF,
+    EDGE,
+    FETCHED,
+    Answer,
+    body_of,
+    snapshots,
+    world_answers,
+    world_rows,
+)
 
 from ingestion.replay import DriverRole, Racing, Replayed, SessionStatus, SessionType, normalize
-from ingestion.replay.identity import unique_slugs
+from ingestion.replay.identity import Sighting, assign_identities, make_id, unique_slugs
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +167,82 @@ def test_normalize_antonelli_name_variants_are_one_driver() -> None:
     assert [a.alias_name for a in racing.driver_aliases if a.driver_id == antonelli.id] == [
         "Andrea Kimi Antonelli" if latest_is_kimi else "Kimi Antonelli"
     ]
+
+
+def _with_drivers(answers: tuple[Answer, ...], change: Callable[[dict[str, Any]], None]) -> list[Answer]:
+    """The answers with every driver row passed through ``change`` (in place)."""
+    out = []
+    for path, status, body in answers:
+        if path.startswith("/v1/drivers?") and status == 200:
+            rows = json.loads(body)
+            for row in rows:
+                change(row)
+            out.append((path, *body_of(rows)))
+        else:
+            out.append((path, status, body))
+    return out
+
+
+def test_normalize_two_people_sharing_surname_and_acronym_are_two_drivers() -> None:
+    """Never two people in one row: Arthur Leclerc written as LEC (Charles's acronym) is still another driver.
+
+    Real 2024 rows; Arthur's acronym (LEL) changed to LEC. Both Leclercs are in Abu Dhabi FP1 (session 9461)
+    for Ferrari: two entrants, and both results are kept (Charles P1, Arthur P18).
+    """
+
+    def arthur_as_lec(row: dict[str, Any]) -> None:
+        if row["first_name"] == "Arthur" and row["last_name"] == "Leclerc":
+            row["name_acronym"] = "LEC"
+
+    replayed = normalize(snapshots(_with_drivers(world_answers(2024), arthur_as_lec)), AS_OF, True)
+    racing = replayed.racing
+    leclercs = {d.first_name: d for d in _driver(racing, "Leclerc")}
+    assert set(leclercs) == {"Charles", "Arthur"}
+    assert leclercs["Charles"].id == make_id("driver", "leclerc/LEC")  # the earlier person keeps the key
+    assert leclercs["Arthur"].driver_number == 39 and leclercs["Charles"].driver_number == 16
+    fp1 = next(s for s in racing.sessions if s.open_f1_session_key == 9461)
+    entrants = {e.id: e for e in racing.entrants}
+    positions = {
+        entrants[r.entrant_id].driver_id: r.position for r in racing.results if r.session_id == fp1.id
+    }
+    assert positions[leclercs["Charles"].id] == 1 and positions[leclercs["Arthur"].id] == 18
+    assert not [w for w in replayed.warnings if w.kind == "result_duplicate"]
+
+
+def test_normalize_acronym_change_keeps_one_driver() -> None:
+    """One person, one row: Lawson's acronym changed from LAW to LWS in later meetings is still one driver."""
+
+    def lawson_renamed(row: dict[str, Any]) -> None:
+        if row["last_name"] == "Lawson" and row["meeting_key"] >= 1250:
+            row["name_acronym"] = "LWS"
+
+    racing = normalize(snapshots(_with_drivers(world_answers(2024), lawson_renamed)), AS_OF, False).racing
+    [lawson] = _driver(racing, "Lawson")
+    assert lawson.id == make_id("driver", "lawson/LAW") and lawson.slug == "liam-lawson"
+    assert lawson.abbreviation == "LWS"  # the latest
+    rounds = {e.round_id for e in racing.entrants if e.driver_id == lawson.id}
+    assert len(rounds) == 6  # 2024 meetings 1247..1252
+
+
+_SIGHTINGS = [
+    Sighting(str(r["first_name"]), str(r["last_name"]), r["name_acronym"], int(r["session_key"]), FETCHED)  # type: ignore[arg-type, call-overload]
+    for y in (2023, 2024)
+    for r in world_rows(y, "drivers")
+    if r["team_name"] and r["first_name"] and r["last_name"]
+][::7]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(range(len(_SIGHTINGS))), st.sets(st.integers(0, len(_SIGHTINGS) - 1), max_size=40))
+def test_assign_identities_ignore_input_order(perm: list[int], blank: set[int]) -> None:
+    """Each row's identity key depends on the rows, never on their order (some acronyms blanked)."""
+    rows = [s._replace(acronym=None) if i in blank else s for i, s in enumerate(_SIGHTINGS)]
+    keys = assign_identities(rows)
+    shuffled = assign_identities([rows[i] for i in perm])
+    assert [keys[i] for i in perm] == shuffled
+    # in 2023-2024 a first and last name is one person: one key per name, one name per key
+    people = {(key, s.first, s.last) for key, s in zip(keys, rows, strict=True)}
+    assert len(people) == len({key for key, _, _ in people}) == len({(f, last) for _, f, last in people})
 
 
 def test_normalize_results_mapping_on_real_rows(both: Replayed) -> None:

@@ -7,9 +7,14 @@ agrees on every id: ``openf1:session:9472``, ``openf1:round:1229`` (the meeting 
 ``openf1:driver-alias:<identity>:<alias slug>``.
 
 A driver's identity key is never their number (numbers move between people: #40 was Lawson in 2023 and
-Iwasa in 2024). It is the slug of the last name and the three-letter acronym (``antonelli/ANT``), which is
-stable across OpenF1's name variants ("Andrea Kimi ANTONELLI" and "Kimi ANTONELLI"); a row without an
-acronym falls back to the slug of the last and first names.
+Iwasa in 2024). :func:`assign_identities` groups driver rows into people and names each person by the slug
+of the last name and the three-letter acronym (``antonelli/ANT``), which is stable across OpenF1's name
+variants ("Andrea Kimi ANTONELLI" and "Kimi ANTONELLI"). Never two people in one row: two people sharing a
+last name and an acronym (Charles and Arthur Leclerc if both were written ``LEC``) are told apart by their
+first names, the later one keyed ``leclerc/LEC/arthur``. One person, one row: a person whose acronym
+changes (same first and last name, never in one session together) stays one person under the first key;
+a row without an acronym joins the one person with the same first and last name, else is keyed
+``last/first``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
 
 #: The one namespace every replay id is made in (never change it: every id would change).
 NAMESPACE = uuid.UUID("6f1e3c1a-5b0d-5c53-9a57-0c9a1c2d7e11")
@@ -67,13 +76,76 @@ def acronym_code(acronym: str | None) -> str | None:
     return code if re.fullmatch(r"[A-Z0-9]{2,4}", code) else None
 
 
-def driver_identity(first_name: str, last_name: str, acronym: str | None) -> str:
-    """A person's identity key: last-name slug and acronym, else last and first name slugs."""
-    last = slugify(last_name)
-    code = acronym_code(acronym)
-    if code:
-        return f"{last}/{code}"
-    return f"{last}/{slugify(first_name).lower()}"
+class Sighting(NamedTuple):
+    """One driver row as identity sees it: names, acronym, and the session it was listed in."""
+
+    first: str
+    last: str
+    acronym: str | None
+    session: int
+    when: datetime
+
+
+_Form = tuple[str, str | None, str]  # last-name slug, acronym code, first-name slug
+
+
+def _first_names_overlap(a: str, b: str) -> bool:
+    """Whether two first names can be one person's: a shared word, or one a prefix of the other (Alex).
+
+    A name with no letters replay can read says nothing against it.
+    """
+    ta, tb = name_tokens(a), name_tokens(b)
+    return not ta or not tb or any(x.startswith(y) or y.startswith(x) for x in ta for y in tb)
+
+
+def assign_identities(sightings: Sequence[Sighting]) -> list[str]:
+    """The identity key of each sighting (see the module doc); deterministic, whatever the input order."""
+    # A form is what a row says about who it is: rows with one form are one person.
+    form_of: list[_Form] = [(slugify(s.last), acronym_code(s.acronym), slugify(s.first)) for s in sightings]
+    forms: dict[_Form, list[int]] = defaultdict(list)
+    for i, form in enumerate(form_of):
+        forms[form].append(i)
+    seen = {f: min((sightings[i].when, sightings[i].session) for i in ix) for f, ix in forms.items()}
+    order = sorted(forms, key=lambda f: (seen[f], f[0], f[1] or "", f[2]))
+    rank = {f: n for n, f in enumerate(order)}
+    first_name = {f: sightings[forms[f][0]].first for f in order}
+    sessions = {f: {sightings[i].session for i in forms[f]} for f in order}
+    parent = {f: f for f in order}
+
+    def find(f: _Form) -> _Form:
+        while parent[f] != f:
+            f = parent[f]
+        return f
+
+    def join(f: _Form, g: _Form) -> None:  # the earlier root stays the root (its key names the person)
+        a, b = sorted((find(f), find(g)), key=rank.__getitem__)
+        parent[b] = a
+        sessions[a] |= sessions[b]
+
+    coded = [f for f in order if f[1] is not None]
+    pairs = [(g, f) for i, f in enumerate(coded) for g in coded[:i] if f[0] == g[0]]
+    # 1. same last name and acronym, and first names that can be one person's: one person
+    for g, f in pairs:
+        if f[1] == g[1] and find(f) != find(g) and _first_names_overlap(first_name[f], first_name[g]):
+            join(f, g)
+    # 2. an acronym change: the same first and last name, never listed together in one session
+    for g, f in pairs:
+        if f[2] == g[2] and find(f) != find(g) and not sessions[find(f)] & sessions[find(g)]:
+            join(f, g)
+    # 3. no acronym: the one person with the same first and last name, if there is exactly one
+    for f in order:
+        if f[1] is None:
+            people = {find(g) for g in coded if (g[0], g[2]) == (f[0], f[2])}
+            if len(people) == 1:
+                parent[f] = next(iter(people))
+    # keys: the person's earliest form's; a later person with the same key gets their first name appended
+    keys: dict[_Form, str] = {}
+    for f in order:
+        root = find(f)
+        if root not in keys:
+            key = f"{root[0]}/{root[1] or root[2]}"
+            keys[root] = f"{key}/{root[2]}" if key in keys.values() else key
+    return [keys[find(f)] for f in form_of]
 
 
 def unique_slugs(bases: list[str]) -> list[str]:

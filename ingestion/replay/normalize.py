@@ -20,9 +20,9 @@ import msgspec
 from ingestion.openf1.wire import Driver, Meeting, Session, SessionResult, StartingGrid
 from ingestion.replay.decode import decode_rows
 from ingestion.replay.identity import (
-    acronym_code,
+    Sighting,
+    assign_identities,
     clean_text,
-    driver_identity,
     make_id,
     name_tokens,
     names_agree,
@@ -495,18 +495,16 @@ class _Rules:
                     continue
                 acronym = clean_text(row.name_acronym)
                 pending.append((row, origin, session, first, last, acronym, team, team_slug))
-        # Identity: rows without an acronym join the one person with the same first and last name.
-        by_name: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for _, _, _, first, last, acronym, _, _ in pending:
-            if acronym_code(acronym):
-                identity = driver_identity(first, last, acronym)
-                by_name[(slugify(first), slugify(last))].add(identity)
-        for row, origin, session, first, last, acronym, team, team_slug in pending:
-            identity = driver_identity(first, last, acronym)
-            if not acronym_code(acronym):
-                known = by_name.get((slugify(first), slugify(last)), set())
-                if len(known) == 1:
-                    identity = next(iter(known))
+        # Identity: who each row is (never by number; see identity.assign_identities)
+        identities = assign_identities(
+            [
+                Sighting(first, last, acronym, session.session.session_key, session.start)
+                for _, _, session, first, last, acronym, _, _ in pending
+            ]
+        )
+        for (row, origin, session, first, last, acronym, team, team_slug), identity in zip(
+            pending, identities, strict=True
+        ):
             key = (session.session.session_key, row.driver_number)
             valid[key].append(
                 _Candidate(
