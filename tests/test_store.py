@@ -29,6 +29,7 @@ from ingestion.store import (
     RunExists,
     Store,
     StoreLocked,
+    StoreUnwritable,
     WriterClosed,
     address_of,
     make_run_id,
@@ -363,6 +364,45 @@ def test_store_killed_writer_leaves_a_valid_log(tmp_path: Path) -> None:
     assert all(issue.problem.kind == "torn-line" for issue in Store(tmp_path).log_issues())
     with Store(tmp_path).writer(timeout=0):  # the lock died with the process
         pass
+
+
+def test_store_writer_stops_after_a_failed_append(tmp_path: Path) -> None:
+    """A log append cut short (file size limit) raises StoreUnwritable; later puts are refused, so the
+    partial line stays a torn LAST line and the events before it stay readable."""
+    code = (
+        "import resource, signal, sys; from pathlib import Path; from datetime import datetime, UTC\n"
+        "from ingestion.store import Store, Request, StoreUnwritable, WriterClosed\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "r = Request.from_url('/v1/sessions?year=2024')\n"
+        "with Store(Path(sys.argv[1])).writer('full') as w:\n"
+        "    w.put(r, b'[]', url='u', status=200, received_at=datetime(2024, 1, 1, tzinfo=UTC))\n"
+        "    size = w.path.stat().st_size\n"
+        "    resource.setrlimit(resource.RLIMIT_FSIZE, (2 * size + size // 2, resource.RLIM_INFINITY))\n"
+        "    w.put(r, b'[]', url='u', status=200, received_at=datetime(2024, 1, 2, tzinfo=UTC))\n"
+        "    for _ in range(2):\n"
+        "        try:\n"
+        "            w.put(r, b'[]', url='u', status=200, received_at=datetime(2024, 1, 3, tzinfo=UTC))\n"
+        "        except (StoreUnwritable, WriterClosed) as error:\n"
+        "            print(type(error).__name__, error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    unwritable, closed = done.stdout.splitlines()
+    assert unwritable.startswith("StoreUnwritable cannot write to the snapshot store at ")
+    assert "full.jsonl" in unwritable
+    assert closed == "WriterClosed the writer of run full stopped after a failed write to its log"
+    assert [e.received_at.day for e in Store(tmp_path).events()] == [1, 2]
+    assert [i.problem.kind for i in Store(tmp_path).log_issues()] == ["torn-line"]
+
+
+def test_store_unwritable_root_is_a_one_line_store_error(tmp_path: Path) -> None:
+    """A store root that cannot be created (under a file) raises StoreUnwritable naming it, no OSError."""
+    (tmp_path / "file").write_bytes(b"")
+    store = Store(tmp_path / "file" / "snapshots")
+    with pytest.raises(StoreUnwritable, match=r"file/snapshots: Not a directory") as caught:
+        store.writer()
+    assert "\n" not in str(caught.value)
 
 
 def test_store_run_id_is_used_once(tmp_path: Path) -> None:

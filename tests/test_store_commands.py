@@ -260,6 +260,13 @@ def test_gc_removes_unreferenced_blobs_and_stale_tmp_files(store: Store) -> None
     assert ops.gc(store).bytes_freed == 0
 
 
+def test_gc_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    """gc of a folder that does not exist reports nothing freed and does not create a store there."""
+    report = ops.gc(Store(tmp_path / "absent"))
+    assert (report.blobs_removed, report.tmp_removed, report.bytes_freed) == (0, 0, 0)
+    assert not (tmp_path / "absent").exists()
+
+
 def test_gc_refuses_while_the_log_is_unparsable(store: Store) -> None:
     """gc removes nothing while a log line cannot be read (it might refer to a blob)."""
     log_file = store.log_files()[0]
@@ -387,6 +394,19 @@ def test_cli_snapshots_errors_are_one_line(
     code, _, err = cli(capsys, "snapshots", *argv, "--store", str(tmp_path))
     assert code in (1, 2)
     assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_cli_snapshots_unwritable_store_is_one_line(
+    tmp_path: Path, meetings_2024: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import into a store that cannot be created ends with one `error:` line and exit 1, no traceback."""
+    (tmp_path / "file").write_bytes(b"")
+    target = str(tmp_path / "file" / "snap")
+    code, _, err = cli(
+        capsys, "snapshots", "import", str(meetings_2024), "--url", "/v1/meetings", "--store", target
+    )
+    assert code == 1
+    assert err.startswith(f"error: cannot write to the snapshot store at {target}") and err.count("\n") == 1
 
 
 def test_request_key_of_import_matches_a_fetch_of_the_same_url(tmp_path: Path, meetings_2024: Path) -> None:

@@ -21,6 +21,7 @@ from ingestion.store.errors import (
     RunExists,
     StoreError,
     StoreLocked,
+    StoreUnwritable,
     WriterClosed,
 )
 from ingestion.store.model import Event, Request
@@ -45,6 +46,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreLocked",
+    "StoreUnwritable",
     "Writer",
     "WriterClosed",
     "address_of",

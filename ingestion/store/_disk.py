@@ -43,6 +43,7 @@ from ingestion.store.errors import (
     LogCorrupt,
     RunExists,
     StoreLocked,
+    StoreUnwritable,
     WriterClosed,
 )
 from ingestion.store.model import Event, Request
@@ -82,6 +83,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _make_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, fsyncing the parent of each new folder (a durable entry)."""
+    missing: list[Path] = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        _fsync_dir(folder.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -159,15 +171,20 @@ class Store:
 
     def addresses(self) -> Iterator[Address]:
         """Addresses of the blobs stored (sorted); files in ``objects/`` with other names are skipped."""
-        for path in self._blob_files():
-            name = path.parent.name + path.name
-            if path.parent.parent == self.objects_dir and is_address(name):
-                yield Address(name)
+        for _, address in self.blob_files():
+            if address is not None:
+                yield address
 
-    def _blob_files(self) -> list[Path]:
+    def blob_files(self) -> list[tuple[Path, Address | None]]:
+        """Every file under ``objects/`` (sorted), with its address: None for a file not named like a blob."""
         if not self.objects_dir.is_dir():
             return []
-        return sorted(p for p in self.objects_dir.rglob("*") if p.is_file())
+        files: list[tuple[Path, Address | None]] = []
+        for path in sorted(p for p in self.objects_dir.rglob("*") if p.is_file()):
+            name = path.parent.name + path.name
+            valid = path.parent.parent == self.objects_dir and is_address(name)
+            files.append((path, Address(name) if valid else None))
+        return files
 
     # --- the log ------------------------------------------------------------------------------------
     def log_files(self) -> list[Path]:
@@ -279,12 +296,15 @@ class Store:
     def locked(self, purpose: str, timeout: float | None = None) -> Iterator[None]:
         """Hold the writer lock, waiting up to ``timeout`` s (default ``lock_timeout``), else StoreLocked."""
         wait = self.lock_timeout if timeout is None else timeout
-        self.root.mkdir(parents=True, exist_ok=True)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():  # the lock and tmp/ are never part of a committed store
-            with contextlib.suppress(FileExistsError), ignore.open("x", encoding="utf-8") as f:
-                f.write(GITIGNORE)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _make_dirs(self.root)
+            ignore = self.root / ".gitignore"
+            if not ignore.exists():  # the lock and tmp/ are never part of a committed store
+                with contextlib.suppress(FileExistsError), ignore.open("x", encoding="utf-8") as f:
+                    f.write(GITIGNORE)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise StoreUnwritable(self.root, error) from None
         try:
             deadline = time.monotonic() + wait
             while True:
@@ -334,25 +354,27 @@ class Store:
         if path.is_file():
             return address
         data = compressor.compress(body)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{address[:16]}.", suffix=".tmp")
+        try:
+            _make_dirs(self.tmp_dir)
+            fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{address[:16]}.", suffix=".tmp")
+        except OSError as error:
+            raise StoreUnwritable(self.tmp_dir, error) from None
         try:
             os.fchmod(fd, 0o644)
             _write_all(fd, data)
             os.fsync(fd)
             os.close(fd)
             fd = -1
-            new_dir = not path.parent.is_dir()
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs(path.parent)
             os.replace(tmp_name, path)
             _fsync_dir(path.parent)
-            if new_dir:
-                _fsync_dir(path.parent.parent)
-        except BaseException:
+        except BaseException as error:
             if fd >= 0:
                 os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
+            if isinstance(error, OSError):
+                raise StoreUnwritable(path, error) from None
             raise
         return address
 
@@ -367,6 +389,7 @@ class Writer:
         self.events: list[Event] = []  # put by this writer, in order
         self._lock: contextlib.AbstractContextManager[None] | None = lock
         self._fd = -1
+        self._failed = False  # an append failed: the log may end in a torn line, so nothing may follow it
         self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
 
     @property
@@ -394,6 +417,8 @@ class Writer:
         """Store ``body`` and append its event (flushed and fsynced before returning)."""
         if self._lock is None:
             raise WriterClosed(self.run)
+        if self._failed:
+            raise WriterClosed(self.run, "stopped after a failed write to its log")
         when = to_utc(received_at, "received_at")
         address = self.put_blob(body)
         event = Event(
@@ -412,14 +437,23 @@ class Writer:
         )
         line = encode_event(event)
         if self._fd < 0:
-            self.store.log_dir.mkdir(parents=True, exist_ok=True)
             try:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-            except FileExistsError:
-                raise RunExists(self.run, self.path) from None
-            _fsync_dir(self.store.log_dir)
-        _write_all(self._fd, line)
-        os.fsync(self._fd)
+                _make_dirs(self.store.log_dir)
+                try:
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+                except FileExistsError:
+                    raise RunExists(self.run, self.path) from None
+                _fsync_dir(self.store.log_dir)
+            except OSError as error:
+                raise StoreUnwritable(self.path, error) from None
+        try:
+            _write_all(self._fd, line)
+            os.fsync(self._fd)
+        except BaseException as error:
+            self._failed = True  # a partial line may be on disk: appending after it would corrupt the log
+            if isinstance(error, OSError):
+                raise StoreUnwritable(self.path, error) from None
+            raise
         self.events.append(event)
         return event
 

@@ -6,7 +6,6 @@ Each takes a :class:`Store` and returns Structs (or text, for ``show``); the CLI
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -131,16 +130,6 @@ def show(store: Store, target: str, *, as_of: datetime | None = None) -> str:
     return _pretty(store.read(event.address))
 
 
-def _blob_files(store: Store) -> Iterator[Path]:
-    if store.objects_dir.is_dir():
-        yield from sorted(p for p in store.objects_dir.rglob("*") if p.is_file())
-
-
-def _address_of_file(store: Store, path: Path) -> str | None:
-    name = path.parent.name + path.name
-    return name if path.parent.parent == store.objects_dir and is_address(name) else None
-
-
 def fsck(store: Store) -> list[Problem]:
     """Re-hash every blob, check each event's blob exists (and has its size), and that every log line parses.
 
@@ -156,8 +145,7 @@ def fsck(store: Store) -> list[Problem]:
     ]
     events = store.events(strict=False)
     sizes: dict[str, int] = {}
-    for path in _blob_files(store):
-        address = _address_of_file(store, path)
+    for path, address in store.blob_files():
         if address is None:
             problems.append(Problem(kind="stray-file", path=path, detail="not named by a blob address"))
             continue
@@ -190,12 +178,13 @@ def gc(store: Store, *, dry_run: bool = False, timeout: float | None = None) -> 
 
     Refuses (:class:`LogCorrupt`) while a log line is unparsable: it might refer to a blob.
     """
+    if not store.root.is_dir():  # nothing to collect: do not create a store to find that out
+        return GcReport(dry_run=dry_run, blobs_removed=0, tmp_removed=0, bytes_freed=0)
     with store.locked("gc", timeout):
         referenced = {event.address for event in store.events()}
         freed = 0
         blobs = 0
-        for path in _blob_files(store):
-            address = _address_of_file(store, path)
+        for path, address in store.blob_files():
             if address is None or address in referenced:
                 continue
             blobs += 1
@@ -271,8 +260,7 @@ def stats(store: Store) -> Stats:
     blobs = 0
     raw = 0
     stored = 0
-    for path in _blob_files(store):
-        address = _address_of_file(store, path)
+    for path, address in store.blob_files():
         if address is None:
             continue
         blobs += 1

@@ -18,6 +18,7 @@ __all__ = [
     "RunExists",
     "StoreError",
     "StoreLocked",
+    "StoreUnwritable",
     "WriterClosed",
 ]
 
@@ -108,10 +109,18 @@ class RunExists(StoreError):
 
 
 class WriterClosed(StoreError):
-    """``put`` was called on a writer whose ``with`` block has ended."""
+    """``put`` was called on a writer whose ``with`` block has ended, or whose last append failed."""
 
-    def __init__(self, run: str) -> None:
-        super().__init__(f"the writer of run {run} is closed")
+    def __init__(self, run: str, why: str = "is closed") -> None:
+        super().__init__(f"the writer of run {run} {why}")
+
+
+class StoreUnwritable(StoreError):
+    """The operating system refused a write to the store (not a folder, no space, no permission...)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"cannot write to the snapshot store at {path}: {error.strerror or error}")
+        self.path = path
 
 
 class NotFound(StoreError):
