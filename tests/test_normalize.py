@@ -22,7 +22,7 @@ from test_replay_support import (
     world_rows,
 )
 
-from ingestion.replay import DriverRole, Racing, Replayed, SessionStatus, SessionType, normalize
+from ingestion.replay import DriverRole, Racing, Replayed, ResultStatus, SessionStatus, SessionType, normalize
 from ingestion.replay.identity import Sighting, assign_identities, make_id, unique_slugs
 
 
@@ -272,6 +272,85 @@ def test_normalize_results_only_after_sessions_end() -> None:
     started = {s.id for s in racing.sessions if s.start_time_utc < as_of}
     assert racing.results and {r.session_id for r in racing.results} <= started
     assert {s.status for s in racing.sessions if s.start_time_utc > as_of} == {SessionStatus.Scheduled}
+
+
+def test_normalize_session_status_at_as_of_and_cancelled() -> None:
+    """Status from as_of: Completed after date_end, InProgress between, Scheduled before; is_cancelled wins.
+
+    As of 16:00 UTC on 2 March 2024 the Bahrain race (9472, 15:00-17:00) is running: InProgress and no
+    results yet, while the qualifying the day before is Completed with its results. FP1 (9465), flagged
+    is_cancelled, is Cancelled although it ended long before.
+    """
+    as_of = datetime(2024, 3, 2, 16, 0, tzinfo=UTC)
+    sessions = [dict(s) for s in world_rows(2024, "sessions")]
+    for row in sessions:
+        if row["session_key"] == 9465:
+            row["is_cancelled"] = True
+    answers = [
+        (path, *body_of(sessions)) if path == "/v1/sessions?year=2024" else (path, status, body)
+        for path, status, body in world_answers(2024)
+    ]
+    racing = normalize(snapshots(answers), as_of, True).racing
+    status = {s.open_f1_session_key: SessionStatus(s.status) for s in racing.sessions}
+    assert status[9472] == SessionStatus.InProgress
+    assert status[9465] == SessionStatus.Cancelled
+    assert status[9468] == SessionStatus.Completed  # qualifying, 1 March
+    ends = {row["session_key"]: datetime.fromisoformat(str(row["date_end"])) for row in sessions}
+    starts = {row["session_key"]: datetime.fromisoformat(str(row["date_start"])) for row in sessions}
+    assert (
+        len(status) == 123 and Counter(status.values())[SessionStatus.Completed] == 6
+    )  # testing x3, FP2, FP3, Q
+    for key in set(status) - {9465, 9472}:
+        assert status[key] == (SessionStatus.Completed if ends[key] <= as_of else SessionStatus.Scheduled)
+        assert starts[key] > as_of or ends[key] <= as_of
+    with_results = {
+        s.open_f1_session_key for s in racing.sessions if s.id in {r.session_id for r in racing.results}
+    }
+    assert 9468 in with_results and 9472 not in with_results
+
+
+def test_normalize_result_status_flags_and_unflagged_disqualification(both: Replayed) -> None:
+    """DSQ from the flag (Hulkenberg, Brazil 2024); NC when the position is null and no flag says why.
+
+    OpenF1 lists Russell's 2024 Belgian GP disqualification with all three flags false: NC, position null,
+    0 points (the real row); Hamilton and Leclerc at Austin 2023 likewise.
+    """
+    racing = both.racing
+    sessions = {s.id: s for s in racing.sessions}
+    rounds = {r.id: r.slug for r in racing.rounds}
+    entrants = {e.id: e for e in racing.entrants}
+    drivers = {d.id: d.abbreviation for d in racing.drivers}
+    races = {
+        (rounds[sessions[r.session_id].round_id], drivers[entrants[r.entrant_id].driver_id]): r
+        for r in racing.results
+        if sessions[r.session_id].type == SessionType.Race
+    }
+    russell = races[("2024-belgian-grand-prix", "RUS")]
+    assert (russell.status, russell.position, russell.points) == (ResultStatus.NC, None, 0.0)
+    assert races[("2024-sao-paulo-grand-prix", "HUL")].status == ResultStatus.DSQ
+    assert {races[("2023-united-states-grand-prix", d)].status for d in ("HAM", "LEC")} == {ResultStatus.NC}
+    assert races[("2024-belgian-grand-prix", "HAM")].status == ResultStatus.Finished
+
+
+def test_normalize_grid_from_qualifying_for_race_and_sprint_qualifying_for_sprint(both: Replayed) -> None:
+    """China 2024: the Sprint starts from Sprint Qualifying's grid (Norris on pole), the Race from
+    Qualifying's (Verstappen on pole); 2023's Sprint Shootout gives the sprint grid the same way."""
+    racing = both.racing
+    sessions = {s.id: s for s in racing.sessions}
+    rounds = {r.id: r.slug for r in racing.rounds}
+    entrants = {e.id: e for e in racing.entrants}
+    drivers = {d.id: d.abbreviation for d in racing.drivers}
+    poles = {
+        (rounds[sessions[r.session_id].round_id], SessionType(sessions[r.session_id].type)): drivers[
+            entrants[r.entrant_id].driver_id
+        ]
+        for r in racing.results
+        if r.grid_position == 1
+    }
+    assert poles[("2024-chinese-grand-prix", SessionType.Sprint)] == "NOR"
+    assert poles[("2024-chinese-grand-prix", SessionType.Race)] == "VER"
+    assert not {kind for _, kind in poles} - {SessionType.Race, SessionType.Sprint}
+    assert ("2023-azerbaijan-grand-prix", SessionType.Sprint) in poles  # from the Sprint Shootout
 
 
 def test_normalize_no_results_flag_gives_no_results() -> None:
