@@ -7,6 +7,7 @@ Every expected count can be checked by hand in ../shared/openf1/world/2024 (25 m
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import httpx
@@ -179,3 +180,30 @@ def test_server_stop_closes_port_and_connections(openf1_server: ServerFactory, w
             client.get("/meetings?year=2024")
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.base_url}/meetings")
+
+
+def test_server_other_methods_answer_405(world_2024_server: RunningServer) -> None:
+    """HEAD, PUT, DELETE, OPTIONS answer 405 like OpenF1's FastAPI (HEAD without a body), and are logged."""
+    world_2024_server.reset_stats()
+    head = httpx.head(f"{world_2024_server.base_url}/meetings")
+    assert (head.status_code, head.content) == (405, b"")
+    for method in ("PUT", "DELETE", "OPTIONS"):
+        answer = httpx.request(method, f"{world_2024_server.base_url}/meetings")
+        assert (answer.status_code, answer.json()) == (405, {"detail": "Method Not Allowed"})
+    assert [r.method for r in world_2024_server.stats.records] == ["HEAD", "PUT", "DELETE", "OPTIONS"]
+
+
+def test_server_post_with_a_bad_content_length_is_400(
+    openf1_server: ServerFactory, world_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A POST whose Content-Length is not a number answers 400 and closes; no traceback is printed."""
+    server = openf1_server(rows=[world_dir / "2024"], token=("ada", "s3cret"))
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nusername=ada")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert reply.endswith(b'{"detail":"Invalid Content-Length header."}')
+    assert server.stats.by_status == {400: 1}
+    assert "Traceback" not in capfd.readouterr().err

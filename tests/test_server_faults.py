@@ -134,7 +134,7 @@ def test_server_clear_faults_stops_periodic_ones(openf1_server: ServerFactory, r
 
 def test_server_faults_count_every_get(openf1_server: ServerFactory, rows: list[Path]) -> None:
     """Fault numbering counts every GET, even those the limits refuse."""
-    server = openf1_server(rows=rows, per_second=1, per_minute=1000, faults=["503:3"])
+    server = openf1_server(rows=rows, per_second=1, per_minute=1000, faults=["503:3"], clock=lambda: 1000.0)
     with httpx.Client() as client:
         statuses = [_get(server, client).status_code for _ in range(3)]
     assert statuses == [200, 429, 503]

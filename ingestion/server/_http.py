@@ -52,6 +52,7 @@ RATE_EXCEEDED = b"Rate exceeded"
 BAD_TOKEN_BODY = b'{"detail":"Invalid or expired token."}'
 BAD_CREDENTIALS_BODY = b'{"detail":"Incorrect username or password."}'
 NOT_FOUND_BODY = b'{"detail":"Not Found"}'
+BAD_LENGTH_BODY = b'{"detail":"Invalid Content-Length header."}'
 WELCOME = b"Welcome to OpenF1!"
 
 _JSON = "application/json"
@@ -258,7 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _reset(self) -> None:
         """Close the connection at once, with a TCP reset and no answer at all."""
@@ -315,10 +317,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         state = self.server.state
         started = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
+        length_text = (self.headers.get("Content-Length") or "0").strip()
+        length = int(length_text) if length_text.isdigit() else -1
         raw = self.rfile.read(length) if length > 0 else b""
         path = urlsplit(self.path).path.rstrip("/")
-        if path not in ("/token", "/v1/token") or state.tokens is None:
+        if length < 0:  # the body cannot be found: answer, then close (the stream is out of step)
+            self.close_connection = True
+            answer = _Answer(400, BAD_LENGTH_BODY)
+        elif path not in ("/token", "/v1/token") or state.tokens is None:
             answer = _Answer(404, NOT_FOUND_BODY)
         else:
             form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
@@ -341,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.record(RequestRecord(self.command, self.path, answer.status), 0.0)
         self._send(answer)
 
-    do_PUT = do_DELETE = do_PATCH = _not_allowed
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
 
 
 class _Server(ThreadingHTTPServer):
