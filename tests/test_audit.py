@@ -404,3 +404,38 @@ def test_audit_python_m_ingestion_db_audit(db_url: str, seeded: Seed, conn: Conn
     done = run_module("ingestion.db", "audit", env={"DATABASE_URL": db_url}, cwd=tmp_path)
     assert done.returncode == 1
     assert "duplicate_driver_name" in done.stdout
+
+
+# --- on a database replayed from the real store ----------------------------------------------------------
+
+def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_results(
+    db_url: str, conn: Conn, tmp_path: Path
+) -> None:
+    """2023-2024 replayed from the real store: no problem with results; replayed without results, the
+    default audit skips the result checks (exit 0, as `sync --no-results` then `db audit` is typed), while
+    asking for them finds every completed race without results."""
+    from test_replay_support import AS_OF, world_store
+
+    from ingestion.replay import run_replay
+
+    store = world_store(tmp_path / "store")
+    run_replay(db_url, store, AS_OF, True)
+    full = audit(conn)
+    assert full.ok and full.results_checked, full.problems
+    assert [(s.year, s.rounds, s.results) for s in full.seasons] == [(2023, 23, 2171), (2024, 25, 2441)]
+    assert "orphan_sessions_round_id" not in _checks(full)
+
+    conn.execute("DELETE FROM results")
+    run_replay(db_url, store, AS_OF, False)
+    following = audit(conn)
+    assert following.ok and not following.results_checked
+    assert following.results_source == "as the last replay"
+    asked = audit(conn, results=True)
+    (missing,) = [f for f in asked.problems if f.check == "completed_race_without_results"]
+    assert missing.count == 46 + 12  # every Race (22 + 24) and Sprint (6 + 6) of both seasons
+
+    done = run_module("ingestion.db", "audit", env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "result checks skipped: the last replay ran without results" in done.stdout
+    done = run_module("ingestion.db", "audit", "--results", env={"DATABASE_URL": db_url}, cwd=tmp_path)
+    assert done.returncode == 1 and "PROBLEM [completed_race_without_results]" in done.stdout

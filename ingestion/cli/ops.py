@@ -65,7 +65,8 @@ def _print_audit(report: AuditReport) -> None:
     typer.echo("nulls where a value is expected:")
     for n in report.nulls:
         typer.echo(f"  {n.table + '.' + n.column:<30} {n.nulls:>6} of {n.rows:<6} {n.share:6.1%}")
-    skipped = "" if report.results_checked else " (result checks skipped: --no-results)"
+    why = "the last replay ran without results" if report.results_source != "asked" else "--no-results"
+    skipped = "" if report.results_checked else f" (result checks skipped: {why})"
     typer.echo(f"findings: {len(report.problems)} problem(s), {len(report.warnings)} warning(s){skipped}")
     for f in report.findings:
         mark = "PROBLEM" if f.severity == "problem" else "warning"
@@ -79,12 +80,16 @@ def _print_audit(report: AuditReport) -> None:
 
 def audit_command(
     json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    no_results: bool = typer.Option(False, "--no-results", help="Skip the checks that need results."),
+    results: bool | None = typer.Option(
+        None, "--results/--no-results",
+        help="Run the checks that need results or skip them (default: as the last replay ran).",
+    ),
 ) -> None:
     """Audit the racing data's quality (read-only); exit 1 on an integrity problem.
 
     Nulls where values are expected, orphans, duplicate drivers, rounds without sessions, completed races
-    without results, sessions that do not fit their round's pattern, and a summary per season.
+    without results, sessions that do not fit their round's pattern, and a summary per season. The result
+    checks follow the last replay (a --no-results sync has no results by design) unless told.
 
     Exit 1 on an integrity problem, 0 when there are only warnings. Read-only.
 
@@ -92,7 +97,7 @@ def audit_command(
     """
     settings = load_settings()
     with connect(database_url(settings), autocommit=True) as conn:
-        report = audit(conn, results=not no_results)
+        report = audit(conn, results)
     if json:
         _json(
             {

@@ -116,11 +116,14 @@ class SeasonSummary(msgspec.Struct, frozen=True):
 
 
 class AuditReport(msgspec.Struct, frozen=True):
+    """``results_source`` says why results were (not) checked: asked, or as the last replay ran."""
+
     results_checked: bool
     findings: tuple[Finding, ...]
     nulls: tuple[NullShare, ...]
     seasons: tuple[SeasonSummary, ...]
     tables: dict[str, int]
+    results_source: str = ""
 
     @property
     def problems(self) -> tuple[Finding, ...]:
@@ -419,17 +422,33 @@ def _table_counts(conn: Conn) -> dict[str, int]:
     return {t: _int(v) for t, v in zip(tables, row, strict=True)}
 
 
-def audit(conn: Conn, results: bool, *, now: datetime | None = None) -> AuditReport:
+def _last_replay_results(conn: Conn) -> bool | None:
+    """The results option of the last replay recorded in ``ingestion.replay_runs`` (None: no replay)."""
+    row = conn.execute("SELECT to_regclass('ingestion.replay_runs') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return None
+    last = conn.execute("SELECT results FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1").fetchone()
+    return None if last is None else bool(last[0])
+
+
+def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = None) -> AuditReport:
     """Audit the racing tables (read-only). ``results=False`` skips the checks that need results.
 
-    ``now`` (default: the database's clock) decides which races are overdue for results and which session
-    statuses are stale.
+    ``results`` None: as the last replay recorded in ``ingestion.replay_runs`` ran (a database synced with
+    ``--no-results`` has no results by design), with results when no replay is recorded. ``now`` (default:
+    the database's clock) decides which races are overdue for results and which session statuses are stale.
     """
     outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
         if outermost:  # one consistent snapshot for every check
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         _require_tables(conn)
+        if results is None:
+            last = _last_replay_results(conn)
+            results = True if last is None else last
+            source = "as the last replay" if last is not None else "no replay recorded"
+        else:
+            source = "asked"
         if now is None:
             row = conn.execute("SELECT now()").fetchone()
             assert row is not None and isinstance(row[0], datetime)
@@ -457,6 +476,7 @@ def audit(conn: Conn, results: bool, *, now: datetime | None = None) -> AuditRep
     findings.sort(key=lambda f: (f.severity != "problem", f.check, f.message))
     return AuditReport(
         results_checked=results,
+        results_source=source,
         findings=tuple(findings),
         nulls=tuple(shares),
         seasons=tuple(seasons),
