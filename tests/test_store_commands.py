@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -258,6 +260,37 @@ def test_gc_removes_unreferenced_blobs_and_stale_tmp_files(store: Store) -> None
     for event in store.events():
         store.read(event.address)
     assert ops.gc(store).bytes_freed == 0
+
+
+def test_gc_alongside_a_writer_in_another_process_keeps_every_referenced_blob(tmp_path: Path) -> None:
+    """gc run again and again while another process writes runs (each with an orphan blob) never removes a
+    blob an event refers to: afterwards fsck is clean, every event reads, and only orphans went."""
+    code = (
+        "import sys; from pathlib import Path; from datetime import datetime, timedelta, UTC\n"
+        "from ingestion.store import Store, Request\n"
+        "store = Store(Path(sys.argv[1]), lock_timeout=30)\n"
+        "for i in range(40):\n"
+        "    with store.writer(f'run{i:03d}') as w:\n"
+        "        w.put_blob(b'[\"orphan %d\"]' % i)\n"
+        "        w.put(Request.from_url(f'/v1/drivers?session_key={i}'), b'[%d]' % i, url='u', status=200,\n"
+        "              received_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=i))\n"
+    )
+    store = Store(tmp_path / "s", lock_timeout=30)
+    child = subprocess.Popen([sys.executable, "-c", code, str(store.root)])
+    removed = 0
+    try:
+        while child.poll() is None:
+            if store.root.is_dir():
+                removed += ops.gc(store).blobs_removed
+    finally:
+        child.wait(timeout=60)
+    assert child.returncode == 0
+    removed += ops.gc(store).blobs_removed
+    events = store.events()
+    assert len(events) == 40 and removed == 40
+    assert ops.fsck(store) == []
+    assert [store.read(e.address) for e in events] == [b"[%d]" % i for i in range(40)]
+    assert sorted(store.addresses()) == sorted(address_of(b"[%d]" % i) for i in range(40))
 
 
 def test_gc_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
