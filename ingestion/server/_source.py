@@ -85,12 +85,12 @@ def load_store(root: Path, as_of: datetime | None = None) -> Dataset:
     holds it most often: OpenF1's own exact duplicates are kept). Answers other than 200 contribute nothing
     (a 404 "No results found." means no rows); a 200 body that is not an array contributes nothing either.
     """
-    from ingestion.store import Store
+    from ingestion.store import Store, event_order
 
     if not root.is_dir():
         raise SourceError(f"--store {root}: not a directory")
     store = Store(root)
-    events = sorted(store.latest(as_of).values(), key=lambda e: (e.received_at, e.run, e.seq))
+    events = sorted(store.latest(as_of).values(), key=event_order)
     tables: dict[str, list[Row]] = {}
     seen: dict[str, Counter[bytes]] = {}
     for event in events:
