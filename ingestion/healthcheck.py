@@ -57,16 +57,20 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
         return Check(name, "fail", _first_line(exc))
 
 
-def _index_fix(missing: Sequence[str]) -> str:
-    """The SQL that re-creates the required unique indexes named in ``missing`` (as the migration does)."""
+def _index_fix(missing: Sequence[str], embedded: bool) -> str:
+    """The psql command that re-creates the required unique indexes named in ``missing`` as the migration
+    does (an invalid leftover of the same name is dropped first), on ``$DATABASE_URL`` or, when the
+    embedded server is in use, on the URL ``ingest db url`` prints (it has no password)."""
     from ingestion.db.connection import REQUIRED_INDEXES
 
-    statements = [
-        f"CREATE UNIQUE INDEX ix_{table}_{'_'.join(columns)} ON {table} ({', '.join(columns)});"
-        for table, label, columns in REQUIRED_INDEXES
-        if label in missing
-    ]
-    return f'psql "$DATABASE_URL" -c "{" ".join(statements)}"'
+    statements = []
+    for table, label, columns in REQUIRED_INDEXES:
+        if label in missing:
+            name = f"ix_{table}_{'_'.join(columns)}"
+            statements.append(f"DROP INDEX IF EXISTS {name}; CREATE UNIQUE INDEX {name} ON {table} "
+                              f"({', '.join(columns)});")
+    target = "$(ingest db url)" if embedded else "$DATABASE_URL"
+    return f'psql "{target}" -c "{" ".join(statements)}"'
 
 
 def _database_checks(settings: Settings) -> list[Check]:
@@ -107,7 +111,7 @@ def _database_checks(settings: Settings) -> list[Check]:
                 return Check(
                     "migrations", "fail",
                     f"missing unique index(es): {'; '.join(missing)} (dropped after migrating)",
-                    _index_fix(missing),
+                    _index_fix(missing, embedded=not settings.database_url),
                 )
             return Check(
                 "migrations", "ok",

@@ -71,9 +71,35 @@ def test_healthcheck_missing_unique_index(conn: Conn, db_url: str, tmp_path: Pat
     check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"]
     assert check.status == "fail"
     assert "sessions.open_f1_session_key" in check.message
-    assert check.fix is not None and check.fix.startswith('psql "$DATABASE_URL" -c "CREATE UNIQUE INDEX')
+    assert check.fix is not None and check.fix.startswith('psql "$DATABASE_URL" -c "DROP INDEX IF EXISTS')
+    assert "entrants" not in check.fix  # only what is missing
     conn.execute(check.fix.split(' -c "', 1)[1].rstrip('"'))
     assert _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"].status == "ok"
+
+
+def test_healthcheck_invalid_unique_index_fix_replaces_it(conn: Conn, db_url: str, tmp_path: Path) -> None:
+    """An invalid index left under the migration's name (a failed CREATE INDEX CONCURRENTLY) fails the check,
+    and the printed SQL works anyway (a bare CREATE would say "already exists")."""
+    conn.execute(
+        "UPDATE pg_index SET indisvalid = false "
+        "WHERE indexrelid = 'ix_entrants_round_id_driver_id_team_id'::regclass"
+    )
+    check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"]
+    assert check.status == "fail" and "entrants (round_id, driver_id, team_id)" in check.message
+    assert check.fix is not None
+    conn.execute(check.fix.split(' -c "', 1)[1].rstrip('"'))
+    assert _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["migrations"].status == "ok"
+
+
+def test_healthcheck_index_fix_targets_the_embedded_server() -> None:
+    """Without DATABASE_URL (the embedded server) the fix runs psql on the URL `ingest db url` prints."""
+    from ingestion.healthcheck import _index_fix
+
+    fix = _index_fix(["sessions.open_f1_session_key"], embedded=True)
+    assert fix.startswith('psql "$(ingest db url)" -c "DROP INDEX IF EXISTS ix_sessions_open_f1_session_key;')
+    assert fix.endswith(
+        'CREATE UNIQUE INDEX ix_sessions_open_f1_session_key ON sessions (open_f1_session_key);"'
+    )
 
 
 def test_healthcheck_unreachable_database(tmp_path: Path) -> None:
