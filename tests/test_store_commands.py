@@ -400,6 +400,14 @@ def test_cli_snapshots_fsck_exits_non_zero_on_a_corrupt_blob(
     assert f"corrupt-blob: {path}" in out and "1 problem(s)" in err
 
 
+def test_cli_snapshots_fsck_of_a_missing_store_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fsck of a folder holding no store exits 0 but says there was nothing to check (a mistyped --store)."""
+    code, out, _ = cli(capsys, "snapshots", "fsck", "--store", str(tmp_path / "typo"))
+    assert code == 0 and out.strip().endswith("(no store there yet: nothing to check)")
+
+
 def test_cli_snapshots_gc_reports_bytes_freed(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     """gc --dry-run reports what it would free; gc frees it."""
     (store.root / "tmp" / "stale.tmp").write_bytes(b"12345")

@@ -93,7 +93,8 @@ def fsck_command(store: StoreOption = None) -> None:
     if problems:
         typer.echo(f"{len(problems)} problem(s) in {the_store.root}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"ok: {the_store.root} has no problems")
+    empty = "" if the_store.root.is_dir() else " (no store there yet: nothing to check)"
+    typer.echo(f"ok: {the_store.root} has no problems{empty}")
 
 
 @snapshots_app.command("gc")
