@@ -96,7 +96,9 @@ class Recorder:
         return answer
 
 
-def _get(answers: list[httpx.Response | Exception], request: Request) -> tuple[Answer, Recorder, list[Note]]:
+def _get(
+    answers: list[httpx.Response | Exception], request: Request, policy: RetryPolicy = FAST
+) -> tuple[Answer, Recorder, list[Note]]:
     recorder = Recorder(answers)
     notes: list[Note] = []
     sleeps: list[float] = []
@@ -108,7 +110,7 @@ def _get(answers: list[httpx.Response | Exception], request: Request) -> tuple[A
         client = OpenF1Client(
             "http://openf1.test/v1",
             Limiter(1000, 100000),
-            FAST,
+            policy,
             transport=httpx.MockTransport(recorder),
             sleep=fake_sleep,
             on_note=notes.append,
@@ -207,3 +209,73 @@ def test_client_stops_on_live_session() -> None:
     answer, recorder, _ = _get([httpx.Response(401, content=LIVE)], request)
     assert answer.outcome == "blocked" and len(recorder.seen) == 1
     assert "Session in progress" in answer.reason
+
+
+def test_client_retries_timeouts_and_undecodable_bodies() -> None:
+    """A connect timeout, a read timeout and a body that does not decode (a corrupt gzip stream) are
+    retried like a 5xx, never raised; the rows that follow are the answer."""
+    request = Request.make("meetings", [("year", "2024")])
+    answer, recorder, notes = _get(
+        [
+            httpx.ConnectTimeout("connect timed out"),
+            httpx.ReadTimeout("read timed out"),
+            httpx.Response(
+                200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip at all")
+            ),
+            httpx.Response(200, content=ROWS),
+        ],
+        request,
+        RetryPolicy(attempts=4, base=0.01, cap=0.02),
+    )
+    assert answer.outcome == "rows" and answer.body == ROWS
+    assert (answer.attempts, answer.retries, answer.throttled, len(recorder.seen)) == (4, 3, 0, 4)
+    reasons = [note.reason for note in notes if note.kind == "retry"]
+    assert reasons[0].startswith("timeout (ConnectTimeout)")
+    assert reasons[1].startswith("timeout (ReadTimeout)")
+    assert reasons[2].startswith("DecodingError")
+
+
+def test_client_timeouts_give_up_as_a_failure_without_status() -> None:
+    """Only timeouts: after `attempts` tries the request fails with no status, never an exception."""
+    request = Request.make("meetings", [("year", "2024")])
+    answer, recorder, _ = _get([httpx.ReadTimeout("read timed out")] * 3, request)
+    assert (answer.outcome, answer.status, answer.attempts, len(recorder.seen)) == ("failed", None, 3, 3)
+    assert "timeout" in answer.reason and "gave up after 3 tries" in answer.reason
+
+
+def test_client_never_shows_the_token_or_the_password() -> None:
+    """With credentials, a token from POST /token (expires_in a string) goes in the Authorization header;
+    an answer that echoes the token or the password is reported with both masked."""
+    token = "tok-4f9b2c1d8e7a6b5c"
+    answers: list[httpx.Response | Exception] = [
+        httpx.Response(200, json={"expires_in": "3600", "access_token": token, "token_type": "bearer"}),
+        httpx.Response(422, json={"detail": f"bad query for {token} (user fan, password hunter2)"}),
+    ]
+    recorder = Recorder(answers)
+    notes: list[Note] = []
+
+    async def go() -> Answer:
+        async def no_sleep(seconds: float) -> None:
+            del seconds
+
+        client = OpenF1Client(
+            "http://openf1.test/v1",
+            Limiter(1000, 100000),
+            FAST,
+            credentials=("fan", "hunter2"),
+            transport=httpx.MockTransport(recorder),
+            sleep=no_sleep,
+            on_note=notes.append,
+        )
+        async with client:
+            return await client.get(Request.make("car_data", [("session_key", "9472")]))
+
+    answer = asyncio.run(go())
+    post, get = recorder.seen
+    assert (post.method, str(post.url)) == ("POST", "http://openf1.test/token")
+    assert post.content == b"username=fan&password=hunter2"
+    assert get.headers["Authorization"] == f"Bearer {token}"
+    assert answer.outcome == "failed" and answer.attempts == 1
+    shown = answer.reason + " ".join(note.reason for note in notes) + repr(answer)
+    assert "bad query for" in answer.reason
+    assert token not in shown and "hunter2" not in shown

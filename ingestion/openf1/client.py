@@ -6,8 +6,8 @@ How an answer is read is a pure function, :func:`classify` (status and body in, 
 - 200 with a JSON array (of objects): rows, a snapshot to store;
 - 404 (or 200) with ``{"detail": "No results found."}``: a valid empty answer (stored with status 404);
 - 429: wait (``Retry-After`` when present, else exponential backoff with jitter, capped) and ask again;
-- 5xx, timeouts, connection resets, and a 200 whose body is neither a JSON array nor the detail (an HTML
-  page, a truncated body): retried with backoff a bounded number of times, then the request fails;
+- 5xx, timeouts, connection resets, a body that does not decode (a corrupt gzip stream), and a 200 whose
+  body is neither a JSON array nor the detail (an HTML page, a truncated body): retried with backoff a bounded number of times, then the request fails;
 - 401 "Session in progress": OpenF1 blocks anonymous access around live sessions: the answer is
   ``blocked`` and the caller stops asking;
 - any other 4xx: failed at once, never retried.
@@ -325,7 +325,7 @@ class OpenF1Client:
                     self.limiter.complete(ticket)
             except httpx.TimeoutException as error:
                 verdict = Verdict("retry", f"timeout ({type(error).__name__})")
-            except httpx.TransportError as error:
+            except httpx.HTTPError as error:  # resets, refused connections, a body that does not decode
                 verdict = Verdict("retry", f"{type(error).__name__}: {error}".rstrip(": "))
             else:
                 status = response.status_code
