@@ -7,7 +7,8 @@ How an answer is read is a pure function, :func:`classify` (status and body in, 
 - 404 (or 200) with ``{"detail": "No results found."}``: a valid empty answer (stored with status 404);
 - 429: wait (``Retry-After`` when present, else exponential backoff with jitter, capped) and ask again;
 - 5xx, timeouts, connection resets, a body that does not decode (a corrupt gzip stream), and a 200 whose
-  body is neither a JSON array nor the detail (an HTML page, a truncated body): retried with backoff a bounded number of times, then the request fails;
+  body is neither a JSON array nor the detail (an HTML page, a truncated body): retried with backoff a
+  bounded number of times, then the request fails;
 - 401 "Session in progress": OpenF1 blocks anonymous access around live sessions: the answer is
   ``blocked`` and the caller stops asking;
 - any other 4xx: failed at once, never retried.
