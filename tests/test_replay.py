@@ -207,6 +207,19 @@ def test_replay_cli_rejects_a_bad_as_of(capsys: pytest.CaptureFixture[str]) -> N
     assert exit_info.value.code == 2 and "--as-of" in capsys.readouterr().err
 
 
+def test_replay_cli_missing_store_is_one_line(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --store that does not exist is a usage error (exit 2, one line), not a silent empty replay."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", "--store", str(tmp_path / "typo")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "no snapshot store at" in err and len(err.strip().splitlines()) == 1
+    with connect(db_url) as conn:
+        assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == 0
+
+
 # --- properties ----------------------------------------------------------------------------------------
 
 ANSWERS_2024 = world_answers(2024)

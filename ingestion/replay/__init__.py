@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from ingestion.errors import UsageError
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import LOCK_KEY, LoadSummary, TableCounts, load, racing_snapshot
@@ -60,6 +61,7 @@ __all__ = [
     "DriverRow",
     "EntrantRow",
     "LoadSummary",
+    "NoSnapshotStore",
     "Racing",
     "ReplaySummary",
     "Replayed",
@@ -109,6 +111,14 @@ def replay(store: Store, as_of: datetime, results: bool) -> Replayed:
     return normalize(snapshots_of(store, as_of, results), as_of, results)
 
 
+class NoSnapshotStore(UsageError):
+    """The snapshot store directory does not exist (a mistyped ``--store`` or ``SNAPSHOT_DIR``)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(f"no snapshot store at {root}: check --store or SNAPSHOT_DIR")
+        self.root = root
+
+
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     """What a replay did: per table counts, warnings by kind, seconds per stage."""
 
@@ -132,6 +142,8 @@ def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> Replay
 
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         as_of = as_of.replace(tzinfo=UTC)
+    if not store.root.is_dir():
+        raise NoSnapshotStore(str(store.root))
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
     with connect(url) as conn:
