@@ -308,13 +308,32 @@ def test_audit_testing_round_with_a_race_is_flagged(conn: Conn, seeded: Seed) ->
     assert "round_without_race" not in checks
 
 
-def test_audit_driver_number_shared_in_a_round(conn: Conn, seeded: Seed) -> None:
-    """Two drivers entered in one round under the same number are a warning naming the number."""
+def test_audit_driver_number_shared_in_a_season(conn: Conn, seeded: Seed) -> None:
+    """Two drivers of one season under the same number (in one round or in two) are a warning naming the
+    season, the number and each driver once; the same number in another season is not."""
     conn.execute("UPDATE drivers SET driver_number = 1 WHERE id = %s", (seeded.drivers[11],))
     report = audit(conn, results=True)
-    (finding,) = [f for f in report.findings if f.check == "driver_number_shared_in_round"]
+    (finding,) = [f for f in report.findings if f.check == "driver_number_shared_in_season"]
     assert finding.severity == "warning" and finding.count == 2
-    assert all("#1 " in e for e in finding.examples)
+    assert finding.examples == (
+        "2024: #1 Max Verstappen (max-verstappen)", "2024: #1 Sergio Perez (sergio-perez)"
+    )
+    # Perez moved to the testing round only: no round has both, the season still does
+    conn.execute("DELETE FROM results WHERE entrant_id = %s", (seeded.entrants[11],))
+    conn.execute("UPDATE entrants SET round_id = %s WHERE id = %s", (seeded.rounds[1228], seeded.entrants[11]))
+    (finding,) = [f for f in audit(conn, results=True).findings if f.check == "driver_number_shared_in_season"]
+    assert finding.count == 2
+    # Perez in a 2025 round instead: different seasons share numbers legitimately
+    conn.execute("INSERT INTO seasons (id, series_id, year) SELECT %s, series_id, 2025 FROM seasons",
+                 (uuid.uuid4(),))
+    conn.execute(
+        """INSERT INTO rounds (id, season_id, circuit_id, name, slug, round_number, date_start, date_end)
+           SELECT %s, (SELECT id FROM seasons WHERE year = 2025), circuit_id, name, '2025-bahrain', 1,
+                  date_start + 365, date_end + 365 FROM rounds WHERE id = %s""",
+        (round_2025 := uuid.uuid4(), seeded.rounds[1229]),
+    )
+    conn.execute("UPDATE entrants SET round_id = %s WHERE id = %s", (round_2025, seeded.entrants[11]))
+    assert "driver_number_shared_in_season" not in _checks(audit(conn, results=True))
 
 
 def test_audit_result_of_an_entrant_of_another_round(conn: Conn, seeded: Seed) -> None:

@@ -289,16 +289,19 @@ def _checks() -> list[_Check]:
                 WHERE s.status = {COMPLETED} AND s.start_time_utc > %(now)s ORDER BY s.start_time_utc""",
         ),
         _Check(
-            "driver_number_shared_in_round", "warning",
-            "{n} entrants share a driver number with another driver in the same round",
-            f"""SELECT {ROUND_LABEL} || ': #' || d.driver_number || ' ' || d.first_name || ' ' || d.last_name
-                FROM entrants e JOIN drivers d ON d.id = e.driver_id JOIN {ROUND_FROM} ON r.id = e.round_id
-                WHERE (e.round_id, d.driver_number) IN (
-                    SELECT e2.round_id, d2.driver_number
-                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id
+            "driver_number_shared_in_season", "warning",
+            "{n} drivers share their driver number with another driver entered in the same season",
+            """SELECT se.year || ': #' || d.driver_number || ' ' || d.first_name || ' ' || d.last_name
+                      || ' (' || d.slug || ')'
+                FROM entrants e JOIN drivers d ON d.id = e.driver_id
+                JOIN rounds r ON r.id = e.round_id JOIN seasons se ON se.id = r.season_id
+                WHERE (r.season_id, d.driver_number) IN (
+                    SELECT r2.season_id, d2.driver_number
+                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id JOIN rounds r2 ON r2.id = e2.round_id
                     WHERE d2.driver_number IS NOT NULL
                     GROUP BY 1, 2 HAVING count(DISTINCT d2.id) > 1)
-                ORDER BY se.year, r.round_number, d.driver_number, d.last_name""",
+                GROUP BY se.year, d.driver_number, d.slug, d.first_name, d.last_name
+                ORDER BY se.year, d.driver_number, d.slug""",
         ),
         _Check(
             "team_color_invalid", "warning",
