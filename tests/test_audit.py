@@ -320,8 +320,11 @@ def test_audit_driver_number_shared_in_a_season(conn: Conn, seeded: Seed) -> Non
     )
     # Perez moved to the testing round only: no round has both, the season still does
     conn.execute("DELETE FROM results WHERE entrant_id = %s", (seeded.entrants[11],))
-    conn.execute("UPDATE entrants SET round_id = %s WHERE id = %s", (seeded.rounds[1228], seeded.entrants[11]))
-    (finding,) = [f for f in audit(conn, results=True).findings if f.check == "driver_number_shared_in_season"]
+    conn.execute(
+        "UPDATE entrants SET round_id = %s WHERE id = %s", (seeded.rounds[1228], seeded.entrants[11])
+    )
+    report = audit(conn, results=True)
+    (finding,) = [f for f in report.findings if f.check == "driver_number_shared_in_season"]
     assert finding.count == 2
     # Perez in a 2025 round instead: different seasons share numbers legitimately
     conn.execute("INSERT INTO seasons (id, series_id, year) SELECT %s, series_id, 2025 FROM seasons",

@@ -297,7 +297,8 @@ def _checks() -> list[_Check]:
                 JOIN rounds r ON r.id = e.round_id JOIN seasons se ON se.id = r.season_id
                 WHERE (r.season_id, d.driver_number) IN (
                     SELECT r2.season_id, d2.driver_number
-                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id JOIN rounds r2 ON r2.id = e2.round_id
+                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id
+                    JOIN rounds r2 ON r2.id = e2.round_id
                     WHERE d2.driver_number IS NOT NULL
                     GROUP BY 1, 2 HAVING count(DISTINCT d2.id) > 1)
                 GROUP BY se.year, d.driver_number, d.slug, d.first_name, d.last_name
