@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +21,7 @@ import msgspec
 import pytest
 
 from ingestion.cli import main
-from ingestion.cli.fetch import ProgressLine
+from ingestion.cli.fetch import INTERRUPTED, ProgressLine
 from ingestion.config import Settings
 from ingestion.fetch import FetchOptions, FetchSummary, Progress, RetryPolicy, TokenError, fetch
 from ingestion.fetch.plan import decode_meetings, decode_sessions, session_end
@@ -25,6 +29,7 @@ from ingestion.openf1.client import OpenF1Client, classify
 from ingestion.openf1.limiter import Limiter
 from ingestion.server import RunningServer
 from ingestion.store import Request, Store
+from ingestion.store.commands import fsck
 
 PER_SECOND, PER_MINUTE = 60.0, 600
 FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
@@ -368,3 +373,50 @@ def test_cli_progress_rewrites_one_line_on_a_terminal() -> None:
     assert plain.getvalue().splitlines() == [
         "[4/77] drivers?meeting_key=1229 200 (waited 0.0 s, 0 retries, 0 x 429)"
     ]
+
+
+def test_cli_fetch_interrupted_keeps_the_store_and_continues(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT) during `ingest fetch`: one line on stderr and no traceback, exit 130, no summary;
+    the store passes fsck, and running the fetch again asks exactly what is left, with no 429."""
+    server = openf1_server(rows=[world_dir / "2024"], per_second=10, per_minute=600)
+    store = tmp_path / "store"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OPENF1_")},
+        "OPENF1_BASE_URL": server.base_url,
+        "OPENF1_RATE_PER_SECOND": "10",
+        "OPENF1_RATE_PER_MINUTE": "600",
+    }
+    # the child sets Python's own SIGINT handler: a parent may have left SIGINT ignored
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from ingestion.cli import main; main(sys.argv[1:])"
+    )
+    argv = ["fetch", "--year", "2024", "--no-results", "--now", NOW.isoformat(), "--store", str(store)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stderr is not None
+    for line in child.stderr:  # one plain line per answer: interrupt after the 5th
+        if line.startswith("[5/"):
+            break
+    child.send_signal(signal.SIGINT)
+    out, rest = child.communicate(timeout=60)
+    assert child.returncode == 130, rest
+    assert out == ""
+    assert "Traceback" not in rest and rest.splitlines()[-1] == INTERRUPTED
+    assert fsck(Store(store)) == []
+    stored = len(_assert_store_valid(store))
+    assert 5 <= stored < 27
+
+    settings = msgspec.structs.replace(_settings(server, store), rate_per_second=10.0, rate_per_minute=600.0)
+    again = fetch(settings, _options(results=False), NOW)
+    assert again.exit_code == 0 and again.planned == again.requests == 27 - stored
+    assert server.stats.rate_limited == 0
+    assert len(_assert_store_valid(store)) == 27

@@ -21,6 +21,8 @@ from ingestion.fetch import (
 from ingestion.instant import parse_optional
 from ingestion.secrets import mask_text
 
+INTERRUPTED = "interrupted: every answer stored so far is kept; run the same command again to continue"
+
 
 class ProgressLine:
     """Progress on stderr: one line rewritten in place on a terminal, plain lines otherwise."""
@@ -116,6 +118,11 @@ def fetch_command(
     line = ProgressLine(sys.stderr, secrets)
     try:
         summary = fetch(settings, options, parse_optional(now, option="--now"), None if dry_run else line)
+    except KeyboardInterrupt:
+        # typer turns Ctrl-C into a silent exit 130: say what it means, in one line
+        line.clear()
+        typer.echo(INTERRUPTED, err=True)
+        raise typer.Exit(130) from None
     finally:
         line.clear()
     _print(summary, as_json, secrets)
