@@ -24,6 +24,18 @@ FETCHED = datetime(2025, 12, 1, 12, 0, tzinfo=UTC)
 #: Long after every 2023-2024 session: everything is Completed and every result is in.
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
+#: The official 2024 drivers' championship (top eight), from outside the project.
+CHAMPIONSHIP_2024 = {
+    "VER": 437,
+    "NOR": 374,
+    "LEC": 356,
+    "PIA": 292,
+    "SAI": 290,
+    "RUS": 245,
+    "HAM": 223,
+    "PER": 152,
+}
+
 Answer = tuple[str, int, bytes]  # path, status, body
 
 
