@@ -23,7 +23,17 @@ import pytest
 from ingestion.cli import main
 from ingestion.cli.fetch import INTERRUPTED, ProgressLine
 from ingestion.config import Settings
-from ingestion.fetch import FetchOptions, FetchSummary, Progress, RetryPolicy, TokenError, fetch
+from ingestion.fetch import (
+    Blocked,
+    FailedRequest,
+    FetchOptions,
+    FetchSummary,
+    Progress,
+    RetryPolicy,
+    TokenError,
+    fetch,
+    render_summary,
+)
 from ingestion.fetch.plan import decode_meetings, decode_sessions, session_end
 from ingestion.openf1.client import OpenF1Client, classify
 from ingestion.openf1.limiter import Limiter
@@ -420,3 +430,81 @@ def test_cli_fetch_interrupted_keeps_the_store_and_continues(
     assert again.exit_code == 0 and again.planned == again.requests == 27 - stored
     assert server.stats.rate_limited == 0
     assert len(_assert_store_valid(store)) == 27
+
+
+def test_cli_fetch_lists_failures_and_exits_1(
+    openf1_server: ServerFactory,
+    world_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests that fail (a 404 that is not "No results found.") are listed with their URL, status and
+    tries in the summary, and `ingest fetch` exits 1."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    monkeypatch.setenv("OPENF1_BASE_URL", f"{server.url}/v2")
+    code, out, _ = _run_cli(["fetch", "--year", "2024", "--store", str(tmp_path / "store")], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "fetch 2024: 2 of 2 planned request(s) asked"
+    assert lines[1] == "  0 new snapshot(s), 0 unchanged, 0 empty, 2 failed"
+    failed = [line for line in lines if line.startswith("  failed: ")]
+    assert [line.split(" ")[3:6] for line in failed] == [
+        [f"{server.url}/v2/meetings?year=2024", "(404,", "1"],
+        [f"{server.url}/v2/sessions?year=2024", "(404,", "1"],
+    ]
+    assert Store(tmp_path / "store").events() == []
+
+
+def test_summary_renders_every_count() -> None:
+    """The text summary shows the requests asked of planned, new/unchanged/empty/failed, HTTP requests,
+    429s and retries, the waits, the wall time against the least time, each failure and a block."""
+    summary = FetchSummary(
+        run="20250601T000000Z-abcdef",
+        years=[2024],
+        planned=77,
+        requests=60,
+        http_requests=66,
+        token_requests=1,
+        new_snapshots=50,
+        unchanged=6,
+        empty=3,
+        failed=[
+            FailedRequest(
+                key="drivers?meeting_key=1229",
+                url="http://x/v1/drivers?meeting_key=1229",
+                status=None,
+                attempts=5,
+                reason="timeout (ReadTimeout) (gave up after 5 tries)",
+            )
+        ],
+        throttled=2,
+        retries=5,
+        waited_s=64.25,
+        backoff_s=3.5,
+        wall_s=130.0,
+        least_s=125.0,
+        ratio=1.04,
+        per_second=3.0,
+        per_minute=30.0,
+        not_asked=17,
+        blocked=Blocked(
+            url="http://x/v1/drivers?meeting_key=1230",
+            detail="Session in progress",
+            retry_at=None,
+            session=None,
+            advice="retry in 30 minutes",
+        ),
+    ).finish()
+    assert summary.exit_code == 3
+    assert render_summary(summary) == [
+        "fetch 2024: 60 of 77 planned request(s) asked in run 20250601T000000Z-abcdef",
+        "  50 new snapshot(s), 6 unchanged, 3 empty, 1 failed",
+        "  66 HTTP request(s) (1 for a token), 2 answered 429, 5 retries",
+        "  waited 1 min 04.2 s for the limit (3/s, 30/min), 3.5 s backing off",
+        "  wall time 2 min 10.0 s, 1.04x the least time (2 min 05.0 s)",
+        "  failed: http://x/v1/drivers?meeting_key=1229 (no answer, 5 tries): "
+        "timeout (ReadTimeout) (gave up after 5 tries)",
+        "  stopped: Session in progress (17 request(s) not asked)",
+        "  retry in 30 minutes",
+    ]
