@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from ingestion.replay import TABLES, Racing, replay
+from ingestion.replay import TABLES, NoSnapshotStore, Racing, replay
 from ingestion.store import Store
 
 __all__ = [
@@ -158,7 +158,12 @@ def apply_diff(before: Racing, change: RacingDiff) -> Racing:
 
 
 def diff(store: Store, before: datetime, after: datetime, results: bool) -> RacingDiff:
-    """What changed in the replayed rows between the store's state at ``before`` and at ``after``."""
+    """What changed in the replayed rows between the store's state at ``before`` and at ``after``.
+
+    Raises :class:`NoSnapshotStore` when ``store`` has no folder (not "no changes" for a mistyped path).
+    """
+    if not store.root.is_dir():
+        raise NoSnapshotStore(str(store.root))
     t1 = before.replace(tzinfo=UTC) if before.tzinfo is None else before.astimezone(UTC)
     t2 = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
     change = diff_racing(replay(store, t1, results).racing, replay(store, t2, results).racing)

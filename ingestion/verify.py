@@ -36,7 +36,16 @@ from typing import Any
 
 import msgspec
 
-from ingestion.replay import TABLES, Racing, SessionStatus, SessionType, TableSpec, racing_snapshot, replay
+from ingestion.replay import (
+    TABLES,
+    NoSnapshotStore,
+    Racing,
+    SessionStatus,
+    SessionType,
+    TableSpec,
+    racing_snapshot,
+    replay,
+)
 from ingestion.store import Store
 
 __all__ = [
@@ -333,10 +342,14 @@ def verify(
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 
     ``as_of`` and ``results`` default to those of the last replay recorded in ``ingestion.replay_runs``
-    (else now, with results). Raises the database's one-line errors (unreachable, not migrated).
+    (else now, with results). Raises :class:`NoSnapshotStore` when ``store`` has no folder (a mistyped
+    ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
+    errors (unreachable, not migrated).
     """
     from ingestion.db import connect, require_schema
 
+    if not store.root.is_dir():
+        raise NoSnapshotStore(str(store.root))
     with connect(url) as conn:
         conn.read_only = True
         with conn.transaction():

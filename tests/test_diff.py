@@ -141,6 +141,14 @@ def test_diff_from_before_any_snapshot_adds_everything(tmp_path: Path) -> None:
     assert change.table("results").empty
 
 
+def test_diff_of_a_missing_store_is_a_usage_error(tmp_path: Path) -> None:
+    """``--store`` naming no store: one line, exit 2 (not "no changes")."""
+    done = run_cli(["-m", "ingestion", "diff", "--from", "2024-01-01", "--to", "2025-01-01", "--store",
+                    str(tmp_path / "typo")], dict(os.environ), tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"error: no snapshot store at {tmp_path / 'typo'}")
+
+
 def test_diff_cli_bad_instant_is_a_usage_error(tmp_path: Path) -> None:
     """``--from`` that is not ISO-8601: one line on stderr, exit 2."""
     done = run_cli(["-m", "ingestion", "diff", "--from", "yesterday", "--to", "2024-12-09"], dict(os.environ),

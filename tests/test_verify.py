@@ -164,3 +164,13 @@ def test_verify_python_m_ingestion_verify(replayed: Store, db_url: str, conn: Co
     done = run_cli(["-m", "ingestion", "verify", "--json"], env, tmp_path)
     assert done.returncode == 1
     assert '"table": "drivers"' in done.stdout and '"column": "abbreviation"' in done.stdout
+
+
+def test_verify_of_a_missing_store_is_a_usage_error(replayed: Store, db_url: str, tmp_path: Path) -> None:
+    """A mistyped SNAPSHOT_DIR is one line and exit 2, not "OK" with every row kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SNAPSHOT_DIR")}
+    env.update(DATABASE_URL=db_url, SNAPSHOT_DIR=str(tmp_path / "typo"))
+    done = run_cli(["-m", "ingestion", "verify"], env, tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"error: no snapshot store at {tmp_path / 'typo'}")
