@@ -74,7 +74,8 @@ class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 class SyncSummary(msgspec.Struct, kw_only=True):
     """What a sync did. ``synced`` maps meetings, sessions, drivers, teams, entrants, results to the
-    replay's counts; ``exit_code`` 0 ok, 1 some requests failed, 3 stopped by a live-session block."""
+    replay's counts (inserted, updated, unchanged, and removed: entrants and results the snapshots no longer
+    hold); ``exit_code`` 0 ok, 1 some requests failed, 3 stopped by a live-session block."""
 
     years: list[int]
     now: datetime
@@ -195,13 +196,15 @@ def render_sync(summary: SyncSummary) -> list[str]:
         f"{summary.failed} failed",
         f"replayed {summary.replay.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
         + ("" if summary.results else " (no results)"),
-        f"  {'synced':<10}{'inserted':>10}{'updated':>9}{'unchanged':>11}",
+        f"  {'synced':<10}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
     ]
     for label, counts in summary.synced.items():
         if label == "results" and not summary.results:
             lines.append(f"  {label:<10}{'off (--no-results)':>30}")
             continue
-        lines.append(f"  {label:<10}{counts.inserted:>10}{counts.updated:>9}{counts.unchanged:>11}")
+        lines.append(
+            f"  {label:<10}{counts.inserted:>10}{counts.updated:>9}{counts.unchanged:>11}{counts.removed:>9}"
+        )
     if summary.replay.warnings:
         kinds = ", ".join(f"{kind} {count}" for kind, count in summary.replay.warnings.items())
         lines.append(f"warnings: {summary.warnings} ({kinds})")

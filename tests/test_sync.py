@@ -83,11 +83,30 @@ def test_sync_year_fetches_then_replays_and_second_sync_changes_nothing(
 
     second = sync(settings, SyncOptions(year=2024, retry=FAST))
     assert second.exit_code == 0
-    assert all(c.inserted == 0 and c.updated == 0 for c in second.synced.values())
+    assert all(c.inserted == 0 and c.updated == 0 and c.removed == 0 for c in second.synced.values())
     assert second.synced["results"].unchanged == first.synced["results"].inserted
     assert verify(db_url, Store(settings.snapshot_dir)).exit_code == 0
-    text = "\n".join(render_sync(second))
-    assert "meetings" in text and "status: ok" in text
+    text = render_sync(second)
+    assert text[2].split() == ["synced", "inserted", "updated", "unchanged", "removed"]
+    assert text[3].split() == ["meetings", "0", "0", "25", "0"]
+    assert text[-1] == "status: ok"
+
+
+def test_sync_summary_counts_rows_the_replay_removed(
+    tmp_path: Path, db_url: str, conn: Conn, world_2024_server: RunningServer
+) -> None:
+    """An entrant of a synced round that the snapshots do not hold: the next sync removes it and counts it."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)
+    assert sync(settings, SyncOptions(year=2024, results=False, retry=FAST)).exit_code == 0
+    conn.execute(
+        "INSERT INTO entrants (id, round_id, driver_id, team_id, role) "
+        "SELECT gen_random_uuid(), r.id, d.id, t.id, 0 FROM rounds r, drivers d, teams t "
+        "WHERE NOT EXISTS (SELECT 1 FROM entrants e WHERE e.round_id = r.id AND e.driver_id = d.id) LIMIT 1"
+    )
+    again = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
+    assert again.synced["entrants"].removed == 1
+    entrants = next(line for line in render_sync(again) if line.split()[0] == "entrants")
+    assert entrants.split()[1:] == ["0", "0", str(again.synced["entrants"].unchanged), "1"]
 
 
 def test_sync_recent_replays_the_whole_recent_meeting(
