@@ -214,6 +214,7 @@ def test_fetch_stops_on_live_session_and_continues_later(
     later = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
     assert later.exit_code == 0 and later.planned == expected - 9
     assert server.stats.rate_limited == 0  # the second run counted the first one's recent requests
+    assert any(note.startswith("9 answer(s) an earlier run stored") for note in later.notes)
     assert server.stats.gets == 10 + expected - 9
     assert len(_assert_store_valid(tmp_path / "store")) == expected
 

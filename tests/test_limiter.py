@@ -61,6 +61,15 @@ def test_least_time_season_at_free_tier() -> None:
     assert least_time(0, 3, 30) == 0.0
 
 
+def test_least_time_counts_an_earlier_runs_requests() -> None:
+    """Requests an earlier run made `earlier` seconds ago still fill the windows: after 30 requests a
+    second ago at 3/s and 30/min, one more waits 59 s; requests a minute old no longer count."""
+    assert least_time(1, 3, 30, earlier=[1.0] * 30) == pytest.approx(59.0)
+    assert least_time(31, 3, 30, earlier=[1.0] * 30) == pytest.approx(59.0 + 60.0)
+    assert least_time(4, 3, 30, earlier=[0.5, 0.5]) == pytest.approx(1.0)
+    assert least_time(77, 3, 30, earlier=[61.0] * 30) == least_time(77, 3, 30) == 125.0
+
+
 def test_least_time_paid_tier() -> None:
     """77 requests at 6/s and 60/min: 60 in 10 s, the last 17 from 60 s (two more seconds): 62 s."""
     assert least_time(77, 6, 60) == 62.0

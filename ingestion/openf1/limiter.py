@@ -103,17 +103,20 @@ class Windows:
         return times
 
 
-def least_time(n: int, per_second: float, per_minute: float) -> float:
-    """The least time, in seconds, between the first and the last of ``n`` requests the two limits allow.
+def least_time(n: int, per_second: float, per_minute: float, earlier: Iterable[float] = ()) -> float:
+    """The least time, in seconds, from the start to the last of ``n`` requests the two limits allow.
 
     Requests go as early as the sliding windows let them (no margin): for 77 requests at 3/s and 30/min,
     30 go in the first 10 s (3 at 0 s, 3 at 1 s, ... 3 at 9 s), the next 30 from 60 s, the last 17 from
-    120 s, the last one at 125 s.
+    120 s, the last one at 125 s. ``earlier`` are the ages, in seconds at the start, of requests the
+    server still counts (an earlier run's): 30 requests a second old leave the next one 59 s to wait.
     """
-    if n <= 1:
+    if n <= 0:
         return 0.0
-    times = Windows(windows_for(per_second, per_minute), margin=0.0).schedule(n, 0.0)
-    return times[-1] - times[0]
+    windows = Windows(windows_for(per_second, per_minute), margin=0.0)
+    for age in earlier:
+        windows.record(-age)
+    return windows.schedule(n, 0.0)[-1]
 
 
 class Ticket(msgspec.Struct, frozen=True):
@@ -183,11 +186,16 @@ class Limiter:
         """The request of ``ticket`` is over: count it at this time, the latest it can have arrived."""
         self.windows.move(ticket.sent_at, self._clock())
 
+    @property
+    def horizon(self) -> float:
+        """How long, in seconds, a request keeps counting against the windows."""
+        return max(w.length for w in self.windows.windows) + self.windows.margin
+
     def seed(self, ages: Iterable[float]) -> None:
         """Count requests answered ``ages`` seconds ago (by an earlier run): the server still counts them."""
         now = self._clock()
         for age in ages:
-            if 0 <= age <= 60.0 + self.windows.margin + max(w.length for w in self.windows.windows):
+            if 0 <= age <= self.horizon:
                 self.windows.record(now - age)
 
     def pause_for(self, seconds: float) -> None:
