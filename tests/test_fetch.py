@@ -509,3 +509,29 @@ def test_summary_renders_every_count() -> None:
         "  stopped: Session in progress (17 request(s) not asked)",
         "  retry in 30 minutes",
     ]
+
+
+def test_fetch_progress_reports_each_request_then_done(
+    season_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """Progress: the phase plans (phase 2 added once the lists are in, with no request current), each
+    request then its answer with done/planned counting up, then done; a run with nothing to ask reports
+    only done."""
+    server = season_server()
+    seen: list[Progress] = []
+    fetch(_settings(server, tmp_path / "store"), _options(results=False), NOW, seen.append)
+    plans = [(p.message, p.current, p.done, p.planned) for p in seen if p.stage == "plan"]
+    assert plans == [
+        ("phase 1: 2 year list request(s)", "", 0, 2),
+        ("phase 2: 25 per-meeting request(s)", "", 2, 27),
+    ]
+    answers = [p for p in seen if p.stage == "answer"]
+    assert [p.done for p in answers] == list(range(1, 28))
+    assert answers[0].current == "meetings?year=2024" and answers[0].message.startswith("200 new")
+    requests = [p.current for p in seen if p.stage == "request"]
+    assert requests == [p.current for p in answers]
+    assert seen[-1].stage == "done" and seen[-1].done == seen[-1].planned == 27 and seen[-1].eta_s is None
+
+    seen.clear()
+    fetch(_settings(server, tmp_path / "store"), _options(results=False), NOW, seen.append)
+    assert [(p.stage, p.done, p.planned) for p in seen] == [("done", 0, 0)]

@@ -206,7 +206,8 @@ class _Run:
             s.wall_s = time.monotonic() - started
             return s.finish()
         s.planned = len(first.lists)
-        self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
+        if first.lists:
+            self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
         credentials = (
             (self.settings.openf1_username, self.settings.openf1_password)
             if self.settings.openf1_username and self.settings.openf1_password
@@ -234,6 +235,7 @@ class _Run:
                         else first.meetings
                     )
                     s.planned += len(second)
+                    self.current = ""
                     self.emit("plan", f"phase 2: {len(second)} per-meeting request(s)")
                     await self.ask(second, client, writer)
             finally:
