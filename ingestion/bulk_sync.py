@@ -13,7 +13,6 @@ times, then reported as failed, and the next seasons still run. A live-session b
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -240,21 +239,10 @@ def render_bulk(summary: BulkSummary) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion.bulk_sync``: the ``ingest bulk`` command on its own."""
-    import typer
-
-    from ingestion.cli import fail
+    from ingestion.cli.ops import run_standalone
     from ingestion.cli.sync import bulk_command
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                      context_settings={"help_option_names": ["-h", "--help"]})
-    app.command()(bulk_command)
-    try:
-        app(args=argv, prog_name="python -m ingestion.bulk_sync")
-    except IngestionError as error:
-        fail(error)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    run_standalone(bulk_command, argv, "python -m ingestion.bulk_sync")
 
 
 if __name__ == "__main__":

@@ -207,19 +207,9 @@ def format_check(check: Check, *, ascii_only: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion.healthcheck [--offline] [--json]``: the same as ``ingest healthcheck``."""
-    import typer
+    from ingestion.cli.ops import healthcheck_command, run_standalone
 
-    from ingestion.cli import fail
-    from ingestion.cli.ops import healthcheck_command
-    from ingestion.errors import IngestionError
-
-    solo = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                       context_settings={"help_option_names": ["-h", "--help"]})
-    solo.command()(healthcheck_command)
-    try:
-        solo(args=argv, prog_name="python -m ingestion.healthcheck")
-    except IngestionError as error:
-        fail(error)
+    run_standalone(healthcheck_command, argv, "python -m ingestion.healthcheck")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each command parses its options, calls one library function (:func:`ingestion.he
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import msgspec
 import typer
@@ -16,11 +17,11 @@ from ingestion.config import load_settings
 from ingestion.db import connect, database_url
 from ingestion.db.audit import AuditReport, audit
 from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
-from ingestion.errors import UsageError
+from ingestion.errors import IngestionError, UsageError
 from ingestion.healthcheck import exit_code, format_check, healthcheck
 from ingestion.secrets import mask_url
 
-__all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register"]
+__all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register", "run_standalone"]
 
 
 def _json(value: object) -> None:
@@ -157,6 +158,28 @@ def clean_racing_command(
         report = clean_racing(conn, dry_run=False)
     _print_counts(report, "deleted")
     typer.echo("racing data cleaned: the next `ingest replay` rebuilds it")
+
+
+def run_standalone(
+    command: typer.Typer | Callable[..., None], argv: list[str] | None, prog_name: str
+) -> None:
+    """Run one command (or a group) as ``prog_name``: ``python -m ingestion.bulk_sync``, ``.healthcheck``,
+    ``.db``. As ``ingest`` does: our errors are one line with their exit code, Ctrl-C exits 130."""
+    from ingestion.cli import fail
+
+    if isinstance(command, typer.Typer):
+        app = command
+    else:
+        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                          context_settings={"help_option_names": ["-h", "--help"]})
+        app.command()(command)
+    try:
+        app(args=argv, prog_name=prog_name)
+    except IngestionError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None
 
 
 def register(app: typer.Typer) -> None:

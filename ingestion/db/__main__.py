@@ -5,21 +5,12 @@ The same commands and options as ``ingest db ...`` (migrate, status, audit, clea
 
 from __future__ import annotations
 
-import sys
-
-from ingestion.cli import fail  # importing the CLI registers every command of the db group
 from ingestion.cli.db import db_app
-from ingestion.errors import IngestionError
+from ingestion.cli.ops import run_standalone  # importing the CLI registers every command of the db group
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        db_app(args=argv, prog_name="python -m ingestion.db")
-    except IngestionError as error:
-        fail(error)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    run_standalone(db_app, argv, "python -m ingestion.db")
 
 
 if __name__ == "__main__":
