@@ -299,7 +299,7 @@ def plan_meetings(
     years = set(years_for(options, now))
     in_scope = [season for season in seasons if season.year in years]
     ends = meeting_ends(in_scope)
-    endpoints = MEETING_ENDPOINTS if options.results else ("drivers",)
+    endpoints = tuple(e for e in MEETING_ENDPOINTS if options.results or e not in RESULT_ENDPOINTS)
     planned: list[PlannedRequest] = []
     for year, meeting_key in selected_meetings(in_scope, options, now):
         end = ends.get(meeting_key)

@@ -153,14 +153,6 @@ class Limiter:
         #: Requests let through.
         self.sent = 0
 
-    def now(self) -> float:
-        return self._clock()
-
-    def delay(self) -> float:
-        """How long the next request would wait now."""
-        now = self._clock()
-        return self.windows.next_allowed(now) - now
-
     async def acquire(self, on_wait: Callable[[float], None] | None = None) -> Ticket:
         """Wait until one more request is allowed and record it as sent now.
 
