@@ -20,6 +20,12 @@ class IngestionError(Exception):
         return self.message
 
 
+class Interrupted(IngestionError):
+    """Stopped by Ctrl-C (exit 130). The message says what was kept and how to continue."""
+
+    exit_code = 130
+
+
 class UsageError(IngestionError):
     """Bad arguments or options (exit 2)."""
 

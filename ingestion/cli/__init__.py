@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from ingestion.errors import IngestionError
+from ingestion.errors import IngestionError, Interrupted
 from ingestion.secrets import mask_text
 
 app = typer.Typer(
@@ -32,18 +32,31 @@ def _register() -> None:
 _register()
 
 
+#: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
+#: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
+INTERRUPTED = "interrupted: nothing was left half-written; run the same command again to finish"
+
+
 def fail(error: IngestionError) -> None:
     """Print ``error`` as one line on stderr and exit with its code."""
-    typer.echo(f"error: {mask_text(str(error))}", err=True)
+    prefix = "" if isinstance(error, Interrupted) else "error: "
+    typer.echo(f"{prefix}{mask_text(str(error))}", err=True)
     raise SystemExit(error.exit_code)
 
 
-def main(argv: list[str] | None = None, prog_name: str = "ingest") -> None:
-    """Entry point of ``ingest`` and ``python -m ingestion``: usage errors exit 2, ours with their code."""
+def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
+    (typer); Ctrl-C, which typer turns into a silent exit 130, says what it left behind."""
     try:
-        app(args=argv, prog_name=prog_name)
+        command(args=argv, prog_name=prog_name)
     except IngestionError as error:
         fail(error)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise SystemExit(130) from None
+    except SystemExit as done:
+        if done.code == 130:
+            typer.echo(INTERRUPTED, err=True)
+        raise
+
+
+def main(argv: list[str] | None = None, prog_name: str = "ingest") -> None:
+    """Entry point of ``ingest`` and ``python -m ingestion``."""
+    run_app(app, argv, prog_name)

@@ -10,6 +10,7 @@ import msgspec
 import typer
 
 from ingestion.config import load_settings
+from ingestion.errors import Interrupted
 from ingestion.fetch import (
     FetchOptions,
     FetchSummary,
@@ -119,10 +120,8 @@ def fetch_command(
     try:
         summary = fetch(settings, options, parse_optional(now, option="--now"), None if dry_run else line)
     except KeyboardInterrupt:
-        # typer turns Ctrl-C into a silent exit 130: say what it means, in one line
         line.clear()
-        typer.echo(INTERRUPTED, err=True)
-        raise typer.Exit(130) from None
+        raise Interrupted(INTERRUPTED) from None
     finally:
         line.clear()
     _print(summary, as_json, secrets)

@@ -17,7 +17,7 @@ from ingestion.config import load_settings
 from ingestion.db import connect, database_url
 from ingestion.db.audit import AuditReport, audit
 from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
-from ingestion.errors import IngestionError, UsageError
+from ingestion.errors import UsageError
 from ingestion.healthcheck import exit_code, format_check, healthcheck
 from ingestion.secrets import mask_url
 
@@ -164,22 +164,19 @@ def run_standalone(
     command: typer.Typer | Callable[..., None], argv: list[str] | None, prog_name: str
 ) -> None:
     """Run one command (or a group) as ``prog_name``: ``python -m ingestion.bulk_sync``, ``.healthcheck``,
-    ``.db``. As ``ingest`` does: our errors are one line with their exit code, Ctrl-C exits 130."""
-    from ingestion.cli import fail
+    ``.db``, exactly as ``ingest`` runs its commands."""
+    from ingestion.cli import run_app
 
     if isinstance(command, typer.Typer):
         app = command
     else:
-        app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                          context_settings={"help_option_names": ["-h", "--help"]})
+        app = typer.Typer(
+            add_completion=False,
+            pretty_exceptions_enable=False,
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )
         app.command()(command)
-    try:
-        app(args=argv, prog_name=prog_name)
-    except IngestionError as error:
-        fail(error)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise SystemExit(130) from None
+    run_app(app, argv, prog_name)
 
 
 def register(app: typer.Typer) -> None:
