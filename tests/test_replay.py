@@ -109,6 +109,15 @@ def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: C
     assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == 1
 
 
+def test_replay_circuits_carry_the_meeting_country_code(store: Store, db_url: str, conn: Conn) -> None:
+    """A circuit takes location, country and country code from its latest meeting (Sakhir: Bahrain, BRN)."""
+    run_replay(db_url, store, AS_OF, False)
+    assert conn.execute(
+        "SELECT name, location, country, country_code FROM circuits WHERE open_f1_circuit_key = 63"
+    ).fetchone() == ("Sakhir", "Sakhir", "Bahrain", "BRN")
+    assert _one(conn, "SELECT count(*) FROM circuits WHERE country_code IS NULL") == 0
+
+
 def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn) -> None:
     """A second replay of the same store changes no racing row (same xmin); only a run is recorded."""
     run_replay(db_url, store, AS_OF, True)

@@ -589,6 +589,7 @@ def normalize_decoded(
             slug=slug,
             location=latest_meeting[k].location,
             country=latest_meeting[k].country,
+            country_code=clean_text(latest_meeting[k].meeting.country_code),
             open_f1_circuit_key=k,
         )
         for k, slug in zip(circuit_keys, circuit_slugs, strict=True)

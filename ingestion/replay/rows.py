@@ -73,6 +73,7 @@ class CircuitRow(msgspec.Struct, frozen=True, kw_only=True):
     slug: str
     location: str
     country: str
+    country_code: str | None  # OpenF1's meeting country_code ("BRN"), from the circuit's latest meeting
     open_f1_circuit_key: int
 
 
