@@ -33,6 +33,7 @@ import msgspec
 from ingestion.config import Settings
 from ingestion.errors import UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
+from ingestion.fetch.summary import render_problems
 from ingestion.openf1.client import RetryPolicy
 from ingestion.replay import ReplaySummary, TableCounts, run_replay
 from ingestion.store import Store
@@ -210,12 +211,7 @@ def render_sync(summary: SyncSummary) -> list[str]:
         lines.append(f"warnings: {summary.warnings} ({kinds})")
     else:
         lines.append("warnings: none")
-    for failure in fetched.failed:
-        status = failure.status if failure.status is not None else "no answer"
-        lines.append(f"failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
-    if fetched.blocked is not None:
-        lines.append(f"stopped: {fetched.blocked.detail} ({fetched.not_asked} request(s) not asked)")
-        lines.append(f"  {fetched.blocked.advice}")
+    lines.extend(render_problems(fetched))
     lines.extend(f"note: {note}" for note in (*fetched.notes, *summary.notes))
     lines.append(
         f"wall time {_duration(summary.wall_s)} (fetch {_duration(summary.fetch_s)}, "

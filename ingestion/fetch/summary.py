@@ -169,13 +169,20 @@ def render_summary(summary: FetchSummary) -> list[str]:
     )
     ratio = f", {summary.ratio:.2f}x the least time ({_duration(summary.least_s)})" if summary.ratio else ""
     lines.append(f"  wall time {_duration(summary.wall_s)}{ratio}")
+    lines.extend(f"  {line}" for line in render_problems(summary))
+    lines.extend(f"  note: {note}" for note in summary.notes)
+    return lines
+
+
+def render_problems(summary: FetchSummary) -> list[str]:
+    """The failed requests (with their URLs) and a live-session stop with its advice, one line each."""
+    lines = []
     for failure in summary.failed:
         status = failure.status if failure.status is not None else "no answer"
-        lines.append(f"  failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
+        lines.append(f"failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
     if summary.blocked is not None:
-        lines.append(f"  stopped: {summary.blocked.detail} ({summary.not_asked} request(s) not asked)")
-        lines.append(f"  {summary.blocked.advice}")
-    lines.extend(f"  note: {note}" for note in summary.notes)
+        lines.append(f"stopped: {summary.blocked.detail} ({summary.not_asked} request(s) not asked)")
+        lines.append(summary.blocked.advice)
     return lines
 
 
@@ -204,6 +211,7 @@ __all__ = [
     "Progress",
     "live_advice",
     "render_plan",
+    "render_problems",
     "render_progress",
     "render_summary",
 ]
