@@ -186,9 +186,13 @@ class _Run:
                 self.earlier.append(age)
         self.limiter.seed(self.earlier)
         if self.earlier:
+            # A run stopped mid-request (Ctrl-C, kill) had one request the server counted but the store
+            # never saw: count it as just sent, so a resumed run gets no 429 (the client asks one at a time).
+            self.limiter.seed([0.0])
             self.summary.notes.append(
                 f"{len(self.earlier)} answer(s) an earlier run stored in the last "
-                f"{self.limiter.horizon:.0f} s still counted against the limit"
+                f"{self.limiter.horizon:.0f} s still counted against the limit, "
+                "plus one it may have had in flight"
             )
 
     async def run(self) -> FetchSummary:
