@@ -20,8 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the package with its test tools
 
-run: install     ## migrate, replay the committed snapshots, print the report
-	$(INGEST) db migrate
+run: install     ## migrate, replay the committed snapshots, print the report (ingest run)
 	$(INGEST) run
 
 test: install    ## run the whole test suite (a throwaway database per run)
