@@ -26,7 +26,7 @@ from test_replay_support import (
 
 from ingestion.cli import main
 from ingestion.db import connect
-from ingestion.replay import load, normalize, racing_snapshot, replay, run_replay
+from ingestion.replay import TABLE_NAMES, load, normalize, racing_snapshot, replay, run_replay
 from ingestion.replay.identity import make_id
 from ingestion.store import Store
 
@@ -49,19 +49,7 @@ def _one(conn: Conn, query: str, *params: object) -> Any:
 
 
 def _xmins(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
-    tables = [
-        "series",
-        "seasons",
-        "circuits",
-        "rounds",
-        "sessions",
-        "drivers",
-        "teams",
-        "entrants",
-        "results",
-        "driver_aliases",
-    ]
-    return {t: conn.execute(f"SELECT id, xmin::text FROM {t} ORDER BY id").fetchall() for t in tables}
+    return {t: conn.execute(f"SELECT id, xmin::text FROM {t} ORDER BY id").fetchall() for t in TABLE_NAMES}
 
 
 def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: Conn) -> None:

@@ -30,6 +30,7 @@ from test_replay_support import NO_RESULTS, put_answers, snapshots
 from ingestion.db import connect
 from ingestion.replay import (
     SESSION_TYPES,
+    TABLE_NAMES,
     TABLES,
     LoadSummary,
     Snapshot,
@@ -47,18 +48,7 @@ PROPS = settings(max_examples=10, deadline=None, suppress_health_check=list(Heal
 Conn = psycopg.Connection[Any]
 Row = dict[str, object]
 Answer = tuple[str, int, bytes]
-RACING = (
-    "series",
-    "seasons",
-    "circuits",
-    "rounds",
-    "sessions",
-    "drivers",
-    "teams",
-    "entrants",
-    "results",
-    "driver_aliases",
-)
+RACING = TABLE_NAMES
 
 
 # --- the real vocabulary (read at import; nothing here is invented where real rows exist) -------------------

@@ -7,6 +7,7 @@ The library functions are :func:`ingestion.sync.sync`, :func:`ingestion.bulk_syn
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,7 @@ import typer
 
 from ingestion.cli.fetch import ProgressLine
 from ingestion.config import Settings, load_settings
-from ingestion.instant import parse_optional
+from ingestion.instant import parse_instant, parse_optional
 from ingestion.secrets import mask_text
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
@@ -35,14 +36,22 @@ def _settings(store: Path | None) -> Settings:
     return settings
 
 
-def _echo_json(value: object, secrets: tuple[str | None, ...] = ()) -> None:
-    text = msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8")
-    typer.echo(mask_text(text, *secrets))
-
-
-def _echo_lines(lines: list[str], secrets: tuple[str | None, ...] = ()) -> None:
-    for line in lines:
-        typer.echo(mask_text(line, *secrets))
+def _finish(
+    outcome: object,
+    render: Callable[[], list[str]],
+    as_json: bool,
+    exit_code: int = 0,
+    secrets: tuple[str | None, ...] = (),
+) -> None:
+    """Print ``outcome`` as JSON or as its rendered lines (secrets masked), then exit with ``exit_code``."""
+    if as_json:
+        text = msgspec.json.format(msgspec.json.encode(outcome), indent=2).decode("utf-8")
+        typer.echo(mask_text(text, *secrets))
+    else:
+        for line in render():
+            typer.echo(mask_text(line, *secrets))
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def sync_command(
@@ -93,14 +102,9 @@ def sync_command(
         )
     finally:
         line.clear()
-    if as_json:
-        _echo_json(summary, secrets)
-    else:
-        from ingestion.sync import render_sync
+    from ingestion.sync import render_sync
 
-        _echo_lines(render_sync(summary), secrets)
-    if summary.exit_code:
-        raise typer.Exit(summary.exit_code)
+    _finish(summary, lambda: render_sync(summary), as_json, summary.exit_code, secrets)
 
 
 def bulk_command(
@@ -144,12 +148,7 @@ def bulk_command(
         )
     finally:
         line.clear()
-    if as_json:
-        _echo_json(summary, secrets)
-    else:
-        _echo_lines(render_bulk(summary), secrets)
-    if summary.exit_code:
-        raise typer.Exit(summary.exit_code)
+    _finish(summary, lambda: render_bulk(summary), as_json, summary.exit_code, secrets)
 
 
 def verify_command(
@@ -182,12 +181,7 @@ def verify_command(
     instant = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
     report = verify(database_url(settings), Store(settings.snapshot_dir), instant, results, strict=strict)
-    if as_json:
-        _echo_json(report)
-    else:
-        _echo_lines(render_verify(report))
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
+    _finish(report, lambda: render_verify(report), as_json, report.exit_code)
 
 
 def diff_command(
@@ -210,14 +204,10 @@ def diff_command(
     from ingestion.diff import diff, render_diff
     from ingestion.store import Store
 
-    t1, t2 = parse_optional(before, option="--from"), parse_optional(after, option="--to")
-    assert t1 is not None and t2 is not None
+    t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")
     settings = _settings(store)
     change = diff(Store(settings.snapshot_dir), t1, t2, not no_results)
-    if as_json:
-        _echo_json(change)
-    else:
-        _echo_lines(render_diff(change, limit))
+    _finish(change, lambda: render_diff(change, limit), as_json)
 
 
 def register(app: typer.Typer) -> None:
