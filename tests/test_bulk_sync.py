@@ -14,10 +14,10 @@ import pytest
 from server_fixtures import ServerFactory
 from test_sync import FAST, env_for, run_cli, settings_for
 
-from ingestion.bulk_sync import BulkEvent, BulkOptions, BulkUsageError, bulk_sync, bulk_years, render_bulk
 from ingestion.config import PROJECT_ROOT
+from ingestion.ops.bulk_sync import BulkEvent, BulkOptions, BulkUsageError, bulk_sync, bulk_years, render_bulk
+from ingestion.ops.verify import verify
 from ingestion.store import Store
-from ingestion.verify import verify
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

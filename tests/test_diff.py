@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_replay_support import AS_OF, FETCHED, put_answers, snapshots, world_answers, world_rows, world_store
 from test_sync import run_cli
 
-from ingestion.diff import apply_diff, diff, diff_racing, invert, render_diff
+from ingestion.ops.diff import apply_diff, diff, diff_racing, invert, render_diff
 from ingestion.replay import TABLES, Racing, ResultRow, SessionRow, normalize
 
 BAHRAIN_2024 = 1229

@@ -12,7 +12,7 @@ from server_fixtures import ServerFactory
 from test_audit import run_cli, run_module
 
 from ingestion.config import Settings
-from ingestion.healthcheck import Check, exit_code, format_check, healthcheck
+from ingestion.ops.healthcheck import Check, exit_code, format_check, healthcheck
 from ingestion.store import Request, Store
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -93,7 +93,7 @@ def test_healthcheck_invalid_unique_index_fix_replaces_it(conn: Conn, db_url: st
 
 def test_healthcheck_index_fix_targets_the_embedded_server() -> None:
     """Without DATABASE_URL (the embedded server) the fix runs psql on the URL `ingest db url` prints."""
-    from ingestion.healthcheck import _index_fix
+    from ingestion.ops.healthcheck import _index_fix
 
     fix = _index_fix(["sessions.open_f1_session_key"], embedded=True)
     assert fix.startswith('psql "$(ingest db url)" -c "DROP INDEX IF EXISTS ix_sessions_open_f1_session_key;')

@@ -17,10 +17,10 @@ from server_fixtures import ServerFactory
 from ingestion.config import PROJECT_ROOT, Settings
 from ingestion.errors import UsageError
 from ingestion.openf1.client import RetryPolicy
+from ingestion.ops.sync import SyncOptions, SyncUsageError, render_sync, sync
+from ingestion.ops.verify import verify
 from ingestion.server import RunningServer
 from ingestion.store import Store
-from ingestion.sync import SyncOptions, SyncUsageError, render_sync, sync
-from ingestion.verify import verify
 
 #: Tests never back off for long.
 FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)

@@ -12,9 +12,9 @@ import pytest
 from test_replay_support import AS_OF, world_store
 from test_sync import run_cli
 
+from ingestion.ops.verify import compare, render_verify, verify
 from ingestion.replay import run_replay
 from ingestion.store import Store
-from ingestion.verify import compare, render_verify, verify
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

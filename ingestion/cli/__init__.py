@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import typer
 
-from ingestion.errors import IngestionError, Interrupted
-from ingestion.secrets import mask_text
+from ingestion.cli.runner import INTERRUPTED, fail, run_app
+
+__all__ = ["INTERRUPTED", "app", "fail", "main", "run_app"]
 
 app = typer.Typer(
     name="ingest",
@@ -30,31 +31,6 @@ def _register() -> None:
 
 
 _register()
-
-
-#: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
-#: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
-INTERRUPTED = "interrupted: nothing was left half-written; run the same command again to finish"
-
-
-def fail(error: IngestionError) -> None:
-    """Print ``error`` as one line on stderr and exit with its code."""
-    prefix = "" if isinstance(error, Interrupted) else "error: "
-    typer.echo(f"{prefix}{mask_text(str(error))}", err=True)
-    raise SystemExit(error.exit_code)
-
-
-def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
-    """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
-    (typer); Ctrl-C, which typer turns into a silent exit 130, says what it left behind."""
-    try:
-        command(args=argv, prog_name=prog_name)
-    except IngestionError as error:
-        fail(error)
-    except SystemExit as done:
-        if done.code == 130:
-            typer.echo(INTERRUPTED, err=True)
-        raise
 
 
 def main(argv: list[str] | None = None, prog_name: str = "ingest") -> None:

@@ -1,13 +1,12 @@
 """Operations: ``ingest healthcheck``, ``ingest db audit`` and ``ingest db clean-racing``.
 
-Each command parses its options, calls one library function (:func:`ingestion.healthcheck.healthcheck`,
+Each command parses its options, calls one library function (:func:`ingestion.ops.healthcheck.healthcheck`,
 :func:`ingestion.db.audit.audit`, :func:`ingestion.db.clean.clean_racing`) and prints what it returns.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import msgspec
 import typer
@@ -18,10 +17,10 @@ from ingestion.db import connect, database_url
 from ingestion.db.audit import AuditReport, audit
 from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
 from ingestion.errors import UsageError
-from ingestion.healthcheck import exit_code, format_check, healthcheck
+from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 from ingestion.secrets import mask_url
 
-__all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register", "run_standalone"]
+__all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register"]
 
 
 def _json(value: object) -> None:
@@ -158,25 +157,6 @@ def clean_racing_command(
         report = clean_racing(conn, dry_run=False)
     _print_counts(report, "deleted")
     typer.echo("racing data cleaned: the next `ingest replay` rebuilds it")
-
-
-def run_standalone(
-    command: typer.Typer | Callable[..., None], argv: list[str] | None, prog_name: str
-) -> None:
-    """Run one command (or a group) as ``prog_name``: ``python -m ingestion.bulk_sync``, ``.healthcheck``,
-    ``.db``, exactly as ``ingest`` runs its commands."""
-    from ingestion.cli import run_app
-
-    if isinstance(command, typer.Typer):
-        app = command
-    else:
-        app = typer.Typer(
-            add_completion=False,
-            pretty_exceptions_enable=False,
-            context_settings={"help_option_names": ["-h", "--help"]},
-        )
-        app.command()(command)
-    run_app(app, argv, prog_name)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,9 +19,9 @@ def register(app: typer.Typer) -> None:
         Example: ingest run
         """
         from ingestion.config import load_settings
-        from ingestion.job import run_main_job
+        from ingestion.ops.job import run_main_job
+        from ingestion.ops.report import format_report
         from ingestion.replay import render_summary
-        from ingestion.report import format_report
         from ingestion.secrets import mask_url
 
         settings = load_settings()

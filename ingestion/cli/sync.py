@@ -1,7 +1,7 @@
 """``ingest sync``, ``bulk``, ``verify`` and ``diff``: parse, call one library function, print.
 
-The library functions are :func:`ingestion.sync.sync`, :func:`ingestion.bulk_sync.bulk_sync`,
-:func:`ingestion.verify.verify` and :func:`ingestion.diff.diff`. See docs/sync.md.
+The library functions are :func:`ingestion.ops.sync.sync`, :func:`ingestion.ops.bulk_sync.bulk_sync`,
+:func:`ingestion.ops.verify.verify` and :func:`ingestion.ops.diff.diff`. See docs/sync.md.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def sync_command(
 
     Example: ingest sync --recent 3
     """
-    from ingestion.sync import SyncOptions, SyncUsageError, sync
+    from ingestion.ops.sync import SyncOptions, SyncUsageError, sync
 
     if as_of is not None and now is not None:
         raise SyncUsageError("--as-of and --now cannot be used together: --as-of pins the fetch's clock too")
@@ -102,7 +102,7 @@ def sync_command(
         )
     finally:
         line.clear()
-    from ingestion.sync import render_sync
+    from ingestion.ops.sync import render_sync
 
     _finish(summary, lambda: render_sync(summary), as_json, summary.exit_code, secrets)
 
@@ -128,7 +128,14 @@ def bulk_command(
 
     Example: ingest bulk --start-year 2023 --end-year 2024 --no-results
     """
-    from ingestion.bulk_sync import BulkEvent, BulkOptions, bulk_sync, bulk_years, render_bulk, render_event
+    from ingestion.ops.bulk_sync import (
+        BulkEvent,
+        BulkOptions,
+        bulk_sync,
+        bulk_years,
+        render_bulk,
+        render_event,
+    )
 
     years = bulk_years(
         all_years=all_years, current=current, start_year=start_year, end_year=end_year, now=datetime.now(UTC)
@@ -175,8 +182,8 @@ def verify_command(
     Example: ingest verify
     """
     from ingestion.db import database_url
+    from ingestion.ops.verify import render_verify, verify
     from ingestion.store import Store
-    from ingestion.verify import render_verify, verify
 
     instant = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
@@ -201,7 +208,7 @@ def diff_command(
 
     Example: ingest diff --from 2024-12-08T16:00:00Z --to 2024-12-20T00:00:00Z
     """
-    from ingestion.diff import diff, render_diff
+    from ingestion.ops.diff import diff, render_diff
     from ingestion.store import Store
 
     t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")

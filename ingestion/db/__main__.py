@@ -5,8 +5,9 @@ The same commands and options as ``ingest db ...`` (migrate, status, audit, clea
 
 from __future__ import annotations
 
+import ingestion.cli  # noqa: F401  (importing the CLI registers every command of the db group)
 from ingestion.cli.db import db_app
-from ingestion.cli.ops import run_standalone  # importing the CLI registers every command of the db group
+from ingestion.cli.runner import run_standalone
 
 
 def main(argv: list[str] | None = None) -> None:

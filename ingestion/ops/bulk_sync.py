@@ -1,10 +1,10 @@
 """``ingest bulk`` (and ``python -m ingestion.bulk_sync``): sync season after season.
 
-    from ingestion.bulk_sync import BulkOptions, bulk_sync, bulk_years
+    from ingestion.ops.bulk_sync import BulkOptions, bulk_sync, bulk_years
 
     summary = bulk_sync(load_settings(), BulkOptions(years=bulk_years(all_years=True, now=now)))
 
-Each season is one :func:`ingestion.sync.sync` (fetch that year, then replay the store). A season that
+Each season is one :func:`ingestion.ops.sync.sync` (fetch that year, then replay the store). A season that
 fails (some requests failed, or an error such as a locked store) is tried again up to ``retries`` more
 times, then reported as failed, and the next seasons still run. A live-session block is not retried
 (OpenF1 answers the same until the session is over): the season is reported as blocked. Exit codes:
@@ -24,7 +24,7 @@ from ingestion.config import Settings
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
 from ingestion.openf1.client import RetryPolicy
-from ingestion.sync import SyncOptions, check_database, sync
+from ingestion.ops.sync import SyncOptions, check_database, sync
 
 __all__ = [
     "BulkEvent",
@@ -34,7 +34,6 @@ __all__ = [
     "SeasonOutcome",
     "bulk_sync",
     "bulk_years",
-    "main",
     "render_bulk",
     "season_counts",
 ]
@@ -235,15 +234,3 @@ def render_bulk(summary: BulkSummary) -> list[str]:
     ok = sum(1 for s in summary.seasons if s.status == "ok")
     lines.append(f"{ok} of {len(summary.seasons)} season(s) synced in {summary.wall_s:.1f} s")
     return lines
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m ingestion.bulk_sync``: the ``ingest bulk`` command on its own."""
-    from ingestion.cli.ops import run_standalone
-    from ingestion.cli.sync import bulk_command
-
-    run_standalone(bulk_command, argv, "python -m ingestion.bulk_sync")
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,8 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, migrate
+from ingestion.ops.report import Report, build_report
 from ingestion.replay import ReplaySummary, run_replay
-from ingestion.report import Report, build_report
 from ingestion.store import Store
 
 

@@ -1,6 +1,6 @@
 """``ingest diff``: what changed in the racing rows between the state of the snapshots at two instants.
 
-    from ingestion.diff import diff
+    from ingestion.ops.diff import diff
 
     changes = diff(Store(settings.snapshot_dir), t1, t2, results=True)
     for table in changes.tables: ...

@@ -1,6 +1,6 @@
 """``ingest sync``: fetch what OpenF1 has new, then replay the store into the racing tables, one summary.
 
-    from ingestion.sync import SyncOptions, sync
+    from ingestion.ops.sync import SyncOptions, sync
 
     summary = sync(load_settings(), SyncOptions(recent_days=3))
     print(summary.exit_code)

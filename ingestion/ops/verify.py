@@ -1,6 +1,6 @@
 """``ingest verify``: prove that the racing tables hold exactly what the snapshot store implies.
 
-    from ingestion.verify import verify
+    from ingestion.ops.verify import verify
 
     report = verify(database_url(settings), Store(settings.snapshot_dir))
     print(report.exit_code)

@@ -19,7 +19,7 @@ import msgspec
 from ingestion.config import Settings
 from ingestion.secrets import mask_text, mask_url
 
-__all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck", "main"]
+__all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
 Status = Literal["ok", "fail", "skip"]
 
@@ -203,14 +203,3 @@ def format_check(check: Check, *, ascii_only: bool) -> list[str]:
     if check.status == "fail" and check.fix:
         lines.append(f"{'':{len(MARKS[ascii_only]['ok'])}} {'':<10} fix: {check.fix}")
     return lines
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m ingestion.healthcheck [--offline] [--json]``: the same as ``ingest healthcheck``."""
-    from ingestion.cli.ops import healthcheck_command, run_standalone
-
-    run_standalone(healthcheck_command, argv, "python -m ingestion.healthcheck")
-
-
-if __name__ == "__main__":
-    main()

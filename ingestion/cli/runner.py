@@ -1,0 +1,57 @@
+"""Running a typer app as a command: our errors become one line and their exit code.
+
+Used by ``ingest`` (:func:`ingestion.cli.main`) and by the ``python -m ingestion.bulk_sync``, ``.healthcheck``
+and ``.db`` entry points (:func:`run_standalone`), so every way in behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from ingestion.errors import IngestionError, Interrupted
+from ingestion.secrets import mask_text
+
+__all__ = ["INTERRUPTED", "fail", "run_app", "run_standalone"]
+
+#: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
+#: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
+INTERRUPTED = "interrupted: nothing was left half-written; run the same command again to finish"
+
+
+def fail(error: IngestionError) -> None:
+    """Print ``error`` as one line on stderr and exit with its code."""
+    prefix = "" if isinstance(error, Interrupted) else "error: "
+    typer.echo(f"{prefix}{mask_text(str(error))}", err=True)
+    raise SystemExit(error.exit_code)
+
+
+def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
+    (typer); Ctrl-C, which typer turns into a silent exit 130, says what it left behind."""
+    try:
+        command(args=argv, prog_name=prog_name)
+    except IngestionError as error:
+        fail(error)
+    except SystemExit as done:
+        if done.code == 130:
+            typer.echo(INTERRUPTED, err=True)
+        raise
+
+
+def run_standalone(
+    command: typer.Typer | Callable[..., None], argv: list[str] | None, prog_name: str
+) -> None:
+    """Run one command (or a group) as ``prog_name``: ``python -m ingestion.bulk_sync``, ``.healthcheck``,
+    ``.db``, exactly as ``ingest`` runs its commands."""
+    if isinstance(command, typer.Typer):
+        app = command
+    else:
+        app = typer.Typer(
+            add_completion=False,
+            pretty_exceptions_enable=False,
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )
+        app.command()(command)
+    run_app(app, argv, prog_name)
