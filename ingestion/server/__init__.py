@@ -8,7 +8,7 @@ and an offline mirror for people (``ingest serve``).
         assert server.stats.rate_limited == 0
 
 The filter language is pure (``_query``), so are the limits, tokens and faults (``_control``); the HTTP
-plumbing (``_http``) is a standard-library ThreadingHTTPServer.
+plumbing (``_http``) is a standard-library ThreadingHTTPServer sending what ``_answers`` (pure) decides.
 """
 
 from __future__ import annotations

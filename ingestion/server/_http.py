@@ -1,4 +1,4 @@
-"""The HTTP side: a ThreadingHTTPServer answering like OpenF1, run in a background thread."""
+"""The HTTP side: a ThreadingHTTPServer sending the answers of ``_answers``, run in a background thread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import struct
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +20,29 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 
 from ingestion.errors import IngestionError, UsageError
+from ingestion.server._answers import (
+    BAD_CREDENTIALS_BODY,
+    BAD_LENGTH_BODY,
+    BAD_TOKEN_BODY,
+    LIVE_SESSION_DETAIL,
+    NO_RESULTS_BODY,
+    NOT_FOUND_BODY,
+    RATE_EXCEEDED,
+    REPLACING,
+    TEXT,
+    Answer,
+    RequestRecord,
+    ServerConfig,
+    ServerStats,
+    answer_get,
+    endpoint_of,
+)
 from ingestion.server._control import (
-    Fault,
     FaultKind,
     FaultPlan,
     SlidingWindowLimiter,
     TokenBook,
 )
-from ingestion.server._query import parse_query, select
 from ingestion.server._source import Dataset, load_rows, load_store
 
 __all__ = [
@@ -45,113 +59,9 @@ __all__ = [
     "start_server",
 ]
 
-NO_RESULTS_BODY = b'{"detail":"No results found."}'
-LIVE_SESSION_DETAIL = "Session in progress, access is restricted to authenticated users..."
-LIVE_SESSION_BODY = msgspec.json.encode({"detail": LIVE_SESSION_DETAIL})
-RATE_EXCEEDED = b"Rate exceeded"
-BAD_TOKEN_BODY = b'{"detail":"Invalid or expired token."}'
-BAD_CREDENTIALS_BODY = b'{"detail":"Incorrect username or password."}'
-NOT_FOUND_BODY = b'{"detail":"Not Found"}'
-BAD_LENGTH_BODY = b'{"detail":"Invalid Content-Length header."}'
-WELCOME = b"Welcome to OpenF1!"
-
-_JSON = "application/json"
-_TEXT = "text/plain; charset=utf-8"
-_HTML = "text/html; charset=utf-8"
-
-
-def _html_page(status: int, reason: str) -> bytes:
-    return (
-        f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>"
-        f"<body><h1>{status} {reason}</h1><p>The server could not complete your request.</p>"
-        "<hr><address>openf1 stand-in (ingest serve)</address></body></html>\n"
-    ).encode()
-
 
 class ServerStartError(IngestionError):
     """The server cannot listen on the address asked (port taken, host unknown)."""
-
-
-class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """How ``ingest serve`` behaves. Rates of 0 mean no limit; faults apply to GETs, numbered from 1."""
-
-    host: str = "127.0.0.1"
-    port: int = 0  # 0: a free port chosen by the system
-    per_second: float = 3.0
-    per_minute: float = 30.0
-    paid_per_second: float = 6.0
-    paid_per_minute: float = 60.0
-    token_user: str | None = None
-    token_password: str | None = None
-    token_ttl: float = 3600.0
-    faults: tuple[Fault, ...] = ()
-    slow_seconds: float = 2.0
-
-    def __post_init__(self) -> None:
-        if (self.token_user is None) != (self.token_password is None):
-            raise UsageError("--token-user and --token-password go together")
-        if self.token_ttl <= 0:
-            raise UsageError(f"--token-ttl must be positive, got {self.token_ttl:g}")
-        if self.slow_seconds < 0:
-            raise UsageError(f"--slow-seconds must not be negative, got {self.slow_seconds:g}")
-        rates = (self.per_second, self.per_minute, self.paid_per_second, self.paid_per_minute)
-        if any(rate < 0 for rate in rates):
-            raise UsageError("rate limits must be 0 (no limit) or positive")
-        if not 0 <= self.port <= 65535:
-            raise UsageError(f"--port must be 0..65535, got {self.port}")
-
-    @property
-    def tokens_enabled(self) -> bool:
-        return self.token_user is not None
-
-
-class RequestRecord(msgspec.Struct, frozen=True):
-    """One request the server saw. ``status`` 0: the connection was reset without an answer."""
-
-    method: str
-    path: str  # path and query, as sent: "/v1/drivers?session_key=9472"
-    status: int
-    fault: str | None = None  # the injected fault's kind, if any
-    tier: str = "free"  # "free" or "paid"
-
-
-class ServerStats(msgspec.Struct, frozen=True):
-    """What the server has seen since it started (or since ``reset_stats``)."""
-
-    records: tuple[RequestRecord, ...] = ()
-
-    @property
-    def total(self) -> int:
-        """Requests seen, every method."""
-        return len(self.records)
-
-    @property
-    def requests(self) -> list[tuple[str, str]]:
-        """(method, path?query) of every request, in arrival order."""
-        return [(r.method, r.path) for r in self.records]
-
-    @property
-    def gets(self) -> int:
-        return sum(1 for r in self.records if r.method == "GET")
-
-    @property
-    def by_status(self) -> dict[int, int]:
-        return dict(Counter(r.status for r in self.records))
-
-    @property
-    def rate_limited(self) -> int:
-        """Answers with status 429 (from the limits or from a ``429`` fault)."""
-        return sum(1 for r in self.records if r.status == 429)
-
-    @property
-    def faults(self) -> int:
-        return sum(1 for r in self.records if r.fault is not None)
-
-
-class _Answer(msgspec.Struct):
-    status: int
-    body: bytes
-    content_type: str = _JSON
 
 
 class _State:
@@ -202,40 +112,8 @@ class _State:
                 self.log.write(f"{record.method} {record.path} {status} {elapsed_ms:.1f} ms{fault}\n")
                 self.log.flush()
 
-    def answer_get(self, endpoint: str | None, query: str) -> _Answer:
-        if endpoint is None:
-            return _Answer(404, NOT_FOUND_BODY)
-        if endpoint == "":
-            return _Answer(200, WELCOME, _TEXT) if not query else _Answer(404, NO_RESULTS_BODY)
-        rows = self.dataset.rows(endpoint)
-        if rows is None:
-            return _Answer(404, NO_RESULTS_BODY)
-        found = select(rows, parse_query(query))
-        if not found:
-            return _Answer(404, NO_RESULTS_BODY)
-        return _Answer(200, msgspec.json.encode(found))
-
-
-_REPLACING: dict[str, _Answer] = {
-    "429": _Answer(429, RATE_EXCEEDED, _TEXT),
-    "500": _Answer(500, _html_page(500, "Internal Server Error"), _HTML),
-    "502": _Answer(502, _html_page(502, "Bad Gateway"), _HTML),
-    "503": _Answer(503, _html_page(503, "Service Temporarily Unavailable"), _HTML),
-    "504": _Answer(504, _html_page(504, "Gateway Time-out"), _HTML),
-    "401": _Answer(401, LIVE_SESSION_BODY),
-    "html": _Answer(200, _html_page(200, "OK").replace(b"could not complete", b"is a web page for"), _HTML),
-}
-
-
-def _endpoint_of(path: str) -> str | None:
-    """``/v1/drivers`` -> "drivers"; ``/`` -> "" (the welcome text); anything else -> None."""
-    trimmed = path.strip("/").lower()
-    if trimmed == "":
-        return ""
-    head, _, rest = trimmed.partition("/")
-    if head != "v1" or not rest or "/" in rest:
-        return None
-    return rest
+    def answer_get(self, endpoint: str | None, query: str) -> Answer:
+        return answer_get(self.dataset, endpoint, query)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -253,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------------------------
 
-    def _send(self, answer: _Answer, *, truncate: bool = False) -> None:
+    def _send(self, answer: Answer, *, truncate: bool = False) -> None:
         body = answer.body[: len(answer.body) // 2] if truncate else answer.body
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
@@ -294,12 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(answer, truncate=fault == "truncated")
 
-    def _get(self, state: _State, fault: FaultKind | None) -> tuple[_Answer | None, str]:
+    def _get(self, state: _State, fault: FaultKind | None) -> tuple[Answer | None, str]:
         """The answer to this GET and the tier it was served at; None: reset the connection instead."""
         if fault == "reset":
             return None, "free"
-        if fault is not None and fault in _REPLACING:
-            return _REPLACING[fault], "free"
+        if fault is not None and fault in REPLACING:
+            return REPLACING[fault], "free"
         if fault == "slow" and state.stopping.wait(state.config.slow_seconds):
             return None, "free"  # stopping: do not keep the caller waiting
         user: str | None = None
@@ -307,12 +185,12 @@ class _Handler(BaseHTTPRequestHandler):
         if token is not None and state.tokens is not None:
             user = state.tokens.user_of(token, state.clock())
             if user is None:
-                return _Answer(401, BAD_TOKEN_BODY), "free"
+                return Answer(401, BAD_TOKEN_BODY), "free"
         tier = "free" if user is None else "paid"
         if not state.admit(user):
-            return _Answer(429, RATE_EXCEEDED, _TEXT), tier
+            return Answer(429, RATE_EXCEEDED, TEXT), tier
         parts = urlsplit(self.path)
-        return state.answer_get(_endpoint_of(parts.path), parts.query), tier
+        return state.answer_get(endpoint_of(parts.path), parts.query), tier
 
     def do_POST(self) -> None:
         state = self.server.state
@@ -323,17 +201,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.rstrip("/")
         if length < 0:  # the body cannot be found: answer, then close (the stream is out of step)
             self.close_connection = True
-            answer = _Answer(400, BAD_LENGTH_BODY)
+            answer = Answer(400, BAD_LENGTH_BODY)
         elif path not in ("/token", "/v1/token") or state.tokens is None:
-            answer = _Answer(404, NOT_FOUND_BODY)
+            answer = Answer(404, NOT_FOUND_BODY)
         else:
             form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
             token = state.tokens.issue(form.get("username", ""), form.get("password", ""), state.clock())
             if token is None:
-                answer = _Answer(401, BAD_CREDENTIALS_BODY)
+                answer = Answer(401, BAD_CREDENTIALS_BODY)
             else:
                 ttl = state.config.token_ttl
-                answer = _Answer(200, msgspec.json.encode({
+                answer = Answer(200, msgspec.json.encode({
                     "expires_in": f"{ttl:g}" if ttl != int(ttl) else str(int(ttl)),
                     "access_token": token,
                     "token_type": "bearer",
@@ -343,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self) -> None:
         state = self.server.state
-        answer = _Answer(405, b'{"detail":"Method Not Allowed"}')
+        answer = Answer(405, b'{"detail":"Method Not Allowed"}')
         state.record(RequestRecord(self.command, self.path, answer.status), 0.0)
         self._send(answer)
 

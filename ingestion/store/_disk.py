@@ -12,12 +12,8 @@ Layout under the root::
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import logging
 import os
-import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +23,7 @@ from types import TracebackType
 import msgspec
 import zstandard
 
+from ingestion.store._files import exclusive_lock, fsync_dir, make_dirs, write_all, write_atomic
 from ingestion.store._log import (
     LogProblem,
     encode_event,
@@ -42,7 +39,6 @@ from ingestion.store.errors import (
     BlobMissing,
     LogCorrupt,
     RunExists,
-    StoreLocked,
     StoreUnwritable,
     WriterClosed,
 )
@@ -75,32 +71,6 @@ class _FileState(msgspec.Struct, kw_only=True):
     lines: int
     events: list[Event]
     problems: list[LogProblem]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _make_dirs(path: Path) -> None:
-    """Create ``path`` and its missing parents, fsyncing the parent of each new folder (a durable entry)."""
-    missing: list[Path] = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        folder.mkdir(exist_ok=True)
-        _fsync_dir(folder.parent)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 class Store:
@@ -297,7 +267,7 @@ class Store:
         """Hold the writer lock, waiting up to ``timeout`` s (default ``lock_timeout``), else StoreLocked."""
         wait = self.lock_timeout if timeout is None else timeout
         try:
-            _make_dirs(self.root)
+            make_dirs(self.root)
             ignore = self.root / ".gitignore"
             if not ignore.exists():  # the lock and tmp/ are never part of a committed store
                 with contextlib.suppress(FileExistsError), ignore.open("x", encoding="utf-8") as f:
@@ -306,26 +276,8 @@ class Store:
         except OSError as error:
             raise StoreUnwritable(self.root, error) from None
         try:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as error:
-                    if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                        raise StoreLocked(self.lock_path, wait, holder) from None
-                    time.sleep(min(0.05, remaining))
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} {purpose}\n".encode(), 0)
-            try:
+            with exclusive_lock(fd, self.lock_path, wait, f"pid {os.getpid()} {purpose}"):
                 yield
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 
@@ -355,27 +307,13 @@ class Store:
             return address
         data = compressor.compress(body)
         try:
-            _make_dirs(self.tmp_dir)
-            fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix=f"{address[:16]}.", suffix=".tmp")
+            make_dirs(self.tmp_dir)
         except OSError as error:
             raise StoreUnwritable(self.tmp_dir, error) from None
         try:
-            os.fchmod(fd, 0o644)
-            _write_all(fd, data)
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
-            _make_dirs(path.parent)
-            os.replace(tmp_name, path)
-            _fsync_dir(path.parent)
-        except BaseException as error:
-            if fd >= 0:
-                os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            if isinstance(error, OSError):
-                raise StoreUnwritable(path, error) from None
-            raise
+            write_atomic(path, data, tmp_dir=self.tmp_dir, prefix=f"{address[:16]}.")
+        except OSError as error:
+            raise StoreUnwritable(path, error) from None
         return address
 
 
@@ -438,16 +376,16 @@ class Writer:
         line = encode_event(event)
         if self._fd < 0:
             try:
-                _make_dirs(self.store.log_dir)
+                make_dirs(self.store.log_dir)
                 try:
                     self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
                 except FileExistsError:
                     raise RunExists(self.run, self.path) from None
-                _fsync_dir(self.store.log_dir)
+                fsync_dir(self.store.log_dir)
             except OSError as error:
                 raise StoreUnwritable(self.path, error) from None
         try:
-            _write_all(self._fd, line)
+            write_all(self._fd, line)
             os.fsync(self._fd)
         except BaseException as error:
             self._failed = True  # a partial line may be on disk: appending after it would corrupt the log

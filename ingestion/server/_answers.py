@@ -1,0 +1,175 @@
+"""What ``ingest serve`` answers, PURE: the bodies OpenF1 sends, the configuration, the request records, and
+the answer to a GET (:func:`answer_get`). The socket loop that sends them is ``_http``."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import msgspec
+
+from ingestion.errors import UsageError
+from ingestion.server._control import Fault
+from ingestion.server._query import parse_query, select
+from ingestion.server._source import Dataset
+
+__all__ = [
+    "BAD_CREDENTIALS_BODY",
+    "BAD_LENGTH_BODY",
+    "BAD_TOKEN_BODY",
+    "JSON",
+    "LIVE_SESSION_BODY",
+    "LIVE_SESSION_DETAIL",
+    "NOT_FOUND_BODY",
+    "NO_RESULTS_BODY",
+    "RATE_EXCEEDED",
+    "REPLACING",
+    "TEXT",
+    "WELCOME",
+    "Answer",
+    "RequestRecord",
+    "ServerConfig",
+    "ServerStats",
+    "answer_get",
+    "endpoint_of",
+]
+
+NO_RESULTS_BODY = b'{"detail":"No results found."}'
+LIVE_SESSION_DETAIL = "Session in progress, access is restricted to authenticated users..."
+LIVE_SESSION_BODY = msgspec.json.encode({"detail": LIVE_SESSION_DETAIL})
+RATE_EXCEEDED = b"Rate exceeded"
+BAD_TOKEN_BODY = b'{"detail":"Invalid or expired token."}'
+BAD_CREDENTIALS_BODY = b'{"detail":"Incorrect username or password."}'
+NOT_FOUND_BODY = b'{"detail":"Not Found"}'
+BAD_LENGTH_BODY = b'{"detail":"Invalid Content-Length header."}'
+WELCOME = b"Welcome to OpenF1!"
+
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+
+
+def html_page(status: int, reason: str) -> bytes:
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>"
+        f"<body><h1>{status} {reason}</h1><p>The server could not complete your request.</p>"
+        "<hr><address>openf1 stand-in (ingest serve)</address></body></html>\n"
+    ).encode()
+
+
+class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How ``ingest serve`` behaves. Rates of 0 mean no limit; faults apply to GETs, numbered from 1."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port chosen by the system
+    per_second: float = 3.0
+    per_minute: float = 30.0
+    paid_per_second: float = 6.0
+    paid_per_minute: float = 60.0
+    token_user: str | None = None
+    token_password: str | None = None
+    token_ttl: float = 3600.0
+    faults: tuple[Fault, ...] = ()
+    slow_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if (self.token_user is None) != (self.token_password is None):
+            raise UsageError("--token-user and --token-password go together")
+        if self.token_ttl <= 0:
+            raise UsageError(f"--token-ttl must be positive, got {self.token_ttl:g}")
+        if self.slow_seconds < 0:
+            raise UsageError(f"--slow-seconds must not be negative, got {self.slow_seconds:g}")
+        rates = (self.per_second, self.per_minute, self.paid_per_second, self.paid_per_minute)
+        if any(rate < 0 for rate in rates):
+            raise UsageError("rate limits must be 0 (no limit) or positive")
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"--port must be 0..65535, got {self.port}")
+
+    @property
+    def tokens_enabled(self) -> bool:
+        return self.token_user is not None
+
+
+class RequestRecord(msgspec.Struct, frozen=True):
+    """One request the server saw. ``status`` 0: the connection was reset without an answer."""
+
+    method: str
+    path: str  # path and query, as sent: "/v1/drivers?session_key=9472"
+    status: int
+    fault: str | None = None  # the injected fault's kind, if any
+    tier: str = "free"  # "free" or "paid"
+
+
+class ServerStats(msgspec.Struct, frozen=True):
+    """What the server has seen since it started (or since ``reset_stats``)."""
+
+    records: tuple[RequestRecord, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Requests seen, every method."""
+        return len(self.records)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path?query) of every request, in arrival order."""
+        return [(r.method, r.path) for r in self.records]
+
+    @property
+    def gets(self) -> int:
+        return sum(1 for r in self.records if r.method == "GET")
+
+    @property
+    def by_status(self) -> dict[int, int]:
+        return dict(Counter(r.status for r in self.records))
+
+    @property
+    def rate_limited(self) -> int:
+        """Answers with status 429 (from the limits or from a ``429`` fault)."""
+        return sum(1 for r in self.records if r.status == 429)
+
+    @property
+    def faults(self) -> int:
+        return sum(1 for r in self.records if r.fault is not None)
+
+
+class Answer(msgspec.Struct):
+    status: int
+    body: bytes
+    content_type: str = JSON
+
+
+def answer_get(dataset: Dataset, endpoint: str | None, query: str) -> Answer:
+    """The answer to ``GET /v1/<endpoint>?<query>`` from ``dataset`` (pure: no socket, no clock)."""
+    if endpoint is None:
+        return Answer(404, NOT_FOUND_BODY)
+    if endpoint == "":
+        return Answer(200, WELCOME, TEXT) if not query else Answer(404, NO_RESULTS_BODY)
+    rows = dataset.rows(endpoint)
+    if rows is None:
+        return Answer(404, NO_RESULTS_BODY)
+    found = select(rows, parse_query(query))
+    if not found:
+        return Answer(404, NO_RESULTS_BODY)
+    return Answer(200, msgspec.json.encode(found))
+
+
+REPLACING: dict[str, Answer] = {
+    "429": Answer(429, RATE_EXCEEDED, TEXT),
+    "500": Answer(500, html_page(500, "Internal Server Error"), HTML),
+    "502": Answer(502, html_page(502, "Bad Gateway"), HTML),
+    "503": Answer(503, html_page(503, "Service Temporarily Unavailable"), HTML),
+    "504": Answer(504, html_page(504, "Gateway Time-out"), HTML),
+    "401": Answer(401, LIVE_SESSION_BODY),
+    "html": Answer(200, html_page(200, "OK").replace(b"could not complete", b"is a web page for"), HTML),
+}
+
+
+def endpoint_of(path: str) -> str | None:
+    """``/v1/drivers`` -> "drivers"; ``/`` -> "" (the welcome text); anything else -> None."""
+    trimmed = path.strip("/").lower()
+    if trimmed == "":
+        return ""
+    head, _, rest = trimmed.partition("/")
+    if head != "v1" or not rest or "/" in rest:
+        return None
+    return rest
