@@ -75,6 +75,13 @@ def _print_audit(report: AuditReport) -> None:
             typer.echo(f"      {example}")
         if f.count > len(f.examples) and f.examples:
             typer.echo(f"      ... and {f.count - len(f.examples)} more")
+    if report.regulations is not None:
+        total = sum(report.regulations.values())
+        kinds = ", ".join(f"{kind} {n}" for kind, n in report.regulations.items())
+        typer.echo(
+            f"regulations (ingest check: OpenF1 against the sporting regulations): {total} finding(s)"
+            + (f": {kinds}; `ingest check` lists each with its OpenF1 request" if total else "")
+        )
     typer.echo("audit: OK" if report.ok else "audit: integrity problems found")
 
 

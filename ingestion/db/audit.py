@@ -124,6 +124,9 @@ class AuditReport(msgspec.Struct, frozen=True):
     seasons: tuple[SeasonSummary, ...]
     tables: dict[str, int]
     results_source: str = ""
+    #: ``ingest check``'s findings per kind (OpenF1 against the sporting regulations), when results are
+    #: checked; None otherwise. What OpenF1 says wrongly is not an integrity problem of the database.
+    regulations: dict[str, int] | None = None
 
     @property
     def problems(self) -> tuple[Finding, ...]:
@@ -435,6 +438,14 @@ def _last_replay_results(conn: Conn) -> bool | None:
     return None if last is None else bool(last[0])
 
 
+def _regulations(conn: Conn) -> dict[str, int]:
+    """``ingest check`` over every season, in the audit's snapshot: findings per kind."""
+    from ingestion.ops.check import check, rounds_of
+    from ingestion.replay import racing_snapshot
+
+    return check(rounds_of(racing_snapshot(conn), None)).counts()
+
+
 def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = None) -> AuditReport:
     """Audit the racing tables (read-only). ``results=False`` skips the checks that need results.
 
@@ -477,6 +488,7 @@ def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = Non
         findings.extend(_null_findings(shares))
         seasons = _seasons(conn)
         tables = _table_counts(conn)
+        regulations = _regulations(conn) if results else None
     findings.sort(key=lambda f: (f.severity != "problem", f.check, f.message))
     return AuditReport(
         results_checked=results,
@@ -485,4 +497,5 @@ def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = Non
         nulls=tuple(shares),
         seasons=tuple(seasons),
         tables=tables,
+        regulations=regulations,
     )
