@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INGEST := $(BIN)/ingest
 
-.PHONY: help install run test test-fast lint typecheck up down snapshots bench clean
+.PHONY: help install run test test-fast reliability lint typecheck up down snapshots bench clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,6 +28,9 @@ test: install    ## run the whole test suite (a throwaway database per run)
 
 test-fast: install ## the suite without the slow end-to-end tests
 	$(BIN)/pytest -q -m "not slow"
+
+reliability: install ## the whole reliability campaign (RELIABILITY.md); make test runs a sample of it
+	RELIABILITY=full $(BIN)/pytest -q -p no:cacheprovider -m reliability
 
 lint: install    ## ruff and mypy --strict
 	$(BIN)/ruff check ingestion tests bench

@@ -74,14 +74,29 @@ def parse_dotenv(text: str) -> dict[str, str]:
     return values
 
 
+#: Accepted client rates: from one request an hour (a slower rate would wait for days on one request; 1e-9
+#: waited for ever) to a million a second (beyond any server).
+RATE_BOUNDS = {"OPENF1_RATE_PER_SECOND": (1 / 3600, 1e6), "OPENF1_RATE_PER_MINUTE": (1.0, 1e6)}
+
+
+def _shown(raw: str) -> str:
+    """``raw`` for a one-line message: quoted, at most 40 characters."""
+    return repr(raw if len(raw) <= 40 else raw[:37] + "...")
+
+
 def _positive_number(name: str, raw: str, *, integer: bool) -> float:
+    low, high = RATE_BOUNDS.get(name, (0.0, float("inf")))
     try:
         value = float(int(raw)) if integer else float(raw)
     except (ValueError, OverflowError):
+        if raw.strip().isdigit():  # more digits than Python converts: out of range, not malformed
+            raise ConfigError(name, f"must be between {low:.6g} and {high:g}, got {_shown(raw)}") from None
         kind = "a whole number" if integer else "a number"
-        raise ConfigError(name, f"must be {kind} greater than 0, got {raw!r}") from None
+        raise ConfigError(name, f"must be {kind} greater than 0, got {_shown(raw)}") from None
     if not value > 0 or value != value or value == float("inf"):
-        raise ConfigError(name, f"must be greater than 0, got {raw!r}")
+        raise ConfigError(name, f"must be greater than 0, got {_shown(raw)}")
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low:.6g} and {high:g}, got {_shown(raw)}")
     return value
 
 
@@ -103,13 +118,19 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"cannot be read ({exc})"
             raise ConfigError(".env", f"{dotenv} {reason}") from None
         merged.update(parse_dotenv(text))
-    merged.update({k: v for k, v in environ.items()})
+    # The environment wins, but an empty value there (``DATABASE_URL=``) does not hide ``.env``'s.
+    merged.update({k: v for k, v in environ.items() if v != "" or k not in merged})
 
     def get(name: str) -> str | None:
         value = merged.get(name)
         return value if value not in (None, "") else None
 
     database_url = get("DATABASE_URL")
+    if database_url is None and "DATABASE_URL" in merged:
+        raise ConfigError(
+            "DATABASE_URL",
+            "is set but empty: unset it to use the embedded PostgreSQL, or give a postgresql:// URL",
+        )
     if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("DATABASE_URL", "must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
 

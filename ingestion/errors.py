@@ -56,6 +56,18 @@ class DatabaseMissing(DatabaseError):
     pass
 
 
+class DatabaseTimeout(DatabaseError):
+    """A statement was cancelled: statement_timeout, lock_timeout, or another session's pg_cancel_backend."""
+
+
+class DatabaseReadOnly(DatabaseError):
+    """A write on a read-only database (a standby, or default_transaction_read_only)."""
+
+
+class DatabaseConnectionLost(DatabaseError):
+    """The connection went away mid-command: pg_terminate_backend, a server restart or crash."""
+
+
 class NotMigrated(DatabaseError):
     """The schema is missing or incomplete: ``ingest db migrate`` fixes it."""
 

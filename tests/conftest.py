@@ -21,7 +21,7 @@ from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
 
-pytest_plugins = ["server_fixtures"]
+pytest_plugins = ["server_fixtures", "campaign"]
 
 SHARED = PROJECT_ROOT.parent / "shared"
 OPENF1 = SHARED / "openf1"

@@ -93,11 +93,45 @@ def test_config_dotenv_not_utf8(tmp_path: Path) -> None:
 
 
 def test_config_empty_value_means_unset(tmp_path: Path) -> None:
-    """A variable set to the empty string is as good as unset, even over ``.env``."""
-    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://x@127.0.0.1/y\n", encoding="utf-8")
-    s = load_settings(environ={"DATABASE_URL": "", "OPENF1_RATE_PER_SECOND": ""}, cwd=tmp_path)
-    assert s.database_url is None
+    """A variable set to the empty string is as good as unset: the default applies."""
+    s = load_settings(environ={"OPENF1_RATE_PER_SECOND": ""}, cwd=tmp_path)
     assert s.rate_per_second == 3.0
+
+
+def test_config_empty_environment_value_does_not_hide_dotenv(tmp_path: Path) -> None:
+    """An empty ``DATABASE_URL=`` in the environment leaves ``.env``'s value in force (it silently switched
+    to the embedded server); the same for every variable."""
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=postgresql://x@127.0.0.1/y\nOPENF1_RATE_PER_SECOND=2\n", encoding="utf-8"
+    )
+    s = load_settings(environ={"DATABASE_URL": "", "OPENF1_RATE_PER_SECOND": ""}, cwd=tmp_path)
+    assert s.database_url == "postgresql://x@127.0.0.1/y"
+    assert s.rate_per_second == 2.0
+
+
+def test_config_empty_database_url_alone_is_a_config_error(tmp_path: Path) -> None:
+    """``DATABASE_URL=`` set but empty, with nothing in ``.env``: one line, not a silent embedded server."""
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL: is set but empty"):
+        load_settings(environ={"DATABASE_URL": ""}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OPENF1_RATE_PER_SECOND", "1e-9"),
+        ("OPENF1_RATE_PER_SECOND", "0.0001"),
+        ("OPENF1_RATE_PER_SECOND", "1e300"),
+        ("OPENF1_RATE_PER_MINUTE", "1" + "0" * 40),
+        ("OPENF1_RATE_PER_MINUTE", "9" * 5000),
+    ],
+)
+def test_config_absurd_rate_is_one_line(tmp_path: Path, variable: str, value: str) -> None:
+    """A rate that would wait for days per request (1e-9/s waited for ever) or is beyond any server is
+    refused with one line naming the variable and the accepted range."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={variable: value}, cwd=tmp_path)
+    assert str(caught.value).startswith(f"{variable}: must be between ")
+    assert len(str(caught.value)) < 200
 
 
 def test_config_credentials_switch_default_rates(tmp_path: Path) -> None:
@@ -190,9 +224,9 @@ def test_config_rate_garbage_is_valid_or_one_line_error(tmp_path: Path, variable
             assert isinstance(rate, int)
 
 
-@given(value=st.floats(min_value=1e-6, max_value=1e6))
+@given(value=st.floats(min_value=1 / 3600, max_value=1e6))
 def test_config_rate_per_second_round_trips(value: float) -> None:
-    """A positive number written out as text is read back exactly."""
+    """A rate in the accepted range (one request an hour to a million a second) is read back exactly."""
     s = load_settings(environ={"OPENF1_RATE_PER_SECOND": repr(value)}, cwd=Path("/nonexistent"))
     assert s.rate_per_second == value
 

@@ -7,7 +7,6 @@ import typer
 from ingestion import db as database
 from ingestion.config import load_settings
 from ingestion.db import embedded
-from ingestion.db.connection import translated
 from ingestion.db.migrate import unknown
 from ingestion.secrets import mask_url
 
@@ -23,7 +22,7 @@ def migrate_command() -> None:
     """
     settings = load_settings()
     url = database.database_url(settings)
-    with translated(url), database.connect(url, autocommit=True) as conn:
+    with database.connect(url, autocommit=True) as conn:
         applied = database.migrate(conn)
     if applied:
         for name in applied:
@@ -41,7 +40,7 @@ def status_command() -> None:
     """
     settings = load_settings()
     url = database.database_url(settings)
-    with translated(url), database.connect(url, autocommit=True) as conn:
+    with database.connect(url, autocommit=True) as conn:
         states = database.status(conn)
         strangers = unknown(conn)
     typer.echo(f"database: {mask_url(url)}")

@@ -6,6 +6,7 @@ and ``.db`` entry points (:func:`run_standalone`), so every way in behaves the s
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import typer
@@ -13,7 +14,7 @@ import typer
 from ingestion.errors import IngestionError, Interrupted
 from ingestion.secrets import mask_text
 
-__all__ = ["INTERRUPTED", "fail", "run_app", "run_standalone"]
+__all__ = ["INTERRUPTED", "database_failure", "fail", "run_app", "run_standalone"]
 
 #: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
 #: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
@@ -27,13 +28,32 @@ def fail(error: IngestionError) -> None:
     raise SystemExit(error.exit_code)
 
 
+def database_failure(exc: BaseException) -> IngestionError | None:
+    """The one-line error for a database failure escaping a command (any psycopg error after connecting:
+    a statement timeout, a read-only database, a lost connection...); ``None`` for anything else. The one
+    place every command's database errors are mapped
+    (:func:`~ingestion.db.connection.translate_database_error`)."""
+    psycopg = sys.modules.get("psycopg")  # not imported: no database was used, so this is not one
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    from ingestion.db.connection import translate_database_error
+
+    return translate_database_error(exc)
+
+
 def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
-    (typer); Ctrl-C, which typer turns into a silent exit 130, says what it left behind."""
+    (typer); a database failure is one line too (:func:`database_failure`); Ctrl-C, which typer turns
+    into a silent exit 130, says what it left behind."""
     try:
         command(args=argv, prog_name=prog_name)
     except IngestionError as error:
         fail(error)
+    except Exception as exc:
+        mapped = database_failure(exc)
+        if mapped is None:
+            raise
+        fail(mapped)
     except SystemExit as done:
         if done.code == 130:
             typer.echo(INTERRUPTED, err=True)

@@ -12,8 +12,11 @@ import psycopg
 from ingestion.config import Settings
 from ingestion.errors import (
     DatabaseAuthFailed,
+    DatabaseConnectionLost,
     DatabaseError,
     DatabaseMissing,
+    DatabaseReadOnly,
+    DatabaseTimeout,
     DatabaseUnreachable,
     NotMigrated,
 )
@@ -81,23 +84,95 @@ def connect(
 ) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection, turning psycopg's failures into one-line :class:`DatabaseError`\\ s."""
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         raise translate_connect_error(exc, url) from None
+    _connected[:] = [mask_url(url)]
+    return conn
+
+
+#: What a person does about a database failure, by SQLSTATE class or code (see translate_database_error).
+_AGAIN = "nothing was half-written: run the same command again"
+
+
+#: The (masked) URL this process last connected to: where a failure after connecting happened.
+_connected: list[str] = []
+
+
+def _where() -> str:
+    """``the database <masked URL>`` this process last connected to (psycopg's errors after connecting do
+    not say), or ``the database`` before any connection."""
+    return f"the database at {_connected[-1]}" if _connected else "the database"
+
+
+def translate_database_error(exc: psycopg.Error) -> DatabaseError:
+    """The one-line :class:`DatabaseError` for any psycopg error after connecting: what happened, where,
+    and what to do. The one place every command's database failures go through (the CLI runner calls it
+    for whatever psycopg error escapes a command), so no command ends in a traceback.
+
+    Writes are all-or-nothing everywhere (one transaction per replay, migration and clean-up), so a failure
+    never leaves half a write behind; the messages say so where a person would wonder.
+    """
+    state = getattr(exc, "sqlstate", None) or ""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    first = mask_text(lines[0] if lines else type(exc).__name__)
+    where = _where()
+    if state == "57014" and "statement timeout" in first:
+        return DatabaseTimeout(
+            f"{where} cancelled a statement that ran past its statement_timeout; {_AGAIN} when the database "
+            "is less busy, or raise statement_timeout for this role (ALTER ROLE ... SET statement_timeout)"
+        )
+    if state == "55P03" or (state == "57014" and "lock timeout" in first):
+        return DatabaseTimeout(
+            f"{where} gave up waiting for a lock another session holds (lock_timeout); {_AGAIN} once that "
+            "session has finished (see pg_stat_activity)"
+        )
+    if state == "57014":
+        return DatabaseTimeout(f"{where} cancelled a statement ({first}); {_AGAIN}")
+    if state == "25006":
+        return DatabaseReadOnly(
+            f"{where} is read-only (a standby, or default_transaction_read_only is on); nothing was "
+            "written: point DATABASE_URL at a writable primary, or ALTER DATABASE ... SET "
+            "default_transaction_read_only = off"
+        )
+    if state in ("57P01", "57P02") or state.startswith("08") or (
+        isinstance(exc, psycopg.OperationalError) and not state
+    ):
+        return DatabaseConnectionLost(
+            f"{where} lost its connection mid-command (terminated by an administrator, or the server "
+            f"restarted or crashed: {first}); {_AGAIN} once the server is up"
+        )
+    if state == "57P03":
+        return DatabaseConnectionLost(f"{where} is starting up or shutting down ({first}); {_AGAIN} shortly")
+    if state.startswith("53"):
+        return DatabaseError(
+            f"{where} ran out of resources ({first}, SQLSTATE {state}); {_AGAIN} after freeing disk, memory "
+            "or connections on the server"
+        )
+    if state in ("40001", "40P01"):
+        return DatabaseError(f"{where} aborted the transaction ({first}); {_AGAIN}")
+    if state == "42501":
+        return DatabaseError(
+            f"{where} refused a permission ({first}): use a database user that owns the schema "
+            "(DATABASE_URL), or GRANT it"
+        )
+    if state.startswith("42"):
+        return NotMigrated(
+            f"{where} does not have the schema this version expects ({first}, SQLSTATE {state}): "
+            "run `ingest db migrate`"
+        )
+    detail = f"{first}, SQLSTATE {state}" if state else first
+    return DatabaseError(f"{where} failed ({detail}); {_AGAIN}, and report it if it fails the same way")
 
 
 @contextlib.contextmanager
 def translated(url: str) -> Iterator[None]:
-    """Turn any psycopg error escaping the block into a one-line :class:`DatabaseError` (masked), so a
-    command never ends in a traceback: a connection lost mid-way, a permission refused, a timeout."""
+    """Turn any psycopg error escaping the block into its one-line :class:`DatabaseError`
+    (:func:`translate_database_error`; :func:`connect` translates failures to connect to ``url`` itself)."""
     try:
         yield
-    except psycopg.OperationalError as exc:
-        raise translate_connect_error(exc, url) from None
     except psycopg.Error as exc:
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-        first = mask_text(lines[0] if lines else type(exc).__name__, *url_secrets(url))
-        raise DatabaseError(f"the database at {mask_url(url)} failed: {first}") from None
+        raise translate_database_error(exc) from None
 
 
 REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (

@@ -41,6 +41,10 @@ def available() -> list[Migration]:
 
 
 def _bookkeeping(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Create the bookkeeping table when missing (only then: an up-to-date read-only database is fine)."""
+    exists = conn.execute("SELECT to_regclass('ingestion.schema_migrations')").fetchone()
+    if exists is not None and exists[0] is not None:
+        return
     conn.execute("CREATE SCHEMA IF NOT EXISTS ingestion")
     conn.execute(
         """CREATE TABLE IF NOT EXISTS ingestion.schema_migrations (
@@ -126,6 +130,8 @@ def migrate(
                         (migration.name, migration.checksum),
                     )
             except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) or exc.sqlstate == "25006":
+                    raise  # the database's state (read-only, timeout, lost connection), not the migration's
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise MigrationError(
                     f"migration {migration.name} failed and was rolled back: {first}"
