@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from ingestion.store import (
     address_of,
     make_run_id,
 )
+from ingestion.store._log import encode_event
 
 T0 = datetime(2024, 12, 8, 12, 0, tzinfo=UTC)
 DRIVERS = Request.from_url("/v1/drivers?session_key=9472")
@@ -260,23 +262,28 @@ def test_store_torn_last_line_is_ignored_with_a_warning(
 
 
 def test_store_unparsable_complete_line_raises_log_corrupt(tmp_path: Path) -> None:
-    """A complete log line that does not parse is corruption: LogCorrupt names the file and line."""
+    """In a log file from before checksums (no line carries one), a complete line that does not parse is
+    corruption: LogCorrupt names the file and line. (In a checksummed file it is a damaged line, skipped.)"""
     store = Store(tmp_path)
-    put(store, b"[]", run="r")
-    with (tmp_path / "log" / "r.jsonl").open("ab") as f:
-        f.write(b'{"run": "r", "seq": "oops"}\n')
+    event = put(store, b"[]", run="r")
+    legacy = msgspec.json.encode(event) + b"\n"  # the line as written before checksums
+    (tmp_path / "log" / "r.jsonl").write_bytes(legacy + b'{"run": "r", "seq": "oops"}\n')
     with pytest.raises(LogCorrupt, match=r"r\.jsonl line 2"):
         Store(tmp_path).events()
     assert len(Store(tmp_path).events(strict=False)) == 1
 
 
 def test_store_event_with_a_bad_address_does_not_parse(tmp_path: Path) -> None:
-    """A log line whose address is not a sha256 hex is unparsable (it would otherwise become a path)."""
+    """A log line whose address is not a sha256 hex never yields an event (it would otherwise become a path):
+    unparsable in a file from before checksums, damaged even when its checksum matches."""
     store = Store(tmp_path)
     event = put(store, b"[]", run="r")
-    line = (tmp_path / "log" / "r.jsonl").read_text().replace(event.address, "../../x")
-    (tmp_path / "log" / "r.jsonl").write_text(line)
+    bad = msgspec.structs.replace(event, address="../../x")
+    (tmp_path / "log" / "r.jsonl").write_bytes(msgspec.json.encode(bad) + b"\n")
     assert Store(tmp_path).log_issues()[0].problem.kind == "unparsable-line"
+    (tmp_path / "log" / "r.jsonl").write_bytes(encode_event(bad))
+    assert Store(tmp_path).events(strict=False) == []
+    assert Store(tmp_path).log_issues()[0].problem.kind == "damaged-line"
 
 
 def test_store_leftover_tmp_file_is_invisible_to_readers(tmp_path: Path) -> None:

@@ -9,12 +9,23 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from ingestion.cli import main
 from ingestion.errors import UsageError
-from ingestion.store import ImportRejected, LogCorrupt, NotFound, Request, Store, StoreLocked, address_of
+from ingestion.store import (
+    ImportRejected,
+    LogCorrupt,
+    LogIncomplete,
+    NotFound,
+    Request,
+    Store,
+    StoreLocked,
+    address_of,
+)
 from ingestion.store import commands as ops
+from ingestion.store._log import encode_event, parse_log
 
 T0 = datetime(2025, 12, 1, tzinfo=UTC)
 NO_RESULTS_BODY = b'{"detail":"No results found."}'
@@ -214,15 +225,25 @@ def test_fsck_reports_a_missing_blob_once(store: Store, world_dir: Path) -> None
 
 
 def test_fsck_reports_torn_and_unparsable_lines(store: Store) -> None:
-    """A torn last line and an unparsable complete line are both reported, with file and line."""
-    first, second = store.log_files()[:2]
+    """A torn last line, an unparsable complete line (in a file from before checksums) and a damaged line (in
+    a checksummed file) are all reported, with file and line; the event lost with the torn line leaves its
+    blob unreferenced while the log is torn, which is reported too."""
+    first, second, third = store.log_files()[:3]
     data = first.read_bytes()
     first.write_bytes(data[:-10])
-    second.write_bytes(second.read_bytes() + b"not json\n")
+    (event,) = parse_log(second.read_bytes()).events
+    second.write_bytes(msgspec.json.encode(event) + b"\nnot json\n")  # a file written before checksums
+    third.write_bytes(third.read_bytes() + b"not json\n")
     problems = ops.fsck(store)
     assert {(p.kind, p.path, p.detail.split(":")[0]) for p in problems} == {
         ("torn-line", first, "line 1"),
         ("unparsable-line", second, "line 2"),
+        ("damaged-line", third, "line 2"),
+        (
+            "unreferenced-blobs",
+            store.objects_dir,
+            "1 blob(s) no event refers to while 3 log line(s) are torn, damaged or unparsable",
+        ),
     }
 
 
@@ -231,9 +252,9 @@ def test_fsck_reports_a_size_mismatch_and_a_stray_file(store: Store) -> None:
     (store.root / "objects" / "zz").mkdir()
     (store.root / "objects" / "zz" / "not-a-blob").write_bytes(b"x")
     log_file = store.log_files()[0]
-    line = json.loads(log_file.read_bytes())
-    line["size"] += 1
-    log_file.write_text(json.dumps(line) + "\n")
+    (event,) = parse_log(log_file.read_bytes()).events
+    forged = msgspec.structs.replace(event, size=event.size + 1)
+    log_file.write_bytes(encode_event(forged))  # its checksum recomputed too
     kinds = sorted(p.kind for p in ops.fsck(store))
     assert kinds == ["size-mismatch", "stray-file"]
 
@@ -301,11 +322,17 @@ def test_gc_of_a_missing_store_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_gc_refuses_while_the_log_is_unparsable(store: Store) -> None:
-    """gc removes nothing while a log line cannot be read (it might refer to a blob)."""
+    """gc removes nothing while a log line cannot be read (it might refer to a blob): unparsable in a file
+    from before checksums (LogCorrupt), damaged in a checksummed one (LogIncomplete)."""
     log_file = store.log_files()[0]
     log_file.write_bytes(log_file.read_bytes() + b"garbage\n")
     with store.writer() as w:
         orphan = w.put_blob(b"[orphan]")
+    with pytest.raises(LogIncomplete, match="1 log line"):
+        ops.gc(store)
+    assert store.has(orphan)
+    (event,) = parse_log(log_file.read_bytes()).events
+    log_file.write_bytes(msgspec.json.encode(event) + b"\ngarbage\n")
     with pytest.raises(LogCorrupt):
         ops.gc(store)
     assert store.has(orphan)

@@ -26,6 +26,15 @@ StoreOption = Annotated[
     typer.Option("--store", help="The store's folder (default: SNAPSHOT_DIR).", file_okay=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WaitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait for another writer's lock on the store (default: 10).",
+    ),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Only answers received at or before this ISO-8601 time (UTC if no zone)."),
@@ -81,12 +90,27 @@ def show_command(
 
 
 @snapshots_app.command("fsck")
-def fsck_command(store: StoreOption = None) -> None:
-    """Re-hash every blob, check every event's blob exists and every log line parses (exit 1 on a problem).
+def fsck_command(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="First set torn, damaged or unparsable log lines aside into quarantine/ (no complete event "
+            "is lost), then check.",
+        ),
+    ] = False,
+    store: StoreOption = None,
+    wait: WaitOption = None,
+) -> None:
+    """Re-hash every blob, check every event (checksum, blob, size, rows) (exit 1 on a problem).
 
-    Example: ingest snapshots fsck
+    Example: ingest snapshots fsck --repair
     """
     the_store = _store(store)
+    if repair:
+        for aside in ops.repair(the_store, timeout=wait):
+            for line, kind in zip(aside.lines, aside.kinds, strict=True):
+                typer.echo(f"set aside line {line} ({kind}) of {aside.log} into {aside.to}")
     problems = ops.fsck(the_store)
     for problem in problems:
         typer.echo(problem.message)
@@ -100,13 +124,23 @@ def fsck_command(store: StoreOption = None) -> None:
 @snapshots_app.command("gc")
 def gc_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be removed.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Remove unreferenced blobs even while the log looks truncated or missing."
+        ),
+    ] = False,
     store: StoreOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Remove blobs no event refers to and stale temporary files; report the bytes freed.
 
+    Refuses while the log looks truncated or missing (many unreferenced blobs, a torn or damaged line):
+    those blobs may be answers whose events were lost.
+
     Example: ingest snapshots gc --dry-run
     """
-    report = ops.gc(_store(store), dry_run=dry_run)
+    report = ops.gc(_store(store), dry_run=dry_run, force=force, timeout=wait)
     verb = "would remove" if report.dry_run else "removed"
     freed = "would free" if report.dry_run else "freed"
     typer.echo(
@@ -123,13 +157,14 @@ def import_command(
         str | None, typer.Option("--received-at", help="When it was received (ISO-8601; default: now).")
     ] = None,
     store: StoreOption = None,
+    wait: WaitOption = None,
 ) -> None:
     """Record a body saved elsewhere as the answer to a request, as a new run of the store.
 
     Example: ingest snapshots import meetings.json --url "/v1/meetings?year=2024"
     """
     when = _time(received_at, "--received-at") or datetime.now(UTC)
-    event = ops.import_file(_store(store), file, url, when)
+    event = ops.import_file(_store(store), file, url, when, timeout=wait)
     typer.echo(
         f"imported {file} as {event.key}: status {event.status}, {event.size} bytes, "
         f"blob {event.address}, run {event.run}"

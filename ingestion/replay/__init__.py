@@ -102,8 +102,9 @@ def _selected(events: Iterable[Event], results: bool) -> list[Event]:
 
 
 def snapshots_of(store: Store, as_of: datetime, results: bool) -> list[Snapshot]:
-    """The latest snapshot of every request replay reads, as of ``as_of`` (bodies verified by the store)."""
-    return [Snapshot(e, store.read(e.address)) for e in _selected(store.latest(as_of).values(), results)]
+    """The latest snapshot of every request replay reads, as of ``as_of`` (bodies verified by the store
+    against their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one)."""
+    return [Snapshot(e, store.read_event(e)) for e in _selected(store.latest(as_of).values(), results)]
 
 
 def replay(store: Store, as_of: datetime, results: bool) -> Replayed:

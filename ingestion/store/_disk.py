@@ -26,6 +26,7 @@ import zstandard
 from ingestion.store._files import exclusive_lock, fsync_dir, make_dirs, write_all, write_atomic
 from ingestion.store._log import (
     LogProblem,
+    ParsedLog,
     encode_event,
     event_order,
     make_run_id,
@@ -34,8 +35,10 @@ from ingestion.store._log import (
     validate_run_id,
 )
 from ingestion.store.address import Address, address_of, is_address, parse_address
+from ingestion.store.check import body_mismatch
 from ingestion.store.errors import (
     BlobCorrupt,
+    BlobMismatch,
     BlobMissing,
     LogCorrupt,
     RunExists,
@@ -44,7 +47,7 @@ from ingestion.store.errors import (
 )
 from ingestion.store.model import Event, Request
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "ZSTD_LEVEL", "LogIssue", "Store", "Writer"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ZSTD_LEVEL", "LogIssue", "Store", "Writer", "write_durably"]
 
 log = logging.getLogger("ingestion.store")
 
@@ -71,6 +74,16 @@ class _FileState(msgspec.Struct, kw_only=True):
     lines: int
     events: list[Event]
     problems: list[LogProblem]
+    checksummed: bool
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Make ``path`` hold ``data``, all or nothing: a temporary file beside it, fsynced, renamed over it,
+    the folder fsynced. (Used by ``fsck --repair``; the log itself is only ever appended to.)"""
+    try:
+        write_atomic(path, data, tmp_dir=path.parent, prefix=f".{path.name}.")
+    except OSError as error:
+        raise StoreUnwritable(path, error) from None
 
 
 class Store:
@@ -128,6 +141,23 @@ class Store:
             raise BlobMissing(address, path) from None
         return self._verify(path, address, data)
 
+    def read_event(self, event: Event) -> bytes:
+        """The body ``event`` records, verified against its address (like :meth:`read`) and against the
+        event itself: its size, and rows that belong to what the request asked for (:class:`BlobMismatch`)."""
+        body = self.read(event.address)
+        problem = body_mismatch(event, body)
+        if problem is not None:
+            raise BlobMismatch(f"{event.key} (event {event.run}#{event.seq})", event.address, problem)
+        return body
+
+    def readable(self, address: str) -> bool:
+        """Whether the blob under ``address`` exists and verifies (never raises for a bad blob)."""
+        try:
+            self.read(address)
+        except (BlobMissing, BlobCorrupt):
+            return False
+        return True
+
     @staticmethod
     def _verify(path: Path, address: str, data: bytes) -> bytes:
         try:
@@ -174,11 +204,17 @@ class Store:
             if old is not None and (old.ino, old.size, old.mtime_ns) == stamp:
                 continue
             changed = True
+            parsed: ParsedLog | None = None
             if old is not None and old.ino == st.st_ino and st.st_size >= old.size:
                 with path.open("rb") as f:
                     f.seek(old.consumed)
                     tail = f.read()
-                parsed = parse_log(tail, start_line=old.lines + 1, start_offset=old.consumed)
+                parsed = parse_log(
+                    tail, start_line=old.lines + 1, start_offset=old.consumed, checksummed=old.checksummed
+                )
+                if parsed.checksummed and not old.checksummed and old.lines:
+                    parsed = None  # the file turns out to carry checksums: judge its earlier lines again
+            if old is not None and parsed is not None:
                 kept = [p for p in old.problems if p.kind != "torn-line"]
                 state = _FileState(
                     ino=st.st_ino,
@@ -188,6 +224,7 @@ class Store:
                     lines=old.lines + parsed.lines,
                     events=old.events + parsed.events,
                     problems=kept + parsed.problems,
+                    checksummed=parsed.checksummed,
                 )
             else:
                 data = path.read_bytes()
@@ -200,10 +237,13 @@ class Store:
                     lines=parsed.lines,
                     events=parsed.events,
                     problems=parsed.problems,
+                    checksummed=parsed.checksummed,
                 )
             for problem in parsed.problems:
-                if problem.kind == "torn-line":
-                    log.warning("%s line %d ignored: %s", path, problem.line, problem.detail)
+                if problem.kind != "unparsable-line":
+                    log.warning(
+                        "%s line %d ignored (%s): %s", path, problem.line, problem.kind, problem.detail
+                    )
             self._files[path.name] = state
         for name in set(self._files) - seen:
             del self._files[name]
@@ -224,7 +264,8 @@ class Store:
     def events(self, *, strict: bool = True) -> list[Event]:
         """Every event, in the one deterministic order: (received_at, run, seq).
 
-        A torn last line is skipped with a warning; an unparsable complete line raises :class:`LogCorrupt`
+        A torn last line, and a damaged line (its checksum does not match), are skipped with a warning; an
+        unparsable complete line without checksum (a file from before checksums) raises :class:`LogCorrupt`
         (with ``strict=False`` it is skipped: fsck and stats use that to look at a damaged store).
         """
         self._refresh()
@@ -276,10 +317,16 @@ class Store:
         except OSError as error:
             raise StoreUnwritable(self.root, error) from None
         try:
-            with exclusive_lock(fd, self.lock_path, wait, f"pid {os.getpid()} {purpose}"):
+            with exclusive_lock(
+                fd, self.lock_path, wait, f"pid {os.getpid()} {purpose}", on_wait=self._say_waiting
+            ):
                 yield
         finally:
             os.close(fd)
+
+    def _say_waiting(self, wait: float, holder: str) -> None:
+        who = f" (held by {holder})" if holder else ""
+        log.warning("waiting up to %g s for the snapshot store's lock %s%s", wait, self.lock_path, who)
 
     def writer(self, run: str | None = None, *, timeout: float | None = None) -> Writer:
         """Take the lock and return a writer for a new run (``run`` or a fresh ``YYYYmmddTHHMMSSZ-xxxxxx``).
@@ -300,10 +347,13 @@ class Store:
             raise
 
     def _store_blob(self, body: bytes, compressor: zstandard.ZstdCompressor) -> Address:
-        """Write ``body`` once: compress into tmp/, fsync, rename into objects/. Idempotent."""
+        """Write ``body`` once: compress into tmp/, fsync, rename into objects/. Idempotent.
+
+        A blob already there is kept only when it verifies: a corrupt one is replaced (atomically) by the
+        good body, so fetching an answer again repairs it."""
         address = address_of(body)
         path = self.blob_path(address)
-        if path.is_file():
+        if path.is_file() and self.readable(address):
             return address
         data = compressor.compress(body)
         try:
@@ -358,6 +408,7 @@ class Writer:
         if self._failed:
             raise WriterClosed(self.run, "stopped after a failed write to its log")
         when = to_utc(received_at, "received_at")
+        self._open_log()  # before the blob: a blob without its event always has its run's log file beside it
         address = self.put_blob(body)
         event = Event(
             run=self.run,
@@ -374,16 +425,6 @@ class Writer:
             elapsed_ms=elapsed_ms,
         )
         line = encode_event(event)
-        if self._fd < 0:
-            try:
-                make_dirs(self.store.log_dir)
-                try:
-                    self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-                except FileExistsError:
-                    raise RunExists(self.run, self.path) from None
-                fsync_dir(self.store.log_dir)
-            except OSError as error:
-                raise StoreUnwritable(self.path, error) from None
         try:
             write_all(self._fd, line)
             os.fsync(self._fd)
@@ -394,6 +435,19 @@ class Writer:
             raise
         self.events.append(event)
         return event
+
+    def _open_log(self) -> None:
+        if self._fd >= 0:
+            return
+        try:
+            make_dirs(self.store.log_dir)
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            except FileExistsError:
+                raise RunExists(self.run, self.path) from None
+            fsync_dir(self.store.log_dir)
+        except OSError as error:
+            raise StoreUnwritable(self.path, error) from None
 
     def close(self) -> None:
         """Close the log file and release the lock (idempotent)."""

@@ -9,7 +9,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ingestion.store.errors import StoreLocked
@@ -69,10 +69,19 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path, prefix: str, mode: i
 
 
 @contextlib.contextmanager
-def exclusive_lock(fd: int, lock_path: Path, wait: float, holder: str) -> Iterator[None]:
+def exclusive_lock(
+    fd: int,
+    lock_path: Path,
+    wait: float,
+    holder: str,
+    *,
+    on_wait: Callable[[float, str], None] | None = None,
+) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``fd`` (the open ``lock_path``), waiting up to ``wait`` s, else
-    :class:`StoreLocked` naming the current holder. While held, the file says who holds it (``holder``)."""
+    :class:`StoreLocked` naming the current holder. While held, the file says who holds it (``holder``).
+    ``on_wait(wait, current holder)`` is called once when the lock is busy and there is time to wait."""
     deadline = time.monotonic() + wait
+    told = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -80,6 +89,9 @@ def exclusive_lock(fd: int, lock_path: Path, wait: float, holder: str) -> Iterat
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
+            if on_wait is not None and not told and wait > 0:
+                told = True
+                on_wait(wait, os.pread(fd, 200, 0).decode("utf-8", "replace").strip())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 current = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()

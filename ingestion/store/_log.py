@@ -1,8 +1,17 @@
-"""The event log's format: one Event per line, msgspec JSON. Pure: bytes in, events and problems out."""
+"""The event log's format: one Event per line, msgspec JSON, with its own checksum. Pure: bytes in, events
+and problems out.
+
+A line is the event's JSON with one more member at the end, ``"crc32":"<8 hex>"``: the CRC-32 of the
+event's JSON without that member (``{...}``), so every single-bit flip and every burst of up to 32 bits is
+detected. Lines written before checksums existed (the committed ``snapshots/``) have no ``crc32`` and are
+read as they are; but in a file where any line carries a checksum, every line must (a flip in the member's
+name cannot turn a checked line into an unchecked one unnoticed).
+"""
 
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -14,6 +23,8 @@ from ingestion.store.model import Event
 __all__ = [
     "LogProblem",
     "ParsedLog",
+    "ProblemKind",
+    "checksum",
     "encode_event",
     "event_order",
     "make_run_id",
@@ -25,12 +36,31 @@ __all__ = [
 _RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Event)
+#: The checksum member, as the writer puts it at the end of every line.
+_CRC = re.compile(rb',"crc32":"([0-9a-f]{8})"\}\Z')
+_CRC_LENGTH = len(b',"crc32":"00000000"}')
+
+
+class _Checked(msgspec.Struct, frozen=True):
+    """The checksum member alone (for lines whose layout is not exactly the writer's)."""
+
+    crc32: str | None = None
+
+
+_checked_decoder = msgspec.json.Decoder(_Checked)
+
+ProblemKind = Literal["torn-line", "unparsable-line", "damaged-line"]
 
 
 class LogProblem(msgspec.Struct, frozen=True, kw_only=True):
-    """A line of a log file that yields no event."""
+    """A line of a log file that yields no event.
 
-    kind: Literal["torn-line", "unparsable-line"]
+    ``torn-line``: a last line without its newline (a write cut short); ``damaged-line``: a line whose
+    checksum does not match, or that has none (or does not parse) in a file whose lines carry one;
+    ``unparsable-line``: a complete line without checksum that does not parse (a file from before checksums).
+    """
+
+    kind: ProblemKind
     line: int  # 1-based
     offset: int  # byte offset of the line in its file
     detail: str
@@ -42,16 +72,56 @@ class ParsedLog(msgspec.Struct, frozen=True, kw_only=True):
     #: bytes consumed: up to and including the last newline (a torn tail is not consumed).
     consumed: int
     lines: int  # complete lines consumed
+    #: whether the file's lines carry checksums (then every line must)
+    checksummed: bool
+
+
+def checksum(event_json: bytes) -> str:
+    """The checksum of an event's JSON (``{...}``, without the checksum member): CRC-32, 8 hex digits."""
+    return f"{zlib.crc32(event_json):08x}"
 
 
 def encode_event(event: Event) -> bytes:
-    """One log line, newline included."""
-    return _encoder.encode(event) + b"\n"
+    """One log line, newline included: the event's JSON with its checksum as the last member."""
+    body = _encoder.encode(event)
+    return body[:-1] + b',"crc32":"' + checksum(body).encode() + b'"}\n'
 
 
-def parse_log(data: bytes, *, start_line: int = 1, start_offset: int = 0) -> ParsedLog:
-    """Parse log bytes. A final fragment without its newline is a torn line (a write cut short)."""
-    events: list[Event] = []
+def _read_line(raw: bytes) -> tuple[Event | None, bool, str]:
+    """(the event or None, whether the line carries a checksum, why it yields no event)."""
+    match = _CRC.search(raw)
+    if match is not None:  # the writer's exact layout: check the bytes as written
+        body = raw[: len(raw) - _CRC_LENGTH] + b"}"
+        got = checksum(body)
+        if got != match.group(1).decode():
+            said = match.group(1).decode()
+            return None, True, f"checksum mismatch: the line says {said}, its bytes give {got}"
+        try:
+            return _decoder.decode(body), True, ""
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            return None, True, f"checksum matches but the event does not parse ({error})"
+    try:
+        event = _decoder.decode(raw)
+        said = _checked_decoder.decode(raw).crc32
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return None, b'"crc32"' in raw, str(error)
+    if said is None:
+        return event, False, ""
+    got = checksum(_encoder.encode(event))  # another layout (an edited line): check the event it says
+    if got != said:
+        return None, True, f"checksum mismatch: the line says {said}, its event gives {got}"
+    return event, True, ""
+
+
+def parse_log(
+    data: bytes, *, start_line: int = 1, start_offset: int = 0, checksummed: bool | None = None
+) -> ParsedLog:
+    """Parse log bytes. A final fragment without its newline is a torn line (a write cut short).
+
+    ``checksummed``: whether the file's earlier lines carry checksums (None: decide from ``data``, as for a
+    whole file: any line with a checksum makes every line need one).
+    """
+    lines_read: list[tuple[int, int, Event | None, bool, str]] = []
     problems: list[LogProblem] = []
     position = 0
     line = start_line
@@ -68,18 +138,28 @@ def parse_log(data: bytes, *, start_line: int = 1, start_offset: int = 0) -> Par
                 )
             )
             break
-        raw = data[position:newline]
-        try:
-            events.append(_decoder.decode(raw))
-        except msgspec.DecodeError as error:
-            problems.append(
-                LogProblem(
-                    kind="unparsable-line", line=line, offset=start_offset + position, detail=str(error)
-                )
-            )
+        event, checked, why = _read_line(data[position:newline])
+        lines_read.append((line, start_offset + position, event, checked, why))
         position = newline + 1
         line += 1
-    return ParsedLog(events=events, problems=problems, consumed=position, lines=line - start_line)
+    sealed = bool(checksummed) or any(checked for _, _, _, checked, _ in lines_read)
+    events: list[Event] = []
+    complete: list[LogProblem] = []
+    for number, offset, event, checked, why in lines_read:
+        if event is not None and (checked or not sealed):
+            events.append(event)
+            continue
+        if event is not None:
+            why = "no checksum, in a file whose lines carry one"
+        kind: ProblemKind = "damaged-line" if sealed else "unparsable-line"
+        complete.append(LogProblem(kind=kind, line=number, offset=offset, detail=why))
+    return ParsedLog(
+        events=events,
+        problems=complete + problems,
+        consumed=position,
+        lines=line - start_line,
+        checksummed=sealed,
+    )
 
 
 def event_order(event: Event) -> tuple[datetime, str, int]:

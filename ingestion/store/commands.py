@@ -6,7 +6,7 @@ Each takes a :class:`Store` and returns Structs (or text, for ``show``); the CLI
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +16,11 @@ import zstandard
 from ingestion.errors import UsageError
 from ingestion.instant import parse_instant as parse_time
 from ingestion.openf1.wire import NO_RESULTS
-from ingestion.store._disk import Store
-from ingestion.store._log import to_utc
+from ingestion.store._disk import Store, write_durably
+from ingestion.store._log import parse_log, to_utc
 from ingestion.store.address import is_address
-from ingestion.store.errors import BlobCorrupt, ImportRejected, NotFound
+from ingestion.store.check import rows_mismatch
+from ingestion.store.errors import BlobCorrupt, ImportRejected, LogIncomplete, NotFound
 from ingestion.store.model import Event, Request
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "LsRow",
     "Problem",
     "ProblemKind",
+    "SetAside",
     "Stats",
     "classify_body",
     "fsck",
@@ -34,12 +36,22 @@ __all__ = [
     "import_file",
     "ls",
     "parse_time",
+    "repair",
     "show",
     "stats",
+    "suspicious_orphans",
 ]
 
 ProblemKind = Literal[
-    "corrupt-blob", "missing-blob", "size-mismatch", "stray-file", "unparsable-line", "torn-line"
+    "corrupt-blob",
+    "missing-blob",
+    "size-mismatch",
+    "wrong-rows",
+    "stray-file",
+    "unparsable-line",
+    "torn-line",
+    "damaged-line",
+    "unreferenced-blobs",
 ]
 
 
@@ -65,6 +77,15 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def message(self) -> str:
         return f"{self.kind}: {self.path}: {self.detail}"
+
+
+class SetAside(msgspec.Struct, frozen=True, kw_only=True):
+    """The lines of one log file that ``fsck --repair`` moved out of the log, and where they went."""
+
+    log: Path
+    lines: list[int]  # 1-based line numbers in the file as it was
+    kinds: list[str]
+    to: Path  # the file in quarantine/ holding their bytes, exactly as they were
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,10 +151,37 @@ def show(store: Store, target: str, *, as_of: datetime | None = None) -> str:
     return _pretty(store.read(event.address))
 
 
-def fsck(store: Store) -> list[Problem]:
-    """Re-hash every blob, check each event's blob exists (and has its size), and that every log line parses.
+def suspicious_orphans(store: Store, events: list[Event], issues: int) -> str | None:
+    """Why the blobs no event refers to look like answers whose events were lost, or None.
 
-    Returns the problems (empty when all is well). Unreferenced blobs and files in ``tmp/`` are not problems.
+    A writer opens its run's log file before it stores its first blob and appends each event right after
+    its blob, so a run killed at any instant leaves at most one blob without an event, next to its own log
+    file. More orphans than log files, orphans with no log at all, or orphans while a log line is torn or
+    damaged mean the log is truncated or missing: gc must not delete them (see :func:`gc`).
+    """
+    referenced = {event.address for event in events}
+    orphans = [a for a in store.addresses() if a not in referenced]
+    if not orphans:
+        return None
+    files = len(store.log_files())
+    if files == 0:
+        why = "there is no log file at all"
+    elif issues:
+        why = f"{issues} log line(s) are torn, damaged or unparsable"
+    elif len(orphans) > files:
+        why = f"a killed run leaves at most one per log file, and there are {files} log file(s)"
+    else:
+        return None
+    return f"{len(orphans)} blob(s) no event refers to while {why}"
+
+
+def fsck(store: Store) -> list[Problem]:
+    """Re-hash every blob, check each event's blob exists and answers it (size, rows of the request asked),
+    that every log line parses and passes its checksum, and that no blobs lie unreferenced while the log
+    looks truncated or missing.
+
+    Returns the problems (empty when all is well). A few unreferenced blobs (one per killed run) and files in
+    ``tmp/`` are not problems: gc removes them.
     """
     problems: list[Problem] = [
         Problem(
@@ -166,22 +214,86 @@ def fsck(store: Store) -> list[Problem]:
                         detail=f"{where} says {event.size} bytes, the blob has {sizes[event.address]}",
                     )
                 )
+                continue
+            wrong = rows_mismatch(event, store.read(event.address))
+            if wrong is not None:
+                problems.append(
+                    Problem(
+                        kind="wrong-rows", path=store.blob_path(event.address), detail=f"{where}: {wrong}"
+                    )
+                )
         elif event.address not in reported and not store.has(event.address):
             reported.add(event.address)
             missing = store.blob_path(event.address)
             problems.append(Problem(kind="missing-blob", path=missing, detail=f"{where} refers to it"))
+    orphans = suspicious_orphans(store, events, len(store.log_issues()))
+    if orphans is not None:
+        problems.append(Problem(kind="unreferenced-blobs", path=store.objects_dir, detail=orphans))
     return problems
 
 
-def gc(store: Store, *, dry_run: bool = False, timeout: float | None = None) -> GcReport:
+def repair(store: Store, *, timeout: float | None = None) -> list[SetAside]:
+    """Set aside every torn, damaged or unparsable log line, holding the writer lock.
+
+    Each such line's bytes go, exactly as they were, to ``quarantine/<log file>.<UTC time>`` and the log
+    file is replaced (atomically) by its other lines, byte for byte: no complete event is ever lost. After
+    it, fsck no longer reports those lines; blobs only they referred to are left for the next fetch (the
+    requests are asked again) and gc.
+    """
+    if not store.log_dir.is_dir():
+        return []
+    done: list[SetAside] = []
+    with store.locked("fsck --repair", timeout):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        for path in store.log_files():
+            data = path.read_bytes()
+            parsed = parse_log(data)
+            if not parsed.problems:
+                continue
+            bad: list[tuple[int, int]] = []
+            for problem in sorted(parsed.problems, key=lambda p: p.offset):
+                newline = data.find(b"\n", problem.offset)
+                bad.append((problem.offset, len(data) if newline < 0 else newline + 1))
+            kept = bytearray()
+            removed = bytearray()
+            position = 0
+            for start, end in bad:
+                kept += data[position:start]
+                removed += data[start:end]
+                position = end
+            kept += data[position:]
+            target = store.root / "quarantine" / f"{path.name}.{stamp}"
+            write_durably(target, bytes(removed))
+            write_durably(path, bytes(kept))
+            done.append(
+                SetAside(
+                    log=path,
+                    lines=[p.line for p in parsed.problems],
+                    kinds=[p.kind for p in parsed.problems],
+                    to=target,
+                )
+            )
+    return done
+
+
+def gc(
+    store: Store, *, dry_run: bool = False, force: bool = False, timeout: float | None = None
+) -> GcReport:
     """Remove blobs no event refers to, and stale temporary files, holding the writer lock.
 
-    Refuses (:class:`LogCorrupt`) while a log line is unparsable: it might refer to a blob.
+    Refuses while a log line is unparsable (:class:`LogCorrupt`), and while the orphans look like answers
+    whose events were lost: the log truncated, damaged or missing (:class:`LogIncomplete`; see
+    :func:`suspicious_orphans`). ``force`` removes them anyway.
     """
     if not store.root.is_dir():  # nothing to collect: do not create a store to find that out
         return GcReport(dry_run=dry_run, blobs_removed=0, tmp_removed=0, bytes_freed=0)
     with store.locked("gc", timeout):
-        referenced = {event.address for event in store.events()}
+        events = store.events() if not force else store.events(strict=False)
+        if not force:
+            suspicious = suspicious_orphans(store, events, len(store.log_issues()))
+            if suspicious is not None:
+                raise LogIncomplete(store.root, suspicious)
+        referenced = {event.address for event in events}
         freed = 0
         blobs = 0
         for path, address in store.blob_files():

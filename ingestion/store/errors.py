@@ -8,11 +8,13 @@ from ingestion.errors import IngestionError
 
 __all__ = [
     "BlobCorrupt",
+    "BlobMismatch",
     "BlobMissing",
     "ImportRejected",
     "InvalidAddress",
     "InvalidRunId",
     "LogCorrupt",
+    "LogIncomplete",
     "NaiveDatetime",
     "NotFound",
     "RunExists",
@@ -74,6 +76,29 @@ class BlobCorrupt(StoreError):
         self.path = path
         self.expected = expected
         self.got = got
+
+
+class BlobMismatch(StoreError):
+    """A blob that is intact (it hashes to its address) but is not the answer its event records."""
+
+    def __init__(self, event_name: str, address: str, problem: str) -> None:
+        super().__init__(
+            f"snapshot {event_name} does not match its blob {address}: {problem}; "
+            "run `ingest snapshots fsck`, then fetch it again"
+        )
+        self.address = address
+
+
+class LogIncomplete(StoreError):
+    """Blobs no event refers to while the log looks truncated or missing: gc would delete real answers."""
+
+    def __init__(self, root: Path, detail: str) -> None:
+        super().__init__(
+            f"gc refused in {root}: {detail}; the log looks truncated or missing, so these blobs may be "
+            "answers whose events were lost. Restore the log (git checkout) or run `ingest snapshots fsck "
+            "--repair`; use --force to delete them anyway"
+        )
+        self.root = root
 
 
 class LogCorrupt(StoreError):
