@@ -279,7 +279,7 @@ def test_check_cli_clean_exits_0(
     """A season with nothing to find (none stored: 2022) exits 0 and says so."""
     code, out, _ = _run(["check", "--season", "2022"], replayed_url, monkeypatch, capsys, tmp_path)
     assert code == 0
-    assert out.splitlines() == ["check no season: 0 rounds, 0 classified sessions: no finding"]
+    assert out.splitlines() == ["check (no round in the database): no finding"]
 
 
 def test_check_cli_unmigrated_database_is_one_line(

@@ -151,7 +151,12 @@ def test_check_one_wrong_points_value_is_one_finding(rnd: Round, data: st.DataOb
     scored = [i for i, r in enumerate(race.rows) if r.position is not None and r.position <= 10]
     i = data.draw(st.sampled_from(scored))
     row = race.rows[i]
-    wrong = data.draw(st.sampled_from([0.0, None, (row.points or 0.0) + 2.5]))
+    scales = race_scales(rnd.season)
+    assert scales is not None and row.position is not None
+    # a value no table gives, a missing one, or the value a shortened-race table gives that position
+    full = scales[0].allowed(row.position)
+    others = [v for s in scales[1:] for v in s.allowed(row.position) if v not in full]
+    wrong = data.draw(st.sampled_from([0.0, None, (row.points or 0.0) + 2.5, *others]))
     rows = list(race.rows)
     rows[i] = msgspec.structs.replace(row, points=wrong)
     report = check([_with_race(rnd, tuple(rows))])
@@ -202,8 +207,11 @@ def test_check_shortened_race_scale_is_accepted_and_named() -> None:
     rnd = Round(season=2023, number=3, name="Test GP", meeting_key=9, sessions=(race,))
     assert check([rnd]).findings == ()
     rows[2] = msgspec.structs.replace(rows[2], points=0.0)
+    rows[0] = msgspec.structs.replace(rows[0], points=25.0)  # a winner with full points: outvoted by 8 rows
     rnd = msgspec.structs.replace(rnd, sessions=(msgspec.structs.replace(race, rows=tuple(rows)),))
-    (finding,) = check([rnd]).findings
+    kinds = [(f.kind, f.driver_number) for f in check([rnd]).findings]
+    assert kinds == [("points_off_table", 1), ("points_missing", 3)]
+    (finding,) = [f for f in check([rnd]).findings if f.driver_number == 3]
     assert finding.kind == "points_missing"
     assert finding.expected == (
         "12 (P3, reduced points (shortened race: 50% to less than 75% of the distance), 2023 Art. 6.5; "
@@ -245,7 +253,7 @@ def test_check_sprint_without_grid_is_one_finding() -> None:
 
 
 def test_regulations_winner_points_name_one_scale() -> None:
-    """The checker picks a session's scale by the winner's points: no two scales of a season share one."""
+    """No two scales of a season give the winner the same points, so a right winner tells the scale."""
     for season in range(2010, 2027):
         for scales in (race_scales(season), sprint_scales(season)):
             if scales is None:

@@ -17,8 +17,8 @@ The core is pure: :func:`check` takes :class:`Round` values (typed rows) and ret
 :func:`read_rounds` is the one query layer, reading the racing tables through the replay's table specs
 (:func:`ingestion.replay.racing_snapshot`) in one read-only snapshot. The kinds (:data:`KINDS`):
 
-- points, against :mod:`ingestion.regulations` for the season (full points, unless the winner's points are
-  those of one of the season's shortened-race scales that fits the leader's laps: then that scale):
+- points, against :mod:`ingestion.regulations` for the season (of the season's scales that fit the leader's
+  laps, the one most non-zero points values agree with; full points on a tie):
   ``points_missing`` (classified in the points with 0 or null points), ``points_off_table`` (a value the
   scale does not give that position), ``points_unclassified`` (points on a row without a position),
   ``points_sum`` (every row plausible, but the session's total is not what the table gives: more than one
@@ -273,16 +273,25 @@ def _expected_text(scale: Scale, position: int) -> str:
     return f"{_points(base)} (P{position}, {scale.name}, {scale.article}{extra})"
 
 
+def _scale_of(scales: tuple[Scale, ...], rows: Sequence[Row], leader_laps: int | None) -> Scale:
+    """The scale a session was scored on: of the season's scales that fit the leader's laps, the one most
+    of the non-zero points agree with (zeros and nulls are what goes missing, so they do not vote); full
+    points on a tie. No two scales of a season give the winner the same points, so a right winner alone
+    is enough to tell a shortened race."""
+    candidates = [s for s in scales if s.fits(leader_laps)] or [scales[0]]
+
+    def agreeing(scale: Scale) -> int:
+        return sum(
+            1 for r in rows if r.position is not None and r.points and r.points in scale.allowed(r.position)
+        )
+
+    return max(candidates, key=lambda s: (agreeing(s), s is scales[0]))
+
+
 def _check_points(ctx: _Ctx, scales: tuple[Scale, ...]) -> bool:
     """Points of one Race or Sprint; True if a row-level points finding was made."""
     rows = ctx.session.rows
-    leader = _leader_laps(rows)
-    # The winner's points name the scale (25 or 26 full, 19 or 20 for 50-75%, 13, 6, 0...: no two scales
-    # of a season share one); a winner's value no scale gives, or no winner, means full points.
-    winner = next((r.points for r in rows if r.position == 1), None)
-    scale = next(
-        (s for s in scales if s.fits(leader) and winner is not None and winner in s.allowed(1)), scales[0]
-    )
+    scale = _scale_of(scales, rows, _leader_laps(rows))
     faults = _point_faults(scale, rows)
     for row, kind in faults:
         assert row.position is not None
@@ -561,7 +570,9 @@ def check_database(conn: Conn, season: int | None = None, base_url: str = PUBLIC
 # --- output ---------------------------------------------------------------------------------------------
 
 def _scope(report: CheckReport) -> str:
-    seasons = ", ".join(str(y) for y in report.seasons) or "no season"
+    if not report.seasons:
+        return "(no round in the database)"
+    seasons = ", ".join(str(y) for y in report.seasons)
     return f"{seasons}: {report.rounds} rounds, {report.sessions} classified sessions"
 
 
