@@ -29,7 +29,7 @@ from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
 from ingestion.replay import TABLES, Replayed, load, normalize, snapshots_of
 from ingestion.replay.decode import decode_endpoint
-from ingestion.replay.normalize import Snapshot
+from ingestion.replay.decoded import Snapshot
 from ingestion.store import Store
 
 #: Replay everything stored: the bench's clock is read once, here in the shell.

@@ -19,7 +19,17 @@ def parse_instant(text: str, *, option: str = "time") -> datetime:
         raise UsageError(
             f"{option}: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08 or 2024-12-08T18:00:00Z)"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC instant: a naive time is taken as UTC, an aware one is converted.
+
+    The one UTC conversion of the project (OverflowError for an instant that cannot be shifted, such as
+    ``0001-01-01T00:00+01:00``)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def parse_optional(text: str | None, *, option: str) -> datetime | None:

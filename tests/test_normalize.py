@@ -457,7 +457,7 @@ def test_normalize_later_snapshot_of_a_key_wins() -> None:
         when=FETCHED.replace(year=2026),
         run="later",
     )
-    from ingestion.replay.normalize import decode_snapshots
+    from ingestion.replay.decoded import decode_snapshots
 
     decoded, _ = decode_snapshots(early + late, True)
     assert decoded.results == {}

@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 import msgspec
 
 from ingestion.errors import UsageError
+from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
+from ingestion.replay.decoded import Snapshot, decode_snapshots
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import LOCK_KEY, LoadSummary, TableCounts, load, racing_snapshot
-from ingestion.replay.normalize import (
-    SESSION_TYPES,
-    Snapshot,
-    decode_snapshots,
-    normalize,
-    normalize_decoded,
-)
+from ingestion.replay.normalize import normalize, normalize_decoded
 from ingestion.replay.rows import (
     TABLE_NAMES,
     TABLES,
