@@ -95,6 +95,15 @@ def fetch_command(
         str | None,
         typer.Option("--now", help="Plan as if it were this UTC time (ISO-8601); mostly with --dry-run."),
     ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to wait for another fetch's lock on the store (default: 10).",
+        ),
+    ] = None,
 ) -> None:
     """Fetch OpenF1 seasons into the snapshot store, paced under the rate limits, asking only what is needed.
 
@@ -114,6 +123,7 @@ def fetch_command(
         results=not no_results,
         refresh=refresh,
         dry_run=dry_run,
+        lock_wait=wait,
     )
     secrets = (settings.openf1_password,)
     line = ProgressLine(sys.stderr, secrets)

@@ -6,6 +6,7 @@ and ``.db`` entry points (:func:`run_standalone`), so every way in behaves the s
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
@@ -41,10 +42,31 @@ def database_failure(exc: BaseException) -> IngestionError | None:
     return translate_database_error(exc)
 
 
+class _WarningLines(logging.Handler):
+    """The library's warnings (a lock being waited for, a damaged log line skipped) as plain lines on
+    stderr, masked, whatever logging configuration the process has."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(mask_text(record.getMessage()), err=True)
+
+
 def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
     (typer); a database failure is one line too (:func:`database_failure`); Ctrl-C, which typer turns
-    into a silent exit 130, says what it left behind."""
+    into a silent exit 130, says what it left behind. The library's warnings go to stderr, one line each."""
+    lines = _WarningLines()
+    library = logging.getLogger("ingestion")
+    library.addHandler(lines)
+    try:
+        _run(command, argv, prog_name)
+    finally:
+        library.removeHandler(lines)
+
+
+def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     try:
         command(args=argv, prog_name=prog_name)
     except IngestionError as error:

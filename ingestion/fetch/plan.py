@@ -16,10 +16,17 @@ Settled answers are never asked again (unless ``refresh``). OpenF1 corrects resu
 A year list is settled when it was received after the year was over *and* more than
 :data:`SETTLE_DAYS` days after the year's last session ended (a schedule keeps changing during its
 season: added, moved and cancelled events). Anything else stored is *stale* and asked again.
+
+An empty answer ("No results found.") is settled only when it can be true: a meeting with an ended
+session has drivers, one with an ended qualifying or race (sprints included) has results, one with an
+ended race has a starting grid (:func:`expects_rows`). Such an empty answer is *empty* (asked again) until
+:data:`EMPTY_RUNS` runs in a row have stored it. A request whose stored blob is missing, corrupt or does not
+match its event is *unreadable* and asked again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
@@ -42,8 +49,17 @@ SESSION_LENGTH = timedelta(hours=2)
 #: The per-meeting endpoints, in the order asked.
 MEETING_ENDPOINTS = ("drivers", "session_result", "starting_grid")
 RESULT_ENDPOINTS = frozenset({"session_result", "starting_grid"})
+#: Times one run asks a request whose empty answer cannot be true before it stores the empty answer.
+EMPTY_ATTEMPTS = 3
+#: Runs in a row that must store such an empty answer before it is taken as settled (then the plan warns).
+EMPTY_RUNS = 3
+#: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
+#: "Qualifying"); a race's end means it must have a starting grid.
+RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 
-Reason = Literal["missing", "stale", "refresh"]
+_EMPTY_ARRAY = hashlib.sha256(b"[]").hexdigest()
+
+Reason = Literal["missing", "stale", "refresh", "empty", "unreadable"]
 T = TypeVar("T")
 
 
@@ -62,16 +78,20 @@ class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
     dry_run: bool = False
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     margin: float = DEFAULT_MARGIN  # seconds added to each rate-limit window
+    lock_wait: float | None = None  # seconds to wait for another writer's store lock (None: the store's 10)
 
 
 class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``."""
+    """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``,
+    ``empty`` (stored empty though the meeting's ended sessions say it has rows), ``unreadable`` (its blob is
+    missing or corrupt). ``expect_rows``: an empty answer cannot be true (the run asks again, bounded)."""
 
     request: Request
     reason: Reason
     phase: int  # 1: year lists, 2: per meeting
     year: int
     meeting_key: int | None = None
+    expect_rows: bool = False
 
     @property
     def key(self) -> str:
@@ -86,9 +106,20 @@ class Season(msgspec.Struct, frozen=True):
     sessions: tuple[Session, ...] = ()
 
 
+class Stored(msgspec.Struct, frozen=True, kw_only=True):
+    """What the plan needs to know about the store beyond the latest events (computed by the run)."""
+
+    #: request keys whose latest blob is missing, corrupt or does not match its event
+    unreadable: frozenset[str] = frozenset()
+    #: request key -> how many of its latest events in a row are empty answers (only keys with one)
+    empty_runs: Mapping[str, int] = msgspec.field(default_factory=dict)
+
+
 class Plan(msgspec.Struct, frozen=True):
     lists: list[PlannedRequest]  # phase 1
     meetings: list[PlannedRequest]  # phase 2, from what is stored now
+    #: empty answers kept although they cannot be true (stored empty by EMPTY_RUNS runs in a row)
+    kept_empty: list[str] = msgspec.field(default_factory=list)
 
     @property
     def all(self) -> list[PlannedRequest]:
@@ -176,6 +207,31 @@ def season_settles_at(season: Season) -> datetime:
             if when is not None and _utc(when) > last:
                 last = _utc(when)
     return max(year_start(season.year + 1), last + SETTLE)
+
+
+def is_empty(event: Event) -> bool:
+    """Whether a stored answer says "no rows" (OpenF1's 404 "No results found.", or an empty array)."""
+    return event.status == 404 or event.address == _EMPTY_ARRAY
+
+
+def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:
+    """Whether a meeting whose ``sessions`` these are must have rows of ``endpoint`` by ``now``.
+
+    Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
+    has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
+    """
+    now = _utc(now)
+    for session in sessions:
+        end = session_end(session)
+        if session.is_cancelled or end is None or end >= now:
+            continue
+        if endpoint == "drivers":
+            return True
+        if endpoint == "session_result" and session.session_type in RESULT_SESSION_TYPES:
+            return True
+        if endpoint == "starting_grid" and session.session_type == "Race":
+            return True
+    return False
 
 
 def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) -> bool:
@@ -268,62 +324,129 @@ def selected_meetings(
 
 
 def _reason(
-    event: Event | None, settles_at: datetime | None, options: FetchOptions, now: datetime
+    event: Event | None,
+    settles_at: datetime | None,
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored,
+    *,
+    expect_rows: bool = False,
 ) -> Reason | None:
     if options.refresh:
         return "refresh"
     if event is None:
         return "missing"
+    if event.key in stored.unreadable:
+        return "unreadable"
+    if expect_rows and is_empty(event) and stored.empty_runs.get(event.key, 1) < EMPTY_RUNS:
+        return "empty"
     return None if is_settled(event, settles_at, now) else "stale"
 
 
 def plan_lists(
-    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+    latest: Mapping[str, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored | None = None,
 ) -> list[PlannedRequest]:
-    """Phase 1: the year lists not settled in the store."""
+    """Phase 1: the year lists not settled in the store (or unreadable there)."""
+    stored = stored or Stored()
     by_year = {season.year: season for season in seasons}
     planned: list[PlannedRequest] = []
     for year in years_for(options, now):
         settles_at = season_settles_at(by_year.get(year, Season(year)))
         for request in year_requests(year):
-            reason = _reason(latest.get(request.key), settles_at, options, now)
+            reason = _reason(latest.get(request.key), settles_at, options, now, stored)
             if reason is not None:
                 planned.append(PlannedRequest(request=request, reason=reason, phase=1, year=year))
     return planned
 
 
-def plan_meetings(
-    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
-) -> list[PlannedRequest]:
-    """Phase 2: per selected meeting, drivers (and results, unless off) not settled in the store."""
+def _meeting_items(
+    latest: Mapping[str, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored,
+) -> tuple[list[PlannedRequest], list[str]]:
     years = set(years_for(options, now))
     in_scope = [season for season in seasons if season.year in years]
     ends = meeting_ends(in_scope)
+    sessions: dict[int, list[Session]] = {}
+    for season in in_scope:
+        for session in season.sessions:
+            sessions.setdefault(session.meeting_key, []).append(session)
     endpoints = tuple(e for e in MEETING_ENDPOINTS if options.results or e not in RESULT_ENDPOINTS)
     planned: list[PlannedRequest] = []
+    kept: list[str] = []
     for year, meeting_key in selected_meetings(in_scope, options, now):
         end = ends.get(meeting_key)
         settles_at = None if end is None else end + SETTLE
         for endpoint in endpoints:
             request = meeting_request(endpoint, meeting_key)
-            reason = _reason(latest.get(request.key), settles_at, options, now)
+            expect = expects_rows(endpoint, sessions.get(meeting_key, ()), now)
+            event = latest.get(request.key)
+            reason = _reason(event, settles_at, options, now, stored, expect_rows=expect)
+            if reason is None and expect and event is not None and is_empty(event):
+                kept.append(
+                    f"{request.key} is stored empty although meeting {meeting_key}'s ended sessions say it "
+                    f"has rows; {stored.empty_runs.get(request.key, 1)} run(s) in a row got that answer, "
+                    "so it is kept (--refresh asks it again)"
+                )
             if reason is not None:
                 planned.append(
                     PlannedRequest(
-                        request=request, reason=reason, phase=2, year=year, meeting_key=meeting_key
+                        request=request,
+                        reason=reason,
+                        phase=2,
+                        year=year,
+                        meeting_key=meeting_key,
+                        expect_rows=expect,
                     )
                 )
-    return planned
+    return planned, kept
+
+
+def plan_meetings(
+    latest: Mapping[str, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored | None = None,
+) -> list[PlannedRequest]:
+    """Phase 2: per selected meeting, drivers (and results, unless off) not settled in the store."""
+    return _meeting_items(latest, seasons, options, now, stored or Stored())[0]
+
+
+def kept_empty(
+    latest: Mapping[str, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored | None = None,
+) -> list[str]:
+    """One warning per empty answer that cannot be true but is kept (stored empty by EMPTY_RUNS runs in a
+    row)."""
+    return _meeting_items(latest, seasons, options, now, stored or Stored())[1]
 
 
 def plan(
-    latest: Mapping[str, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+    latest: Mapping[str, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored | None = None,
 ) -> Plan:
     """Both phases as the store stands (phase 2 is planned again after phase 1 is fetched)."""
-    return Plan(plan_lists(latest, seasons, options, now), plan_meetings(latest, seasons, options, now))
+    stored = stored or Stored()
+    meetings, kept = _meeting_items(latest, seasons, options, now, stored)
+    return Plan(plan_lists(latest, seasons, options, now, stored), meetings, kept)
 
 
 __all__ = [
+    "EMPTY_ATTEMPTS",
+    "EMPTY_RUNS",
     "FIRST_SEASON",
     "MEETING_ENDPOINTS",
     "RESULT_ENDPOINTS",
@@ -334,9 +457,13 @@ __all__ = [
     "PlannedRequest",
     "Reason",
     "Season",
+    "Stored",
     "decode_meetings",
     "decode_sessions",
+    "expects_rows",
+    "is_empty",
     "is_settled",
+    "kept_empty",
     "meeting_ends",
     "meeting_request",
     "plan",

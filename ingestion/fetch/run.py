@@ -15,11 +15,15 @@ from datetime import UTC, datetime
 
 from ingestion.config import Settings
 from ingestion.fetch.plan import (
+    EMPTY_ATTEMPTS,
     FetchOptions,
+    Plan,
     PlannedRequest,
     Season,
+    Stored,
     decode_meetings,
     decode_sessions,
+    is_empty,
     plan,
     plan_meetings,
     validate,
@@ -29,22 +33,59 @@ from ingestion.fetch.plan import (
 from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
 from ingestion.openf1.client import Answer, Note, OpenF1Client
 from ingestion.openf1.limiter import Limiter, least_time
-from ingestion.store import Event, Store, Writer, address_of
+from ingestion.store import BlobCorrupt, BlobMismatch, BlobMissing, Event, Store, Writer, address_of
 
 ProgressCallback = Callable[[Progress], None]
 
+#: The endpoints the plan asks: only their stored blobs are checked before planning.
+_PLANNED_ENDPOINTS = frozenset({"meetings", "sessions", "drivers", "session_result", "starting_grid"})
+
+
+def _body(store: Store, event: Event | None) -> bytes | None:
+    """The stored body of ``event``, or None when there is none or it cannot be trusted (asked again)."""
+    if event is None:
+        return None
+    try:
+        return store.read_event(event)
+    except (BlobMissing, BlobCorrupt, BlobMismatch):
+        return None
+
 
 def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]) -> list[Season]:
-    """The meetings and sessions stored for ``years`` (from the latest ``meetings/sessions?year=Y``)."""
+    """The meetings and sessions stored for ``years`` (from the latest ``meetings/sessions?year=Y``).
+
+    A list whose blob is missing, corrupt or does not match its event counts as not stored (the plan asks
+    it again: :func:`stored_state`)."""
     seasons: list[Season] = []
     for year in years:
         meetings_request, sessions_request = year_requests(year)
-        meetings_event = latest.get(meetings_request.key)
-        sessions_event = latest.get(sessions_request.key)
-        meetings = decode_meetings(store.read(meetings_event.address)) if meetings_event else ()
-        sessions = decode_sessions(store.read(sessions_event.address)) if sessions_event else ()
+        meetings_body = _body(store, latest.get(meetings_request.key))
+        sessions_body = _body(store, latest.get(sessions_request.key))
+        meetings = decode_meetings(meetings_body) if meetings_body is not None else ()
+        sessions = decode_sessions(sessions_body) if sessions_body is not None else ()
         seasons.append(Season(year, meetings, sessions))
     return seasons
+
+
+def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
+    """Which latest answers cannot be read back (asked again), and how many runs in a row stored each
+    empty answer (an empty answer that cannot be true is asked again for a bounded number of runs)."""
+    unreadable = frozenset(
+        key
+        for key, event in latest.items()
+        if event.endpoint in _PLANNED_ENDPOINTS and _body(store, event) is None
+    )
+    empty_runs: dict[str, int] = {}
+    stopped: set[str] = set()
+    for event in reversed(store.events()):
+        key = event.key
+        if key in stopped:
+            continue
+        if is_empty(event):
+            empty_runs[key] = empty_runs.get(key, 0) + 1
+        else:
+            stopped.add(key)
+    return Stored(unreadable=unreadable, empty_runs=empty_runs)
 
 
 def _now_utc(now: datetime | None) -> datetime:
@@ -110,10 +151,16 @@ class _Run:
 
     # --- the run --------------------------------------------------------------------------------------
 
-    def reload(self) -> dict[str, Event]:
+    def reload(self) -> tuple[dict[str, Event], Stored]:
         latest = self.store.latest()
         self.seasons = load_seasons(self.store, latest, self.years)
-        return latest
+        return latest, stored_state(self.store, latest)
+
+    def plan(self) -> Plan:
+        latest, stored = self.reload()
+        planned = plan(latest, self.seasons, self.options, self.now, stored)
+        self.summary.warnings = list(planned.kept_empty)
+        return planned
 
     def record(self, item: PlannedRequest, answer: Answer, writer: Writer) -> None:
         s = self.summary
@@ -173,6 +220,21 @@ class _Run:
             self.current = item.key
             self.emit("request")
             answer = await client.get(item.request)
+            asked = 1
+            while item.expect_rows and answer.outcome == "empty" and asked < EMPTY_ATTEMPTS:
+                # "No results found." about a meeting whose ended sessions say it has rows: a server
+                # hiccup as likely as the truth. Ask again (bounded) before storing it.
+                self.summary.reasked_empty += 1
+                note = f"empty answer that cannot be true: asking again ({asked + 1}/{EMPTY_ATTEMPTS})"
+                self.emit("note", note)
+                answer = await client.get(item.request)
+                asked += 1
+            if item.expect_rows and answer.outcome == "empty":
+                self.summary.warnings.append(
+                    f"{item.key} answered \"No results found.\" {asked} time(s) although meeting "
+                    f"{item.meeting_key}'s ended sessions say it has rows: stored as empty, asked again by "
+                    "the next fetch"
+                )
             self.record(item, answer, writer)
 
     def seed_limiter(self) -> None:
@@ -198,7 +260,7 @@ class _Run:
     async def run(self) -> FetchSummary:
         started = time.monotonic()
         s = self.summary
-        first = plan(self.reload(), self.seasons, self.options, self.now)
+        first = self.plan()
         if self.options.dry_run:
             s.plan = first.all
             s.planned = len(s.plan)
@@ -209,9 +271,6 @@ class _Run:
                 )
             s.wall_s = time.monotonic() - started
             return s.finish()
-        s.planned = len(first.lists)
-        if first.lists:
-            self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
         credentials = (
             (self.settings.openf1_username, self.settings.openf1_password)
             if self.settings.openf1_username and self.settings.openf1_password
@@ -220,8 +279,13 @@ class _Run:
         with contextlib.ExitStack() as stack:
             writer: Writer | None = None
             if first.lists or first.meetings:
-                writer = stack.enter_context(self.store.writer())
+                writer = stack.enter_context(self.store.writer(timeout=self.options.lock_wait))
+                # Plan again under the lock: another fetch may have stored answers while this one waited.
+                first = self.plan()
                 self.seed_limiter()
+            s.planned = len(first.lists)
+            if first.lists:
+                self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
             client = OpenF1Client(
                 self.settings.openf1_base_url,
                 self.limiter,
@@ -233,11 +297,10 @@ class _Run:
                 if writer is not None:
                     await self.ask(first.lists, client, writer)
                     self.phase = 2
-                    second = (
-                        plan_meetings(self.reload(), self.seasons, self.options, self.now)
-                        if first.lists
-                        else first.meetings
-                    )
+                    second = first.meetings
+                    if first.lists:
+                        latest, stored = self.reload()
+                        second = plan_meetings(latest, self.seasons, self.options, self.now, stored)
                     s.planned += len(second)
                     self.current = ""
                     self.emit("plan", f"phase 2: {len(second)} per-meeting request(s)")

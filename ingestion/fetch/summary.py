@@ -65,6 +65,9 @@ class FetchSummary(msgspec.Struct, kw_only=True):
     blocked: Blocked | None = None
     plan: list[PlannedRequest] = msgspec.field(default_factory=list)  # dry runs only
     notes: list[str] = msgspec.field(default_factory=list)
+    #: empty answers that cannot be true (the meeting's ended sessions say it has rows), stored or kept
+    warnings: list[str] = msgspec.field(default_factory=list)
+    reasked_empty: int = 0  # extra asks of empty answers that could not be true
     exit_code: int = EXIT_OK
 
     def finish(self) -> FetchSummary:
@@ -148,6 +151,7 @@ def render_summary(summary: FetchSummary) -> list[str]:
     if summary.dry_run:
         lines.append(f"dry run for {years}: {summary.planned} request(s) would be asked")
         lines.extend(render_plan(summary.plan))
+        lines.extend(f"warning: {warning}" for warning in summary.warnings)
         lines.extend(f"note: {note}" for note in summary.notes)
         return lines
     lines.append(
@@ -159,9 +163,14 @@ def render_summary(summary: FetchSummary) -> list[str]:
         f"{len(summary.failed)} failed"
     )
     token = f" ({summary.token_requests} for a token)" if summary.token_requests else ""
+    reasked = (
+        f", {summary.reasked_empty} re-asked after an empty answer that cannot be true"
+        if summary.reasked_empty
+        else ""
+    )
     lines.append(
         f"  {summary.http_requests} HTTP request(s){token}, {summary.throttled} answered 429, "
-        f"{summary.retries} retries"
+        f"{summary.retries} retries{reasked}"
     )
     lines.append(
         f"  waited {_duration(summary.waited_s)} for the limit ({summary.per_second:g}/s, "
@@ -175,8 +184,9 @@ def render_summary(summary: FetchSummary) -> list[str]:
 
 
 def render_problems(summary: FetchSummary) -> list[str]:
-    """The failed requests (with their URLs) and a live-session stop with its advice, one line each."""
-    lines = []
+    """The failed requests (with their URLs), empty answers that cannot be true, and a live-session stop
+    with its advice, one line each."""
+    lines = [f"warning: {warning}" for warning in summary.warnings]
     for failure in summary.failed:
         status = failure.status if failure.status is not None else "no answer"
         lines.append(f"failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")

@@ -161,6 +161,7 @@ REPLACING: dict[str, Answer] = {
     "504": Answer(504, html_page(504, "Gateway Time-out"), HTML),
     "401": Answer(401, LIVE_SESSION_BODY),
     "html": Answer(200, html_page(200, "OK").replace(b"could not complete", b"is a web page for"), HTML),
+    "empty": Answer(200, NO_RESULTS_BODY),  # a false "No results found." (seen from OpenF1 under load)
 }
 
 

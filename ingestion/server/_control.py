@@ -22,7 +22,9 @@ __all__ = [
     "TokenBook",
 ]
 
-FaultKind = Literal["429", "500", "502", "503", "504", "401", "html", "truncated", "reset", "slow"]
+FaultKind = Literal[
+    "429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow"
+]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
