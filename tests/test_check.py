@@ -27,6 +27,7 @@ from ingestion.store import Store
 
 Conn = psycopg.Connection[tuple[object, ...]]
 SNAPSHOTS = PROJECT_ROOT / "snapshots"
+SAUDI = "session_result?meeting_key=1142"  # the stored answer holding 2023 Saudi Arabia's results
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_check_saudi_arabia_2023_verstappen_second_with_no_points(report_2023: C
             session="Race", session_key=7779, driver="Max Verstappen", driver_number=1,
             expected="18 (P2, full points, 2023 Art. 6.4; 19 with the fastest lap)",
             openf1="0 (P2)",
-            request=_url(7779, 1),
+            request=_url(7779, 1), meeting_key=1142,
         )
     ]
 
@@ -87,7 +88,7 @@ def test_check_united_states_2023_places_2_to_10_with_no_points(report_2023: Che
         kind="points_missing", season=2023, round=18, round_name="United States Grand Prix",
         session="Race", session_key=9213, driver="Lando Norris", driver_number=4,
         expected="18 (P2, full points, 2023 Art. 6.4; 19 with the fastest lap)", openf1="0 (P2)",
-        request=_url(9213, 4),
+        request=_url(9213, 4), meeting_key=1222,
     )
     assert not [f for f in report_2023.findings if f.session_key == 9213 and f.kind.startswith("points_")
                 and f.kind != "points_missing"]
@@ -136,7 +137,7 @@ def test_check_belgium_2023_qualifying_has_no_results(report_2023: CheckReport) 
             expected="the classification of a completed session",
             openf1="no row (404 No results found), while the round's other sessions have 80; "
             "its starting_grid gives 20 cars",
-            request=_url(9135),
+            request=_url(9135), meeting_key=1216,
         )
     ]
 
@@ -149,7 +150,7 @@ def test_check_singapore_2023_stroll_non_starter_has_no_row(report_2023: CheckRe
             session="Race", session_key=9165, driver="Lance Stroll", driver_number=18,
             expected="a row for every regular entrant of the round (a non-starter as DNS); 20 entrants",
             openf1="no row for #18 Lance Stroll; 19 rows",
-            request=_url(9165, 18),
+            request=_url(9165, 18), meeting_key=1219,
         )
     ]
 
@@ -224,9 +225,46 @@ def test_check_read_rounds_typed_rows(replayed_url: str) -> None:
     assert ("lance-stroll", 18) in {(e.slug, e.number) for e in singapore.entrants}
 
 
+def _received(request: str) -> str:
+    return Store(SNAPSHOTS).latest()[request].received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_check_snapshots_hold_what_each_finding_says(replayed_url: str) -> None:
+    """With the store, each finding names the stored answer that shows it; that body (the real bytes
+    OpenF1 sent) holds the row as the finding says, or lacks it."""
+    store = Store(SNAPSHOTS)
+    with connect(replayed_url, autocommit=True) as conn:
+        report = check_database(conn, None, store=store)
+    assert report.findings and all(f.snapshot is not None for f in report.findings)
+    latest = store.latest()
+    for finding in report.findings:
+        assert finding.snapshot is not None
+        event = latest[finding.snapshot.request]
+        assert (event.address, event.received_at) == (finding.snapshot.address, finding.snapshot.received_at)
+        body = json.loads(store.read_event(event)) if event.status == 200 else []
+        endpoint = finding.request.removeprefix(PUBLIC_BASE_URL + "/").split("?")[0]
+        assert finding.snapshot.request.startswith(f"{endpoint}?")
+        key = int(finding.request.split("session_key=")[1].split("&")[0])
+        rows = [r for r in body if r["session_key"] == key
+                and (finding.driver_number is None or r["driver_number"] == finding.driver_number)]
+        if finding.kind in ("session_without_results", "entrant_without_result", "starter_without_grid"):
+            assert rows == [], finding
+        else:
+            assert rows, finding
+    saudi = next(f for f in report.findings if f.session_key == 7779)
+    assert saudi.snapshot is not None and saudi.snapshot.request == "session_result?meeting_key=1142"
+
+
+def test_check_without_a_store_folder_names_no_snapshot(replayed_url: str, tmp_path: Path) -> None:
+    with connect(replayed_url, autocommit=True) as conn:
+        report = check_database(conn, 2023, store=Store(tmp_path / "absent"))
+    assert report.findings and all(f.snapshot is None for f in report.findings)
+
+
 def _run(argv: list[str], url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
          tmp_path: Path) -> tuple[int, str, str]:
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SNAPSHOT_DIR", str(SNAPSHOTS))
     monkeypatch.chdir(tmp_path)  # no stray .env
     with pytest.raises(SystemExit) as exited:
         main(argv)
@@ -242,10 +280,11 @@ def test_check_cli_season_2023_lists_findings_with_requests(
     assert code == 1
     lines = out.splitlines()
     saudi = lines.index("  2023 R2 Saudi Arabian Grand Prix, Race 7779 #1 Max Verstappen")
-    assert lines[saudi + 1:saudi + 4] == [
+    assert lines[saudi + 1:saudi + 5] == [
         "      expected  18 (P2, full points, 2023 Art. 6.4; 19 with the fastest lap)",
         "      OpenF1    0 (P2)",
         f"      request   {_url(7779, 1)}",
+        f"      snapshot  {SAUDI} received {_received(SAUDI)}",
     ]
     for request in (_url(9213, 4), _url(9213, 44), _url(9213, 16), _url(9135), _url(9165, 18)):
         assert f"      request   {request}" in lines
@@ -265,11 +304,17 @@ def test_check_cli_json_gives_the_same(
     data = json.loads(out)
     assert data["ok"] is False and data["seasons"] == [2023] and data["counts"] == report_2023.counts()
     assert len(data["findings"]) == len(report_2023.findings) == 23
+    event = Store(SNAPSHOTS).latest()["session_result?meeting_key=1142"]
     assert data["findings"][1] == {
         "kind": "points_missing", "season": 2023, "round": 2, "round_name": "Saudi Arabian Grand Prix",
         "session": "Race", "session_key": 7779, "driver": "Max Verstappen", "driver_number": 1,
         "expected": "18 (P2, full points, 2023 Art. 6.4; 19 with the fastest lap)", "openf1": "0 (P2)",
-        "request": _url(7779, 1),
+        "request": _url(7779, 1), "meeting_key": 1142,
+        "snapshot": {
+            "request": "session_result?meeting_key=1142",
+            "received_at": event.received_at.isoformat().replace("+00:00", "Z"),
+            "address": event.address,
+        },
     }
 
 

@@ -10,8 +10,9 @@
 Replay copies OpenF1 faithfully (``ingest verify`` proves it), so the database says what OpenF1 says. This
 check says where that disagrees with the rules of the sport: each :class:`Finding` names the season, round,
 session and driver, what the regulations (or a complete classification) expect, what OpenF1 says, and the
-exact OpenF1 request that shows it, ready to paste into a report upstream. Nothing is ever corrected: the
-database keeps what OpenF1 says until OpenF1 (or a later source) says otherwise.
+exact OpenF1 request that shows it, ready to paste into a report upstream; with the snapshot store,
+also the stored answer that holds what OpenF1 sent (:func:`with_snapshots`). Nothing is ever corrected:
+the database keeps what OpenF1 says until OpenF1 (or a later source) says otherwise.
 
 The core is pure: :func:`check` takes :class:`Round` values (typed rows) and returns a :class:`CheckReport`;
 :func:`read_rounds` is the one query layer, reading the racing tables through the replay's table specs
@@ -41,7 +42,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import msgspec
 import psycopg
@@ -51,6 +52,7 @@ from ingestion.errors import NotMigrated
 from ingestion.regulations import Scale, race_scales, sprint_scales
 from ingestion.replay import TABLES as _TABLES
 from ingestion.replay import DriverRole, ResultStatus, SessionStatus, SessionType, TableSpec, racing_snapshot
+from ingestion.store import Event, Store
 
 __all__ = [
     "KINDS",
@@ -61,6 +63,7 @@ __all__ = [
     "Round",
     "Row",
     "Session",
+    "Snapshot",
     "check",
     "check_database",
     "openf1_request",
@@ -68,6 +71,7 @@ __all__ = [
     "render_check",
     "report_json",
     "rounds_of",
+    "with_snapshots",
 ]
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -151,6 +155,17 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     expected: str
     openf1: str
     request: str
+    meeting_key: int | None = None
+    #: The stored answer that holds (or lacks) the row: see :func:`with_snapshots`.
+    snapshot: Snapshot | None = None
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The snapshot in the store that shows what OpenF1 said: ``ingest snapshots show REQUEST``."""
+
+    request: str  # the store's request key: "session_result?meeting_key=1219"
+    received_at: datetime
+    address: str  # sha256 of the body
 
 
 class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -236,6 +251,7 @@ class _Ctx:
                     meeting_key=self.rnd.meeting_key if key is None else None,
                     driver_number=number,
                 ),
+                meeting_key=self.rnd.meeting_key,
             )
         )
 
@@ -461,6 +477,36 @@ def check(rounds: Iterable[Round], base_url: str = PUBLIC_BASE_URL) -> CheckRepo
     )
 
 
+# --- evidence in the snapshot store ---------------------------------------------------------------------
+
+def _endpoint_and_session(request: str) -> tuple[str, str | None]:
+    parts = urlsplit(request)
+    params = dict(parse_qsl(parts.query))
+    return parts.path.rstrip("/").rsplit("/", 1)[-1], params.get("session_key")
+
+
+def with_snapshots(report: CheckReport, latest: Mapping[str, Event]) -> CheckReport:
+    """The report with each finding's snapshot: of the store's latest answers (``Store.latest()``), the
+    newest one of the finding's endpoint asked for its session or its meeting (pure)."""
+    by_endpoint: dict[str, list[Event]] = defaultdict(list)
+    for event in latest.values():
+        if event.status in (200, 404):
+            by_endpoint[event.endpoint].append(event)
+    findings = []
+    for finding in report.findings:
+        endpoint, session_key = _endpoint_and_session(finding.request)
+        wanted = {("session_key", session_key)} if session_key else set()
+        if finding.meeting_key is not None:
+            wanted.add(("meeting_key", str(finding.meeting_key)))
+        holding = [e for e in by_endpoint.get(endpoint, ()) if wanted & set(e.request.params())]
+        if holding:
+            event = max(holding, key=lambda e: (e.received_at, e.run, e.seq))
+            snapshot = Snapshot(request=event.key, received_at=event.received_at, address=event.address)
+            finding = msgspec.structs.replace(finding, snapshot=snapshot)
+        findings.append(finding)
+    return msgspec.structs.replace(report, findings=tuple(findings))
+
+
 # --- the one query layer --------------------------------------------------------------------------------
 
 def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], name: str) -> list[dict[str, object]]:
@@ -562,9 +608,15 @@ def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int 
     return sorted(out, key=lambda r: (r.season, r.number, r.name))
 
 
-def check_database(conn: Conn, season: int | None = None, base_url: str = PUBLIC_BASE_URL) -> CheckReport:
-    """Read the rounds of ``season`` (all: None) and check them."""
-    return check(read_rounds(conn, season), base_url)
+def check_database(
+    conn: Conn, season: int | None = None, base_url: str = PUBLIC_BASE_URL, *, store: Store | None = None
+) -> CheckReport:
+    """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
+    snapshot (the store's latest answers; a store folder that does not exist names none)."""
+    report = check(read_rounds(conn, season), base_url)
+    if store is not None and store.root.is_dir():
+        report = with_snapshots(report, store.latest())
+    return report
 
 
 # --- output ---------------------------------------------------------------------------------------------
@@ -588,6 +640,9 @@ def render_check(report: CheckReport) -> list[str]:
             lines.append(f"      expected  {f.expected}")
             lines.append(f"      OpenF1    {f.openf1}")
             lines.append(f"      request   {f.request}")
+            if f.snapshot is not None:
+                when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                lines.append(f"      snapshot  {f.snapshot.request} received {when}")
     if report.ok:
         lines.append(f"check {_scope(report)}: no finding")
     else:
