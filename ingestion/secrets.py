@@ -15,7 +15,12 @@ MASK = "***"
 
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S+)@")
-_KV_PASSWORD = re.compile(r"(?i)\b(password|access_token|token)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&]+)")
+#: ``key=value`` pairs whose key names a secret (``password``, ``sslpassword``, ``pwd``, ``token``,
+#: ``access_token``, ``api_key``, ``apikey``, ``client_secret``...), in a query string or libpq keywords.
+_KV_PASSWORD = re.compile(
+    r"(?i)\b([a-z_]*(?:password|passwd|pwd|token|secret|api_?key)[a-z_]*)\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&]+)"
+)
+_USERINFO = re.compile(r"^(?P<scheme>\s*[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#]*@)")
 
 
 def _password_span(url: str) -> tuple[int, int] | None:
@@ -55,6 +60,19 @@ def mask_url(url: str) -> str:
     span = _password_span(url)
     if span is not None:
         url = url[: span[0]] + MASK + url[span[1] :]
+    return mask_text(url)
+
+
+def public_url(url: str) -> str:
+    """``url`` fit to log, store or print: its userinfo (``user:password@``, a credential even without the
+    password) removed entirely and secret query values masked. Used for every OpenF1 URL that is logged."""
+    match = _USERINFO.match(url)
+    if match is not None:
+        # everything up to the last '@' before the path (a raw '@' in a password included)
+        rest = url[match.end("scheme") :]
+        head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        at = head.rfind("@")
+        url = url[: match.end("scheme")] + rest[at + 1 :]
     return mask_text(url)
 
 

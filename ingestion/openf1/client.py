@@ -34,7 +34,7 @@ import msgspec
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
 from ingestion.openf1.wire import NO_RESULTS, Detail
-from ingestion.secrets import mask_text
+from ingestion.secrets import mask_text, public_url, url_secrets
 from ingestion.store.model import Request
 
 USER_AGENT = "parc-ferme-ingestion (+https://openf1.org)"
@@ -195,6 +195,8 @@ class OpenF1Client:
         on_note: Callable[[Note], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: The base URL as it may be logged, stored or printed: no userinfo, no query secret.
+        self.public_base_url = public_url(self.base_url)
         self.limiter = limiter
         self.policy = policy or RetryPolicy()
         self._credentials = credentials
@@ -230,16 +232,20 @@ class OpenF1Client:
         """The full URL of ``request``: base URL + its canonical path and query, verbatim."""
         return self.base_url + request.path
 
+    def public(self, request: Request) -> str:
+        """:meth:`url` as it may be logged or stored (every answer carries this one): secrets removed."""
+        return public_url(self.public_base_url + request.path)
+
     def _note(self, kind: NoteKind, seconds: float = 0.0, reason: str = "") -> None:
         if self._on_note is not None:
             self._on_note(Note(kind, seconds, self.mask(reason)))
 
     def mask(self, text: str) -> str:
-        """``text`` with the password and the token masked."""
-        secrets = [self._token.value if self._token else None]
+        """``text`` with the password, the token and the base URL's secrets (userinfo, query) masked."""
+        secrets = [self._token.value if self._token else None, *url_secrets(self.base_url)]
         if self._credentials:
             secrets.append(self._credentials[1])
-        return mask_text(text, *secrets)
+        return mask_text(text.replace(self.base_url, self.public_base_url), *secrets)
 
     async def _pause(self, seconds: float) -> None:
         await self._sleep(seconds)
@@ -252,7 +258,8 @@ class OpenF1Client:
         assert self._credentials is not None
         username, password = self._credentials
         url = token_url(self.base_url)
-        self._note("token", reason=f"asking {url} for a token")
+        shown = token_url(self.public_base_url)
+        self._note("token", reason=f"asking {shown} for a token")
         last = ""
         for attempt in range(1, self.policy.attempts + 1):
             ticket = await self._acquire()
@@ -272,13 +279,13 @@ class OpenF1Client:
                     return
                 if response.status_code not in RETRYABLE_STATUS and response.status_code != 429:
                     raise TokenError(
-                        f"POST {url} refused the credentials (HTTP {response.status_code}): "
+                        f"POST {shown} refused the credentials (HTTP {response.status_code}): "
                         "check OPENF1_USERNAME and OPENF1_PASSWORD"
                     )
                 last = f"HTTP {response.status_code}"
             if attempt < self.policy.attempts:
                 await self._pause(self.policy.backoff(attempt, self._rng.random()))
-        raise TokenError(self.mask(f"POST {url} failed {self.policy.attempts} times ({last})"))
+        raise TokenError(self.mask(f"POST {shown} failed {self.policy.attempts} times ({last})"))
 
     async def _headers(self) -> dict[str, str]:
         if self._credentials is None:
@@ -298,7 +305,7 @@ class OpenF1Client:
         def answer(outcome: Outcome, status: int | None, reason: str = "", **extra: object) -> Answer:
             return Answer(
                 request=request,
-                url=url,
+                url=self.public(request),
                 outcome=outcome,
                 status=status,
                 attempts=attempts,

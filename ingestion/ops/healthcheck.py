@@ -17,7 +17,7 @@ import httpx
 import msgspec
 
 from ingestion.config import Settings
-from ingestion.secrets import mask_text, mask_url
+from ingestion.secrets import mask_text, mask_url, public_url, url_secrets
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
@@ -152,6 +152,7 @@ def _snapshot_check(settings: Settings) -> Check:
 
 def _openf1_check(settings: Settings, timeout: float) -> Check:
     url = f"{settings.openf1_base_url}/sessions"
+    shown = public_url(settings.openf1_base_url)  # no userinfo, no query secret: this line is printed
     try:
         response = httpx.get(
             url,
@@ -160,19 +161,20 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
             headers={"User-Agent": "parc-ferme-ingestion healthcheck"},
         )
     except httpx.TimeoutException:
-        return Check("openf1", "fail", f"{settings.openf1_base_url} did not answer within {timeout:g} s")
+        return Check("openf1", "fail", f"{shown} did not answer within {timeout:g} s")
     except httpx.HTTPError as exc:
-        return Check("openf1", "fail", f"cannot reach {settings.openf1_base_url} ({_first_line(exc)})")
+        reason = mask_text(_first_line(exc), *url_secrets(settings.openf1_base_url))
+        return Check("openf1", "fail", f"cannot reach {shown} ({reason})")
     code = response.status_code
     ms = response.elapsed.total_seconds() * 1000
     if 200 <= code < 300 or code == 404:
-        return Check("openf1", "ok", f"{settings.openf1_base_url} answered HTTP {code} in {ms:.0f} ms")
+        return Check("openf1", "ok", f"{shown} answered HTTP {code} in {ms:.0f} ms")
     hint = ""
     if code == 401:
         hint = ": anonymous access is restricted during live sessions (set OPENF1_USERNAME/OPENF1_PASSWORD)"
     elif code == 429:
         hint = ": rate limited, try again later"
-    return Check("openf1", "fail", f"{settings.openf1_base_url} answered HTTP {code}{hint}")
+    return Check("openf1", "fail", f"{shown} answered HTTP {code}{hint}")
 
 
 def healthcheck(settings: Settings, offline: bool, *, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
