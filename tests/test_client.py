@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestion.openf1.client import Answer, Note, OpenF1Client, RetryPolicy, classify, retry_after
+from ingestion.openf1.body import classify
+from ingestion.openf1.client import Answer, Note, OpenF1Client, RetryPolicy, retry_after
 from ingestion.openf1.limiter import Limiter
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
 from ingestion.store import Request

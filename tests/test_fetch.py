@@ -35,7 +35,8 @@ from ingestion.fetch import (
     render_summary,
 )
 from ingestion.fetch.plan import decode_meetings, decode_sessions, session_end
-from ingestion.openf1.client import OpenF1Client, classify
+from ingestion.openf1.body import classify
+from ingestion.openf1.client import OpenF1Client
 from ingestion.openf1.limiter import Limiter
 from ingestion.server import RunningServer
 from ingestion.store import Request, Store

@@ -102,6 +102,7 @@ def test_import_file_of_no_results_is_a_404_event(tmp_path: Path) -> None:
         (b"<html>500</html>", "not JSON"),
         (b'{"detail":"Session in progress"}', "expected a JSON array"),
         (b'"text"', "expected a JSON array"),
+        (b"[1, 2]", "expected a JSON array"),  # fetch retries it, replay skips it: import refuses it too
     ],
 )
 def test_import_file_rejects_what_is_not_an_openf1_answer(

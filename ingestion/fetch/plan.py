@@ -34,6 +34,7 @@ from typing import Literal, TypeVar
 import msgspec
 
 from ingestion.errors import UsageError
+from ingestion.openf1.body import decode_rows
 from ingestion.openf1.client import RetryPolicy
 from ingestion.openf1.limiter import DEFAULT_MARGIN
 from ingestion.openf1.wire import Meeting, Session
@@ -60,7 +61,7 @@ RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 _EMPTY_ARRAY = hashlib.sha256(b"[]").hexdigest()
 
 Reason = Literal["missing", "stale", "refresh", "empty", "unreadable"]
-T = TypeVar("T")
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 class FetchUsageError(UsageError):
@@ -130,17 +131,9 @@ class Plan(msgspec.Struct, frozen=True):
 
 
 def _rows(body: bytes, row_type: type[T]) -> tuple[T, ...]:
-    try:
-        raw_rows = msgspec.json.decode(body, type=list[msgspec.Raw])
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return ()  # "No results found." or anything that is not an array: no rows
-    rows: list[T] = []
-    for raw in raw_rows:
-        try:
-            rows.append(msgspec.json.decode(raw, type=row_type))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue  # an undecodable row is skipped, not fatal
-    return tuple(rows)
+    """The rows of a stored answer, read as replay reads them (:func:`ingestion.openf1.body.decode_rows`:
+    lenient, ``9472.0`` is 9472); no rows for "No results found." or a body that is not rows."""
+    return tuple(decode_rows(row_type, body).rows)
 
 
 def decode_meetings(body: bytes) -> tuple[Meeting, ...]:

@@ -1,7 +1,8 @@
 """The OpenF1 HTTP client: one async httpx client, paced by a :class:`~ingestion.openf1.limiter.Limiter`,
 retrying what can be retried and telling apart everything OpenF1 answers.
 
-How an answer is read is a pure function, :func:`classify` (status and body in, a :class:`Verdict` out):
+How an answer is read is a pure function, :func:`ingestion.openf1.body.classify` (status and body in, a
+:class:`~ingestion.openf1.body.Verdict` out; the one body contract of the project):
 
 - 200 with a JSON array (of objects): rows, a snapshot to store;
 - 404 (or 200) with ``{"detail": "No results found."}``: a valid empty answer (stored with status 404);
@@ -31,15 +32,13 @@ from typing import Literal
 import httpx
 import msgspec
 
+from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
-from ingestion.openf1.wire import NO_RESULTS, Detail
 from ingestion.secrets import mask_text, public_url, url_secrets
 from ingestion.store.model import Request
 
 USER_AGENT = "parc-ferme-ingestion (+https://openf1.org)"
-RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-SESSION_IN_PROGRESS = "session in progress"
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,60 +59,6 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
         """
         delay = min(self.cap, self.base * 2.0 ** max(0, retry - 1))
         return delay / 2 + delay / 2 * unit
-
-
-Kind = Literal["rows", "empty", "throttled", "retry", "blocked", "unauthorized", "failed"]
-
-
-class Verdict(msgspec.Struct, frozen=True):
-    """What an HTTP answer means for the fetch."""
-
-    kind: Kind
-    reason: str = ""
-
-
-def _detail(body: bytes) -> str | None:
-    try:
-        detail = msgspec.json.decode(body, type=Detail).detail
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return detail if isinstance(detail, str) else None
-
-
-def is_json_array(body: bytes) -> bool:
-    """True when ``body`` is a complete JSON array of objects (what every OpenF1 endpoint answers)."""
-    try:
-        msgspec.json.decode(body, type=list[dict[str, object]])
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return False
-    return True
-
-
-def _snippet(body: bytes, limit: int = 80) -> str:
-    text = body[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
-    return text + ("..." if len(body) > limit else "")
-
-
-def classify(status: int, body: bytes) -> Verdict:
-    """Read one HTTP answer (pure)."""
-    if status == 200:
-        if is_json_array(body):
-            return Verdict("rows")
-        if _detail(body) == NO_RESULTS:
-            return Verdict("empty")
-        return Verdict("retry", f"200 with a body that is not a JSON array: {_snippet(body)!r}")
-    if status == 404 and _detail(body) == NO_RESULTS:
-        return Verdict("empty")
-    if status == 429:
-        return Verdict("throttled", "429 Too Many Requests")
-    if status == 401:
-        detail = _detail(body) or ""
-        if SESSION_IN_PROGRESS in detail.lower():
-            return Verdict("blocked", detail)
-        return Verdict("unauthorized", f"401 {detail or _snippet(body)}".strip())
-    if status in RETRYABLE_STATUS or 500 <= status < 600:
-        return Verdict("retry", f"HTTP {status}")
-    return Verdict("failed", f"HTTP {status} {_detail(body) or _snippet(body)}".strip())
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:
@@ -389,8 +334,5 @@ __all__ = [
     "OpenF1Client",
     "RetryPolicy",
     "TokenError",
-    "Verdict",
-    "classify",
-    "is_json_array",
     "retry_after",
 ]

@@ -8,14 +8,14 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 import zstandard
 
 from ingestion.errors import UsageError
 from ingestion.instant import parse_instant as parse_time
-from ingestion.openf1.wire import NO_RESULTS
+from ingestion.openf1.body import body_kind
 from ingestion.store._disk import Store, write_durably
 from ingestion.store._log import parse_log, to_utc
 from ingestion.store.address import is_address
@@ -30,7 +30,6 @@ __all__ = [
     "ProblemKind",
     "SetAside",
     "Stats",
-    "classify_body",
     "fsck",
     "gc",
     "import_file",
@@ -313,23 +312,6 @@ def gc(
     return GcReport(dry_run=dry_run, blobs_removed=blobs, tmp_removed=len(temps), bytes_freed=freed)
 
 
-def classify_body(body: bytes) -> int | str:
-    """The status an OpenF1 body stands for (200 for a JSON array, 404 for "No results found."),
-    or a one-line reason it is neither. Pure."""
-    try:
-        value: Any = msgspec.json.decode(body)
-    except msgspec.DecodeError as error:
-        return f"not JSON ({error})"
-    if isinstance(value, list):
-        return 200
-    if value == {"detail": NO_RESULTS}:
-        return 404
-    kind = type(value).__name__ if not isinstance(value, dict) else "an object other than " + repr(
-        {"detail": NO_RESULTS}
-    )
-    return f"not an OpenF1 answer: expected a JSON array or {{\"detail\":\"{NO_RESULTS}\"}}, got {kind}"
-
-
 def import_file(
     store: Store,
     path: Path,
@@ -341,7 +323,8 @@ def import_file(
 ) -> Event:
     """Record the body saved in ``path`` as the answer to ``url`` received at ``received_at`` (a new run).
 
-    A JSON array is a 200; ``{"detail":"No results found."}`` a 404; anything else :class:`ImportRejected`.
+    Read by the one body contract (:func:`ingestion.openf1.body.body_kind`): a JSON array of rows is a 200;
+    ``{"detail":"No results found."}`` a 404; anything else :class:`ImportRejected`.
     """
     path = Path(path)
     try:
@@ -352,9 +335,10 @@ def import_file(
         body = path.read_bytes()
     except OSError as error:
         raise ImportRejected(path, error.strerror or str(error)) from None
-    status = classify_body(body)
-    if isinstance(status, str):
-        raise ImportRejected(path, status)
+    kind, reason = body_kind(body)
+    if kind == "invalid":
+        raise ImportRejected(path, reason)
+    status = 200 if kind == "rows" else 404
     with store.writer(run, timeout=timeout) as writer:
         return writer.put(
             request,
