@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INGEST := $(BIN)/ingest
 
-.PHONY: help install run test test-fast reliability lint typecheck up down snapshots bench clean
+.PHONY: help install run test test-fast cov reliability lint typecheck up down snapshots bench clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -23,11 +23,18 @@ install: $(STAMP) ## create .venv and install the package with its test tools
 run: install     ## migrate, replay the committed snapshots, print the report (ingest run)
 	$(INGEST) run
 
-test: install    ## run the whole test suite (a throwaway database per run)
-	$(BIN)/pytest --cov=ingestion --cov-report=term:skip-covered -q
+# Tests run in $(JOBS) processes (pytest-xdist); each process makes its own throwaway databases.
+# `make test JOBS=0` runs them in this one process.
+JOBS ?= 2
+
+test: install    ## run the whole test suite, no coverage (throwaway databases, JOBS processes)
+	$(BIN)/pytest -q -n $(JOBS)
 
 test-fast: install ## the suite without the slow end-to-end tests
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(JOBS) -m "not slow"
+
+cov: install     ## the whole suite with branch coverage, subprocesses (ingest ...) included
+	$(BIN)/pytest -q -n $(JOBS) --cov=ingestion --cov-branch --cov-report=term:skip-covered
 
 reliability: install ## the whole reliability campaign (RELIABILITY.md); make test runs a sample of it
 	RELIABILITY=full $(BIN)/pytest -q -p no:cacheprovider -m reliability

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ import pytest
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
+from ingestion.errors import IngestionError
+from ingestion.secrets import mask_text
 
 pytest_plugins = ["server_fixtures", "campaign"]
 
@@ -41,17 +44,68 @@ def world_dir(shared_dir: Path) -> Path:
     return shared_dir / "openf1" / "world"
 
 
-@pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A URL to the server in use (its maintenance database), starting the embedded one if needed.
+#: Set by the run's first process (the xdist controller, or the only process) to the server URL it checked,
+#: so that pytest-xdist workers reuse it instead of each resolving (and maybe starting) a server again.
+_SERVER_URL_ENV = "PF_TEST_SERVER_URL"
 
-    Only ``DATABASE_URL`` is read, from the environment (a developer's ``.env`` is not consulted).
-    """
-    no_dotenv = tmp_path_factory.mktemp("no-dotenv")
-    settings = load_settings(
-        environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=no_dotenv
-    )
-    return database_url(settings)
+
+def _resolve_server_url() -> str:
+    """The server in use, reachable: ``DATABASE_URL`` from the environment only (a developer's ``.env`` is
+    not consulted), else the embedded PostgreSQL, started if needed. Raises the project's one-line error."""
+    with tempfile.TemporaryDirectory(prefix="no-dotenv-") as no_dotenv:
+        settings = load_settings(
+            environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=Path(no_dotenv)
+        )
+    url = database_url(settings)
+    with connect(url, autocommit=True, connect_timeout=5) as probe:
+        probe.execute("SELECT 1")
+    return url
+
+
+def _check_server_or_exit() -> None:
+    """Stop the whole run at once, with one line, when the database cannot be reached (instead of one error
+    per test); otherwise publish its URL to the workers."""
+    if os.environ.get(_SERVER_URL_ENV):
+        return
+    try:
+        url = _resolve_server_url()
+    except IngestionError as error:
+        message = f"the test database is unreachable, no test was run: {mask_text(str(error))}"
+        pytest.exit(message, returncode=2)
+    os.environ[_SERVER_URL_ENV] = url
+
+
+def _needs_database(item: pytest.Item) -> bool:
+    return "pg_server_url" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Under pytest-xdist the controller collects nothing: check before the workers start, so that they find
+    # the URL (and the embedded server is started once, not raced by every worker).
+    config = session.config
+    if not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession"):
+        _check_server_or_exit()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # A plain run checks only when a selected test needs the database (not ``pytest tests/test_limiter.py``).
+    if not hasattr(session.config, "workerinput") and any(_needs_database(i) for i in session.items):
+        _check_server_or_exit()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """A URL to the server in use (its maintenance database), checked once for the whole run."""
+    url = os.environ.get(_SERVER_URL_ENV)
+    if url:
+        return url
+    try:
+        url = _resolve_server_url()
+    except IngestionError as error:
+        pytest.exit(f"the test database is unreachable: {mask_text(str(error))}", returncode=2)
+    os.environ[_SERVER_URL_ENV] = url
+    return url
 
 
 DbFactory = Callable[[], str]
