@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from ingestion.cli import main
+from ingestion.cli.render import human_size
 from ingestion.errors import UsageError
 from ingestion.store import (
     ImportRejected,
@@ -389,11 +390,12 @@ def test_cli_snapshots_import_ls_show_stats(
     assert (
         "meetings?year=2024" in out
         and "2025-12-01T00:00:00Z" in out
-        and str(meetings_2024.stat().st_size) in out
+        and human_size(meetings_2024.stat().st_size) in out  # "9.1 kB" for people
     )
     code, out, _ = cli(capsys, "snapshots", "ls", "--json", "--endpoint", "meetings")
     (row,) = json.loads(out)
     assert row["key"] == "meetings?year=2024" and row["status"] == 200
+    assert row["size"] == meetings_2024.stat().st_size  # exact bytes for programs
     code, out, _ = cli(capsys, "snapshots", "ls", "--as-of", "2025-11-30")
     assert code == 0 and "0 request(s)" in out
     code, out, _ = cli(capsys, "snapshots", "show", "/v1/meetings?year=2024")
@@ -443,10 +445,10 @@ def test_cli_snapshots_gc_reports_bytes_freed(store: Store, capsys: pytest.Captu
     (store.root / "tmp" / "stale.tmp").write_bytes(b"12345")
     code, out, _ = cli(capsys, "snapshots", "gc", "--dry-run", "--store", str(store.root))
     assert (
-        code == 0 and "would remove 0 unreferenced blob(s) and 1 temporary file(s); would free 5 bytes" in out
+        code == 0 and "would remove 0 unreferenced blob(s) and 1 temporary file(s); would free 5 B" in out
     )
     code, out, _ = cli(capsys, "snapshots", "gc", "--store", str(store.root))
-    assert code == 0 and "removed 0 unreferenced blob(s) and 1 temporary file(s); freed 5 bytes" in out
+    assert code == 0 and "removed 0 unreferenced blob(s) and 1 temporary file(s); freed 5 B" in out
 
 
 @pytest.mark.parametrize(

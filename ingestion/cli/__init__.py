@@ -17,7 +17,7 @@ app = typer.Typer(
     name="ingest",
     help="Parc Fermé ingestion: fetch OpenF1 into immutable snapshots, replay them into PostgreSQL.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import typer
 
 from ingestion import db as database
@@ -14,8 +15,15 @@ db_app = typer.Typer(help="The database: migrations, URL, the embedded server, a
                      no_args_is_help=True)
 
 
+def _json(value: object) -> None:
+    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+
+
+JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
 @db_app.command("migrate")
-def migrate_command() -> None:
+def migrate_command(as_json: bool = JSON) -> None:
     """Apply pending migrations in order, each in its own transaction.
 
     Example: ingest db migrate
@@ -24,6 +32,9 @@ def migrate_command() -> None:
     url = database.database_url(settings)
     with database.connect(url, autocommit=True) as conn:
         applied = database.migrate(conn)
+    if as_json:
+        _json({"database": mask_url(url), "applied": applied})
+        return
     if applied:
         for name in applied:
             typer.echo(f"applied {name}")
@@ -33,7 +44,7 @@ def migrate_command() -> None:
 
 
 @db_app.command("status")
-def status_command() -> None:
+def status_command(as_json: bool = JSON) -> None:
     """List applied and pending migrations.
 
     Example: ingest db status
@@ -43,6 +54,16 @@ def status_command() -> None:
     with database.connect(url, autocommit=True) as conn:
         states = database.status(conn)
         strangers = unknown(conn)
+    pending = sum(1 for s in states if s.applied_at is None)
+    if as_json:
+        _json({
+            "database": mask_url(url),
+            "applied": len(states) - pending,
+            "pending": pending,
+            "migrations": states,
+            "unknown": strangers,
+        })  # fmt: skip
+        raise typer.Exit(0)
     typer.echo(f"database: {mask_url(url)}")
     for s in states:
         if s.applied_at is None:
@@ -54,7 +75,6 @@ def status_command() -> None:
         typer.echo(f"  {s.name:<32} {mark}")
     for name in strangers:
         typer.echo(f"  {name:<32} applied, but not shipped by this version (renamed, or a newer ingester)")
-    pending = sum(1 for s in states if s.applied_at is None)
     typer.echo(f"{len(states) - pending} applied, {pending} pending")
 
 

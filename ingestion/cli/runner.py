@@ -67,8 +67,14 @@ def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> Non
 
 
 def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    from typer.main import get_command
+
+    from ingestion.cli import conventions
+
+    conventions.set_verbosity(conventions.Verbosity.NORMAL)
+    click_command = conventions.apply(get_command(command), version=True)
     try:
-        command(args=argv, prog_name=prog_name)
+        click_command(args=argv, prog_name=prog_name)
     except IngestionError as error:
         fail(error)
     except Exception as exc:

@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 import typer
 
+from ingestion.cli.render import human_size
 from ingestion.config import load_settings
 from ingestion.store import Store
 from ingestion.store import commands as ops
@@ -72,13 +73,13 @@ def ls_command(
     typer.echo(f"{'REQUEST':<{width}}  STATUS  {'RECEIVED_AT':<27}  {'SIZE':>10}")
     for row in rows:
         when = row.received_at.isoformat().replace("+00:00", "Z")
-        typer.echo(f"{row.key:<{width}}  {row.status:>6}  {when:<27}  {row.size:>10}")
+        typer.echo(f"{row.key:<{width}}  {row.status:>6}  {when:<27}  {human_size(row.size):>10}")
     typer.echo(f"{len(rows)} request(s)")
 
 
 @snapshots_app.command("show")
 def show_command(
-    target: Annotated[str, typer.Argument(metavar="REQUEST-or-ADDRESS", help="A request or a blob address.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="A request or a blob address.")],
     as_of: AsOfOption = None,
     store: StoreOption = None,
 ) -> None:
@@ -101,6 +102,7 @@ def fsck_command(
     ] = False,
     store: StoreOption = None,
     wait: WaitOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-hash every blob, check every event (checksum, blob, size, rows) (exit 1 on a problem).
 
@@ -110,8 +112,11 @@ def fsck_command(
     if repair:
         for aside in ops.repair(the_store, timeout=wait):
             for line, kind in zip(aside.lines, aside.kinds, strict=True):
-                typer.echo(f"set aside line {line} ({kind}) of {aside.log} into {aside.to}")
+                typer.echo(f"set aside line {line} ({kind}) of {aside.log} into {aside.to}", err=as_json)
     problems = ops.fsck(the_store)
+    if as_json:
+        typer.echo(_json({"ok": not problems, "store": str(the_store.root), "problems": problems}))
+        raise typer.Exit(1 if problems else 0)
     for problem in problems:
         typer.echo(problem.message)
     if problems:
@@ -132,6 +137,7 @@ def gc_command(
     ] = False,
     store: StoreOption = None,
     wait: WaitOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Remove blobs no event refers to and stale temporary files; report the bytes freed.
 
@@ -141,11 +147,14 @@ def gc_command(
     Example: ingest snapshots gc --dry-run
     """
     report = ops.gc(_store(store), dry_run=dry_run, force=force, timeout=wait)
+    if as_json:
+        typer.echo(_json(report))
+        return
     verb = "would remove" if report.dry_run else "removed"
     freed = "would free" if report.dry_run else "freed"
     typer.echo(
         f"{verb} {report.blobs_removed} unreferenced blob(s) and {report.tmp_removed} temporary file(s); "
-        f"{freed} {report.bytes_freed} bytes"
+        f"{freed} {human_size(report.bytes_freed)}"
     )
 
 
@@ -158,6 +167,7 @@ def import_command(
     ] = None,
     store: StoreOption = None,
     wait: WaitOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a body saved elsewhere as the answer to a request, as a new run of the store.
 
@@ -165,8 +175,11 @@ def import_command(
     """
     when = _time(received_at, "--received-at") or datetime.now(UTC)
     event = ops.import_file(_store(store), file, url, when, timeout=wait)
+    if as_json:
+        typer.echo(_json(event))
+        return
     typer.echo(
-        f"imported {file} as {event.key}: status {event.status}, {event.size} bytes, "
+        f"imported {file} as {event.key}: status {event.status}, {human_size(event.size)}, "
         f"blob {event.address}, run {event.run}"
     )
 
@@ -184,8 +197,8 @@ def stats_command(as_json: JsonOption = False, store: StoreOption = None) -> Non
     typer.echo(f"blobs        {result.blobs}")
     typer.echo(f"events       {result.events}")
     typer.echo(f"requests     {result.requests}")
-    typer.echo(f"raw bytes    {result.raw_bytes}")
-    typer.echo(f"stored bytes {result.stored_bytes}")
+    typer.echo(f"raw          {human_size(result.raw_bytes)}")
+    typer.echo(f"stored       {human_size(result.stored_bytes)}")
     typer.echo(f"ratio        {result.ratio:.2f}")
 
 
