@@ -5,7 +5,16 @@ Pure formatting; rich is imported only when a table is drawn on a terminal (``in
 
 from __future__ import annotations
 
-__all__ = ["human_size"]
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["human_duration", "human_size", "print_table"]
 
 _UNITS = ("kB", "MB", "GB", "TB", "PB")
 
@@ -26,3 +35,54 @@ def human_size(size: int) -> str:
         if float(number) < 1000 or unit == _UNITS[-1]:
             return f"{number} {unit}"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def human_duration(seconds: float) -> str:
+    """``65.4`` -> ``"1 min 05 s"``, ``3725`` -> ``"1 h 02 min"``, ``8.94`` -> ``"8.9 s"``.
+
+    Never "1 min 60.0 s": seconds are rounded once, before being split.
+    """
+    if seconds < 59.95:
+        return f"{max(seconds, 0.0):.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _plain(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> list[str]:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Iterable[int] = (),
+    title: str | None = None,
+    console: Console | None = None,
+) -> None:
+    """A table: drawn by rich on a terminal (coloured unless ``NO_COLOR``), plain aligned text otherwise
+    (a pipe, a cron log), so that ``grep`` and ``cut`` still work. ``console``: draw on this one (tests)."""
+    aligned = frozenset(right)
+    if console is None and not sys.stdout.isatty():
+        if title:
+            typer.echo(title)
+        for text in _plain(headers, rows, aligned):
+            typer.echo(text)
+        return
+    from rich.console import Console as RichConsole
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="right" if i in aligned else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    (console or RichConsole(highlight=False)).print(table)

@@ -337,4 +337,9 @@ def fetch(
     options = options or FetchOptions()
     when = _now_utc(now)
     validate(options, when)
-    return asyncio.run(_Run(settings, options, when, progress).run())
+    summary = asyncio.run(_Run(settings, options, when, progress).run())
+    if summary.run is not None:  # `ingest runs` shows what was asked and how it ended
+        from ingestion.runs import record_of, write_record
+
+        write_record(settings.snapshot_dir, record_of(summary, options, datetime.now(UTC)))
+    return summary

@@ -1,0 +1,166 @@
+"""``ingest runs``: the history of fetch runs (the store's log) and replay runs (the database), newest
+first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+
+from ingestion.cli.conventions import Verbosity, verbosity
+from ingestion.cli.render import human_duration, human_size, print_table
+from ingestion.config import load_settings
+from ingestion.errors import IngestionError, UsageError
+from ingestion.runs import RunInfo, fetch_runs, find_run, history, read_records, replay_runs
+from ingestion.secrets import mask_text
+from ingestion.store import Store
+
+runs_app = typer.Typer(
+    help="What past fetches and replays did, newest first (fetches: the store; replays: the database).",
+    invoke_without_command=True,
+)
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _collect(store: Path | None) -> tuple[list[RunInfo], str | None]:
+    """Every run; and a note when the database could not be read (fetch runs are listed anyway)."""
+    settings = load_settings()
+    root = store if store is not None else settings.snapshot_dir
+    the_store = Store(root)
+    events = the_store.events(strict=False) if (root / "log").is_dir() else []
+    fetches = fetch_runs(events, read_records(root))
+    note = None
+    replays: list[RunInfo] = []
+    try:
+        from ingestion.db import connect, database_url
+
+        url = database_url(settings)
+        with connect(url, autocommit=True) as conn:
+            replays = replay_runs(conn)
+    except IngestionError as error:
+        note = f"replay runs not listed: {mask_text(str(error))}"
+    return history(fetches, replays), note
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M:%S}Z"
+
+
+def _result(run: RunInfo) -> str:
+    if run.kind == "replay":
+        return f"{run.written} row(s) written"
+    parts = [f"{run.requests} answer(s)"]
+    if run.bytes:
+        parts.append(human_size(run.bytes))
+    if run.throttled:
+        parts.append(f"{run.throttled} x 429")
+    if run.failed:
+        parts.append(f"{run.failed} failed")
+    return ", ".join(parts)
+
+
+def _exit(run: RunInfo) -> str:
+    return "?" if run.exit_code is None else str(run.exit_code)
+
+
+def _json(value: object) -> None:
+    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+
+
+@runs_app.callback()
+def runs_command(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="At most N runs.")] = 20,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """List past runs, newest first: when, what was asked, what it did, exit status, duration.
+
+    Fetch runs come from the snapshot store's log (exit status "?" when a run left no record: interrupted
+    or killed); replay runs from the database's ingestion.replay_runs. Show one in full with
+    `ingest runs show RUN`.
+
+    Example: ingest runs --limit 5
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    runs, note = _collect(store)
+    shown = runs[:limit]
+    if as_json:
+        _json({"runs": shown, "total": len(runs), "note": note})
+        return
+    if note and verbosity() is not Verbosity.QUIET:
+        typer.echo(f"note: {note}", err=True)
+    if not runs:
+        typer.echo("no runs yet: `ingest fetch` and `ingest replay` (or `ingest sync`) leave one each")
+        return
+    print_table(
+        ["KIND", "RUN", "STARTED (UTC)", "ASKED", "RESULT", "EXIT", "TOOK"],
+        [
+            [r.kind, r.id, _when(r.started_at), r.asked, _result(r), _exit(r),
+             "-" if r.duration_s is None else human_duration(r.duration_s)]
+            for r in shown
+        ],
+        right=[5, 6],
+    )
+    if len(runs) > limit and verbosity() is not Verbosity.QUIET:
+        typer.echo(f"({len(runs) - limit} older run(s) not shown: --limit {len(runs)})")
+
+
+@runs_app.command("show")
+def show_command(
+    run: Annotated[
+        str, typer.Argument(metavar="RUN", help="A fetch run id (or its unique start) or a replay number.")
+    ],
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Show one run in full: counts, per-table rows for a replay, failures and 429s for a fetch.
+
+    Example: ingest runs show 20261130T000757Z-b4d6db
+    """
+    runs, note = _collect(store)
+    found = find_run(runs, run)
+    if found is None:
+        where = f" ({note})" if note else ""
+        raise UsageError(f"no run {run!r}: `ingest runs` lists them{where}")
+    if as_json:
+        _json(found)
+        return
+    typer.echo(f"{found.kind} run {found.id}")
+    typer.echo(f"  asked     {found.asked}")
+    typer.echo(f"  started   {_when(found.started_at)}")
+    typer.echo(f"  finished  {_when(found.finished_at)}")
+    if found.duration_s is not None:
+        typer.echo(f"  took      {human_duration(found.duration_s)}")
+    typer.echo(f"  exit      {_exit(found)}")
+    if found.kind != "replay":
+        typer.echo(f"  result    {_result(found)}")
+    for key, value in found.details.items():
+        if isinstance(value, list):
+            typer.echo(f"  {key}: {len(value)}")
+            for item in value:
+                typer.echo(f"    {item}")
+        elif key not in ("run",) and value is not None:
+            typer.echo(f"  {key:<9} {value}")
+    if found.rows:
+        print_table(
+            ["TABLE", "INSERTED", "UPDATED", "UNCHANGED", "REMOVED"],
+            [
+                [name, *(str(c.get(k, 0)) for k in ("inserted", "updated", "unchanged", "removed"))]
+                for name, c in found.rows.items()
+            ],
+            right=[1, 2, 3, 4],
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")

@@ -1,0 +1,282 @@
+"""Run history: what each fetch and each replay did, newest first (``ingest runs``).
+
+Fetch runs come from the snapshot store: its log (one file per run: which requests were answered, when, how
+many attempts) and the record a fetch leaves in ``runs/RUN.json`` when it ends (what was asked, 429s,
+failures, exit code). A run without a record (stopped by Ctrl-C or a kill, or an ``ingest snapshots
+import``) is still listed from its log, its exit status unknown. Replay runs come from the database's
+``ingestion.replay_runs`` (one row per committed replay: rows written per table).
+
+:func:`fetch_runs` and :func:`describe_options` are pure over what they are given; :func:`read_records`,
+:func:`write_record` and :func:`replay_runs` are the thin shells.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import psycopg
+
+from ingestion.fetch.plan import FetchOptions
+from ingestion.fetch.summary import FetchSummary
+from ingestion.store.model import Event
+
+__all__ = [
+    "RUNS_DIR",
+    "FetchRecord",
+    "RunInfo",
+    "describe_options",
+    "fetch_runs",
+    "find_run",
+    "history",
+    "read_records",
+    "record_of",
+    "replay_runs",
+    "write_record",
+]
+
+RUNS_DIR = "runs"
+
+Kind = Literal["fetch", "replay", "import"]
+
+
+class FetchRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What a fetch leaves in ``<store>/runs/<run>.json`` when it ends."""
+
+    run: str
+    command: str  # "fetch", "sync", "bulk"
+    asked: str  # "--year 2024 --no-results"
+    finished_at: datetime
+    wall_s: float
+    exit_code: int
+    planned: int
+    requests: int
+    http_requests: int
+    new_snapshots: int
+    unchanged: int
+    empty: int
+    throttled: int
+    retries: int
+    failed: list[str] = msgspec.field(default_factory=list)  # "KEY: reason"
+    blocked: str | None = None
+
+
+class RunInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One run, fetch or replay, in the same shape (fields that do not apply are None)."""
+
+    kind: Kind
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    asked: str
+    requests: int | None = None  # answers stored (fetch)
+    throttled: int | None = None  # 429s (fetch, when its record exists)
+    failed: int | None = None  # requests given up on (fetch, when its record exists)
+    written: int | None = None  # racing rows inserted + updated + removed (replay)
+    rows: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)  # per table (replay)
+    bytes: int | None = None  # bytes of the bodies stored (fetch)
+    exit_code: int | None = None  # None: unknown (no record: interrupted, or an import)
+    duration_s: float | None = None
+    details: dict[str, object] = msgspec.field(default_factory=dict)  # everything known, for `runs show`
+
+
+_YEAR = re.compile(r"(?:^|&)year=(\d{4})(?:&|$)")
+_MEETING = re.compile(r"(?:^|&)meeting_key=(\d+)(?:&|$)")
+
+
+def describe_options(
+    *, years: Sequence[int], recent_days: int | None, all_years: bool, results: bool, refresh: bool
+) -> str:
+    """The options of a fetch as they would be typed: ``--year 2023 --year 2024 --no-results``."""
+    parts: list[str] = []
+    if all_years:
+        parts.append("--all")
+    elif recent_days is not None:
+        parts.append(f"--recent {recent_days}")
+    parts += [f"--year {y}" for y in years if not all_years and recent_days is None]
+    if not results:
+        parts.append("--no-results")
+    if refresh:
+        parts.append("--refresh")
+    return " ".join(parts)
+
+
+def record_of(summary: FetchSummary, options: FetchOptions, finished_at: datetime) -> FetchRecord:
+    """The record of a fetch that stored something (``summary.run`` set)."""
+    assert summary.run is not None
+    asked = describe_options(
+        years=summary.years if not (options.all_years or options.recent_days is not None) else (),
+        recent_days=options.recent_days,
+        all_years=options.all_years,
+        results=options.results,
+        refresh=options.refresh,
+    )
+    return FetchRecord(
+        run=summary.run,
+        command="fetch",
+        asked=asked,
+        finished_at=finished_at.astimezone(UTC),
+        wall_s=summary.wall_s,
+        exit_code=summary.exit_code,
+        planned=summary.planned,
+        requests=summary.requests,
+        http_requests=summary.http_requests,
+        new_snapshots=summary.new_snapshots,
+        unchanged=summary.unchanged,
+        empty=summary.empty,
+        throttled=summary.throttled,
+        retries=summary.retries,
+        failed=[f"{f.key}: {f.reason}" for f in summary.failed],
+        blocked=summary.blocked.advice if summary.blocked is not None else None,
+    )
+
+
+def _asked_from_events(events: Sequence[Event]) -> str:
+    years = sorted({int(m.group(1)) for e in events if (m := _YEAR.search(e.query))})
+    meetings = {m.group(1) for e in events if (m := _MEETING.search(e.query))}
+    parts = []
+    if years:
+        parts.append("years " + ", ".join(map(str, years)))
+    if meetings:
+        parts.append(f"{len(meetings)} meeting(s)")
+    return "; ".join(parts) or ", ".join(sorted({e.endpoint for e in events}))
+
+
+def fetch_runs(events: Iterable[Event], records: Mapping[str, FetchRecord]) -> list[RunInfo]:
+    """One :class:`RunInfo` per run of the store's log (and per record whose run stored nothing)."""
+    by_run: dict[str, list[Event]] = {}
+    for event in events:
+        by_run.setdefault(event.run, []).append(event)
+    runs: list[RunInfo] = []
+    for run_id in sorted(set(by_run) | set(records)):
+        run_events = sorted(by_run.get(run_id, []), key=lambda e: (e.received_at, e.seq))
+        record = records.get(run_id)
+        stored = sum(e.size for e in run_events)
+        if record is not None:
+            finished = record.finished_at
+            started = finished - timedelta(seconds=record.wall_s)
+            if run_events:
+                started = min(started, run_events[0].received_at)
+            runs.append(
+                RunInfo(
+                    kind="fetch",
+                    id=run_id,
+                    started_at=started,
+                    finished_at=finished,
+                    asked=f"{record.command} {record.asked}".strip(),
+                    requests=len(run_events),
+                    throttled=record.throttled,
+                    failed=len(record.failed),
+                    bytes=stored,
+                    exit_code=record.exit_code,
+                    duration_s=record.wall_s,
+                    details=msgspec.to_builtins(record),
+                )
+            )
+            continue
+        first, last = run_events[0].received_at, run_events[-1].received_at
+        imported = all(not e.url.startswith(("http://", "https://")) for e in run_events)
+        runs.append(
+            RunInfo(
+                kind="import" if imported else "fetch",
+                id=run_id,
+                started_at=first,
+                finished_at=None,
+                asked=_asked_from_events(run_events),
+                requests=len(run_events),
+                bytes=stored,
+                duration_s=(last - first).total_seconds(),
+                details={
+                    "note": "no record of how this run ended (interrupted, killed, or not a fetch): "
+                    "counts are from the store's log",
+                    "retried_requests": sum(1 for e in run_events if e.attempts > 1),
+                },
+            )
+        )
+    return runs
+
+
+def read_records(store_root: Path) -> dict[str, FetchRecord]:
+    """The fetch records in ``<store>/runs/``; an unreadable one is skipped (the log still lists its run)."""
+    folder = store_root / RUNS_DIR
+    records: dict[str, FetchRecord] = {}
+    if not folder.is_dir():
+        return records
+    for path in sorted(folder.glob("*.json")):
+        with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
+            record = msgspec.json.decode(path.read_bytes(), type=FetchRecord)
+            records[record.run] = record
+    return records
+
+
+def write_record(store_root: Path, record: FetchRecord) -> None:
+    """Write ``record`` atomically (a temporary file renamed); a failure to write it is not fatal."""
+    folder = store_root / RUNS_DIR
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{record.run}.json.tmp"
+        temporary.write_bytes(msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n")
+        os.replace(temporary, folder / f"{record.run}.json")
+
+
+def replay_runs(conn: psycopg.Connection[tuple[object, ...]], limit: int | None = None) -> list[RunInfo]:
+    """The replays recorded in ``ingestion.replay_runs``, newest first (none when the table is missing)."""
+    exists = conn.execute("SELECT to_regclass('ingestion.replay_runs') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return []
+    rows = conn.execute(
+        "SELECT id, started_at, finished_at, as_of, results, summary FROM ingestion.replay_runs "
+        "ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    ).fetchall()
+    runs = []
+    for run_id, started, finished, as_of, results, summary in rows:
+        assert isinstance(started, datetime) and isinstance(finished, datetime)
+        assert isinstance(as_of, datetime)
+        document = summary if isinstance(summary, dict) else {}
+        tables = document.get("tables", {})
+        rows_by_table: dict[str, dict[str, int]] = {
+            str(name): {str(k): int(v) for k, v in counts.items()}
+            for name, counts in (tables.items() if isinstance(tables, dict) else [])
+            if isinstance(counts, dict)
+        }
+        written = sum(c.get("inserted", 0) + c.get("updated", 0) + c.get("removed", 0)
+                      for c in rows_by_table.values())
+        as_of_text = as_of.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        runs.append(
+            RunInfo(
+                kind="replay",
+                id=str(run_id),
+                started_at=started.astimezone(UTC),
+                finished_at=finished.astimezone(UTC),
+                asked=f"replay --as-of {as_of_text}" + ("" if results else " --no-results"),
+                written=written,
+                rows=rows_by_table,
+                exit_code=0,  # a replay_runs row exists only for a committed replay
+                duration_s=(finished - started).total_seconds(),
+                details={k: v for k, v in document.items() if k != "tables"},
+            )
+        )
+    return runs
+
+
+def history(fetches: Sequence[RunInfo], replays: Sequence[RunInfo]) -> list[RunInfo]:
+    """All runs, newest first (by start time; ties: replays after fetches, then by id)."""
+    return sorted([*fetches, *replays], key=lambda r: (r.started_at, r.kind != "replay", r.id), reverse=True)
+
+
+def find_run(runs: Sequence[RunInfo], wanted: str) -> RunInfo | None:
+    """The run called ``wanted``: a fetch run id (or a unique prefix of one), or a replay's number."""
+    text = wanted.strip()
+    if text.lower().startswith("replay"):
+        text = text[len("replay"):].strip(" -#")
+    exact = [r for r in runs if r.id == text]
+    if exact:
+        return exact[0]
+    prefixed = [r for r in runs if r.kind != "replay" and r.id.startswith(text)]
+    return prefixed[0] if len(prefixed) == 1 else None

@@ -1,0 +1,132 @@
+"""`ingest runs`: fetch runs from the store's log and records, replay runs from ingestion.replay_runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ingestion.cli import main
+from ingestion.config import PROJECT_ROOT
+from ingestion.runs import (
+    FetchRecord,
+    describe_options,
+    fetch_runs,
+    find_run,
+    history,
+    read_records,
+    write_record,
+)
+from ingestion.server import RunningServer
+from ingestion.store import Store
+
+COMMITTED = PROJECT_ROOT / "snapshots"
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_runs_committed_store_is_one_fetch_run_without_record() -> None:
+    events = Store(COMMITTED).events()
+    (run,) = fetch_runs(events, {})
+    assert run.kind == "fetch" and run.requests == len(events) == 148
+    assert run.asked == "years 2023, 2024; 48 meeting(s)"
+    assert run.exit_code is None and run.finished_at is None  # no record: how it ended is unknown
+    assert run.bytes == sum(e.size for e in events)
+
+
+def test_runs_record_completes_the_log(tmp_path: Path) -> None:
+    events = Store(COMMITTED).events()
+    run_id = events[0].run
+    record = FetchRecord(
+        run=run_id, command="fetch", asked="--year 2023 --year 2024", finished_at=events[-1].received_at,
+        wall_s=3.0, exit_code=1, planned=150, requests=150, http_requests=160, new_snapshots=146,
+        unchanged=0, empty=2, throttled=7, retries=10, failed=["drivers?meeting_key=1: 503"],
+    )  # fmt: skip
+    write_record(tmp_path, record)
+    assert read_records(tmp_path) == {run_id: record}
+    (run,) = fetch_runs(events, read_records(tmp_path))
+    assert (run.exit_code, run.throttled, run.failed, run.asked) == (1, 7, 1, "fetch --year 2023 --year 2024")
+    assert run.started_at == min(events[0].received_at, record.finished_at - timedelta(seconds=3.0))
+
+
+def test_runs_describe_options_as_typed() -> None:
+    assert describe_options(years=[2023, 2024], recent_days=None, all_years=False, results=False,
+                            refresh=True) == "--year 2023 --year 2024 --no-results --refresh"  # fmt: skip
+    recent = describe_options(years=[], recent_days=3, all_years=False, results=True, refresh=False)
+    assert recent == "--recent 3"
+
+
+def test_runs_history_newest_first_and_find(tmp_path: Path) -> None:
+    events = Store(COMMITTED).events()
+    fetches = fetch_runs(events, {})
+    later = fetches[0].started_at + timedelta(hours=1)
+    replay = fetches[0].__class__(kind="replay", id="6", started_at=later, finished_at=later, asked="replay")
+    runs = history(fetches, [replay])
+    assert [r.kind for r in runs] == ["replay", "fetch"]
+    assert find_run(runs, "6") is replay and find_run(runs, "replay 6") is replay
+    assert find_run(runs, fetches[0].id[:9]) == fetches[0]
+    assert find_run(runs, "nope") is None
+
+
+def test_cli_runs_lists_a_fetch_and_a_replay(
+    world_2024_server: RunningServer, db_url: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENF1_BASE_URL", world_2024_server.base_url)
+    monkeypatch.setenv("OPENF1_RATE_PER_SECOND", "1000")
+    monkeypatch.setenv("OPENF1_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    store = str(tmp_path / "store")
+    code, _, err = _cli(
+        capsys, "fetch", "--year", "2024", "--no-results", "--store", store, "--now", "2025-06-01"
+    )
+    assert code == 0, err
+    code, _, err = _cli(capsys, "replay", "--no-results", "--store", store, "--as-of", "2025-06-01T00:00:00Z")
+    assert code == 0, err
+
+    code, out, err = _cli(capsys, "runs", "--json", "--store", store)
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["note"] is None and listed["total"] == 2
+    replay, fetch = listed["runs"]
+    assert replay["kind"] == "replay" and replay["exit_code"] == 0 and replay["written"] > 0
+    assert replay["asked"] == "replay --as-of 2025-06-01T00:00:00Z --no-results"
+    assert "results" not in replay["rows"] or replay["rows"]["results"]["inserted"] == 0
+    assert fetch["kind"] == "fetch" and fetch["exit_code"] == 0
+    assert fetch["asked"] == "fetch --year 2024 --no-results"
+    assert fetch["requests"] == fetch["details"]["requests"] > 0 and fetch["throttled"] == 0
+
+    code, out, _ = _cli(capsys, "runs", "--store", store)
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == ["KIND", "RUN", "STARTED", "(UTC)", "ASKED", "RESULT", "EXIT", "TOOK"]
+    assert lines[1].startswith("replay") and lines[2].startswith("fetch")  # newest first
+
+    code, out, _ = _cli(capsys, "runs", "show", replay["id"], "--store", store)
+    assert code == 0 and f"replay run {replay['id']}" in out and "INSERTED" in out and "rounds" in out
+    code, out, _ = _cli(capsys, "runs", "show", fetch["id"][:10], "--json", "--store", store)
+    assert code == 0 and json.loads(out)["id"] == fetch["id"]
+    code, _, err = _cli(capsys, "runs", "show", "nope", "--store", store)
+    assert code == 2 and "no run 'nope'" in err
+
+
+def test_cli_runs_without_database_still_lists_fetches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/x")
+    code, out, err = _cli(capsys, "runs", "--store", str(COMMITTED))
+    assert code == 0
+    assert "replay runs not listed: " in err and "cannot reach the database" in err
+    assert out.splitlines()[1].startswith("fetch  20261130T000757Z-b4d6db")
