@@ -7,7 +7,6 @@ a whole season takes seconds; backoff is tiny so retries never sleep long.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ import msgspec
 import pytest
 
 from ingestion.cli import main
-from ingestion.cli.fetch import INTERRUPTED, ProgressLine
+from ingestion.cli.fetch import INTERRUPTED
 from ingestion.config import Settings
 from ingestion.fetch import (
     Blocked,
@@ -349,42 +348,6 @@ def test_cli_fetch_json_and_exit_codes(
     server.fail_next("401")
     code, out, _ = _run_cli(["fetch", "--year", "2024", "--refresh", "--json", "--store", store], capsys)
     assert code == 3 and json.loads(out)["blocked"]["advice"]
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_cli_progress_rewrites_one_line_on_a_terminal() -> None:
-    """On a terminal, progress rewrites one line (carriage returns) and clears it at the end; elsewhere it
-    prints plain lines for answers but not for every rate-limit wait."""
-    events = [
-        Progress(
-            stage="request", phase=2, done=3, planned=77, current="drivers?meeting_key=1229", eta_s=120.0
-        ),
-        Progress(stage="note", phase=2, done=3, planned=77, message="waiting 0.50 s for the rate limit"),
-        Progress(
-            stage="answer", phase=2, done=4, planned=77, current="drivers?meeting_key=1229", message="200"
-        ),
-        Progress(stage="done", phase=2, done=77, planned=77),
-    ]
-    terminal = _Terminal()
-    line = ProgressLine(terminal)
-    for event in events:
-        line(event)
-    text = terminal.getvalue()
-    assert "\n" not in text and text.count("\r") >= 4
-    assert "[3/77] drivers?meeting_key=1229" in text and "ETA 2 min 00.0 s" in text
-    assert text.endswith("\r")
-
-    plain = io.StringIO()
-    line = ProgressLine(plain)
-    for event in events:
-        line(event)
-    assert plain.getvalue().splitlines() == [
-        "[4/77] drivers?meeting_key=1229 200 (waited 0.0 s, 0 retries, 0 x 429)"
-    ]
 
 
 def test_cli_fetch_interrupted_keeps_the_store_and_continues(

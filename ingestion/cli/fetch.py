@@ -4,58 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import msgspec
 import typer
 
+from ingestion.cli.progress import ProgressLine
 from ingestion.config import load_settings
 from ingestion.errors import Interrupted
 from ingestion.fetch import (
     FetchOptions,
     FetchSummary,
-    Progress,
     fetch,
-    render_progress,
     render_summary,
 )
 from ingestion.instant import parse_optional
 from ingestion.secrets import mask_text
 
 INTERRUPTED = "interrupted: every answer stored so far is kept; run the same command again to continue"
-
-
-class ProgressLine:
-    """Progress on stderr: one line rewritten in place on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream: TextIO, secrets: tuple[str | None, ...] = ()) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.secrets = secrets
-        self._width = 0
-
-    def __call__(self, progress: Progress) -> None:
-        text = mask_text(render_progress(progress), *self.secrets)
-        if self.tty:
-            if progress.stage == "done":
-                self.clear()
-                return
-            text = text[:159]
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-            self.stream.flush()
-            return
-        if progress.stage == "note" and progress.message.startswith("waiting"):
-            return  # rate-limit waits happen before most requests: only a terminal shows them
-        if progress.stage in ("plan", "answer", "note"):
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-    def clear(self) -> None:
-        if self.tty and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
 
 
 def _print(summary: FetchSummary, as_json: bool, secrets: tuple[str | None, ...]) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from ingestion.cli.fetch import ProgressLine
+from ingestion.cli.progress import ProgressLine
 from ingestion.config import Settings, load_settings
 from ingestion.instant import parse_instant, parse_optional
 from ingestion.secrets import mask_text

@@ -118,7 +118,7 @@ class _Run:
 
     # --- progress -------------------------------------------------------------------------------------
 
-    def emit(self, stage: Stage, message: str = "") -> None:
+    def emit(self, stage: Stage, message: str = "", wait_s: float = 0.0) -> None:
         if self.progress is None:
             return
         s = self.summary
@@ -135,6 +135,7 @@ class _Run:
                 retries=s.retries,
                 throttled=s.throttled,
                 eta_s=self.limiter.eta(remaining) if remaining > 0 and stage != "done" else None,
+                wait_s=wait_s,
             )
         )
 
@@ -147,7 +148,7 @@ class _Run:
             message = f"{note.reason}: retrying in {note.seconds:.2f} s"
         else:
             message = note.reason
-        self.emit("note", message)
+        self.emit("note", message, note.seconds if note.kind in ("wait", "throttled", "retry") else 0.0)
 
     # --- the run --------------------------------------------------------------------------------------
 

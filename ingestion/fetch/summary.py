@@ -97,6 +97,7 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
     retries: int = 0
     throttled: int = 0
     eta_s: float | None = None
+    wait_s: float = 0.0  # a wait (rate limit, 429, backoff) starting now, for a live countdown
 
 
 def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str) -> Blocked:
@@ -133,10 +134,11 @@ def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str)
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)} min {rest:04.1f} s"
+    tenths = round(seconds * 10)  # rounded once, then split: never "1 min 60.0 s"
+    if tenths < 600:
+        return f"{tenths / 10:.1f} s"
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes} min {rest / 10:04.1f} s"
 
 
 def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:
