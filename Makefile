@@ -39,9 +39,10 @@ cov: install     ## the whole suite with branch coverage, subprocesses (ingest .
 reliability: install ## the whole reliability campaign (RELIABILITY.md); make test runs a sample of it
 	RELIABILITY=full $(BIN)/pytest -q -p no:cacheprovider -m reliability
 
-lint: install    ## ruff and mypy --strict
+lint: install    ## ruff, mypy --strict, and the import layers (no cycle, no upward import)
 	$(BIN)/ruff check ingestion tests bench
 	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py
 
 up: install      ## start the embedded PostgreSQL (or say which DATABASE_URL is in use)
 	$(INGEST) db up

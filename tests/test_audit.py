@@ -20,7 +20,7 @@ import pytest
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
-from ingestion.db.audit import AuditReport, audit
+from ingestion.ops.audit import AuditReport, audit
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

@@ -19,7 +19,7 @@ from conftest import DbFactory
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
-from ingestion.db.audit import audit
+from ingestion.ops.audit import audit
 from ingestion.ops.check import PUBLIC_BASE_URL, CheckReport, Finding, check_database, read_rounds
 from ingestion.replay import run_replay
 from ingestion.server import ServerConfig, load_rows, start_server

@@ -1,7 +1,7 @@
 """Operations: ``ingest healthcheck``, ``ingest db audit`` and ``ingest db clean-racing``.
 
 Each command parses its options, calls one library function (:func:`ingestion.ops.healthcheck.healthcheck`,
-:func:`ingestion.db.audit.audit`, :func:`ingestion.db.clean.clean_racing`) and prints what it returns.
+:func:`ingestion.ops.audit.audit`, :func:`ingestion.db.clean.clean_racing`) and prints what it returns.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import typer
 from ingestion.cli.db import db_app
 from ingestion.config import load_settings
 from ingestion.db import connect, database_url
-from ingestion.db.audit import AuditReport, audit
 from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
 from ingestion.errors import UsageError
+from ingestion.ops.audit import AuditReport, audit
 from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 from ingestion.secrets import mask_url
 

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from ingestion.config import Settings
+from ingestion.db import embedded
+from ingestion.db.migrate import status
 from ingestion.errors import (
     DatabaseAuthFailed,
     DatabaseConnectionLost,
@@ -30,8 +32,6 @@ def database_url(settings: Settings) -> str:
     """The URL in use: ``DATABASE_URL`` when set, else the embedded server (started on demand)."""
     if settings.database_url:
         return settings.database_url
-    from ingestion.db import embedded
-
     return embedded.start(settings.pgdata_dir)
 
 
@@ -209,8 +209,6 @@ def missing_unique_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list
 def require_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Raise :class:`NotMigrated` unless the racing tables and their required unique indexes exist and no
     shipped migration is pending (when this database keeps our bookkeeping)."""
-    from ingestion.db.migrate import status
-
     missing = missing_unique_indexes(conn)
     if missing:
         raise NotMigrated(f"the database lacks {', '.join(missing)}: run `ingest db migrate`")

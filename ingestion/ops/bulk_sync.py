@@ -21,6 +21,7 @@ from typing import Literal
 import msgspec
 
 from ingestion.config import Settings
+from ingestion.db import connect, database_url
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
 from ingestion.openf1.client import RetryPolicy
@@ -117,8 +118,6 @@ def bulk_years(
 
 def season_counts(url: str, year: int) -> tuple[int, int, int]:
     """(rounds, sessions, results) the database holds for season ``year`` (a read-only transaction)."""
-    from ingestion.db import connect
-
     with connect(url) as conn:
         conn.read_only = True
         row = conn.execute(
@@ -150,8 +149,6 @@ def bulk_sync(
     Raises only for bad options and when the database is unreachable or not migrated (checked once,
     before any season).
     """
-    from ingestion.db import database_url
-
     if options.retries < 0:
         raise BulkUsageError(f"--retries takes a number >= 0, got {options.retries}")
     if not options.years:

@@ -17,7 +17,11 @@ import httpx
 import msgspec
 
 from ingestion.config import Settings
+from ingestion.db import connect, database_url, status
+from ingestion.db.connection import REQUIRED_INDEXES, missing_unique_indexes
+from ingestion.errors import IngestionError
 from ingestion.secrets import mask_text, mask_url, public_url, url_secrets
+from ingestion.store import Store
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
@@ -61,8 +65,6 @@ def _index_fix(missing: Sequence[str], embedded: bool) -> str:
     """The psql command that re-creates the required unique indexes named in ``missing`` as the migration
     does (an invalid leftover of the same name is dropped first), on ``$DATABASE_URL`` or, when the
     embedded server is in use, on the URL ``ingest db url`` prints (it has no password)."""
-    from ingestion.db.connection import REQUIRED_INDEXES
-
     statements = []
     for table, label, columns in REQUIRED_INDEXES:
         if label in missing:
@@ -74,10 +76,6 @@ def _index_fix(missing: Sequence[str], embedded: bool) -> str:
 
 
 def _database_checks(settings: Settings) -> list[Check]:
-    from ingestion.db import connect, database_url, status
-    from ingestion.db.connection import missing_unique_indexes
-    from ingestion.errors import IngestionError
-
     try:
         url = database_url(settings)
         conn = connect(url, autocommit=True, connect_timeout=DATABASE_TIMEOUT)
@@ -122,8 +120,6 @@ def _database_checks(settings: Settings) -> list[Check]:
 
 
 def _snapshot_check(settings: Settings) -> Check:
-    from ingestion.store import Store
-
     root = settings.snapshot_dir
     store = Store(root)
     try:

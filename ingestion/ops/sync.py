@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from ingestion.config import Settings
+from ingestion.db import connect, database_url, require_schema
 from ingestion.errors import UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
@@ -108,8 +109,6 @@ def validate(options: SyncOptions) -> None:
 
 def check_database(url: str) -> None:
     """Raise the database's one-line error unless it is reachable and fully migrated (reads only)."""
-    from ingestion.db import connect, require_schema
-
     with connect(url) as conn:
         require_schema(conn)
         conn.rollback()
@@ -130,8 +129,6 @@ def sync(
     :class:`SyncUsageError`/``FetchUsageError`` for bad options, the database's errors before fetching
     anything, and the store's (``StoreLocked``) and the token's errors from the fetch.
     """
-    from ingestion.db import database_url
-
     options = options or SyncOptions()
     validate(options)
     started = time.monotonic()

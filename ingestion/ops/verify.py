@@ -36,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from ingestion.db import connect, require_schema
 from ingestion.replay import (
     TABLES,
     NoSnapshotStore,
@@ -346,8 +347,6 @@ def verify(
     ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
     errors (unreachable, not migrated).
     """
-    from ingestion.db import connect, require_schema
-
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     with connect(url) as conn:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from ingestion.db import connect, require_schema
 from ingestion.errors import UsageError
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
@@ -135,8 +136,6 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
 
 def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed."""
-    from ingestion.db import connect, require_schema
-
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         as_of = as_of.replace(tzinfo=UTC)
     if not store.root.is_dir():

@@ -11,6 +11,7 @@ import msgspec
 
 from ingestion.errors import IngestionError, UsageError
 from ingestion.server._query import Row
+from ingestion.store import Store, event_order
 
 __all__ = ["Dataset", "SourceError", "load_rows", "load_store"]
 
@@ -85,8 +86,6 @@ def load_store(root: Path, as_of: datetime | None = None) -> Dataset:
     holds it most often: OpenF1's own exact duplicates are kept). Answers other than 200 contribute nothing
     (a 404 "No results found." means no rows); a 200 body that is not an array contributes nothing either.
     """
-    from ingestion.store import Store, event_order
-
     if not root.is_dir():
         raise SourceError(f"--store {root}: not a directory")
     store = Store(root)

@@ -25,6 +25,8 @@ import psycopg
 from psycopg import sql
 
 from ingestion.errors import NotMigrated
+from ingestion.ops.check import check, rounds_of
+from ingestion.replay import racing_snapshot
 
 __all__ = [
     "EXPECTED_COLUMNS",
@@ -440,9 +442,6 @@ def _last_replay_results(conn: Conn) -> bool | None:
 
 def _regulations(conn: Conn) -> dict[str, int]:
     """``ingest check`` over every season, in the audit's snapshot: findings per kind."""
-    from ingestion.ops.check import check, rounds_of
-    from ingestion.replay import racing_snapshot
-
     return check(rounds_of(racing_snapshot(conn), None)).counts()
 
 
