@@ -10,15 +10,8 @@ import pytest
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
-from ingestion.runs import (
-    FetchRecord,
-    describe_options,
-    fetch_runs,
-    find_run,
-    history,
-    read_records,
-    write_record,
-)
+from ingestion.fetch.record import FetchRecord, describe_options, read_records, write_record
+from ingestion.ops.runs import fetch_runs, find_run, history
 from ingestion.server import RunningServer
 from ingestion.store import Store
 

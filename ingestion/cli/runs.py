@@ -14,7 +14,8 @@ from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.render import human_duration, human_size, print_table
 from ingestion.config import load_settings
 from ingestion.errors import IngestionError, UsageError
-from ingestion.runs import RunInfo, fetch_runs, find_run, history, read_records, replay_runs
+from ingestion.fetch.record import read_records
+from ingestion.ops.runs import RunInfo, fetch_runs, find_run, history, replay_runs
 from ingestion.secrets import mask_text
 from ingestion.store import Store
 

@@ -30,6 +30,7 @@ from ingestion.fetch.plan import (
     year_requests,
     years_for,
 )
+from ingestion.fetch.record import record_of, write_record
 from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
 from ingestion.openf1.client import Answer, Note, OpenF1Client
 from ingestion.openf1.limiter import Limiter, least_time
@@ -340,7 +341,5 @@ def fetch(
     validate(options, when)
     summary = asyncio.run(_Run(settings, options, when, progress).run())
     if summary.run is not None:  # `ingest runs` shows what was asked and how it ended
-        from ingestion.runs import record_of, write_record
-
         write_record(settings.snapshot_dir, record_of(summary, options, datetime.now(UTC)))
     return summary
