@@ -24,9 +24,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from ingestion.cli import check, db, fetch, ops, replay, run, runs, serve, snapshots, sync
+    from ingestion.cli import check, db, fetch, ops, replay, run, runs, serve, snapshots, sync, watch
 
-    for module in (db, snapshots, serve, fetch, replay, sync, ops, run, check, runs):
+    for module in (db, snapshots, serve, fetch, replay, sync, watch, ops, run, check, runs):
         module.register(app)
 
 

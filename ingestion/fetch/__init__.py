@@ -26,7 +26,7 @@ from ingestion.fetch.plan import (
     validate,
     years_for,
 )
-from ingestion.fetch.run import ProgressCallback, fetch, load_seasons
+from ingestion.fetch.run import ProgressCallback, fetch, fetch_requests, load_seasons
 from ingestion.fetch.summary import (
     Blocked,
     FailedRequest,
@@ -56,6 +56,7 @@ __all__ = [
     "Season",
     "TokenError",
     "fetch",
+    "fetch_requests",
     "least_time",
     "load_seasons",
     "plan",

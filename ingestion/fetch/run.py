@@ -97,8 +97,17 @@ def _now_utc(now: datetime | None) -> datetime:
 
 class _Run:
     def __init__(
-        self, settings: Settings, options: FetchOptions, now: datetime, progress: ProgressCallback | None
+        self,
+        settings: Settings,
+        options: FetchOptions,
+        now: datetime,
+        progress: ProgressCallback | None,
+        *,
+        requests: Sequence[PlannedRequest] | None = None,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
+        self.requests = None if requests is None else list(requests)  # asked as given, not planned
+        self.wall = wall or (lambda: datetime.now(UTC))
         self.settings = settings
         self.options = options
         self.now = now
@@ -159,6 +168,9 @@ class _Run:
         return latest, stored_state(self.store, latest)
 
     def plan(self) -> Plan:
+        if self.requests is not None:  # asked as given (ingest watch's schedule)
+            lists = [r for r in self.requests if r.phase == 1]
+            return Plan(lists, [r for r in self.requests if r.phase != 1])
         latest, stored = self.reload()
         planned = plan(latest, self.seasons, self.options, self.now, stored)
         self.summary.warnings = list(planned.kept_empty)
@@ -241,7 +253,7 @@ class _Run:
 
     def seed_limiter(self) -> None:
         """Count the answers stored in the last minute (an earlier fetch or sync): the server still does."""
-        wall = datetime.now(UTC)
+        wall = self.wall()
         for event in reversed(self.store.events()):
             age = (wall - event.received_at).total_seconds()
             if age > self.limiter.horizon:
@@ -294,13 +306,14 @@ class _Run:
                 self.options.retry,
                 credentials=credentials,
                 on_note=self.on_note,
+                wall=self.wall,
             )
             try:
                 if writer is not None:
                     await self.ask(first.lists, client, writer)
                     self.phase = 2
                     second = first.meetings
-                    if first.lists:
+                    if first.lists and self.requests is None:
                         latest, stored = self.reload()
                         second = plan_meetings(latest, self.seasons, self.options, self.now, stored)
                     s.planned += len(second)
@@ -342,4 +355,28 @@ def fetch(
     summary = asyncio.run(_Run(settings, options, when, progress).run())
     if summary.run is not None:  # `ingest runs` shows what was asked and how it ended
         write_record(settings.snapshot_dir, record_of(summary, options, datetime.now(UTC)))
+    return summary
+
+
+def fetch_requests(
+    settings: Settings,
+    requests: Sequence[PlannedRequest],
+    *,
+    now: datetime | None = None,
+    options: FetchOptions | None = None,
+    progress: ProgressCallback | None = None,
+    wall: Callable[[], datetime] | None = None,
+) -> FetchSummary:
+    """Ask exactly ``requests`` (planned elsewhere: ``ingest watch``'s schedule) with fetch's client, limits
+    and store, and say what happened. ``wall`` stamps the answers' ``received_at`` (default: the real time;
+    tests of the watcher drive it). ``options`` gives the retry policy and margin; its plan fields are
+    ignored. Same errors and summary as :func:`fetch`."""
+    options = options or FetchOptions()
+    when = _now_utc(now)
+    summary = asyncio.run(_Run(settings, options, when, progress, requests=requests, wall=wall).run())
+    if summary.run is not None:  # `ingest runs` shows what was asked and how it ended
+        from ingestion.runs import record_of, write_record
+
+        ended = wall() if wall else datetime.now(UTC)
+        write_record(settings.snapshot_dir, record_of(summary, options, ended))
     return summary

@@ -1,0 +1,115 @@
+"""``ingest watch``: parse the options, call :func:`ingestion.watch.loop.run_watch`, print JSON lines."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import msgspec
+import typer
+
+from ingestion.config import load_settings
+from ingestion.errors import UsageError
+from ingestion.instant import parse_optional
+
+
+def _minutes(value: float, option: str) -> timedelta:
+    if value <= 0:
+        raise UsageError(f"{option} must be a positive number of minutes, got {value:g}")
+    return timedelta(minutes=value)
+
+
+def watch_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass, then exit 0/1 (for cron or a timer).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the schedule (due, next steps, wake-up); ask nothing.")
+    ] = False,
+    no_results: Annotated[
+        bool, typer.Option("--no-results", help="Never ask nor write results (spoiler-safe).")
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", dir_okay=False, help="Append the JSON lines there instead of stdout."),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", file_okay=False, help="The snapshot store's folder (default: SNAPSHOT_DIR)."),
+    ] = None,
+    delay: Annotated[
+        float, typer.Option("--delay", help="Minutes after a session's end before its answers are asked.")
+    ] = 15.0,
+    max_sleep: Annotated[
+        float, typer.Option("--max-sleep", help="Longest sleep between passes, in minutes.")
+    ] = 60.0,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="With --dry-run: the schedule as of this instant (ISO-8601, UTC)."),
+    ] = None,
+) -> None:
+    """Keep the database current: fetch what a race weekend makes due, replay, sleep, again.
+
+    Nothing is asked during a live session without credentials; results are asked again after a race
+    (1 h, 6 h, 24 h, 3 d, 7 d) until the meeting settles. One JSON line per action. SIGTERM/Ctrl-C
+    stop it cleanly (exit 0).
+
+    Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
+    """
+    from ingestion.store import Store
+    from ingestion.watch.loop import (
+        StopFlag,
+        WatchConfig,
+        install_signals,
+        render_schedule,
+        restore_signals,
+        run_watch,
+        store_schedule,
+    )
+    from ingestion.watch.schedule import WatchOptions
+
+    if delay < 0:
+        raise UsageError(f"--delay must be 0 or more minutes, got {delay:g}")
+    settings = load_settings()
+    if store is not None:
+        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    options = WatchOptions(
+        results=not no_results,
+        paid=settings.has_credentials,
+        publication_delay=timedelta(minutes=delay),
+        max_sleep=_minutes(max_sleep, "--max-sleep"),
+    )
+    instant = parse_optional(now, option="--now")
+    if instant is not None and not dry_run:
+        raise UsageError("--now only goes with --dry-run (the watcher runs on the real clock)")
+    if dry_run:
+        plan, _ = store_schedule(Store(settings.snapshot_dir), options, instant or datetime.now(UTC))
+        for line in render_schedule(plan):
+            typer.echo(line)
+        return
+    stream: IO[str] = sys.stdout
+    if log_file is not None:
+        try:
+            stream = log_file.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+
+    def log(record: dict[str, Any]) -> None:
+        stream.write(msgspec.json.encode(record).decode("utf-8") + "\n")
+        stream.flush()
+
+    stop = StopFlag()
+    previous = install_signals(stop)
+    try:
+        code = run_watch(settings, WatchConfig(options=options, once=once), log=log, stop=stop)
+    finally:
+        restore_signals(previous)
+        if stream is not sys.stdout:
+            stream.close()
+    raise SystemExit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch_command)
