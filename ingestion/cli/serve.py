@@ -58,6 +58,15 @@ def serve_command(
     slow_seconds: Annotated[
         float, typer.Option("--slow-seconds", help="Delay of a `slow` fault, in seconds.")
     ] = 2.0,
+    now_is: Annotated[
+        str | None,
+        typer.Option("--now-is", help="Move the rows in time: this instant of theirs is now (ISO-8601)."),
+    ] = None,
+    live_block: Annotated[
+        bool,
+        typer.Option("--live-block", help="Answer 401 to anonymous GETs from 30 min before a session "
+                     "to 30 min after it, as OpenF1 does."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
 ) -> None:
     """Serve OpenF1's API (GET /v1/ENDPOINT?filters) from rows on disk or a snapshot store, until Ctrl-C.
@@ -79,12 +88,14 @@ def serve_command(
         token_ttl=token_ttl,
         faults=tuple(Fault.parse(text) for text in fault or ()),
         slow_seconds=slow_seconds,
+        live_block=live_block,
     )
     stats = serve(
         list(rows or ()),
         store,
         config,
         as_of=parse_optional(as_of, option="--as-of"),
+        now_is=parse_optional(now_is, option="--now-is"),
         announce=typer.echo,
         log=None if quiet else sys.stderr,
     )

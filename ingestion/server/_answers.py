@@ -70,6 +70,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     token_ttl: float = 3600.0
     faults: tuple[Fault, ...] = ()
     slow_seconds: float = 2.0
+    live_block: bool = False  # anonymous GETs get OpenF1's 401 while a served session is live
 
     def __post_init__(self) -> None:
         if (self.token_user is None) != (self.token_password is None):

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -24,6 +24,7 @@ from ingestion.server._answers import (
     BAD_CREDENTIALS_BODY,
     BAD_LENGTH_BODY,
     BAD_TOKEN_BODY,
+    LIVE_SESSION_BODY,
     LIVE_SESSION_DETAIL,
     NO_RESULTS_BODY,
     NOT_FOUND_BODY,
@@ -44,6 +45,7 @@ from ingestion.server._control import (
     TokenBook,
 )
 from ingestion.server._source import Dataset, load_rows, load_store
+from ingestion.server._time import live_windows, shift_dataset
 
 __all__ = [
     "LIVE_SESSION_DETAIL",
@@ -68,11 +70,18 @@ class _State:
     """Everything the handlers share, behind one lock."""
 
     def __init__(
-        self, dataset: Dataset, config: ServerConfig, clock: Callable[[], float], log: IO[str] | None
+        self,
+        dataset: Dataset,
+        config: ServerConfig,
+        clock: Callable[[], float],
+        log: IO[str] | None,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.dataset = dataset
         self.config = config
         self.clock = clock
+        self.wall = wall or (lambda: datetime.now(UTC))
+        self.live = live_windows(dataset)
         self.log = log
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -187,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             if user is None:
                 return Answer(401, BAD_TOKEN_BODY), "free"
         tier = "free" if user is None else "paid"
+        if user is None and state.config.live_block and state.live.live_at(state.wall()):
+            return Answer(401, LIVE_SESSION_BODY), tier
         if not state.admit(user):
             return Answer(429, RATE_EXCEEDED, TEXT), tier
         parts = urlsplit(self.path)
@@ -298,6 +309,12 @@ class RunningServer:
         with self._state.lock:
             return ServerStats(tuple(self._state.records))
 
+    def replace_dataset(self, dataset: Dataset) -> None:
+        """Serve ``dataset`` from now on (a correction published, a schedule moved)."""
+        with self._state.lock:
+            self._state.dataset = dataset
+            self._state.live = live_windows(dataset)
+
     def reset_stats(self) -> None:
         """Forget the requests seen; GET numbering (for faults) starts again at 1. Limits are kept."""
         with self._state.lock:
@@ -350,14 +367,16 @@ def start_server(
     *,
     clock: Callable[[], float] = time.monotonic,
     log: IO[str] | None = None,
+    wall: Callable[[], datetime] | None = None,
 ) -> RunningServer:
     """Serve ``source`` like OpenF1 in a background thread and return at once.
 
     ``clock`` (seconds, monotonic) drives the rate limits and token expiry, so tests can move time by hand;
-    ``log`` gets one line per request (``GET /v1/meetings?year=2024 200 1.3 ms``), none when None.
+    ``log`` gets one line per request (``GET /v1/meetings?year=2024 200 1.3 ms``), none when None;
+    ``wall`` (default: the real time) is the instant ``config.live_block`` compares with the sessions.
     """
     config = config or ServerConfig()
-    state = _State(source, config, clock, log)
+    state = _State(source, config, clock, log, wall)
     try:
         server = _Server((config.host, config.port), state)
     except OSError as error:
@@ -385,15 +404,22 @@ def serve(
     config: ServerConfig,
     *,
     as_of: datetime | None = None,
+    now_is: datetime | None = None,
     announce: Callable[[str], None],
     log: IO[str] | None,
 ) -> ServerStats:
     """Load the source, serve it until Ctrl-C (or SIGTERM), stop cleanly; the stats of the whole run.
 
     ``announce`` gets the summary lines (rows per endpoint, limits) and then
-    ``serving OpenF1 on http://HOST:PORT/v1``.
+    ``serving OpenF1 on http://HOST:PORT/v1``. ``now_is``: serve the rows moved in time so that this
+    instant of theirs is now (see :func:`ingestion.server._time.shift_dataset`).
     """
     dataset = open_source(rows, store, as_of)
+    if now_is is not None:
+        delta = datetime.now(UTC) - now_is
+        dataset = shift_dataset(dataset, delta)
+        days = delta.total_seconds() / 86400
+        announce(f"rows moved by {days:.2f} days: their {now_is:%Y-%m-%dT%H:%M:%SZ} is now")
     counts = dataset.counts()
     summary = ", ".join(f"{name} {count}" for name, count in counts.items())
     announce(f"rows: {summary or 'none (every query answers 404)'}")

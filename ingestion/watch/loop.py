@@ -392,6 +392,7 @@ class _Watcher:
             self.db_lock.take()
             from ingestion.replay import run_replay
 
+            self.emit("replaying", as_of=_iso(now), changed=changed)
             with self.stop.working():
                 replayed = run_replay(self.url, self.store, now, self.options.results)
             self.last_replay = now
@@ -427,7 +428,7 @@ class _Watcher:
 
     def next_wake(self, ok: bool) -> datetime:
         now = self.clock()
-        if not ok:
+        if not ok:  # failures counts the passes that failed before this one
             backoff = FIRST_BACKOFF * (1 << min(self.state.failures, 10))
             return now + min(backoff, self.options.max_sleep)
         plan, _ = store_schedule(self.store, self.options, now, self.blocked_until)

@@ -1,0 +1,85 @@
+"""The server's sense of time (pure): OpenF1's live-session block, and rows moved in time.
+
+OpenF1 refuses anonymous requests from 30 minutes before a session starts until 30 minutes after it ends
+(401 "Session in progress"). :func:`live_windows` reads those spans from the ``sessions`` rows served, so
+``ingest serve --live-block`` answers the same way at the same moments of its own clock.
+
+:func:`shift_dataset` moves every row in time (``date``, ``date_start``, ``date_end`` by ``delta``, and
+``year`` by the whole years of ``delta``): real 2024 rows served so that a race weekend is *now*.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import UTC, datetime, timedelta
+
+from ingestion.server._query import Row
+from ingestion.server._source import Dataset
+
+__all__ = ["DATE_FIELDS", "LIVE_MARGIN", "LiveWindows", "live_windows", "shift_dataset", "shift_row"]
+
+LIVE_MARGIN = timedelta(minutes=30)
+DATE_FIELDS = ("date", "date_start", "date_end")
+_YEAR = timedelta(days=365.2425)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+class LiveWindows:
+    """Sorted, merged ``[start - margin, end + margin)`` spans of the sessions served."""
+
+    def __init__(self, spans: list[tuple[datetime, datetime]]) -> None:
+        merged: list[tuple[datetime, datetime]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        self.spans = merged
+        self._starts = [s for s, _ in merged]
+
+    def live_at(self, now: datetime) -> bool:
+        i = bisect.bisect_right(self._starts, now) - 1
+        return i >= 0 and now < self.spans[i][1]
+
+
+def live_windows(dataset: Dataset, margin: timedelta = LIVE_MARGIN) -> LiveWindows:
+    """The closed spans of every ``sessions`` row with a start (end: ``date_end``, else start + 2 h)."""
+    spans: list[tuple[datetime, datetime]] = []
+    for row in dataset.rows("sessions") or []:
+        if row.get("is_cancelled") is True:
+            continue
+        start = _instant(row.get("date_start"))
+        if start is None:
+            continue
+        end = _instant(row.get("date_end")) or start + timedelta(hours=2)
+        spans.append((start - margin, end + margin))
+    return LiveWindows(spans)
+
+
+def shift_row(row: Row, delta: timedelta, years: int) -> Row:
+    """``row`` with its dates moved by ``delta`` (same ISO form) and its ``year`` by ``years``."""
+    moved = dict(row)
+    for name in DATE_FIELDS:
+        when = _instant(row.get(name))
+        if when is not None:
+            moved[name] = (when + delta).isoformat()
+    year = row.get("year")
+    if isinstance(year, int) and not isinstance(year, bool):
+        moved["year"] = year + years
+    return moved
+
+
+def shift_dataset(dataset: Dataset, delta: timedelta) -> Dataset:
+    """Every row moved by ``delta``; ``year`` fields by ``delta`` in whole years (rounded)."""
+    years = round(delta / _YEAR)
+    tables = dataset.tables.items()
+    return Dataset({name: [shift_row(row, delta, years) for row in rows] for name, rows in tables})

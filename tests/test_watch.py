@@ -1,0 +1,476 @@
+"""``ingest watch`` end to end: the loop against ``ingest serve`` over the real 2024 rows, with the test
+driving both clocks (the watcher's and the server's) and the sleep; no real sleeping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import pytest
+
+from ingestion.config import Settings
+from ingestion.fetch.plan import SETTLE
+from ingestion.openf1.client import RetryPolicy
+from ingestion.server import Dataset, RunningServer, ServerConfig, load_rows, start_server
+from ingestion.server._time import shift_dataset
+from ingestion.store import Store
+from ingestion.store.commands import fsck
+from ingestion.watch.loop import (
+    StopFlag,
+    WatchConfig,
+    WatchLocked,
+    read_state,
+    render_schedule,
+    run_watch,
+    store_schedule,
+)
+from ingestion.watch.schedule import WatchOptions
+
+FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
+ABU_DHABI = 1252
+RACE = 9662  # 2024 Abu Dhabi Grand Prix, race: 13:00-15:00 UTC on 2024-12-08
+RACE_END = datetime(2024, 12, 8, 15, 0, tzinfo=UTC)
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+class FakeClock:
+    """The test's clock: the watcher, its answers' ``received_at`` and the server's live block read it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += timedelta(seconds=seconds)
+
+
+class RequestLog:
+    """The server's log stream: every request with the test clock's time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.lines: list[tuple[datetime, str]] = []
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self.lines.append((self.clock(), line))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def paths(self, since: datetime | None = None) -> list[str]:
+        return [line.split()[1] for at, line in self.lines if since is None or at >= since]
+
+
+@pytest.fixture(scope="module")
+def rows_2024(world_dir: Path) -> Dataset:
+    return load_rows([world_dir / "2024"])
+
+
+@pytest.fixture
+def served(rows_2024: Dataset) -> Iterator[Callable[..., tuple[RunningServer, RequestLog]]]:
+    servers: list[RunningServer] = []
+
+    def start(
+        clock: FakeClock, dataset: Dataset | None = None, **config: Any
+    ) -> tuple[RunningServer, RequestLog]:
+        log = RequestLog(clock)
+        server = start_server(
+            dataset or rows_2024,
+            ServerConfig(per_second=0, per_minute=0, live_block=True, **config),
+            log=log,  # type: ignore[arg-type]
+            wall=clock,
+        )
+        servers.append(server)
+        return server, log
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _settings(tmp_path: Path, db_url: str, server: RunningServer) -> Settings:
+    return Settings(
+        database_url=db_url,
+        openf1_base_url=server.base_url,
+        snapshot_dir=tmp_path / "store",
+        pgdata_dir=tmp_path / "pgdata",
+        rate_per_second=1000.0,
+        rate_per_minute=100_000,
+    )
+
+
+def _positions(conn: Conn, session_key: int) -> dict[object, object]:
+    rows = conn.execute(
+        "SELECT r.entrant_id, r.position FROM results r JOIN sessions s ON s.id = r.session_id "
+        "WHERE s.open_f1_session_key = %s",
+        (session_key,),
+    ).fetchall()
+    conn.commit()
+    return {row[0]: row[1] for row in rows}
+
+
+def _count(conn: Conn, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    conn.commit()
+    assert row is not None
+    return int(str(row[0]))
+
+
+# --- the server's clock -----------------------------------------------------------------------------------
+
+
+def test_serve_live_block_answers_401_to_anonymous_requests_during_a_session(
+    served: Callable[..., tuple[RunningServer, RequestLog]],
+) -> None:
+    clock = FakeClock(datetime(2024, 12, 8, 12, 40, tzinfo=UTC))  # 20 min before the race
+    server, _ = served(clock, token_user="fan", token_password="pw")
+    url = f"{server.base_url}/session_result"
+    blocked = httpx.get(url, params={"session_key": RACE})
+    assert blocked.status_code == 401 and "Session in progress" in blocked.json()["detail"]
+    token = httpx.post(server.token_url, data={"username": "fan", "password": "pw"}).json()["access_token"]
+    paid = httpx.get(url, params={"session_key": RACE}, headers={"Authorization": f"Bearer {token}"})
+    assert paid.status_code == 200
+    clock.advance(3 * 3600 - 9 * 60)  # 15:31: the race ended 31 min ago
+    assert httpx.get(url, params={"session_key": RACE}).status_code == 200
+
+
+def test_serve_shift_dataset_moves_dates_and_years(rows_2024: Dataset) -> None:
+    delta = datetime(2026, 11, 30, 18, 0, tzinfo=UTC) - RACE_END - timedelta(hours=3)
+    moved = shift_dataset(rows_2024, delta)
+    race = next(r for r in moved.rows("sessions") or [] if r["session_key"] == RACE)
+    assert race["date_end"] == "2026-11-30T15:00:00+00:00" and race["year"] == 2026
+    meeting = next(r for r in moved.rows("meetings") or [] if r["meeting_key"] == ABU_DHABI)
+    assert meeting["year"] == 2026
+    assert (moved.rows("session_result") or [])[0] == (rows_2024.rows("session_result") or [])[0]
+
+
+# --- one pass -------------------------------------------------------------------------------------------
+
+
+def test_watch_once_after_a_race_fetches_the_season_replays_then_asks_nothing(
+    tmp_path: Path, db_url: str, conn: Conn, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, requests = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    lines: list[dict[str, Any]] = []
+    config = WatchConfig(once=True, retry=FAST)
+    assert run_watch(settings, config, log=lines.append, clock=clock) == 0
+    asked = requests.paths()
+    assert asked[:2] == ["/v1/meetings?year=2024", "/v1/sessions?year=2024"]
+    assert len(asked) == 2 + 3 * 25  # the season's lists, then every ended meeting (all 25)
+    assert {"/v1/session_result?meeting_key=1252", "/v1/starting_grid?meeting_key=1252"} <= set(asked)
+    assert [line["event"] for line in lines] == [
+        "start", "wake", "fetched", "fetched", "replaying", "replayed", "done"
+    ]
+    assert _positions(conn, RACE)  # the race's results are in the database
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.last_success == clock() and state.failures == 0
+    assert run_watch(settings, config, log=lines.append, clock=clock) == 0
+    assert len(requests.paths()) == len(asked)  # the second pass asks nothing
+    assert fsck(Store(settings.snapshot_dir)) == []
+
+
+def test_watch_once_no_results_never_asks_nor_writes_results(
+    tmp_path: Path, db_url: str, conn: Conn, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, requests = served(clock)
+    options = WatchOptions(results=False)
+    code = run_watch(
+        _settings(tmp_path, db_url, server), WatchConfig(once=True, retry=FAST, options=options),
+        log=lambda _: None, clock=clock,
+    )
+    assert code == 0
+    assert not [p for p in requests.paths() if "session_result" in p or "starting_grid" in p]
+    assert _count(conn, "results") == 0 and _count(conn, "sessions") > 0
+
+
+def test_watch_dry_run_prints_a_readable_schedule(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END - timedelta(days=4))
+    server, requests = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    assert run_watch(settings, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock) == 0
+    seen = len(requests.paths())
+    plan, _ = store_schedule(Store(settings.snapshot_dir), WatchOptions(), RACE_END - timedelta(minutes=30))
+    text = "\n".join(render_schedule(plan))
+    assert requests.paths()[seen:] == []
+    assert "closed until 2024-12-08T15:30:00Z: 2024 Abu Dhabi Grand Prix, Race is live" in text
+    assert "due now: nothing" in text
+    assert "2024-12-08T15:30:00Z" in text and "session_result?meeting_key=1252" in text
+    assert "next wake-up: 2024-12-08T15:30:00Z (in 1.0 h)" in text
+
+
+# --- a simulated race weekend ------------------------------------------------------------------------------
+
+
+def _corrected(rows: Dataset) -> Dataset:
+    """The race's P2 and P3 swapped (a post-race penalty), every other row as served."""
+    tables = dict(rows.tables)
+    result = []
+    for row in tables["session_result"]:
+        if row["session_key"] == RACE and row["position"] in (2, 3):
+            row = {**row, "position": 5 - int(str(row["position"]))}
+        result.append(row)
+    tables["session_result"] = result
+    return Dataset(tables)
+
+
+@pytest.mark.slow
+def test_watch_simulated_race_weekend(
+    tmp_path: Path,
+    db_url: str,
+    conn: Conn,
+    rows_2024: Dataset,
+    served: Callable[..., tuple[RunningServer, RequestLog]],
+) -> None:
+    start = datetime(2024, 12, 3, 12, 0, tzinfo=UTC)  # the Tuesday before Abu Dhabi
+    clock = FakeClock(start)
+    server, requests = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    options = WatchOptions(max_sleep=timedelta(hours=6))
+    correction_at = RACE_END + timedelta(days=2)
+    stop_at = RACE_END + SETTLE + timedelta(days=5)
+    stop = StopFlag()
+    lines: list[dict[str, Any]] = []
+    before: dict[object, object] = {}
+
+    def sleep(seconds: float) -> None:
+        assert seconds > 0
+        clock.advance(seconds)
+        if not before and clock() >= correction_at:
+            before.update(_positions(conn, RACE))  # what the database held before the correction
+            server.replace_dataset(_corrected(rows_2024))
+        if clock() >= stop_at:
+            stop.set("SIGTERM")
+
+    code = run_watch(
+        settings, WatchConfig(options=options, retry=FAST),
+        log=lines.append, clock=clock, sleep=sleep, stop=stop,
+    )
+    assert code == 0
+    assert lines[-1]["event"] == "stopped"
+    sessions = [r for r in rows_2024.rows("sessions") or [] if r["meeting_key"] == ABU_DHABI]
+    windows = [
+        (datetime.fromisoformat(str(s["date_start"])), datetime.fromisoformat(str(s["date_end"])))
+        for s in sessions
+    ]
+    # none during sessions: no request at all while a session runs, and never a 401
+    for at, _ in requests.lines:
+        assert not any(a <= at <= b for a, b in windows), at
+    assert not [line for _, line in requests.lines if " 401 " in line]
+    # results after the race: when its window closes (end + 30 min)
+    result_times = [at for at, line in requests.lines if "session_result?meeting_key=1252" in line]
+    assert RACE_END + timedelta(minutes=30) in result_times
+    assert [t for t in result_times if t > RACE_END] == [
+        RACE_END + timedelta(minutes=30),
+        RACE_END + timedelta(hours=1),
+        RACE_END + timedelta(hours=6),
+        RACE_END + timedelta(hours=24),
+        RACE_END + timedelta(days=3),
+        RACE_END + timedelta(days=7),
+        RACE_END + SETTLE + timedelta(minutes=1),
+    ]
+    # the correction served two days later lands in the database (at the +3 d step)
+    after_correction = _positions(conn, RACE)
+    swapped = {entrant for entrant, position in before.items() if position in (2, 3)}
+    assert len(swapped) == 2
+    assert {e: after_correction[e] for e in swapped} == {e: 5 - int(str(before[e])) for e in swapped}
+    assert {e: p for e, p in after_correction.items() if e not in swapped} == {
+        e: p for e, p in before.items() if e not in swapped
+    }
+    replays = [line for line in lines if line["event"] == "replayed"]
+    assert any(
+        line["at"] == (RACE_END + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        and "results" in line["tables"]
+        for line in replays
+    )
+    # nothing after settlement: only the year lists (daily) once the meeting settled
+    after = requests.paths(since=RACE_END + SETTLE + timedelta(minutes=2))
+    assert after and set(after) <= {"/v1/meetings?year=2024", "/v1/sessions?year=2024"}
+    assert len(after) <= 2 * 6  # every 24 h
+    assert fsck(Store(settings.snapshot_dir)) == []
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.failures == 0
+
+
+def test_watch_errors_never_stop_it_and_back_off(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, requests = served(clock)
+    server.fail_next("503", 10)  # OpenF1 down for a while
+    stop = StopFlag()
+    sleeps: list[float] = []
+    lines: list[dict[str, Any]] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)
+        if len(sleeps) == 4:
+            stop.set("SIGINT")
+
+    settings = _settings(tmp_path, db_url, server)
+    code = run_watch(settings, WatchConfig(retry=FAST), log=lines.append, clock=clock, sleep=sleep, stop=stop)
+    assert code == 0
+    errors = [line for line in lines if line["event"] == "error"]
+    assert errors and errors[0]["status"] == 503
+    assert sleeps[:3] == [60.0, 120.0, 240.0]  # back-off doubles after each failed pass
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.failures == 0 and state.last_success is not None  # then recovered
+    assert "/v1/session_result?meeting_key=1252" in requests.paths()
+
+
+def test_watch_a_second_watcher_says_who_holds_the_store_and_exits_1(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, _ = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    stop = StopFlag()
+    outcome: dict[str, Any] = {}
+
+    def sleep(seconds: float) -> None:
+        with pytest.raises(WatchLocked) as second:
+            run_watch(settings, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock)
+        outcome["error"] = second.value
+        stop.set()
+
+    run_watch(settings, WatchConfig(retry=FAST), log=lambda _: None, clock=clock, sleep=sleep, stop=stop)
+    error = outcome["error"]
+    assert error.exit_code == 1
+    assert f"ingest watch pid {os.getpid()}" in str(error) and "another watcher" in str(error)
+    other = msgspec.structs.replace(settings, snapshot_dir=tmp_path / "other")
+    blocker = psycopg.connect(db_url, autocommit=True, application_name="the other watcher")
+    try:
+        blocker.execute("SELECT pg_advisory_lock(%s)", (0x0050_4657_4154_4348,))
+        with pytest.raises(WatchLocked, match="the other watcher"):
+            run_watch(other, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock)
+    finally:
+        blocker.close()
+
+
+# --- SIGTERM ------------------------------------------------------------------------------------------------
+
+
+def _env(tmp_path: Path, db_url: str, server: RunningServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENF1_", "SNAPSHOT_", "DATABASE_"))}
+    env.update(
+        DATABASE_URL=db_url,
+        OPENF1_BASE_URL=server.base_url,
+        SNAPSHOT_DIR=str(tmp_path / "store"),
+        OPENF1_RATE_PER_SECOND="1000",
+        OPENF1_RATE_PER_MINUTE="100000",
+    )
+    return env
+
+
+def _shifted(rows: Dataset, ago: timedelta) -> Dataset:
+    """The 2024 rows moved so that Abu Dhabi's race ended ``ago`` before the real now."""
+    return shift_dataset(rows, datetime.now(UTC) - ago - RACE_END)
+
+
+def _watch_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingestion", "watch", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.mark.slow
+def test_watch_process_once_against_a_season_shifted_to_now(
+    tmp_path: Path, db_url: str, conn: Conn, rows_2024: Dataset,
+    served: Callable[..., tuple[RunningServer, RequestLog]],
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    server, requests = served(clock, dataset=_shifted(rows_2024, timedelta(hours=3)))
+    env = _env(tmp_path, db_url, server)
+    first = _watch_process(env, "--once")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert events[-3:] == ["replaying", "replayed", "done"]
+    year = datetime.now(UTC).year
+    assert requests.paths()[:2] == [f"/v1/meetings?year={year}", f"/v1/sessions?year={year}"]
+    assert "/v1/session_result?meeting_key=1252" in requests.paths()
+    assert _positions(conn, RACE)
+    seen = len(requests.paths())
+    second = _watch_process(env, "--once")
+    assert second.wait(timeout=120) == 0
+    assert len(requests.paths()) == seen
+
+
+def _stop_when(process: subprocess.Popen[str], event: str) -> list[dict[str, Any]]:
+    assert process.stdout is not None
+    seen: list[dict[str, Any]] = []
+    for line in process.stdout:
+        seen.append(json.loads(line))
+        if seen[-1]["event"] == event:
+            process.send_signal(signal.SIGTERM)
+            break
+    return seen
+
+
+def test_watch_sigterm_during_a_fetch_exits_0_and_keeps_the_store_whole(
+    tmp_path: Path, db_url: str, conn: Conn, rows_2024: Dataset,
+    served: Callable[..., tuple[RunningServer, RequestLog]],
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    server, requests = served(clock, dataset=_shifted(rows_2024, timedelta(hours=3)), slow_seconds=30)
+    server.fail_at("slow", 5)  # the fifth request hangs: the watcher is inside a fetch
+    process = _watch_process(_env(tmp_path, db_url, server))
+    deadline = datetime.now(UTC) + timedelta(seconds=60)
+    while len(requests.lines) < 4 and datetime.now(UTC) < deadline:
+        threading.Event().wait(0.05)
+    assert len(requests.lines) == 4  # the fifth is recorded once answered: it is in flight
+    threading.Event().wait(0.5)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    last = json.loads(out.splitlines()[-1])
+    assert last["event"] == "stopped" and last["signal"] == "SIGTERM"
+    store = Store(tmp_path / "store")
+    assert fsck(store) == []
+    assert 2 <= len(store.latest()) < 77
+    assert _count(conn, "sessions") == 0  # the replay never started: the database is untouched
+
+
+def test_watch_sigterm_during_a_replay_exits_0_and_the_database_is_all_or_nothing(
+    tmp_path: Path, db_url: str, conn: Conn, rows_2024: Dataset,
+    served: Callable[..., tuple[RunningServer, RequestLog]],
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    server, _ = served(clock, dataset=_shifted(rows_2024, timedelta(hours=3)))
+    process = _watch_process(_env(tmp_path, db_url, server))
+    seen = _stop_when(process, "replaying")
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    tail = [json.loads(line) for line in out.splitlines()]
+    assert (seen + tail)[-1]["event"] == "stopped"
+    assert fsck(Store(tmp_path / "store")) == []
+    sessions, results = _count(conn, "sessions"), _count(conn, "results")
+    if any(line["event"] == "replayed" for line in tail):
+        assert sessions > 0 and results > 0  # it finished before the signal: everything
+    else:
+        assert sessions == 0 and results == 0  # abandoned: nothing
