@@ -474,3 +474,25 @@ def test_watch_sigterm_during_a_replay_exits_0_and_the_database_is_all_or_nothin
         assert sessions > 0 and results > 0  # it finished before the signal: everything
     else:
         assert sessions == 0 and results == 0  # abandoned: nothing
+
+
+# --- the healthcheck ----------------------------------------------------------------------------------------
+
+
+def test_healthcheck_reports_the_last_watch_pass_and_fails_when_it_is_too_old(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    from ingestion.ops.healthcheck import healthcheck, watch_check
+
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, _ = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    assert "watch" not in [c.name for c in healthcheck(settings, offline=True)]  # no watcher ran here
+    assert watch_check(settings).status == "skip"
+    assert run_watch(settings, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock) == 0
+    fresh = watch_check(settings, now=clock() + timedelta(minutes=90))
+    assert fresh.status == "ok" and "last successful pass 2024-12-08T18:00:00Z (90 min ago)" in fresh.message
+    stale = watch_check(settings, now=clock() + timedelta(hours=2, minutes=1))
+    assert stale.status == "fail" and "older than 120 min" in stale.message
+    assert stale.fix == "ingest watch --once"
+    assert [c.name for c in healthcheck(settings, offline=True)][-2:] == ["watch", "openf1"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import httpx
@@ -173,10 +174,37 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
     return Check("openf1", "fail", f"{shown} answered HTTP {code}{hint}")
 
 
+def watch_check(settings: Settings, now: datetime | None = None) -> Check:
+    """The last successful ``ingest watch`` pass on this store: ``skip`` when no watcher ever ran here,
+    ``fail`` when it is older than the watcher promised (2 x its longest sleep)."""
+    from ingestion.watch.loop import STATE_FILE, read_state
+
+    state = read_state(settings.snapshot_dir)
+    if state is None:
+        return Check("watch", "skip", f"no watcher has run on this store (no {STATE_FILE})")
+    now = now or datetime.now(UTC)
+    expected = timedelta(seconds=state.expected_within_s)
+    errors = f"; {state.failures} failed pass(es) since, last: {state.last_error}" if state.failures else ""
+    if state.last_success is None:
+        return Check("watch", "fail", f"no successful watch pass yet{errors}", "ingest watch --once")
+    age = now - state.last_success
+    minutes = age.total_seconds() / 60
+    message = f"last successful pass {state.last_success:%Y-%m-%dT%H:%M:%SZ} ({minutes:.0f} min ago)"
+    if age > expected:
+        limit = expected.total_seconds() / 60
+        return Check("watch", "fail", f"{message}, older than {limit:.0f} min{errors}", "ingest watch --once")
+    return Check("watch", "ok", message + errors)
+
+
 def healthcheck(settings: Settings, offline: bool, *, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
-    """Run every check, in order: database, migrations, snapshots, openf1 (``skip`` when ``offline``)."""
+    """Run every check, in order: database, migrations, snapshots, watch (only when a watcher ran on this
+    store), openf1 (``skip`` when ``offline``)."""
+    from ingestion.watch.loop import STATE_FILE
+
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
+    if (settings.snapshot_dir / STATE_FILE).exists():
+        checks.append(_guard("watch", lambda: watch_check(settings)))
     if offline:
         checks.append(Check("openf1", "skip", "skipped (--offline)"))
     else:
