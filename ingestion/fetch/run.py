@@ -375,8 +375,6 @@ def fetch_requests(
     when = _now_utc(now)
     summary = asyncio.run(_Run(settings, options, when, progress, requests=requests, wall=wall).run())
     if summary.run is not None:  # `ingest runs` shows what was asked and how it ended
-        from ingestion.runs import record_of, write_record
-
         ended = wall() if wall else datetime.now(UTC)
         write_record(settings.snapshot_dir, record_of(summary, options, ended))
     return summary
