@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from test_replay_support import (
 
 from ingestion.replay import DriverRole, Racing, Replayed, ResultStatus, SessionStatus, SessionType, normalize
 from ingestion.replay.identity import Sighting, assign_identities, make_id, unique_slugs
+from ingestion.replay.values import local_end_date
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,28 @@ def test_normalize_2024_has_25_rounds_testing_zero(both: Replayed) -> None:
     assert [r.round_number for r in rounds] == list(range(25))
     assert rounds[0].slug == "2024-pre-season-testing"
     assert [r.slug for r in rounds if r.name == "São Paulo Grand Prix"] == ["2024-sao-paulo-grand-prix"]
+
+
+def test_normalize_las_vegas_rounds_end_on_the_local_day_of_the_race(both: Replayed) -> None:
+    """Real rows: both Las Vegas races end at 08:00Z with gmt_offset -08:00, i.e. at local midnight: the round
+    ends on the Saturday the race started (not the next day); it starts on the local day of Practice 1."""
+    rounds = both.racing.rounds
+    vegas = {r.open_f1_meeting_key: (r.date_start, r.date_end) for r in rounds if "Vegas" in r.name}
+    assert vegas == {
+        1225: (date(2023, 11, 16), date(2023, 11, 18)),
+        1250: (date(2024, 11, 21), date(2024, 11, 23)),
+    }
+
+
+def test_local_end_date_midnight_belongs_to_the_day_it_started() -> None:
+    """An end exactly at local midnight is the day before; a second later is the next day; never before the
+    start's day (a zero-length session at midnight)."""
+    start = datetime(2023, 11, 19, 6, tzinfo=UTC)
+    assert local_end_date(start, datetime(2023, 11, 19, 8, tzinfo=UTC), "-08:00:00") == date(2023, 11, 18)
+    later = datetime(2023, 11, 19, 8, 0, 1, tzinfo=UTC)
+    assert local_end_date(start, later, "-08:00:00") == date(2023, 11, 19)
+    midnight = datetime(2023, 11, 19, 8, tzinfo=UTC)
+    assert local_end_date(midnight, midnight, "-08:00:00") == date(2023, 11, 19)
 
 
 def test_normalize_2024_has_123_sessions_all_typed(both: Replayed) -> None:

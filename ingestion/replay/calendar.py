@@ -19,7 +19,7 @@ from ingestion.replay.rows import (
     SessionStatus,
     SessionType,
 )
-from ingestion.replay.values import int4, local_date, utc_or_none
+from ingestion.replay.values import int4, local_date, local_end_date, utc_or_none
 
 __all__ = [
     "PRACTICE",
@@ -153,12 +153,16 @@ def rounds(ctx: Context, sessions: dict[int, SessionInfo]) -> dict[int, RoundInf
             if value is None
         ]
         mine = by_meeting.get(key, [])
+        # the local days on which its sessions take place (an end at local midnight: the day before)
         starts = [local_date(s.start, s.session.gmt_offset or meeting.gmt_offset) for s in mine]
-        ends = [local_date(s.end or s.start, s.session.gmt_offset or meeting.gmt_offset) for s in mine]
+        ends = [
+            local_end_date(s.start, s.end or s.start, s.session.gmt_offset or meeting.gmt_offset)
+            for s in mine
+        ]
         m_start, m_end = utc_or_none(meeting.date_start), utc_or_none(meeting.date_end)
         if not starts and m_start is not None:
             starts = [local_date(m_start, meeting.gmt_offset)]
-            ends = [local_date(m_end or m_start, meeting.gmt_offset)]
+            ends = [local_end_date(m_start, m_end or m_start, meeting.gmt_offset)]
         if not starts:
             missing.append("dates")
         year = meeting.year if meeting.year is not None and 1900 <= meeting.year <= 2200 else None

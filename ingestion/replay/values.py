@@ -4,7 +4,7 @@ gaps, ``gmt_offset``. Each returns None (or a neutral value) for what it cannot 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from ingestion.instant import as_utc
 
@@ -17,6 +17,7 @@ __all__ = [
     "lap_time",
     "laps_detail",
     "local_date",
+    "local_end_date",
     "parse_colour",
     "parse_offset",
     "parse_seconds",
@@ -114,3 +115,17 @@ def local_date(moment: datetime, gmt_offset: str | None) -> date:
         return (moment + parse_offset(gmt_offset)).date()
     except OverflowError:
         return moment.date()
+
+
+def local_end_date(start: datetime, end: datetime, gmt_offset: str | None) -> date:
+    """The local day a session (or meeting) from ``start`` to ``end`` ends on: an end exactly at local
+    midnight belongs to the day before (a race ending at 00:00 in Las Vegas ended on Saturday night), never
+    before the day it started."""
+    day = local_date(end, gmt_offset)
+    try:
+        at_midnight = (end + parse_offset(gmt_offset)).time() == time(0)
+    except OverflowError:
+        at_midnight = False
+    if at_midnight and end > start:
+        day = max(day - timedelta(days=1), local_date(start, gmt_offset))
+    return day
