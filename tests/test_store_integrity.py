@@ -361,3 +361,68 @@ def test_replay_refuses_an_event_pointed_at_another_meetings_blob(
     assert "drivers?meeting_key=1229" in err and "meeting_key=1230" in err and other.address in err
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM public.rounds").fetchone() == (0,)
+
+
+# --- waiting for the replay lock ------------------------------------------------------------------------
+
+
+def test_replay_waits_for_the_replay_lock_with_a_message_then_gives_up(
+    db_factory: Callable[[], str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay lock held from psql (an open transaction): `ingest replay --wait 0.4` says it waits and for
+    whom, then one error line naming the holder, exit 1, nothing written; once released, replay runs."""
+    from ingestion.cli import main
+    from ingestion.replay import LOCK_KEY
+
+    url = db_factory()
+    monkeypatch.setenv("DATABASE_URL", url)
+    with psycopg.connect(url, application_name="psql") as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        pid = holder.info.backend_pid
+        with pytest.raises(SystemExit) as exited:
+            main(["replay", "--store", str(COMMITTED), "--wait", "0.4"])
+        err = capsys.readouterr().err
+        assert exited.value.code == 1
+        waiting, error = err.splitlines()
+        held = f"(held by pid {pid}, psql, idle in transaction)"
+        assert waiting == f"waiting up to 0.4 s for the replay lock {held}"
+        assert error.startswith(f"error: another replay holds the database's replay lock (held by pid {pid}")
+        assert "waited 0.4 s, nothing was written" in error
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM ingestion.replay_runs").fetchone() == (0,)
+        holder.rollback()
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--store", str(COMMITTED), "--wait", "0.4"])
+    assert exited.value.code in (0, None)
+
+
+# --- verify: meetings with sessions but no drivers -------------------------------------------------------
+
+
+def test_verify_fails_on_a_round_whose_drivers_answer_was_a_false_empty(
+    tmp_path: Path, db_factory: Callable[[], str], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A false "No results found." stored for drivers?meeting_key=1229 replays to a round without entrants:
+    the database matches the snapshots, yet verify names the round and exits 1."""
+    from ingestion.cli import main
+
+    root = tmp_path / "snapshots"
+    shutil.copytree(COMMITTED, root)
+    later = Store(root).latest()["drivers?meeting_key=1229"].received_at + timedelta(seconds=1)
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b'{"detail":"No results found."}')
+    ops.import_file(Store(root), empty, "/v1/drivers?meeting_key=1229", later)
+    url = db_factory()
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SystemExit) as exited:
+        main(["replay", "--store", str(root)])
+    assert exited.value.code in (0, None)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--store", str(root)])
+    out = capsys.readouterr().out
+    assert exited.value.code == 1
+    (line,) = [x for x in out.splitlines() if x.startswith("INCOMPLETE")]
+    assert line.startswith("INCOMPLETE: 1 round(s) with a completed session have no drivers")
+    assert "2024 Bahrain Grand Prix" in line

@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
         store_dir: Path | None = typer.Option(
             None, "--store", help="Snapshot store directory (default SNAPSHOT_DIR)."
         ),
+        wait: float = typer.Option(
+            10.0, "--wait", metavar="SECONDS", min=0, help="How long to wait for another replay's lock."
+        ),
     ) -> None:
         """Replay the snapshot store into the racing tables: deterministic, writes only what differs.
 
@@ -35,7 +38,7 @@ def register(app: typer.Typer) -> None:
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
-        summary = run_replay(database_url(settings), store, instant, not no_results)
+        summary = run_replay(database_url(settings), store, instant, not no_results, lock_wait=wait)
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
             return

@@ -75,6 +75,15 @@ def sync_command(
     ] = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to wait for another fetch's store lock and another replay's lock (default: 10).",
+        ),
+    ] = None,
 ) -> None:
     """Fetch what is new from OpenF1, then replay the snapshot store into the racing tables.
 
@@ -95,7 +104,7 @@ def sync_command(
     try:
         summary = sync(
             settings,
-            SyncOptions(year=year, recent_days=recent, results=not no_results),
+            SyncOptions(year=year, recent_days=recent, results=not no_results, lock_wait=wait),
             now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,
             progress=line,

@@ -26,7 +26,6 @@ match its event is *unreadable* and asked again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
@@ -38,6 +37,7 @@ from ingestion.openf1.body import decode_rows
 from ingestion.openf1.client import RetryPolicy
 from ingestion.openf1.limiter import DEFAULT_MARGIN
 from ingestion.openf1.wire import Meeting, Session
+from ingestion.store.check import is_empty
 from ingestion.store.model import Event, Request
 
 #: OpenF1's first season.
@@ -57,8 +57,6 @@ EMPTY_RUNS = 3
 #: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
 #: "Qualifying"); a race's end means it must have a starting grid.
 RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
-
-_EMPTY_ARRAY = hashlib.sha256(b"[]").hexdigest()
 
 Reason = Literal["missing", "stale", "refresh", "empty", "unreadable"]
 T = TypeVar("T", bound=msgspec.Struct)
@@ -200,11 +198,6 @@ def season_settles_at(season: Season) -> datetime:
             if when is not None and _utc(when) > last:
                 last = _utc(when)
     return max(year_start(season.year + 1), last + SETTLE)
-
-
-def is_empty(event: Event) -> bool:
-    """Whether a stored answer says "no rows" (OpenF1's 404 "No results found.", or an empty array)."""
-    return event.status == 404 or event.address == _EMPTY_ARRAY
 
 
 def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:

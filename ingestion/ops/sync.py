@@ -36,7 +36,7 @@ from ingestion.errors import UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
 from ingestion.openf1.client import RetryPolicy
-from ingestion.replay import ReplaySummary, TableCounts, run_replay
+from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, run_replay
 from ingestion.store import Store
 
 __all__ = [
@@ -72,6 +72,8 @@ class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
     recent_days: int | None = None
     results: bool = True
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    #: seconds to wait for another writer's store lock, and for another replay's lock (None: 10 each)
+    lock_wait: float | None = None
 
 
 class SyncSummary(msgspec.Struct, kw_only=True):
@@ -141,7 +143,11 @@ def sync(
     fetched = fetch(
         settings,
         FetchOptions(
-            years=years, recent_days=options.recent_days, results=options.results, retry=options.retry
+            years=years,
+            recent_days=options.recent_days,
+            results=options.results,
+            retry=options.retry,
+            lock_wait=options.lock_wait,
         ),
         clock,
         progress,
@@ -149,7 +155,8 @@ def sync(
     fetch_ended = datetime.now(UTC)
     fetch_s = time.monotonic() - started
     instant = _utc(as_of) if as_of is not None else fetch_ended
-    replayed = run_replay(url, Store(settings.snapshot_dir), instant, options.results)
+    replay_wait = DEFAULT_LOCK_WAIT if options.lock_wait is None else options.lock_wait
+    replayed = run_replay(url, Store(settings.snapshot_dir), instant, options.results, lock_wait=replay_wait)
     wall_s = time.monotonic() - started
     notes: list[str] = []
     if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):

@@ -19,7 +19,15 @@ from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import Snapshot, decode_snapshots
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
-from ingestion.replay.load import LOCK_KEY, LoadSummary, TableCounts, load, racing_snapshot
+from ingestion.replay.load import (
+    DEFAULT_LOCK_WAIT,
+    LOCK_KEY,
+    LoadSummary,
+    ReplayLocked,
+    TableCounts,
+    load,
+    racing_snapshot,
+)
 from ingestion.replay.normalize import normalize, normalize_decoded
 from ingestion.replay.rows import (
     TABLE_NAMES,
@@ -46,6 +54,7 @@ from ingestion.replay.rows import (
 from ingestion.store import Event, Store
 
 __all__ = [
+    "DEFAULT_LOCK_WAIT",
     "ENDPOINTS",
     "LOCK_KEY",
     "NAMESPACE",
@@ -60,6 +69,7 @@ __all__ = [
     "LoadSummary",
     "NoSnapshotStore",
     "Racing",
+    "ReplayLocked",
     "ReplaySummary",
     "Replayed",
     "ResultRow",
@@ -134,8 +144,11 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
         return sum(c.written for c in self.tables.values())
 
 
-def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> ReplaySummary:
-    """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed."""
+def run_replay(
+    url: str, store: Store, as_of: datetime, results: bool, *, lock_wait: float = DEFAULT_LOCK_WAIT
+) -> ReplaySummary:
+    """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
+    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after)."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         as_of = as_of.replace(tzinfo=UTC)
     if not store.root.is_dir():
@@ -158,7 +171,9 @@ def run_replay(url: str, store: Store, as_of: datetime, results: bool) -> Replay
             "warnings": replayed.warning_counts(),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }
-        loaded = load(conn, replayed, results, as_of=as_of, started_at=started, extra=extra)
+        loaded = load(
+            conn, replayed, results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
+        )
         seconds["load"] = time.perf_counter() - t3
     return ReplaySummary(
         as_of=as_of,

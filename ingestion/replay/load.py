@@ -1,7 +1,8 @@
 """Loading replayed rows into PostgreSQL: one transaction, one advisory lock, write only what differs.
 
-The steps, all inside one transaction holding ``pg_advisory_xact_lock(LOCK_KEY)`` (two replays never
-interleave; a replay killed at any instant leaves the database untouched):
+The steps, all inside one transaction holding the advisory lock ``LOCK_KEY`` (two replays never
+interleave; a replay killed at any instant leaves the database untouched; a replay finding the lock taken
+says so and waits up to ``lock_wait`` s, then :class:`ReplayLocked`):
 
 1. binary COPY of every table's rows into temp stage tables (``ON COMMIT DROP``);
 2. natural keys already held by ANOTHER id (rows written by an older pipeline): the staged row ADOPTS the
@@ -20,6 +21,8 @@ interleave; a replay killed at any instant leaves the database untouched):
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -28,12 +31,29 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.errors import IngestionError
 from ingestion.replay.rows import TABLES, Replayed, TableSpec
 
-__all__ = ["LOCK_KEY", "LoadSummary", "TableCounts", "load"]
+__all__ = ["DEFAULT_LOCK_WAIT", "LOCK_KEY", "LoadSummary", "ReplayLocked", "TableCounts", "load"]
+
+log = logging.getLogger("ingestion.replay")
 
 #: The advisory lock every replay takes (``PFREPLAY`` in ASCII).
 LOCK_KEY = 0x5046_5245_504C_4159
+#: Seconds a replay waits for another one's lock by default (``--wait``).
+DEFAULT_LOCK_WAIT = 10.0
+
+
+class ReplayLocked(IngestionError):
+    """Another session holds the replay lock (another replay, or a lock taken by hand) for longer than the
+    wait: nothing was written."""
+
+    def __init__(self, wait: float, holder: str) -> None:
+        super().__init__(
+            f"another replay holds the database's replay lock{holder}: waited {wait:g} s, nothing was "
+            "written; wait for it to finish (--wait SECONDS) or stop it (SELECT pg_terminate_backend(pid))"
+        )
+        self.wait = wait
 
 Conn = psycopg.Connection[Any]
 
@@ -197,6 +217,41 @@ def _upsert(conn: Conn, spec: TableSpec, staged: int) -> tuple[int, int, int]:
     return inserted, updated, staged - inserted - updated
 
 
+def _lock_holder(conn: Conn) -> str:
+    """`` (held by pid N, psql, idle in transaction)``: who holds the replay lock, or ``""``."""
+    row = conn.execute(
+        "SELECT l.pid, a.application_name, a.state FROM pg_locks l "
+        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
+        ((LOCK_KEY >> 32) & 0xFFFF_FFFF, LOCK_KEY & 0xFFFF_FFFF),
+    ).fetchone()
+    if row is None:
+        return ""
+    details = ", ".join(str(part) for part in row[1:] if part)
+    return f" (held by pid {row[0]}{', ' + details if details else ''})"
+
+
+def _take_lock(conn: Conn, wait: float) -> None:
+    """Take the replay lock for this transaction, waiting up to ``wait`` s (said once), else ReplayLocked."""
+    try_lock = "SELECT pg_try_advisory_xact_lock(%s)"
+    row = conn.execute(try_lock, (LOCK_KEY,)).fetchone()
+    if row is not None and row[0]:
+        return
+    holder = _lock_holder(conn)
+    if wait > 0:
+        log.warning("waiting up to %g s for the replay lock%s", wait, holder)
+    deadline = time.monotonic() + wait
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReplayLocked(wait, holder or _lock_holder(conn))
+        time.sleep(min(0.1, remaining))
+        row = conn.execute(try_lock, (LOCK_KEY,)).fetchone()
+        if row is not None and row[0]:
+            return
+
+
 def _delete(conn: Conn, query: sql.Composed) -> int:
     return int(conn.execute(query).rowcount)
 
@@ -209,6 +264,7 @@ def load(
     as_of: datetime | None = None,
     started_at: datetime | None = None,
     extra: dict[str, object] | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
@@ -221,7 +277,7 @@ def load(
         s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0} for s in TABLES
     }
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        _take_lock(conn, lock_wait)
         conn.execute(
             "CREATE TEMP TABLE replay_id_map (tbl text NOT NULL, old_id uuid NOT NULL, new_id uuid NOT NULL) "
             "ON COMMIT DROP"

@@ -9,6 +9,7 @@ fields a row does not have are not checked.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Any
 
@@ -16,9 +17,15 @@ import msgspec
 
 from ingestion.store.model import Event
 
-__all__ = ["body_mismatch", "rows_mismatch"]
+__all__ = ["body_mismatch", "is_empty", "rows_mismatch"]
 
 _MAX_SHOWN = 3
+_EMPTY_ARRAY = hashlib.sha256(b"[]").hexdigest()
+
+
+def is_empty(event: Event) -> bool:
+    """Whether a stored answer says "no rows" (OpenF1's 404 "No results found.", or an empty array)."""
+    return event.status == 404 or event.address == _EMPTY_ARRAY
 
 
 def _filters(event: Event) -> dict[str, set[str]]:
