@@ -23,6 +23,7 @@ from ingestion.db.connection import REQUIRED_INDEXES, missing_unique_indexes
 from ingestion.errors import IngestionError
 from ingestion.secrets import mask_text, mask_url, public_url, url_secrets
 from ingestion.store import Store
+from ingestion.watch.loop import STATE_FILE, read_state
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
@@ -177,8 +178,6 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
 def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     """The last successful ``ingest watch`` pass on this store: ``skip`` when no watcher ever ran here,
     ``fail`` when it is older than the watcher promised (2 x its longest sleep)."""
-    from ingestion.watch.loop import STATE_FILE, read_state
-
     state = read_state(settings.snapshot_dir)
     if state is None:
         return Check("watch", "skip", f"no watcher has run on this store (no {STATE_FILE})")
@@ -199,8 +198,6 @@ def watch_check(settings: Settings, now: datetime | None = None) -> Check:
 def healthcheck(settings: Settings, offline: bool, *, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
     """Run every check, in order: database, migrations, snapshots, watch (only when a watcher ran on this
     store), openf1 (``skip`` when ``offline``)."""
-    from ingestion.watch.loop import STATE_FILE
-
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
     if (settings.snapshot_dir / STATE_FILE).exists():

@@ -30,11 +30,16 @@ from types import FrameType
 from typing import Any
 
 import msgspec
+import psycopg
 
 from ingestion.config import Settings
+from ingestion.db import database_url
+from ingestion.db.connection import translate_connect_error
 from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch_requests, load_seasons
 from ingestion.fetch.plan import session_end
+from ingestion.replay import run_replay
+from ingestion.secrets import mask_url
 from ingestion.store import Event, Store
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
 
@@ -193,11 +198,6 @@ class _DatabaseLock:
     def take(self) -> None:
         if self.conn is not None:
             return
-        import psycopg
-
-        from ingestion.db.connection import translate_connect_error
-        from ingestion.secrets import mask_url
-
         try:
             conn = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=5, application_name=_holder()[:63]
@@ -390,8 +390,6 @@ class _Watcher:
         ended = _last_ended_session(self.store, self.store.latest(), now)
         if changed or self.last_replay is None or (ended is not None and ended > self.last_replay):
             self.db_lock.take()
-            from ingestion.replay import run_replay
-
             self.emit("replaying", as_of=_iso(now), changed=changed)
             with self.stop.working():
                 replayed = run_replay(self.url, self.store, now, self.options.results)
@@ -496,8 +494,6 @@ def run_watch(
     another watcher holds one. ``clock``/``sleep`` default to the real ones (the sleep wakes when ``stop``
     is set).
     """
-    from ingestion.db import database_url
-
     stop = stop or StopFlag()
     clock = clock or (lambda: datetime.now(UTC))
     sleep = sleep or stop.sleep
