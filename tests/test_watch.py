@@ -496,3 +496,51 @@ def test_healthcheck_reports_the_last_watch_pass_and_fails_when_it_is_too_old(
     assert stale.status == "fail" and "older than 120 min" in stale.message
     assert stale.fix == "ingest watch --once"
     assert [c.name for c in healthcheck(settings, offline=True)][-2:] == ["watch", "openf1"]
+
+
+def test_watch_a_live_401_waits_for_the_window_instead_of_retrying(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, requests = served(clock)
+    server.fail_next("401", 1)  # a session the store does not know about is live
+    settings = _settings(tmp_path, db_url, server)
+    assert run_watch(settings, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock) == 3
+    assert requests.paths() == ["/v1/meetings?year=2024"]  # stopped at the 401, nothing else asked
+    stop = StopFlag()
+    lines: list[dict[str, Any]] = []
+    server.fail_next("401", 1)
+
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+        if len([line for line in lines if line["event"] == "sleep"]) == 3:
+            stop.set()
+
+    run_watch(settings, WatchConfig(retry=FAST), log=lines.append, clock=clock, sleep=sleep, stop=stop)
+    blocked = next(line for line in lines if line["event"] == "blocked")
+    assert blocked["until"] == (RACE_END + timedelta(hours=3, minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sleeps = [line for line in lines if line["event"] == "sleep"]
+    assert sleeps[0]["until"] == blocked["until"]  # one wait until the window is over, no retry loop
+    assert requests.paths()[:3] == ["/v1/meetings?year=2024"] * 3
+    assert len(requests.paths()) == 3 + 1 + 75  # then the season's lists and the 25 meetings, once
+
+
+def test_watch_database_lock_is_taken_again_after_the_session_is_lost(db_url: str) -> None:
+    from ingestion.watch.loop import _DatabaseLock
+
+    lock = _DatabaseLock(db_url)
+    lock.take()
+    admin = psycopg.connect(db_url, autocommit=True)
+    try:
+        pid = lock.conn.info.backend_pid
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # the server restarted under the watcher
+        lock.take()
+        assert lock.conn.info.backend_pid != pid
+        held = admin.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s",
+            (lock.conn.info.backend_pid,),
+        ).fetchone()
+        assert held == (1,)
+    finally:
+        lock.release()
+        admin.close()

@@ -33,17 +33,19 @@ def watch_command(
     ] = False,
     log_file: Annotated[
         Path | None,
-        typer.Option("--log-file", dir_okay=False, help="Append the JSON lines there instead of stdout."),
+        typer.Option("--log-file", metavar="FILE", dir_okay=False,
+                     help="Append the JSON lines there instead of stdout."),
     ] = None,
     store: Annotated[
         Path | None,
         typer.Option("--store", file_okay=False, help="The snapshot store's folder (default: SNAPSHOT_DIR)."),
     ] = None,
     delay: Annotated[
-        float, typer.Option("--delay", help="Minutes after a session's end before its answers are asked.")
+        float,
+        typer.Option("--delay", metavar="MINUTES", help="Wait after a session's end before asking."),
     ] = 15.0,
     max_sleep: Annotated[
-        float, typer.Option("--max-sleep", help="Longest sleep between passes, in minutes.")
+        float, typer.Option("--max-sleep", metavar="MINUTES", help="Longest sleep between passes.")
     ] = 60.0,
     now: Annotated[
         str | None,

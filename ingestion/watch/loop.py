@@ -197,7 +197,11 @@ class _DatabaseLock:
 
     def take(self) -> None:
         if self.conn is not None:
-            return
+            try:
+                self.conn.execute("SELECT 1")  # still our session (a restarted server drops the lock)
+                return
+            except psycopg.Error:
+                self.release()
         try:
             conn = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=5, application_name=_holder()[:63]

@@ -410,8 +410,8 @@ def schedule(
     upcoming = tuple(sorted(future.values(), key=lambda s: (s.at, s.key)))
     cap = now + options.max_sleep
     wake = min(upcoming[0].at, cap) if upcoming else cap
-    if closed is not None:
-        wake = max(wake, min(closed.end, cap))
+    if closed is not None:  # nothing can be asked before it opens; what is due then is asked then
+        wake = min(closed.end, cap)
     return Schedule(
         now=now, years=years, due=tuple(due), upcoming=upcoming, next_wake=wake, closed=closed
     )
