@@ -544,3 +544,46 @@ def test_watch_database_lock_is_taken_again_after_the_session_is_lost(db_url: st
     finally:
         lock.release()
         admin.close()
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+def _ingest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_watch_command_bad_options_exit_2_before_anything(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    server, requests = served(FakeClock(datetime.now(UTC)))
+    env = _env(tmp_path, db_url, server)
+    for args, message in (
+        (("--delay", "-1"), "--delay must be 0 or more minutes"),
+        (("--max-sleep", "0"), "--max-sleep must be a positive number of minutes"),
+        (("--now", "2024-12-08"), "--now only goes with --dry-run"),
+    ):
+        done = _ingest(env, "watch", *args)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    bad = _ingest({**env, "OPENF1_RATE_PER_SECOND": "fast"}, "watch", "--once")
+    assert bad.returncode == 2 and "OPENF1_RATE_PER_SECOND" in bad.stderr
+    assert requests.paths() == []
+
+
+def test_watch_command_dry_run_prints_the_schedule_and_asks_nothing(
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    server, requests = served(FakeClock(datetime.now(UTC)))
+    done = _ingest(_env(tmp_path, db_url, server), "watch", "--dry-run", "--now", "2024-12-08T14:30:00Z")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [  # an empty store: the year lists first
+        "watch schedule at 2024-12-08T14:30:00Z (seasons 2024)",
+        "due now: 2 request(s)",
+        "  meetings?year=2024                   missing",
+        "  sessions?year=2024                   missing",
+        "  (the meetings of a season are scheduled once its year lists are stored)",
+        "next wake-up: 2024-12-08T15:30:00Z (in 1.0 h)",
+    ]
+    assert requests.paths() == []
