@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import msgspec
@@ -118,6 +119,16 @@ def _settings(tmp_path: Path, db_url: str, server: RunningServer) -> Settings:
     )
 
 
+def _covered(paths: list[str]) -> set[tuple[str, int]]:
+    """(endpoint, meeting key) of every per-meeting answer asked, batches (OR'd meeting keys) included."""
+    covered: set[tuple[str, int]] = set()
+    for path in paths:
+        parts = urlsplit(path)
+        endpoint = parts.path.rsplit("/", 1)[-1]
+        covered |= {(endpoint, int(v)) for k, v in parse_qsl(parts.query) if k == "meeting_key"}
+    return covered
+
+
 def _positions(conn: Conn, session_key: int) -> dict[object, object]:
     rows = conn.execute(
         "SELECT r.entrant_id, r.position FROM results r JOIN sessions s ON s.id = r.session_id "
@@ -177,7 +188,10 @@ def test_watch_once_after_a_race_fetches_the_season_replays_then_asks_nothing(
     assert run_watch(settings, config, log=lines.append, clock=clock) == 0
     asked = requests.paths()
     assert asked[:2] == ["/v1/meetings?year=2024", "/v1/sessions?year=2024"]
-    assert len(asked) == 2 + 3 * 25  # the season's lists, then every ended meeting (all 25)
+    meetings = {int(str(m["meeting_key"])) for m in server.dataset.rows("meetings") or []}
+    endpoints = ("drivers", "session_result", "starting_grid")
+    assert _covered(asked[2:]) == {(e, m) for e in endpoints for m in meetings}  # all 25 ended
+    assert len(set(asked)) == len(asked) <= 2 + 3 * 25  # each asked once (settled ones batched if fetch does)
     assert {"/v1/session_result?meeting_key=1252", "/v1/starting_grid?meeting_key=1252"} <= set(asked)
     assert [line["event"] for line in lines] == [
         "start", "wake", "fetched", "fetched", "replaying", "replayed", "done"
@@ -522,7 +536,9 @@ def test_watch_a_live_401_waits_for_the_window_instead_of_retrying(
     sleeps = [line for line in lines if line["event"] == "sleep"]
     assert sleeps[0]["until"] == blocked["until"]  # one wait until the window is over, no retry loop
     assert requests.paths()[:3] == ["/v1/meetings?year=2024"] * 3
-    assert len(requests.paths()) == 3 + 1 + 75  # then the season's lists and the 25 meetings, once
+    rest = requests.paths()[3:]
+    assert rest[0] == "/v1/sessions?year=2024" and len(set(rest)) == len(rest)  # then each request once
+    assert ("session_result", ABU_DHABI) in _covered(rest)
 
 
 def test_watch_database_lock_is_taken_again_after_the_session_is_lost(db_url: str) -> None:
