@@ -33,6 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openf1_password: str | None = None
     rate_per_second: float = FREE_TIER[0]
     rate_per_minute: int = FREE_TIER[1]
+    database_schema: str = "auto"  # DATABASE_SCHEMA: auto | snake | ef (see ingestion.db.naming)
 
     @property
     def has_credentials(self) -> bool:
@@ -49,6 +50,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "OPENF1_PASSWORD": "***" if self.openf1_password else "(none)",
             "OPENF1_RATE_PER_SECOND": f"{self.rate_per_second:g}",
             "OPENF1_RATE_PER_MINUTE": str(self.rate_per_minute),
+            "DATABASE_SCHEMA": self.database_schema,
         }
 
 
@@ -158,6 +160,8 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         else default_minute
     )
 
+    schema = _schema_setting(get("DATABASE_SCHEMA"))
+
     snapshot_raw = get("SNAPSHOT_DIR")
     snapshot_dir = _path(snapshot_raw, cwd) if snapshot_raw else PROJECT_ROOT / "snapshots"
     pgdata_raw = get("EMBEDDED_PGDATA")
@@ -172,4 +176,29 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         openf1_password=password,
         rate_per_second=per_second,
         rate_per_minute=per_minute,
+        database_schema=schema,
     )
+
+
+SCHEMA_SETTINGS = ("auto", "snake", "ef")
+
+
+def _schema_setting(raw: str | None) -> str:
+    value = (raw or "auto").strip().lower()
+    if value not in SCHEMA_SETTINGS:
+        raise ConfigError("DATABASE_SCHEMA", f"must be auto, snake or ef, got {raw!r}")
+    return value
+
+
+def database_schema(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
+    """``DATABASE_SCHEMA`` alone (environment over ``.env``): which naming the database uses, or auto."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("DATABASE_SCHEMA")
+    if not raw:
+        dotenv = (Path.cwd() if cwd is None else cwd) / ".env"
+        try:
+            text = dotenv.read_text(encoding="utf-8") if dotenv.is_file() else ""
+            raw = parse_dotenv(text).get("DATABASE_SCHEMA")
+        except (OSError, UnicodeDecodeError, ConfigError):
+            raw = None
+    return _schema_setting(raw)

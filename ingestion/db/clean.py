@@ -24,6 +24,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.db.naming import OWN_SCHEMA, Naming, resolve
 from ingestion.errors import DatabaseError, IngestionError, NotMigrated
 
 __all__ = [
@@ -130,7 +131,10 @@ class CleanBlocked(DatabaseError):
     """The tables could not be locked in time (another session holds them): nothing was deleted."""
 
 
-class _ForeignKey(msgspec.Struct, frozen=True):
+class ForeignKey(msgspec.Struct, frozen=True):
+    """One foreign key of the catalog (``on_delete`` is ``pg_constraint.confdeltype``: c cascade, n set
+    null, d set default, r restrict, a no action)."""
+
     child: str  # qualified name of the referencing table, as regclass text
     child_columns: tuple[str, ...]
     parent: str  # qualified name of the referenced table
@@ -139,6 +143,10 @@ class _ForeignKey(msgspec.Struct, frozen=True):
     child_name: str
     parent_schema: str
     parent_name: str
+    on_delete: str = "a"
+
+
+_ForeignKey = ForeignKey
 
 
 def delete_order(tables: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:
@@ -164,7 +172,7 @@ def delete_order(tables: Iterable[str], edges: Iterable[tuple[str, str]]) -> lis
     return done
 
 
-def _foreign_keys(conn: Conn) -> list[_ForeignKey]:
+def foreign_keys(conn: Conn) -> list[ForeignKey]:
     """Every foreign key of the database (partition clones excluded: the parent's covers them)."""
     rows = conn.execute(
         """
@@ -173,7 +181,8 @@ def _foreign_keys(conn: Conn) -> list[_ForeignKey]:
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o),
                ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
-                     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)
+                     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o),
+               c.confdeltype::text
         FROM pg_constraint c
         JOIN pg_class ct ON ct.oid = c.conrelid
         JOIN pg_namespace cn ON cn.oid = ct.relnamespace
@@ -184,7 +193,7 @@ def _foreign_keys(conn: Conn) -> list[_ForeignKey]:
         """
     ).fetchall()
     keys = []
-    for child, parent, cs, cname, ps, pname, ccols, pcols in rows:
+    for child, parent, cs, cname, ps, pname, ccols, pcols, on_delete in rows:
         keys.append(
             _ForeignKey(
                 child=str(child),
@@ -195,6 +204,7 @@ def _foreign_keys(conn: Conn) -> list[_ForeignKey]:
                 child_name=str(cname),
                 parent_schema=str(ps),
                 parent_name=str(pname),
+                on_delete=str(on_delete),
             )
         )
     return keys
@@ -212,15 +222,25 @@ def _int(value: object) -> int:
     return value
 
 
-def _is_racing(schema: str, name: str) -> bool:
-    return schema == SCHEMA and name in RACING_TABLES
+class _Racing:
+    """The racing set of one database, under its naming: SQL name -> model name."""
+
+    def __init__(self, naming: Naming) -> None:
+        self.naming = naming
+        self.models = naming.racing_tables(RACING_TABLES)
+        self.sql = {naming.table(t): t for t in self.models}
+
+    def __call__(self, schema: str, name: str) -> bool:
+        return schema == self.naming.schema and name in self.sql
 
 
-def _chains(keys: Sequence[_ForeignKey]) -> list[list[_ForeignKey]]:
+def _chains(keys: Sequence[_ForeignKey], _is_racing: _Racing) -> list[list[_ForeignKey]]:
     """Paths of foreign keys from a non-racing table to a racing one, through non-racing tables only.
 
-    Each path is listed referencing-table first: ``[log_likes->logs, logs->sessions]``.
+    Each path is listed referencing-table first: ``[log_likes->logs, logs->sessions]``. Tables of schema
+    ``ingestion`` (the ingester's own) are never user data.
     """
+    keys = [k for k in keys if k.child_schema != OWN_SCHEMA]
     into: dict[str, list[_ForeignKey]] = {}
     for k in keys:
         if not _is_racing(k.child_schema, k.child_name):
@@ -272,36 +292,38 @@ def _count_path(conn: Conn, path: Sequence[_ForeignKey]) -> int:
     return _int(row[0]) if row else 0
 
 
-def _require_racing_tables(conn: Conn) -> None:
+def _require_racing_tables(conn: Conn, naming: Naming) -> None:
     present = {
         str(name)
         for (name,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
-            (SCHEMA, list(RACING_TABLES)),
+            (naming.schema, [naming.table(t) for t in RACING_TABLES]),
         ).fetchall()
     }
-    missing = [t for t in RACING_TABLES if t not in present]
+    missing = [naming.table(t) for t in RACING_TABLES if naming.table(t) not in present]
     if missing:
         raise NotMigrated(
             f"the database lacks the racing tables {', '.join(missing)}: run `ingest db migrate`"
         )
 
 
-def _count(conn: Conn, table: str) -> int:
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, table))).fetchone()
+def _count(conn: Conn, naming: Naming, table: str) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(naming.rel(table))).fetchone()
     return _int(row[0]) if row else 0
 
 
-def _plan(conn: Conn) -> tuple[list[str], list[Referrer], list[str]]:
-    """Delete order, referrers with rows (direct ones first), and the referencing tables (locked)."""
-    keys = _foreign_keys(conn)
+def _plan(conn: Conn, naming: Naming) -> tuple[list[str], list[Referrer], list[str]]:
+    """Delete order (model names), referrers with rows (direct ones first), and the referencing tables
+    (locked)."""
+    keys = foreign_keys(conn)
+    _is_racing = _Racing(naming)
     racing_edges = [
-        (k.child_name, k.parent_name)
+        (_is_racing.sql[k.child_name], _is_racing.sql[k.parent_name])
         for k in keys
         if _is_racing(k.child_schema, k.child_name) and _is_racing(k.parent_schema, k.parent_name)
     ]
-    order = delete_order(RACING_TABLES, racing_edges)
-    paths = _chains(keys)
+    order = delete_order(_is_racing.models, racing_edges)
+    paths = _chains(keys, _is_racing)
     referencing = sorted({k.child for path in paths for k in path})
     if referencing:
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
@@ -328,19 +350,23 @@ def _plan(conn: Conn) -> tuple[list[str], list[Referrer], list[str]]:
     return order, referrers, referencing
 
 
-def clean_racing(conn: Conn, dry_run: bool) -> CleanReport:
+def clean_racing(conn: Conn, dry_run: bool, *, naming: Naming | None = None) -> CleanReport:
     """Delete every racing row in one transaction, or (``dry_run``) count what would be deleted.
 
     Raises :class:`UserDataReferencesRacing` (a real run) when rows outside the racing set point at racing
     data; a dry run returns them as ``blockers`` instead. Nothing is deleted unless everything is.
+    ``naming`` (default: the database's) names the tables; on the app's database (``ef``) the racing set
+    includes its ``"SeriesAliases"``, and OpenF1's circuit keys (``ingestion.circuit_keys``) go with the
+    circuits.
     """
     try:
         with conn.transaction():
-            _require_racing_tables(conn)
-            order, referrers, referencing = _plan(conn)
+            naming = naming or resolve(conn)
+            _require_racing_tables(conn, naming)
+            order, referrers, referencing = _plan(conn, naming)
             blockers = tuple(referrers)
             if dry_run:
-                counts = tuple(TableCount(t, _count(conn, t)) for t in order)
+                counts = tuple(TableCount(t, _count(conn, naming, t)) for t in order)
                 return CleanReport(
                     dry_run=True, deleted=False, counts=counts, blockers=blockers,
                     referencing_tables=tuple(referencing),
@@ -349,8 +375,10 @@ def clean_racing(conn: Conn, dry_run: bool) -> CleanReport:
                 raise UserDataReferencesRacing(blockers)
             deleted = []
             for table in order:
-                cur = conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(SCHEMA, table)))
+                cur = conn.execute(sql.SQL("DELETE FROM {}").format(naming.rel(table)))
                 deleted.append(TableCount(table, max(cur.rowcount, 0)))
+            for _column, side in ((c, s) for t in order for c, s in naming.side_columns(t)):
+                conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(OWN_SCHEMA, side.table)))
     except psycopg.errors.LockNotAvailable:
         raise CleanBlocked(
             f"could not lock the tables referencing racing data within {LOCK_TIMEOUT} "

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from ingestion.config import Settings
 from ingestion.db import embedded
-from ingestion.db.migrate import status
+from ingestion.db.migrate import APP_MIGRATIONS, status
+from ingestion.db.naming import Naming, detect, resolve
 from ingestion.errors import (
     DatabaseAuthFailed,
     DatabaseConnectionLost,
@@ -179,42 +180,77 @@ REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sessions", "sessions.open_f1_session_key", ("open_f1_session_key",)),
     ("entrants", "entrants (round_id, driver_id, team_id)", ("round_id", "driver_id", "team_id")),
 )
+#: On the app's database (ef naming) only the session key is required: replay upserts on ids and adopts
+#: rows by natural keys, so the entrants index the app lacks is a warning (healthcheck), not a requirement.
+REQUIRED_INDEXES_EF: tuple[tuple[str, str, tuple[str, ...]], ...] = REQUIRED_INDEXES[:1]
 
 
-def missing_unique_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+def required_indexes(naming: Naming) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(model table, label, model columns) of the unique indexes the pipeline requires on ``naming``."""
+    return REQUIRED_INDEXES_EF if naming.kind == "ef" else REQUIRED_INDEXES
+
+
+def has_unique_index(
+    conn: psycopg.Connection[tuple[object, ...]], naming: Naming, table: str, columns: Sequence[str]
+) -> bool:
+    """Whether model ``table`` has a valid, whole-table, plain-column unique index on exactly ``columns``."""
+    row = conn.execute(
+        """
+        SELECT 1 FROM pg_index i
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE n.nspname = %s AND t.relname = %s AND i.indisunique AND i.indisvalid
+          AND i.indpred IS NULL AND i.indexprs IS NULL
+          AND (SELECT array_agg(a.attname::text ORDER BY k.ord)
+               FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) = %s::text[]
+        """,
+        (naming.schema, naming.table(table), [naming.column(table, c) for c in columns]),
+    ).fetchone()
+    return row is not None
+
+
+def missing_unique_indexes(
+    conn: psycopg.Connection[tuple[object, ...]], naming: Naming | None = None
+) -> list[str]:
     """The unique indexes every re-sync upserts on that this database lacks (tables included).
 
     Only a valid, whole-table, plain-column unique index counts: ``ON CONFLICT (cols)`` can infer no other.
     """
+    naming = naming or resolve(conn)
     missing = []
-    for table, label, columns in REQUIRED_INDEXES:
-        row = conn.execute(
-            """
-            SELECT 1 FROM pg_index i
-            JOIN pg_class t ON t.oid = i.indrelid
-            JOIN pg_namespace n ON n.oid = t.relnamespace
-            WHERE n.nspname = 'public' AND t.relname = %s AND i.indisunique AND i.indisvalid
-              AND i.indpred IS NULL AND i.indexprs IS NULL
-              AND (SELECT array_agg(a.attname::text ORDER BY k.ord)
-                   FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) = %s::text[]
-            """,
-            (table, list(columns)),
-        ).fetchone()
-        if row is None:
-            missing.append(label)
+    for table, label, columns in required_indexes(naming):
+        if not has_unique_index(conn, naming, table, columns):
+            missing.append(label if naming.kind == "snake" else ef_label(naming, table, columns))
     return missing
 
 
-def require_schema(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def ef_label(naming: Naming, table: str, columns: Sequence[str]) -> str:
+    """``"Sessions" ("OpenF1SessionKey")``: a unique index as the app's database names it."""
+    cols = ", ".join(f'"{naming.column(table, c)}"' for c in columns)
+    return f'"{naming.table(table)}" ({cols})'
+
+
+def require_schema(conn: psycopg.Connection[tuple[object, ...]], naming: Naming | None = None) -> Naming:
     """Raise :class:`NotMigrated` unless the racing tables and their required unique indexes exist and no
-    shipped migration is pending (when this database keeps our bookkeeping)."""
-    missing = missing_unique_indexes(conn)
+    shipped migration is pending (when this database keeps our bookkeeping; always on an ``ef`` database).
+
+    Returns the database's naming (``naming``, default :func:`~ingestion.db.naming.resolve`).
+    """
+    naming = naming or resolve(conn)
+    if naming.kind == "ef" and detect(conn) != "ef":
+        raise NotMigrated(
+            'the database lacks the app\'s tables ("Sessions"."OpenF1SessionKey", "__EFMigrationsHistory"): '
+            + APP_MIGRATIONS
+        )
+    missing = missing_unique_indexes(conn, naming)
     if missing:
-        raise NotMigrated(f"the database lacks {', '.join(missing)}: run `ingest db migrate`")
-    states = status(conn)
-    if any(s.applied_at is not None for s in states):
+        fix = "run `ingest db migrate`" if naming.kind == "snake" else "restore it (see `ingest healthcheck`)"
+        raise NotMigrated(f"the database lacks {', '.join(missing)}: {fix}")
+    states = status(conn, naming=naming)
+    if naming.kind == "ef" or any(s.applied_at is not None for s in states):
         pending = [s.name for s in states if s.applied_at is None]
         if pending:
             names = ", ".join(pending)
             raise NotMigrated(f"the database has pending migrations ({names}): run `ingest db migrate`")
+    return naming

@@ -1,5 +1,9 @@
 """Schema migrations: numbered ``.sql`` files inside the package, applied in order, each in its own
-transaction, recorded with a sha256 of the file in ``ingestion.schema_migrations``."""
+transaction, recorded with a sha256 of the file in ``ingestion.schema_migrations``.
+
+One set per naming (:mod:`ingestion.db.naming`): ``migrations/`` creates our snake_case racing tables;
+``migrations_ef/`` is all a database holding the app's own (EF Core) schema gets: schema ``ingestion`` only.
+The app's tables are never created nor changed here: that is ``dotnet ef database update``'s job."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from importlib import resources
 import msgspec
 import psycopg
 
-from ingestion.errors import MigrationError
+from ingestion.db.naming import Kind, Naming, detect, resolve
+from ingestion.errors import MigrationError, NotMigrated
 
 _LOCK_KEY = 0x70617263  # 'parc': serialises concurrent `db migrate` runs
 
@@ -33,9 +38,15 @@ class MigrationState(msgspec.Struct, frozen=True):
     changed: bool = False  # applied, but the file has changed since
 
 
-def available() -> list[Migration]:
-    """The migrations shipped in the package, in order."""
-    folder = resources.files("ingestion.db").joinpath("migrations")
+#: Where each naming's migrations are, inside the package.
+FOLDERS: dict[Kind, str] = {"snake": "migrations", "ef": "migrations_ef"}
+#: What to do on a database that should hold the app's schema but does not.
+APP_MIGRATIONS = "run the app's migrations first (dotnet ef database update)"
+
+
+def available(kind: Kind = "snake") -> list[Migration]:
+    """The migrations shipped in the package for naming ``kind``, in order."""
+    folder = resources.files("ingestion.db").joinpath(FOLDERS[kind])
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(name=f.name, sql=f.read_text(encoding="utf-8")) for f in files]
 
@@ -62,13 +73,27 @@ def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, tuple[st
     return {str(name): (str(checksum), applied_at) for name, checksum, applied_at in rows}  # type: ignore[misc]
 
 
+def _shipped(
+    conn: psycopg.Connection[tuple[object, ...]],
+    migrations: Sequence[Migration] | None,
+    naming: Naming | None,
+) -> list[Migration]:
+    if migrations is not None:
+        return list(migrations)
+    return available((naming or resolve(conn)).kind)
+
+
 def status(
-    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    migrations: Sequence[Migration] | None = None,
+    naming: Naming | None = None,
 ) -> list[MigrationState]:
-    """Every shipped migration (or each of ``migrations``) with whether (and when) it was applied."""
+    """Every shipped migration of the database's naming (or each of ``migrations``) with whether (and
+    when) it was applied."""
     applied = _applied(conn)
     states = []
-    for m in available() if migrations is None else migrations:
+    for m in _shipped(conn, migrations, naming):
         if m.name in applied:
             checksum, at = applied[m.name]
             states.append(MigrationState(m.name, m.checksum, at, changed=checksum != m.checksum))
@@ -78,24 +103,37 @@ def status(
 
 
 def unknown(
-    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    migrations: Sequence[Migration] | None = None,
+    naming: Naming | None = None,
 ) -> list[str]:
     """Migrations recorded as applied in this database that this package does not ship (sorted)."""
-    names = {m.name for m in (available() if migrations is None else migrations)}
+    names = {m.name for m in _shipped(conn, migrations, naming)}
     return sorted(set(_applied(conn)) - names)
 
 
 def migrate(
-    conn: psycopg.Connection[tuple[object, ...]], *, migrations: Sequence[Migration] | None = None
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    migrations: Sequence[Migration] | None = None,
+    naming: Naming | None = None,
 ) -> list[str]:
     """Apply every pending migration in order; return the names applied (empty when up to date).
 
     Refuses (:class:`MigrationError`, nothing applied) when an applied migration's file has changed since,
     or when the database records a migration this package does not ship (renamed, or a newer ingester).
     ``conn`` must be in autocommit mode: each migration gets its own transaction. ``migrations`` replaces
-    the shipped ones (tests).
+    the shipped ones (tests). ``naming`` (default: :func:`~ingestion.db.naming.resolve`) picks the set; on
+    ``ef`` the app's tables must exist (:class:`NotMigrated` otherwise: run the app's migrations first).
     """
-    shipped = list(available() if migrations is None else migrations)
+    naming = naming or resolve(conn)
+    if naming.kind == "ef" and detect(conn) != "ef":
+        raise NotMigrated(
+            'the database lacks the app\'s tables ("Sessions"."OpenF1SessionKey", "__EFMigrationsHistory"): '
+            + APP_MIGRATIONS
+        )
+    shipped = _shipped(conn, migrations, naming)
     names = [m.name for m in shipped]
     if names != sorted(names) or len(set(names)) != len(names):
         raise ValueError("migrations must be uniquely named and sorted by name")

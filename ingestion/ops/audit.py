@@ -16,7 +16,7 @@ Moto classes (7..10) are never produced from OpenF1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -24,6 +24,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.db.naming import Naming, catalog_columns, resolve, rewriter
 from ingestion.errors import NotMigrated
 from ingestion.ops.check import check, rounds_of
 from ingestion.replay import racing_snapshot
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 Conn = psycopg.Connection[tuple[object, ...]]
+Rewrite = Callable[[str], str]
 Severity = Literal["problem", "warning"]
 
 SESSION_TYPES: dict[int, str] = {
@@ -342,13 +344,21 @@ def _orphan_checks() -> list[_Check]:
     return checks
 
 
-def _require_tables(conn: Conn) -> None:
-    tables = {child for child, _, _ in RELATIONS} | {parent for _, _, parent in RELATIONS}
+TABLES: tuple[str, ...] = (
+    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
+    "driver_aliases", "team_aliases", "circuit_aliases",
+)
+
+
+def _require_tables(conn: Conn, naming: Naming) -> None:
+    tables = {naming.table(child) for child, _, _ in RELATIONS} | {
+        naming.table(parent) for _, _, parent in RELATIONS
+    }
     present = {
         str(name)
         for (name,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
-            (sorted(tables),),
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
+            (naming.schema, sorted(tables)),
         ).fetchall()
     }
     missing = sorted(tables - present)
@@ -364,16 +374,11 @@ def _int(value: object) -> int:
     return value
 
 
-def _null_shares(conn: Conn) -> list[NullShare]:
+def _null_shares(conn: Conn, rewrite: Rewrite) -> list[NullShare]:
     shares: list[NullShare] = []
     for table, columns in EXPECTED_COLUMNS.items():
-        query = sql.SQL("SELECT count(*), {} FROM {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c)) for c in columns
-            ),
-            sql.Identifier("public", table),
-        )
-        row = conn.execute(query).fetchone()
+        nulls = ", ".join(f'count(*) FILTER (WHERE "{c}" IS NULL)' for c in columns)
+        row = conn.execute(rewrite(f"SELECT count(*), {nulls} FROM {table}")).fetchone()
         assert row is not None
         total = _int(row[0])
         shares.extend(NullShare(table, c, total, _int(n)) for c, n in zip(columns, row[1:], strict=True))
@@ -393,9 +398,9 @@ def _null_findings(shares: Sequence[NullShare]) -> list[Finding]:
     ]
 
 
-def _seasons(conn: Conn) -> list[SeasonSummary]:
+def _seasons(conn: Conn, rewrite: Rewrite) -> list[SeasonSummary]:
     rows = conn.execute(
-        f"""
+        rewrite(f"""
         SELECT sr.name, se.year,
                (SELECT count(*) FROM rounds r WHERE r.season_id = se.id),
                (SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id),
@@ -408,7 +413,7 @@ def _seasons(conn: Conn) -> list[SeasonSummary]:
                  JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id)
         FROM seasons se JOIN series sr ON sr.id = se.series_id
         ORDER BY sr.name, se.year
-        """
+        """)
     ).fetchall()
     return [
         SeasonSummary(str(name), _int(year), *(_int(v) for v in counts))
@@ -416,15 +421,10 @@ def _seasons(conn: Conn) -> list[SeasonSummary]:
     ]
 
 
-def _table_counts(conn: Conn) -> dict[str, int]:
-    tables = (
-        "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-        "driver_aliases", "team_aliases", "circuit_aliases",
-    )
+def _table_counts(conn: Conn, naming: Naming) -> dict[str, int]:
+    tables = TABLES
     query = sql.SQL("SELECT {}").format(
-        sql.SQL(", ").join(
-            sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier("public", t)) for t in tables
-        )
+        sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(naming.rel(t)) for t in tables)
     )
     row = conn.execute(query).fetchone()
     assert row is not None
@@ -440,23 +440,29 @@ def _last_replay_results(conn: Conn) -> bool | None:
     return None if last is None else bool(last[0])
 
 
-def _regulations(conn: Conn) -> dict[str, int]:
+def _regulations(conn: Conn, naming: Naming) -> dict[str, int]:
     """``ingest check`` over every season, in the audit's snapshot: findings per kind."""
-    return check(rounds_of(racing_snapshot(conn), None)).counts()
+    return check(rounds_of(racing_snapshot(conn, naming), None)).counts()
 
 
-def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = None) -> AuditReport:
+def audit(
+    conn: Conn, results: bool | None = None, *, now: datetime | None = None, naming: Naming | None = None
+) -> AuditReport:
     """Audit the racing tables (read-only). ``results=False`` skips the checks that need results.
 
     ``results`` None: as the last replay recorded in ``ingestion.replay_runs`` ran (a database synced with
     ``--no-results`` has no results by design), with results when no replay is recorded. ``now`` (default:
     the database's clock) decides which races are overdue for results and which session statuses are stale.
+    ``naming`` (default: the database's) names the tables: the checks are written against the model's
+    snake_case names and read the app's EF Core tables through :func:`ingestion.db.naming.rewriter`.
     """
     outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
         if outermost:  # one consistent snapshot for every check
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        _require_tables(conn)
+        naming = naming or resolve(conn)
+        _require_tables(conn, naming)
+        rewrite = rewriter(naming, catalog_columns(conn, naming, TABLES), lambda q: q.as_string(conn))
         if results is None:
             last = _last_replay_results(conn)
             results = True if last is None else last
@@ -472,7 +478,7 @@ def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = Non
         for check in [*_orphan_checks(), *_checks()]:
             if check.needs_results and not results:
                 continue
-            labels = [str(label) for (label,) in conn.execute(check.query, params).fetchall()]
+            labels = [str(label) for (label,) in conn.execute(rewrite(check.query), params).fetchall()]
             if labels:
                 findings.append(
                     Finding(
@@ -483,11 +489,11 @@ def audit(conn: Conn, results: bool | None = None, *, now: datetime | None = Non
                         examples=tuple(labels[:EXAMPLES]),
                     )
                 )
-        shares = _null_shares(conn)
+        shares = _null_shares(conn, rewrite)
         findings.extend(_null_findings(shares))
-        seasons = _seasons(conn)
-        tables = _table_counts(conn)
-        regulations = _regulations(conn) if results else None
+        seasons = _seasons(conn, rewrite)
+        tables = _table_counts(conn, naming)
+        regulations = _regulations(conn, naming) if results else None
     findings.sort(key=lambda f: (f.severity != "problem", f.check, f.message))
     return AuditReport(
         results_checked=results,

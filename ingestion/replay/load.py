@@ -12,11 +12,17 @@ says so and waits up to ``lock_wait`` s, then :class:`ReplayLocked`):
 3. removals: results (only when ``results``) and entrants of the replayed rounds that the snapshots no
    longer contain, and stale driver aliases. With ``results`` off, nothing in ``results`` is written,
    changed or deleted, so entrants that still have results are kept. Sessions, rounds, drivers, teams,
-   circuits, seasons and series are never deleted;
+   circuits, seasons and series are never deleted; no row is deleted whose deletion would cascade into
+   (or be refused by) a table outside the racing set, found from the foreign-key catalog
+   (:mod:`ingestion.db.userdata`);
 4. per table, in foreign-key order: drop the staged rows identical to the stored ones (anti-join), then
    ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE (cols) IS DISTINCT FROM (excluded cols)
    RETURNING (xmax = 0)`` to count inserts and updates; unchanged = staged - inserted - updated;
 5. one row in ``ingestion.replay_runs`` (the only write when nothing changed).
+
+Every table and column is named through the database's :class:`~ingestion.db.naming.Naming` (our
+snake_case schema, or the app's EF Core one, where OpenF1's circuit key goes to ``ingestion.circuit_keys``).
+Upserts conflict on the primary key only, never on a natural-key index the database may lack.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.db.clean import ForeignKey, foreign_keys
+from ingestion.db.naming import OWN_SCHEMA, Naming, SideColumn, resolve
+from ingestion.db.userdata import protected
 from ingestion.errors import IngestionError
-from ingestion.replay.rows import TABLES, Replayed, TableSpec
+from ingestion.replay.rows import TABLE_NAMES, TABLES, Replayed, TableSpec
 
 __all__ = ["DEFAULT_LOCK_WAIT", "LOCK_KEY", "LoadSummary", "ReplayLocked", "TableCounts", "load"]
 
@@ -84,10 +93,6 @@ def _stage(name: str) -> sql.Identifier:
     return sql.Identifier(f"replay_stage_{name}")
 
 
-def _target(name: str) -> sql.Composed:
-    return sql.SQL("public.{}").format(sql.Identifier(name))
-
-
 def _cols(columns: Sequence[str], prefix: str | None = None) -> sql.Composable:
     if prefix is None:
         return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
@@ -100,11 +105,42 @@ def _row_of(cols: Sequence[str], alias: str) -> sql.Composable:
     return sql.SQL("ROW({})").format(_cols(cols, alias))
 
 
-def _copy_in(conn: Conn, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
+class _Db:
+    """The SQL of one load on one database: its naming, and the rows its users' data depends on."""
+
+    def __init__(self, naming: Naming, keys: Sequence[ForeignKey]) -> None:
+        self.naming = naming
+        self.keys = keys
+        self.racing = naming.racing_tables(TABLE_NAMES)
+
+    def rel(self, table: str) -> sql.Identifier:
+        return self.naming.rel(table)
+
+    def col(self, table: str, column: str, alias: str | None = None) -> sql.Composable:
+        if alias is None:
+            return self.naming.col(table, column)
+        return sql.SQL("{}.{}").format(sql.Identifier(alias), self.naming.col(table, column))
+
+    def cols(self, table: str, columns: Sequence[str], alias: str | None = None) -> sql.Composable:
+        return sql.SQL(", ").join(self.col(table, c, alias) for c in columns)
+
+    def source(self, spec: TableSpec) -> sql.Composable:
+        """The table with every owned column under its model name (side columns joined in)."""
+        return self.naming.source(spec.name, spec.columns)
+
+    def own(self, spec: TableSpec) -> list[str]:
+        """The owned columns the database's table itself holds (not kept in a side table)."""
+        return [c for c in spec.columns if self.naming.side(spec.name, c) is None]
+
+    def protected(self, table: str, alias: str) -> sql.Composable:
+        return protected(self.keys, self.naming, self.racing, table, alias)
+
+
+def _copy_in(conn: Conn, db: _Db, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
     stage = _stage(spec.name)
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            stage, _cols(spec.columns), _target(spec.name)
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS {} WITH NO DATA").format(
+            stage, db.naming.select(spec.name, spec.columns)
         )
     )
     oids = [
@@ -137,19 +173,31 @@ def _remap_parents(conn: Conn, spec: TableSpec) -> None:
         )
 
 
-def _adopt(conn: Conn, spec: TableSpec) -> None:
-    """A staged row whose natural key is held by an existing row with another id takes that id."""
-    stage, target = _stage(spec.name), _target(spec.name)
-    for key in spec.unique_keys:
+def _adopt(conn: Conn, db: _Db, spec: TableSpec) -> None:
+    """A staged row whose natural key is held by an existing row with another id takes that id.
+
+    The keys are the model's and the database's own (the app's entrants are unique on (round, driver)).
+    A key held by two staged rows adopts nothing (the id could go to one only); a key held by two existing
+    rows (a non-unique column) adopts the smallest id.
+    """
+    stage = _stage(spec.name)
+    source = sql.SQL("(SELECT {} FROM {} src) t").format(_cols(spec.columns, "src"), db.source(spec))
+    for key in db.naming.unique_keys(spec.name, spec.unique_keys):
         match = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key)
+        alone = sql.SQL(" AND ").join(sql.SQL("s3.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key)
         conn.execute(
             sql.SQL(
                 "INSERT INTO replay_id_map (tbl, old_id, new_id) "
-                "SELECT %s, s.id, t.id FROM {stage} s JOIN {target} t ON {match} "
+                "SELECT DISTINCT ON (s.id) %s, s.id, t.id FROM {stage} s JOIN {source} ON {match} "
                 "WHERE t.id <> s.id "
-                "AND NOT EXISTS (SELECT 1 FROM {target} t0 WHERE t0.id = s.id) "
-                "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
-            ).format(stage=stage, target=target, match=match),
+                "AND NOT EXISTS (SELECT 1 FROM {target} t0 WHERE t0.{id} = s.id) "
+                "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id) "
+                "AND NOT EXISTS (SELECT 1 FROM {stage} s3 WHERE {alone} AND s3.id <> s.id) "
+                "ORDER BY s.id, t.id"
+            ).format(
+                stage=stage, source=source, match=match, target=db.rel(spec.name),
+                id=db.col(spec.name, "id"), alone=alone,
+            ),
             (spec.name,),
         )
         conn.execute(
@@ -160,61 +208,103 @@ def _adopt(conn: Conn, spec: TableSpec) -> None:
         )
 
 
-def _make_room(conn: Conn, spec: TableSpec) -> int:
+def _make_room(conn: Conn, db: _Db, spec: TableSpec) -> int:
     """Free the slugs the staged rows need: swaps among our own rows, and rows replay does not produce."""
     if "slug" not in spec.columns:
         return 0
-    stage, target = _stage(spec.name), _target(spec.name)
+    stage, target = _stage(spec.name), db.rel(spec.name)
+    slug, id_ = db.col(spec.name, "slug"), db.col(spec.name, "id")
     # our own rows whose slug changes: park them on a unique temporary slug (they are updated just after)
     conn.execute(
         sql.SQL(
-            "UPDATE {target} t SET slug = '~replay~' || t.id::text FROM {stage} s "
-            "WHERE s.id = t.id AND s.slug <> t.slug"
-        ).format(target=target, stage=stage)
+            "UPDATE {target} t SET {slug} = '~replay~' || t.{id}::text FROM {stage} s "
+            "WHERE s.id = t.{id} AND s.slug <> t.{slug}"
+        ).format(target=target, stage=stage, slug=slug, id=id_)
     )
     # rows replay does not produce holding a slug it needs: moved aside, never deleted
     cur = conn.execute(
         sql.SQL(
-            "UPDATE {target} t SET slug = t.slug || '-' || left(t.id::text, 8) FROM {stage} s "
-            "WHERE s.slug = t.slug AND s.id <> t.id "
-            "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id)"
-        ).format(target=target, stage=stage)
+            "UPDATE {target} t SET {slug} = t.{slug} || '-' || left(t.{id}::text, 8) FROM {stage} s "
+            "WHERE s.slug = t.{slug} AND s.id <> t.{id} "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.{id})"
+        ).format(target=target, stage=stage, slug=slug, id=id_)
     )
     return cur.rowcount
 
 
-def _upsert(conn: Conn, spec: TableSpec, staged: int) -> tuple[int, int, int]:
-    stage, target = _stage(spec.name), _target(spec.name)
+def _upsert(conn: Conn, db: _Db, spec: TableSpec) -> tuple[int, int]:
+    """Write the staged rows that differ from the stored ones; (inserted, updated) among them."""
+    stage, target = _stage(spec.name), db.rel(spec.name)
+    changed = sql.Identifier(f"replay_changed_{spec.name}")
     data = [c for c in spec.columns if c != "id"]
-    changed = sql.SQL(
-        "SELECT {cols} FROM {stage} s WHERE NOT EXISTS ("
-        "SELECT 1 FROM {target} t WHERE t.id = s.id AND {t_row} IS NOT DISTINCT FROM {s_row})"
-    ).format(
-        cols=_cols(spec.columns, "s"),
-        stage=stage,
-        target=target,
-        t_row=_row_of(data, "t"),
-        s_row=_row_of(data, "s"),
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {changed} ON COMMIT DROP AS SELECT {cols} FROM {stage} s WHERE NOT EXISTS ("
+            "SELECT 1 FROM {source} t WHERE t.id = s.id AND {t_row} IS NOT DISTINCT FROM {s_row})"
+        ).format(
+            changed=changed,
+            cols=_cols(spec.columns, "s"),
+            stage=stage,
+            source=sql.SQL("({})").format(db.naming.select(spec.name, spec.columns)),
+            t_row=_row_of(data, "t"),
+            s_row=_row_of(data, "s"),
+        )
     )
-    sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data)
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(changed)).fetchone()
+    total = int(row[0]) if row else 0
+    own = db.own(spec)
+    own_data = [c for c in own if c != "id"]
+    sets = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=db.col(spec.name, c)) for c in own_data
+    )
     query = sql.SQL(
-        "WITH up AS (INSERT INTO {target} AS t ({cols}) {changed} ORDER BY 1 "
-        "ON CONFLICT (id) DO UPDATE SET {sets} WHERE {t_row} IS DISTINCT FROM {x_row} "
+        "WITH up AS (INSERT INTO {target} AS t ({cols}) SELECT {staged} FROM {changed} ORDER BY 1 "
+        "ON CONFLICT ({id}) DO UPDATE SET {sets} WHERE {t_row} IS DISTINCT FROM {x_row} "
         "RETURNING (t.xmax = 0) AS inserted) "
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        "SELECT count(*) FILTER (WHERE inserted) FROM up"
     ).format(
         target=target,
-        cols=_cols(spec.columns),
+        cols=db.cols(spec.name, own),
+        staged=_cols(own),
         changed=changed,
+        id=db.col(spec.name, "id"),
         sets=sets,
-        t_row=_row_of(data, "t"),
+        t_row=sql.SQL("ROW({})").format(db.cols(spec.name, own_data, "t")),
         x_row=sql.SQL("ROW({})").format(
-            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in data)
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(db.col(spec.name, c)) for c in own_data)
         ),
     )
     row = conn.execute(query).fetchone()
-    inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    return inserted, updated, staged - inserted - updated
+    inserted = int(row[0]) if row else 0
+    for column, side in db.naming.side_columns(spec.name):
+        _upsert_side(conn, db, spec, column, side, changed)
+    return inserted, total - inserted
+
+
+def _upsert_side(
+    conn: Conn, db: _Db, spec: TableSpec, column: str, side: SideColumn, changed: sql.Identifier
+) -> None:
+    """Keep ``column`` of the changed rows in its side table (schema ``ingestion``), one row per id."""
+    table = sql.Identifier(OWN_SCHEMA, side.table)
+    key, value = sql.Identifier(side.key), sql.Identifier(side.column)
+    # side rows of rows that no longer exist, or holding a value another row now takes: stale
+    conn.execute(
+        sql.SQL(
+            "DELETE FROM {table} k WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{id} = k.{key}) "
+            "OR EXISTS (SELECT 1 FROM {changed} c WHERE c.{col} = k.{value} AND c.id <> k.{key})"
+        ).format(
+            table=table, target=db.rel(spec.name), id=db.col(spec.name, "id"), key=key, value=value,
+            changed=changed, col=sql.Identifier(column),
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({key}, {value}) SELECT c.id, c.{col} FROM {changed} c "
+            "WHERE c.{col} IS NOT NULL ORDER BY 1 "
+            "ON CONFLICT ({key}) DO UPDATE SET {value} = EXCLUDED.{value} "
+            "WHERE {table}.{value} IS DISTINCT FROM EXCLUDED.{value}"
+        ).format(table=table, key=key, value=value, col=sql.Identifier(column), changed=changed)
+    )
 
 
 def _lock_holder(conn: Conn) -> str:
@@ -256,6 +346,59 @@ def _delete(conn: Conn, query: sql.Composed) -> int:
     return int(conn.execute(query).rowcount)
 
 
+def _removals(conn: Conn, db: _Db, results: bool) -> dict[str, int]:
+    """Rows of the replayed rounds and drivers the snapshots no longer hold, deleted unless users' data
+    depends on them (see :mod:`ingestion.db.userdata`); the count per table."""
+    removed: dict[str, int] = {}
+    c = db.col
+    if results:
+        removed["results"] = _delete(
+            conn,
+            sql.SQL(
+                "DELETE FROM {results} r USING {sessions} se "
+                "WHERE se.{se_id} = r.{session_id} AND se.{round_id} IN (SELECT id FROM {rounds}) "
+                "AND NOT EXISTS (SELECT 1 FROM {staged} x WHERE x.id = r.{r_id}) AND NOT {protected}"
+            ).format(
+                results=db.rel("results"), sessions=db.rel("sessions"), se_id=c("sessions", "id"),
+                session_id=c("results", "session_id"), round_id=c("sessions", "round_id"),
+                rounds=_stage("rounds"), staged=_stage("results"), r_id=c("results", "id"),
+                protected=db.protected("results", "r"),
+            ),
+        )
+    keep_with_results = (
+        sql.SQL("")
+        if results
+        else sql.SQL("AND NOT EXISTS (SELECT 1 FROM {results} r WHERE r.{entrant_id} = e.{id})").format(
+            results=db.rel("results"), entrant_id=c("results", "entrant_id"), id=c("entrants", "id")
+        )
+    )
+    removed["entrants"] = _delete(
+        conn,
+        sql.SQL(
+            "DELETE FROM {entrants} e WHERE e.{round_id} IN (SELECT id FROM {rounds}) "
+            "AND NOT EXISTS (SELECT 1 FROM {staged} x WHERE x.id = e.{id}) {keep} AND NOT {protected}"
+        ).format(
+            entrants=db.rel("entrants"), round_id=c("entrants", "round_id"), rounds=_stage("rounds"),
+            staged=_stage("entrants"), id=c("entrants", "id"), keep=keep_with_results,
+            protected=db.protected("entrants", "e"),
+        ),
+    )
+    removed["driver_aliases"] = _delete(
+        conn,
+        sql.SQL(
+            "DELETE FROM {aliases} a WHERE a.{driver_id} IN (SELECT id FROM {drivers}) "
+            "AND a.{source} = 'openf1' AND NOT EXISTS (SELECT 1 FROM {staged} x WHERE x.id = a.{id}) "
+            "AND NOT {protected}"
+        ).format(
+            aliases=db.rel("driver_aliases"), driver_id=c("driver_aliases", "driver_id"),
+            drivers=_stage("drivers"), source=c("driver_aliases", "source"),
+            staged=_stage("driver_aliases"), id=c("driver_aliases", "id"),
+            protected=db.protected("driver_aliases", "a"),
+        ),
+    )
+    return removed
+
+
 def load(
     conn: Conn,
     replayed: Replayed,
@@ -265,11 +408,13 @@ def load(
     started_at: datetime | None = None,
     extra: dict[str, object] | None = None,
     lock_wait: float = DEFAULT_LOCK_WAIT,
+    naming: Naming | None = None,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
     ``as_of``, ``started_at`` and ``extra`` (JSON-able, e.g. warnings and timings) go into the
-    ``ingestion.replay_runs`` row; without them the database's clock stands in.
+    ``ingestion.replay_runs`` row; without them the database's clock stands in. ``naming`` (default: the
+    database's, :func:`ingestion.db.naming.resolve`) names the tables.
     """
     racing = replayed.racing
     specs = [s for s in TABLES if results or s.name != "results"]
@@ -278,49 +423,28 @@ def load(
     }
     with conn.transaction():
         _take_lock(conn, lock_wait)
+        db = _Db(naming or resolve(conn), foreign_keys(conn))
         conn.execute(
             "CREATE TEMP TABLE replay_id_map (tbl text NOT NULL, old_id uuid NOT NULL, new_id uuid NOT NULL) "
             "ON COMMIT DROP"
         )
         for spec in specs:
-            _copy_in(conn, spec, racing.table(spec.name))
+            _copy_in(conn, db, spec, racing.table(spec.name))
         for spec in specs:
             _remap_parents(conn, spec)
-            _adopt(conn, spec)
+            _adopt(conn, db, spec)
 
         # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
-        if results:
-            counts["results"]["removed"] = _delete(
-                conn,
-                sql.SQL(
-                    "DELETE FROM public.results r USING public.sessions se "
-                    "WHERE se.id = r.session_id AND se.round_id IN (SELECT id FROM {rounds}) "
-                    "AND NOT EXISTS (SELECT 1 FROM {results} x WHERE x.id = r.id)"
-                ).format(rounds=_stage("rounds"), results=_stage("results")),
-            )
-        keep_with_results = sql.SQL(
-            "" if results else "AND NOT EXISTS (SELECT 1 FROM public.results r WHERE r.entrant_id = e.id)"
-        )
-        counts["entrants"]["removed"] = _delete(
-            conn,
-            sql.SQL(
-                "DELETE FROM public.entrants e WHERE e.round_id IN (SELECT id FROM {rounds}) "
-                "AND NOT EXISTS (SELECT 1 FROM {entrants} x WHERE x.id = e.id) {keep}"
-            ).format(rounds=_stage("rounds"), entrants=_stage("entrants"), keep=keep_with_results),
-        )
-        counts["driver_aliases"]["removed"] = _delete(
-            conn,
-            sql.SQL(
-                "DELETE FROM public.driver_aliases a WHERE a.driver_id IN (SELECT id FROM {drivers}) "
-                "AND a.source = 'openf1' AND NOT EXISTS (SELECT 1 FROM {aliases} x WHERE x.id = a.id)"
-            ).format(drivers=_stage("drivers"), aliases=_stage("driver_aliases")),
-        )
+        for name, n in _removals(conn, db, results).items():
+            counts[name]["removed"] = n
 
         for spec in specs:
-            moved = _make_room(conn, spec)
-            inserted, updated, unchanged = _upsert(conn, spec, len(racing.table(spec.name)))
+            moved = _make_room(conn, db, spec)
+            inserted, updated = _upsert(conn, db, spec)
+            staged = len(racing.table(spec.name))
             c = counts[spec.name]
-            c["inserted"], c["updated"], c["unchanged"] = inserted, updated + moved, unchanged
+            c["inserted"], c["updated"] = inserted, updated + moved
+            c["unchanged"] = staged - inserted - updated
 
         summary = LoadSummary(tables={name: TableCounts(**c) for name, c in counts.items()})
         document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
@@ -334,12 +458,14 @@ def load(
     return msgspec.structs.replace(summary, run_id=int(row[0]) if row else None)
 
 
-def racing_snapshot(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
-    """Every owned column of every racing table, rows sorted by id: for comparing databases."""
+def racing_snapshot(conn: Conn, naming: Naming | None = None) -> dict[str, list[tuple[object, ...]]]:
+    """Every owned column of every racing table (model names and order), rows sorted by id: for comparing
+    databases, whatever their naming."""
+    naming = naming or resolve(conn)
     out: dict[str, list[tuple[object, ...]]] = {}
     for spec in TABLES:
         rows = conn.execute(
-            sql.SQL("SELECT {} FROM {} ORDER BY id").format(_cols(spec.columns), _target(spec.name))
+            sql.SQL("{} ORDER BY 1").format(naming.select(spec.name, spec.columns))
         ).fetchall()
         out[spec.name] = [tuple(r) for r in rows]
     return out

@@ -1,0 +1,251 @@
+"""The SQL names of the racing tables in one database: ``snake`` (ours) or ``ef`` (the app's own database).
+
+The racing tables are described once (:data:`ingestion.replay.rows.TABLES`, snake_case names as in
+``shared/SCHEMA.md``); a :class:`Naming` turns a table or column of that model into the SQL name a given
+database uses:
+
+- ``snake``: the schema ``ingest db migrate`` creates: unquoted snake_case (``sessions.open_f1_session_key``);
+- ``ef``: the schema the app's Entity Framework Core migrations create: quoted PascalCase, every word
+  capitalised and joined (``"Sessions"."OpenF1SessionKey"``, ``"Results"."Q1Time"``, ``"Series"."UIOrder"``).
+
+What the app's model lacks is kept out of its tables on an ``ef`` database: OpenF1's circuit key lives in
+``ingestion.circuit_keys`` (a *side table* keyed by the circuit's id), replay runs and migrations in schema
+``ingestion``. :meth:`Naming.select` reads a table with every model column under its snake_case name (side
+columns joined in), so readers work the same on both namings.
+
+Which naming a database uses is detected from its catalog (:func:`detect`), or forced by
+``DATABASE_SCHEMA=snake|ef`` (default ``auto``); :func:`resolve` does both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, get_args
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+__all__ = [
+    "EF",
+    "SETTINGS",
+    "SNAKE",
+    "Kind",
+    "Naming",
+    "Setting",
+    "SideColumn",
+    "detect",
+    "pascal",
+    "resolve",
+]
+
+Kind = Literal["snake", "ef"]
+Setting = Literal["auto", "snake", "ef"]
+SETTINGS: tuple[str, ...] = get_args(Setting)
+
+Conn = psycopg.Connection[Any]
+
+#: Where EF's PascalCase is not simply every snake_case word capitalised.
+_EF_EXCEPTIONS = {"ui_order": "UIOrder"}
+
+#: The schema of the ingester's own tables (bookkeeping; on an ``ef`` database also its side tables).
+OWN_SCHEMA = "ingestion"
+
+
+def snake(name: str) -> str:
+    """The model's name of an EF Core table or column: ``OpenF1SessionKey`` -> ``open_f1_session_key``."""
+    for model, ef in _EF_EXCEPTIONS.items():
+        if ef == name:
+            return model
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def pascal(name: str) -> str:
+    """EF Core's name for a snake_case table or column: ``open_f1_session_key`` -> ``OpenF1SessionKey``."""
+    if name in _EF_EXCEPTIONS:
+        return _EF_EXCEPTIONS[name]
+    return "".join(word[:1].upper() + word[1:] for word in name.split("_"))
+
+
+class SideColumn(msgspec.Struct, frozen=True):
+    """A model column the database's own table lacks, kept in ``ingestion.<table>`` keyed by the row's id."""
+
+    table: str
+    key: str
+    column: str
+
+
+#: The model columns the app's tables lack (shared/SCHEMA.md: "nothing of what the ingester adds exists
+#: there"), and where an ``ef`` database keeps them.
+_EF_SIDE: dict[tuple[str, str], SideColumn] = {
+    ("circuits", "open_f1_circuit_key"): SideColumn("circuit_keys", "circuit_id", "open_f1_circuit_key"),
+}
+
+#: Extra unique keys of the app's tables that replay adopts existing rows by (its entrants are unique on
+#: (round, driver), not on (round, driver, team)).
+_EF_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {"entrants": (("round_id", "driver_id"),)}
+
+#: Racing tables of the app's database that the ingester does not write: racing data all the same
+#: (clean-racing deletes them, they never count as user data).
+_EF_EXTRA_RACING: tuple[str, ...] = ("series_aliases",)
+
+
+class Naming(msgspec.Struct, frozen=True):
+    """The SQL names of the model's racing tables in one database (see the module doc)."""
+
+    kind: Kind
+
+    @property
+    def schema(self) -> str:
+        return "public"
+
+    def table(self, name: str) -> str:
+        """The SQL name (unquoted text) of model table ``name``."""
+        return pascal(name) if self.kind == "ef" else name
+
+    def column(self, table: str, column: str) -> str:
+        """The SQL name of ``column`` of model table ``table`` (in its own table; see :meth:`side`)."""
+        return pascal(column) if self.kind == "ef" else column
+
+    def side(self, table: str, column: str) -> SideColumn | None:
+        """Where a model column the database's table lacks is kept, or None (it is in the table)."""
+        return _EF_SIDE.get((table, column)) if self.kind == "ef" else None
+
+    def side_columns(self, table: str) -> tuple[tuple[str, SideColumn], ...]:
+        """(model column, where it is kept) for each column of ``table`` kept in a side table."""
+        if self.kind != "ef":
+            return ()
+        return tuple((c, s) for (t, c), s in _EF_SIDE.items() if t == table)
+
+    def rel(self, name: str) -> sql.Identifier:
+        """The qualified table of model table ``name`` (``public.sessions`` / ``public."Sessions"``)."""
+        return sql.Identifier(self.schema, self.table(name))
+
+    def col(self, table: str, column: str) -> sql.Identifier:
+        return sql.Identifier(self.column(table, column))
+
+    def unique_keys(self, table: str, keys: Sequence[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+        """The natural keys replay adopts existing rows of ``table`` by: the model's, then the database's."""
+        extra = _EF_KEYS.get(table, ()) if self.kind == "ef" else ()
+        return tuple(dict.fromkeys((*keys, *extra)))
+
+    def racing_tables(self, model: Sequence[str]) -> tuple[str, ...]:
+        """Model names of every racing table of the database: ``model`` plus the app's own extras."""
+        return (*model, *(_EF_EXTRA_RACING if self.kind == "ef" else ()))
+
+    def select(self, table: str, columns: Sequence[str], alias: str = "t") -> sql.Composed:
+        """``SELECT <each column AS its model name> FROM <table> <alias>`` with side columns joined in."""
+        a = sql.Identifier(alias)
+        items: list[sql.Composable] = []
+        joins: list[sql.Composable] = []
+        for n, c in enumerate(columns):
+            side = self.side(table, c)
+            if side is None:
+                items.append(sql.SQL("{}.{} AS {}").format(a, self.col(table, c), sql.Identifier(c)))
+                continue
+            k = sql.Identifier(f"{alias}_side{n}")
+            items.append(sql.SQL("{}.{} AS {}").format(k, sql.Identifier(side.column), sql.Identifier(c)))
+            joins.append(
+                sql.SQL(" LEFT JOIN {} {} ON {}.{} = {}.{}").format(
+                    sql.Identifier(OWN_SCHEMA, side.table), k, k, sql.Identifier(side.key), a,
+                    self.col(table, "id"),
+                )
+            )
+        return sql.SQL("SELECT {} FROM {} {}{}").format(
+            sql.SQL(", ").join(items), self.rel(table), a, sql.SQL("").join(joins)
+        )
+
+    def source(self, table: str, columns: Sequence[str]) -> sql.Composed:
+        """A relation usable in FROM: the table itself on ``snake``, else :meth:`select` in parentheses."""
+        if self.kind == "snake":
+            return sql.SQL("{}").format(self.rel(table))
+        return sql.SQL("({})").format(self.select(table, columns, "src"))
+
+
+SNAKE = Naming("snake")
+EF = Naming("ef")
+
+
+def detect(conn: Conn) -> Kind | None:
+    """The naming the database's catalog shows: ``ef`` when ``"Sessions"."OpenF1SessionKey"`` and
+    ``"__EFMigrationsHistory"`` exist, ``snake`` when our migrations table or ``public.sessions`` does,
+    else None (neither schema was created)."""
+    row = conn.execute(
+        """
+        SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relname = 'Sessions' AND c.relkind IN ('r', 'p')
+                         AND a.attname = 'OpenF1SessionKey' AND NOT a.attisdropped),
+               to_regclass('public."__EFMigrationsHistory"') IS NOT NULL,
+               to_regclass('ingestion.schema_migrations') IS NOT NULL
+                 OR to_regclass('public.sessions') IS NOT NULL
+        """
+    ).fetchone()
+    assert row is not None
+    if row[0] and row[1]:
+        return "ef"
+    if row[2]:
+        return "snake"
+    return None
+
+
+def resolve(conn: Conn, setting: str | None = None) -> Naming:
+    """The naming to use on ``conn``'s database: ``setting`` (default: ``DATABASE_SCHEMA``, ``auto``) when
+    it forces one, else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
+    if setting is None:
+        from ingestion.config import database_schema
+
+        setting = database_schema()
+    if setting == "ef":
+        return EF
+    if setting == "snake":
+        return SNAKE
+    return EF if detect(conn) == "ef" else SNAKE
+
+
+def catalog_columns(conn: Conn, naming: Naming, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Every column of each model table as the database holds it (model names, side columns included),
+    in the table's order: what readers that need more than the owned columns select."""
+    rows = conn.execute(
+        """
+        SELECT c.relname::text, a.attname::text FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY c.relname, a.attnum
+        """,
+        (naming.schema, [naming.table(t) for t in tables]),
+    ).fetchall()
+    model = {naming.table(t): t for t in tables}
+    out: dict[str, list[str]] = {t: [] for t in tables}
+    for relname, attname in rows:
+        table = model[str(relname)]
+        column = snake(str(attname)) if naming.kind == "ef" else str(attname)
+        if naming.column(table, column) == attname:  # a name the model can address
+            out[table].append(column)
+    for table in tables:
+        out[table].extend(c for c, _ in naming.side_columns(table) if c not in out[table])
+    return {t: tuple(cs) for t, cs in out.items()}
+
+
+_NOT_ALIAS = r"(?!(?:WHERE|GROUP|ORDER|JOIN|LEFT|RIGHT|INNER|CROSS|ON|LIMIT|HAVING|UNION|USING)\b)"
+
+
+def rewriter(naming: Naming, columns: Mapping[str, Sequence[str]], render: Callable[[sql.Composable], str]
+             ) -> Callable[[str], str]:
+    """A function that makes a query written against the snake_case tables (``FROM rounds r``, ``JOIN
+    seasons se``, unqualified, aliased or not) read the database's own: identity on ``snake``; on ``ef``
+    each such table becomes a derived table with every column of ``columns`` under its model name.
+
+    For hand-written read-only queries (audit, report); ``render`` turns SQL into text (``as_string``).
+    """
+    if naming.kind == "snake":
+        return lambda query: query
+    sources = {t: render(naming.source(t, cs)) for t, cs in columns.items()}
+    names = "|".join(sorted(sources, key=len, reverse=True))
+    pattern = re.compile(rf"\b(FROM|JOIN)\s+({names})\b(?:\s+{_NOT_ALIAS}([a-z_][a-z0-9_]*)\b)?")
+
+    def rewrite(query: str) -> str:
+        return pattern.sub(lambda m: f"{m[1]} {sources[m[2]]} {m[3] or m[2]}", query)
+
+    return rewrite
