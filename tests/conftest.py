@@ -12,11 +12,13 @@ import itertools
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
+from naming_support import VIEWS, build_app_database, create_snake_views
 
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
@@ -108,25 +110,44 @@ def pg_server_url() -> str:
     return url
 
 
-DbFactory = Callable[[], str]
+class DbFactory(Protocol):
+    def __call__(self, naming: str = "snake") -> str: ...
 
 
 @pytest.fixture(scope="session")
 def db_factory(pg_server_url: str) -> Iterator[DbFactory]:
-    """Make fresh, migrated, uniquely named databases; all are dropped when the run ends."""
+    """Make fresh, migrated, uniquely named databases; all are dropped when the run ends.
+
+    ``naming="snake"`` (default): our schema, from ``ingest db migrate``. ``naming="ef"``: the app's own
+    database (its EF Core schema from ``app_schema_ef.sql``, user tables included), then ``ingest db
+    migrate`` (schema ingestion only), plus the tests' ``snake_view`` schema. One template per naming.
+    """
     run = f"pf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    template = f"{run}_template"
     created: list[str] = []
+    templates: dict[str, str] = {}
     counter = itertools.count(1)
     with connect(pg_server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{template}"')
-        created.append(template)
-        with connect(with_database(pg_server_url, template), autocommit=True) as conn:
-            migrate(conn)
 
-        def new() -> str:
+        def template(naming: str) -> str:
+            if naming not in templates:
+                name = f"{run}_template" if naming == "snake" else f"{run}_template_{naming}"
+                admin.execute(f'CREATE DATABASE "{name}"')
+                created.append(name)
+                with connect(with_database(pg_server_url, name), autocommit=True) as conn:
+                    if naming == "ef":
+                        build_app_database(conn)
+                    migrate(conn)
+                    if naming == "ef":
+                        create_snake_views(conn)
+                templates[naming] = name
+            return templates[naming]
+
+        template("snake")
+
+        def new(naming: str = "snake") -> str:
+            source = template(naming)
             name = f"{run}_{next(counter)}"
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
             created.append(name)
             return with_database(pg_server_url, name)
 
@@ -138,15 +159,24 @@ def db_factory(pg_server_url: str) -> Iterator[DbFactory]:
 
 
 @pytest.fixture
-def db_url(db_factory: DbFactory) -> str:
-    """A fresh migrated database for this test alone."""
-    return db_factory()
+def schema_naming(request: pytest.FixtureRequest) -> str:
+    """The naming of this test's database: ``snake`` unless the test runs on both (``BOTH_NAMINGS``)."""
+    return str(getattr(request, "param", "snake"))
 
 
 @pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """An autocommit connection to this test's fresh database."""
+def db_url(db_factory: DbFactory, schema_naming: str) -> str:
+    """A fresh migrated database for this test alone (our schema, or the app's: ``schema_naming``)."""
+    return db_factory(schema_naming)
+
+
+@pytest.fixture
+def conn(db_url: str, schema_naming: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit connection to this test's fresh database. On the app's database its search_path
+    starts with the ``snake_view`` views, so the test's own SQL reads the snake_case names."""
     with connect(db_url, autocommit=True) as connection:
+        if schema_naming == "ef":
+            connection.execute(f"SET search_path = {VIEWS}, public")
         yield connection
 
 

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naming_support import BOTH_NAMINGS
 from test_audit import Seed, racing_counts, run_cli, run_module, seed_racing
 
 from ingestion.db.clean import (
@@ -59,6 +60,46 @@ def _log_rows(conn: Conn, seed: Seed, *session_keys: int) -> list[uuid.UUID]:
     return ids
 
 
+class Diary:
+    """Users' diary entries on sessions, on either naming: a ``logs`` table of our own making beside the
+    snake_case schema; the app's own ``"Logs"`` (one user per entry: unique per user and session) on ef."""
+
+    def __init__(self, conn: Conn, naming: str) -> None:
+        self.conn, self.ef = conn, naming == "ef"
+        self.table = '"Logs"' if self.ef else "logs"  # as clean-racing names it
+        self.reference = '"Logs"(SessionId) -> Sessions' if self.ef else "logs(session_id) -> sessions"
+        if not self.ef:
+            _logs(conn)
+
+    def add(self, seed: Seed, *session_keys: int) -> list[uuid.UUID]:
+        if not self.ef:
+            return _log_rows(self.conn, seed, *session_keys)
+        ids = []
+        for key in session_keys:
+            user, log = f"fan-{uuid.uuid4()}", uuid.uuid4()
+            self.conn.execute('INSERT INTO public."AspNetUsers" ("Id", "UserName") VALUES (%s, %s)',
+                              (user, user))
+            self.conn.execute(
+                'INSERT INTO public."Logs" ("Id", "UserId", "SessionId", "StarRating") '
+                "VALUES (%s, %s, %s, 4.5)",
+                (log, user, seed.sessions[key]),
+            )
+            ids.append(log)
+        return ids
+
+    def count(self) -> int:
+        return _count(self.conn, 'public."Logs"' if self.ef else "logs")
+
+
+def _racing_set(naming: str) -> tuple[str, ...]:
+    """The tables clean-racing deletes: the model's, and on the app's database its "SeriesAliases" too."""
+    return (*RACING_TABLES, "series_aliases") if naming == "ef" else RACING_TABLES
+
+
+def _expected(seeded: Seed, naming: str) -> dict[str, int]:
+    return {t: seeded.counts.get(t, 0) for t in _racing_set(naming)}
+
+
 def _count(conn: Conn, table: str) -> int:
     row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     assert row is not None
@@ -67,33 +108,84 @@ def _count(conn: Conn, table: str) -> int:
 
 # --- the library ---------------------------------------------------------------------------------------
 
-def test_clean_racing_refuses_when_user_rows_reference_sessions(conn: Conn, seeded: Seed) -> None:
-    """Logs pointing at sessions: UserDataReferencesRacing with the table and count; nothing deleted."""
-    _logs(conn)
-    _log_rows(conn, seeded, 9472, 9472, 9468)
+@BOTH_NAMINGS
+def test_clean_racing_refuses_when_user_rows_reference_sessions(
+    conn: Conn, seeded: Seed, schema_naming: str
+) -> None:
+    """Diary entries pointing at sessions: UserDataReferencesRacing with the table and count; nothing
+    deleted (on the app's database: its own "Logs")."""
+    diary = Diary(conn, schema_naming)
+    diary.add(seeded, 9472, 9472, 9468)
     with pytest.raises(UserDataReferencesRacing) as refused:
         clean_racing(conn, dry_run=False)
     error = refused.value
-    assert error.tables == ("logs",)
-    assert error.counts == {"logs": 3}
+    assert error.tables == (diary.table,)
+    assert error.counts == {diary.table: 3}
     assert error.exit_code == 1
-    assert "logs(session_id) -> sessions: 3 rows" in error.message and "nothing was deleted" in error.message
+    assert f"{diary.reference}: 3 rows" in error.message and "nothing was deleted" in error.message
     assert racing_counts(conn) == seeded.counts
-    assert _count(conn, "logs") == 3
+    assert diary.count() == 3
 
 
-def test_clean_racing_deletes_racing_data_and_keeps_user_tables(conn: Conn, seeded: Seed) -> None:
+def test_clean_racing_ef_names_every_user_table_that_would_lose_rows(db_factory: object) -> None:
+    """The app's database: a diary entry with its review, a list item and a grandstand block the clean;
+    each user table is listed with its count, direct references and chains alike."""
+    from ingestion.db import connect
+    from ingestion.replay.identity import make_id
+
+    url: str = db_factory("ef")  # type: ignore[operator]
+    with connect(url, autocommit=True) as conn:
+        seed = seed_racing_ef(conn)
+        log, user = uuid.uuid4(), "fan"
+        conn.execute('INSERT INTO "AspNetUsers" ("Id") VALUES (%s)', (user,))
+        conn.execute('INSERT INTO "Logs" ("Id", "UserId", "SessionId") VALUES (%s, %s, %s)',
+                     (log, user, seed))
+        conn.execute('INSERT INTO "Reviews" VALUES (%s, %s, %s, false)', (uuid.uuid4(), log, "great race"))
+        conn.execute('INSERT INTO "UserLists" VALUES (%s, %s, %s)', (make_id("list", 1), user, "best"))
+        conn.execute('INSERT INTO "ListItems" VALUES (%s, %s, %s, 0, NULL), (%s, %s, %s, 1, NULL)',
+                     (uuid.uuid4(), make_id("list", 1), seed, uuid.uuid4(), make_id("list", 1), seed))
+        conn.execute('INSERT INTO "Grandstands" SELECT %s, "Id", %s FROM "Circuits"', (uuid.uuid4(), "North"))
+        with pytest.raises(UserDataReferencesRacing) as refused:
+            clean_racing(conn, dry_run=False)
+        assert refused.value.counts == {'"Grandstands"': 1, '"ListItems"': 2, '"Logs"': 1}
+        described = [r.describe() for r in refused.value.referrers]
+        assert '"Reviews"(LogId) -> "Logs" -> Sessions: 1 row' in described
+        dry = clean_racing(conn, dry_run=True)
+        assert [r.describe() for r in dry.blockers] == described
+        assert _count(conn, '"Sessions"') == 1 and _count(conn, '"Reviews"') == 1
+
+
+def seed_racing_ef(conn: Conn) -> uuid.UUID:
+    """One session of one round in the app's own tables (its names), written as the app would."""
+    ids = [uuid.uuid4() for _ in range(5)]
+    series, season, circuit, rnd, session = ids
+    conn.execute('INSERT INTO "Series" ("Id", "Name", "Slug") VALUES (%s, %s, %s)', (series, "F1", "f1"))
+    conn.execute('INSERT INTO "Seasons" VALUES (%s, %s, 2024)', (season, series))
+    conn.execute('INSERT INTO "Circuits" ("Id", "Name", "Slug", "Location", "Country") '
+                 "VALUES (%s, 'Sakhir', 'sakhir', 'Sakhir', 'Bahrain')", (circuit,))
+    conn.execute('INSERT INTO "Rounds" ("Id", "SeasonId", "CircuitId", "Name", "Slug", "RoundNumber", '
+                 '"DateStart", "DateEnd") VALUES (%s, %s, %s, %s, %s, 1, %s, %s)',
+                 (rnd, season, circuit, "Bahrain", "2024-bahrain", "2024-03-01", "2024-03-02"))
+    conn.execute('INSERT INTO "Sessions" VALUES (%s, %s, 6, %s, 2, 9472)',
+                 (session, rnd, "2024-03-02T15:00Z"))
+    return session
+
+
+@BOTH_NAMINGS
+def test_clean_racing_deletes_racing_data_and_keeps_user_tables(
+    conn: Conn, seeded: Seed, schema_naming: str
+) -> None:
     """With the user table empty, every racing row goes; user tables and their rows stay."""
-    _logs(conn)
-    conn.execute("CREATE TABLE accounts (id uuid PRIMARY KEY, name text)")
-    conn.execute("INSERT INTO accounts VALUES (%s, 'fan')", (uuid.uuid4(),))
+    diary = Diary(conn, schema_naming)
+    conn.execute("CREATE TABLE public.accounts (id uuid PRIMARY KEY, name text)")
+    conn.execute("INSERT INTO public.accounts VALUES (%s, 'fan')", (uuid.uuid4(),))
     report = clean_racing(conn, dry_run=False)
     assert report.deleted and not report.dry_run
-    assert counts_by_table(report) == {t: seeded.counts[t] for t in RACING_TABLES}
-    assert report.referencing_tables == ("logs",)
+    assert counts_by_table(report) == _expected(seeded, schema_naming)
+    assert diary.table in report.referencing_tables
     assert racing_counts(conn) == EMPTY
-    assert _count(conn, "accounts") == 1
-    assert _count(conn, "logs") == 0  # the table is intact and usable
+    assert _count(conn, "public.accounts") == 1
+    assert diary.count() == 0  # the table is intact and usable
 
 
 def test_clean_racing_then_reseed(conn: Conn, seeded: Seed, world_dir: Path) -> None:
@@ -103,21 +195,23 @@ def test_clean_racing_then_reseed(conn: Conn, seeded: Seed, world_dir: Path) -> 
     assert again.counts == seeded.counts and again.sessions == seeded.sessions
 
 
-def test_clean_racing_dry_run_deletes_nothing(conn: Conn, seeded: Seed) -> None:
+@BOTH_NAMINGS
+def test_clean_racing_dry_run_deletes_nothing(conn: Conn, seeded: Seed, schema_naming: str) -> None:
     """--dry-run returns the counts it would delete and leaves every row in place."""
     report = clean_racing(conn, dry_run=True)
     assert report.dry_run and not report.deleted
-    assert counts_by_table(report) == {t: seeded.counts[t] for t in RACING_TABLES}
+    assert counts_by_table(report) == _expected(seeded, schema_naming)
     assert report.total == sum(seeded.counts.values())
     assert racing_counts(conn) == seeded.counts
 
 
-def test_clean_racing_dry_run_reports_blockers(conn: Conn, seeded: Seed) -> None:
+@BOTH_NAMINGS
+def test_clean_racing_dry_run_reports_blockers(conn: Conn, seeded: Seed, schema_naming: str) -> None:
     """A dry run with user rows referencing racing data returns them instead of raising."""
-    _logs(conn)
-    _log_rows(conn, seeded, 9465)
+    diary = Diary(conn, schema_naming)
+    diary.add(seeded, 9465)
     report = clean_racing(conn, dry_run=True)
-    assert [(b.table, b.rows) for b in report.blockers] == [("logs", 1)]
+    assert [(b.table, b.rows) for b in report.blockers] == [(diary.table, 1)]
     assert racing_counts(conn) == seeded.counts
 
 
@@ -182,11 +276,12 @@ def test_clean_racing_not_migrated(empty_db_url: str) -> None:
         clean_racing(conn, dry_run=True)
 
 
-def test_delete_order_of_the_schema(conn: Conn) -> None:
+@BOTH_NAMINGS
+def test_delete_order_of_the_schema(conn: Conn, schema_naming: str) -> None:
     """The order computed from the catalog deletes children before parents (results before sessions...)."""
     report: CleanReport = clean_racing(conn, dry_run=True)
     order = [c.table for c in report.counts]
-    assert sorted(order) == sorted(RACING_TABLES)
+    assert sorted(order) == sorted(_racing_set(schema_naming))
     for child, parent in [("results", "sessions"), ("results", "entrants"), ("entrants", "drivers"),
                           ("sessions", "rounds"), ("rounds", "circuits"), ("seasons", "series"),
                           ("driver_aliases", "drivers"), ("circuit_aliases", "circuits")]:
@@ -236,32 +331,34 @@ def test_clean_racing_cli_yes_deletes(
     assert racing_counts(conn) == EMPTY
 
 
+@BOTH_NAMINGS
 def test_clean_racing_cli_refusal_names_tables(
     db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_naming: str,
 ) -> None:
     """User rows referencing sessions: --yes still refuses, exit 1, one line naming the table and count."""
-    _logs(conn)
-    _log_rows(conn, seeded, 9472)
+    diary = Diary(conn, schema_naming)
+    diary.add(seeded, 9472)
     code, _, err = run_cli(["db", "clean-racing", "--yes"], db_url, monkeypatch, capsys, tmp_path)
     assert code == 1
-    assert err.count("\n") == 1 and "logs(session_id) -> sessions: 1 row" in err
+    assert err.count("\n") == 1 and f"{diary.reference}: 1 row" in err
     assert racing_counts(conn) == seeded.counts
 
 
+@BOTH_NAMINGS
 def test_clean_racing_cli_dry_run(
     db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_naming: str,
 ) -> None:
     """--dry-run prints the counts and deletes nothing; with blockers it says it would refuse (exit 1)."""
     code, out, _ = run_cli(["db", "clean-racing", "--dry-run"], db_url, monkeypatch, capsys, tmp_path)
     assert code == 0
     assert f"would delete {sum(seeded.counts.values())} racing row(s)" in out and "nothing was deleted" in out
-    _logs(conn)
-    _log_rows(conn, seeded, 9472)
+    diary = Diary(conn, schema_naming)
+    diary.add(seeded, 9472)
     code, out, _ = run_cli(["db", "clean-racing", "--dry-run"], db_url, monkeypatch, capsys, tmp_path)
     assert code == 1
-    assert "would refuse" in out and "logs(session_id) -> sessions: 1 row" in out
+    assert "would refuse" in out and f"{diary.reference}: 1 row" in out
     assert racing_counts(conn) == seeded.counts
 
 

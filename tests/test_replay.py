@@ -11,8 +11,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from conftest import DbFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naming_support import BOTH_NAMINGS
 from test_replay_support import (
     AS_OF,
     CHAMPIONSHIP_2024,
@@ -52,6 +54,7 @@ def _xmins(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
     return {t: conn.execute(f"SELECT id, xmin::text FROM {t} ORDER BY id").fetchall() for t in TABLE_NAMES}
 
 
+@BOTH_NAMINGS
 def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: Conn) -> None:
     """Replaying the real store: 25 rounds and 123 sessions in 2024, the championship points, Hungary 2023."""
     summary = run_replay(db_url, store, AS_OF, True)
@@ -97,6 +100,7 @@ def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: C
     assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == 1
 
 
+@BOTH_NAMINGS
 def test_replay_circuits_carry_the_meeting_country_code(store: Store, db_url: str, conn: Conn) -> None:
     """A circuit takes location, country and country code from its latest meeting (Sakhir: Bahrain, BRN)."""
     run_replay(db_url, store, AS_OF, False)
@@ -106,6 +110,7 @@ def test_replay_circuits_carry_the_meeting_country_code(store: Store, db_url: st
     assert _one(conn, "SELECT count(*) FROM circuits WHERE country_code IS NULL") == 0
 
 
+@BOTH_NAMINGS
 def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn) -> None:
     """A second replay of the same store changes no racing row (same xmin); only a run is recorded."""
     run_replay(db_url, store, AS_OF, True)
@@ -117,6 +122,7 @@ def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn)
     assert _one(conn, "SELECT count(*) FROM ingestion.replay_runs") == 2
 
 
+@BOTH_NAMINGS
 def test_replay_no_results_never_touches_results(store: Store, db_url: str, conn: Conn) -> None:
     """--no-results: results stay empty on a fresh database, and untouched (not even deleted) later."""
     summary = run_replay(db_url, store, AS_OF, False)
@@ -140,6 +146,7 @@ def test_replay_as_of_replays_the_past(tmp_path: Path, db_url: str, conn: Conn) 
     assert run_replay(db_url, store, FETCHED + timedelta(days=2), True).tables["rounds"].inserted == 25
 
 
+@BOTH_NAMINGS
 def test_replay_adopts_ids_of_an_older_pipeline(store: Store, db_url: str, conn: Conn) -> None:
     """Rows an older pipeline wrote under other ids (same session key, meeting key, slugs) keep their ids."""
     series, season, circuit, rnd, sess, team, driver = (make_id("legacy", n) for n in range(7))
@@ -181,6 +188,7 @@ def _ingest(args: list[str]) -> None:
     assert exit_info.value.code in (0, None)
 
 
+@BOTH_NAMINGS
 def test_replay_cli_prints_the_summary_as_json(
     store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -235,6 +243,7 @@ def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
         return racing_snapshot(conn)
 
 
+@BOTH_NAMINGS
 @DB_SETTINGS
 @given(
     subset=st.lists(st.sampled_from(PER_MEETING), max_size=30, unique=True),
@@ -242,11 +251,11 @@ def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
     results=st.booleans(),
 )
 def test_replay_fresh_equals_incremental(
-    db_factory: Callable[[], str], subset: list[Any], as_of: datetime, results: bool
+    db_factory: DbFactory, schema_naming: str, subset: list[Any], as_of: datetime, results: bool
 ) -> None:
     """Replaying over an older state (fewer requests, earlier as_of) equals a fresh replay, ids too."""
     full = list(ANSWERS_2024)
-    incremental, fresh = db_factory(), db_factory()
+    incremental, fresh = db_factory(schema_naming), db_factory(schema_naming)
     _load(incremental, [*MEETINGS_AND_SESSIONS, *subset], as_of, results)
     _load(incremental, full, AS_OF)
     _load(fresh, full, AS_OF)
@@ -267,13 +276,14 @@ def test_replay_two_fresh_databases_get_identical_ids(
     assert _tables(first) == _tables(second)
 
 
+@BOTH_NAMINGS
 @DB_SETTINGS
 @given(results=st.booleans(), picks=st.lists(st.integers(0, len(PER_MEETING) - 1), max_size=10, unique=True))
 def test_replay_no_results_leaves_results_empty(
-    db_factory: Callable[[], str], results: bool, picks: list[int]
+    db_factory: DbFactory, schema_naming: str, results: bool, picks: list[int]
 ) -> None:
     """With results off nothing is written to results, whatever the snapshots hold and whatever ran before."""
-    url = db_factory()
+    url = db_factory(schema_naming)
     answers = [*MEETINGS_AND_SESSIONS, *(PER_MEETING[i] for i in picks)]
     if results:
         _load(url, answers, AS_OF, True)
@@ -344,12 +354,13 @@ def _mutated_world(draw: st.DrawFn) -> list[Any]:
     return answers
 
 
+@BOTH_NAMINGS
 @DB_SETTINGS
 @given(answers=_mutated_world())
 def test_replay_mutated_openf1_rows_load_and_settle(
-    db_factory: Callable[[], str], answers: list[Any]
+    db_factory: DbFactory, schema_naming: str, answers: list[Any]
 ) -> None:
     """Real rows with fields swapped or nulled never crash loading; a second replay writes nothing."""
-    url = db_factory()
+    url = db_factory(schema_naming)
     _load(url, answers, AS_OF)
     assert _load(url, answers, AS_OF) == 0

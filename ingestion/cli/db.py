@@ -9,6 +9,7 @@ from ingestion import db as database
 from ingestion.config import load_settings
 from ingestion.db import embedded
 from ingestion.db.migrate import unknown
+from ingestion.db.naming import detect, resolve
 from ingestion.secrets import mask_url
 
 db_app = typer.Typer(help="The database: migrations, URL, the embedded server, audit, clean-racing.",
@@ -26,15 +27,21 @@ JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 def migrate_command(as_json: bool = JSON) -> None:
     """Apply pending migrations in order, each in its own transaction.
 
+    On the app's own database (EF Core naming, see DATABASE_SCHEMA) only schema ingestion is managed.
+
     Example: ingest db migrate
     """
     settings = load_settings()
     url = database.database_url(settings)
     with database.connect(url, autocommit=True) as conn:
-        applied = database.migrate(conn)
+        naming = resolve(conn, settings.database_schema)
+        applied = database.migrate(conn, naming=naming)
     if as_json:
-        _json({"database": mask_url(url), "applied": applied})
+        _json({"database": mask_url(url), "naming": naming.kind, "applied": applied})
         return
+    if naming.kind == "ef":
+        typer.echo("the app's database (EF Core naming): only schema ingestion is managed here; "
+                   "its own tables come from the app's migrations")
     if applied:
         for name in applied:
             typer.echo(f"applied {name}")
@@ -52,12 +59,15 @@ def status_command(as_json: bool = JSON) -> None:
     settings = load_settings()
     url = database.database_url(settings)
     with database.connect(url, autocommit=True) as conn:
-        states = database.status(conn)
-        strangers = unknown(conn)
+        naming = resolve(conn, settings.database_schema)
+        found = detect(conn)
+        states = database.status(conn, naming=naming)
+        strangers = unknown(conn, naming=naming)
     pending = sum(1 for s in states if s.applied_at is None)
     if as_json:
         _json({
             "database": mask_url(url),
+            "naming": naming.kind,
             "applied": len(states) - pending,
             "pending": pending,
             "migrations": states,
@@ -65,6 +75,7 @@ def status_command(as_json: bool = JSON) -> None:
         })  # fmt: skip
         raise typer.Exit(0)
     typer.echo(f"database: {mask_url(url)}")
+    typer.echo(f"naming: {naming.kind} ({_naming_source(found, settings.database_schema)})")
     for s in states:
         if s.applied_at is None:
             mark = "pending"
@@ -76,6 +87,17 @@ def status_command(as_json: bool = JSON) -> None:
     for name in strangers:
         typer.echo(f"  {name:<32} applied, but not shipped by this version (renamed, or a newer ingester)")
     typer.echo(f"{len(states) - pending} applied, {pending} pending")
+
+
+def _naming_source(found: str | None, setting: str) -> str:
+    if setting != "auto":
+        return f"DATABASE_SCHEMA={setting}; the catalog shows {found or 'no racing schema'}"
+    if found == "ef":
+        return "the app's EF Core database: only schema ingestion is the ingester's"
+    if found == "snake":
+        return "the ingester's own schema"
+    return ("no racing schema yet: `ingest db migrate` creates the ingester's own; for the app's database, "
+            "run its migrations (dotnet ef database update) first")
 
 
 @db_app.command("url")

@@ -27,6 +27,8 @@ import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.config import database_schema
+
 __all__ = [
     "EF",
     "SETTINGS",
@@ -194,8 +196,6 @@ def resolve(conn: Conn, setting: str | None = None) -> Naming:
     """The naming to use on ``conn``'s database: ``setting`` (default: ``DATABASE_SCHEMA``, ``auto``) when
     it forces one, else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
     if setting is None:
-        from ingestion.config import database_schema
-
         setting = database_schema()
     if setting == "ef":
         return EF
@@ -249,3 +249,18 @@ def rewriter(naming: Naming, columns: Mapping[str, Sequence[str]], render: Calla
         return pattern.sub(lambda m: f"{m[1]} {sources[m[2]]} {m[3] or m[2]}", query)
 
     return rewrite
+
+
+#: The model's racing tables (as :data:`ingestion.replay.rows.TABLES` plus the aliases replay never writes).
+MODEL_TABLES: tuple[str, ...] = (
+    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
+    "driver_aliases", "team_aliases", "circuit_aliases",
+)
+
+
+def reader(conn: Conn, naming: Naming | None = None) -> Callable[[str], str]:
+    """:func:`rewriter` for ``conn``'s database (naming resolved, columns from its catalog)."""
+    naming = naming or resolve(conn)
+    if naming.kind == "snake":
+        return lambda query: query
+    return rewriter(naming, catalog_columns(conn, naming, MODEL_TABLES), lambda q: q.as_string(conn))

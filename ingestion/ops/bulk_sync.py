@@ -22,6 +22,7 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url
+from ingestion.db.naming import reader
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
 from ingestion.openf1.client import RetryPolicy
@@ -120,13 +121,15 @@ def season_counts(url: str, year: int) -> tuple[int, int, int]:
     """(rounds, sessions, results) the database holds for season ``year`` (a read-only transaction)."""
     with connect(url) as conn:
         conn.read_only = True
+        rewrite = reader(conn)
         row = conn.execute(
-            "SELECT (SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id "
+            rewrite("SELECT (SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id "
             " WHERE s.year = %(y)s), "
             "(SELECT count(*) FROM sessions se JOIN rounds r ON r.id = se.round_id "
             " JOIN seasons s ON s.id = r.season_id WHERE s.year = %(y)s), "
             "(SELECT count(*) FROM results x JOIN sessions se ON se.id = x.session_id "
-            " JOIN rounds r ON r.id = se.round_id JOIN seasons s ON s.id = r.season_id WHERE s.year = %(y)s)",
+            " JOIN rounds r ON r.id = se.round_id JOIN seasons s ON s.id = r.season_id "
+            "WHERE s.year = %(y)s)"),
             {"y": year},
         ).fetchone()
         conn.rollback()

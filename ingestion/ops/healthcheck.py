@@ -12,14 +12,20 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, status
-from ingestion.db.connection import REQUIRED_INDEXES, missing_unique_indexes
+from ingestion.db.connection import (
+    ef_label,
+    has_unique_index,
+    missing_unique_indexes,
+    required_indexes,
+)
+from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
 from ingestion.secrets import mask_text, mask_url, public_url, url_secrets
 from ingestion.store import Store
@@ -27,13 +33,22 @@ from ingestion.watch.loop import STATE_FILE, read_state
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
-Status = Literal["ok", "fail", "skip"]
+Conn = Any
+
+Status = Literal["ok", "fail", "skip", "warn"]
 
 #: Seconds to wait for OpenF1 (connect and read).
 OPENF1_TIMEOUT = 5.0
 #: Seconds to wait for the database to accept the connection.
 DATABASE_TIMEOUT = 5
 MIGRATE = "ingest db migrate"
+APP_FIX = "dotnet ef database update (in the app's repository)"
+#: What the database line says about the naming found in the catalog.
+NAMINGS: dict[str | None, str] = {
+    "snake": "naming snake (the ingester's own schema)",
+    "ef": "naming ef (the app's EF Core database)",
+    None: "no racing schema yet (`ingest db migrate` creates ours; the app's migrations create its own)",
+}
 
 
 class Check(msgspec.Struct, frozen=True):
@@ -63,18 +78,65 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
         return Check(name, "fail", _first_line(exc))
 
 
-def _index_fix(missing: Sequence[str], embedded: bool) -> str:
+def _index_fix(missing: Sequence[str], embedded: bool, naming: Naming = SNAKE) -> str:
     """The psql command that re-creates the required unique indexes named in ``missing`` as the migration
     does (an invalid leftover of the same name is dropped first), on ``$DATABASE_URL`` or, when the
-    embedded server is in use, on the URL ``ingest db url`` prints (it has no password)."""
+    embedded server is in use, on the URL ``ingest db url`` prints (it has no password). On the app's
+    database (``ef``) the index is named and quoted as its EF Core migrations name it."""
     statements = []
-    for table, label, columns in REQUIRED_INDEXES:
-        if label in missing:
+    for table, label, columns in required_indexes(naming):
+        if naming.kind == "ef" and ef_label(naming, table, columns) in missing:
+            statements.append(_ef_index(naming, table, columns, drop=True))
+        elif label in missing:
             name = f"ix_{table}_{'_'.join(columns)}"
             statements.append(f"DROP INDEX IF EXISTS {name}; CREATE UNIQUE INDEX {name} ON {table} "
                               f"({', '.join(columns)});")
     target = "$(ingest db url)" if embedded else "$DATABASE_URL"
-    return f'psql "{target}" -c "{" ".join(statements)}"'
+    return f"psql \"{target}\" -c '{' '.join(statements)}'" if naming.kind == "ef" else (
+        f'psql "{target}" -c "{" ".join(statements)}"'
+    )
+
+
+def _ef_index(naming: Naming, table: str, columns: Sequence[str], *, drop: bool = False) -> str:
+    """The statement that adds a unique index to the app's table, named as EF Core names indexes
+    (``drop``: an invalid leftover of that name is dropped first)."""
+    ef_cols = [naming.column(table, c) for c in columns]
+    name = f"IX_{naming.table(table)}_{'_'.join(ef_cols)}"
+    quoted = ", ".join(f'"{c}"' for c in ef_cols)
+    create = f'CREATE UNIQUE INDEX "{name}" ON "{naming.table(table)}" ({quoted});'
+    return f'DROP INDEX IF EXISTS "{name}"; {create}' if drop else create
+
+
+#: The index the app's database lacks that the pipeline's instructions ask for (a warning: replay does
+#: not need it, it keeps one entrant per (round, driver, team) all the same).
+EF_ENTRANTS_KEY = ("entrants", ("round_id", "driver_id", "team_id"))
+
+
+def _ef_checks(conn: Conn, naming: Naming) -> list[Check]:
+    """On the app's database: its EF Core migrations applied; the entrants index the pipeline asks for."""
+    def app() -> Check:
+        row = conn.execute('SELECT count(*) FROM public."__EFMigrationsHistory"').fetchone()
+        applied = int(str(row[0])) if row else 0
+        if not applied:
+            return Check(
+                "app", "fail", '"__EFMigrationsHistory" is empty: the app\'s migrations were not applied',
+                APP_FIX,
+            )
+        history = '"__EFMigrationsHistory"'
+        return Check("app", "ok", f"the app's EF Core schema: {applied} migration(s) in {history}")
+
+    def entrants() -> Check:
+        table, columns = EF_ENTRANTS_KEY
+        label = ef_label(naming, table, columns)
+        if has_unique_index(conn, naming, table, columns):
+            return Check("entrants", "ok", f"unique index on {label} present")
+        return Check(
+            "entrants", "warn",
+            f"no unique index on {label} (the pipeline's instructions ask for it; replay does not need it)",
+            _ef_index(naming, table, columns),
+        )
+
+    return [_guard("app", app), _guard("entrants", entrants)]
 
 
 def _database_checks(settings: Settings) -> list[Check]:
@@ -88,13 +150,20 @@ def _database_checks(settings: Settings) -> list[Check]:
             Check("migrations", "fail", "not checked: the database is unreachable"),
         ]
     with conn:
+        naming = resolve(conn, settings.database_schema)
+        found = detect(conn)
+
         def reachable() -> Check:
             row = conn.execute("SHOW server_version").fetchone()
             version = str(row[0]).split()[0] if row else "?"
-            return Check("database", "ok", f"PostgreSQL {version} at {mask_url(url)}")
+            return Check("database", "ok", f"PostgreSQL {version} at {mask_url(url)}; {NAMINGS[found]}")
 
         def migrations() -> Check:
-            states = status(conn)
+            if naming.kind == "ef" and found != "ef":
+                return Check(
+                    "migrations", "fail", "DATABASE_SCHEMA=ef but the app's tables are missing", APP_FIX
+                )
+            states = status(conn, naming=naming)
             pending = [s.name for s in states if s.applied_at is None]
             changed = [s.name for s in states if s.changed]
             if changed:
@@ -105,20 +174,24 @@ def _database_checks(settings: Settings) -> list[Check]:
                 )
             if pending:
                 return Check("migrations", "fail", f"{len(pending)} pending: {', '.join(pending)}", MIGRATE)
-            missing = missing_unique_indexes(conn)
+            missing = missing_unique_indexes(conn, naming)
             if missing:
                 # Every migration is applied, so `ingest db migrate` would do nothing: the index was dropped.
                 return Check(
                     "migrations", "fail",
                     f"missing unique index(es): {'; '.join(missing)} (dropped after migrating)",
-                    _index_fix(missing, embedded=not settings.database_url),
+                    _index_fix(missing, embedded=not settings.database_url, naming=naming),
                 )
+            scope = "schema ingestion only: " if naming.kind == "ef" else ""
             return Check(
                 "migrations", "ok",
-                f"{len(states)} applied, none pending; required unique indexes present",
+                f"{scope}{len(states)} applied, none pending; required unique indexes present",
             )
 
-        return [_guard("database", reachable), _guard("migrations", migrations)]
+        checks = [_guard("database", reachable), _guard("migrations", migrations)]
+        if naming.kind == "ef" and found == "ef":
+            checks.extend(_ef_checks(conn, naming))
+        return checks
 
 
 def _snapshot_check(settings: Settings) -> Check:
@@ -215,14 +288,14 @@ def exit_code(checks: Sequence[Check]) -> int:
 
 
 MARKS: dict[bool, dict[Status, str]] = {
-    True: {"ok": "OK  ", "fail": "FAIL", "skip": "SKIP"},
-    False: {"ok": "✓", "fail": "✗", "skip": "-"},
+    True: {"ok": "OK  ", "fail": "FAIL", "skip": "SKIP", "warn": "WARN"},
+    False: {"ok": "✓", "fail": "✗", "skip": "-", "warn": "!"},
 }
 
 
 def format_check(check: Check, *, ascii_only: bool) -> list[str]:
     """The line(s) printed for ``check``: a mark, the name, the message; a ``fix:`` line when failed."""
     lines = [f"{MARKS[ascii_only][check.status]} {check.name:<10} {check.message}"]
-    if check.status == "fail" and check.fix:
+    if check.status in ("fail", "warn") and check.fix:
         lines.append(f"{'':{len(MARKS[ascii_only]['ok'])}} {'':<10} fix: {check.fix}")
     return lines

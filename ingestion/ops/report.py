@@ -9,6 +9,8 @@ from __future__ import annotations
 import msgspec
 import psycopg
 
+from ingestion.db.naming import reader
+
 
 class SeasonLine(msgspec.Struct, frozen=True):
     year: int
@@ -31,32 +33,33 @@ class Report(msgspec.Struct, frozen=True):
 
 
 def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
-    """Read the report from the database (read-only)."""
+    """Read the report from the database (read-only), whatever its naming (snake or the app's EF Core)."""
+    rewrite = reader(conn)
     counts = conn.execute(
-        """SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM sessions),
+        rewrite("""SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM sessions),
                   (SELECT count(*) FROM drivers), (SELECT count(*) FROM teams),
-                  (SELECT count(*) FROM entrants), (SELECT count(*) FROM results)"""
+                  (SELECT count(*) FROM entrants), (SELECT count(*) FROM results)""")
     ).fetchone()
     assert counts is not None
     seasons = []
     for year, gps, tests, sessions, results in conn.execute(
-        """SELECT s.year,
+        rewrite("""SELECT s.year,
                   count(DISTINCT r.id) FILTER (WHERE r.round_number > 0),
                   count(DISTINCT r.id) FILTER (WHERE r.round_number = 0),
                   count(DISTINCT se.id),
                   (SELECT count(*) FROM results re JOIN sessions x ON x.id = re.session_id
                      JOIN rounds y ON y.id = x.round_id WHERE y.season_id = s.id)
            FROM seasons s LEFT JOIN rounds r ON r.season_id = s.id LEFT JOIN sessions se ON se.round_id = r.id
-           GROUP BY s.id, s.year ORDER BY s.year"""
+           GROUP BY s.id, s.year ORDER BY s.year""")
     ).fetchall():
         top = conn.execute(
-            """SELECT d.first_name || ' ' || d.last_name || coalesce(' (' || d.abbreviation || ')', ''),
-                      sum(re.points)
+            rewrite("""SELECT d.first_name || ' ' || d.last_name
+                      || coalesce(' (' || d.abbreviation || ')', ''), sum(re.points)
                FROM results re JOIN entrants e ON e.id = re.entrant_id JOIN drivers d ON d.id = e.driver_id
                JOIN rounds r ON r.id = e.round_id JOIN seasons s ON s.id = r.season_id
                WHERE s.year = %s AND re.points IS NOT NULL
                GROUP BY d.id, d.first_name, d.last_name, d.abbreviation
-               ORDER BY sum(re.points) DESC, d.last_name LIMIT 1""",
+               ORDER BY sum(re.points) DESC, d.last_name LIMIT 1"""),
             (year,),
         ).fetchone()
         seasons.append(

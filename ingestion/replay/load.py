@@ -38,10 +38,18 @@ import psycopg
 from psycopg import sql
 
 from ingestion.db.clean import ForeignKey, foreign_keys
+from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import OWN_SCHEMA, Naming, SideColumn, resolve
 from ingestion.db.userdata import protected
 from ingestion.errors import IngestionError
-from ingestion.replay.rows import TABLE_NAMES, TABLES, Replayed, TableSpec
+from ingestion.replay.rows import (
+    DRIVER_KEY,
+    TABLE_NAMES,
+    TABLES,
+    Replayed,
+    TableSpec,
+    one_entrant_per_driver,
+)
 
 __all__ = ["DEFAULT_LOCK_WAIT", "LOCK_KEY", "LoadSummary", "ReplayLocked", "TableCounts", "load"]
 
@@ -424,6 +432,8 @@ def load(
     with conn.transaction():
         _take_lock(conn, lock_wait)
         db = _Db(naming or resolve(conn), foreign_keys(conn))
+        if has_unique_index(conn, db.naming, "entrants", DRIVER_KEY):
+            racing = one_entrant_per_driver(racing)
         conn.execute(
             "CREATE TEMP TABLE replay_id_map (tbl text NOT NULL, old_id uuid NOT NULL, new_id uuid NOT NULL) "
             "ON COMMIT DROP"

@@ -261,3 +261,43 @@ def spec_of(name: str) -> TableSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
+
+
+#: The entrants key of a database that allows one entrant per driver and round (the app's own database).
+DRIVER_KEY: tuple[str, ...] = ("round_id", "driver_id")
+
+
+def one_entrant_per_driver(racing: Racing) -> Racing:
+    """The rows for a database whose entrants are unique on (round, driver) (the app's own: its index is
+    ``"IX_Entrants_RoundId_DriverId"``), where replay's one entrant per (round, driver, team) cannot all go.
+
+    Per driver and round one entrant is kept: the one with the most results, then the lowest role code,
+    then the smallest id; the results of the others point at it, and a result that would then repeat its
+    session for that entrant is dropped. Pure; ``racing`` itself when no driver has two teams in a round.
+    """
+    per_entrant: dict[uuid.UUID, int] = {}
+    for r in racing.results:
+        per_entrant[r.entrant_id] = per_entrant.get(r.entrant_id, 0) + 1
+    groups: dict[tuple[uuid.UUID, uuid.UUID], list[EntrantRow]] = {}
+    for e in racing.entrants:
+        groups.setdefault((e.round_id, e.driver_id), []).append(e)
+    remap: dict[uuid.UUID, uuid.UUID] = {}
+    for entrants in groups.values():
+        if len(entrants) > 1:
+            entrants.sort(key=lambda e: (-per_entrant.get(e.id, 0), e.role, e.id))
+            remap.update((other.id, entrants[0].id) for other in entrants[1:])
+    if not remap:
+        return racing
+    seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    results: list[ResultRow] = []
+    for r in sorted(racing.results, key=lambda r: (r.entrant_id in remap, r.id)):  # kept entrants' own first
+        entrant = remap.get(r.entrant_id, r.entrant_id)
+        if (r.session_id, entrant) in seen:
+            continue
+        seen.add((r.session_id, entrant))
+        results.append(r if entrant == r.entrant_id else msgspec.structs.replace(r, entrant_id=entrant))
+    return msgspec.structs.replace(
+        racing,
+        entrants=tuple(e for e in racing.entrants if e.id not in remap),
+        results=tuple(sorted(results, key=lambda r: r.id)),
+    )
