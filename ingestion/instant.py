@@ -1,7 +1,8 @@
 """Instants typed by people (``--as-of``, ``--now``, ``--from``, ``--received-at``): one parser for all.
 
 ISO-8601: ``2024-12-08``, ``2024-12-08T12:00``, ``...Z``, ``...+02:00``. A date alone is its midnight UTC;
-a time without a zone is UTC. The result is always an aware UTC ``datetime``. Pure.
+a time without a zone is UTC. The result is always an aware UTC ``datetime`` between 1900 and 2999 (an
+instant outside is a one-line usage error: near year 1 or 9999 the calendar arithmetic overflowed). Pure.
 """
 
 from __future__ import annotations
@@ -10,16 +11,28 @@ from datetime import UTC, datetime
 
 from ingestion.errors import UsageError
 
+#: Instants a person may type: from 1900 to 2999, UTC. Far enough either way for any season, near enough
+#: to year 1 and 9999 that every computation (``--recent`` windows, plan margins) stays in the calendar.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
 
 def parse_instant(text: str, *, option: str = "time") -> datetime:
     """``text`` as an aware UTC instant; anything else is a one-line :class:`UsageError` naming ``option``."""
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"{option}: not an ISO-8601 date or time: {text!r} (e.g. 2024-12-08 or 2024-12-08T18:00:00Z)"
+            f"{option}: not an ISO-8601 date or time: {shown} (e.g. 2024-12-08 or 2024-12-08T18:00:00Z)"
         ) from None
-    return as_utc(value)
+    try:
+        instant: datetime | None = as_utc(value)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        instant = None
+    if instant is None or not EARLIEST <= instant <= LATEST:
+        raise UsageError(f"{option}: {shown} is out of range: give a time between 1900-01-01 and 2999-12-31")
+    return instant
 
 
 def as_utc(value: datetime) -> datetime:

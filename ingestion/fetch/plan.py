@@ -230,6 +230,10 @@ def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) 
 # --- options --------------------------------------------------------------------------------------------
 
 
+#: The longest ``--recent`` window: a century of days (999999999 days overflowed the calendar).
+MAX_RECENT_DAYS = 36_500
+
+
 def validate(options: FetchOptions, now: datetime) -> None:
     """Raise :class:`FetchUsageError` for contradicting or impossible options."""
     chosen = [
@@ -243,8 +247,11 @@ def validate(options: FetchOptions, now: datetime) -> None:
     ]
     if len(chosen) > 1:
         raise FetchUsageError(f"{' and '.join(chosen)} cannot be used together: choose one")
-    if options.recent_days is not None and options.recent_days < 1:
-        raise FetchUsageError(f"--recent takes a number of days >= 1, got {options.recent_days}")
+    if options.recent_days is not None and not 1 <= options.recent_days <= MAX_RECENT_DAYS:
+        raise FetchUsageError(
+            f"--recent takes a number of days from 1 to {MAX_RECENT_DAYS}, got {options.recent_days} "
+            "(for whole seasons use --year or --all)"
+        )
     for year in options.years:
         if year < FIRST_SEASON:
             raise FetchUsageError(f"--year {year}: OpenF1 has data from {FIRST_SEASON} on")

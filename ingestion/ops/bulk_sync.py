@@ -138,6 +138,10 @@ def season_counts(url: str, year: int) -> tuple[int, int, int]:
     return rounds, sessions, results
 
 
+#: The most extra tries for a failing season (999999999 retried a dead server for ever).
+MAX_RETRIES = 20
+
+
 def bulk_sync(
     settings: Settings,
     options: BulkOptions,
@@ -152,8 +156,8 @@ def bulk_sync(
     Raises only for bad options and when the database is unreachable or not migrated (checked once,
     before any season).
     """
-    if options.retries < 0:
-        raise BulkUsageError(f"--retries takes a number >= 0, got {options.retries}")
+    if not 0 <= options.retries <= MAX_RETRIES:
+        raise BulkUsageError(f"--retries takes a number from 0 to {MAX_RETRIES}, got {options.retries}")
     if not options.years:
         raise BulkUsageError("no season to sync")
     started = time.monotonic()

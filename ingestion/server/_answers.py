@@ -56,6 +56,14 @@ def html_page(status: int, reason: str) -> bytes:
     ).encode()
 
 
+#: Bounds of serve's options: one request an hour to a million a second; a token living up to a year; a
+#: `slow` fault of up to an hour.
+PER_SECOND_BOUNDS = (1 / 3600, 1e6)
+PER_MINUTE_BOUNDS = (1 / 60, 6e7)
+MAX_TOKEN_TTL = 366 * 86400.0
+MAX_SLOW_SECONDS = 3600.0
+
+
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How ``ingest serve`` behaves. Rates of 0 mean no limit; faults apply to GETs, numbered from 1."""
 
@@ -75,13 +83,24 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if (self.token_user is None) != (self.token_password is None):
             raise UsageError("--token-user and --token-password go together")
-        if self.token_ttl <= 0:
-            raise UsageError(f"--token-ttl must be positive, got {self.token_ttl:g}")
-        if self.slow_seconds < 0:
-            raise UsageError(f"--slow-seconds must not be negative, got {self.slow_seconds:g}")
-        rates = (self.per_second, self.per_minute, self.paid_per_second, self.paid_per_minute)
-        if any(rate < 0 for rate in rates):
-            raise UsageError("rate limits must be 0 (no limit) or positive")
+        # Bounds that also refuse NaN: an absurd value (a token living 1e300 s, a rate of 1e-9/s that
+        # answers 429 for ever, a `slow` fault of 1e12 s) is a usage error, not a server that never answers.
+        if not 0 < self.token_ttl <= MAX_TOKEN_TTL:
+            raise UsageError(
+                f"--token-ttl must be from 0 to {MAX_TOKEN_TTL:g} seconds, got {self.token_ttl:g}"
+            )
+        if not 0 <= self.slow_seconds <= MAX_SLOW_SECONDS:
+            raise UsageError(
+                f"--slow-seconds must be from 0 to {MAX_SLOW_SECONDS:g}, got {self.slow_seconds:g}"
+            )
+        for name, rate, (low, high) in (
+            ("--per-second", self.per_second, PER_SECOND_BOUNDS),
+            ("--per-minute", self.per_minute, PER_MINUTE_BOUNDS),
+            ("--paid-per-second", self.paid_per_second, PER_SECOND_BOUNDS),
+            ("--paid-per-minute", self.paid_per_minute, PER_MINUTE_BOUNDS),
+        ):
+            if not (rate == 0 or low <= rate <= high):
+                raise UsageError(f"{name} must be 0 (no limit) or from {low:.6g} to {high:g}, got {rate:g}")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port must be 0..65535, got {self.port}")
 
