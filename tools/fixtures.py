@@ -1,9 +1,10 @@
 """Regenerate the committed fixture snapshots from real OpenF1 rows, through the real doors.
 
-``make snapshots`` (``python -m ingestion.fixtures``) starts ``ingest serve`` over
-``../shared/openf1/world/<year>`` on 127.0.0.1 and runs the real ``ingest fetch`` against it, results
-included, so ``snapshots/`` holds genuine requests and answers in its log. A regeneration asks every request
-again (``--refresh``): it adds events, and no blob when the data has not changed.
+``make snapshots`` (``python -m tools.fixtures``, from the checkout; not in the installed package) starts
+``ingest serve`` over ``../shared/openf1/world/<year>`` on 127.0.0.1 and runs the real ``ingest fetch``
+against it, results included, so ``snapshots/`` holds genuine requests and answers in its log. A
+regeneration asks every request again (``--refresh``): it adds events, and no blob when the data has not
+changed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingestion.config import PROJECT_ROOT, Settings, load_settings
+from ingestion.config import Settings, load_settings
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, fetch, render_summary
 from ingestion.server import ServerConfig, load_rows, start_server
 
+#: The source checkout (this tool needs ``../shared`` beside it).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_YEARS = (2023, 2024)
 DEFAULT_WORLD = PROJECT_ROOT.parent / "shared" / "openf1" / "world"
 #: The stand-in server and the client agree on a fast pace: the limits are exercised, not waited out.
@@ -59,7 +62,7 @@ def build_fixture_snapshots(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ingestion.fixtures",
+        prog="python -m tools.fixtures",
         description="Regenerate the fixture snapshots from ../shared/openf1/world via ingest serve + fetch.",
     )
     parser.add_argument(

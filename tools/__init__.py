@@ -1,0 +1,1 @@
+"""Tools of the source checkout (not part of the installed package): ``python -m tools.fixtures``."""
