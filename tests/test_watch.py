@@ -603,3 +603,29 @@ def test_watch_command_dry_run_prints_the_schedule_and_asks_nothing(
         "next wake-up: 2024-12-08T15:30:00Z (in 1.0 h)",
     ]
     assert requests.paths() == []
+
+
+def test_watch_database_down_is_logged_and_retried_not_fatal(
+    tmp_path: Path, db_url: str, conn: Conn, served: Callable[..., tuple[RunningServer, RequestLog]]
+) -> None:
+    clock = FakeClock(RACE_END + timedelta(hours=3))
+    server, requests = served(clock)
+    settings = _settings(tmp_path, db_url, server)
+    gone = db_url.rsplit("/", 1)[0] + "/pf_no_such_database"
+    lines: list[dict[str, Any]] = []
+    once = WatchConfig(once=True, retry=FAST)
+    assert run_watch(settings, once, log=lines.append, clock=clock, database=gone) == 1
+    errors = [line for line in lines if line["event"] == "error"]
+    assert [e["stage"] for e in errors] == ["start", "pass"] and "pf_no_such_database" in errors[-1]["reason"]
+    assert requests.paths() == []  # nothing fetched for a database this watcher could not lock
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.failures == 1 and state.last_success is None
+    assert run_watch(settings, once, log=lines.append, clock=clock) == 0  # the database is back
+    assert _positions(conn, RACE)
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.failures == 0 and state.last_success == clock()
+    success = clock()
+    clock.advance(900)
+    assert run_watch(settings, once, log=lines.append, clock=clock, database=gone) == 1  # down again
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.failures == 1 and state.last_success == success  # kept for healthcheck

@@ -326,6 +326,11 @@ class _Watcher:
             started=started,
             expected_within_s=2 * self.options.max_sleep.total_seconds(),
         )
+        previous = read_state(settings.snapshot_dir)
+        if previous is not None:  # a --once from cron: the last success and the failures carry over
+            self.state.last_success = previous.last_success
+            self.state.failures = previous.failures
+            self.state.last_error = previous.last_error
         self.db_lock = _DatabaseLock(url)
 
     def emit(self, event: str, **fields: Any) -> None:
