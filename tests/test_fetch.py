@@ -128,6 +128,7 @@ def test_fetch_no_results_never_asks_results(
     assert not any("session_result" in p or "starting_grid" in p for p in paths)
 
 
+@pytest.mark.reliability("every fault kind of ingest serve")
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "reset", "truncated", "html"])
 def test_fetch_survives_each_fault(
     season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path, kind: str

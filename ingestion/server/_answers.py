@@ -4,6 +4,7 @@ the answer to a GET (:func:`answer_get`). The socket loop that sends them is ``_
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import parse_qsl
 
 import msgspec
 
@@ -19,11 +20,15 @@ __all__ = [
     "JSON",
     "LIVE_SESSION_BODY",
     "LIVE_SESSION_DETAIL",
+    "MAX_BODY_BYTES",
+    "MAX_FILTERS",
+    "MAX_FILTER_CHARS",
     "NOT_FOUND_BODY",
     "NO_RESULTS_BODY",
     "RATE_EXCEEDED",
     "REPLACING",
     "TEXT",
+    "TOO_LARGE_BODY",
     "WELCOME",
     "Answer",
     "RequestRecord",
@@ -41,7 +46,14 @@ BAD_TOKEN_BODY = b'{"detail":"Invalid or expired token."}'
 BAD_CREDENTIALS_BODY = b'{"detail":"Incorrect username or password."}'
 NOT_FOUND_BODY = b'{"detail":"Not Found"}'
 BAD_LENGTH_BODY = b'{"detail":"Invalid Content-Length header."}'
+TOO_LARGE_BODY = b'{"detail":"Request body too large."}'
 WELCOME = b"Welcome to OpenF1!"
+
+#: Bounds on what a request may carry (beyond them: 400 for a query, 413 for a body, 414 for a request line
+#: beyond the standard library's 64 KiB): no real OpenF1 request comes near them.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FILTERS = 64
+MAX_FILTER_CHARS = 256
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -158,12 +170,26 @@ class Answer(msgspec.Struct):
     content_type: str = JSON
 
 
+def query_problem(query: str) -> str | None:
+    """Why ``query`` is absurd (too many filters, a key or value too long to be real), or None."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if len(pairs) > MAX_FILTERS:
+        return f"{len(pairs)} filters (at most {MAX_FILTERS})"
+    for key, value in pairs:
+        if len(key) > MAX_FILTER_CHARS or len(value) > MAX_FILTER_CHARS:
+            return f"a filter longer than {MAX_FILTER_CHARS} characters"
+    return None
+
+
 def answer_get(dataset: Dataset, endpoint: str | None, query: str) -> Answer:
     """The answer to ``GET /v1/<endpoint>?<query>`` from ``dataset`` (pure: no socket, no clock)."""
     if endpoint is None:
         return Answer(404, NOT_FOUND_BODY)
     if endpoint == "":
         return Answer(200, WELCOME, TEXT) if not query else Answer(404, NO_RESULTS_BODY)
+    problem = query_problem(query)
+    if problem is not None:
+        return Answer(400, msgspec.json.encode({"detail": f"Invalid query: {problem}."}))
     rows = dataset.rows(endpoint)
     if rows is None:
         return Answer(404, NO_RESULTS_BODY)
