@@ -345,3 +345,13 @@ def test_check_is_a_section_of_db_audit(replayed_url: str) -> None:
         "entrant_without_result": 2, "starter_without_grid": 4,
     }
     assert report.ok
+
+
+def test_check_app_database_gives_the_same_findings(db_factory: DbFactory, report_2023: CheckReport) -> None:
+    """On the app's own (EF Core named) database the check reads the same rows through the table specs
+    and finds the same 2023 findings."""
+    url = db_factory("ef")
+    run_replay(url, Store(SNAPSHOTS), datetime.now(UTC), True)
+    with connect(url, autocommit=True) as conn:
+        report = check_database(conn, 2023)
+    assert report == report_2023
