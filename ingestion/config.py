@@ -41,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_second: float = FREE_TIER[0]
     rate_per_minute: int = FREE_TIER[1]
     database_schema: str = "auto"  # DATABASE_SCHEMA: auto | snake | ef (see ingestion.db.naming)
+    revalidate_days: int | None = 30  # REVALIDATE_DAYS; 0 in the environment: never by itself
 
     @property
     def has_credentials(self) -> bool:
@@ -58,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "OPENF1_RATE_PER_SECOND": f"{self.rate_per_second:g}",
             "OPENF1_RATE_PER_MINUTE": str(self.rate_per_minute),
             "DATABASE_SCHEMA": self.database_schema,
+            "REVALIDATE_DAYS": str(self.revalidate_days or 0),
         }
 
 
@@ -161,6 +163,17 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
 
     schema = _schema_setting(get("DATABASE_SCHEMA"))
 
+    revalidate_raw = get("REVALIDATE_DAYS")
+    revalidate_days = 30
+    if revalidate_raw is not None:
+        try:
+            revalidate_days = int(revalidate_raw)
+        except ValueError:
+            revalidate_days = -1
+        if revalidate_days < 0:
+            problem = f"must be a whole number of days (0: never), got {revalidate_raw!r}"
+            raise ConfigError("REVALIDATE_DAYS", problem)
+
     snapshot_raw = get("SNAPSHOT_DIR")
     snapshot_dir = _path(snapshot_raw or "snapshots", cwd)  # relative to the working directory
     pgdata_raw = get("EMBEDDED_PGDATA")
@@ -176,6 +189,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         rate_per_second=per_second,
         rate_per_minute=per_minute,
         database_schema=schema,
+        revalidate_days=revalidate_days or None,
     )
 
 

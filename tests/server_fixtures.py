@@ -58,6 +58,7 @@ class ServerFactory(Protocol):
         slow_seconds: float = 2.0,
         clock: Callable[[], float] | None = None,
         dataset: Dataset | None = None,
+        or_repeated: bool = True,
     ) -> RunningServer: ...
 
 
@@ -67,7 +68,8 @@ def openf1_server() -> Iterator[ServerFactory]:
 
     Defaults are generous (1000/s, 100000/min) so only tests about limits see a 429; pass ``faults`` as
     ``Fault`` values or ``"KIND:EVERY"`` strings, ``token=("user", "password")`` to enable ``POST /token``,
-    ``clock`` (monotonic seconds) to drive limits and token expiry by hand.
+    ``clock`` (monotonic seconds) to drive limits and token expiry by hand, ``or_repeated=False`` for a server
+that keeps only the last value of a repeated key (OpenF1 before August 2025, ``ingest serve --no-or``).
     """
     started: list[RunningServer] = []
 
@@ -85,6 +87,7 @@ def openf1_server() -> Iterator[ServerFactory]:
         slow_seconds: float = 2.0,
         clock: Callable[[], float] | None = None,
         dataset: Dataset | None = None,
+        or_repeated: bool = True,
     ) -> RunningServer:
         data = dataset if dataset is not None else Dataset()
         if rows:
@@ -101,6 +104,7 @@ def openf1_server() -> Iterator[ServerFactory]:
             token_ttl=token_ttl,
             faults=tuple(f if isinstance(f, Fault) else Fault.parse(f) for f in faults),
             slow_seconds=slow_seconds,
+            or_repeated=or_repeated,
         )
         server = start_server(data, config, clock=clock) if clock else start_server(data, config)
         started.append(server)

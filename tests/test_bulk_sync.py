@@ -95,7 +95,7 @@ def test_bulk_season_failing_once_succeeds_on_retry(
     assert summary.exit_code == 0
     [season] = summary.seasons
     assert (season.status, season.attempts, season.error) == ("ok", 2, None)
-    assert season.requests == 2 + 3 * 25 + 1
+    assert season.requests == 2 + 3 + 1  # lists, a batch per endpoint, then the lost list again
     assert season.rounds == 25 and season.results > 1000
     assert conn.execute("SELECT count(*) FROM rounds").fetchone() == (25,)
 

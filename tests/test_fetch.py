@@ -62,7 +62,10 @@ def _settings(server: RunningServer, store: Path, credentials: tuple[str, str] |
 
 
 def _options(**changes: object) -> FetchOptions:
-    return msgspec.structs.replace(FetchOptions(years=(2024,), retry=FAST), **changes)
+    """One request per meeting (77 for 2024: plenty to pace, fault and interrupt); batches are tested in
+    test_fetch_batch.py."""
+    base = FetchOptions(years=(2024,), retry=FAST, batch=False, revalidate_days=None)
+    return msgspec.structs.replace(base, **changes)
 
 
 def _expected_2024(world_dir: Path) -> int:
@@ -337,11 +340,13 @@ def test_cli_fetch_json_and_exit_codes(
     code, out, err = _run_cli(["fetch", "--year", "2024", "--no-results", "--json", "--store", store], capsys)
     assert code == 0, err
     summary = msgspec.json.decode(out, type=FetchSummary)
-    assert summary.planned == 27 and summary.exit_code == 0 and summary.throttled == 0
-    assert "drivers?meeting_key=1229" in err
+    # 2024 is settled (now is the real time): the lists, then one batch of drivers for the 25 meetings
+    assert summary.planned == 3 and summary.exit_code == 0 and summary.throttled == 0
+    assert "drivers?meeting_key=1228&...&meeting_key=1252 (25 meetings)" in err
 
     code, out, err = _run_cli(["fetch", "--year", "2024", "--store", store, "--dry-run"], capsys)
-    assert code == 0 and "phase 2  missing  session_result?meeting_key=1229" in out
+    batch = "session_result?meeting_key=1228&...&meeting_key=1252 (25 meetings)"
+    assert code == 0 and f"phase 2  missing  {batch}" in out
 
     code, _, err = _run_cli(["fetch", "--year", "2024", "--recent", "7", "--store", store], capsys)
     assert code == 2 and "cannot be used together" in err
@@ -369,7 +374,8 @@ def test_cli_fetch_interrupted_keeps_the_store_and_continues(
         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "from ingestion.cli import main; main(sys.argv[1:])"
     )
-    argv = ["fetch", "--year", "2024", "--no-results", "--now", NOW.isoformat(), "--store", str(store)]
+    argv = ["fetch", "--year", "2024", "--no-results", "--per-meeting", "--now", NOW.isoformat()]
+    argv += ["--store", str(store)]
     child = subprocess.Popen(
         [sys.executable, "-c", code, *argv],
         cwd=tmp_path,

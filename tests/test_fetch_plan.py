@@ -6,19 +6,27 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingestion.fetch.plan import (
+    MAX_BATCH,
+    MAX_PATH,
+    REVALIDATE_DAYS,
     SETTLE,
     FetchOptions,
     FetchUsageError,
+    PlannedRequest,
     Season,
+    batch_request,
     decode_meetings,
     decode_sessions,
+    meeting_ends,
     meeting_request,
     plan,
+    split_batches,
     validate,
     year_requests,
     years_for,
@@ -28,6 +36,13 @@ from ingestion.store import Event
 
 RESULTS = {"session_result", "starting_grid"}
 UTC0 = datetime(2023, 1, 1, tzinfo=UTC)
+#: The plan one request per meeting, no automatic revalidation: what the oracle below describes.
+PER_MEETING = {"batch": False, "revalidate_days": None}
+
+
+def _meetings(planned: list[PlannedRequest]) -> set[int]:
+    """The meetings a plan's phase 2 asks about, per meeting or in batches."""
+    return {int(unit.value) for p in planned for unit in p.units()}
 
 
 def _event(key: str, received_at: datetime) -> Event:
@@ -108,7 +123,10 @@ def worlds(draw: st.DrawFn) -> tuple[list[Season], dict[str, Event], datetime, F
     first = season_list[0].year
     now = datetime(first, 1, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 3 * 365 * 24)))
     options = FetchOptions(
-        years=tuple(s.year for s in season_list), results=draw(st.booleans()), refresh=draw(st.booleans())
+        years=tuple(s.year for s in season_list),
+        results=draw(st.booleans()),
+        refresh=draw(st.booleans()),
+        **PER_MEETING,  # type: ignore[arg-type]
     )
     keys = sorted(_candidates(season_list, FetchOptions(years=options.years), now))
     latest = {}
@@ -126,7 +144,7 @@ def test_plan_never_asks_settled_answers_again(
     """Without --refresh, a stored answer received (and now) past its meeting's end + 14 days, or past the
     year's end and its last session + 14 days for the lists, is never planned again."""
     season_list, latest, now, options = world
-    options = FetchOptions(years=options.years, results=options.results)
+    options = FetchOptions(years=options.years, results=options.results, **PER_MEETING)  # type: ignore[arg-type]
     settle = _candidates(season_list, options, now)
     for item in plan(latest, season_list, options, now).all:
         event = latest.get(item.key)
@@ -169,7 +187,9 @@ def test_plan_cold_store_is_two_lists_and_three_per_ended_meeting(
     """On an empty store: 2 year lists per year, then 3 (or 1 with --no-results) requests per meeting
     with a session already ended, and nothing for meetings not started."""
     now = datetime(season_list[0].year, 1, 1, tzinfo=UTC) + timedelta(hours=hours)
-    options = FetchOptions(years=tuple(s.year for s in season_list), results=results)
+    options = FetchOptions(
+        years=tuple(s.year for s in season_list), results=results, **PER_MEETING  # type: ignore[arg-type]
+    )
     result = plan({}, season_list, options, now)
     ended = {s.meeting_key for season in season_list for s in season.sessions if _session_end(s) < now}
     assert len(result.lists) == 2 * len(season_list)
@@ -213,7 +233,7 @@ def test_plan_recent_reaches_back_across_new_year() -> None:
         "meetings?year=2025",
         "sessions?year=2025",
     }
-    assert {p.meeting_key for p in result.meetings} == {2, 3}
+    assert _meetings(result.meetings) == {2, 3}
 
 
 @settings(max_examples=200, deadline=None)
@@ -233,7 +253,7 @@ def test_plan_recent_only_meetings_with_a_session_in_the_window(hours: int, days
         and _session_end(s) >= start
         and _session_end(s) < now
     }
-    assert {p.meeting_key for p in result.meetings} == expected
+    assert _meetings(result.meetings) == expected
     assert all(p.year in years_for(FetchOptions(recent_days=days), now) for p in result.all)
 
 
@@ -270,14 +290,109 @@ def test_plan_decoding_skips_bad_rows(world_dir: Path) -> None:
     assert decode_sessions(b"<html>") == ()
 
 
-def test_plan_real_2024_season_cold_is_77(world_dir: Path) -> None:
-    """From the real 2024 lists, a cold plan after the season is 2 + 3 x 25 meetings = 77 requests."""
-    season = Season(
-        2024,
-        decode_meetings((world_dir / "2024" / "meetings.json").read_bytes()),
-        decode_sessions((world_dir / "2024" / "sessions.json").read_bytes()),
+def _real_season(world_dir: Path, year: int) -> Season:
+    return Season(
+        year,
+        decode_meetings((world_dir / str(year) / "meetings.json").read_bytes()),
+        decode_sessions((world_dir / str(year) / "sessions.json").read_bytes()),
     )
-    result = plan({}, [season], FetchOptions(years=(2024,)), datetime(2025, 6, 1, tzinfo=UTC))
-    assert len(result.all) == 77
+
+
+def test_plan_real_2024_season_cold_is_5_batched_77_per_meeting(world_dir: Path) -> None:
+    """From the real 2024 lists, a cold plan after the season is 2 lists + 1 batch per endpoint = 5
+    requests (3 with --no-results); one request per meeting it was 2 + 3 x 25 = 77."""
+    season = _real_season(world_dir, 2024)
+    after = datetime(2025, 6, 1, tzinfo=UTC)
+    result = plan({}, [season], FetchOptions(years=(2024,)), after)
+    assert len(result.all) == 5
+    assert [p.request.endpoint for p in result.meetings] == ["drivers", "session_result", "starting_grid"]
+    assert all(len(p.meetings) == 25 and len(p.key) < MAX_PATH for p in result.meetings)
+    # the testing meeting (1228) has no race or qualifying: no results or grid are required of it
+    assert [len(p.expect) for p in result.meetings] == [25, 24, 24]
+    assert len(plan({}, [season], FetchOptions(years=(2024,), results=False), after).all) == 3
+    per_meeting = plan({}, [season], FetchOptions(years=(2024,), batch=False), after)
+    assert len(per_meeting.all) == 77
+    both = plan({}, [_real_season(world_dir, 2023), season], FetchOptions(years=(2023, 2024)), after)
+    assert len(both.all) == 10
     mid_season = plan({}, [season], FetchOptions(years=(2024,)), datetime(2024, 6, 1, tzinfo=UTC))
-    assert len(mid_season.meetings) == 3 * 9  # testing and the first 8 Grands Prix had started by 1 June
+    # testing and the first 8 Grands Prix had started by 1 June; the 7 over for 14 days are batched
+    assert len(_meetings(mid_season.meetings)) == 9
+    assert [len(p.meetings) for p in mid_season.meetings if p.is_batch] == [7, 7, 7]
+    assert sum(1 for p in mid_season.meetings if not p.is_batch) == 3 * 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(worlds())
+def test_plan_batched_covers_exactly_the_per_meeting_plan(
+    world: tuple[list[Season], dict[str, Event], datetime, FetchOptions],
+) -> None:
+    """The batched plan asks about exactly the (endpoint, meeting) pairs the per-meeting plan asks, each
+    once, with the same reason (a batch's is its strongest); batches hold only meetings over for 14 days,
+    of one year, within the path limit; the others stay one request per meeting (as does a settled
+    meeting alone in its year and endpoint: a batch of one)."""
+    season_list, latest, now, options = world
+    per_meeting = plan(latest, season_list, options, now)
+    batched = plan(latest, season_list, msgspec.structs.replace(options, batch=True), now)
+    assert batched.lists == per_meeting.lists
+    expected = {u: p.reason for p in per_meeting.meetings for u in p.units()}
+    got = [u for p in batched.meetings for u in p.units()]
+    assert len(got) == len(set(got))
+    assert set(got) == set(expected)
+    ends = meeting_ends(season_list)
+    for p in batched.meetings:
+        reasons = {expected[u] for u in p.units()}
+        assert p.reason in reasons
+        if p.is_batch:
+            assert len(p.request.path) <= MAX_PATH
+            assert list(p.meetings) == sorted(p.meetings)
+            assert all(ends[k] + SETTLE < now for k in p.meetings)
+            assert all(k in p.meetings for k in p.expect)
+        else:  # one request per meeting: a meeting not over for 14 days, or a settled one alone
+            assert p.meeting_key is not None
+            settled = [
+                q
+                for q in batched.meetings
+                if (q.year, q.request.endpoint) == (p.year, p.request.endpoint)
+                and (q.is_batch or ends[q.meeting_key or 0] + SETTLE < now)
+            ]
+            assert not ends[p.meeting_key] + SETTLE < now or settled == [p]
+
+
+def test_plan_batches_split_past_the_path_limit() -> None:
+    """Past MAX_PATH characters or MAX_BATCH meetings a batch is split; every key is in exactly one chunk,
+    in order."""
+    keys = list(range(1000, 1300))
+    chunks = split_batches("session_result", keys)
+    assert len(chunks) > 1
+    assert [k for chunk in chunks for k in chunk] == keys
+    assert all(len(batch_request("session_result", chunk).path) <= MAX_PATH for chunk in chunks)
+    assert all(len(chunk) <= MAX_BATCH for chunk in chunks)
+    assert [len(c) for c in split_batches("drivers", range(1000, 1000 + MAX_BATCH + 1))] == [MAX_BATCH, 1]
+    assert batch_request("drivers", [1230, 1229]).key == "drivers?meeting_key=1229&meeting_key=1230"
+
+
+def _settled_store(season: Season, received: datetime) -> dict[str, Event]:
+    """A store holding one batch per endpoint and the lists, all received at ``received``."""
+    keys = sorted({m.meeting_key for m in season.meetings})
+    requests = [*year_requests(season.year), *(batch_request(e, keys) for e in RESULTS | {"drivers"})]
+    return {r.key: _event(r.key, received) for r in requests}
+
+
+def test_plan_revalidate_asks_settled_years_again_batched(world_dir: Path) -> None:
+    """--revalidate re-asks a settled season in 2 lists + 3 batches; without it nothing is asked until
+    the newest answer is older than REVALIDATE_DAYS, then the same 5 requests, saying why."""
+    season = _real_season(world_dir, 2024)
+    received = datetime(2025, 3, 1, tzinfo=UTC)
+    latest = _settled_store(season, received)
+    soon = received + timedelta(days=REVALIDATE_DAYS - 1)
+    assert plan(latest, [season], FetchOptions(years=(2024,)), soon).all == []
+    asked = plan(latest, [season], FetchOptions(years=(2024,), revalidate=True), soon)
+    assert len(asked.all) == 5 and {p.reason for p in asked.all} == {"revalidate"}
+    assert asked.revalidated == []
+    later = received + timedelta(days=REVALIDATE_DAYS + 1)
+    auto = plan(latest, [season], FetchOptions(years=(2024,)), later)
+    assert [p.key for p in auto.all] == [p.key for p in asked.all]
+    assert auto.revalidated == [f"2024 revalidated: its newest answer is {REVALIDATE_DAYS + 1} days old "
+                                f"(REVALIDATE_DAYS={REVALIDATE_DAYS})"]
+    never = FetchOptions(years=(2024,), revalidate_days=None)
+    assert plan(latest, [season], never, later).all == []

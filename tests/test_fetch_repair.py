@@ -49,7 +49,9 @@ def _settings(server: RunningServer, store: Path) -> Settings:
 
 
 def _options(**changes: object) -> FetchOptions:
-    return msgspec.structs.replace(FetchOptions(years=(2024,), retry=FAST), **changes)
+    """One request per meeting (faults land on a chosen meeting's GET); batches: test_fetch_batch.py."""
+    base = FetchOptions(years=(2024,), retry=FAST, batch=False, revalidate_days=None)
+    return msgspec.structs.replace(base, **changes)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from ingestion.ops.sync import SyncOptions, SyncUsageError, render_sync, sync
 from ingestion.ops.verify import verify
 from ingestion.server import RunningServer
 from ingestion.store import Store
+from ingestion.store.coverage import covering
 
 #: Tests never back off for long.
 FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
@@ -75,7 +76,7 @@ def test_sync_year_fetches_then_replays_and_second_sync_changes_nothing(
     first = sync(settings, SyncOptions(year=2024, retry=FAST))
     assert first.exit_code == 0 and first.failed == 0
     assert first.years == [2024]
-    assert first.requests == 2 + 3 * 25  # the year lists, then 3 per meeting (testing included)
+    assert first.requests == 2 + 3  # the year lists, then one batch per endpoint of the 25 meetings
     assert first.synced["meetings"].inserted == 24 + 1  # 24 Grands Prix and the pre-season test
     assert first.synced["sessions"].inserted == first.replay.rows["sessions"] > 100
     assert first.synced["results"].inserted > 0 and first.synced["entrants"].inserted > 0
@@ -159,8 +160,10 @@ def test_sync_recent_across_new_year_reaches_the_previous_season(
     assert summary.years == [2023, 2024]
     asked = {e.request.key for e in Store(settings.snapshot_dir).events()}
     assert {"meetings?year=2023", "sessions?year=2023", "meetings?year=2024", "sessions?year=2024"} <= asked
-    drivers = {k for k in asked if k.startswith("drivers?")}
-    assert drivers == {f"drivers?meeting_key={key}" for key in (1224, 1225, ABU_DHABI_2023)}
+    # over for more than 14 days by 3 January: asked in one batch, which covers each of them
+    covered = covering(Store(settings.snapshot_dir).events())
+    drivers = {int(u.value) for u in covered if u.endpoint == "drivers"}
+    assert drivers == {1224, 1225, ABU_DHABI_2023}
     entrants = conn.execute(
         "SELECT count(*) FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.open_f1_meeting_key = %s",
         (ABU_DHABI_2023,),
@@ -187,14 +190,14 @@ def test_sync_failed_requests_exit_1_and_still_replay_what_was_stored(
     """A request that fails every try makes the sync exit 1; every answer stored is replayed anyway."""
     server = openf1_server(rows=[world_dir / "2024"])
     settings = settings_for(tmp_path, db_url, server)
-    server.fail_at("503", 3, 4)  # the first per-meeting request, both tries
+    server.fail_at("503", 3, 4)  # the drivers batch of the 25 settled meetings, both tries
     summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
     assert summary.exit_code == 1 and summary.failed == 1
-    assert summary.fetch.failed[0].key == "drivers?meeting_key=1228"
-    assert summary.synced["meetings"].inserted == 25
+    assert summary.fetch.failed[0].key.startswith("drivers?meeting_key=1228&meeting_key=1229&")
+    assert summary.synced["meetings"].inserted == 25 and summary.synced["sessions"].inserted > 100
     assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
     entrant_rounds = conn.execute("SELECT count(DISTINCT round_id) FROM entrants").fetchone()
-    assert entrant_rounds == (24,)  # every meeting but the one whose drivers failed
+    assert entrant_rounds == (0,)  # the drivers of every meeting were in the failed batch
     assert "FAILED" in "\n".join(render_sync(summary))
 
 
@@ -215,7 +218,7 @@ def test_sync_python_m_ingestion_no_results_against_the_stand_in(
     env = env_for(settings)
     done = run_cli(["-m", "ingestion", "sync", "--year", "2024", "--no-results"], env, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "sync 2024: 27 request(s) asked" in done.stdout
+    assert "sync 2024: 3 request(s) asked" in done.stdout  # the lists and one batch of drivers
     assert "off (--no-results)" in done.stdout and "status: ok" in done.stdout
     assert conn.execute("SELECT count(*) FROM rounds").fetchone() == (25,)
     assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
@@ -247,10 +250,10 @@ def test_sync_live_session_block_exits_3_and_replays_what_was_stored(
     """OpenF1's live-session 401 stops the fetch (exit 3); the year lists already stored are replayed."""
     server = openf1_server(rows=[world_dir / "2024"])
     settings = settings_for(tmp_path, db_url, server)
-    server.fail_at("401", 3)  # the first per-meeting request
+    server.fail_at("401", 3)  # the first request about meetings: the drivers batch
     summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
     assert summary.exit_code == 3
-    assert summary.fetch.blocked is not None and summary.fetch.not_asked == 25
+    assert summary.fetch.blocked is not None and summary.fetch.not_asked == 1
     assert summary.synced["meetings"].inserted == 25 and summary.synced["entrants"].inserted == 0
     assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (summary.replay.rows["sessions"],)
     text = "\n".join(render_sync(summary))

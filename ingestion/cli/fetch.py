@@ -49,6 +49,16 @@ def fetch_command(
         bool, typer.Option("--no-results", help="Never ask for session_result or starting_grid.")
     ] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ask again even what is settled.")] = False,
+    revalidate: Annotated[
+        bool,
+        typer.Option("--revalidate", help="Ask the settled answers of these years again, batched, to pick "
+                     "up OpenF1's late corrections (unchanged answers add an event, no blob)."),
+    ] = False,
+    per_meeting: Annotated[
+        bool,
+        typer.Option("--per-meeting", help="One request per meeting even for settled meetings (no batches "
+                     "of OR'd meeting keys)."),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (each request and why) and ask nothing.")
     ] = False,
@@ -73,9 +83,11 @@ def fetch_command(
 ) -> None:
     """Fetch OpenF1 seasons into the snapshot store, paced under the rate limits, asking only what is needed.
 
-    Per year: meetings and sessions, then per meeting drivers, session_result and starting_grid.
-    Settled answers (about meetings over for 14 days) are never asked again. Exit codes: 0 all fetched,
-    1 some requests failed, 2 bad usage or configuration, 3 stopped by a live-session block.
+    Per year: meetings and sessions, then drivers, session_result and starting_grid: one request per
+    endpoint for all meetings over for 14 days (keys OR'd), one per meeting for the others. Settled answers
+    are not asked again, except to revalidate (--revalidate, or by itself once a settled year's newest
+    answer is older than REVALIDATE_DAYS). Exit codes: 0 all fetched, 1 some requests failed, 2 bad usage
+    or configuration, 3 stopped by a live-session block.
 
     Example: ingest fetch --year 2024 --no-results
     """
@@ -88,6 +100,9 @@ def fetch_command(
         all_years=all_years,
         results=not no_results,
         refresh=refresh,
+        revalidate=revalidate,
+        revalidate_days=settings.revalidate_days,
+        batch=not per_meeting,
         dry_run=dry_run,
         lock_wait=wait,
     )

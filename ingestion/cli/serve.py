@@ -67,6 +67,11 @@ def serve_command(
         typer.Option("--live-block", help="Answer 401 to anonymous GETs from 30 min before a session "
                      "to 30 min after it, as OpenF1 does."),
     ] = False,
+    no_or: Annotated[
+        bool,
+        typer.Option("--no-or", help="Like OpenF1 before August 2025: a repeated filter key keeps only its "
+                     "last value (meeting_key=1229&meeting_key=1230 answers 1230 alone)."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
 ) -> None:
     """Serve OpenF1's API (GET /v1/ENDPOINT?filters) from rows on disk or a snapshot store, until Ctrl-C.
@@ -89,6 +94,7 @@ def serve_command(
         faults=tuple(Fault.parse(text) for text in fault or ()),
         slow_seconds=slow_seconds,
         live_block=live_block,
+        or_repeated=not no_or,
     )
     stats = serve(
         list(rows or ()),

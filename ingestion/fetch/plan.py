@@ -3,15 +3,24 @@
 A fetch runs in two phases:
 
 1. the year lists, ``meetings?year=Y`` and ``sessions?year=Y`` for each year asked for;
-2. per meeting of those years that has at least one session ended before ``now``:
-   ``drivers?meeting_key=M`` and, unless results are off, ``session_result?meeting_key=M`` and
-   ``starting_grid?meeting_key=M``.
+2. per endpoint (``drivers`` and, unless results are off, ``session_result`` and ``starting_grid``), the
+   meetings of those years that have at least one session ended before ``now``:
+
+   - meetings *settled* by time (their last session ended more than :data:`SETTLE_DAYS` days ago) are asked
+     in one **batch** per year and endpoint, their keys OR'd (``drivers?meeting_key=1229&meeting_key=1230``;
+     OpenF1 ORs a repeated key), split past :data:`MAX_PATH` characters;
+   - the others (a race weekend, the days of penalties after it) one request each, ``drivers?meeting_key=M``:
+     their answers still change, and a small answer per meeting is what a weekend needs.
 
 Phase 2 is planned from the meetings and sessions *stored* (so the run plans it again once phase 1 has
-been fetched). A cold season is ``2 + 3 x meetings`` requests (77 for 2024).
+been fetched). A cold settled season is 2 + 3 requests (2 + 1 with ``--no-results``); one request per
+meeting it is ``2 + 3 x meetings`` (77 for 2024), which ``batch=False`` still plans (``--per-meeting``, and
+the run's fallback for a server that does not OR repeated keys).
 
-Settled answers are never asked again (unless ``refresh``). OpenF1 corrects results for days after a race
-(penalties), so an answer about a meeting is settled when it was received more than
+What is stored is read by *coverage* (:mod:`ingestion.store.coverage`): for each (endpoint, meeting) and
+(list, year), the latest answer covering it, per meeting or batch. Settled answers are not asked again
+(unless ``refresh`` or revalidated). OpenF1 corrects results for days after a race (penalties), so an
+answer about a meeting is settled when it was received more than
 :data:`SETTLE_DAYS` days after the meeting's last session ended, and ``now`` is past that point too.
 A year list is settled when it was received after the year was over *and* more than
 :data:`SETTLE_DAYS` days after the year's last session ended (a schedule keeps changing during its
@@ -22,6 +31,11 @@ session has drivers, one with an ended qualifying or race (sprints included) has
 ended race has a starting grid (:func:`expects_rows`). Such an empty answer is *empty* (asked again) until
 :data:`EMPTY_RUNS` runs in a row have stored it. A request whose stored blob is missing, corrupt or does not
 match its event is *unreadable* and asked again.
+
+**Revalidation.** OpenF1 corrects results long after a race (a disqualification a year later). With
+``revalidate``, every settled answer of the years asked for is asked again (batched: 2 year lists + at most
+3 batches a season); without it, a settled year whose newest answer is older than ``revalidate_days`` is
+revalidated the same way by itself (:attr:`Plan.revalidated` says which years, and why).
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ from ingestion.openf1.client import RetryPolicy
 from ingestion.openf1.limiter import DEFAULT_MARGIN
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.store.check import is_empty
+from ingestion.store.coverage import Unit, covering
 from ingestion.store.model import Event, Request
 
 #: OpenF1's first season.
@@ -58,7 +73,15 @@ EMPTY_RUNS = 3
 #: "Qualifying"); a race's end means it must have a starting grid.
 RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 
-Reason = Literal["missing", "stale", "refresh", "empty", "unreadable"]
+#: Default of the ``REVALIDATE_DAYS`` setting: a settled year whose newest answer is older is asked again.
+REVALIDATE_DAYS = 30
+#: The longest path and query of a batch (``/drivers?meeting_key=...``), leaving room for the base URL
+#: under the 2,000 characters URLs are safe to.
+MAX_PATH = 1800
+#: The most meetings in one batch (a season has about 25; servers bound the number of filters).
+MAX_BATCH = 40
+
+Reason = Literal["missing", "stale", "refresh", "empty", "unreadable", "revalidate"]
 T = TypeVar("T", bound=msgspec.Struct)
 
 
@@ -74,6 +97,10 @@ class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
     all_years: bool = False
     results: bool = True
     refresh: bool = False
+    revalidate: bool = False  # ask settled answers of these years again (batched)
+    #: a settled year whose newest answer is older than this many days is revalidated; None: never
+    revalidate_days: int | None = REVALIDATE_DAYS
+    batch: bool = True  # settled meetings in one request per year and endpoint (False: per meeting)
     dry_run: bool = False
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     margin: float = DEFAULT_MARGIN  # seconds added to each rate-limit window
@@ -83,18 +110,62 @@ class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
 class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``,
     ``empty`` (stored empty though the meeting's ended sessions say it has rows), ``unreadable`` (its blob is
-    missing or corrupt). ``expect_rows``: an empty answer cannot be true (the run asks again, bounded)."""
+    missing or corrupt), ``revalidate`` (settled, asked again for late corrections). ``expect_rows``: an
+    empty answer cannot be true (the run asks again, bounded).
+
+    A batch names its meetings in ``meetings`` (``meeting_key`` is None) and in ``expect`` those whose
+    ended sessions say the answer must hold rows for them (the run checks, to notice a server that does
+    not OR repeated keys).
+    """
 
     request: Request
     reason: Reason
-    phase: int  # 1: year lists, 2: per meeting
+    phase: int  # 1: year lists, 2: meetings
     year: int
     meeting_key: int | None = None
     expect_rows: bool = False
+    meetings: tuple[int, ...] = ()  # a batch's meeting keys, sorted
+    expect: tuple[int, ...] = ()  # a batch's meetings that must have rows in its answer
 
     @property
     def key(self) -> str:
         return self.request.key
+
+    @property
+    def is_batch(self) -> bool:
+        return bool(self.meetings)
+
+    @property
+    def label(self) -> str:
+        """The key, shortened for a batch: ``drivers?meeting_key=1229&...&meeting_key=1253 (25 meetings)``."""
+        if not self.is_batch or len(self.meetings) == 1:
+            return self.key
+        first, last = self.meetings[0], self.meetings[-1]
+        return (
+            f"{self.request.endpoint}?meeting_key={first}&...&meeting_key={last} "
+            f"({len(self.meetings)} meetings)"
+        )
+
+    def units(self) -> list[Unit]:
+        """The (endpoint, meeting) pairs this request covers."""
+        keys = self.meetings or ((self.meeting_key,) if self.meeting_key is not None else ())
+        return [Unit(self.request.endpoint, "meeting_key", str(k)) for k in keys]
+
+    def per_meeting(self) -> list[PlannedRequest]:
+        """A batch as one request per meeting (the fallback); a single request as itself."""
+        if not self.is_batch:
+            return [self]
+        return [
+            PlannedRequest(
+                request=meeting_request(self.request.endpoint, key),
+                reason=self.reason,
+                phase=self.phase,
+                year=self.year,
+                meeting_key=key,
+                expect_rows=key in self.expect,
+            )
+            for key in self.meetings
+        ]
 
 
 class Season(msgspec.Struct, frozen=True):
@@ -119,6 +190,7 @@ class Plan(msgspec.Struct, frozen=True):
     meetings: list[PlannedRequest]  # phase 2, from what is stored now
     #: empty answers kept although they cannot be true (stored empty by EMPTY_RUNS runs in a row)
     kept_empty: list[str] = msgspec.field(default_factory=list)
+    revalidated: list[str] = msgspec.field(default_factory=list)  # "2024 revalidated: ... 45 days old"
 
     @property
     def all(self) -> list[PlannedRequest]:
@@ -132,6 +204,15 @@ def _rows(body: bytes, row_type: type[T]) -> tuple[T, ...]:
     """The rows of a stored answer, read as replay reads them (:func:`ingestion.openf1.body.decode_rows`:
     lenient, ``9472.0`` is 9472); no rows for "No results found." or a body that is not rows."""
     return tuple(decode_rows(row_type, body).rows)
+
+
+class _MeetingKey(msgspec.Struct):
+    meeting_key: int | None = None
+
+
+def meeting_keys_of(body: bytes) -> tuple[int, ...]:
+    """The ``meeting_key`` of every row of an answer (rows without one, or undecodable, are skipped)."""
+    return tuple(row.meeting_key for row in _rows(body, _MeetingKey) if row.meeting_key is not None)
 
 
 def decode_meetings(body: bytes) -> tuple[Meeting, ...]:
@@ -153,6 +234,27 @@ def year_requests(year: int) -> tuple[Request, Request]:
 
 def meeting_request(endpoint: str, meeting_key: int) -> Request:
     return Request.make(endpoint, [("meeting_key", str(meeting_key))])
+
+
+def batch_request(endpoint: str, meeting_keys: Iterable[int]) -> Request:
+    """One request for several meetings, keys OR'd (``Request.make`` sorts them: a deterministic URL)."""
+    return Request.make(endpoint, [("meeting_key", str(k)) for k in sorted(set(meeting_keys))])
+
+
+def split_batches(endpoint: str, meeting_keys: Sequence[int], max_path: int = MAX_PATH) -> list[list[int]]:
+    """``meeting_keys`` (sorted) in consecutive chunks whose request path stays within ``max_path``, of at
+    most :data:`MAX_BATCH` meetings."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for key in sorted(set(meeting_keys)):
+        too_long = len(batch_request(endpoint, [*current, key]).path) > max_path
+        if current and (too_long or len(current) >= MAX_BATCH):
+            chunks.append(current)
+            current = []
+        current.append(key)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 # --- time ---------------------------------------------------------------------------------------------
@@ -324,6 +426,7 @@ def _reason(
     stored: Stored,
     *,
     expect_rows: bool = False,
+    revalidate: bool = False,
 ) -> Reason | None:
     if options.refresh:
         return "refresh"
@@ -333,7 +436,57 @@ def _reason(
         return "unreadable"
     if expect_rows and is_empty(event) and stored.empty_runs.get(event.key, 1) < EMPTY_RUNS:
         return "empty"
-    return None if is_settled(event, settles_at, now) else "stale"
+    if not is_settled(event, settles_at, now):
+        return "stale"
+    return "revalidate" if revalidate else None
+
+
+def _list_unit(request: Request, year: int) -> Unit:
+    return Unit(request.endpoint, "year", str(year))
+
+
+def _meeting_unit(endpoint: str, meeting_key: int) -> Unit:
+    return Unit(endpoint, "meeting_key", str(meeting_key))
+
+
+def _endpoints(options: FetchOptions) -> tuple[str, ...]:
+    return tuple(e for e in MEETING_ENDPOINTS if options.results or e not in RESULT_ENDPOINTS)
+
+
+def revalidating(
+    covered: Mapping[Unit, Event], seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> dict[int, str]:
+    """The years whose settled answers are asked again, each with why.
+
+    With ``revalidate``: every year asked for. Otherwise a year whose lists are settled (the season is over)
+    and whose newest stored answer is older than ``revalidate_days`` days.
+    """
+    now = _utc(now)
+    if options.refresh:
+        return {}
+    by_year = {season.year: season for season in seasons}
+    out: dict[int, str] = {}
+    for year in years_for(options, now):
+        if options.revalidate:
+            out[year] = "--revalidate"
+            continue
+        if options.revalidate_days is None:
+            continue
+        season = by_year.get(year, Season(year))
+        settles_at = season_settles_at(season)
+        lists = [covered.get(_list_unit(r, year)) for r in year_requests(year)]
+        if not all(is_settled(event, settles_at, now) for event in lists):
+            continue
+        keys = {m.meeting_key for m in season.meetings} | {s.meeting_key for s in season.sessions}
+        units = [_meeting_unit(e, k) for e in _endpoints(options) for k in keys]
+        received = [e.received_at for e in (*lists, *(covered.get(u) for u in units)) if e is not None]
+        age = now - max(received)
+        if age > timedelta(days=options.revalidate_days):
+            out[year] = (
+                f"{year} revalidated: its newest answer is {age.days} days old "
+                f"(REVALIDATE_DAYS={options.revalidate_days})"
+            )
+    return out
 
 
 def plan_lists(
@@ -343,62 +496,120 @@ def plan_lists(
     now: datetime,
     stored: Stored | None = None,
 ) -> list[PlannedRequest]:
-    """Phase 1: the year lists not settled in the store (or unreadable there)."""
-    stored = stored or Stored()
+    """Phase 1: the year lists not settled in the store (or unreadable there, or revalidated)."""
+    return _plan_lists(covering(latest.values()), seasons, options, now, stored or Stored())
+
+
+def _plan_lists(
+    covered: Mapping[Unit, Event],
+    seasons: Sequence[Season],
+    options: FetchOptions,
+    now: datetime,
+    stored: Stored,
+) -> list[PlannedRequest]:
     by_year = {season.year: season for season in seasons}
+    again = revalidating(covered, seasons, options, now)
     planned: list[PlannedRequest] = []
     for year in years_for(options, now):
         settles_at = season_settles_at(by_year.get(year, Season(year)))
         for request in year_requests(year):
-            reason = _reason(latest.get(request.key), settles_at, options, now, stored)
+            event = covered.get(_list_unit(request, year))
+            reason = _reason(event, settles_at, options, now, stored, revalidate=year in again)
             if reason is not None:
                 planned.append(PlannedRequest(request=request, reason=reason, phase=1, year=year))
     return planned
 
 
+def _strongest(reasons: Iterable[Reason]) -> Reason:
+    found = set(reasons)
+    for reason in ("missing", "unreadable", "empty", "stale", "refresh", "revalidate"):
+        if reason in found:
+            return reason
+    raise ValueError("no reasons")
+
+
 def _meeting_items(
-    latest: Mapping[str, Event],
+    covered: Mapping[Unit, Event],
     seasons: Sequence[Season],
     options: FetchOptions,
     now: datetime,
     stored: Stored,
 ) -> tuple[list[PlannedRequest], list[str]]:
+    now = _utc(now)
     years = set(years_for(options, now))
     in_scope = [season for season in seasons if season.year in years]
+    again = revalidating(covered, seasons, options, now)
     ends = meeting_ends(in_scope)
     sessions: dict[int, list[Session]] = {}
     for season in in_scope:
         for session in season.sessions:
             sessions.setdefault(session.meeting_key, []).append(session)
-    endpoints = tuple(e for e in MEETING_ENDPOINTS if options.results or e not in RESULT_ENDPOINTS)
-    planned: list[PlannedRequest] = []
+    endpoints = _endpoints(options)
+    singles: list[PlannedRequest] = []
+    batched: dict[tuple[int, str], dict[int, tuple[Reason, bool]]] = {}
     kept: list[str] = []
     for year, meeting_key in selected_meetings(in_scope, options, now):
         end = ends.get(meeting_key)
         settles_at = None if end is None else end + SETTLE
+        settled_by_time = settles_at is not None and now > settles_at
         for endpoint in endpoints:
-            request = meeting_request(endpoint, meeting_key)
             expect = expects_rows(endpoint, sessions.get(meeting_key, ()), now)
-            event = latest.get(request.key)
-            reason = _reason(event, settles_at, options, now, stored, expect_rows=expect)
+            event = covered.get(_meeting_unit(endpoint, meeting_key))
+            reason = _reason(
+                event, settles_at, options, now, stored, expect_rows=expect, revalidate=year in again
+            )
             if reason is None and expect and event is not None and is_empty(event):
                 kept.append(
-                    f"{request.key} is stored empty although meeting {meeting_key}'s ended sessions say it "
-                    f"has rows; {stored.empty_runs.get(request.key, 1)} run(s) in a row got that answer, "
+                    f"{event.key} is stored empty although meeting {meeting_key}'s ended sessions say it "
+                    f"has rows; {stored.empty_runs.get(event.key, 1)} run(s) in a row got that answer, "
                     "so it is kept (--refresh asks it again)"
                 )
-            if reason is not None:
-                planned.append(
+            if reason is None:
+                continue
+            if options.batch and settled_by_time:
+                batched.setdefault((year, endpoint), {})[meeting_key] = (reason, expect)
+                continue
+            singles.append(
+                PlannedRequest(
+                    request=meeting_request(endpoint, meeting_key),
+                    reason=reason,
+                    phase=2,
+                    year=year,
+                    meeting_key=meeting_key,
+                    expect_rows=expect,
+                )
+            )
+    batches: list[PlannedRequest] = []
+    for year in sorted(years):
+        for endpoint in endpoints:
+            members = batched.get((year, endpoint))
+            if not members:
+                continue
+            for chunk in split_batches(endpoint, sorted(members)):
+                if len(chunk) == 1:  # a batch of one is the per-meeting request
+                    (key,) = chunk
+                    batches.append(
+                        PlannedRequest(
+                            request=meeting_request(endpoint, key),
+                            reason=members[key][0],
+                            phase=2,
+                            year=year,
+                            meeting_key=key,
+                            expect_rows=members[key][1],
+                        )
+                    )
+                    continue
+                batches.append(
                     PlannedRequest(
-                        request=request,
-                        reason=reason,
+                        request=batch_request(endpoint, chunk),
+                        reason=_strongest(members[k][0] for k in chunk),
                         phase=2,
                         year=year,
-                        meeting_key=meeting_key,
-                        expect_rows=expect,
+                        meetings=tuple(chunk),
+                        expect=tuple(k for k in chunk if members[k][1]),
                     )
                 )
-    return planned, kept
+    return batches + singles, kept
 
 
 def plan_meetings(
@@ -408,8 +619,9 @@ def plan_meetings(
     now: datetime,
     stored: Stored | None = None,
 ) -> list[PlannedRequest]:
-    """Phase 2: per selected meeting, drivers (and results, unless off) not settled in the store."""
-    return _meeting_items(latest, seasons, options, now, stored or Stored())[0]
+    """Phase 2: per endpoint, a batch per year of the settled meetings to ask, then one request per other
+    meeting, for the selected meetings whose answers are not settled in the store (or revalidated)."""
+    return _meeting_items(covering(latest.values()), seasons, options, now, stored or Stored())[0]
 
 
 def kept_empty(
@@ -421,7 +633,7 @@ def kept_empty(
 ) -> list[str]:
     """One warning per empty answer that cannot be true but is kept (stored empty by EMPTY_RUNS runs in a
     row)."""
-    return _meeting_items(latest, seasons, options, now, stored or Stored())[1]
+    return _meeting_items(covering(latest.values()), seasons, options, now, stored or Stored())[1]
 
 
 def plan(
@@ -431,18 +643,32 @@ def plan(
     now: datetime,
     stored: Stored | None = None,
 ) -> Plan:
-    """Both phases as the store stands (phase 2 is planned again after phase 1 is fetched)."""
+    """Both phases as the store stands (phase 2 is planned again after phase 1 is fetched).
+
+    ``latest`` is the store's latest event per request key (:meth:`Store.latest`); what each answer covers
+    is read from it (:func:`ingestion.store.coverage.covering`). A pure function: i14's watch reuses it.
+    """
     stored = stored or Stored()
-    meetings, kept = _meeting_items(latest, seasons, options, now, stored)
-    return Plan(plan_lists(latest, seasons, options, now, stored), meetings, kept)
+    covered = covering(latest.values())
+    meetings, kept = _meeting_items(covered, seasons, options, now, stored)
+    again = revalidating(covered, seasons, options, now)
+    return Plan(
+        _plan_lists(covered, seasons, options, now, stored),
+        meetings,
+        kept,
+        [why for why in again.values() if why != "--revalidate"],
+    )
 
 
 __all__ = [
     "EMPTY_ATTEMPTS",
     "EMPTY_RUNS",
     "FIRST_SEASON",
+    "MAX_BATCH",
+    "MAX_PATH",
     "MEETING_ENDPOINTS",
     "RESULT_ENDPOINTS",
+    "REVALIDATE_DAYS",
     "SETTLE_DAYS",
     "FetchOptions",
     "FetchUsageError",
@@ -451,6 +677,7 @@ __all__ = [
     "Reason",
     "Season",
     "Stored",
+    "batch_request",
     "decode_meetings",
     "decode_sessions",
     "expects_rows",
@@ -458,13 +685,16 @@ __all__ = [
     "is_settled",
     "kept_empty",
     "meeting_ends",
+    "meeting_keys_of",
     "meeting_request",
     "plan",
     "plan_lists",
     "plan_meetings",
+    "revalidating",
     "season_settles_at",
     "selected_meetings",
     "session_end",
+    "split_batches",
     "validate",
     "year_requests",
     "years_for",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from ingestion.fetch.plan import (
     decode_meetings,
     decode_sessions,
     is_empty,
+    meeting_keys_of,
     plan,
     plan_meetings,
     validate,
@@ -122,6 +124,7 @@ class _Run:
         )
         self.limiter = Limiter(settings.rate_per_second, settings.rate_per_minute, margin=options.margin)
         self.phase = 1
+        self.fallback = False  # a batch came back short like an old server's: per meeting for the rest
         self.current = ""
         self.seasons: list[Season] = []
         self.earlier: list[float] = []  # ages of the answers an earlier run stored in the last minute
@@ -226,14 +229,60 @@ class _Run:
             what = "new"
         self.emit("answer", f"{answer.stored_status} {what} ({len(answer.body)} bytes)")
 
+    def short_batch(self, item: PlannedRequest, answer: Answer) -> list[int]:
+        """The meetings a batch's answer should hold rows for and does not."""
+        if not item.expect or answer.outcome not in ("rows", "empty"):
+            return []
+        present: set[int] = set(meeting_keys_of(answer.body)) if answer.outcome == "rows" else set()
+        return [key for key in item.expect if key not in present]
+
+    def short(self, item: PlannedRequest, answer: Answer, missing: list[int]) -> None:
+        """A batch answer without rows for meetings that must have some is not stored (it would cover them
+        with nothing): its meetings are asked one by one. When it holds one meeting's rows or none (a server
+        keeping only the last repeated key: OpenF1 before August 2025), every later batch is too."""
+        s = self.summary
+        s.requests += 1
+        s.throttled += answer.throttled
+        s.retries += answer.retries
+        s.backoff_s += answer.backoff
+        s.short_batches += 1
+        present = set(meeting_keys_of(answer.body)) if answer.outcome == "rows" else set()
+        shown = ", ".join(str(k) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        what = f"{item.request.endpoint} for {len(item.meetings)} meetings came back without rows for " + (
+            f"{len(missing)} of them ({shown})"
+        )
+        if len(present) <= 1 and len(item.expect) > 1 and not self.fallback:
+            self.fallback = s.fallback = True
+            s.notes.append(
+                f"a batch of {what}: the server does not OR repeated keys (OpenF1 before August 2025); "
+                "asked per meeting for the rest of this run (the short answer was not stored)"
+            )
+        elif not self.fallback:
+            s.notes.append(f"a batch of {what}: asked its meetings one by one (the answer was not stored)")
+        self.emit("answer", "batch answer short: asking per meeting")
+
     async def ask(self, items: Sequence[PlannedRequest], client: OpenF1Client, writer: Writer) -> None:
-        for item in items:
+        queue = deque(items)
+        while queue:
+            item = queue.popleft()
             if self.summary.blocked is not None:
                 self.summary.not_asked += 1
                 continue
-            self.current = item.key
+            if item.is_batch and self.fallback:
+                singles = item.per_meeting()
+                self.summary.planned += len(singles) - 1
+                queue.extendleft(reversed(singles))
+                continue
+            self.current = item.label
             self.emit("request")
             answer = await client.get(item.request)
+            missing = self.short_batch(item, answer)
+            if missing:
+                self.short(item, answer, missing)
+                singles = item.per_meeting()
+                self.summary.planned += len(singles)
+                queue.extendleft(reversed(singles))
+                continue
             asked = 1
             while item.expect_rows and answer.outcome == "empty" and asked < EMPTY_ATTEMPTS:
                 # "No results found." about a meeting whose ended sessions say it has rows: a server
@@ -275,6 +324,7 @@ class _Run:
         started = time.monotonic()
         s = self.summary
         first = self.plan()
+        s.notes.extend(first.revalidated)
         if self.options.dry_run:
             s.plan = first.all
             s.planned = len(s.plan)
@@ -318,7 +368,13 @@ class _Run:
                         second = plan_meetings(latest, self.seasons, self.options, self.now, stored)
                     s.planned += len(second)
                     self.current = ""
-                    self.emit("plan", f"phase 2: {len(second)} per-meeting request(s)")
+                    batches = sum(1 for item in second if item.is_batch)
+                    self.emit(
+                        "plan",
+                        f"phase 2: {len(second)} meeting request(s), {batches} of them batched"
+                        if batches
+                        else f"phase 2: {len(second)} per-meeting request(s)",
+                    )
                     await self.ask(second, client, writer)
             finally:
                 await client.aclose()

@@ -62,6 +62,8 @@ class FetchSummary(msgspec.Struct, kw_only=True):
     per_second: float = 0.0
     per_minute: float = 0.0
     not_asked: int = 0  # planned requests left unasked (live-session block)
+    fallback: bool = False  # a batch came back like an old server's (no OR): the rest asked per meeting
+    short_batches: int = 0  # batch answers without rows for meetings that must have some (not stored)
     blocked: Blocked | None = None
     plan: list[PlannedRequest] = msgspec.field(default_factory=list)  # dry runs only
     notes: list[str] = msgspec.field(default_factory=list)
@@ -142,8 +144,9 @@ def _duration(seconds: float) -> str:
 
 
 def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:
-    """One line per planned request: ``phase 2  stale    drivers?meeting_key=1229``."""
-    return [f"phase {p.phase}  {p.reason:<8} {p.key}" for p in planned]
+    """One line per planned request: ``phase 2  stale    drivers?meeting_key=1229``; a batch shows its
+    first and last key and how many meetings it covers."""
+    return [f"phase {p.phase}  {p.reason:<8} {p.label}" for p in planned]
 
 
 def render_summary(summary: FetchSummary) -> list[str]:

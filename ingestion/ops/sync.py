@@ -148,6 +148,7 @@ def sync(
             results=options.results,
             retry=options.retry,
             lock_wait=options.lock_wait,
+            revalidate_days=settings.revalidate_days,
         ),
         clock,
         progress,

@@ -52,6 +52,7 @@ from ingestion.replay.rows import (
     Warning,
 )
 from ingestion.store import Event, Store
+from ingestion.store.coverage import covering, winners
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
@@ -105,12 +106,14 @@ RESULT_ENDPOINTS = ("session_result", "starting_grid")
 
 def _selected(events: Iterable[Event], results: bool) -> list[Event]:
     wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
-    return sorted((e for e in events if e.endpoint in wanted), key=lambda e: (e.received_at, e.run, e.seq))
+    latest = covering(e for e in events if e.endpoint in wanted)
+    return [won.event for won in winners(latest)]
 
 
 def snapshots_of(store: Store, as_of: datetime, results: bool) -> list[Snapshot]:
-    """The latest snapshot of every request replay reads, as of ``as_of`` (bodies verified by the store
-    against their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one)."""
+    """The snapshots replay reads as of ``as_of``: for each (endpoint, meeting or year) a request covers, the
+    latest snapshot covering it (see :mod:`ingestion.store.coverage`). Bodies verified by the store against
+    their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
     return [Snapshot(e, store.read_event(e)) for e in _selected(store.latest(as_of).values(), results)]
 
 

@@ -1,7 +1,9 @@
 """Replay's first stage, PURE: snapshots to decoded rows per natural key.
 
-The latest version of each request is decoded (:mod:`ingestion.replay.decode`) and the rows of different
-requests of one endpoint are unioned (the same natural key in two snapshots: the later event wins). What
+For each (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it is decoded
+(:mod:`ingestion.store.coverage`, :mod:`ingestion.replay.decode`): a batch gives each meeting it is the
+latest for that meeting's rows. The rows of different requests of one endpoint are unioned (the same natural
+key in two snapshots: the later event wins). What
 the rules read (:class:`Context`) and the helpers they share to choose among duplicates live here too.
 """
 
@@ -18,6 +20,7 @@ from ingestion.openf1.wire import ROW_TYPES, Driver, Meeting, Session, SessionRe
 from ingestion.replay.decode import decode_rows
 from ingestion.replay.rows import Warning
 from ingestion.replay.values import in_range
+from ingestion.store.coverage import covering, unit_value, winners
 from ingestion.store.model import Event
 
 __all__ = [
@@ -67,10 +70,6 @@ class Origin(NamedTuple):
     row: int
 
 
-def _event_order(event: Event) -> tuple[datetime, str, int]:
-    return (event.received_at, event.run, event.seq)
-
-
 class Decoded(msgspec.Struct):
     """Rows per natural key, each with where it came from (the winning snapshot's rows only)."""
 
@@ -82,7 +81,8 @@ class Decoded(msgspec.Struct):
 
 
 def decode_snapshots(snapshots: Sequence[Snapshot], results: bool) -> tuple[Decoded, list[Warning]]:
-    """Decode the latest version of each request and union the rows per endpoint (later event wins)."""
+    """Decode the latest snapshot covering each (endpoint, meeting or year) and union the rows per endpoint
+    (later event wins)."""
     warnings: list[Warning] = []
     return _decode_all(snapshots, results, warnings), warnings
 
@@ -93,14 +93,13 @@ def _natural_key(row: msgspec.Struct, fields: tuple[str, ...]) -> object:
 
 
 def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[Warning]) -> Decoded:
-    latest: dict[str, Snapshot] = {}
-    for snap in snapshots:
-        known = latest.get(snap.event.key)
-        if known is None or _event_order(snap.event) >= _event_order(known.event):
-            latest[snap.event.key] = snap
+    # For each unit (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it
+    # (ingestion.store.coverage); a batch gives each unit it wins the rows of that unit only.
+    body_of = {id(snap.event): snap.body for snap in snapshots}
     decoded = Decoded({}, {}, {}, {}, {})
-    for snap in sorted(latest.values(), key=lambda s: _event_order(s.event)):  # oldest first: later replaces
-        event = snap.event
+    for won in winners(covering(snap.event for snap in snapshots)):  # oldest first: later replaces
+        event = won.event
+        snap = Snapshot(event, body_of[id(event)])
         endpoint = event.endpoint
         union = _UNION.get(endpoint)
         if union is None or (endpoint in RESULT_ENDPOINTS and not results):
@@ -113,7 +112,10 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[War
         )
         warnings.extend(problems)
         fresh: dict[object, list[tuple[object, Origin]]] = defaultdict(list)
+        unit_field, values = won.units[0].field, {u.value for u in won.units}
         for index, row in enumerate(rows):
+            if not won.whole and unit_value(getattr(row, unit_field, None)) not in values:
+                continue  # a batch's row of a meeting a later snapshot covers (or one not asked about)
             origin = Origin(event.key, event.address, index)
             ints = [getattr(row, f) for f in _KEY_FIELDS if hasattr(row, f)]
             if not in_range(*ints):

@@ -1,11 +1,12 @@
 """From snapshots to racing rows: PURE (no I/O, no clock: ``as_of`` is an argument).
 
-``normalize(snapshots, as_of, results)`` decodes every snapshot, keeps the latest version of each request,
-unions the rows of different requests of one endpoint (:mod:`~ingestion.replay.decoded`), then applies the
-rules of docs/replay.md, each learned from real OpenF1 data, concept by concept: the calendar
-(:mod:`~ingestion.replay.calendar`), the people (:mod:`~ingestion.replay.people`) and the results behind the
-spoiler boundary (:mod:`~ingestion.replay.results`); values are parsed by :mod:`~ingestion.replay.values`.
-Whatever it cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception.
+``normalize(snapshots, as_of, results)`` decodes, for each (endpoint, meeting or year) a snapshot covers, the
+latest snapshot covering it, unions the rows of different requests of one endpoint
+(:mod:`~ingestion.replay.decoded`), then applies the rules of docs/replay.md, each learned from real OpenF1
+data, concept by concept: the calendar (:mod:`~ingestion.replay.calendar`), the people
+(:mod:`~ingestion.replay.people`) and the results behind the spoiler boundary
+(:mod:`~ingestion.replay.results`); values are parsed by :mod:`~ingestion.replay.values`. Whatever it
+cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import msgspec
 
 from ingestion.errors import UsageError
 from ingestion.server._control import Fault
-from ingestion.server._query import parse_query, select
+from ingestion.server._query import last_of_each, parse_pairs, parse_query, select
 from ingestion.server._source import Dataset
 
 __all__ = [
@@ -91,6 +91,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     faults: tuple[Fault, ...] = ()
     slow_seconds: float = 2.0
     live_block: bool = False  # anonymous GETs get OpenF1's 401 while a served session is live
+    #: False: like OpenF1 before August 2025, a repeated filter key keeps only its last value (no OR)
+    or_repeated: bool = True
 
     def __post_init__(self) -> None:
         if (self.token_user is None) != (self.token_password is None):
@@ -181,8 +183,11 @@ def query_problem(query: str) -> str | None:
     return None
 
 
-def answer_get(dataset: Dataset, endpoint: str | None, query: str) -> Answer:
-    """The answer to ``GET /v1/<endpoint>?<query>`` from ``dataset`` (pure: no socket, no clock)."""
+def answer_get(dataset: Dataset, endpoint: str | None, query: str, *, or_repeated: bool = True) -> Answer:
+    """The answer to ``GET /v1/<endpoint>?<query>`` from ``dataset`` (pure: no socket, no clock).
+
+    ``or_repeated=False`` answers like OpenF1 before August 2025: a repeated key keeps its last value only.
+    """
     if endpoint is None:
         return Answer(404, NOT_FOUND_BODY)
     if endpoint == "":
@@ -193,7 +198,8 @@ def answer_get(dataset: Dataset, endpoint: str | None, query: str) -> Answer:
     rows = dataset.rows(endpoint)
     if rows is None:
         return Answer(404, NO_RESULTS_BODY)
-    found = select(rows, parse_query(query))
+    parsed = parse_query(query) if or_repeated else parse_pairs(last_of_each(query))
+    found = select(rows, parsed)
     if not found:
         return Answer(404, NO_RESULTS_BODY)
     return Answer(200, msgspec.json.encode(found))

@@ -124,7 +124,7 @@ class _State:
                 self.log.flush()
 
     def answer_get(self, endpoint: str | None, query: str) -> Answer:
-        return answer_get(self.dataset, endpoint, query)
+        return answer_get(self.dataset, endpoint, query, or_repeated=self.config.or_repeated)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -443,6 +443,8 @@ def serve(
         limits += f"; POST {server.token_url} -> {config.paid_per_second:g}/s {config.paid_per_minute:g}/min"
     if config.faults:
         limits += "; faults " + " ".join(str(f) for f in config.faults)
+    if not config.or_repeated:
+        limits += "; --no-or: a repeated filter key keeps its last value only (OpenF1 before August 2025)"
     announce(limits)
     announce(f"serving OpenF1 on {server.base_url}")
     in_main = threading.current_thread() is threading.main_thread()

@@ -121,6 +121,16 @@ def parse_pairs(pairs: Iterable[tuple[str, str]]) -> Query:
     return Query(tuple(FieldFilter(f, tuple(p)) for f, p in by_field.items()))
 
 
+def last_of_each(query_string: str) -> list[tuple[str, str]]:
+    """The pairs of a query string with each repeated key reduced to its last value: how OpenF1 read
+    ``meeting_key=1229&meeting_key=1230`` before August 2025 (1230 only), for ``ingest serve --no-or``."""
+    kept: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        kept.pop(key, None)
+        kept[key] = value
+    return list(kept.items())
+
+
 def parse_query(query_string: str) -> Query:
     """A :class:`Query` from the raw query string of a URL (``a=1&b%3E=2``; ``+`` reads as a space)."""
     return parse_pairs(parse_qsl(query_string, keep_blank_values=True))

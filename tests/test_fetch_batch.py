@@ -1,0 +1,194 @@
+"""Batched fetch against the project's own server over real 2024 rows: the request floors, the fallback
+for a server that does not OR repeated keys, revalidation, and a late correction flowing through replay and
+diff. Limits are high (the counts, not the pacing, are under test here; test_fetch.py paces)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ingestion.config import Settings
+from ingestion.db import connect
+from ingestion.fetch import FetchOptions, RetryPolicy, fetch
+from ingestion.ops.diff import diff, render_diff
+from ingestion.replay import racing_snapshot, run_replay
+from ingestion.server import Dataset, RunningServer, load_rows
+from ingestion.store import Store
+from ingestion.store.coverage import covering
+
+FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
+NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
+
+ServerFactory = Callable[..., RunningServer]
+
+
+def _settings(server: RunningServer, store: Path) -> Settings:
+    return Settings(
+        database_url=None,
+        openf1_base_url=server.base_url,
+        snapshot_dir=store,
+        pgdata_dir=store.parent / "pgdata",
+        rate_per_second=1000.0,
+        rate_per_minute=100_000,
+    )
+
+
+def _options(**changes: object) -> FetchOptions:
+    return msgspec.structs.replace(FetchOptions(years=(2024,), retry=FAST), **changes)
+
+
+def _meeting_units(store: Path) -> set[tuple[str, str]]:
+    """(endpoint, meeting key) of every per-meeting unit the store covers."""
+    latest = covering(Store(store).events())
+    return {(u.endpoint, u.value) for u in latest if u.field == "meeting_key"}
+
+
+def test_fetch_batched_cold_season_is_5_then_0_and_revalidate_5(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """Cold 2024: 5 requests (2 lists + 1 batch per endpoint of all 25 meetings), no 429; again: 0;
+    --revalidate: 5 again, all unchanged (events, no blob); --no-results cold: 3."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    store = tmp_path / "store"
+    cold = fetch(_settings(server, store), _options(), NOW)
+    assert cold.exit_code == 0 and server.stats.gets == cold.http_requests == cold.requests == 5
+    assert server.stats.rate_limited == 0 and not cold.fallback
+    assert len(_meeting_units(store)) == 3 * 25
+    assert [len(path) < 2000 for _, path in server.stats.requests] == [True] * 5
+
+    server.reset_stats()
+    again = fetch(_settings(server, store), _options(), NOW)
+    assert again.http_requests == server.stats.gets == 0
+
+    blobs = len(list(Store(store).addresses()))
+    revalidated = fetch(_settings(server, store), _options(revalidate=True), NOW)
+    assert server.stats.gets == revalidated.http_requests == 5
+    assert revalidated.unchanged == 5 and revalidated.new_snapshots == 0
+    assert len(list(Store(store).addresses())) == blobs
+
+    server.reset_stats()
+    spoiler_free = fetch(_settings(server, tmp_path / "no-results"), _options(results=False), NOW)
+    assert spoiler_free.exit_code == 0 and server.stats.gets == spoiler_free.http_requests == 3
+
+
+def test_fetch_revalidates_a_settled_year_by_itself_after_revalidate_days(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """A settled year whose newest answer is older than REVALIDATE_DAYS is asked again (batched) and the
+    summary says so; within the days, nothing is asked."""
+    server = openf1_server(rows=[world_dir / "2024"])
+    store = tmp_path / "store"
+    fetch(_settings(server, store), _options(), NOW)
+    wall = datetime.now(UTC)
+    server.reset_stats()
+    soon = fetch(_settings(server, store), _options(revalidate_days=30), wall + timedelta(days=29))
+    assert soon.http_requests == 0 and soon.notes == []
+    late = fetch(_settings(server, store), _options(revalidate_days=30), wall + timedelta(days=31))
+    assert late.http_requests == server.stats.gets == 5 and late.unchanged == 5
+    assert any(note.startswith("2024 revalidated: its newest answer is 3") for note in late.notes)
+
+
+def test_fetch_falls_back_per_meeting_when_the_server_does_not_or(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path, db_factory: Callable[[], str]
+) -> None:
+    """A server keeping only the last repeated key answers a batch with one meeting's rows: fetch notices
+    (sessions say every meeting has drivers), stores no short answer, says so once, asks per meeting for
+    the rest of the run and ends complete; the store replays to the same database as a batched one."""
+    old = openf1_server(rows=[world_dir / "2024"], or_repeated=False)
+    store = tmp_path / "old"
+    summary = fetch(_settings(old, store), _options(), NOW)
+    assert summary.exit_code == 0 and summary.fallback
+    assert summary.http_requests == old.stats.gets == 2 + 1 + 3 * 25
+    assert len([n for n in summary.notes if "does not OR repeated keys" in n]) == 1
+    assert all("&" not in event.query for event in Store(store).events())
+    assert len(_meeting_units(store)) == 3 * 25
+
+    new = openf1_server(rows=[world_dir / "2024"])
+    batched = tmp_path / "new"
+    fetch(_settings(new, batched), _options(), NOW)
+    as_of = datetime.now(UTC)
+    tables = []
+    for root in (store, batched):
+        url = db_factory()
+        run_replay(url, Store(root), as_of, True)
+        with connect(url) as conn:
+            tables.append(racing_snapshot(conn))
+    assert tables[0] == tables[1]
+
+
+def _corrected_world(world_dir: Path) -> tuple[Dataset, dict[str, Any]]:
+    """The real 2024 rows with one race result's points changed (a late correction), and that row."""
+    tables = {k: list(v) for k, v in load_rows([world_dir / "2024"]).tables.items()}
+    rows = tables["session_result"]
+    index = next(i for i, r in enumerate(rows) if r.get("points") == 25 and r.get("meeting_key") == 1230)
+    rows[index] = {**rows[index], "points": 0.0}
+    return Dataset.of(tables), rows[index]
+
+
+def test_fetch_revalidate_picks_up_a_correction_that_replay_writes_and_diff_lists(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path, db_url: str
+) -> None:
+    """After a settled season is stored and replayed, OpenF1 changes one result's points: `fetch
+    --revalidate` stores one new blob (the results batch), replay writes exactly that one row, and `diff`
+    between before and after names exactly it."""
+    store = tmp_path / "store"
+    original = openf1_server(rows=[world_dir / "2024"])
+    fetch(_settings(original, store), _options(), NOW)
+    run_replay(db_url, Store(store), datetime.now(UTC), True)
+    with connect(db_url) as conn:
+        before = racing_snapshot(conn)
+    between = datetime.now(UTC)
+
+    dataset, _ = _corrected_world(world_dir)
+    corrected = openf1_server(dataset=dataset)
+    summary = fetch(_settings(corrected, store), _options(revalidate=True), NOW)
+    assert summary.http_requests == 5 and summary.new_snapshots == 1 and summary.unchanged == 4
+
+    replayed = run_replay(db_url, Store(store), datetime.now(UTC), True)
+    assert replayed.written == 1
+    assert {name for name, counts in replayed.tables.items() if counts.written} == {"results"}
+    assert replayed.tables["results"].updated == 1
+    with connect(db_url) as conn:
+        after = racing_snapshot(conn)
+    changed = [name for name in before if before[name] != after[name]]
+    assert changed == ["results"]
+    assert len(set(before["results"]) ^ set(after["results"])) == 2  # one row, before and after
+
+    change = diff(Store(store), between, datetime.now(UTC), True)
+    results = change.table("results")
+    assert (len(results.added), len(results.removed), len(results.changed)) == (0, 0, 1)
+    [edit] = results.changed
+    assert [(c.column, c.before, c.after) for c in edit.columns] == [("points", 25.0, 0.0)]
+    assert [t.table for t in change.tables if t.added or t.removed or t.changed] == ["results"]
+    text = "\n".join(render_diff(change))
+    assert "results: 0 added, 0 removed, 1 changed" in text, text
+
+
+def test_fetch_batch_short_of_one_meeting_is_not_stored_and_its_meetings_are_asked_one_by_one(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """A server that ORs but has lost one meeting's drivers: the batch would cover that meeting with
+    nothing, so it is not stored; its 25 meetings are asked one by one (the lost one re-asked, bounded, and
+    stored empty with a warning), the other batches stay batches, and the next fetch asks that one again."""
+    tables = {k: list(v) for k, v in load_rows([world_dir / "2024"]).tables.items()}
+    tables["drivers"] = [r for r in tables["drivers"] if r.get("meeting_key") != 1240]
+    server = openf1_server(dataset=Dataset.of(tables))
+    store = tmp_path / "store"
+    summary = fetch(_settings(server, store), _options(), NOW)
+    assert summary.exit_code == 0 and summary.short_batches == 1 and not summary.fallback
+    # the lists, the short batch, 25 per meeting (+2 re-asks of the lost one), the 2 other batches
+    assert summary.http_requests == 2 + 1 + 25 + 2 + 2
+    assert [w for w in summary.warnings if "drivers?meeting_key=1240" in w]
+    assert any("asked its meetings one by one" in note for note in summary.notes)
+    drivers = [e for e in Store(store).events() if e.endpoint == "drivers"]
+    assert len(drivers) == 25 and all("&" not in e.query for e in drivers)
+    assert len(_meeting_units(store)) == 3 * 25
+
+    server.reset_stats()
+    again = fetch(_settings(server, store), _options(), NOW)
+    assert server.stats.requests[0][1] == "/v1/drivers?meeting_key=1240"
+    assert again.requests == 1
