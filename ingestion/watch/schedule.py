@@ -371,7 +371,10 @@ def schedule(
     fetch_plan = plan_meetings(latest, watched, FetchOptions(years=years, results=options.results), now)
     unsettled: dict[int, list[PlannedRequest]] = {}
     for item in fetch_plan:
-        if item.meeting_key is not None:
+        if item.is_batch:  # settled meetings fetch asks in one request: due as fetch plans it
+            why = "settled since" if item.reason == "stale" else "missing"
+            due.append(Due(planned=item, why=why, step=now))
+        elif item.meeting_key is not None:
             unsettled.setdefault(item.meeting_key, []).append(item)
         else:  # a batch of settled meetings (fetch batches only those): due as fetch plans it
             due.append(Due(planned=item, why="settled meetings, batched", step=now))
