@@ -1,13 +1,12 @@
 """Replay by coverage: for each (endpoint, meeting) the latest snapshot covering it, batch or per meeting.
 
-The committed store (written one request per meeting, before batches existed) must replay to exactly the
-database it gave before coverage replaced "latest per request": the digests below were taken from that
-code (commit 65b6cde) on this store, as of COMMITTED_AS_OF.
+Stores written before batches existed (the committed ``snapshots/``: one request per meeting) must replay to
+exactly the database they gave when replay read "the latest snapshot of every request": for them coverage
+selects the very same snapshots, in the same order, and keeps every row of each.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,35 +14,32 @@ from test_replay_support import AS_OF, body_of, snapshots, world_answers, world_
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
-from ingestion.replay import normalize, racing_snapshot, run_replay
-from ingestion.store import Store
+from ingestion.replay import ENDPOINTS, normalize, racing_snapshot, run_replay, snapshots_of
+from ingestion.store import Store, event_order
+from ingestion.store.coverage import units_of
 
 COMMITTED_AS_OF = datetime(2026, 12, 31, tzinfo=UTC)
-#: table -> (rows, sha256 of repr(rows sorted by id)) of the committed store replayed before coverage.
-BEFORE_COVERAGE = {
-    "series": (1, "2130ad5835461d071e581d0324c5c8fcb5e77477d7f037f437cb68516afb1ef6"),
-    "seasons": (2, "0b7ab87ba283c98a24da352d538f2e5f7df22616621277c99376b7e691ddd0c8"),
-    "circuits": (24, "b1ef753b26a1e91752b5018cbc6d005e3bac2296b9d94e6302faf8fee3d19073"),
-    "rounds": (48, "e9b46133e10e982b54cd92c4a94c3f60f6f304c295a9d31aa5261245d7bb8b23"),
-    "sessions": (236, "5d842ddb3a73d6167f2cd8e6e26164ad540357189ecd3706246b93700adee0ee"),
-    "drivers": (38, "2c2ebbb41d573d942f76739742fd523e3a6baa95c4c035ad4b4b6c53ff20d407"),
-    "teams": (12, "3aa7131a8b6b9a29f5b0be65f8b01bd9181b84ae2c28a2ada57a37a0046718c7"),
-    "entrants": (1001, "2c3560b101abd851fe69eb98c3ed02254f43b2762afffdbd49fb52b880aef3a3"),
-    "results": (4612, "54e36eb75f84d3a0e8d87be944fe785e6ca9573b25a360ab7ff7832148a5a7f5"),
-    "driver_aliases": (5, "1a36bba0fe753994daf9d3ec427371409f8aee60e1ce8118ad6f133f401f89e1"),
-}
 
 Answer = tuple[str, int, bytes]
 
 
-def test_replay_committed_store_gives_the_database_it_gave_before_coverage(db_url: str) -> None:
-    """Same rows, same ids, every table: the digests of the pre-coverage replay of `snapshots/`."""
-    run_replay(db_url, Store(PROJECT_ROOT / "snapshots"), COMMITTED_AS_OF, True)
-    with connect(db_url) as conn:
-        tables = racing_snapshot(conn)
-    got = {name: (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-           for name, rows in tables.items()}
-    assert {name: got[name] for name in BEFORE_COVERAGE} == BEFORE_COVERAGE
+def test_replay_committed_store_reads_what_latest_per_request_read(db_factory: Any) -> None:
+    """The committed store: coverage picks exactly the latest snapshot of every request (same events, same
+    order), each covering one unit (so all its rows are kept); replayed twice, same rows and ids."""
+    store = Store(PROJECT_ROOT / "snapshots")
+    before = sorted(
+        (e for e in store.latest(COMMITTED_AS_OF).values() if e.endpoint in ENDPOINTS), key=event_order
+    )
+    chosen = [snap.event for snap in snapshots_of(store, COMMITTED_AS_OF, True)]
+    assert chosen == before and len(chosen) == 148
+    assert all(len(units_of(e.endpoint, e.query)) == 1 for e in chosen)
+    tables = []
+    for _ in range(2):
+        url = db_factory()
+        run_replay(url, store, COMMITTED_AS_OF, True)
+        with connect(url) as conn:
+            tables.append(racing_snapshot(conn))
+    assert tables[0] == tables[1] and len(tables[0]["results"]) > 4000
 
 
 def _batch(endpoint: str, rows: list[dict[str, Any]] | tuple[dict[str, Any], ...], keys: list[int]) -> Answer:
