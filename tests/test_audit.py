@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from naming_support import BOTH_NAMINGS
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
@@ -194,6 +195,7 @@ def seeded(conn: Conn, world_dir: Path) -> Seed:
 
 # --- the library ---------------------------------------------------------------------------------------
 
+@BOTH_NAMINGS
 def test_audit_clean_seed_has_no_findings(conn: Conn, seeded: Seed) -> None:
     """Real 2024 Bahrain rows, consistently seeded: no problem, no warning, every expected value present."""
     report = audit(conn, results=True)
@@ -206,6 +208,7 @@ def test_audit_clean_seed_has_no_findings(conn: Conn, seeded: Seed) -> None:
     }
 
 
+@BOTH_NAMINGS
 def test_audit_season_summary_counts_the_season(conn: Conn, seeded: Seed) -> None:
     """The season summary counts rounds, sessions, entrants, drivers and results of 2024."""
     (season,) = audit(conn, results=True).seasons
@@ -217,6 +220,7 @@ def test_audit_season_summary_counts_the_season(conn: Conn, seeded: Seed) -> Non
     assert season.results == seeded.counts["results"] == 20
 
 
+@BOTH_NAMINGS
 def test_audit_duplicate_driver_name_is_a_problem(conn: Conn, seeded: Seed) -> None:
     """A second driver row with the same first and last name (another slug) is an integrity problem."""
     first, last = seeded.driver_names[1]
@@ -231,6 +235,7 @@ def test_audit_duplicate_driver_name_is_a_problem(conn: Conn, seeded: Seed) -> N
     assert any("Verstappen" in e for e in finding.examples)
 
 
+@BOTH_NAMINGS
 def test_audit_completed_race_without_results(conn: Conn, seeded: Seed) -> None:
     """A race completed long ago without results is a problem, within a day a warning; off: not checked."""
     conn.execute("DELETE FROM results")
@@ -247,6 +252,7 @@ def test_audit_completed_race_without_results(conn: Conn, seeded: Seed) -> None:
     assert not {"completed_race_without_results", "entrant_without_result"} & set(_checks(off))
 
 
+@BOTH_NAMINGS
 def test_audit_entrant_without_result_is_a_warning(conn: Conn, seeded: Seed) -> None:
     """A regular entrant missing from a race that has results is a warning, not a problem."""
     conn.execute("DELETE FROM results WHERE entrant_id = %s", (seeded.entrants[44],))
@@ -257,6 +263,7 @@ def test_audit_entrant_without_result_is_a_warning(conn: Conn, seeded: Seed) -> 
     assert "Hamilton" in finding.examples[0]
 
 
+@BOTH_NAMINGS
 def test_audit_nulls_where_values_are_expected(conn: Conn, seeded: Seed) -> None:
     """A null headshot and a null team colour show as shares and warnings, without failing the audit."""
     conn.execute("UPDATE drivers SET headshot_url = NULL WHERE id = %s", (seeded.drivers[1],))
@@ -271,6 +278,7 @@ def test_audit_nulls_where_values_are_expected(conn: Conn, seeded: Seed) -> None
     assert "drivers.headshot_url: 1 of 20 rows (5.0%) are null" in messages
 
 
+@BOTH_NAMINGS
 def test_audit_round_patterns(conn: Conn, seeded: Seed) -> None:
     """A GP without a Race, a repeated type, a lone Sprint, a Moto class, a sessionless round: warnings."""
     gp = seeded.rounds[1229]
@@ -298,6 +306,7 @@ def test_audit_round_patterns(conn: Conn, seeded: Seed) -> None:
     assert report.ok
 
 
+@BOTH_NAMINGS
 def test_audit_testing_round_with_a_race_is_flagged(conn: Conn, seeded: Seed) -> None:
     """A testing round holds practice sessions only; it needs no Race."""
     conn.execute(
@@ -308,6 +317,7 @@ def test_audit_testing_round_with_a_race_is_flagged(conn: Conn, seeded: Seed) ->
     assert "round_without_race" not in checks
 
 
+@BOTH_NAMINGS
 def test_audit_driver_number_shared_in_a_season(conn: Conn, seeded: Seed) -> None:
     """Two drivers of one season under the same number (in one round or in two) are a warning naming the
     season, the number and each driver once; the same number in another season is not."""
@@ -357,6 +367,7 @@ def test_audit_orphans_when_constraints_are_gone(conn: Conn, seeded: Seed) -> No
     assert finding.count == 3
 
 
+@BOTH_NAMINGS
 def test_audit_stale_statuses(conn: Conn, seeded: Seed) -> None:
     """A session still Scheduled a day after it started, or Completed before it starts, is a warning."""
     conn.execute("UPDATE sessions SET status = 0 WHERE open_f1_session_key = 9465")
@@ -366,6 +377,7 @@ def test_audit_stale_statuses(conn: Conn, seeded: Seed) -> None:
     assert checks["session_completed_in_future"] == "warning"
 
 
+@BOTH_NAMINGS
 def test_audit_empty_database_is_ok(conn: Conn) -> None:
     """A migrated database without racing rows has nothing wrong with it."""
     report = audit(conn, results=True)
@@ -374,6 +386,7 @@ def test_audit_empty_database_is_ok(conn: Conn) -> None:
 
 # --- the command -----------------------------------------------------------------------------------------
 
+@BOTH_NAMINGS
 def test_audit_cli_exit_codes(
     db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -392,6 +405,7 @@ def test_audit_cli_exit_codes(
     assert "PROBLEM [duplicate_driver_name]" in out and "Lando Norris (l-norris)" in out
 
 
+@BOTH_NAMINGS
 def test_audit_cli_json(
     db_url: str, seeded: Seed, conn: Conn, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -414,6 +428,7 @@ def test_audit_cli_not_migrated(
     assert "ingest db migrate" in err and "Traceback" not in err
 
 
+@BOTH_NAMINGS
 def test_audit_python_m_ingestion_db_audit(db_url: str, seeded: Seed, conn: Conn, tmp_path: Path) -> None:
     """`python -m ingestion.db audit` runs as the team types it: exit 0, then 1 on a duplicate driver."""
     done = run_module("ingestion.db", "audit", env={"DATABASE_URL": db_url}, cwd=tmp_path)
@@ -430,6 +445,7 @@ def test_audit_python_m_ingestion_db_audit(db_url: str, seeded: Seed, conn: Conn
 
 # --- on a database replayed from the real store ----------------------------------------------------------
 
+@BOTH_NAMINGS
 def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_results(
     db_url: str, conn: Conn, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naming_support import BOTH_NAMINGS
 from test_replay_support import AS_OF, FETCHED, put_answers, snapshots, world_answers, world_rows, world_store
 from test_sync import run_cli
 
@@ -157,6 +158,7 @@ def test_diff_cli_bad_instant_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stderr.strip().startswith("error: --from: not an ISO-8601 date or time: 'yesterday'")
 
 
+@BOTH_NAMINGS
 def test_replay_as_of_moves_the_database_between_the_states_diff_shows(tmp_path: Path, db_url: str) -> None:
     """``ingest replay --as-of T`` writes the state at T: at T2 the diff is applied, at T1 undone."""
     store = world_store(tmp_path / "store", years=(2024,))

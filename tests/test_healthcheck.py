@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from naming_support import BOTH_NAMINGS
 from server_fixtures import ServerFactory
 from test_audit import run_cli, run_module
 
@@ -32,15 +33,22 @@ def _by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}
 
 
-def test_healthcheck_all_green_offline(db_url: str, tmp_path: Path) -> None:
-    """A migrated database and a fresh snapshot dir: every check passes, OpenF1 skipped, probe removed."""
+#: The checks the app's own database adds: its migrations applied; the entrants index it lacks (a warning).
+EF_CHECKS = {"snake": [], "ef": [("app", "ok"), ("entrants", "warn")]}
+
+
+@BOTH_NAMINGS
+def test_healthcheck_all_green_offline(db_url: str, tmp_path: Path, schema_naming: str) -> None:
+    """A migrated database and a fresh snapshot dir: every check passes, OpenF1 skipped, probe removed; the
+    database line names the naming found."""
     checks = healthcheck(_settings(db_url, tmp_path), offline=True)
     assert [(c.name, c.status) for c in checks] == [
-        ("database", "ok"), ("migrations", "ok"), ("snapshots", "ok"), ("openf1", "skip"),
+        ("database", "ok"), ("migrations", "ok"), *EF_CHECKS[schema_naming], ("snapshots", "ok"),
+        ("openf1", "skip"),
     ]
     assert exit_code(checks) == 0
-    assert "PostgreSQL 1" in checks[0].message
-    assert "0 events" in checks[2].message
+    assert "PostgreSQL 1" in checks[0].message and f"naming {schema_naming}" in checks[0].message
+    assert "0 events" in _by_name(checks)["snapshots"].message
     assert list((tmp_path / "snapshots" / "tmp").iterdir()) == []
 
 
@@ -122,15 +130,19 @@ def test_healthcheck_python_m_unreachable_database_exits_1(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
 
 
-def test_healthcheck_python_m_all_green(db_url: str, tmp_path: Path) -> None:
-    """`python -m ingestion.healthcheck --offline` on a migrated database: one OK line per check, exit 0."""
+@BOTH_NAMINGS
+def test_healthcheck_python_m_all_green(db_url: str, tmp_path: Path, schema_naming: str) -> None:
+    """`python -m ingestion.healthcheck --offline` on a migrated database: one OK line per check, exit 0
+    (on the app's database a WARN line, with its fix, does not fail it)."""
     done = run_module(
         "ingestion.healthcheck", "--offline",
         env={"DATABASE_URL": db_url, "SNAPSHOT_DIR": str(tmp_path / "s")}, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    marks = [line.split()[:2] for line in done.stdout.splitlines()]
-    assert marks == [["OK", "database"], ["OK", "migrations"], ["OK", "snapshots"], ["SKIP", "openf1"]]
+    marks = [line.split()[:2] for line in done.stdout.splitlines() if line.split()[0] != "fix:"]
+    extra = [["OK", "app"], ["WARN", "entrants"]] if schema_naming == "ef" else []
+    expected = [["OK", "database"], ["OK", "migrations"], *extra, ["OK", "snapshots"], ["SKIP", "openf1"]]
+    assert marks == expected
 
 
 def test_healthcheck_snapshot_dir_cannot_be_created(db_url: str, tmp_path: Path) -> None:
