@@ -7,6 +7,7 @@ finding's request of ``ingest serve`` over those rows and checks that the answer
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,14 @@ from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
 from ingestion.ops.audit import audit
-from ingestion.ops.check import PUBLIC_BASE_URL, CheckReport, Finding, check_database, read_rounds
+from ingestion.ops.check import (
+    PUBLIC_BASE_URL,
+    CheckReport,
+    Finding,
+    check_database,
+    read_rounds,
+    summary_line,
+)
 from ingestion.replay import run_replay
 from ingestion.server import ServerConfig, load_rows, start_server
 from ingestion.store import Store
@@ -103,7 +111,7 @@ def test_check_united_states_2023_unflagged_disqualifications(report_2023: Check
         ("Lewis Hamilton", 44, _url(9213, 44)),
     ]
     hamilton = found[1]
-    assert hamilton.expected == "a position, or the dnf/dns/dsq flag that explains why there is none"
+    assert hamilton.expected == "a position, or a dnf/dns/dsq flag saying why there is none"
     assert hamilton.openf1 == (
         "position null with dnf, dns and dsq all false: 'not classified' or an unflagged disqualification; "
         "it completed 56 of the winner's 56 laps (90% classifies a car), so most likely a disqualification"
@@ -355,3 +363,18 @@ def test_check_app_database_gives_the_same_findings(db_factory: DbFactory, repor
     with connect(url, autocommit=True) as conn:
         report = check_database(conn, 2023)
     assert report == report_2023
+
+
+def test_check_terminal_tables_keep_each_request_whole(report_2023: CheckReport) -> None:
+    """On a terminal: one rich table per kind, the request never folded (it is copied into reports)."""
+    from rich.console import Console
+
+    from ingestion.cli.check import print_tables
+
+    out = io.StringIO()
+    print_tables(report_2023, Console(file=out, width=160, color_system=None))
+    text = out.getvalue()
+    assert "points_missing: classified in the points with 0 or null points (10)" in text
+    for finding in report_2023.findings:
+        assert finding.request in text
+    assert text.rstrip().splitlines()[-1] == summary_line(report_2023)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import typer
+
+from ingestion.cli.render import print_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ingestion.ops.check import CheckReport
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +50,29 @@ def register(app: typer.Typer) -> None:
             report = check_database(conn, season, store=Store(store_dir or settings.snapshot_dir))
         if as_json:
             typer.echo(msgspec.json.format(msgspec.json.encode(report_json(report)), indent=2).decode())
+        elif sys.stdout.isatty():
+            print_tables(report)
         else:
             for line in render_check(report):
                 typer.echo(line)
         raise typer.Exit(report.exit_code)
+
+
+#: The columns of a finding on a terminal (:func:`ingestion.ops.check.finding_cells`).
+COLUMNS = ("ROUND", "SESSION", "DRIVER", "EXPECTED", "OPENF1", "REQUEST", "SNAPSHOT")
+
+
+def print_tables(report: CheckReport, console: Console | None = None) -> None:
+    """On a terminal: one rich table per kind of finding, then the summary line. (Off a terminal the
+    findings are plain lines, one field each, so that grep finds a request whole.)"""
+    from ingestion.ops.check import KINDS, finding_cells, summary_line
+
+    for kind, count in report.counts().items():
+        rows = [finding_cells(f) for f in report.findings if f.kind == kind]
+        title = f"{kind}: {KINDS[kind]} ({count})"
+        print_table(COLUMNS, rows, title=title, console=console, no_wrap=[COLUMNS.index("REQUEST")])
+    line = summary_line(report)
+    if console is None:
+        typer.echo(line)
+    else:
+        console.print(line, highlight=False, soft_wrap=True)

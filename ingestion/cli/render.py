@@ -67,10 +67,13 @@ def print_table(
     right: Iterable[int] = (),
     title: str | None = None,
     console: Console | None = None,
+    no_wrap: Iterable[int] = (),
 ) -> None:
     """A table: drawn by rich on a terminal (coloured unless ``NO_COLOR``), plain aligned text otherwise
-    (a pipe, a cron log), so that ``grep`` and ``cut`` still work. ``console``: draw on this one (tests)."""
+    (a pipe, a cron log), so that ``grep`` and ``cut`` still work. ``console``: draw on this one (tests).
+    ``no_wrap``: columns kept on one line on a terminal (a URL to copy), the others fold to make room."""
     aligned = frozenset(right)
+    whole = frozenset(no_wrap)
     if console is None and not sys.stdout.isatty():
         if title:
             typer.echo(title)
@@ -82,7 +85,9 @@ def print_table(
 
     table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i in aligned else "left", overflow="fold")
+        table.add_column(
+            header, justify="right" if i in aligned else "left", overflow="fold", no_wrap=i in whole
+        )
     for row in rows:
         table.add_row(*row)
     (console or RichConsole(highlight=False)).print(table)

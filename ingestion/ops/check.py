@@ -66,11 +66,13 @@ __all__ = [
     "Snapshot",
     "check",
     "check_database",
+    "finding_cells",
     "openf1_request",
     "read_rounds",
     "render_check",
     "report_json",
     "rounds_of",
+    "summary_line",
     "with_snapshots",
 ]
 
@@ -368,7 +370,7 @@ def _check_shape(ctx: _Ctx, missing_entrants: int) -> None:
                 )
             ctx.add(
                 "unflagged_unclassified",
-                "a position, or the dnf/dns/dsq flag that explains why there is none",
+                "a position, or a dnf/dns/dsq flag saying why there is none",
                 f"position null with dnf, dns and dsq all false: 'not classified' or an unflagged "
                 f"disqualification{hint}",
                 row=row,
@@ -643,12 +645,27 @@ def render_check(report: CheckReport) -> list[str]:
             if f.snapshot is not None:
                 when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 lines.append(f"      snapshot  {f.snapshot.request} received {when}")
-    if report.ok:
-        lines.append(f"check {_scope(report)}: no finding")
-    else:
-        counts = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
-        lines.append(f"check {_scope(report)}: {len(report.findings)} finding(s): {counts}")
+    lines.append(summary_line(report))
     return lines
+
+
+def summary_line(report: CheckReport) -> str:
+    """``check 2023: 23 rounds, 56 classified sessions: 23 finding(s): points_missing 10, ...``."""
+    if report.ok:
+        return f"check {_scope(report)}: no finding"
+    counts = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
+    return f"check {_scope(report)}: {len(report.findings)} finding(s): {counts}"
+
+
+def finding_cells(finding: Finding) -> list[str]:
+    """One finding as table cells: round, session, driver, expected, OpenF1, request, snapshot."""
+    key = f" {finding.session_key}" if finding.session_key is not None else ""
+    who = f"#{finding.driver_number} {finding.driver}" if finding.driver else "-"
+    snapshot = finding.snapshot.request if finding.snapshot is not None else "-"
+    return [
+        f"{finding.season} R{finding.round} {finding.round_name}", f"{finding.session}{key}", who,
+        finding.expected, finding.openf1, finding.request, snapshot,
+    ]
 
 
 def report_json(report: CheckReport) -> dict[str, object]:
