@@ -14,9 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestion.ops.check import Entrant, Round, Row, Session, check, openf1_request, render_check
+from ingestion.ops.check import (
+    Entrant,
+    Round,
+    Row,
+    Session,
+    Snapshot,
+    check,
+    openf1_request,
+    render_check,
+    with_snapshots,
+)
 from ingestion.regulations import FULL_RACE, FULL_SPRINT, race_scales, sprint_scales
 from ingestion.replay import ResultStatus, SessionType
+from ingestion.store import Event, Request
 
 START = datetime(2024, 3, 2, 15, tzinfo=UTC)
 
@@ -260,3 +271,37 @@ def test_regulations_winner_points_name_one_scale() -> None:
                 continue
             values = [v for s in scales for v in (s.allowed(1) if s.points else (0.0,))]
             assert len(values) == len(set(values)), (season, values)
+
+
+def _event(url: str, at: datetime, status: int = 200) -> Event:
+    request = Request.from_url(url)
+    return Event(
+        run="r", seq=0, endpoint=request.endpoint, query=request.query, url=f"http://x/v1/{request.key}",
+        status=status, received_at=at, address="a" * 64, size=2,
+    )
+
+
+def test_with_snapshots_names_the_newest_answer_covering_the_meeting() -> None:
+    """A batch (meeting keys OR'd) newer than the meeting's own request is the one that shows it; other
+    endpoints, other meetings and failed answers are not evidence."""
+    rows = tuple(
+        Row(driver=f"D{p}", slug=f"d{p}", number=p, position=p, status=ResultStatus.Finished,
+            points=0.0 if p == 2 else (FULL_RACE[p - 1] if p <= 10 else 0.0), laps=50, grid=p)
+        for p in range(1, 21)
+    )
+    race = Session(key=7779, type=SessionType.Race, completed=True, start=START, rows=rows)
+    report = check([Round(season=2023, number=2, name="Saudi", meeting_key=1142, sessions=(race,))])
+    events = [
+        _event("session_result?meeting_key=1142", START),
+        _event("session_result?meeting_key=1141&meeting_key=1142", START + timedelta(days=1)),
+        _event("session_result?meeting_key=1143", START + timedelta(days=2)),
+        _event("drivers?meeting_key=1142", START + timedelta(days=3)),
+        _event("session_result?meeting_key=1142&meeting_key=1150", START + timedelta(days=4), status=500),
+    ]
+    (finding,) = with_snapshots(report, {e.key: e for e in events}).findings
+    assert finding.snapshot == Snapshot(
+        request="session_result?meeting_key=1141&meeting_key=1142",
+        received_at=START + timedelta(days=1), address="a" * 64,
+    )
+    (bare,) = with_snapshots(report, {}).findings
+    assert bare.snapshot is None
