@@ -132,7 +132,7 @@ def test_fetch_no_results_never_asks_results(
 
 
 @pytest.mark.reliability("every fault kind of ingest serve")
-@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "reset", "truncated", "html"])
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "504", "reset", "truncated", "html", "deep"])
 def test_fetch_survives_each_fault(
     season_server: Callable[..., RunningServer], world_dir: Path, tmp_path: Path, kind: str
 ) -> None:

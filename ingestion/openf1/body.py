@@ -5,7 +5,8 @@ fetch planner and replay agree on every body:
 
 - :func:`body_kind`: ``rows`` (a JSON array whose elements are all objects; ``[]`` is zero rows),
   ``empty`` (OpenF1's ``{"detail": "No results found."}``) or ``invalid`` (anything else: an HTML page, a
-  truncated array, ``[1, 2]``, another ``detail``), with a one-line reason when invalid.
+  truncated array, ``[1, 2]``, another ``detail``, a body nested deeper than :data:`MAX_DEPTH`), with a
+  one-line reason when invalid.
 - :func:`classify`: an HTTP answer (status and body) as a :class:`Verdict` for the fetch (rows, empty,
   retry, throttled, blocked, unauthorized, failed).
 - :func:`decode_rows`: the rows of a body as wire Structs, leniently (``9472.0`` is accepted as ``9472``,
@@ -15,6 +16,7 @@ fetch planner and replay agree on every body:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
@@ -22,6 +24,7 @@ import msgspec
 from ingestion.openf1.wire import NO_RESULTS, Detail
 
 __all__ = [
+    "MAX_DEPTH",
     "NO_RESULTS",
     "RETRYABLE_STATUS",
     "SESSION_IN_PROGRESS",
@@ -34,6 +37,7 @@ __all__ = [
     "decode_rows",
     "detail_of",
     "snippet",
+    "too_deep",
 ]
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -48,6 +52,39 @@ _OBJECTS = msgspec.json.Decoder(list[dict[str, Any]])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _DETAIL = msgspec.json.Decoder(Detail)
 _DECODERS: dict[type[msgspec.Struct], tuple[Any, Any]] = {}
+
+#: The deepest nesting of arrays and objects a body may have. OpenF1's rows are 2 to 4 deep (an array of
+#: objects, some holding arrays); a body nested 1,000 deep made every JSON decoder raise RecursionError.
+MAX_DEPTH = 32
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
+
+
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``body``'s arrays and objects nest deeper than ``limit`` (brackets inside strings do not
+    count). Pure, and in C speed for real bodies: strings are cut out, the brackets kept, and innermost
+    pairs removed one level per pass; a body still nested after ``limit`` passes is too deep. (Unbalanced
+    brackets stop early: the decoder reports those.)"""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    # Outside strings only, with bytes-level operations (no Python loop over the body): escaped backslashes
+    # and quotes go first; only quotes and brackets are kept; two quotes in a row are dropped (that keeps
+    # every bracket's parity, inside or outside a string); then every other piece between quotes is a
+    # string's content.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = unescaped.translate(None, _NOT_MARKS).replace(b'""', b"")
+    skeleton = b"".join(marks.split(b'"')[::2])
+    for _ in range(limit):
+        if not skeleton:
+            return False
+        shorter = _INNERMOST.sub(b"", skeleton)
+        if len(shorter) == len(skeleton):
+            return False
+        skeleton = shorter
+    return bool(skeleton) and _INNERMOST.search(skeleton) is not None
+
+
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 
 
 class Verdict(msgspec.Struct, frozen=True):
@@ -75,6 +112,8 @@ def snippet(body: bytes, limit: int = 80) -> str:
 
 def detail_of(body: bytes) -> str | None:
     """The ``detail`` string of an OpenF1 ``{"detail": ...}`` body, else None."""
+    if too_deep(body):
+        return None
     try:
         detail = _DETAIL.decode(body).detail
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -84,6 +123,8 @@ def detail_of(body: bytes) -> str | None:
 
 def body_kind(body: bytes) -> tuple[BodyKind, str]:
     """What ``body`` is, whatever the status: ``rows``, ``empty`` or ``invalid`` (with a one-line reason)."""
+    if too_deep(body):
+        return "invalid", f"{_TOO_DEEP}: {snippet(body)!r}"
     try:
         _OBJECTS.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -139,6 +180,8 @@ def decode_rows(row_type: type[T], body: bytes) -> RowsRead[T]:
     """The rows of ``body`` as ``row_type`` (lenient). The whole array is decoded at once (fast path);
     when that fails, each row on its own, skipping (and reporting) those that do not fit."""
     many, one = _decoders(row_type)
+    if too_deep(body):
+        return RowsRead("invalid", [], [], f"{_TOO_DEEP}: {snippet(body)!r}")
     try:
         return RowsRead("rows", list(many.decode(body)), [])
     except (msgspec.DecodeError, msgspec.ValidationError):

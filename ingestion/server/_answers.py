@@ -214,6 +214,7 @@ REPLACING: dict[str, Answer] = {
     "401": Answer(401, LIVE_SESSION_BODY),
     "html": Answer(200, html_page(200, "OK").replace(b"could not complete", b"is a web page for"), HTML),
     "empty": Answer(200, NO_RESULTS_BODY),  # a false "No results found." (seen from OpenF1 under load)
+    "deep": Answer(200, b"[" * 1000 + b"]" * 1000),  # hostile: every JSON decoder's recursion limit
 }
 
 

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 FaultKind = Literal[
-    "429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow"
+    "429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow", "deep"
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
