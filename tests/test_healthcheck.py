@@ -170,6 +170,25 @@ def test_healthcheck_snapshot_store_events_are_read(db_url: str, tmp_path: Path)
         log.write("this is not an event\n")
     check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
     assert check.status == "fail"
+    assert "line 2 (damaged-line)" in check.message and check.fix == "ingest snapshots fsck --repair"
+
+
+def test_healthcheck_snapshot_store_torn_tail_is_a_warning(db_url: str, tmp_path: Path) -> None:
+    """A torn last line (a killed run) warns with the repair command; the complete events still count."""
+    store = Store(tmp_path / "snapshots")
+    with store.writer() as writer:
+        writer.put(
+            Request.make("sessions", [("year", "2024")]), b"[]",
+            url="https://api.openf1.org/v1/sessions?year=2024", status=200,
+            received_at=datetime(2024, 12, 8, 12, tzinfo=UTC),
+        )
+        run = writer.run
+    with (tmp_path / "snapshots" / "log" / f"{run}.jsonl").open("a") as log:
+        log.write('{"half an ev')
+    check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
+    assert check.status == "warn" and check.passed
+    assert "torn-line" in check.message and "1 events in 1 runs" in check.message
+    assert check.fix == "ingest snapshots fsck --repair"
 
 
 def test_healthcheck_openf1_reachable(

@@ -216,9 +216,20 @@ def _snapshot_check(settings: Settings) -> Check:
         return Check("snapshots", "fail", f"cannot write in {store.tmp_dir}: {reason}")
     finally:
         probe.unlink(missing_ok=True)
-    events = store.events()
+    events = store.events(strict=False)
     runs = len({e.run for e in events})
-    return Check("snapshots", "ok", f"{root} readable and writable; {len(events)} events in {runs} runs")
+    counted = f"{len(events)} events in {runs} runs"
+    issues = store.log_issues()
+    if issues:
+        first = issues[0]
+        where = f"{first.path.name} line {first.problem.line} ({first.problem.kind})"
+        torn_only = all(issue.problem.kind == "torn-line" for issue in issues)
+        return Check(
+            "snapshots", "warn" if torn_only else "fail",
+            f"{root}: {len(issues)} log line(s) yield no event, first {where}; {counted}",
+            fix="ingest snapshots fsck --repair",
+        )
+    return Check("snapshots", "ok", f"{root} readable and writable; {counted}")
 
 
 def _openf1_check(settings: Settings, timeout: float) -> Check:
