@@ -246,11 +246,20 @@ def test_fetch_after_repair_asks_what_the_torn_tail_lost(
 def test_fetch_plans_again_after_waiting_for_the_lock(
     server: RunningServer, tmp_path: Path, complete_2024: Path
 ) -> None:
-    """A fetch that waited while another writer stored everything asks nothing once it has the lock
-    (it planned 77 requests before; planning only before the lock re-asked 72-75 of them)."""
+    """The year lists are in; a second fetch plans the 75 per-meeting requests, then waits while another
+    writer stores them all: once it has the lock it asks nothing (planning only before the lock, it asked
+    all 75 again)."""
     root = tmp_path / "store"
     source = Store(complete_2024)
     store = Store(root)
+    events = source.events()
+    assert [e.endpoint for e in events[:2]] == ["meetings", "sessions"]
+    with store.writer("lists") as lists:
+        for event in events[:2]:
+            lists.put(
+                event.request, source.read(event.address), url=event.url, status=event.status,
+                received_at=event.received_at, content_type=event.content_type,
+            )
     waiting = threading.Event()
 
     class Spy(logging.Handler):
@@ -268,7 +277,7 @@ def test_fetch_plans_again_after_waiting_for_the_lock(
             )
             thread.start()
             assert waiting.wait(30), "the second fetch never waited for the lock"
-            for event in source.events():
+            for event in events[2:]:
                 other.put(
                     event.request, source.read(event.address), url=event.url, status=event.status,
                     received_at=event.received_at, content_type=event.content_type,
