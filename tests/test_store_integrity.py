@@ -426,3 +426,26 @@ def test_verify_fails_on_a_round_whose_drivers_answer_was_a_false_empty(
     (line,) = [x for x in out.splitlines() if x.startswith("INCOMPLETE")]
     assert line.startswith("INCOMPLETE: 1 round(s) with a completed session have no drivers")
     assert "2024 Bahrain Grand Prix" in line
+
+
+def test_cli_gc_refuses_in_one_line_while_a_log_file_is_missing_and_force_deletes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingestion.cli import main
+
+    store = Store(tmp_path)
+    _put_many(store, [b"[%d]" % i for i in range(3)], run="a")
+    _put_many(store, [b"[9]"], run="b")
+    store.log_path("a").unlink()
+    with pytest.raises(SystemExit) as exited:
+        main(["snapshots", "gc", "--store", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and err.count("\n") == 1
+    assert err.startswith(f"error: gc refused in {tmp_path}: 3 blob(s) no event refers to")
+    assert "--force" in err
+    assert len(list(Store(tmp_path).addresses())) == 4
+    with pytest.raises(SystemExit) as exited:
+        main(["snapshots", "gc", "--force", "--store", str(tmp_path)])
+    assert exited.value.code in (0, None)
+    assert "removed 3 unreferenced blob(s)" in capsys.readouterr().out
+    assert ops.fsck(Store(tmp_path)) == []
