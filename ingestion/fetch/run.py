@@ -76,7 +76,7 @@ def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
     unreadable = frozenset(
         key
         for key, event in latest.items()
-        if event.endpoint in _PLANNED_ENDPOINTS and _body(store, event) is None
+        if event.endpoint in _PLANNED_ENDPOINTS and not store.answers(event)
     )
     empty_runs: dict[str, int] = {}
     stopped: set[str] = set()

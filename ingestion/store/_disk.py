@@ -99,6 +99,8 @@ class Store:
         self._files: dict[str, _FileState] = {}
         self._sorted: list[Event] | None = None
         self._latest: dict[datetime | None, dict[str, Event]] = {}
+        #: (run, seq) -> (inode, size, mtime_ns) of the blob file when its event last checked out
+        self._answers: dict[tuple[str, int], tuple[int, int, int]] = {}
 
     # --- layout -------------------------------------------------------------------------------------
     @property
@@ -149,6 +151,23 @@ class Store:
         if problem is not None:
             raise BlobMismatch(f"{event.key} (event {event.run}#{event.seq})", event.address, problem)
         return body
+
+    def answers(self, event: Event) -> bool:
+        """Whether :meth:`read_event` would return ``event``'s body (never raises for a bad blob). Cached per
+        instance while the blob file is unchanged, so planning twice in one run reads each blob once."""
+        try:
+            st = self.blob_path(event.address).stat()
+        except FileNotFoundError:
+            return False
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._answers.get((event.run, event.seq)) == stamp:
+            return True
+        try:
+            self.read_event(event)
+        except (BlobMissing, BlobCorrupt, BlobMismatch):
+            return False
+        self._answers[(event.run, event.seq)] = stamp
+        return True
 
     def readable(self, address: str) -> bool:
         """Whether the blob under ``address`` exists and verifies (never raises for a bad blob)."""
