@@ -44,8 +44,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     revalidate_days: int | None = 30  # REVALIDATE_DAYS; 0 in the environment: never by itself
 
     @property
+    def credentials(self) -> tuple[str, str] | None:
+        """(username, password) for the paid tier, or None (the free tier): the one credentials test."""
+        if self.openf1_username and self.openf1_password:
+            return (self.openf1_username, self.openf1_password)
+        return None
+
+    @property
     def has_credentials(self) -> bool:
-        return bool(self.openf1_username and self.openf1_password)
+        return self.credentials is not None
 
     def describe(self) -> dict[str, str]:
         """A printable view, secrets masked."""

@@ -48,3 +48,13 @@ def as_utc(value: datetime) -> datetime:
 def parse_optional(text: str | None, *, option: str) -> datetime | None:
     """:func:`parse_instant`, passing ``None`` through (an option left out)."""
     return None if text is None else parse_instant(text, option=option)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as the summaries print it: ``8.9 s``, ``1 min 05.4 s`` (rounded once to tenths, then
+    split: never ``1 min 60.0 s``)."""
+    tenths = round(seconds * 10)
+    if tenths < 600:
+        return f"{tenths / 10:.1f} s"
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes} min {rest / 10:04.1f} s"

@@ -47,10 +47,11 @@ from typing import Literal, TypeVar
 import msgspec
 
 from ingestion.errors import UsageError
+from ingestion.instant import as_utc
 from ingestion.openf1.body import decode_rows
 from ingestion.openf1.client import RetryPolicy
 from ingestion.openf1.limiter import DEFAULT_MARGIN
-from ingestion.openf1.wire import Meeting, Session
+from ingestion.openf1.wire import MEETING_ENDPOINTS, RESULT_ENDPOINTS, Meeting, Session
 from ingestion.store.check import is_empty
 from ingestion.store.coverage import Unit, covering
 from ingestion.store.model import Event, Request
@@ -63,8 +64,6 @@ SETTLE = timedelta(days=SETTLE_DAYS)
 #: A session without ``date_end`` is taken to last this long.
 SESSION_LENGTH = timedelta(hours=2)
 #: The per-meeting endpoints, in the order asked.
-MEETING_ENDPOINTS = ("drivers", "session_result", "starting_grid")
-RESULT_ENDPOINTS = frozenset({"session_result", "starting_grid"})
 #: Times one run asks a request whose empty answer cannot be true before it stores the empty answer.
 EMPTY_ATTEMPTS = 3
 #: Runs in a row that must store such an empty answer before it is taken as settled (then the plan warns).
@@ -260,16 +259,12 @@ def split_batches(endpoint: str, meeting_keys: Sequence[int], max_path: int = MA
 # --- time ---------------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def session_end(session: Session) -> datetime | None:
     """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
     if session.date_end is not None:
-        return _utc(session.date_end)
+        return as_utc(session.date_end)
     if session.date_start is not None:
-        return _utc(session.date_start) + SESSION_LENGTH
+        return as_utc(session.date_start) + SESSION_LENGTH
     return None
 
 
@@ -297,8 +292,8 @@ def season_settles_at(season: Season) -> datetime:
             last = end
     for meeting in season.meetings:
         for when in (meeting.date_end, meeting.date_start):
-            if when is not None and _utc(when) > last:
-                last = _utc(when)
+            if when is not None and as_utc(when) > last:
+                last = as_utc(when)
     return max(year_start(season.year + 1), last + SETTLE)
 
 
@@ -308,7 +303,7 @@ def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> b
     Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
     has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
     """
-    now = _utc(now)
+    now = as_utc(now)
     for session in sessions:
         end = session_end(session)
         if session.is_cancelled or end is None or end >= now:
@@ -326,7 +321,7 @@ def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) 
     """A stored answer is settled when it was received after ``settles_at``, and ``now`` is past it too."""
     if event is None or settles_at is None:
         return False
-    return min(_utc(now), _utc(event.received_at)) > settles_at
+    return min(as_utc(now), as_utc(event.received_at)) > settles_at
 
 
 # --- options --------------------------------------------------------------------------------------------
@@ -363,7 +358,7 @@ def validate(options: FetchOptions, now: datetime) -> None:
 
 def years_for(options: FetchOptions, now: datetime) -> list[int]:
     """The years whose lists the fetch needs, oldest first."""
-    now = _utc(now)
+    now = as_utc(now)
     if options.years:
         return sorted(set(options.years))
     if options.all_years:
@@ -380,11 +375,11 @@ def _meeting_order(seasons: Sequence[Season]) -> list[tuple[int, int]]:
     far = datetime.max.replace(tzinfo=UTC)
     for season in seasons:
         for meeting in season.meetings:
-            start = _utc(meeting.date_start) if meeting.date_start else far
+            start = as_utc(meeting.date_start) if meeting.date_start else far
             if meeting.meeting_key not in first or start < first[meeting.meeting_key][0]:
                 first[meeting.meeting_key] = (start, season.year)
         for session in season.sessions:
-            start = _utc(session.date_start) if session.date_start else far
+            start = as_utc(session.date_start) if session.date_start else far
             if session.meeting_key not in first or start < first[session.meeting_key][0]:
                 first[session.meeting_key] = (start, season.year)
     ordered = sorted(first.items(), key=lambda item: (item[1][0], item[0]))
@@ -400,7 +395,7 @@ def selected_meetings(
     With ``recent_days``, only meetings with a session in the last N days (started by ``now`` and ended
     after ``now - N days``), whatever the year.
     """
-    now = _utc(now)
+    now = as_utc(now)
     ended: set[int] = set()
     recent: set[int] = set()
     window_start = now - timedelta(days=options.recent_days or 0)
@@ -411,7 +406,7 @@ def selected_meetings(
                 continue
             if end < now:
                 ended.add(session.meeting_key)
-            start = _utc(session.date_start) if session.date_start else end
+            start = as_utc(session.date_start) if session.date_start else end
             if start <= now and end >= window_start:
                 recent.add(session.meeting_key)
     chosen = ended if options.recent_days is None else ended & recent
@@ -461,7 +456,7 @@ def revalidating(
     With ``revalidate``: every year asked for. Otherwise a year whose lists are settled (the season is over)
     and whose newest stored answer is older than ``revalidate_days`` days.
     """
-    now = _utc(now)
+    now = as_utc(now)
     if options.refresh:
         return {}
     by_year = {season.year: season for season in seasons}
@@ -535,7 +530,7 @@ def _meeting_items(
     now: datetime,
     stored: Stored,
 ) -> tuple[list[PlannedRequest], list[str]]:
-    now = _utc(now)
+    now = as_utc(now)
     years = set(years_for(options, now))
     in_scope = [season for season in seasons if season.year in years]
     again = revalidating(covered, seasons, options, now)

@@ -34,14 +34,16 @@ from ingestion.fetch.plan import (
 )
 from ingestion.fetch.record import record_of, write_record
 from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
+from ingestion.instant import as_utc
 from ingestion.openf1.client import Answer, Note, OpenF1Client
 from ingestion.openf1.limiter import Limiter, least_time
+from ingestion.openf1.wire import ENDPOINTS
 from ingestion.store import BlobCorrupt, BlobMismatch, BlobMissing, Event, Store, Writer, address_of
 
 ProgressCallback = Callable[[Progress], None]
 
 #: The endpoints the plan asks: only their stored blobs are checked before planning.
-_PLANNED_ENDPOINTS = frozenset({"meetings", "sessions", "drivers", "session_result", "starting_grid"})
+_PLANNED_ENDPOINTS = frozenset(ENDPOINTS)
 
 
 def _body(store: Store, event: Event | None) -> bytes | None:
@@ -94,7 +96,7 @@ def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
 def _now_utc(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
-    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    return as_utc(now)
 
 
 class _Run:
@@ -335,11 +337,7 @@ class _Run:
                 )
             s.wall_s = time.monotonic() - started
             return s.finish()
-        credentials = (
-            (self.settings.openf1_username, self.settings.openf1_password)
-            if self.settings.openf1_username and self.settings.openf1_password
-            else None
-        )
+        credentials = self.settings.credentials
         with contextlib.ExitStack() as stack:
             writer: Writer | None = None
             if first.lists or first.meetings:

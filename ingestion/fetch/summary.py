@@ -9,6 +9,7 @@ from typing import Literal
 import msgspec
 
 from ingestion.fetch.plan import PlannedRequest, Season, session_end
+from ingestion.instant import format_duration
 
 #: OpenF1 blocks anonymous access from 30 minutes before a session until 30 minutes after it.
 LIVE_MARGIN = timedelta(minutes=30)
@@ -135,14 +136,6 @@ def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str)
     return Blocked(url=url, detail=detail, retry_at=None, session=None, advice=advice)
 
 
-def _duration(seconds: float) -> str:
-    tenths = round(seconds * 10)  # rounded once, then split: never "1 min 60.0 s"
-    if tenths < 600:
-        return f"{tenths / 10:.1f} s"
-    minutes, rest = divmod(tenths, 600)
-    return f"{minutes} min {rest / 10:04.1f} s"
-
-
 def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:
     """One line per planned request: ``phase 2  stale    drivers?meeting_key=1229``; a batch shows its
     first and last key and how many meetings it covers."""
@@ -178,11 +171,12 @@ def render_summary(summary: FetchSummary) -> list[str]:
         f"{summary.retries} retries{reasked}"
     )
     lines.append(
-        f"  waited {_duration(summary.waited_s)} for the limit ({summary.per_second:g}/s, "
-        f"{summary.per_minute:g}/min), {_duration(summary.backoff_s)} backing off"
+        f"  waited {format_duration(summary.waited_s)} for the limit ({summary.per_second:g}/s, "
+        f"{summary.per_minute:g}/min), {format_duration(summary.backoff_s)} backing off"
     )
-    ratio = f", {summary.ratio:.2f}x the least time ({_duration(summary.least_s)})" if summary.ratio else ""
-    lines.append(f"  wall time {_duration(summary.wall_s)}{ratio}")
+    least = format_duration(summary.least_s)
+    ratio = f", {summary.ratio:.2f}x the least time ({least})" if summary.ratio else ""
+    lines.append(f"  wall time {format_duration(summary.wall_s)}{ratio}")
     lines.extend(f"  {line}" for line in render_problems(summary))
     lines.extend(f"  note: {note}" for note in summary.notes)
     return lines
@@ -203,14 +197,14 @@ def render_problems(summary: FetchSummary) -> list[str]:
 
 def render_progress(progress: Progress) -> str:
     """A one-line progress report."""
-    eta = f", ETA {_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+    eta = f", ETA {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
     parts = [f"[{progress.done}/{progress.planned}]"]
     if progress.current:
         parts.append(progress.current)
     if progress.message:
         parts.append(progress.message)
     parts.append(
-        f"(waited {_duration(progress.waited_s)}, {progress.retries} retries, "
+        f"(waited {format_duration(progress.waited_s)}, {progress.retries} retries, "
         f"{progress.throttled} x 429{eta})"
     )
     return " ".join(parts)

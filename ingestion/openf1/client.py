@@ -32,6 +32,7 @@ from typing import Literal
 import httpx
 import msgspec
 
+from ingestion.instant import as_utc
 from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
@@ -74,9 +75,7 @@ def retry_after(value: str | None, now: datetime) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (as_utc(when) - now).total_seconds())
 
 
 Outcome = Literal["rows", "empty", "failed", "blocked"]

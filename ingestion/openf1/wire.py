@@ -106,3 +106,11 @@ ROW_TYPES: dict[str, type[msgspec.Struct]] = {
     "session_result": SessionResult,
     "starting_grid": StartingGrid,
 }
+
+#: Every endpoint the ingester asks and replays, in plan order (the keys of :data:`ROW_TYPES`).
+ENDPOINTS: tuple[str, ...] = tuple(ROW_TYPES)
+#: Asked once per year (``?year=Y``); the others are asked per meeting (``?meeting_key=M``).
+YEAR_ENDPOINTS: tuple[str, ...] = ("meetings", "sessions")
+MEETING_ENDPOINTS: tuple[str, ...] = tuple(e for e in ENDPOINTS if e not in YEAR_ENDPOINTS)
+#: The endpoints that hold results: neither fetched nor replayed with ``--no-results``.
+RESULT_ENDPOINTS: frozenset[str] = frozenset({"session_result", "starting_grid"})

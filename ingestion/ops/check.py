@@ -52,7 +52,7 @@ from ingestion.errors import NotMigrated
 from ingestion.regulations import Scale, race_scales, sprint_scales
 from ingestion.replay import TABLES as _TABLES
 from ingestion.replay import DriverRole, ResultStatus, SessionStatus, SessionType, TableSpec, racing_snapshot
-from ingestion.store import Event, Store
+from ingestion.store import Event, Store, event_order
 
 __all__ = [
     "KINDS",
@@ -502,7 +502,7 @@ def with_snapshots(report: CheckReport, latest: Mapping[str, Event]) -> CheckRep
             wanted.add(("meeting_key", str(finding.meeting_key)))
         holding = [e for e in by_endpoint.get(endpoint, ()) if wanted & set(e.request.params())]
         if holding:
-            event = max(holding, key=lambda e: (e.received_at, e.run, e.seq))
+            event = max(holding, key=event_order)
             snapshot = Snapshot(request=event.key, received_at=event.received_at, address=event.address)
             finding = msgspec.structs.replace(finding, snapshot=snapshot)
         findings.append(finding)

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ingestion.instant import as_utc
 from ingestion.replay import TABLES, NoSnapshotStore, Racing, replay
 from ingestion.store import Store
 
@@ -164,8 +165,7 @@ def diff(store: Store, before: datetime, after: datetime, results: bool) -> Raci
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
-    t1 = before.replace(tzinfo=UTC) if before.tzinfo is None else before.astimezone(UTC)
-    t2 = after.replace(tzinfo=UTC) if after.tzinfo is None else after.astimezone(UTC)
+    t1, t2 = as_utc(before), as_utc(after)
     change = diff_racing(replay(store, t1, results).racing, replay(store, t2, results).racing)
     return msgspec.structs.replace(change, before=t1, after=t2, results=results)
 

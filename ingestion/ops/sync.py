@@ -35,6 +35,7 @@ from ingestion.db import connect, database_url, require_schema
 from ingestion.errors import UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
+from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.client import RetryPolicy
 from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, run_replay
 from ingestion.store import Store
@@ -99,10 +100,6 @@ class SyncSummary(msgspec.Struct, kw_only=True):
     exit_code: int = 0
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def validate(options: SyncOptions) -> None:
     """Raise :class:`SyncUsageError` when ``--year`` and ``--recent`` are both given."""
     if options.year is not None and options.recent_days is not None:
@@ -134,7 +131,7 @@ def sync(
     options = options or SyncOptions()
     validate(options)
     started = time.monotonic()
-    clock = _utc(now) if now is not None else datetime.now(UTC)
+    clock = as_utc(now) if now is not None else datetime.now(UTC)
     url = database or database_url(settings)
     check_database(url)
     years: tuple[int, ...] = (options.year,) if options.year is not None else ()
@@ -155,7 +152,7 @@ def sync(
     )
     fetch_ended = datetime.now(UTC)
     fetch_s = time.monotonic() - started
-    instant = _utc(as_of) if as_of is not None else fetch_ended
+    instant = as_utc(as_of) if as_of is not None else fetch_ended
     replay_wait = DEFAULT_LOCK_WAIT if options.lock_wait is None else options.lock_wait
     replayed = run_replay(url, Store(settings.snapshot_dir), instant, options.results, lock_wait=replay_wait)
     wall_s = time.monotonic() - started
@@ -185,13 +182,6 @@ def sync(
     )
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)} min {rest:04.1f} s"
-
-
 def render_sync(summary: SyncSummary) -> list[str]:
     """The summary as lines of text (pure)."""
     years = ", ".join(str(y) for y in summary.years)
@@ -219,8 +209,8 @@ def render_sync(summary: SyncSummary) -> list[str]:
     lines.extend(render_problems(fetched))
     lines.extend(f"note: {note}" for note in (*fetched.notes, *summary.notes))
     lines.append(
-        f"wall time {_duration(summary.wall_s)} (fetch {_duration(summary.fetch_s)}, "
-        f"replay {_duration(summary.replay_s)})"
+        f"wall time {format_duration(summary.wall_s)} (fetch {format_duration(summary.fetch_s)}, "
+        f"replay {format_duration(summary.replay_s)})"
     )
     outcome = {0: "ok", 1: "FAILED: some requests failed", 3: "STOPPED: live-session block"}
     lines.append(f"status: {outcome.get(summary.exit_code, str(summary.exit_code))}")

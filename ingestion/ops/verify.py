@@ -38,6 +38,7 @@ import msgspec
 
 from ingestion.db import connect, require_schema
 from ingestion.db.connection import has_unique_index
+from ingestion.instant import as_utc
 from ingestion.replay import (
     TABLES,
     NoSnapshotStore,
@@ -136,7 +137,7 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
 
 def _norm(value: object) -> object:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
     return value
 
 
@@ -372,10 +373,6 @@ def _type_name(value: object) -> str:
 # --- the shell ------------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def verify(
     url: str,
     store: Store,
@@ -406,13 +403,13 @@ def verify(
     sources: list[str] = []
     if as_of is None:
         if last is not None:
-            instant = _utc(last[1])  # type: ignore[arg-type]
+            instant = as_utc(last[1])  # type: ignore[arg-type]
             sources.append(f"as_of of replay run {last[0]}")
         else:
             instant = datetime.now(UTC)
             sources.append("as_of now (no replay recorded)")
     else:
-        instant = _utc(as_of)
+        instant = as_utc(as_of)
         sources.append("--as-of")
     if results is None:
         if last is not None:

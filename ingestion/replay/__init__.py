@@ -15,6 +15,8 @@ import msgspec
 
 from ingestion.db import connect, require_schema
 from ingestion.errors import UsageError
+from ingestion.instant import as_utc
+from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import Snapshot, decode_snapshots
@@ -99,12 +101,8 @@ __all__ = [
     "snapshots_of",
 ]
 
-#: The endpoints replay reads; every other endpoint in the store is ignored.
-ENDPOINTS = ("meetings", "sessions", "drivers", "session_result", "starting_grid")
-RESULT_ENDPOINTS = ("session_result", "starting_grid")
-
-
 def _selected(events: Iterable[Event], results: bool) -> list[Event]:
+    """The events of the endpoints replay reads (:data:`ENDPOINTS`); every other endpoint is ignored."""
     wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
     latest = covering(e for e in events if e.endpoint in wanted)
     return [won.event for won in winners(latest)]
@@ -152,8 +150,7 @@ def run_replay(
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after)."""
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        as_of = as_of.replace(tzinfo=UTC)
+    as_of = as_utc(as_of)
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     started = datetime.now(UTC)

@@ -16,7 +16,15 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from ingestion.openf1.wire import ROW_TYPES, Driver, Meeting, Session, SessionResult, StartingGrid
+from ingestion.openf1.wire import (
+    RESULT_ENDPOINTS,
+    ROW_TYPES,
+    Driver,
+    Meeting,
+    Session,
+    SessionResult,
+    StartingGrid,
+)
 from ingestion.replay.decode import decode_rows
 from ingestion.replay.rows import Warning
 from ingestion.replay.values import in_range
@@ -24,7 +32,6 @@ from ingestion.store.coverage import covering, unit_value, winners
 from ingestion.store.model import Event
 
 __all__ = [
-    "RESULT_ENDPOINTS",
     "ROW_OUT_OF_RANGE",
     "Context",
     "Decoded",
@@ -39,9 +46,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 #: Warning kind raised here.
 ROW_OUT_OF_RANGE = "row_out_of_range"
-
-#: The endpoints whose rows are results (left out by a ``--no-results`` replay).
-RESULT_ENDPOINTS = frozenset({"session_result", "starting_grid"})
 
 #: Per endpoint replay reads: the :class:`Decoded` field its rows go to and the fields of its natural key.
 #: The row type of each is the wire's (:data:`~ingestion.openf1.wire.ROW_TYPES`).

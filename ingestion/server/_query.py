@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl
 
 import msgspec
+
+from ingestion.instant import as_utc
 
 #: A row as OpenF1 serves it: a flat JSON object, keys in the order they came.
 Row = dict[str, object]
@@ -151,7 +153,7 @@ def parse_instant(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return as_utc(moment)
 
 
 def _row_scalar(value: object) -> tuple[Kind, Scalar] | None:

@@ -11,8 +11,9 @@ OpenF1 refuses anonymous requests from 30 minutes before a session starts until 
 from __future__ import annotations
 
 import bisect
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from ingestion.instant import as_utc
 from ingestion.server._query import Row
 from ingestion.server._source import Dataset
 
@@ -30,7 +31,7 @@ def _instant(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return as_utc(parsed)
 
 
 class LiveWindows:

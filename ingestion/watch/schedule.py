@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
 from ingestion.fetch.plan import (
     FIRST_SEASON,
+    MEETING_ENDPOINTS,
     RESULT_ENDPOINTS,
     SETTLE,
     FetchOptions,
@@ -53,6 +54,7 @@ from ingestion.fetch.plan import (
     year_requests,
 )
 from ingestion.fetch.summary import LIVE_MARGIN
+from ingestion.instant import as_utc
 from ingestion.openf1.wire import Session
 from ingestion.store.model import Event, Request
 
@@ -154,16 +156,12 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
 # --- time -----------------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _span(session: Session) -> tuple[datetime, datetime] | None:
     """(start, scheduled end) of a session that is not cancelled; a missing bound is taken from the other."""
     if session.is_cancelled:
         return None
-    start = _utc(session.date_start) if session.date_start else None
-    end = _utc(session.date_end) if session.date_end else None
+    start = as_utc(session.date_start) if session.date_start else None
+    end = as_utc(session.date_end) if session.date_end else None
     if start is None and end is None:
         return None
     if end is None:
@@ -229,7 +227,7 @@ class _Windows:
 def watched_years(seasons: Sequence[Season], now: datetime) -> list[int]:
     """The current year, and the previous one while its stored season is not settled (a December race's
     corrections arrive in January). ``seasons`` may hold any years; only the previous one is looked at."""
-    now = _utc(now)
+    now = as_utc(now)
     years = [now.year] if now.year >= FIRST_SEASON else []
     previous = next((s for s in seasons if s.year == now.year - 1), None)
     if previous is not None and previous.year >= FIRST_SEASON and now < season_settles_at(previous):
@@ -305,7 +303,7 @@ def _list_steps(
     ]
     if event is not None:
         every = options.lists_every_weekend if weekend else options.lists_every
-        steps.append(Step(_utc(event.received_at) + every, request.key, f"every {_fmt(every)}"))
+        steps.append(Step(as_utc(event.received_at) + every, request.key, f"every {_fmt(every)}"))
     return steps
 
 
@@ -326,14 +324,14 @@ def schedule(
     are empty seasons). ``latest``: the latest event of every request. ``blocked_until``: a live 401 was met,
     ask nothing before then.
     """
-    now = _utc(now)
+    now = as_utc(now)
     years = tuple(watched_years(seasons, now))
     by_year = {s.year: s for s in seasons}
     watched = [by_year.get(y, Season(y)) for y in years]
     windows = _Windows([] if options.paid else closed_windows(watched, options.live_margin))
     closed = windows.containing(now)
-    if blocked_until is not None and now < _utc(blocked_until):
-        until = _utc(blocked_until)
+    if blocked_until is not None and now < as_utc(blocked_until):
+        until = as_utc(blocked_until)
         if closed is None or closed.end < until:
             closed = Window(now, until, closed.session if closed else "a live session (401)")
 
@@ -341,7 +339,7 @@ def schedule(
     future: dict[str, Step] = {}
 
     def consider(steps: Iterable[Step], event: Event | None, planned: PlannedRequest) -> None:
-        received = _utc(event.received_at) if event is not None else None
+        received = as_utc(event.received_at) if event is not None else None
         passed: Step | None = None
         for step in steps:
             at = windows.open_at(step.at)
@@ -386,7 +384,7 @@ def schedule(
         for session in season.sessions:
             sessions_of.setdefault(session.meeting_key, []).append(session)
             year_of.setdefault(session.meeting_key, season.year)
-    endpoints = ("drivers", "session_result", "starting_grid")
+    endpoints = MEETING_ENDPOINTS
     for meeting_key in sorted(sessions_of, key=lambda k: (ends.get(k, now), k)):
         end = ends.get(meeting_key)
         if end is not None and now > end + SETTLE:
