@@ -10,6 +10,8 @@ Size a parametrised attack with :func:`cases`::
 
 A test that makes many attempts in one go (5,000 requests from 200 clients) says how many with
 ``record_property("reliability_cases", 5000)``; otherwise a test is one case.
+``record_property("reliability_subkind", "inside the transaction")`` files the case under a finer heading
+of its kind (known only once it ran).
 
 At the end of a run that included reliability tests, pytest prints one line per kind: cases tried and
 survived (the figures RELIABILITY.md publishes).
@@ -51,6 +53,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             if not kinds or (report.when != "call" and not report.failed):
                 continue
             kind = str(kinds[0])
+            subkinds = [str(v) for k, v in report.user_properties if k == "reliability_subkind"]
+            if subkinds:
+                kind = f"{kind} ({subkinds[-1]})"
             counted = [int(v) for k, v in report.user_properties if k == "reliability_cases"]
             n = sum(counted) if counted else 1
             tried[kind] = tried.get(kind, 0) + n
@@ -60,4 +65,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     size = "whole campaign" if FULL else "sample (RELIABILITY=full for the whole campaign)"
     terminalreporter.section(f"reliability: {size}")
     for kind in sorted(tried):
-        terminalreporter.write_line(f"{kind:<48} {tried[kind]:>5} tried {survived[kind]:>5} survived")
+        terminalreporter.write_line(f"{kind:<72} {tried[kind]:>6} tried {survived[kind]:>6} survived")
