@@ -110,3 +110,27 @@ def test_replay_batches_of_every_endpoint_equal_per_meeting_answers() -> None:
     assert from_batches.racing == from_meetings.racing
     # the same warnings (each names its own snapshot, so only their kinds compare)
     assert from_batches.warning_counts() == from_meetings.warning_counts()
+
+
+def test_snapshots_ls_shows_what_each_request_covers(tmp_path: Any) -> None:
+    """`snapshots ls`: a batch covers its 25 meetings and is the latest for all; the per-meeting answers it
+    replaced are the latest for none, except the one answered again after it."""
+    from datetime import timedelta
+
+    from test_replay_support import FETCHED, put_answers
+
+    from ingestion.store import commands
+
+    store = Store(tmp_path / "store")
+    answers = world_answers(2024)
+    drivers = _per_meeting(answers, "drivers")
+    put_answers(store, answers)
+    keys = [int(path.rsplit("=", 1)[1]) for path, _, _ in drivers]
+    put_answers(store, [_batch("drivers", world_rows(2024, "drivers"), keys)], FETCHED + timedelta(hours=1))
+    put_answers(store, [drivers[3]], FETCHED + timedelta(hours=2))
+    rows = {row.key: row for row in commands.ls(store, endpoint="drivers")}
+    batch = next(row for key, row in rows.items() if "&" in key)
+    assert batch.covers == f"meeting_key x25 ({min(keys)}..{max(keys)})" and batch.latest_for == 24
+    alone = rows[f"drivers?meeting_key={keys[3]}"]
+    assert (alone.covers, alone.latest_for) == (f"meeting_key {keys[3]}", 1)
+    assert sum(1 for row in rows.values() if row.latest_for == 0) == 24

@@ -61,7 +61,10 @@ def ls_command(
     as_json: JsonOption = False,
     store: StoreOption = None,
 ) -> None:
-    """List every request with its latest answer: status, time received, size.
+    """List every request with its latest answer: status, time received, size, and what it covers.
+
+    COVERS names the meetings (or year) a request asked about; "latest for N" when later answers (a batch,
+    or one meeting alone) have replaced it for some of them: replay reads the latest answer per meeting.
 
     Example: ingest snapshots ls --endpoint drivers --as-of 2024-12-31
     """
@@ -69,12 +72,24 @@ def ls_command(
     if as_json:
         typer.echo(_json(rows))
         return
-    width = max([len("REQUEST"), *(len(row.key) for row in rows)])
-    typer.echo(f"{'REQUEST':<{width}}  STATUS  {'RECEIVED_AT':<27}  {'SIZE':>10}")
-    for row in rows:
+    keys = [_short_key(row.key) for row in rows]
+    width = max([len("REQUEST"), *(len(key) for key in keys)])
+    typer.echo(f"{'REQUEST':<{width}}  STATUS  {'RECEIVED_AT':<27}  {'SIZE':>10}  COVERS")
+    for key, row in zip(keys, rows, strict=True):
         when = row.received_at.isoformat().replace("+00:00", "Z")
-        typer.echo(f"{row.key:<{width}}  {row.status:>6}  {when:<27}  {human_size(row.size):>10}")
+        latest = "" if row.latest_for == row.units else f", latest for {row.latest_for}"
+        typer.echo(
+            f"{key:<{width}}  {row.status:>6}  {when:<27}  {human_size(row.size):>10}  {row.covers}{latest}"
+        )
     typer.echo(f"{len(rows)} request(s)")
+
+
+def _short_key(key: str, limit: int = 60) -> str:
+    """A batch's long key as ``drivers?meeting_key=1228&...&meeting_key=1252`` (--json has it whole)."""
+    if len(key) <= limit or "&" not in key:
+        return key
+    head, _, rest = key.partition("&")
+    return f"{head}&...&{rest.rsplit('&', 1)[-1]}"
 
 
 @snapshots_app.command("show")

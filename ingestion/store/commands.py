@@ -20,6 +20,7 @@ from ingestion.store._disk import Store, write_durably
 from ingestion.store._log import parse_log, to_utc
 from ingestion.store.address import is_address
 from ingestion.store.check import rows_mismatch
+from ingestion.store.coverage import Unit, covering, units_of
 from ingestion.store.errors import BlobCorrupt, ImportRejected, LogIncomplete, NotFound
 from ingestion.store.model import Event, Request
 
@@ -64,6 +65,23 @@ class LsRow(msgspec.Struct, frozen=True, kw_only=True):
     size: int
     address: str
     run: str
+    #: what the request covers: "meeting_key 1229", "meeting_key x25 (1228..1252)", "year 2024"
+    covers: str = ""
+    #: of those units, how many this answer is still the latest for (0: superseded by later answers)
+    latest_for: int = 0
+    units: int = 1
+
+
+def covers_text(units: tuple[Unit, ...]) -> str:
+    """``meeting_key 1229``; ``meeting_key x25 (1228..1252)``; the query for a unit of its own."""
+    if not units:
+        return ""
+    first = units[0]
+    if not first.field:
+        return first.value or "(everything)"
+    if len(units) == 1:
+        return f"{first.field} {first.value}"
+    return f"{first.field} x{len(units)} ({first.value}..{units[-1].value})"
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,22 +126,34 @@ def _cutoff(as_of: datetime | None) -> datetime | None:
 
 
 def ls(store: Store, *, endpoint: str | None = None, as_of: datetime | None = None) -> list[LsRow]:
-    """Every request (of ``endpoint`` if given) with its latest event at or before ``as_of``, by key."""
+    """Every request (of ``endpoint`` if given) with its latest event at or before ``as_of``, by key, with
+    what it covers and for how many of those (endpoint, meeting or year) units it is still the latest answer
+    (replay reads by coverage: a later batch or per-meeting answer supersedes it there)."""
     wanted = endpoint.strip("/").rsplit("/", 1)[-1] if endpoint else None
     latest = store.latest(_cutoff(as_of))
-    return [
-        LsRow(
-            key=key,
-            endpoint=event.endpoint,
-            status=event.status,
-            received_at=event.received_at,
-            size=event.size,
-            address=event.address,
-            run=event.run,
+    wins: dict[str, int] = {}
+    for event in covering(latest.values()).values():
+        wins[event.key] = wins.get(event.key, 0) + 1
+    rows = []
+    for key, event in sorted(latest.items()):
+        if wanted is not None and event.endpoint != wanted:
+            continue
+        units = units_of(event.endpoint, event.query)
+        rows.append(
+            LsRow(
+                key=key,
+                endpoint=event.endpoint,
+                status=event.status,
+                received_at=event.received_at,
+                size=event.size,
+                address=event.address,
+                run=event.run,
+                covers=covers_text(units),
+                latest_for=wins.get(key, 0),
+                units=len(units),
+            )
         )
-        for key, event in sorted(latest.items())
-        if wanted is None or event.endpoint == wanted
-    ]
+    return rows
 
 
 def _pretty(body: bytes) -> str:
