@@ -1,6 +1,6 @@
 """``python -m ingestion ...`` runs the same CLI as the ``ingest`` command."""
 
-from ingestion.cli import main
+from ingestion.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

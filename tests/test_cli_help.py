@@ -55,3 +55,28 @@ def test_cli_command_is_documented(path: tuple[str, ...]) -> None:
     """The README or a page in docs/ shows `ingest <command>` being typed."""
     needle = "ingest " + " ".join(path)
     assert needle in _documentation(), f"`{needle}` is not documented in README.md or docs/"
+
+
+def test_cli_serve_help_lists_the_server_fault_kinds() -> None:
+    """`ingest serve --help` names the fault kinds without importing the server: the same as the server's."""
+    from ingestion.cli import serve as serve_cli
+    from ingestion.server import FAULT_KINDS
+
+    assert serve_cli.FAULT_KINDS == FAULT_KINDS
+
+
+def test_cli_help_imports_no_command_library() -> None:
+    """`ingest --help` (a fresh interpreter) imports neither psycopg, httpx, the server, the fetch stage nor
+    pydantic: each command imports its library when it runs (start-up time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ingestion.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ['psycopg', 'httpx', 'pydantic', 'ingestion.server', 'ingestion.fetch',\n"
+        "         'ingestion.replay', 'ingestion.db.connection', 'asyncio']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-500:]

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 import typer
 
-from ingestion import db as database
+from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.config import load_settings
-from ingestion.db import embedded
-from ingestion.db.migrate import unknown
-from ingestion.db.naming import detect, resolve
 from ingestion.secrets import mask_url
+
+if TYPE_CHECKING:
+    from ingestion import db as database
+    from ingestion.db import embedded
+    from ingestion.db.migrate import unknown
+    from ingestion.db.naming import detect, resolve
+else:  # psycopg only when a database command runs
+    database = LazyModule("ingestion.db")
+    embedded = LazyModule("ingestion.db.embedded")
+    unknown = lazy("ingestion.db.migrate", "unknown")
+    detect = lazy("ingestion.db.naming", "detect")
+    resolve = lazy("ingestion.db.naming", "resolve")
 
 db_app = typer.Typer(help="The database: migrations, URL, the embedded server, audit, clean-racing.",
                      no_args_is_help=True)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
+from ingestion.cli.lazy import lazy
 from ingestion.cli.progress import ProgressLine
 from ingestion.config import load_settings
 from ingestion.errors import Interrupted
-from ingestion.fetch import (
-    FetchOptions,
-    FetchSummary,
-    fetch,
-    render_summary,
-)
+
+if TYPE_CHECKING:
+    from ingestion.fetch import FetchOptions, FetchSummary, fetch, render_summary
+else:  # httpx, asyncio and the plan only when fetch runs
+    FetchOptions = lazy("ingestion.fetch", "FetchOptions")
+    fetch = lazy("ingestion.fetch", "fetch")
+    render_summary = lazy("ingestion.fetch", "render_summary")
 from ingestion.instant import parse_optional
 from ingestion.secrets import mask_text
 

@@ -7,18 +7,31 @@ Each command parses its options, calls one library function (:func:`ingestion.op
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import msgspec
 import typer
 
 from ingestion.cli.db import db_app
+from ingestion.cli.lazy import lazy
 from ingestion.config import load_settings
-from ingestion.db import connect, database_url
-from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
 from ingestion.errors import UsageError
-from ingestion.ops.audit import AuditReport, audit
-from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 from ingestion.secrets import mask_url
+
+if TYPE_CHECKING:
+    from ingestion.db import connect, database_url
+    from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
+    from ingestion.ops.audit import AuditReport, audit
+    from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
+else:  # the database, audit and healthcheck only when their command runs
+    connect = lazy("ingestion.db", "connect")
+    database_url = lazy("ingestion.db", "database_url")
+    UserDataReferencesRacing = lazy("ingestion.db.clean", "UserDataReferencesRacing")
+    clean_racing = lazy("ingestion.db.clean", "clean_racing")
+    audit = lazy("ingestion.ops.audit", "audit")
+    exit_code = lazy("ingestion.ops.healthcheck", "exit_code")
+    format_check = lazy("ingestion.ops.healthcheck", "format_check")
+    healthcheck = lazy("ingestion.ops.healthcheck", "healthcheck")
 
 __all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "register"]
 

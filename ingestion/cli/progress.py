@@ -15,11 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ingestion.cli.conventions import Verbosity, verbosity
-from ingestion.fetch import Progress, render_progress
+from ingestion.cli.lazy import lazy
 from ingestion.secrets import mask_text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
+
+    from ingestion.fetch import Progress, render_progress
+else:  # the fetch stage only once progress is drawn
+    render_progress = lazy("ingestion.fetch", "render_progress")
 
 __all__ = ["LiveLine", "ProgressLine"]
 

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
 from ingestion.cli.conventions import Verbosity, verbosity
+from ingestion.cli.lazy import lazy
 from ingestion.cli.render import human_duration, human_size, print_table
 from ingestion.config import load_settings
 from ingestion.errors import IngestionError, UsageError
-from ingestion.fetch.record import read_records
-from ingestion.ops.runs import RunInfo, fetch_runs, find_run, history, replay_runs
 from ingestion.secrets import mask_text
-from ingestion.store import Store
+
+if TYPE_CHECKING:
+    from ingestion.fetch.record import read_records
+    from ingestion.ops.runs import RunInfo, fetch_runs, find_run, history, replay_runs
+    from ingestion.store import Store
+else:  # the store, fetch and the database only when `ingest runs` runs
+    read_records = lazy("ingestion.fetch.record", "read_records")
+    fetch_runs = lazy("ingestion.ops.runs", "fetch_runs")
+    find_run = lazy("ingestion.ops.runs", "find_run")
+    history = lazy("ingestion.ops.runs", "history")
+    replay_runs = lazy("ingestion.ops.runs", "replay_runs")
+    Store = lazy("ingestion.store", "Store")
 
 runs_app = typer.Typer(
     help="What past fetches and replays did, newest first (fetches: the store; replays: the database).",

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ingestion.cli.lazy import lazy
 from ingestion.instant import parse_optional
-from ingestion.server import FAULT_KINDS, Fault, ServerConfig, serve
+
+if TYPE_CHECKING:
+    from ingestion.server import Fault, ServerConfig, serve
+else:  # the server (http.server, its answers) only when `ingest serve` runs
+    ServerConfig = lazy("ingestion.server", "ServerConfig")
+    serve = lazy("ingestion.server", "serve")
+
+#: ``ingestion.server.FAULT_KINDS``, written out for --help without importing the server (a test keeps
+#: the two equal).
+FAULT_KINDS = ("429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow")
+
+
+def _fault(text: str) -> Fault:
+    from ingestion.server import Fault
+
+    return Fault.parse(text)
 
 
 def serve_command(
@@ -91,7 +107,7 @@ def serve_command(
         token_user=token_user,
         token_password=token_password,
         token_ttl=token_ttl,
-        faults=tuple(Fault.parse(text) for text in fault or ()),
+        faults=tuple(_fault(text) for text in fault or ()),
         slow_seconds=slow_seconds,
         live_block=live_block,
         or_repeated=not no_or,

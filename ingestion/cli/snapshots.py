@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
+from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.cli.render import human_size
 from ingestion.config import load_settings
-from ingestion.store import Store
-from ingestion.store import commands as ops
+
+if TYPE_CHECKING:
+    from ingestion.store import Store
+    from ingestion.store import commands as ops
+else:  # the store (zstandard, the log) only when a snapshots command runs
+    Store = lazy("ingestion.store", "Store")
+    ops = LazyModule("ingestion.store.commands")
 
 snapshots_app = typer.Typer(
     help="The snapshot store: list, show, check, collect, import and count stored answers.",
