@@ -28,6 +28,8 @@ from ingestion.db.naming import Naming, catalog_columns, resolve, rewriter
 from ingestion.errors import NotMigrated
 from ingestion.ops.check import check, rounds_of
 from ingestion.replay import racing_snapshot
+from ingestion.replay.load import last_replay
+from ingestion.replay.rows import SessionStatus, SessionType
 
 __all__ = [
     "EXPECTED_COLUMNS",
@@ -44,13 +46,12 @@ Conn = psycopg.Connection[tuple[object, ...]]
 Rewrite = Callable[[str], str]
 Severity = Literal["problem", "warning"]
 
-SESSION_TYPES: dict[int, str] = {
-    0: "FP1", 1: "FP2", 2: "FP3", 3: "Qualifying", 4: "SprintQualifying", 5: "Sprint", 6: "Race",
-    7: "Warmup", 8: "Moto3Race", 9: "Moto2Race", 10: "MotoGPRace",
-}
-RACE, SPRINT, SPRINT_QUALIFYING = 6, 5, 4
-COMPLETED = 2
-PRACTICE = (0, 1, 2)
+#: The stored session types by number, named as :class:`~ingestion.replay.rows.SessionType` names them.
+SESSION_TYPES: dict[int, str] = {int(kind): kind.name for kind in SessionType}
+RACE, SPRINT = int(SessionType.Race), int(SessionType.Sprint)
+SPRINT_QUALIFYING = int(SessionType.SprintQualifying)
+COMPLETED = int(SessionStatus.Completed)
+PRACTICE = tuple(int(kind) for kind in (SessionType.FP1, SessionType.FP2, SessionType.FP3))
 
 #: Columns that may be null in the schema but that OpenF1 gives us, so a null there is worth a look.
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -432,12 +433,9 @@ def _table_counts(conn: Conn, naming: Naming) -> dict[str, int]:
 
 
 def _last_replay_results(conn: Conn) -> bool | None:
-    """The results option of the last replay recorded in ``ingestion.replay_runs`` (None: no replay)."""
-    row = conn.execute("SELECT to_regclass('ingestion.replay_runs') IS NOT NULL").fetchone()
-    if row is None or not row[0]:
-        return None
-    last = conn.execute("SELECT results FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1").fetchone()
-    return None if last is None else bool(last[0])
+    """The results option of the last replay (None: no replay)."""
+    last = last_replay(conn)
+    return None if last is None else last.results
 
 
 def _regulations(conn: Conn, naming: Naming) -> dict[str, int]:

@@ -49,6 +49,7 @@ from ingestion.replay import (
     racing_snapshot,
     replay,
 )
+from ingestion.replay.load import last_replay
 from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
 from ingestion.store import Event, Store
 from ingestion.store.check import is_empty
@@ -395,16 +396,14 @@ def verify(
         conn.read_only = True
         with conn.transaction():
             naming = require_schema(conn)
-            last = conn.execute(
-                "SELECT id, as_of, results FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1"
-            ).fetchone()
+            last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
     sources: list[str] = []
     if as_of is None:
         if last is not None:
-            instant = as_utc(last[1])  # type: ignore[arg-type]
-            sources.append(f"as_of of replay run {last[0]}")
+            instant = as_utc(last.as_of)
+            sources.append(f"as_of of replay run {last.id}")
         else:
             instant = datetime.now(UTC)
             sources.append("as_of now (no replay recorded)")
@@ -413,8 +412,8 @@ def verify(
         sources.append("--as-of")
     if results is None:
         if last is not None:
-            results = bool(last[2])
-            sources.append(f"results {'on' if results else 'off'} as in replay run {last[0]}")
+            results = last.results
+            sources.append(f"results {'on' if results else 'off'} as in replay run {last.id}")
         else:
             results = True
     replayed = replay(store, instant, results)

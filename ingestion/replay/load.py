@@ -51,7 +51,16 @@ from ingestion.replay.rows import (
     one_entrant_per_driver,
 )
 
-__all__ = ["DEFAULT_LOCK_WAIT", "LOCK_KEY", "LoadSummary", "ReplayLocked", "TableCounts", "load"]
+__all__ = [
+    "DEFAULT_LOCK_WAIT",
+    "LOCK_KEY",
+    "LastReplay",
+    "LoadSummary",
+    "ReplayLocked",
+    "TableCounts",
+    "last_replay",
+    "load",
+]
 
 log = logging.getLogger("ingestion.replay")
 
@@ -73,6 +82,28 @@ class ReplayLocked(IngestionError):
         self.wait = wait
 
 Conn = psycopg.Connection[Any]
+
+
+class LastReplay(msgspec.Struct, frozen=True, kw_only=True):
+    """The last committed replay, as ``ingestion.replay_runs`` records it."""
+
+    id: int
+    as_of: datetime
+    results: bool
+
+
+def last_replay(conn: Conn) -> LastReplay | None:
+    """The last replay recorded in ``ingestion.replay_runs`` (None: none yet, or no such table): the one
+    reader that verify and audit use for their defaults."""
+    exists = conn.execute("SELECT to_regclass('ingestion.replay_runs') IS NOT NULL").fetchone()
+    if exists is None or not exists[0]:
+        return None
+    row = conn.execute(
+        "SELECT id, as_of, results FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]))
 
 
 class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
