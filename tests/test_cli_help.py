@@ -62,7 +62,7 @@ def test_cli_serve_help_lists_the_server_fault_kinds() -> None:
     from ingestion.cli import serve as serve_cli
     from ingestion.server import FAULT_KINDS
 
-    assert serve_cli.FAULT_KINDS == FAULT_KINDS
+    assert serve_cli.FAULT_KINDS == FAULT_KINDS, "a fault kind was added: list it in ingestion/cli/serve.py"
 
 
 def test_cli_help_imports_no_command_library() -> None:

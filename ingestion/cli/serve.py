@@ -19,7 +19,9 @@ else:  # the server (http.server, its answers) only when `ingest serve` runs
 
 #: ``ingestion.server.FAULT_KINDS``, written out for --help without importing the server (a test keeps
 #: the two equal).
-FAULT_KINDS = ("429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow")
+FAULT_KINDS = (
+    "429", "500", "502", "503", "504", "401", "html", "empty", "truncated", "reset", "slow", "deep"
+)
 
 
 def _fault(text: str) -> Fault:
