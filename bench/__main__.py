@@ -24,6 +24,7 @@ import psycopg
 import zstandard
 from psycopg import sql
 
+from bench.process import bench_plan, bench_processes
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
@@ -179,8 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_decode(snapshots, args.repeats)
     bench_compress(snapshots, args.repeats)
     replayed = bench_normalize_memory(snapshots)
+    bench_plan()
     if not args.no_db:
         bench_load(replayed, max(1, args.repeats // 2))
+        with throwaway_database() as new_db:
+            bench_processes(args.store, "", new_db, args.repeats)
     return 0
 
 
