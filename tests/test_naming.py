@@ -309,6 +309,10 @@ def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Con
     assert conn.execute(race_results, (ABU_DHABI_RACE,)).fetchall() == [(result,)]
     assert _one(conn, "SELECT count(*) FROM entrants WHERE id = %s", entrant) == 1
     assert _one(conn, "SELECT count(*) FROM favourite_results") == 1
+    report = verify(db_url, store)  # what replay spares is kept, not a difference
+    assert report.exit_code == 0
+    assert {c.table: c.kept for c in report.tables if c.table in ("results", "entrants")} == {
+        "results": 1, "entrants": 1}
     conn.execute("DELETE FROM favourite_results")
     after = run_replay(db_url, store, AS_OF, True)  # nothing depends on them any more: they go
     assert (after.tables["results"].removed, after.tables["entrants"].removed) == (1, 1)

@@ -13,13 +13,15 @@ Pure: the foreign keys come in as data (:func:`ingestion.db.clean.foreign_keys` 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
+import psycopg
 from psycopg import sql
 
-from ingestion.db.clean import ForeignKey
+from ingestion.db.clean import ForeignKey, foreign_keys
 from ingestion.db.naming import OWN_SCHEMA, Naming
 
-__all__ = ["MAX_DEPTH", "protected"]
+__all__ = ["MAX_DEPTH", "REMOVABLE", "protected", "spared"]
 
 #: How many racing tables deep a cascade is followed.
 MAX_DEPTH = 6
@@ -85,3 +87,20 @@ def _clause(
     if not parts:
         return None
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts))
+
+
+#: The racing tables replay deletes rows of (results, entrants, openf1 driver aliases).
+REMOVABLE: tuple[str, ...] = ("results", "entrants", "driver_aliases")
+
+
+def spared(conn: psycopg.Connection[Any], naming: Naming, racing: Collection[str]) -> frozenset[object]:
+    """Ids of the rows of :data:`REMOVABLE` that replay would never delete because users' data depends on
+    them (the same condition as replay's), read in ``conn``'s transaction: what verify counts as kept."""
+    keys = foreign_keys(conn)
+    ids: set[object] = set()
+    for table in REMOVABLE:
+        query = sql.SQL("SELECT t.{} FROM {} t WHERE {}").format(
+            naming.col(table, "id"), naming.rel(table), protected(keys, naming, racing, table, "t")
+        )
+        ids.update(row[0] for row in conn.execute(query).fetchall())
+    return frozenset(ids)

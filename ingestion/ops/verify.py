@@ -17,7 +17,8 @@ Per table, rows are:
 - **extra**: the table holds a row replay would DELETE: an entrant of a replayed round that the snapshots
   no longer contain (with results off, only if no result points at it), a result of a replayed round
   (results on), an ``openf1`` alias of a replayed driver;
-- **kept**: the table holds a row the snapshots do not imply, which replay keeps by design and so cannot
+- **kept**: the table holds a row the snapshots do not imply, which replay keeps by design (users' data
+  depends on it, found from the foreign-key catalog as replay does; or see below) and so cannot
   be a replay defect: series, seasons, circuits, rounds, sessions, drivers and teams are never deleted
   (users' data points at sessions and rounds; a session OpenF1 dropped stays), nor are the entrants and
   results of rounds the snapshots do not have, nor aliases added by hand. Kept rows are listed and
@@ -38,6 +39,7 @@ import msgspec
 
 from ingestion.db import connect, require_schema
 from ingestion.db.connection import has_unique_index
+from ingestion.db.userdata import spared
 from ingestion.instant import as_utc
 from ingestion.replay import (
     TABLES,
@@ -50,7 +52,7 @@ from ingestion.replay import (
     replay,
 )
 from ingestion.replay.load import last_replay
-from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
+from ingestion.replay.rows import DRIVER_KEY, TABLE_NAMES, one_entrant_per_driver
 from ingestion.store import Event, Store
 from ingestion.store.check import is_empty
 
@@ -198,9 +200,14 @@ def _spec(name: str) -> TableSpec:
 
 
 def _deletable(
-    table: str, row: Mapping[str, object], racing: Racing, database: Rows, results: bool
+    table: str, row: Mapping[str, object], racing: Racing, database: Rows, results: bool,
+    spared: frozenset[object] = frozenset(),
 ) -> bool:
-    """Whether replay would delete this database row that the snapshots do not imply (else it keeps it)."""
+    """Whether replay would delete this database row that the snapshots do not imply (else it keeps it).
+
+    ``spared``: ids of rows users' data depends on, which replay never deletes."""
+    if row["id"] in spared:
+        return False
     rounds = {r.id for r in racing.rounds}
     if table == "entrants":
         if row["round_id"] not in rounds:
@@ -219,9 +226,15 @@ def _deletable(
 
 
 def compare(
-    racing: Racing, database: Rows, results: bool, examples: int = EXAMPLES
+    racing: Racing,
+    database: Rows,
+    results: bool,
+    examples: int = EXAMPLES,
+    spared: frozenset[object] = frozenset(),
 ) -> tuple[TableCheck, ...]:
-    """Compare the rows replay produces with the database's (``racing_snapshot`` form), table by table."""
+    """Compare the rows replay produces with the database's (``racing_snapshot`` form), table by table.
+
+    ``spared``: ids of rows replay keeps because users' data depends on them (kept, not extra)."""
     names = _Names(racing, database)
     checks: list[TableCheck] = []
     for spec in TABLES:
@@ -258,7 +271,7 @@ def compare(
             if key in expected:
                 continue
             issue = RowIssue(id=str(key), label=names.label(spec.name, have))
-            if _deletable(spec.name, have, racing, database, results):
+            if _deletable(spec.name, have, racing, database, results, spared):
                 n_extra += 1
                 if len(extra) < examples:
                     extra.append(issue)
@@ -399,6 +412,7 @@ def verify(
             last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
+            keep = spared(conn, naming, naming.racing_tables(TABLE_NAMES))
     sources: list[str] = []
     if as_of is None:
         if last is not None:
@@ -419,7 +433,7 @@ def verify(
     replayed = replay(store, instant, results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
     snapshots = len(store.latest(instant))
-    checks = compare(racing, database, results, examples)
+    checks = compare(racing, database, results, examples, keep)
     counts, per_season, per_type, latest = database_facts(database)
     without_drivers = rounds_without_drivers(database, empty_driver_meetings(store.latest(instant).values()))
     ok = not without_drivers and all(c.differences == 0 and (not strict or c.kept == 0) for c in checks)
