@@ -13,7 +13,10 @@ to ``sessions``. This module never cascades into anything outside the racing set
 2. Otherwise it deletes every racing table with ``DELETE`` (never ``TRUNCATE``), children before parents in
    an order computed from the racing tables' own foreign keys, all in one transaction.
 
-``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept.
+``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (OpenF1's circuit
+keys of an ``ef`` database, ``ingestion.circuit_keys``, go with the circuits), and never counts as user data.
+Tables are named through the database's naming (:mod:`ingestion.db.naming`): on the app's own database the
+racing set is its PascalCase tables plus its ``"SeriesAliases"``.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ __all__ = [
     "RACING_TABLES",
     "CleanBlocked",
     "CleanReport",
+    "ForeignKey",
     "Referrer",
     "TableCount",
     "UserDataReferencesRacing",
     "clean_racing",
     "counts_by_table",
     "delete_order",
+    "foreign_keys",
 ]
 
 #: The racing set, in schema ``public`` (shared/SCHEMA.md). Listed parents-last as the preferred order
@@ -56,7 +61,6 @@ RACING_TABLES: tuple[str, ...] = (
     "circuits",
 )
 
-SCHEMA = "public"
 #: How many non-racing hops a reported chain may have (cycles are never followed).
 MAX_CHAIN = 4
 #: How long to wait for the locks on referencing tables before giving up.
@@ -146,8 +150,6 @@ class ForeignKey(msgspec.Struct, frozen=True):
     on_delete: str = "a"
 
 
-_ForeignKey = ForeignKey
-
 
 def delete_order(tables: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[str]:
     """``tables`` ordered so every child (first of an edge ``(child, parent)``) comes before its parent.
@@ -195,7 +197,7 @@ def foreign_keys(conn: Conn) -> list[ForeignKey]:
     keys = []
     for child, parent, cs, cname, ps, pname, ccols, pcols, on_delete in rows:
         keys.append(
-            _ForeignKey(
+            ForeignKey(
                 child=str(child),
                 child_columns=_strs(ccols),
                 parent=str(parent),
@@ -234,18 +236,18 @@ class _Racing:
         return schema == self.naming.schema and name in self.sql
 
 
-def _chains(keys: Sequence[_ForeignKey], _is_racing: _Racing) -> list[list[_ForeignKey]]:
+def _chains(keys: Sequence[ForeignKey], _is_racing: _Racing) -> list[list[ForeignKey]]:
     """Paths of foreign keys from a non-racing table to a racing one, through non-racing tables only.
 
     Each path is listed referencing-table first: ``[log_likes->logs, logs->sessions]``. Tables of schema
     ``ingestion`` (the ingester's own) are never user data.
     """
     keys = [k for k in keys if k.child_schema != OWN_SCHEMA]
-    into: dict[str, list[_ForeignKey]] = {}
+    into: dict[str, list[ForeignKey]] = {}
     for k in keys:
         if not _is_racing(k.child_schema, k.child_name):
             into.setdefault(k.parent, []).append(k)
-    paths: list[list[_ForeignKey]] = []
+    paths: list[list[ForeignKey]] = []
     frontier = [[k] for k in keys if _is_racing(k.parent_schema, k.parent_name)
                 and not _is_racing(k.child_schema, k.child_name)]
     depth = 1
@@ -263,13 +265,13 @@ def _chains(keys: Sequence[_ForeignKey], _is_racing: _Racing) -> list[list[_Fore
     return paths
 
 
-def _ident(qualified: _ForeignKey, side: str) -> sql.Composable:
+def _ident(qualified: ForeignKey, side: str) -> sql.Composable:
     if side == "child":
         return sql.Identifier(qualified.child_schema, qualified.child_name)
     return sql.Identifier(qualified.parent_schema, qualified.parent_name)
 
 
-def _count_path(conn: Conn, path: Sequence[_ForeignKey]) -> int:
+def _count_path(conn: Conn, path: Sequence[ForeignKey]) -> int:
     """Rows of ``path[0].child`` linked, hop by hop, to existing rows of the racing table at the end."""
     inner: sql.Composable | None = None
     for depth in range(len(path) - 1, -1, -1):
