@@ -131,7 +131,9 @@ def test_db_cli_unreachable_is_one_line(tmp_path: Path) -> None:
     """An unreachable database: one line saying so and what to do, a non-zero exit, no traceback."""
     line = one_line_error(ingest("db", "migrate", cwd=tmp_path, DATABASE_URL=UNREACHABLE))
     assert line.startswith(f"error: cannot reach the database at {UNREACHABLE}")
-    assert "make up" in line and "DATABASE_URL" in line
+    # DATABASE_URL names a server elsewhere: `make up` would not start it, so it is not suggested
+    assert line.endswith("is a PostgreSQL server running at 127.0.0.1:1? start it, or fix DATABASE_URL")
+    assert "make up" not in line
 
 
 @pytest.mark.parametrize("command", ["migrate", "status", "url", "up"])
@@ -233,8 +235,15 @@ def test_db_cli_refused_connection_message() -> None:
         connect(f"postgresql://u:{SECRET}@127.0.0.1:1/x")
     message = str(caught.value)
     assert message.startswith(f"cannot reach the database at postgresql://u:{MASK}@127.0.0.1:1/x (")
-    assert message.endswith("start it with `make up` or set DATABASE_URL")
+    assert message.endswith("is a PostgreSQL server running at 127.0.0.1:1? start it, or fix DATABASE_URL")
     assert SECRET not in message and "\n" not in message
+
+
+def test_db_cli_refused_embedded_socket_suggests_make_up() -> None:
+    """A Unix socket URL (the embedded server's shape) that nothing answers: `make up` starts it."""
+    with pytest.raises(DatabaseUnreachable) as caught:
+        connect("postgresql://postgres@/postgres?host=/nonexistent-pf-socket-dir")
+    assert str(caught.value).endswith("start it with `make up` or set DATABASE_URL")
 
 
 @pytest.mark.parametrize(
@@ -266,12 +275,12 @@ def test_db_cli_refused_connection_message() -> None:
             "connection failed: connection to server at \"10.0.0.5\", port 5432 failed: timeout expired\n"
             "Multiple connection attempts failed. All failures were:\n- host: '10.0.0.5'",
             DatabaseUnreachable,
-            "timeout expired): start it with `make up`",
+            "timeout expired): is a PostgreSQL server running at 10.0.0.5:5432? start it",
         ),
         (
             f'connection failed: could not connect to postgresql://parc:{SECRET}@10.0.0.5/parc: refused',
             DatabaseUnreachable,
-            "make up",
+            "running at 10.0.0.5:5432?",
         ),
     ],
 )

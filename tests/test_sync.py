@@ -258,3 +258,13 @@ def test_sync_live_session_block_exits_3_and_replays_what_was_stored(
     assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (summary.replay.rows["sessions"],)
     text = "\n".join(render_sync(summary))
     assert "stopped: " in text and "STOPPED: live-session block" in text
+
+
+def test_sync_several_years_syncs_each(tmp_path: Path, db_url: str, world_2024_server: RunningServer) -> None:
+    """`sync --year 2023 --year 2024` asks for both seasons (it used to sync 2024 alone, silently)."""
+    settings = settings_for(tmp_path, db_url, world_2024_server)  # this stand-in has no 2023 rows
+    summary = sync(settings, SyncOptions(years=(2024, 2023), results=False, retry=FAST))
+    assert summary.years == [2023, 2024]
+    asked = {event.key for event in Store(settings.snapshot_dir).events()}
+    assert {"meetings?year=2023", "sessions?year=2023", "meetings?year=2024"} <= asked
+    assert SyncOptions(year=2024, years=(2023, 2024)).seasons() == (2023, 2024)

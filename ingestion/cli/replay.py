@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
         wait: float = typer.Option(
             10.0, "--wait", metavar="SECONDS", min=0, help="How long to wait for another replay's lock."
         ),
+        allow_empty: bool = typer.Option(
+            False, "--allow-empty", help="Replay even a store with no snapshot at that time (writes nothing)."
+        ),
     ) -> None:
         """Replay the snapshot store into the racing tables: deterministic, writes only what differs.
 
@@ -38,7 +41,9 @@ def register(app: typer.Typer) -> None:
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
-        summary = run_replay(database_url(settings), store, instant, not no_results, lock_wait=wait)
+        summary = run_replay(
+            database_url(settings), store, instant, not no_results, lock_wait=wait, allow_empty=allow_empty
+        )
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
             return

@@ -55,7 +55,9 @@ def _finish(
 
 
 def sync_command(
-    year: Annotated[int | None, typer.Option("--year", help="Sync this season.")] = None,
+    year: Annotated[
+        list[int] | None, typer.Option("--year", help="Sync this season (repeatable, like fetch).")
+    ] = None,
     recent: Annotated[
         int | None,
         typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
@@ -104,7 +106,7 @@ def sync_command(
     try:
         summary = sync(
             settings,
-            SyncOptions(year=year, recent_days=recent, results=not no_results, lock_wait=wait),
+            SyncOptions(years=tuple(year or ()), recent_days=recent, results=not no_results, lock_wait=wait),
             now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,
             progress=line,

@@ -74,7 +74,20 @@ def translate_connect_error(exc: psycopg.Error, url: str) -> DatabaseError:
     unusable = ("connection option", "value", "port number")
     if first.startswith("invalid ") and any(w in first for w in unusable):
         return DatabaseUnreachable(f"{UNUSABLE} ({first}): fix DATABASE_URL")
-    return DatabaseUnreachable(f"cannot reach the database at {shown} ({first}): {HINT}")
+    return DatabaseUnreachable(f"cannot reach the database at {shown} ({first}): {unreachable_hint(url)}")
+
+
+def unreachable_hint(url: str) -> str:
+    """What to do when nothing answers at ``url``: a server on a network address is started (or named)
+    by whoever set DATABASE_URL, `make up` would not start it; a Unix socket is the embedded server's."""
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port or 5432
+    except ValueError:
+        host, port = parts.hostname, 5432
+    if host:
+        return f"is a PostgreSQL server running at {host}:{port}? start it, or fix DATABASE_URL"
+    return HINT
 
 
 _translate = translate_connect_error  # the name this module used first

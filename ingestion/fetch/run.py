@@ -124,6 +124,10 @@ class _Run:
             per_second=settings.rate_per_second,
             per_minute=settings.rate_per_minute,
         )
+        if not options.years and options.recent_days is None and not options.all_years:
+            self.summary.notes.append(
+                f"no --year given: the current season, {now.year} (in UTC); --year chooses another"
+            )
         self.limiter = Limiter(settings.rate_per_second, settings.rate_per_minute, margin=options.margin)
         self.phase = 1
         self.fallback = False  # a batch came back short like an old server's: per meeting for the rest
@@ -378,6 +382,11 @@ class _Run:
                 await client.aclose()
                 s.http_requests = client.stats.http_requests
                 s.token_requests = client.stats.token_requests
+        latest = self.store.latest()
+        for year in self.years:
+            listed = latest.get(f"meetings?year={year}")
+            if listed is not None and listed.status == 404:
+                s.notes.append(f"OpenF1 has no meetings for {year} yet (it answered \"No results found.\")")
         s.waited_s = self.limiter.waited
         s.wall_s = time.monotonic() - started
         s.least_s = least_time(

@@ -75,6 +75,12 @@ class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     #: seconds to wait for another writer's store lock, and for another replay's lock (None: 10 each)
     lock_wait: float | None = None
+    years: tuple[int, ...] = ()  # several seasons (`--year 2023 --year 2024`), with ``year`` or instead
+
+    def seasons(self) -> tuple[int, ...]:
+        """Every season asked for, in order, once each (empty: none named)."""
+        named = (*self.years, *((self.year,) if self.year is not None else ()))
+        return tuple(sorted(set(named)))
 
 
 class SyncSummary(msgspec.Struct, kw_only=True):
@@ -102,7 +108,7 @@ class SyncSummary(msgspec.Struct, kw_only=True):
 
 def validate(options: SyncOptions) -> None:
     """Raise :class:`SyncUsageError` when ``--year`` and ``--recent`` are both given."""
-    if options.year is not None and options.recent_days is not None:
+    if options.seasons() and options.recent_days is not None:
         raise SyncUsageError("--year and --recent cannot be used together: choose one")
 
 
@@ -134,8 +140,8 @@ def sync(
     clock = as_utc(now) if now is not None else datetime.now(UTC)
     url = database or database_url(settings)
     check_database(url)
-    years: tuple[int, ...] = (options.year,) if options.year is not None else ()
-    if options.year is None and options.recent_days is None:
+    years = options.seasons()
+    if not years and options.recent_days is None:
         years = (clock.year,)
     fetched = fetch(
         settings,

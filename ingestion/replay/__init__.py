@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from ingestion.db import connect, require_schema
-from ingestion.errors import UsageError
+from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import as_utc
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
@@ -71,6 +71,7 @@ __all__ = [
     "EntrantRow",
     "LoadSummary",
     "NoSnapshotStore",
+    "NothingToReplay",
     "Racing",
     "ReplayLocked",
     "ReplaySummary",
@@ -128,6 +129,18 @@ class NoSnapshotStore(UsageError):
         self.root = root
 
 
+class NothingToReplay(IngestionError):
+    """The store holds no snapshot received at or before ``as_of``: a replay would write nothing at all,
+    which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
+
+    def __init__(self, root: str, as_of: datetime) -> None:
+        super().__init__(
+            f"nothing to replay: the store at {root} has no snapshot received at or before "
+            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: fetch first (ingest fetch), check --store/--as-of, "
+            "or pass --allow-empty"
+        )
+
+
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     """What a replay did: per table counts, warnings by kind, seconds per stage."""
 
@@ -146,13 +159,25 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def run_replay(
-    url: str, store: Store, as_of: datetime, results: bool, *, lock_wait: float = DEFAULT_LOCK_WAIT
+    url: str,
+    store: Store,
+    as_of: datetime,
+    results: bool,
+    *,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    allow_empty: bool = True,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
-    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after)."""
+    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).
+
+    ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
+    instead of replaying a store with no snapshot at ``as_of``.
+    """
     as_of = as_utc(as_of)
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
+    if not allow_empty and not store.latest(as_of):
+        raise NothingToReplay(str(store.root), as_of.astimezone(UTC))
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
     with connect(url) as conn:
@@ -195,6 +220,9 @@ def render_summary(summary: ReplaySummary) -> list[str]:
         f"  {'table':<16}{'rows':>7}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
     ]
     for name, counts in summary.tables.items():
+        if name == "results" and not summary.results:
+            lines.append(f"  {name:<16} kept (not touched: --no-results)")
+            continue
         lines.append(
             f"  {name:<16}{summary.rows.get(name, 0):>7}{counts.inserted:>10}{counts.updated:>9}"
             f"{counts.unchanged:>11}{counts.removed:>9}"

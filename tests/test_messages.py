@@ -1,0 +1,65 @@
+"""The messages the issue found misleading: each says what happened and a fix that works in that case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingestion.cli import main
+from ingestion.replay import TABLE_NAMES, ReplaySummary, TableCounts, render_summary
+from ingestion.server import RunningServer
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_messages_replay_no_results_says_results_are_kept() -> None:
+    summary = ReplaySummary(
+        as_of=datetime(2025, 1, 1, tzinfo=UTC), results=False, snapshots=3,
+        rows={name: 0 for name in TABLE_NAMES}, tables={name: TableCounts() for name in TABLE_NAMES},
+        warnings={}, seconds={},
+    )  # fmt: skip
+    lines = render_summary(summary)
+    (results,) = [line for line in lines if line.strip().startswith("results")]
+    assert results.split() == ["results", "kept", "(not", "touched:", "--no-results)"]
+
+
+def test_messages_replay_of_an_empty_store_is_an_error_unless_allowed(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    store = tmp_path / "empty-store"
+    store.mkdir()
+    code, out, err = _cli(capsys, "replay", "--store", str(store), "--as-of", "2025-01-01T00:00:00Z")
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        f"error: nothing to replay: the store at {store} has no snapshot received at or before "
+        "2025-01-01T00:00:00Z: fetch first (ingest fetch), check --store/--as-of, or pass --allow-empty"
+    )
+    code, out, err = _cli(capsys, "replay", "--store", str(store), "--allow-empty", "--json")
+    assert code == 0, err
+
+
+def test_messages_fetch_without_year_names_the_season_and_says_openf1_has_none_yet(
+    world_2024_server: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENF1_BASE_URL", world_2024_server.base_url)
+    monkeypatch.setenv("OPENF1_RATE_PER_SECOND", "1000")
+    monkeypatch.setenv("OPENF1_RATE_PER_MINUTE", "100000")
+    store = str(tmp_path / "store")
+    code, out, err = _cli(capsys, "fetch", "--store", store, "--now", "2026-03-01T00:00:00Z")
+    assert code == 0, err
+    assert "note: no --year given: the current season, 2026 (in UTC); --year chooses another" in out
+    assert 'note: OpenF1 has no meetings for 2026 yet (it answered "No results found.")' in out
