@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,3 +64,18 @@ def test_messages_fetch_without_year_names_the_season_and_says_openf1_has_none_y
     assert code == 0, err
     assert "note: no --year given: the current season, 2026 (in UTC); --year chooses another" in out
     assert 'note: OpenF1 has no meetings for 2026 yet (it answered "No results found.")' in out
+
+
+def test_messages_fetch_unresolvable_host_stops_quickly_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENF1_BASE_URL", "http://nonexistent-host.invalid/v1")
+    started = time.monotonic()
+    code, out, err = _cli(capsys, "fetch", "--year", "2024", "--store", str(tmp_path / "store"))
+    took = time.monotonic() - started
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == (
+        "error: cannot resolve nonexistent-host.invalid: check the network or OPENF1_BASE_URL"
+    )
+    assert took < 10  # 3 tries, backoffs capped at 2 s (it was 23 s of retries per request)

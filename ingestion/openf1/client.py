@@ -32,6 +32,7 @@ from typing import Literal
 import httpx
 import msgspec
 
+from ingestion.errors import IngestionError
 from ingestion.instant import as_utc
 from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
@@ -40,6 +41,33 @@ from ingestion.secrets import mask_text, public_url, url_secrets
 from ingestion.store.model import Request
 
 USER_AGENT = "parc-ferme-ingestion (+https://openf1.org)"
+
+
+#: Messages of the resolver's failures (``socket.gaierror``) as httpx passes them on.
+_UNRESOLVABLE = (
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname provided",
+    "No address associated with hostname",
+    "getaddrinfo failed",
+)
+#: A host name that does not resolve is asked again this many times at most, briefly: it is a typo in
+#: OPENF1_BASE_URL or a machine without network far more often than a resolver's hiccup.
+DNS_ATTEMPTS = 3
+DNS_BACKOFF_CAP = 2.0
+
+
+class CannotResolve(IngestionError):
+    """The OpenF1 host name does not resolve (after a short bounded retry): stops the whole fetch."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"cannot resolve {host}: check the network or OPENF1_BASE_URL")
+        self.host = host
+
+
+def unresolvable(error: BaseException) -> bool:
+    """Whether ``error`` (from httpx) is a failure to resolve the host name."""
+    return isinstance(error, httpx.ConnectError) and any(text in str(error) for text in _UNRESOLVABLE)
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -242,7 +270,7 @@ class OpenF1Client:
     async def get(self, request: Request) -> Answer:
         """Ask for ``request`` until it is answered, fails for good, or is blocked by a live session."""
         url = self.url(request)
-        attempts = throttled = failures = 0
+        attempts = throttled = failures = dns_failures = 0
         waited = backoff = 0.0
         renewed_after_401 = False
 
@@ -278,6 +306,16 @@ class OpenF1Client:
             except httpx.TimeoutException as error:
                 verdict = Verdict("retry", f"timeout ({type(error).__name__})")
             except httpx.HTTPError as error:  # resets, refused connections, a body that does not decode
+                if unresolvable(error):
+                    dns_failures += 1
+                    host = httpx.URL(url).host
+                    if dns_failures >= DNS_ATTEMPTS:
+                        raise CannotResolve(host) from None
+                    delay = min(self.policy.backoff(dns_failures, self._rng.random()), DNS_BACKOFF_CAP)
+                    self._note("retry", delay, f"cannot resolve {host}")
+                    backoff += delay
+                    await self._pause(delay)
+                    continue
                 verdict = Verdict("retry", f"{type(error).__name__}: {error}".rstrip(": "))
             else:
                 status = response.status_code
@@ -328,10 +366,12 @@ class OpenF1Client:
 
 __all__ = [
     "Answer",
+    "CannotResolve",
     "ClientStats",
     "Note",
     "OpenF1Client",
     "RetryPolicy",
     "TokenError",
     "retry_after",
+    "unresolvable",
 ]
