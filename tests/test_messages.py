@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.cli import main
+from ingestion.config import Settings
+from ingestion.ops.healthcheck import format_check, healthcheck
 from ingestion.replay import TABLE_NAMES, ReplaySummary, TableCounts, render_summary
 from ingestion.server import RunningServer
 
@@ -79,3 +81,32 @@ def test_messages_fetch_unresolvable_host_stops_quickly_with_one_line(
         "error: cannot resolve nonexistent-host.invalid: check the network or OPENF1_BASE_URL"
     )
     assert took < 10  # 3 tries, backoffs capped at 2 s (it was 23 s of retries per request)
+
+
+def test_messages_healthcheck_never_starts_the_embedded_database(tmp_path: Path) -> None:
+    from ingestion.db import embedded
+
+    pgdata = tmp_path / "pgdata"
+    settings = Settings(database_url=None, snapshot_dir=tmp_path / "snapshots", pgdata_dir=pgdata)
+    database, migrations = healthcheck(settings, offline=True)[:2]
+    assert database.status == "fail" and database.message.startswith("the embedded PostgreSQL is not running")
+    assert database.fix is not None and database.fix.startswith("ingest db up")
+    assert migrations.status == "fail"
+    assert not embedded.is_running(pgdata) and not pgdata.exists()
+
+
+def test_messages_healthcheck_store_and_openf1_failures_print_a_fix(db_url: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the store should be")
+    settings = Settings(
+        database_url=db_url, snapshot_dir=blocker / "snapshots", pgdata_dir=tmp_path / "pgdata",
+        openf1_base_url="http://nonexistent-host.invalid/v1",
+    )  # fmt: skip
+    checks = {c.name: c for c in healthcheck(settings, offline=False)}
+    store, openf1 = checks["snapshots"], checks["openf1"]
+    assert store.status == "fail" and "Error" not in store.message  # the cause in words, no raw OSError
+    assert store.fix is not None and "SNAPSHOT_DIR" in store.fix
+    assert openf1.status == "fail" and openf1.message == "cannot resolve nonexistent-host.invalid"
+    assert openf1.fix is not None and "OPENF1_BASE_URL" in openf1.fix
+    lines = format_check(openf1, ascii_only=True)
+    assert len(lines) == 2 and lines[1].split()[0] == "fix:"

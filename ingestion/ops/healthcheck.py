@@ -12,13 +12,14 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import msgspec
 
 from ingestion.config import Settings
-from ingestion.db import connect, database_url, status
+from ingestion.db import connect, database_url, embedded, status
 from ingestion.db.connection import (
     ef_label,
     has_unique_index,
@@ -49,6 +50,7 @@ NAMINGS: dict[str | None, str] = {
     "ef": "naming ef (the app's EF Core database)",
     None: "no racing schema yet (`ingest db migrate` creates ours; the app's migrations create its own)",
 }
+NETWORK_FIX = "check the network and OPENF1_BASE_URL (ingest healthcheck --offline skips this check)"
 
 
 class Check(msgspec.Struct, frozen=True):
@@ -140,8 +142,17 @@ def _ef_checks(conn: Conn, naming: Naming) -> list[Check]:
 
 
 def _database_checks(settings: Settings) -> list[Check]:
+    if not settings.database_url and not embedded.is_running(settings.pgdata_dir):
+        # checking must not change what is checked: the embedded server is not started here
+        return [
+            Check(
+                "database", "fail", f"the embedded PostgreSQL is not running (data in {settings.pgdata_dir})",
+                "ingest db up   (or set DATABASE_URL to use another server)",
+            ),
+            Check("migrations", "fail", "not checked: the database is unreachable"),
+        ]
     try:
-        url = database_url(settings)
+        url = database_url(settings)  # DATABASE_URL, or the embedded server already running
         conn = connect(url, autocommit=True, connect_timeout=DATABASE_TIMEOUT)
     except Exception as exc:  # IngestionError carries a one-line message; anything else, its first line
         message = exc.message if isinstance(exc, IngestionError) else _first_line(exc)
@@ -194,14 +205,28 @@ def _database_checks(settings: Settings) -> list[Check]:
         return checks
 
 
+def _store_fix(root: Path) -> str:
+    return f"make {root} writable by this user (ls -ld {root}), or set SNAPSHOT_DIR to a writable folder"
+
+
 def _snapshot_check(settings: Settings) -> Check:
+    root = settings.snapshot_dir
+    try:
+        return _snapshot_probe(settings)
+    except OSError as exc:  # a read-only file system, a file where a folder should be...
+        where = exc.filename or root
+        return Check("snapshots", "fail", f"cannot use {where}: {exc.strerror or _first_line(exc)}",
+                     _store_fix(root))
+
+
+def _snapshot_probe(settings: Settings) -> Check:
     root = settings.snapshot_dir
     store = Store(root)
     try:
         store.tmp_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or _first_line(exc)
-        return Check("snapshots", "fail", f"cannot create {store.tmp_dir}: {reason}")
+        return Check("snapshots", "fail", f"cannot create {store.tmp_dir}: {reason}", _store_fix(root))
     probe = store.tmp_dir / f"healthcheck-{os.getpid()}-{secrets.token_hex(4)}.probe"
     payload = secrets.token_bytes(16)
     try:
@@ -213,7 +238,7 @@ def _snapshot_check(settings: Settings) -> Check:
             return Check("snapshots", "fail", f"{probe} reads back different bytes than were written")
     except OSError as exc:
         reason = exc.strerror or _first_line(exc)
-        return Check("snapshots", "fail", f"cannot write in {store.tmp_dir}: {reason}")
+        return Check("snapshots", "fail", f"cannot write in {store.tmp_dir}: {reason}", _store_fix(root))
     finally:
         probe.unlink(missing_ok=True)
     events = store.events(strict=False)
@@ -243,20 +268,26 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
             headers={"User-Agent": "parc-ferme-ingestion healthcheck"},
         )
     except httpx.TimeoutException:
-        return Check("openf1", "fail", f"{shown} did not answer within {timeout:g} s")
+        return Check("openf1", "fail", f"{shown} did not answer within {timeout:g} s", NETWORK_FIX)
     except httpx.HTTPError as exc:
+        from ingestion.openf1.client import unresolvable
+
+        if unresolvable(exc):
+            host = httpx.URL(url).host
+            return Check("openf1", "fail", f"cannot resolve {host}", NETWORK_FIX)
         reason = mask_text(_first_line(exc), *url_secrets(settings.openf1_base_url))
-        return Check("openf1", "fail", f"cannot reach {shown} ({reason})")
+        return Check("openf1", "fail", f"cannot reach {shown} ({reason})", NETWORK_FIX)
     code = response.status_code
     ms = response.elapsed.total_seconds() * 1000
     if 200 <= code < 300 or code == 404:
         return Check("openf1", "ok", f"{shown} answered HTTP {code} in {ms:.0f} ms")
-    hint = ""
+    hint, fix = "", NETWORK_FIX
     if code == 401:
-        hint = ": anonymous access is restricted during live sessions (set OPENF1_USERNAME/OPENF1_PASSWORD)"
+        hint = ": anonymous access is restricted during live sessions"
+        fix = "set OPENF1_USERNAME and OPENF1_PASSWORD (paid tier), or run it again after the session"
     elif code == 429:
-        hint = ": rate limited, try again later"
-    return Check("openf1", "fail", f"{shown} answered HTTP {code}{hint}")
+        hint, fix = ": rate limited", "wait a minute and run it again"
+    return Check("openf1", "fail", f"{shown} answered HTTP {code}{hint}", fix)
 
 
 def watch_check(settings: Settings, now: datetime | None = None) -> Check:
