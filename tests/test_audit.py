@@ -477,3 +477,16 @@ def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_result
     assert "result checks skipped: the last replay ran without results" in done.stdout
     done = run_module("ingestion.db", "audit", "--results", env={"DATABASE_URL": db_url}, cwd=tmp_path)
     assert done.returncode == 1 and "PROBLEM [completed_race_without_results]" in done.stdout
+
+
+def test_audit_nationality_openf1_never_gives_is_one_note_not_a_warning(conn: Conn, seeded: Seed) -> None:
+    """drivers.nationality is null because OpenF1 has no such field: a note, said once, never a warning."""
+    conn.execute("UPDATE drivers SET nationality = NULL")
+    report = audit(conn, results=True)
+    assert not [f for f in report.findings if "nationality" in f.message]
+    assert report.notes == (
+        "drivers.nationality is null for 20 of 20 rows: OpenF1 provides no nationality "
+        "(fill it from another source if the app shows it)",
+    )
+    conn.execute("UPDATE drivers SET nationality = 'GBR'")
+    assert audit(conn, results=True).notes == ()

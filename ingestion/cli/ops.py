@@ -95,6 +95,8 @@ def _print_audit(report: AuditReport) -> None:
             f"regulations (ingest check: OpenF1 against the sporting regulations): {total} finding(s)"
             + (f": {kinds}; `ingest check` lists each with its OpenF1 request" if total else "")
         )
+    for note in report.notes:
+        typer.echo(f"note: {note}")
     typer.echo("audit: OK" if report.ok else "audit: integrity problems found")
 
 

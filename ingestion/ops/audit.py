@@ -58,9 +58,12 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "circuits": ("country_code", "open_f1_circuit_key"),
     "rounds": ("open_f1_meeting_key",),
     "sessions": ("open_f1_session_key",),
-    "drivers": ("abbreviation", "nationality", "headshot_url", "driver_number", "open_f1_driver_number"),
+    "drivers": ("abbreviation", "headshot_url", "driver_number", "open_f1_driver_number"),
     "teams": ("primary_color",),
 }
+
+#: Columns OpenF1 never fills: a null there is expected, so it is one note, never a warning.
+NOT_FROM_OPENF1: tuple[tuple[str, str], ...] = (("drivers", "nationality"),)
 
 #: Foreign keys among racing tables: (child, column, parent). The constraints make orphans impossible;
 #: the audit checks anyway, for databases whose constraints were dropped or added NOT VALID.
@@ -132,6 +135,8 @@ class AuditReport(msgspec.Struct, frozen=True):
     #: ``ingest check``'s findings per kind (OpenF1 against the sporting regulations), when results are
     #: checked; None otherwise. What OpenF1 says wrongly is not an integrity problem of the database.
     regulations: dict[str, int] | None = None
+    #: Things worth knowing that are not findings (columns OpenF1 never fills), said once each.
+    notes: tuple[str, ...] = ()
 
     @property
     def problems(self) -> tuple[Finding, ...]:
@@ -386,6 +391,21 @@ def _null_shares(conn: Conn, rewrite: Rewrite) -> list[NullShare]:
     return shares
 
 
+def _not_from_openf1(conn: Conn, rewrite: Rewrite) -> list[str]:
+    notes = []
+    for table, column in NOT_FROM_OPENF1:
+        row = conn.execute(
+            rewrite(f'SELECT count(*), count(*) FILTER (WHERE "{column}" IS NULL) FROM {table}')
+        ).fetchone()
+        total, nulls = (_int(row[0]), _int(row[1])) if row else (0, 0)
+        if nulls:
+            notes.append(
+                f"{table}.{column} is null for {nulls} of {total} rows: OpenF1 provides no {column} "
+                "(fill it from another source if the app shows it)"
+            )
+    return notes
+
+
 def _null_findings(shares: Sequence[NullShare]) -> list[Finding]:
     return [
         Finding(
@@ -489,6 +509,7 @@ def audit(
                 )
         shares = _null_shares(conn, rewrite)
         findings.extend(_null_findings(shares))
+        notes = _not_from_openf1(conn, rewrite)
         seasons = _seasons(conn, rewrite)
         tables = _table_counts(conn, naming)
         regulations = _regulations(conn, naming) if results else None
@@ -501,4 +522,5 @@ def audit(
         seasons=tuple(seasons),
         tables=tables,
         regulations=regulations,
+        notes=tuple(notes),
     )
