@@ -8,6 +8,7 @@ database they did not create.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
 import tempfile
@@ -22,7 +23,7 @@ from naming_support import VIEWS, build_app_database, create_snake_views
 
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
-from ingestion.db.connection import with_database
+from ingestion.db.connection import database_name, with_database
 from ingestion.errors import IngestionError
 from ingestion.secrets import mask_text
 
@@ -114,48 +115,75 @@ class DbFactory(Protocol):
     def __call__(self, naming: str = "snake") -> str: ...
 
 
-@pytest.fixture(scope="session")
-def db_factory(pg_server_url: str) -> Iterator[DbFactory]:
-    """Make fresh, migrated, uniquely named databases; all are dropped when the run ends.
+class Databases:
+    """Fresh, migrated, uniquely named databases (``CREATE DATABASE ... TEMPLATE``): call it for one.
 
     ``naming="snake"`` (default): our schema, from ``ingest db migrate``. ``naming="ef"``: the app's own
     database (its EF Core schema from ``app_schema_ef.sql``, user tables included), then ``ingest db
     migrate`` (schema ingestion only), plus the tests' ``snake_view`` schema. One template per naming.
+
+    A database handed out by ``db_url`` is dropped as soon as its test ends, in a background thread, so
+    the slow part of ``DROP DATABASE`` (it waits for a checkpoint) overlaps with the next tests instead of
+    piling up at the end of the run; whatever is left is dropped when the run ends.
     """
+
+    def __init__(self, server_url: str, admin: psycopg.Connection[tuple[object, ...]], run: str) -> None:
+        self.server_url = server_url
+        self.admin = admin
+        self.run = run
+        self.created: list[str] = []
+        self.templates: dict[str, str] = {}
+        self.counter = itertools.count(1)
+        self.dropper = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dropdb")
+
+    def template(self, naming: str) -> str:
+        if naming not in self.templates:
+            name = f"{self.run}_template" if naming == "snake" else f"{self.run}_template_{naming}"
+            self.admin.execute(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            with connect(with_database(self.server_url, name), autocommit=True) as conn:
+                if naming == "ef":
+                    build_app_database(conn)
+                migrate(conn)
+                if naming == "ef":
+                    create_snake_views(conn)
+            self.templates[naming] = name
+        return self.templates[naming]
+
+    def __call__(self, naming: str = "snake") -> str:
+        source = self.template(naming)
+        name = f"{self.run}_{next(self.counter)}"
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        self.created.append(name)
+        return with_database(self.server_url, name)
+
+    def release(self, url: str) -> None:
+        """Drop the database at ``url`` soon, in the background."""
+        name = database_name(url)
+        self.created.remove(name)
+        self.dropper.submit(self._drop, name)
+
+    def _drop(self, name: str) -> None:
+        with connect(self.server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.dropper.shutdown(wait=True)
+        for name in reversed(self.created):
+            self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def db_factory(pg_server_url: str) -> Iterator[Databases]:
+    """Make fresh, migrated, uniquely named databases; all are dropped by the end of the run."""
     run = f"pf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    created: list[str] = []
-    templates: dict[str, str] = {}
-    counter = itertools.count(1)
     with connect(pg_server_url, autocommit=True) as admin:
-
-        def template(naming: str) -> str:
-            if naming not in templates:
-                name = f"{run}_template" if naming == "snake" else f"{run}_template_{naming}"
-                admin.execute(f'CREATE DATABASE "{name}"')
-                created.append(name)
-                with connect(with_database(pg_server_url, name), autocommit=True) as conn:
-                    if naming == "ef":
-                        build_app_database(conn)
-                    migrate(conn)
-                    if naming == "ef":
-                        create_snake_views(conn)
-                templates[naming] = name
-            return templates[naming]
-
-        template("snake")
-
-        def new(naming: str = "snake") -> str:
-            source = template(naming)
-            name = f"{run}_{next(counter)}"
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-            created.append(name)
-            return with_database(pg_server_url, name)
-
+        databases = Databases(pg_server_url, admin, run)
         try:
-            yield new
+            databases.template("snake")
+            yield databases
         finally:
-            for name in reversed(created):
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            databases.close()
 
 
 @pytest.fixture
@@ -165,9 +193,12 @@ def schema_naming(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(db_factory: DbFactory, schema_naming: str) -> str:
-    """A fresh migrated database for this test alone (our schema, or the app's: ``schema_naming``)."""
-    return db_factory(schema_naming)
+def db_url(db_factory: Databases, schema_naming: str) -> Iterator[str]:
+    """A fresh migrated database for this test alone (our schema, or the app's: ``schema_naming``),
+    dropped in the background once the test ends."""
+    url = db_factory(schema_naming)
+    yield url
+    db_factory.release(url)
 
 
 @pytest.fixture

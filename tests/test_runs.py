@@ -85,7 +85,7 @@ def test_cli_runs_lists_a_fetch_and_a_replay(
         capsys, "fetch", "--year", "2024", "--no-results", "--store", store, "--now", "2025-06-01"
     )
     assert code == 0, err
-    code, _, err = _cli(capsys, "replay", "--no-results", "--store", store, "--as-of", "2025-06-01T00:00:00Z")
+    code, _, err = _cli(capsys, "replay", "--no-results", "--store", store, "--as-of", "2030-01-01T00:00:00Z")
     assert code == 0, err
 
     code, out, err = _cli(capsys, "runs", "--json", "--store", store)
@@ -94,7 +94,7 @@ def test_cli_runs_lists_a_fetch_and_a_replay(
     assert listed["note"] is None and listed["total"] == 2
     replay, fetch = listed["runs"]
     assert replay["kind"] == "replay" and replay["exit_code"] == 0 and replay["written"] > 0
-    assert replay["asked"] == "replay --as-of 2025-06-01T00:00:00Z --no-results"
+    assert replay["asked"] == "replay --as-of 2030-01-01T00:00:00Z --no-results"
     assert "results" not in replay["rows"] or replay["rows"]["results"]["inserted"] == 0
     assert fetch["kind"] == "fetch" and fetch["exit_code"] == 0
     assert fetch["asked"] == "fetch --year 2024 --no-results"
