@@ -10,7 +10,7 @@ from rich.console import Console
 from ingestion.cli.conventions import Verbosity, set_verbosity
 from ingestion.cli.progress import LiveLine, ProgressLine, clock_time
 from ingestion.fetch import Progress
-from ingestion.fetch.summary import _duration
+from ingestion.instant import format_duration as _duration
 
 REQUEST = Progress(
     stage="request", phase=2, done=30, planned=77, current="session_result?meeting_key=1229", eta_s=120.0
