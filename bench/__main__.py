@@ -85,7 +85,7 @@ def bench_compress(snapshots: Sequence[Snapshot], repeats: int) -> None:
 def bench_normalize_memory(snapshots: Sequence[Snapshot]) -> Replayed:
     """Peak memory of normalising both seasons, as a multiple of the raw JSON it reads."""
     tracemalloc.start()
-    replayed = normalize(snapshots, AS_OF, True)
+    replayed = normalize(snapshots, AS_OF, results=True)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     raw = sum(len(s.body) for s in snapshots)
@@ -148,10 +148,10 @@ def bench_load(replayed: Replayed, repeats: int) -> None:
         for _ in range(repeats):
             with connect(new_db()) as conn:
                 start = time.perf_counter()
-                load(conn, replayed, True)
+                load(conn, replayed, results=True)
                 fresh.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                load(conn, replayed, True)
+                load(conn, replayed, results=True)
                 again.append(time.perf_counter() - start)
             with connect(new_db()) as conn:
                 start = time.perf_counter()
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="repeats per measurement (best is kept)")
     parser.add_argument("--no-db", action="store_true", help="skip the database benchmarks")
     args = parser.parse_args(argv)
-    snapshots = snapshots_of(Store(args.store), AS_OF, True)
+    snapshots = snapshots_of(Store(args.store), AS_OF, results=True)
     raw = sum(len(s.body) for s in snapshots)
     print(f"input: {len(snapshots)} snapshots, {raw / 1e6:.1f} MB of JSON from {args.store}")
     print("ratio = baseline / ours: above 1, ours is faster (or smaller)")

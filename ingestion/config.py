@@ -17,7 +17,7 @@ import msgspec
 from dotenv.parser import parse_stream
 
 from ingestion.errors import ConfigError
-from ingestion.secrets import mask_url
+from ingestion.masking import mask_url
 
 DEFAULT_BASE_URL = "https://api.openf1.org/v1"
 

@@ -25,7 +25,7 @@ from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import database_name, with_database
 from ingestion.errors import IngestionError
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 pytest_plugins = ["server_fixtures", "campaign"]
 

@@ -457,14 +457,14 @@ def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_result
     from ingestion.replay import run_replay
 
     store = world_store(tmp_path / "store")
-    run_replay(db_url, store, AS_OF, True)
+    run_replay(db_url, store, AS_OF, results=True)
     full = audit(conn)
     assert full.ok and full.results_checked, full.problems
     assert [(s.year, s.rounds, s.results) for s in full.seasons] == [(2023, 23, 2171), (2024, 25, 2441)]
     assert "orphan_sessions_round_id" not in _checks(full)
 
     conn.execute("DELETE FROM results")
-    run_replay(db_url, store, AS_OF, False)
+    run_replay(db_url, store, AS_OF, results=False)
     following = audit(conn)
     assert following.ok and not following.results_checked
     assert following.results_source == "as the last replay"

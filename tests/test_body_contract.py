@@ -114,12 +114,12 @@ def test_planner_and_replay_see_the_same_sessions(indexes: set[int]) -> None:
     meetings_body = json.dumps(list(world_rows(2024, "meetings"))).encode()
     sessions_body = json.dumps(_sessions_with_float_keys(indexes)).encode()
     answers = [("/v1/meetings?year=2024", 200, meetings_body), ("/v1/sessions?year=2024", 200, sessions_body)]
-    decoded, _ = decode_snapshots(snapshots(answers), False)
+    decoded, _ = decode_snapshots(snapshots(answers), results=False)
     planned_sessions = decode_sessions(sessions_body)
     assert {s.session_key for s in planned_sessions} == set(decoded.sessions)
     season = Season(2024, decode_meetings(meetings_body), planned_sessions)
     planned = plan({}, [season], FetchOptions(years=(2024,)), datetime(2025, 6, 1, tzinfo=UTC))
     planned_meetings = {k for p in planned.meetings for k in (p.meetings or (p.meeting_key,))}
-    rounds = normalize(snapshots(answers), AS_OF, False).racing.rounds
+    rounds = normalize(snapshots(answers), AS_OF, results=False).racing.rounds
     assert {r.open_f1_meeting_key for r in rounds} <= planned_meetings
     assert len(rounds) == 25

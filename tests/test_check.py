@@ -55,7 +55,7 @@ SAUDI = _stored("session_result", 1142)
 def replayed_url(db_factory: DbFactory) -> str:
     """One database holding the committed snapshots (results included), for the whole module."""
     url = db_factory()
-    run_replay(url, Store(SNAPSHOTS), datetime.now(UTC), True)
+    run_replay(url, Store(SNAPSHOTS), datetime.now(UTC), results=True)
     return url
 
 
@@ -372,7 +372,7 @@ def test_check_app_database_gives_the_same_findings(db_factory: DbFactory, repor
     """On the app's own (EF Core named) database the check reads the same rows through the table specs
     and finds the same 2023 findings."""
     url = db_factory("ef")
-    run_replay(url, Store(SNAPSHOTS), datetime.now(UTC), True)
+    run_replay(url, Store(SNAPSHOTS), datetime.now(UTC), results=True)
     with connect(url, autocommit=True) as conn:
         report = check_database(conn, 2023)
     assert report == report_2023

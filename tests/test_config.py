@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ingestion.config import DEFAULT_BASE_URL, Settings, load_settings, parse_dotenv
 from ingestion.errors import ConfigError, UsageError
-from ingestion.secrets import MASK
+from ingestion.masking import MASK
 
 RATE_VARIABLES = ("OPENF1_RATE_PER_SECOND", "OPENF1_RATE_PER_MINUTE")
 

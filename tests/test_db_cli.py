@@ -14,7 +14,7 @@ import pytest
 from ingestion.db import connect, migrate
 from ingestion.db.connection import translate_connect_error, translated, with_database
 from ingestion.errors import DatabaseAuthFailed, DatabaseError, DatabaseMissing, DatabaseUnreachable
-from ingestion.secrets import MASK
+from ingestion.masking import MASK
 
 INGEST = Path(sys.executable).with_name("ingest")
 SECRET = "s3cretpw"

@@ -109,7 +109,7 @@ def test_normalize_never_crashes_on_garbage(
     answers: list[tuple[str, int, bytes]], as_of: datetime, results: bool
 ) -> None:
     """Arbitrary OpenF1-shaped rows (missing fields, nulls, wrong types, huge ints) never crash normalize."""
-    replayed = normalize(snapshots(answers), as_of, results)
+    replayed = normalize(snapshots(answers), as_of, results=results)
     for row in replayed.racing.sessions:
         assert row.start_time_utc.tzinfo is not None
     assert all(w.kind and w.message for w in replayed.warnings)
@@ -122,5 +122,5 @@ def test_normalize_garbage_beside_real_data_changes_nothing_real(
 ) -> None:
     """Garbage snapshots of other requests next to the real 2024 ones never crash and keep the 25 rounds."""
     answers = [a for a in answers if not a[0].startswith(("/v1/meetings", "/v1/sessions"))]
-    replayed = normalize(snapshots(list(world_answers(2024)) + answers), AS_OF, True)
+    replayed = normalize(snapshots(list(world_answers(2024)) + answers), AS_OF, results=True)
     assert len(replayed.racing.rounds) == 25

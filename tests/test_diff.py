@@ -28,7 +28,7 @@ def bahrain() -> Racing:
     """The 2024 Bahrain Grand Prix replayed from its real answers (lists of the year, that meeting's rows)."""
     wanted = ("year=2024", f"meeting_key={BAHRAIN_2024}")
     answers = [a for a in world_answers(2024) if a[0].endswith(wanted)]
-    return normalize(snapshots(answers), AS_OF, True).racing
+    return normalize(snapshots(answers), AS_OF, results=True).racing
 
 
 def variant(racing: Racing, rnd: random.Random) -> Racing:
@@ -101,7 +101,7 @@ def test_diff_of_a_store_shows_a_result_corrected_by_a_penalty(tmp_path: Path) -
     put_answers(store, [(path, status, _corrected(body, race, 3, 4, 12.0))], when=corrected_at)
     before, after = FETCHED + timedelta(days=1), corrected_at + timedelta(hours=1)
 
-    change = diff(store, before, after, True)
+    change = diff(store, before, after, results=True)
     assert [t.table for t in change.tables] == ["results"]
     results = change.table("results")
     assert (len(results.added), len(results.removed), len(results.changed)) == (0, 0, 1)
@@ -109,8 +109,8 @@ def test_diff_of_a_store_shows_a_result_corrected_by_a_penalty(tmp_path: Path) -
     columns = [(c.column, c.before, c.after) for c in row.columns]
     assert columns == [("position", 3, 4), ("points", 15.0, 12.0)]
     assert (change.before, change.after) == (before, after)
-    assert diff(store, after, before, True) == invert(change)
-    assert diff(store, before, after, False).empty  # without results nothing changed
+    assert diff(store, after, before, results=True) == invert(change)
+    assert diff(store, before, after, results=False).empty  # without results nothing changed
     text = render_diff(change)
     assert text[1] == "results: 0 added, 0 removed, 1 changed"
     assert text[2].endswith("position 3 -> 4, points 15.0 -> 12.0")
@@ -136,7 +136,7 @@ def test_diff_of_a_store_shows_a_result_corrected_by_a_penalty(tmp_path: Path) -
 def test_diff_from_before_any_snapshot_adds_everything(tmp_path: Path) -> None:
     """From an instant before the first fetch, every replayed row is added; nothing removed or changed."""
     store = world_store(tmp_path / "store", years=(2024,))
-    change = diff(store, datetime(2024, 1, 1, tzinfo=UTC), AS_OF, False)
+    change = diff(store, datetime(2024, 1, 1, tzinfo=UTC), AS_OF, results=False)
     rounds = change.table("rounds")
     assert len(rounds.added) == 25 and not rounds.removed and not rounds.changed
     assert change.table("results").empty

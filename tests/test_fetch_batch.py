@@ -114,7 +114,7 @@ def test_fetch_falls_back_per_meeting_when_the_server_does_not_or(
     tables = []
     for root in (store, batched):
         url = db_factory()
-        run_replay(url, Store(root), as_of, True)
+        run_replay(url, Store(root), as_of, results=True)
         with connect(url) as conn:
             tables.append(racing_snapshot(conn))
     assert tables[0] == tables[1]
@@ -138,7 +138,7 @@ def test_fetch_revalidate_picks_up_a_correction_that_replay_writes_and_diff_list
     store = tmp_path / "store"
     original = openf1_server(rows=[world_dir / "2024"])
     fetch(_settings(original, store), _options(), NOW)
-    run_replay(db_url, Store(store), datetime.now(UTC), True)
+    run_replay(db_url, Store(store), datetime.now(UTC), results=True)
     with connect(db_url) as conn:
         before = racing_snapshot(conn)
     between = datetime.now(UTC)
@@ -148,7 +148,7 @@ def test_fetch_revalidate_picks_up_a_correction_that_replay_writes_and_diff_list
     summary = fetch(_settings(corrected, store), _options(revalidate=True), NOW)
     assert summary.http_requests == 5 and summary.new_snapshots == 1 and summary.unchanged == 4
 
-    replayed = run_replay(db_url, Store(store), datetime.now(UTC), True)
+    replayed = run_replay(db_url, Store(store), datetime.now(UTC), results=True)
     assert replayed.written == 1
     assert {name for name, counts in replayed.tables.items() if counts.written} == {"results"}
     assert replayed.tables["results"].updated == 1
@@ -158,7 +158,7 @@ def test_fetch_revalidate_picks_up_a_correction_that_replay_writes_and_diff_list
     assert changed == ["results"]
     assert len(set(before["results"]) ^ set(after["results"])) == 2  # one row, before and after
 
-    change = diff(Store(store), between, datetime.now(UTC), True)
+    change = diff(Store(store), between, datetime.now(UTC), results=True)
     results = change.table("results")
     assert (len(results.added), len(results.removed), len(results.changed)) == (0, 0, 1)
     [edit] = results.changed

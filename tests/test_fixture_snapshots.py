@@ -41,7 +41,7 @@ def _ingest(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
 def replayed_db(db_factory: object) -> str:
     """One database holding the committed snapshots replayed with results."""
     url: str = db_factory()  # type: ignore[operator]
-    summary = run_replay(url, Store(SNAPSHOTS), AS_OF, True)
+    summary = run_replay(url, Store(SNAPSHOTS), AS_OF, results=True)
     assert summary.snapshots > 0
     return url
 

@@ -119,7 +119,7 @@ def test_replay_hostile_rows_stored_as_data_database_intact(
     answers[target] = (path, 200, json.dumps(rows, ensure_ascii=False).encode())
     store = Store(tmp_path / "store")
     put_answers(store, answers)
-    summary = run_replay(db_url, store, AS_OF, True)
+    summary = run_replay(db_url, store, AS_OF, results=True)
     assert summary.tables["drivers"].inserted > 0
     with connect(db_url) as conn:
         present = {str(r[0]) for r in conn.execute(

@@ -16,7 +16,7 @@ CYCLES_TOOL = PACKAGE.parents[1] / "shared" / "tools" / "import_cycles.py"
 
 #: Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("ingestion", "ingestion.config", "ingestion.errors", "ingestion.instant", "ingestion.secrets",
+    ("base", ("ingestion", "ingestion.config", "ingestion.errors", "ingestion.instant", "ingestion.masking",
               "ingestion.regulations")),
     ("store/openf1/db", ("ingestion.store", "ingestion.openf1", "ingestion.db")),
     ("stages", ("ingestion.fetch", "ingestion.replay", "ingestion.server")),

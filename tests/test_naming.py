@@ -199,9 +199,9 @@ def test_naming_app_database_end_to_end_keeps_a_users_diary(app_db: str, tmp_pat
     store = _corrected_store(tmp_path / "store")
     with connect(app_db, autocommit=True) as conn:
         migrate(conn)
-    first = run_replay(app_db, store, BEFORE, True)
+    first = run_replay(app_db, store, BEFORE, results=True)
     assert first.tables["results"].inserted > 400
-    assert run_replay(app_db, store, BEFORE, True).written == 0
+    assert run_replay(app_db, store, BEFORE, results=True).written == 0
     assert verify(app_db, store).exit_code == 0
     with connect(app_db, autocommit=True) as conn:
         points: dict[Any, Any] = dict(conn.execute(  # type: ignore[arg-type]
@@ -218,9 +218,10 @@ def test_naming_app_database_end_to_end_keeps_a_users_diary(app_db: str, tmp_pat
         results_of_race = 'SELECT count(*) FROM "Results" WHERE "SessionId" = %s'
         assert _one(conn, results_of_race, race) == 20
 
-    corrected = run_replay(app_db, store, AS_OF, True)  # the snapshots no longer list the race's results
+    # the snapshots no longer list the race's results
+    corrected = run_replay(app_db, store, AS_OF, results=True)
     assert corrected.tables["results"].removed == 20
-    run_replay(app_db, store, AS_OF, False)  # --no-results
+    run_replay(app_db, store, AS_OF, results=False)  # --no-results
     assert verify(app_db, store).exit_code == 0
     with connect(app_db, autocommit=True) as conn:
         assert _one(conn, results_of_race, race) == 0
@@ -239,7 +240,7 @@ def test_naming_no_results_writes_no_results_row(app_db: str, store: Store) -> N
     """--no-results on the app's database: "Sessions" and "Entrants" filled, not one "Results" row."""
     with connect(app_db, autocommit=True) as conn:
         migrate(conn)
-    summary = run_replay(app_db, store, AS_OF, False)
+    summary = run_replay(app_db, store, AS_OF, results=False)
     assert summary.tables["sessions"].inserted == 123 and summary.tables["results"].inserted == 0
     with connect(app_db, autocommit=True) as conn:
         assert _one(conn, 'SELECT count(*) FROM "Results"') == 0
@@ -268,7 +269,7 @@ def test_naming_app_rows_with_other_ids_are_adopted(app_db: str, store: Store) -
         conn.execute('INSERT INTO "Drivers" ("Id", "FirstName", "LastName", "Slug") VALUES (%s, %s, %s, %s)',
                      (driver, "Max", "V", "max-verstappen"))
         conn.execute('INSERT INTO "Entrants" VALUES (%s, %s, %s, %s, 0)', (entrant, rnd, driver, team))
-    run_replay(app_db, store, AS_OF, True)
+    run_replay(app_db, store, AS_OF, results=True)
     with connect(app_db, autocommit=True) as conn:
         assert _one(conn, 'SELECT "Id" FROM "Sessions" WHERE "OpenF1SessionKey" = 9472') == sess
         assert _one(conn, 'SELECT "Id" FROM "Rounds" WHERE "OpenF1MeetingKey" = 1229') == rnd
@@ -283,7 +284,7 @@ def test_naming_app_rows_with_other_ids_are_adopted(app_db: str, store: Store) -
         assert _one(conn, of_max, rnd, driver) >= 3  # practice, qualifying, race...
         assert _one(conn, 'SELECT count(*) FROM "Results" WHERE "EntrantId" = %s', entrant) == _one(
             conn, of_max, rnd, driver)
-    assert run_replay(app_db, store, AS_OF, True).written == 0
+    assert run_replay(app_db, store, AS_OF, results=True).written == 0
 
 
 def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Conn, tmp_path: Path) -> None:
@@ -292,7 +293,7 @@ def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Con
     no longer hold them; every other such row goes."""
     norris = 4
     store = _corrected_store(tmp_path / "store", drop_driver=norris)
-    run_replay(db_url, store, BEFORE, True)
+    run_replay(db_url, store, BEFORE, results=True)
     conn.execute("CREATE TABLE favourite_results (id uuid PRIMARY KEY,"
                  " result_id uuid NOT NULL REFERENCES results ON DELETE CASCADE)")
     result, entrant = conn.execute(
@@ -301,7 +302,7 @@ def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Con
         "WHERE s.open_f1_session_key = %s AND d.driver_number = %s", (ABU_DHABI_RACE, norris)).fetchone() \
         or (None, None)
     conn.execute("INSERT INTO favourite_results VALUES (%s, %s)", (uuid.uuid4(), result))
-    summary = run_replay(db_url, store, AS_OF, True)
+    summary = run_replay(db_url, store, AS_OF, results=True)
     assert summary.tables["results"].removed >= 19
     assert summary.tables["entrants"].removed == 0  # Norris's entrant would cascade into the favourite
     race_results = "SELECT x.id FROM results x JOIN sessions s ON s.id = x.session_id " \
@@ -314,7 +315,7 @@ def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Con
     assert {c.table: c.kept for c in report.tables if c.table in ("results", "entrants")} == {
         "results": 1, "entrants": 1}
     conn.execute("DELETE FROM favourite_results")
-    after = run_replay(db_url, store, AS_OF, True)  # nothing depends on them any more: they go
+    after = run_replay(db_url, store, AS_OF, results=True)  # nothing depends on them any more: they go
     assert (after.tables["results"].removed, after.tables["entrants"].removed) == (1, 1)
 
 

@@ -30,7 +30,7 @@ from ingestion.replay.values import local_end_date
 
 @pytest.fixture(scope="module")
 def both() -> Replayed:
-    return normalize(snapshots(world_answers(2023) + world_answers(2024)), AS_OF, True)
+    return normalize(snapshots(world_answers(2023) + world_answers(2024)), AS_OF, results=True)
 
 
 def _season(racing: Racing, year: int) -> set[object]:
@@ -173,7 +173,7 @@ def test_normalize_antonelli_name_variants_are_one_driver() -> None:
         (f"/v1/drivers?meeting_key={meeting}", *body_of([rows[0], later])),
     ]
     assert rows[0]["session_key"] != rows[1]["session_key"]
-    racing = normalize(snapshots(answers), AS_OF, False).racing
+    racing = normalize(snapshots(answers), AS_OF, results=False).racing
     [antonelli] = _driver(racing, "Antonelli")
     sessions = {s.open_f1_session_key: s.start_time_utc for s in racing.sessions}
     latest_is_kimi = sessions[rows[1]["session_key"]] > sessions[rows[0]["session_key"]]  # type: ignore[index]
@@ -208,7 +208,7 @@ def test_normalize_two_people_sharing_surname_and_acronym_are_two_drivers() -> N
         if row["first_name"] == "Arthur" and row["last_name"] == "Leclerc":
             row["name_acronym"] = "LEC"
 
-    replayed = normalize(snapshots(_with_drivers(world_answers(2024), arthur_as_lec)), AS_OF, True)
+    replayed = normalize(snapshots(_with_drivers(world_answers(2024), arthur_as_lec)), AS_OF, results=True)
     racing = replayed.racing
     leclercs = {d.first_name: d for d in _driver(racing, "Leclerc")}
     assert set(leclercs) == {"Charles", "Arthur"}
@@ -230,7 +230,8 @@ def test_normalize_acronym_change_keeps_one_driver() -> None:
         if row["last_name"] == "Lawson" and row["meeting_key"] >= 1250:
             row["name_acronym"] = "LWS"
 
-    racing = normalize(snapshots(_with_drivers(world_answers(2024), lawson_renamed)), AS_OF, False).racing
+    answers = _with_drivers(world_answers(2024), lawson_renamed)
+    racing = normalize(snapshots(answers), AS_OF, results=False).racing
     [lawson] = _driver(racing, "Lawson")
     assert lawson.id == make_id("driver", "lawson/LAW") and lawson.slug == "liam-lawson"
     assert lawson.abbreviation == "LWS"  # the latest
@@ -282,7 +283,7 @@ def test_normalize_results_mapping_on_real_rows(both: Replayed) -> None:
 def test_normalize_results_only_after_sessions_end() -> None:
     """As of mid-2024 only the sessions that ended have results; later sessions are Scheduled."""
     as_of = datetime(2024, 7, 1, tzinfo=UTC)
-    racing = normalize(snapshots(world_answers(2024)), as_of, True).racing
+    racing = normalize(snapshots(world_answers(2024)), as_of, results=True).racing
     started = {s.id for s in racing.sessions if s.start_time_utc < as_of}
     assert racing.results and {r.session_id for r in racing.results} <= started
     assert {s.status for s in racing.sessions if s.start_time_utc > as_of} == {SessionStatus.Scheduled}
@@ -304,7 +305,7 @@ def test_normalize_session_status_at_as_of_and_cancelled() -> None:
         (path, *body_of(sessions)) if path == "/v1/sessions?year=2024" else (path, status, body)
         for path, status, body in world_answers(2024)
     ]
-    racing = normalize(snapshots(answers), as_of, True).racing
+    racing = normalize(snapshots(answers), as_of, results=True).racing
     status = {s.open_f1_session_key: SessionStatus(s.status) for s in racing.sessions}
     assert status[9472] == SessionStatus.InProgress
     assert status[9465] == SessionStatus.Cancelled
@@ -369,7 +370,7 @@ def test_normalize_grid_from_qualifying_for_race_and_sprint_qualifying_for_sprin
 
 def test_normalize_no_results_flag_gives_no_results() -> None:
     """results=False: no result rows at all, whatever the snapshots hold."""
-    replayed = normalize(snapshots(world_answers(2024)), AS_OF, False)
+    replayed = normalize(snapshots(world_answers(2024)), AS_OF, results=False)
     assert replayed.racing.results == () and len(replayed.racing.sessions) == 123
 
 
@@ -391,7 +392,8 @@ def test_normalize_team_colour_is_upper_hex_without_hash(both: Replayed) -> None
 
 def test_normalize_is_deterministic_whatever_the_snapshot_order(both: Replayed) -> None:
     """The same snapshots given in another order give the same rows and ids."""
-    again = normalize(list(reversed(snapshots(world_answers(2023) + world_answers(2024)))), AS_OF, True)
+    reversed_snapshots = list(reversed(snapshots(world_answers(2023) + world_answers(2024))))
+    again = normalize(reversed_snapshots, AS_OF, results=True)
     assert again.racing == both.racing
 
 
@@ -419,7 +421,7 @@ def test_normalize_exact_duplicate_driver_row_counts_once() -> None:
         ("/v1/sessions?year=2025", *body_of([session])),
         ("/v1/drivers?meeting_key=1279", 200, body),
     ]
-    racing = normalize(snapshots(answers), AS_OF, False).racing
+    racing = normalize(snapshots(answers), AS_OF, results=False).racing
     assert len(rows) == 2 and len(racing.drivers) == 1 and len(racing.entrants) == 1
 
 
@@ -439,7 +441,7 @@ def test_normalize_driver_under_two_teams_keeps_one_row_deterministically() -> N
     picks = []
     for order in (rows, rows[::-1]):
         racing = normalize(
-            snapshots([*base, ("/v1/drivers?meeting_key=1292", *body_of(order))]), AS_OF, False
+            snapshots([*base, ("/v1/drivers?meeting_key=1292", *body_of(order))]), AS_OF, results=False
         ).racing
         assert len(racing.entrants) == 1 and len(racing.drivers) == 1
         picks.append((racing.entrants, racing.teams))
@@ -456,7 +458,7 @@ def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
         ("/v1/meetings?year=2025", *body_of([qatar])),
         ("/v1/sessions?year=2025", *body_of([session])),
     ]
-    racing = normalize(snapshots(answers), AS_OF, False).racing
+    racing = normalize(snapshots(answers), AS_OF, results=False).racing
     [bahrain] = [r for r in racing.rounds if r.open_f1_meeting_key == 1282]
     assert bahrain.slug == "2026-bahrain-grand-prix" and bahrain.round_number == 1
     assert (bahrain.date_start.isoformat(), bahrain.date_end.isoformat()) == ("2026-04-10", "2026-04-12")
@@ -467,7 +469,7 @@ def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
 def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
     """A meeting with is_cancelled (2026 schema; the real #367 row, flagged) is skipped with a warning."""
     meeting = dict(json.loads(_edge("meetings_1282"))[0], is_cancelled=True)
-    replayed = normalize(snapshots([("/v1/meetings?year=2026", *body_of([meeting]))]), AS_OF, False)
+    replayed = normalize(snapshots([("/v1/meetings?year=2026", *body_of([meeting]))]), AS_OF, results=False)
     assert replayed.racing.rounds == ()
     assert [w.kind for w in replayed.warnings] == ["meeting_cancelled"]
 
@@ -482,9 +484,9 @@ def test_normalize_later_snapshot_of_a_key_wins() -> None:
     )
     from ingestion.replay.decoded import decode_snapshots
 
-    decoded, _ = decode_snapshots(early + late, True)
+    decoded, _ = decode_snapshots(early + late, results=True)
     assert decoded.results == {}
-    decoded, _ = decode_snapshots(early, True)
+    decoded, _ = decode_snapshots(early, results=True)
     [(row, _origin)] = decoded.results[(11299, 6)]
     assert row.position == 3 and row.points == 15
 
@@ -497,7 +499,7 @@ def test_normalize_unknown_session_name_is_never_guessed() -> None:
         ("/v1/meetings?year=2024", *body_of(world_rows(2024, "meetings"))),
         ("/v1/sessions?year=2024", *body_of(sessions)),
     ]
-    replayed = normalize(snapshots(answers), AS_OF, False)
+    replayed = normalize(snapshots(answers), AS_OF, results=False)
     assert len(replayed.racing.sessions) == len(sessions) - 1
     assert [w.kind for w in replayed.warnings] == ["session_unknown_name"]
 

@@ -125,7 +125,7 @@ def checksummed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _loaded(root: Path) -> object:
     """What replay would load (the racing rows), or the one-line error that stops it."""
     try:
-        return replay(Store(root), AS_OF, True).racing
+        return replay(Store(root), AS_OF, results=True).racing
     except IngestionError as error:
         return error
 

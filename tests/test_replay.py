@@ -57,7 +57,7 @@ def _xmins(conn: Conn) -> dict[str, list[tuple[object, ...]]]:
 @BOTH_NAMINGS
 def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: Conn) -> None:
     """Replaying the real store: 25 rounds and 123 sessions in 2024, the championship points, Hungary 2023."""
-    summary = run_replay(db_url, store, AS_OF, True)
+    summary = run_replay(db_url, store, AS_OF, results=True)
     assert summary.tables["rounds"].inserted == 48 and summary.warnings == {
         "driver_name_mismatch": 15,
         "driver_without_team": 15,
@@ -103,7 +103,7 @@ def test_replay_loads_the_2023_and_2024_facts(store: Store, db_url: str, conn: C
 @BOTH_NAMINGS
 def test_replay_circuits_carry_the_meeting_country_code(store: Store, db_url: str, conn: Conn) -> None:
     """A circuit takes location, country and country code from its latest meeting (Sakhir: Bahrain, BRN)."""
-    run_replay(db_url, store, AS_OF, False)
+    run_replay(db_url, store, AS_OF, results=False)
     assert conn.execute(
         "SELECT name, location, country, country_code FROM circuits WHERE open_f1_circuit_key = 63"
     ).fetchone() == ("Sakhir", "Sakhir", "Bahrain", "BRN")
@@ -113,9 +113,9 @@ def test_replay_circuits_carry_the_meeting_country_code(store: Store, db_url: st
 @BOTH_NAMINGS
 def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn) -> None:
     """A second replay of the same store changes no racing row (same xmin); only a run is recorded."""
-    run_replay(db_url, store, AS_OF, True)
+    run_replay(db_url, store, AS_OF, results=True)
     before = _xmins(conn)
-    again = run_replay(db_url, store, AS_OF, True)
+    again = run_replay(db_url, store, AS_OF, results=True)
     assert again.written == 0
     assert sum(c.unchanged for c in again.tables.values()) == sum(again.rows.values())
     assert _xmins(conn) == before
@@ -125,14 +125,14 @@ def test_replay_second_run_writes_nothing(store: Store, db_url: str, conn: Conn)
 @BOTH_NAMINGS
 def test_replay_no_results_never_touches_results(store: Store, db_url: str, conn: Conn) -> None:
     """--no-results: results stay empty on a fresh database, and untouched (not even deleted) later."""
-    summary = run_replay(db_url, store, AS_OF, False)
+    summary = run_replay(db_url, store, AS_OF, results=False)
     assert summary.rows["results"] == 0 and _one(conn, "SELECT count(*) FROM results") == 0
     assert _one(conn, "SELECT count(*) FROM entrants") > 0
-    run_replay(db_url, store, AS_OF, True)
+    run_replay(db_url, store, AS_OF, results=True)
     results_before = conn.execute("SELECT id, xmin::text FROM results ORDER BY id").fetchall()
     assert results_before
     # an earlier as_of would drop every 2024 result with results on; with results off nothing moves
-    run_replay(db_url, store, datetime(2024, 6, 1, tzinfo=UTC), False)
+    run_replay(db_url, store, datetime(2024, 6, 1, tzinfo=UTC), results=False)
     assert conn.execute("SELECT id, xmin::text FROM results ORDER BY id").fetchall() == results_before
 
 
@@ -141,9 +141,10 @@ def test_replay_as_of_replays_the_past(tmp_path: Path, db_url: str, conn: Conn) 
     store = Store(tmp_path)
     put_answers(store, world_answers(2023))
     put_answers(store, world_answers(2024), when=FETCHED + timedelta(days=1))
-    replay_first = run_replay(db_url, store, FETCHED + timedelta(hours=1), True)
+    replay_first = run_replay(db_url, store, FETCHED + timedelta(hours=1), results=True)
     assert replay_first.rows["rounds"] == 23
-    assert run_replay(db_url, store, FETCHED + timedelta(days=2), True).tables["rounds"].inserted == 25
+    later = FETCHED + timedelta(days=2)
+    assert run_replay(db_url, store, later, results=True).tables["rounds"].inserted == 25
 
 
 @BOTH_NAMINGS
@@ -172,14 +173,14 @@ def test_replay_adopts_ids_of_an_older_pipeline(store: Store, db_url: str, conn:
         "INSERT INTO drivers (id, first_name, last_name, slug) VALUES (%s, 'Max', 'V', 'max-verstappen')",
         (driver,),
     )
-    run_replay(db_url, store, AS_OF, True)
+    run_replay(db_url, store, AS_OF, results=True)
     assert _one(conn, "SELECT id FROM sessions WHERE open_f1_session_key = 9472") == sess
     assert _one(conn, "SELECT id FROM rounds WHERE open_f1_meeting_key = 1229") == rnd
     assert _one(conn, "SELECT id FROM teams WHERE slug = 'ferrari'") == team
     assert _one(conn, "SELECT id FROM drivers WHERE slug = 'max-verstappen'") == driver
     assert _one(conn, "SELECT count(*) FROM results WHERE session_id = %s", sess) == 20
     assert _one(conn, "SELECT id FROM circuits WHERE open_f1_circuit_key = 63") == circuit
-    assert run_replay(db_url, store, AS_OF, True).written == 0
+    assert run_replay(db_url, store, AS_OF, results=True).written == 0
 
 
 def _ingest(args: list[str]) -> None:
@@ -235,7 +236,7 @@ INSTANTS = [datetime(2024, m, 15, tzinfo=UTC) for m in (1, 3, 6, 9, 12)] + [AS_O
 
 def _load(url: str, answers: Any, as_of: datetime, results: bool = True) -> int:
     with connect(url) as conn:
-        return load(conn, normalize(snapshots(answers), as_of, results), results).written
+        return load(conn, normalize(snapshots(answers), as_of, results=results), results=results).written
 
 
 def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -298,8 +299,8 @@ def test_replay_later_version_of_a_request_wins(index: int, other: int) -> None:
     """Snapshots plus an earlier different version of one request give the same tables as without it."""
     path, _status, _body = ANSWERS_2024[index]
     older = snapshots([(path, *ANSWERS_2024[other][1:])], when=FETCHED - timedelta(days=30), run="old")
-    assert normalize(older + snapshots(ANSWERS_2024), AS_OF, True) == normalize(
-        snapshots(ANSWERS_2024), AS_OF, True
+    assert normalize(older + snapshots(ANSWERS_2024), AS_OF, results=True) == normalize(
+        snapshots(ANSWERS_2024), AS_OF, results=True
     )
 
 
@@ -315,10 +316,10 @@ def test_replay_store_with_a_later_version_equals_the_later_alone(
     )
     put_answers(with_history, ANSWERS_2024)
     put_answers(plain, ANSWERS_2024)
-    assert replay(with_history, AS_OF, True) == replay(plain, AS_OF, True)
+    assert replay(with_history, AS_OF, results=True) == replay(plain, AS_OF, results=True)
     first, second = db_factory(), db_factory()
-    run_replay(first, with_history, AS_OF, True)
-    run_replay(second, plain, AS_OF, True)
+    run_replay(first, with_history, AS_OF, results=True)
+    run_replay(second, plain, AS_OF, results=True)
     assert _tables(first) == _tables(second)
 
 

@@ -30,13 +30,13 @@ def test_replay_committed_store_reads_what_latest_per_request_read(db_factory: A
     before = sorted(
         (e for e in store.latest(COMMITTED_AS_OF).values() if e.endpoint in ENDPOINTS), key=event_order
     )
-    chosen = [snap.event for snap in snapshots_of(store, COMMITTED_AS_OF, True)]
+    chosen = [snap.event for snap in snapshots_of(store, COMMITTED_AS_OF, results=True)]
     assert chosen == before and len(chosen) == 148
     assert all(len(units_of(e.endpoint, e.query)) == 1 for e in chosen)
     tables = []
     for _ in range(2):
         url = db_factory()
-        run_replay(url, store, COMMITTED_AS_OF, True)
+        run_replay(url, store, COMMITTED_AS_OF, results=True)
         with connect(url) as conn:
             tables.append(racing_snapshot(conn))
     assert tables[0] == tables[1] and len(tables[0]["results"]) > 4000
@@ -76,20 +76,20 @@ def test_replay_mixed_batch_and_per_meeting_snapshots_take_the_latest_in_both_or
     corrected, _ = _corrected(target)
     rest = [a for a in answers if not a[0].startswith("/v1/session_result")]
 
-    original = normalize(snapshots(answers), AS_OF, True).racing
+    original = normalize(snapshots(answers), AS_OF, results=True).racing
     fixed_answers = [corrected if a is target else a for a in answers]
-    fixed = normalize(snapshots(fixed_answers), AS_OF, True).racing
+    fixed = normalize(snapshots(fixed_answers), AS_OF, results=True).racing
     assert fixed.results != original.results  # the correction is visible at all
 
     # batch first, then the corrected meeting alone: the correction wins for that meeting only
-    later_meeting = normalize(snapshots([*rest, batch, corrected]), AS_OF, True).racing
+    later_meeting = normalize(snapshots([*rest, batch, corrected]), AS_OF, results=True).racing
     assert later_meeting == fixed
     # the corrected meeting first, then the batch: the batch (the original rows) wins everywhere
-    later_batch = normalize(snapshots([*rest, corrected, batch]), AS_OF, True).racing
+    later_batch = normalize(snapshots([*rest, corrected, batch]), AS_OF, results=True).racing
     assert later_batch == original
     # per-meeting answers older than a batch: all replaced by it; a batch alone equals per meeting
-    assert normalize(snapshots([*answers, batch]), AS_OF, True).racing == original
-    assert normalize(snapshots([*rest, batch]), AS_OF, True).racing == original
+    assert normalize(snapshots([*answers, batch]), AS_OF, results=True).racing == original
+    assert normalize(snapshots([*rest, batch]), AS_OF, results=True).racing == original
 
 
 def test_replay_batches_of_every_endpoint_equal_per_meeting_answers() -> None:
@@ -105,8 +105,8 @@ def test_replay_batches_of_every_endpoint_equal_per_meeting_answers() -> None:
             keys = [int(path.rsplit("=", 1)[1]) for path, _, _ in _per_meeting(answers, endpoint)]
             batched.append(_batch(endpoint, world_rows(year, endpoint), keys))
     assert len(batched) == 10
-    from_batches = normalize(snapshots(batched), AS_OF, True)
-    from_meetings = normalize(snapshots(per_meeting), AS_OF, True)
+    from_batches = normalize(snapshots(batched), AS_OF, results=True)
+    from_meetings = normalize(snapshots(per_meeting), AS_OF, results=True)
     assert from_batches.racing == from_meetings.racing
     # the same warnings (each names its own snapshot, so only their kinds compare)
     assert from_batches.warning_counts() == from_meetings.warning_counts()

@@ -69,10 +69,10 @@ def world(
     root = tmp_path_factory.mktemp("killed-replay")
     store = world_store(root / "store", (2023, 2024)).root
     template_url = db_factory()  # type: ignore[operator]
-    run_replay(template_url, world_store(root / "store-2023", (2023,)), AFTER, True)
+    run_replay(template_url, world_store(root / "store-2023", (2023,)), AFTER, results=True)
     before = digest(template_url)
     reference = db_factory()  # type: ignore[operator]
-    run_replay(reference, Store(store), AFTER, True)
+    run_replay(reference, Store(store), AFTER, results=True)
     after = digest(reference)
     assert before != after and all(v != "0:" for v in after.values() if v)
     # a template of its own, so the fixture databases stay free of connections
@@ -153,5 +153,5 @@ def test_replay_killed_leaves_the_database_all_or_nothing(
     record_property("reliability_subkind", f"{where}, database as {ended}")
     assert ended != "half-written"
     if seed % 4 < 2:  # the next replay finishes the job
-        run_replay(url, Store(world.store), AFTER, True)
+        run_replay(url, Store(world.store), AFTER, results=True)
         assert digest(url) == world.after

@@ -415,7 +415,7 @@ def _snaps(answers: list[Answer], when: datetime = FETCHED, run: str = "r") -> l
 
 def _load(url: str, snaps: list[Snapshot], as_of: datetime, results: bool) -> LoadSummary:
     with connect(url) as conn:
-        return load(conn, normalize(snaps, as_of, results), results)
+        return load(conn, normalize(snaps, as_of, results=results), results=results)
 
 
 def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -449,9 +449,9 @@ def test_replay_generated_second_replay_writes_nothing(
     as_of = data.draw(as_ofs(v.world))
     url = db_factory()
     with _store((list(v.first.values()), FETCHED)) as store:
-        run_replay(url, store, as_of, results)
+        run_replay(url, store, as_of, results=results)
         before = _xmins(url)
-        again = run_replay(url, store, as_of, results)
+        again = run_replay(url, store, as_of, results=results)
     assert again.written == 0, again.tables
     assert all(c.unchanged == again.rows[t] for t, c in again.tables.items() if results or t != "results")
     assert _xmins(url) == before
@@ -581,9 +581,9 @@ def test_replay_generated_later_version_equals_the_later_alone(
     older = [v.first[path] for path in v.later]  # what an earlier fetch of those requests stored
     with_history, alone = db_factory(), db_factory()
     with _store((older, FETCHED - timedelta(days=3)), (latest, FETCHED)) as store:
-        run_replay(with_history, store, as_of, results)
+        run_replay(with_history, store, as_of, results=results)
     with _store((latest, FETCHED)) as store:
-        run_replay(alone, store, as_of, results)
+        run_replay(alone, store, as_of, results=results)
     assert _tables(with_history) == _tables(alone)
 
 
@@ -595,10 +595,10 @@ def test_replay_generated_garbage_never_crashes_normalize_or_load(
     """Garbage among OpenF1-shaped rows: normalize warns, load completes, a second load writes nothing."""
     as_of = data.draw(as_ofs(v.world))
     snaps = _snaps(list({**v.first, **v.later}.values()))
-    replayed = normalize(snaps, as_of, results)
+    replayed = normalize(snaps, as_of, results=results)
     url = db_factory()
     with connect(url) as conn:
-        load(conn, replayed, results)
+        load(conn, replayed, results=results)
     assert _load(url, snaps, as_of, results).written == 0
     # and on top of a clean replay of the same world
     clean = render(v.world, 0)

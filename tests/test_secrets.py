@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ingestion.secrets import MASK, mask_text, mask_url, url_secrets
+from ingestion.masking import MASK, mask_text, mask_url, url_secrets
 
 TEMPLATE = "postgresql://parc:{}@127.0.0.1:5432/parc_db?sslmode=prefer"
 REST = TEMPLATE.format("") + MASK

@@ -20,7 +20,7 @@ import pytest
 import zstandard
 from server_fixtures import ServerFactory
 
-from ingestion.secrets import MASK, mask_text, public_url
+from ingestion.masking import MASK, mask_text, public_url
 
 INGEST = Path(sys.executable).with_name("ingest")
 USER_SECRET = "urlsecret7Q"  # userinfo password in OPENF1_BASE_URL

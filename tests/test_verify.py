@@ -27,7 +27,7 @@ pytestmark = BOTH_NAMINGS
 def replayed(tmp_path: Path, db_url: str) -> Store:
     """The real 2024 season in a store, replayed (with results) as of long after it ended."""
     store = world_store(tmp_path / "store", years=(2024,))
-    run_replay(db_url, store, AS_OF, True)
+    run_replay(db_url, store, AS_OF, results=True)
     return store
 
 
@@ -78,7 +78,7 @@ def test_verify_names_a_result_changed_by_hand_and_replay_fixes_it(
     assert f"different: session {session_key} {driver} (id {result_id}): position 17 in the database" in text
     assert text.splitlines()[-1].startswith("DIFFERENT: 1 row(s)")
 
-    fixed = run_replay(db_url, replayed, AS_OF, True)
+    fixed = run_replay(db_url, replayed, AS_OF, results=True)
     assert fixed.tables["results"].updated == 1
     assert verify(db_url, replayed).exit_code == 0
 
@@ -112,7 +112,8 @@ def test_verify_missing_extra_and_kept_rows(replayed: Store, db_url: str, conn: 
     assert (tables["sessions"].kept, tables["sessions"].differences) == (1, 0)
     assert tables["sessions"].kept_examples[0].label == "session 999999"
 
-    run_replay(db_url, replayed, AS_OF, True)  # restores the result, deletes the entrant, keeps the session
+    # restores the result, deletes the entrant, keeps the session
+    run_replay(db_url, replayed, AS_OF, results=True)
     after = verify(db_url, replayed)
     assert after.exit_code == 0 and {c.table: c.kept for c in after.tables}["sessions"] == 1
     assert verify(db_url, replayed, strict=True).exit_code == 1
@@ -133,7 +134,7 @@ def test_verify_reads_never_writes(replayed: Store, db_url: str, conn: Conn) -> 
 def test_verify_results_off_follows_the_last_replay(tmp_path: Path, db_url: str, conn: Conn) -> None:
     """After a replay without results, verify compares without them (results not compared) and matches."""
     store = world_store(tmp_path / "store", years=(2024,))
-    run_replay(db_url, store, AS_OF, False)
+    run_replay(db_url, store, AS_OF, results=False)
     report = verify(db_url, store)
     assert report.exit_code == 0 and report.results is False
     results = next(c for c in report.tables if c.table == "results")
@@ -149,10 +150,10 @@ def test_verify_compare_of_identical_rows_is_empty(replayed: Store, db_url: str)
     """The pure comparison of the replay's rows with themselves finds nothing."""
     from ingestion.replay import TABLES, replay
 
-    racing = replay(replayed, AS_OF, True).racing
+    racing = replay(replayed, AS_OF, results=True).racing
     as_rows = {spec.name: [tuple(getattr(r, c) for c in spec.columns) for r in racing.table(spec.name)]
                for spec in TABLES}
-    assert all(c.differences == 0 and c.kept == 0 for c in compare(racing, as_rows, True))
+    assert all(c.differences == 0 and c.kept == 0 for c in compare(racing, as_rows, results=True))
 
 
 def test_verify_python_m_ingestion_verify(replayed: Store, db_url: str, conn: Conn, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.config import load_settings
-from ingestion.secrets import mask_url
+from ingestion.masking import mask_url
 
 if TYPE_CHECKING:
     from ingestion import db as database

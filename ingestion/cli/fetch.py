@@ -21,7 +21,7 @@ else:  # httpx, asyncio and the plan only when fetch runs
     fetch = lazy("ingestion.fetch", "fetch")
     render_summary = lazy("ingestion.fetch", "render_summary")
 from ingestion.instant import parse_optional
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 INTERRUPTED = "interrupted: every answer stored so far is kept; run the same command again to continue"
 

@@ -16,7 +16,7 @@ from ingestion.cli.db import db_app
 from ingestion.cli.lazy import lazy
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
-from ingestion.secrets import mask_url
+from ingestion.masking import mask_url
 
 if TYPE_CHECKING:
     from ingestion.db import connect, database_url
@@ -52,7 +52,7 @@ def healthcheck_command(
     Example: ingest healthcheck --offline
     """
     settings = load_settings()
-    checks = healthcheck(settings, offline)
+    checks = healthcheck(settings, offline=offline)
     code = exit_code(checks)
     if json:
         _json({"ok": code == 0, "checks": checks})
@@ -119,7 +119,7 @@ def audit_command(
     """
     settings = load_settings()
     with connect(database_url(settings), autocommit=True) as conn:
-        report = audit(conn, results)
+        report = audit(conn, results=results)
     if json:
         _json(
             {

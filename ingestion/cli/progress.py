@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.lazy import lazy
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

@@ -42,7 +42,12 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
         summary = run_replay(
-            database_url(settings), store, instant, not no_results, lock_wait=wait, allow_empty=allow_empty
+            database_url(settings),
+            store,
+            instant,
+            results=not no_results,
+            lock_wait=wait,
+            allow_empty=allow_empty,
         )
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())

@@ -19,10 +19,10 @@ def register(app: typer.Typer) -> None:
         Example: ingest run
         """
         from ingestion.config import load_settings
+        from ingestion.masking import mask_url
         from ingestion.ops.job import run_main_job
         from ingestion.ops.report import format_report
         from ingestion.replay import render_summary
-        from ingestion.secrets import mask_url
 
         settings = load_settings()
         result = run_main_job(settings, datetime.now(UTC), results=not no_results)

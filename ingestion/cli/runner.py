@@ -13,7 +13,7 @@ from collections.abc import Callable
 import typer
 
 from ingestion.errors import IngestionError, Interrupted
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 __all__ = ["INTERRUPTED", "database_failure", "fail", "run_app", "run_standalone"]
 

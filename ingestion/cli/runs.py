@@ -15,7 +15,7 @@ from ingestion.cli.lazy import lazy
 from ingestion.cli.render import human_duration, human_size, print_table
 from ingestion.config import load_settings
 from ingestion.errors import IngestionError, UsageError
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
     from ingestion.fetch.record import read_records

@@ -18,7 +18,7 @@ import typer
 from ingestion.cli.progress import ProgressLine
 from ingestion.config import Settings, load_settings
 from ingestion.instant import parse_instant, parse_optional
-from ingestion.secrets import mask_text
+from ingestion.masking import mask_text
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
 
@@ -198,7 +198,8 @@ def verify_command(
 
     instant = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
-    report = verify(database_url(settings), Store(settings.snapshot_dir), instant, results, strict=strict)
+    snapshots = Store(settings.snapshot_dir)
+    report = verify(database_url(settings), snapshots, instant, results=results, strict=strict)
     _finish(report, lambda: render_verify(report), as_json, report.exit_code)
 
 
@@ -224,7 +225,7 @@ def diff_command(
 
     t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")
     settings = _settings(store)
-    change = diff(Store(settings.snapshot_dir), t1, t2, not no_results)
+    change = diff(Store(settings.snapshot_dir), t1, t2, results=not no_results)
     _finish(change, lambda: render_diff(change, limit), as_json)
 
 

@@ -352,7 +352,7 @@ def _plan(conn: Conn, naming: Naming) -> tuple[list[str], list[Referrer], list[s
     return order, referrers, referencing
 
 
-def clean_racing(conn: Conn, dry_run: bool, *, naming: Naming | None = None) -> CleanReport:
+def clean_racing(conn: Conn, *, dry_run: bool, naming: Naming | None = None) -> CleanReport:
     """Delete every racing row in one transaction, or (``dry_run``) count what would be deleted.
 
     Raises :class:`UserDataReferencesRacing` (a real run) when rows outside the racing set point at racing

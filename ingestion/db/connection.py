@@ -23,7 +23,7 @@ from ingestion.errors import (
     DatabaseUnreachable,
     NotMigrated,
 )
-from ingestion.secrets import mask_text, mask_url, url_secrets
+from ingestion.masking import mask_text, mask_url, url_secrets
 
 HINT = "start it with `make up` or set DATABASE_URL"
 UNUSABLE = "DATABASE_URL is not a usable connection string"

@@ -34,10 +34,10 @@ import msgspec
 
 from ingestion.errors import IngestionError
 from ingestion.instant import as_utc
+from ingestion.masking import mask_text, public_url, url_secrets
 from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
-from ingestion.secrets import mask_text, public_url, url_secrets
 from ingestion.store.model import Request
 
 USER_AGENT = "parc-ferme-ingestion (+https://openf1.org)"

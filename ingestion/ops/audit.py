@@ -464,7 +464,7 @@ def _regulations(conn: Conn, naming: Naming) -> dict[str, int]:
 
 
 def audit(
-    conn: Conn, results: bool | None = None, *, now: datetime | None = None, naming: Naming | None = None
+    conn: Conn, *, results: bool | None = None, now: datetime | None = None, naming: Naming | None = None
 ) -> AuditReport:
     """Audit the racing tables (read-only). ``results=False`` skips the checks that need results.
 

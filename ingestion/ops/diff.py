@@ -158,7 +158,7 @@ def apply_diff(before: Racing, change: RacingDiff) -> Racing:
     return Racing(**values)  # type: ignore[arg-type]
 
 
-def diff(store: Store, before: datetime, after: datetime, results: bool) -> RacingDiff:
+def diff(store: Store, before: datetime, after: datetime, *, results: bool) -> RacingDiff:
     """What changed in the replayed rows between the store's state at ``before`` and at ``after``.
 
     Raises :class:`NoSnapshotStore` when ``store`` has no folder (not "no changes" for a mistyped path).
@@ -166,7 +166,7 @@ def diff(store: Store, before: datetime, after: datetime, results: bool) -> Raci
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     t1, t2 = as_utc(before), as_utc(after)
-    change = diff_racing(replay(store, t1, results).racing, replay(store, t2, results).racing)
+    change = diff_racing(replay(store, t1, results=results).racing, replay(store, t2, results=results).racing)
     return msgspec.structs.replace(change, before=t1, after=t2, results=results)
 
 

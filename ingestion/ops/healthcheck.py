@@ -28,7 +28,7 @@ from ingestion.db.connection import (
 )
 from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
-from ingestion.secrets import mask_text, mask_url, public_url, url_secrets
+from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.store import Store
 from ingestion.watch.loop import STATE_FILE, read_state
 
@@ -310,7 +310,7 @@ def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     return Check("watch", "ok", message + errors)
 
 
-def healthcheck(settings: Settings, offline: bool, *, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
+def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
     """Run every check, in order: database, migrations, snapshots, watch (only when a watcher ran on this
     store), openf1 (``skip`` when ``offline``)."""
     checks = _database_checks(settings)

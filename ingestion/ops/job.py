@@ -28,7 +28,7 @@ def run_main_job(settings: Settings, as_of: datetime, *, results: bool = True) -
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
         applied = migrate(conn)
-    summary = run_replay(url, Store(settings.snapshot_dir), as_of, results)
+    summary = run_replay(url, Store(settings.snapshot_dir), as_of, results=results)
     with connect(url, autocommit=True) as conn:
         report = build_report(conn)
     return JobResult(database=url, migrations_applied=applied, replay=summary, report=report)

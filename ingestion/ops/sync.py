@@ -160,7 +160,8 @@ def sync(
     fetch_s = time.monotonic() - started
     instant = as_utc(as_of) if as_of is not None else fetch_ended
     replay_wait = DEFAULT_LOCK_WAIT if options.lock_wait is None else options.lock_wait
-    replayed = run_replay(url, Store(settings.snapshot_dir), instant, options.results, lock_wait=replay_wait)
+    store = Store(settings.snapshot_dir)
+    replayed = run_replay(url, store, instant, results=options.results, lock_wait=replay_wait)
     wall_s = time.monotonic() - started
     notes: list[str] = []
     if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):

@@ -228,6 +228,7 @@ def _deletable(
 def compare(
     racing: Racing,
     database: Rows,
+    *,
     results: bool,
     examples: int = EXAMPLES,
     spared: frozenset[object] = frozenset(),
@@ -391,8 +392,8 @@ def verify(
     url: str,
     store: Store,
     as_of: datetime | None = None,
-    results: bool | None = None,
     *,
+    results: bool | None = None,
     strict: bool = False,
     examples: int = EXAMPLES,
 ) -> VerifyReport:
@@ -430,10 +431,10 @@ def verify(
             sources.append(f"results {'on' if results else 'off'} as in replay run {last.id}")
         else:
             results = True
-    replayed = replay(store, instant, results)
+    replayed = replay(store, instant, results=results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
     snapshots = len(store.latest(instant))
-    checks = compare(racing, database, results, examples, keep)
+    checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)
     without_drivers = rounds_without_drivers(database, empty_driver_meetings(store.latest(instant).values()))
     ok = not without_drivers and all(c.differences == 0 and (not strict or c.kept == 0) for c in checks)

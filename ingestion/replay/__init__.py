@@ -41,6 +41,7 @@ from ingestion.replay.rows import (
     EntrantRow,
     Racing,
     Replayed,
+    ReplayWarning,
     ResultRow,
     ResultStatus,
     RoundRow,
@@ -51,7 +52,6 @@ from ingestion.replay.rows import (
     SessionType,
     TableSpec,
     TeamRow,
-    Warning,
 )
 from ingestion.store import Event, Store
 from ingestion.store.coverage import covering, winners
@@ -75,6 +75,7 @@ __all__ = [
     "Racing",
     "ReplayLocked",
     "ReplaySummary",
+    "ReplayWarning",
     "Replayed",
     "ResultRow",
     "ResultStatus",
@@ -88,7 +89,6 @@ __all__ = [
     "TableCounts",
     "TableSpec",
     "TeamRow",
-    "Warning",
     "decode_endpoint",
     "decode_rows",
     "load",
@@ -109,16 +109,16 @@ def _selected(events: Iterable[Event], results: bool) -> list[Event]:
     return [won.event for won in winners(latest)]
 
 
-def snapshots_of(store: Store, as_of: datetime, results: bool) -> list[Snapshot]:
+def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapshot]:
     """The snapshots replay reads as of ``as_of``: for each (endpoint, meeting or year) a request covers, the
     latest snapshot covering it (see :mod:`ingestion.store.coverage`). Bodies verified by the store against
     their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
     return [Snapshot(e, store.read_event(e)) for e in _selected(store.latest(as_of).values(), results)]
 
 
-def replay(store: Store, as_of: datetime, results: bool) -> Replayed:
+def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``)."""
-    return normalize(snapshots_of(store, as_of, results), as_of, results)
+    return normalize(snapshots_of(store, as_of, results=results), as_of, results=results)
 
 
 class NoSnapshotStore(UsageError):
@@ -162,8 +162,8 @@ def run_replay(
     url: str,
     store: Store,
     as_of: datetime,
-    results: bool,
     *,
+    results: bool,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
 ) -> ReplaySummary:
@@ -184,11 +184,11 @@ def run_replay(
         require_schema(conn)
         conn.rollback()
         t0 = time.perf_counter()
-        snapshots = snapshots_of(store, as_of, results)
+        snapshots = snapshots_of(store, as_of, results=results)
         t1 = time.perf_counter()
-        decoded, warnings = decode_snapshots(snapshots, results)
+        decoded, warnings = decode_snapshots(snapshots, results=results)
         t2 = time.perf_counter()
-        replayed = normalize_decoded(decoded, warnings, as_of, results)
+        replayed = normalize_decoded(decoded, warnings, as_of, results=results)
         t3 = time.perf_counter()
         seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
         extra: dict[str, object] = {
@@ -197,7 +197,7 @@ def run_replay(
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }
         loaded = load(
-            conn, replayed, results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
+            conn, replayed, results=results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
         )
         seconds["load"] = time.perf_counter() - t3
     return ReplaySummary(

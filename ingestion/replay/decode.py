@@ -18,7 +18,7 @@ import msgspec
 
 from ingestion.openf1 import body as contract
 from ingestion.openf1.wire import ROW_TYPES
-from ingestion.replay.rows import Warning
+from ingestion.replay.rows import ReplayWarning
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -35,15 +35,15 @@ def decode_rows(
     status: int = 200,
     request: str | None = None,
     address: str | None = None,
-) -> tuple[list[T], list[Warning]]:
+) -> tuple[list[T], list[ReplayWarning]]:
     """The rows of one snapshot body, and a warning for each row (or body) that could not be used."""
     read = contract.decode_rows(row_type, body)
     if read.kind == "invalid":
         kind = SNAPSHOT_ERROR if status >= 400 else SNAPSHOT_UNDECODABLE
         message = f"HTTP {status} body is {read.reason}"
-        return [], [Warning(kind=kind, message=message, request=request, address=address)]
+        return [], [ReplayWarning(kind=kind, message=message, request=request, address=address)]
     warnings = [
-        Warning(
+        ReplayWarning(
             kind=ROW_UNDECODABLE,
             message=f"{row_type.__name__} row {index} skipped: {error}",
             request=request,
@@ -57,7 +57,7 @@ def decode_rows(
 
 def decode_endpoint(
     endpoint: str, body: bytes, *, status: int = 200, request: str | None = None, address: str | None = None
-) -> tuple[list[msgspec.Struct], list[Warning]]:
+) -> tuple[list[msgspec.Struct], list[ReplayWarning]]:
     """Decode a body of ``endpoint`` with its wire Struct (:data:`ROW_TYPES`); other endpoints: nothing."""
     row_type = ROW_TYPES.get(endpoint)
     if row_type is None:

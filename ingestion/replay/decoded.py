@@ -26,7 +26,7 @@ from ingestion.openf1.wire import (
     StartingGrid,
 )
 from ingestion.replay.decode import decode_rows
-from ingestion.replay.rows import Warning
+from ingestion.replay.rows import ReplayWarning
 from ingestion.replay.values import in_range
 from ingestion.store.coverage import covering, unit_value, winners
 from ingestion.store.model import Event
@@ -84,10 +84,10 @@ class Decoded(msgspec.Struct):
     grid: dict[tuple[int, int], list[tuple[StartingGrid, Origin]]]
 
 
-def decode_snapshots(snapshots: Sequence[Snapshot], results: bool) -> tuple[Decoded, list[Warning]]:
+def decode_snapshots(snapshots: Sequence[Snapshot], *, results: bool) -> tuple[Decoded, list[ReplayWarning]]:
     """Decode the latest snapshot covering each (endpoint, meeting or year) and union the rows per endpoint
     (later event wins)."""
-    warnings: list[Warning] = []
+    warnings: list[ReplayWarning] = []
     return _decode_all(snapshots, results, warnings), warnings
 
 
@@ -96,7 +96,7 @@ def _natural_key(row: msgspec.Struct, fields: tuple[str, ...]) -> object:
     return values[0] if len(values) == 1 else values
 
 
-def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[Warning]) -> Decoded:
+def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[ReplayWarning]) -> Decoded:
     # For each unit (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it
     # (ingestion.store.coverage); a batch gives each unit it wins the rows of that unit only.
     body_of = {id(snap.event): snap.body for snap in snapshots}
@@ -124,7 +124,7 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[War
             ints = [getattr(row, f) for f in _KEY_FIELDS if hasattr(row, f)]
             if not in_range(*ints):
                 warnings.append(
-                    Warning(
+                    ReplayWarning(
                         kind=ROW_OUT_OF_RANGE,
                         message=f"{row_type.__name__} row {index} skipped: a key is out of range",
                         request=event.key,
@@ -158,9 +158,11 @@ def pick(entries: list[tuple[S, Origin]]) -> tuple[S, Origin]:
 
 class Context:
     """What every rule reads (the decoded rows, the cut-off instant, whether results are wanted) and the
-    list it notes what it skips in (a :class:`Warning` each, never an exception)."""
+    list it notes what it skips in (a :class:`ReplayWarning` each, never an exception)."""
 
-    def __init__(self, decoded: Decoded, as_of: datetime, results: bool, warnings: list[Warning]) -> None:
+    def __init__(
+        self, decoded: Decoded, as_of: datetime, results: bool, warnings: list[ReplayWarning]
+    ) -> None:
         self.decoded = decoded
         self.as_of = as_of
         self.results = results
@@ -168,10 +170,10 @@ class Context:
 
     def warn(self, kind: str, message: str, origin: Origin | None = None) -> None:
         if origin is None:
-            self.warnings.append(Warning(kind=kind, message=message))
+            self.warnings.append(ReplayWarning(kind=kind, message=message))
         else:
             self.warnings.append(
-                Warning(
+                ReplayWarning(
                     kind=kind, message=message, request=origin.request, address=origin.address, row=origin.row
                 )
             )

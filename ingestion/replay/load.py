@@ -441,8 +441,8 @@ def _removals(conn: Conn, db: _Db, results: bool) -> dict[str, int]:
 def load(
     conn: Conn,
     replayed: Replayed,
-    results: bool,
     *,
+    results: bool,
     as_of: datetime | None = None,
     started_at: datetime | None = None,
     extra: dict[str, object] | None = None,

@@ -21,7 +21,7 @@ from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
 from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
-from ingestion.replay.rows import Racing, Replayed, ResultRow, Warning
+from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow
 from ingestion.replay.values import utc_or_none
 
 __all__ = ["normalize", "normalize_decoded"]
@@ -29,14 +29,14 @@ __all__ = ["normalize", "normalize_decoded"]
 R = TypeVar("R", bound=msgspec.Struct)
 
 
-def normalize(snapshots: Sequence[Snapshot], as_of: datetime, results: bool) -> Replayed:
+def normalize(snapshots: Sequence[Snapshot], as_of: datetime, *, results: bool) -> Replayed:
     """The racing rows and warnings for ``snapshots`` as of ``as_of`` (results only when ``results``)."""
-    decoded, warnings = decode_snapshots(snapshots, results)
-    return normalize_decoded(decoded, warnings, as_of, results)
+    decoded, warnings = decode_snapshots(snapshots, results=results)
+    return normalize_decoded(decoded, warnings, as_of, results=results)
 
 
 def normalize_decoded(
-    decoded: Decoded, warnings: Sequence[Warning], as_of: datetime, results: bool
+    decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
 ) -> Replayed:
     """The rules applied to decoded rows (:func:`decode_snapshots`); ``warnings`` are carried over first."""
     cutoff = utc_or_none(as_of)

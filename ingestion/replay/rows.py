@@ -177,7 +177,7 @@ class Racing(msgspec.Struct, frozen=True, kw_only=True):
         return {spec.name: len(self.table(spec.name)) for spec in TABLES}
 
 
-class Warning(msgspec.Struct, frozen=True, kw_only=True):
+class ReplayWarning(msgspec.Struct, frozen=True, kw_only=True):
     """Something replay skipped or could not use, with where it came from.
 
     ``request`` is the request key of the snapshot (``drivers?meeting_key=1215``), ``address`` its blob,
@@ -195,7 +195,7 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
     """What replay makes of a set of snapshots: the racing rows and the warnings."""
 
     racing: Racing
-    warnings: tuple[Warning, ...] = ()
+    warnings: tuple[ReplayWarning, ...] = ()
 
     def warning_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -38,8 +38,8 @@ from ingestion.db.connection import translate_connect_error
 from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch_requests, load_seasons
 from ingestion.fetch.plan import session_end
+from ingestion.masking import mask_url
 from ingestion.replay import run_replay
-from ingestion.secrets import mask_url
 from ingestion.store import Event, Store
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
 
@@ -401,7 +401,7 @@ class _Watcher:
             self.db_lock.take()
             self.emit("replaying", as_of=_iso(now), changed=changed)
             with self.stop.working():
-                replayed = run_replay(self.url, self.store, now, self.options.results)
+                replayed = run_replay(self.url, self.store, now, results=self.options.results)
             self.last_replay = now
             self.emit(
                 "replayed",
