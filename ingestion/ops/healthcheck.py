@@ -29,6 +29,7 @@ from ingestion.db.connection import (
 from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
+from ingestion.openf1.client import unresolvable
 from ingestion.store import Store
 from ingestion.watch.loop import STATE_FILE, read_state
 
@@ -270,8 +271,6 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
     except httpx.TimeoutException:
         return Check("openf1", "fail", f"{shown} did not answer within {timeout:g} s", NETWORK_FIX)
     except httpx.HTTPError as exc:
-        from ingestion.openf1.client import unresolvable
-
         if unresolvable(exc):
             host = httpx.URL(url).host
             return Check("openf1", "fail", f"cannot resolve {host}", NETWORK_FIX)
