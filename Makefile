@@ -38,7 +38,7 @@ cov: install     ## the whole suite with branch coverage, subprocesses (ingest .
 	$(BIN)/pytest -q -n $(JOBS) --cov=ingestion --cov-branch --cov-report=term:skip-covered
 
 reliability: install ## the whole reliability campaign (RELIABILITY.md); make test runs a sample of it
-	RELIABILITY=full $(BIN)/pytest -q -p no:cacheprovider -m reliability
+	RELIABILITY=full $(BIN)/pytest -q -n $(JOBS) -p no:cacheprovider -m reliability
 
 lint: install    ## ruff, mypy --strict, and the import layers (no cycle, no upward import)
 	$(BIN)/ruff check ingestion tools tests bench

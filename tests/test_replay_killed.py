@@ -155,3 +155,53 @@ def test_replay_killed_leaves_the_database_all_or_nothing(
     if seed % 4 < 2:  # the next replay finishes the job
         run_replay(url, Store(world.store), AFTER, results=True)
         assert digest(url) == world.after
+
+
+@pytest.mark.reliability("server-side connection kills")
+@pytest.mark.parametrize("seed", cases(full=12, sample=1))
+def test_replay_backend_terminated_is_one_line_and_all_or_nothing(
+    seed: int, world: World, pg_server_url: str, record_property: pytest.RecordProperty
+) -> None:
+    """``pg_terminate_backend`` of a running replay's connection (odd seeds: once its load transaction has
+    written): the replay ends in one line, exit 1 (or finishes first, exit 0), and the database is as
+    before or as after."""
+    rng = random.Random(1000 + seed)
+    url = world.fresh()
+    ours = ("DATABASE_URL", "OPENF1_", "EMBEDDED_", "SNAPSHOT_DIR")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    env.update(DATABASE_URL=url, SNAPSHOT_DIR=str(world.store))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ingestion", "replay", "--as-of", AFTER.isoformat()],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )
+    try:
+        if seed % 2:
+            wait_until(
+                lambda: ((b := backend(pg_server_url, url)) is not None and b[1]) or child.poll() is not None,
+                120,
+                "the load transaction",
+            )
+            time.sleep(rng.uniform(0, 0.3))
+        else:
+            wait_until(lambda: backend(pg_server_url, url) is not None or child.poll() is not None, 120,
+                       "the replay to connect")
+            time.sleep(rng.uniform(0, 1.0))
+        state = backend(pg_server_url, url)
+        if state is not None:
+            with connect(pg_server_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (state[0],))
+        _out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "Traceback" not in err, err
+    if child.returncode == 0:
+        record_property("reliability_subkind", "replay finished first")
+    else:
+        lines = err.strip().splitlines()
+        assert child.returncode == 1 and len(lines) == 1, err
+        assert "lost its connection" in lines[0] and "run the same command again" in lines[0], lines[0]
+        where = "inside the transaction" if state is not None and state[1] else "outside the transaction"
+        record_property("reliability_subkind", f"replay terminated {where}")
+    assert digest(url) in (world.before, world.after), "half-written database"
