@@ -352,6 +352,7 @@ def _lock_holder(conn: Conn) -> str:
         "SELECT l.pid, a.application_name, a.state FROM pg_locks l "
         "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
         ((LOCK_KEY >> 32) & 0xFFFF_FFFF, LOCK_KEY & 0xFFFF_FFFF),
     ).fetchone()
