@@ -112,3 +112,17 @@ def test_cli_conventions_fsck_and_gc_json(
     code, out = _run(capsys, "snapshots", "gc", "--dry-run", "--json")
     assert code == 0
     assert json.loads(out) == {"dry_run": True, "blobs_removed": 0, "tmp_removed": 0, "bytes_freed": 0}
+
+
+def test_cli_conventions_clean_racing_json(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out = _run(capsys, "db", "clean-racing", "--dry-run", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["dry_run"] is True and report["deleted"] is False and report["total"] == 0
+    assert {c["table"] for c in report["counts"]} >= {"results", "drivers"}
+    with pytest.raises(SystemExit) as refused:
+        main(["db", "clean-racing", "--json"])
+    assert refused.value.code == 2 and "add --dry-run or --yes" in capsys.readouterr().err

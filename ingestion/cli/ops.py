@@ -143,6 +143,7 @@ def _print_counts(report: CleanReport, verb: str) -> None:
 def clean_racing_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be deleted; delete nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (with --dry-run or --yes)."),
 ) -> None:
     """Delete all racing data so the next replay rebuilds it; never user data.
 
@@ -152,6 +153,8 @@ def clean_racing_command(
 
     Example: ingest db clean-racing --dry-run
     """
+    if as_json and not (dry_run or yes):
+        raise UsageError("clean-racing --json does not ask for confirmation: add --dry-run or --yes")
     if not dry_run and not yes and not sys.stdin.isatty():
         raise UsageError(
             "clean-racing deletes every racing row and there is no terminal to confirm on: pass --yes"
@@ -159,6 +162,10 @@ def clean_racing_command(
     settings = load_settings()
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
+        if as_json:
+            report = clean_racing(conn, dry_run=dry_run)
+            _json({"database": mask_url(url), "total": report.total, **msgspec.to_builtins(report)})
+            raise typer.Exit(1 if report.blockers else 0)
         if dry_run or not yes:
             preview = clean_racing(conn, dry_run=True)
             typer.echo(f"racing data in {mask_url(url)}:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,5 +53,23 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
             return
-        for line in render_summary(summary):
+        lines = render_summary(summary)
+        if not sys.stdout.isatty():
+            for line in lines:
+                typer.echo(line)
+            return
+        from ingestion.cli.render import print_table  # a rich table on a terminal
+
+        typer.echo(lines[0])
+        rows = []
+        for name, counts in summary.tables.items():
+            if name == "results" and not summary.results:
+                rows.append([name, "kept", "", "", "", "(not touched: --no-results)"])
+                continue
+            rows_now = summary.rows.get(name, 0)
+            numbers = (rows_now, counts.inserted, counts.updated, counts.unchanged, counts.removed)
+            rows.append([name, *(str(n) for n in numbers)])
+        headers = ["TABLE", "ROWS", "INSERTED", "UPDATED", "UNCHANGED", "REMOVED"]
+        print_table(headers, rows, right=[1, 2, 3, 4, 5])
+        for line in lines[2 + len(summary.tables):]:
             typer.echo(line)
