@@ -37,7 +37,7 @@ from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.client import RetryPolicy
-from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, run_replay
+from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, replayed_line, run_replay
 from ingestion.store import Store
 
 __all__ = [
@@ -197,8 +197,7 @@ def render_sync(summary: SyncSummary) -> list[str]:
         f"sync {years}: {summary.requests} request(s) asked ({summary.http_requests} HTTP), "
         f"{fetched.new_snapshots} new snapshot(s), {fetched.unchanged} unchanged, {fetched.empty} empty, "
         f"{summary.failed} failed",
-        f"replayed {summary.replay.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
-        + ("" if summary.results else " (no results)"),
+        replayed_line(summary.replay),
         f"  {'synced':<10}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
     ]
     for label, counts in summary.synced.items():

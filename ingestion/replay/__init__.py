@@ -97,6 +97,7 @@ __all__ = [
     "racing_snapshot",
     "render_summary",
     "replay",
+    "replayed_line",
     "run_replay",
     "slugify",
     "snapshots_of",
@@ -212,11 +213,17 @@ def run_replay(
     )
 
 
+def replayed_line(summary: ReplaySummary) -> str:
+    """``replayed 148 snapshot(s) as of 2024-12-08T12:00:00Z`` (`` (no results)`` without results): the first
+    line of every replay summary (``ingest replay``, ``sync``, ``run``)."""
+    suffix = "" if summary.results else " (no results)"
+    return f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}{suffix}"
+
+
 def render_summary(summary: ReplaySummary) -> list[str]:
     """The summary as the lines ``ingest replay`` prints: counts per table, warnings by kind, timings."""
     lines = [
-        f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}"
-        + ("" if summary.results else " (no results)"),
+        replayed_line(summary),
         f"  {'table':<16}{'rows':>7}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
     ]
     for name, counts in summary.tables.items():
