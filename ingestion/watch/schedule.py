@@ -374,8 +374,6 @@ def schedule(
             due.append(Due(planned=item, why=why, step=now))
         elif item.meeting_key is not None:
             unsettled.setdefault(item.meeting_key, []).append(item)
-        else:  # a batch of settled meetings (fetch batches only those): due as fetch plans it
-            due.append(Due(planned=item, why="settled meetings, batched", step=now))
     ends = meeting_ends(watched)
     names = _meeting_names(watched)
     sessions_of: dict[int, list[Session]] = {}
