@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import psycopg
 import pytest
 
 from ingestion.config import PROJECT_ROOT
-from ingestion.db import connect
+from ingestion.db import connect, embedded
 from ingestion.db.connection import database_name, translate_database_error
 from ingestion.errors import DatabaseError
 
@@ -222,3 +223,28 @@ def test_db_migrate_pending_on_read_only_database_is_one_line(
     set_database(pg_server_url, empty_db_url, "default_transaction_read_only", "on")
     line = one_line(run_ingest(["db", "migrate"], empty_db_url, store, tmp_path))
     assert "read-only" in line and "nothing was written" in line, line
+
+
+@pytest.mark.reliability("server-side connection kills")
+def test_translate_database_error_server_restart() -> None:
+    """A server restarted under an open connection (the embedded PostgreSQL, in a throwaway data directory
+    of its own: the machine's server is shared): the next statement's error is the lost-connection line,
+    and a new connection works."""
+    root = Path(tempfile.mkdtemp(prefix="pf-restart-", dir="/tmp"))
+    pgdata = root / "pgdata"
+    try:
+        url = embedded.start(pgdata)
+        with connect(url) as conn:
+            conn.execute("SELECT 1")
+            embedded.stop(pgdata)
+            embedded.start(pgdata)
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute("SELECT 1")
+        message = translate_database_error(caught.value).message
+        assert "lost its connection" in message and "run the same command again" in message, message
+        assert "\n" not in message
+        with connect(url) as again:
+            assert again.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        embedded.stop(pgdata)
+        shutil.rmtree(root, ignore_errors=True)
