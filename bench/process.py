@@ -112,7 +112,8 @@ def bench_processes(store: Path, server_url: str, new_db: Callable[[], str], rep
         db = new_db()
         run_env = {**env, "DATABASE_URL": db}
         name = "replay an empty store (fixed cost)"
-        wall = _timed(name, ["-m", "ingestion", "replay", "--store", str(empty)], run_env, repeats)
+        argv = ["-m", "ingestion", "replay", "--store", str(empty), "--allow-empty"]
+        wall = _timed(name, argv, run_env, repeats)
         _line(name, wall, bare, "bare python -c pass")
         copy = Path(scratch) / "store"
         shutil.copytree(store, copy)
