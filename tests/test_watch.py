@@ -359,7 +359,8 @@ def test_watch_errors_never_stop_it_and_back_off(
 
 
 def test_watch_a_second_watcher_says_who_holds_the_store_and_exits_1(
-    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]]
+    tmp_path: Path, db_url: str, served: Callable[..., tuple[RunningServer, RequestLog]],
+    db_factory: Callable[[], str],
 ) -> None:
     clock = FakeClock(RACE_END + timedelta(hours=3))
     server, _ = served(clock)
@@ -378,13 +379,18 @@ def test_watch_a_second_watcher_says_who_holds_the_store_and_exits_1(
     assert error.exit_code == 1
     assert f"ingest watch pid {os.getpid()}" in str(error) and "another watcher" in str(error)
     other = msgspec.structs.replace(settings, snapshot_dir=tmp_path / "other")
+    # A watcher of another database on the same server holds the same key first: advisory locks are per
+    # database, so it neither blocks this one nor is named as its holder (two CI workers watched at once).
+    elsewhere = psycopg.connect(db_factory(), autocommit=True, application_name="a watcher elsewhere")
     blocker = psycopg.connect(db_url, autocommit=True, application_name="the other watcher")
     try:
+        elsewhere.execute("SELECT pg_advisory_lock(%s)", (0x0050_4657_4154_4348,))
         blocker.execute("SELECT pg_advisory_lock(%s)", (0x0050_4657_4154_4348,))
         with pytest.raises(WatchLocked, match="the other watcher"):
             run_watch(other, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock)
     finally:
         blocker.close()
+        elsewhere.close()
 
 
 # --- SIGTERM ------------------------------------------------------------------------------------------------

@@ -215,6 +215,7 @@ class _DatabaseLock:
         holder = conn.execute(
             "SELECT a.application_name, a.client_addr::text, a.backend_start FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
             (WATCH_LOCK_KEY >> 32, WATCH_LOCK_KEY & 0xFFFFFFFF),
         ).fetchone()
