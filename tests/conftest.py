@@ -55,11 +55,13 @@ _SERVER_URL_ENV = "PF_TEST_SERVER_URL"
 def _resolve_server_url() -> str:
     """The server in use, reachable: ``DATABASE_URL`` from the environment only (a developer's ``.env`` is
     not consulted), else the embedded PostgreSQL, started if needed. Raises the project's one-line error."""
+    environ = {k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "EMBEDDED_PGDATA")}
+    # The checkout's .pgdata (the one `make up`/`make down` manage), not one relative to the temporary
+    # directory below: that started a new embedded server per run, in a deleted directory, never stopped.
+    environ.setdefault("EMBEDDED_PGDATA", str(PROJECT_ROOT / ".pgdata"))
     with tempfile.TemporaryDirectory(prefix="no-dotenv-") as no_dotenv:
-        settings = load_settings(
-            environ={k: v for k, v in os.environ.items() if k == "DATABASE_URL"}, cwd=Path(no_dotenv)
-        )
-    url = database_url(settings)
+        settings = load_settings(environ=environ, cwd=Path(no_dotenv))
+        url = database_url(settings)
     with connect(url, autocommit=True, connect_timeout=5) as probe:
         probe.execute("SELECT 1")
     return url
