@@ -619,18 +619,6 @@ def plan_meetings(
     return _meeting_items(covering(latest.values()), seasons, options, now, stored or Stored())[0]
 
 
-def kept_empty(
-    latest: Mapping[str, Event],
-    seasons: Sequence[Season],
-    options: FetchOptions,
-    now: datetime,
-    stored: Stored | None = None,
-) -> list[str]:
-    """One warning per empty answer that cannot be true but is kept (stored empty by EMPTY_RUNS runs in a
-    row)."""
-    return _meeting_items(covering(latest.values()), seasons, options, now, stored or Stored())[1]
-
-
 def plan(
     latest: Mapping[str, Event],
     seasons: Sequence[Season],
@@ -678,7 +666,6 @@ __all__ = [
     "expects_rows",
     "is_empty",
     "is_settled",
-    "kept_empty",
     "meeting_ends",
     "meeting_keys_of",
     "meeting_request",
