@@ -45,3 +45,38 @@ def test_cli_interrupted_error_prints_its_own_message_once(capsys: pytest.Captur
     code, err = _run(_app(Interrupted("interrupted: 12 answers kept")), capsys)
     assert code == 130
     assert err == "interrupted: 12 answers kept\n"
+
+
+_DRIVER_WARNS_THEN_FAILS = """
+import logging, sys, typer
+from ingestion.cli import run_app
+from ingestion.errors import ConfigError
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+@app.command()
+def boom(verbose: bool = False) -> None:
+    if verbose:
+        from ingestion.cli import conventions
+        conventions.set_verbosity(conventions.Verbosity.VERBOSE)
+    logging.getLogger("psycopg").warning("error ignored terminating %s: the connection is lost", "<Copy [BAD]>")
+    raise ConfigError("DATABASE_URL", "lost")
+run_app(app, sys.argv[1:], "ingest")
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_cli_driver_cleanup_warning_is_not_a_second_error_line(verbose: bool) -> None:
+    """psycopg's own warning while a lost connection is cleaned up (seen when a replay's backend is
+    terminated mid-COPY) does not reach stderr beside the one error line, in a fresh process where logging
+    has no handler of its own (its last-resort handler would print it); ``--verbose`` shows it, named."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-c", _DRIVER_WARNS_THEN_FAILS] + (["--verbose"] if verbose else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2
+    assert lines[-1] == "error: DATABASE_URL: lost"
+    if verbose:
+        assert lines[:-1] == ["psycopg: error ignored terminating <Copy [BAD]>: the connection is lost"]
+    else:
+        assert lines == ["error: DATABASE_URL: lost"]

@@ -53,17 +53,34 @@ class _WarningLines(logging.Handler):
         typer.echo(mask_text(record.getMessage()), err=True)
 
 
+class _DriverLines(logging.Handler):
+    """psycopg's own warnings (``error ignored terminating <psycopg.Copy>`` while a lost connection is cleaned
+    up) add nothing to the one line that already says the connection was lost: they show with ``--verbose``
+    only, as ``psycopg: ...`` lines, instead of reaching stderr through logging's last-resort handler."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from ingestion.cli import conventions
+
+        if conventions.verbosity() is conventions.Verbosity.VERBOSE:
+            typer.echo(mask_text(f"{record.name}: {record.getMessage()}"), err=True)
+
+
 def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     """Run ``command`` as ``prog_name``: our errors become one line and their exit code; usage errors exit 2
     (typer); a database failure is one line too (:func:`database_failure`); Ctrl-C, which typer turns
-    into a silent exit 130, says what it left behind. The library's warnings go to stderr, one line each."""
-    lines = _WarningLines()
-    library = logging.getLogger("ingestion")
+    into a silent exit 130, says what it left behind. The library's warnings go to stderr, one line each;
+    the database driver's go there with ``--verbose`` only."""
+    lines, driver_lines = _WarningLines(), _DriverLines()
+    library, driver = logging.getLogger("ingestion"), logging.getLogger("psycopg")
     library.addHandler(lines)
+    driver.addHandler(driver_lines)
+    driver_propagates, driver.propagate = driver.propagate, False
     try:
         _run(command, argv, prog_name)
     finally:
         library.removeHandler(lines)
+        driver.removeHandler(driver_lines)
+        driver.propagate = driver_propagates
 
 
 def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
