@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 import psycopg
 
 from ingestion.config import Settings
@@ -196,6 +198,41 @@ REQUIRED_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 #: On the app's database (ef naming) only the session key is required: replay upserts on ids and adopts
 #: rows by natural keys, so the entrants index the app lacks is a warning (healthcheck), not a requirement.
 REQUIRED_INDEXES_EF: tuple[tuple[str, str, tuple[str, ...]], ...] = REQUIRED_INDEXES[:1]
+
+
+class LockHolder(msgspec.Struct, frozen=True, kw_only=True):
+    """The session holding an advisory lock in this database, as ``pg_stat_activity`` shows it."""
+
+    pid: int
+    application: str | None
+    client: str | None
+    since: datetime | None
+    state: str | None
+
+
+def advisory_lock_holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> LockHolder | None:
+    """Who holds the session- or transaction-level advisory lock ``key`` (a signed 64-bit key) in the
+    connection's database, or ``None``. Advisory locks are per database: a holder of the same key in another
+    database of the same server is not this one's."""
+    row = conn.execute(
+        "SELECT l.pid, a.application_name, a.client_addr::text, a.backend_start, a.state FROM pg_locks l "
+        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
+        ((key >> 32) & 0xFFFF_FFFF, key & 0xFFFF_FFFF),
+    ).fetchone()
+    if row is None:
+        return None
+    pid, application, client, since, state = row
+    assert isinstance(pid, int)
+    return LockHolder(
+        pid=pid,
+        application=str(application) if application else None,
+        client=str(client) if client else None,
+        since=since if isinstance(since, datetime) else None,
+        state=str(state) if state else None,
+    )
 
 
 def required_indexes(naming: Naming) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql
 
 from ingestion.db.clean import ForeignKey, foreign_keys
-from ingestion.db.connection import has_unique_index
+from ingestion.db.connection import advisory_lock_holder, has_unique_index
 from ingestion.db.naming import OWN_SCHEMA, Naming, SideColumn, resolve
 from ingestion.db.userdata import protected
 from ingestion.errors import IngestionError
@@ -348,18 +348,11 @@ def _upsert_side(
 
 def _lock_holder(conn: Conn) -> str:
     """`` (held by pid N, psql, idle in transaction)``: who holds the replay lock, or ``""``."""
-    row = conn.execute(
-        "SELECT l.pid, a.application_name, a.state FROM pg_locks l "
-        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
-        ((LOCK_KEY >> 32) & 0xFFFF_FFFF, LOCK_KEY & 0xFFFF_FFFF),
-    ).fetchone()
-    if row is None:
+    holder = advisory_lock_holder(conn, LOCK_KEY)
+    if holder is None:
         return ""
-    details = ", ".join(str(part) for part in row[1:] if part)
-    return f" (held by pid {row[0]}{', ' + details if details else ''})"
+    details = ", ".join(part for part in (holder.application, holder.state) if part)
+    return f" (held by pid {holder.pid}{', ' + details if details else ''})"
 
 
 def _take_lock(conn: Conn, wait: float) -> None:

@@ -34,7 +34,7 @@ import psycopg
 
 from ingestion.config import Settings
 from ingestion.db import database_url
-from ingestion.db.connection import translate_connect_error
+from ingestion.db.connection import advisory_lock_holder, translate_connect_error
 from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch_requests, load_seasons
 from ingestion.fetch.plan import session_end
@@ -212,18 +212,12 @@ class _DatabaseLock:
         if row is not None and row[0]:
             self.conn = conn
             return
-        holder = conn.execute(
-            "SELECT a.application_name, a.client_addr::text, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
-            (WATCH_LOCK_KEY >> 32, WATCH_LOCK_KEY & 0xFFFFFFFF),
-        ).fetchone()
+        holder = advisory_lock_holder(conn, WATCH_LOCK_KEY)
         conn.close()
         who = "another session"
         if holder is not None:
-            since = f"{holder[2]:%Y-%m-%dT%H:%M:%S%z}" if holder[2] is not None else "?"
-            who = f"{holder[0] or 'a session'} from {holder[1] or 'local'} since {since}"
+            since = f"{holder.since:%Y-%m-%dT%H:%M:%S%z}" if holder.since is not None else "?"
+            who = f"{holder.application or 'a session'} from {holder.client or 'local'} since {since}"
         raise WatchLocked(f"another watcher already watches the database {mask_url(self.url)}: {who}")
 
     def release(self) -> None:
