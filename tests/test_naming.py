@@ -285,6 +285,7 @@ def test_naming_app_rows_with_other_ids_are_adopted(app_db: str, store: Store) -
         assert _one(conn, 'SELECT count(*) FROM "Results" WHERE "EntrantId" = %s', entrant) == _one(
             conn, of_max, rnd, driver)
     assert run_replay(app_db, store, AS_OF, results=True).written == 0
+    assert verify(app_db, store).exit_code == 0  # the app's ids, adopted, are what verify compares
 
 
 def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Conn, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from test_replay_support import (
 
 from ingestion.cli import main
 from ingestion.db import connect
+from ingestion.ops.verify import render_verify, verify
 from ingestion.replay import TABLE_NAMES, load, normalize, racing_snapshot, replay, run_replay
 from ingestion.replay.identity import make_id
 from ingestion.store import Store
@@ -149,7 +150,8 @@ def test_replay_as_of_replays_the_past(tmp_path: Path, db_url: str, conn: Conn) 
 
 @BOTH_NAMINGS
 def test_replay_adopts_ids_of_an_older_pipeline(store: Store, db_url: str, conn: Conn) -> None:
-    """Rows an older pipeline wrote under other ids (same session key, meeting key, slugs) keep their ids."""
+    """Rows an older pipeline wrote under other ids (same session key, meeting key, slugs) keep their ids, and
+    ``ingest verify`` then exits 0 (it compares what adoption keeps), still failing on a real difference."""
     series, season, circuit, rnd, sess, team, driver = (make_id("legacy", n) for n in range(7))
     conn.execute("INSERT INTO series (id, name, slug) VALUES (%s, 'F1', 'formula-1')", (series,))
     conn.execute("INSERT INTO seasons (id, series_id, year) VALUES (%s, %s, 2024)", (season, series))
@@ -181,6 +183,16 @@ def test_replay_adopts_ids_of_an_older_pipeline(store: Store, db_url: str, conn:
     assert _one(conn, "SELECT count(*) FROM results WHERE session_id = %s", sess) == 20
     assert _one(conn, "SELECT id FROM circuits WHERE open_f1_circuit_key = 63") == circuit
     assert run_replay(db_url, store, AS_OF, results=True).written == 0
+    report = verify(db_url, store)  # verify compares what adoption keeps, not the deterministic ids
+    assert report.exit_code == 0, render_verify(report)
+    # and a real difference in an adopted row still fails it
+    conn.execute("UPDATE sessions SET start_time_utc = start_time_utc + interval '1 h' WHERE id = %s",
+                 (sess,))
+    changed = verify(db_url, store)
+    assert changed.exit_code == 1
+    sessions = next(c for c in changed.tables if c.table == "sessions")
+    assert sessions.different == 1 and sessions.different_examples[0].id == str(sess)
+    assert sum(c.missing + c.extra for c in changed.tables) == 0
 
 
 def _ingest(args: list[str]) -> None:

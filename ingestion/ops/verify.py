@@ -8,7 +8,9 @@
 It recomputes the rows with the replay's own functions (:func:`ingestion.replay.replay`, same ``as_of``,
 same results option as the last replay unless told otherwise), reads every owned column of every racing
 table (:func:`ingestion.replay.racing_snapshot`) in a READ ONLY transaction, and compares them by id,
-column by column (:func:`compare`, pure). It never writes.
+column by column (:func:`compare`, pure), once the expected rows have adopted the ids of the stored rows
+holding their natural keys, as the load does (:mod:`ingestion.replay.adopt`: rows the app or an older
+pipeline wrote keep their ids). It never writes.
 
 Per table, rows are:
 
@@ -51,6 +53,7 @@ from ingestion.replay import (
     racing_snapshot,
     replay,
 )
+from ingestion.replay.adopt import adopt
 from ingestion.replay.load import last_replay
 from ingestion.replay.rows import DRIVER_KEY, TABLE_NAMES, one_entrant_per_driver
 from ingestion.store import Event, Store
@@ -433,6 +436,8 @@ def verify(
             results = True
     replayed = replay(store, instant, results=results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
+    stored = {s.name: [dict(zip(s.columns, v, strict=True)) for v in database[s.name]] for s in TABLES}
+    racing, _ = adopt(racing, stored, lambda spec: naming.unique_keys(spec.name, spec.unique_keys))
     snapshots = len(store.latest(instant))
     checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)

@@ -5,10 +5,11 @@ interleave; a replay killed at any instant leaves the database untouched; a repl
 says so and waits up to ``lock_wait`` s, then :class:`ReplayLocked`):
 
 1. binary COPY of every table's rows into temp stage tables (``ON COMMIT DROP``);
-2. natural keys already held by ANOTHER id (rows written by an older pipeline): the staged row ADOPTS the
-   existing row's id (a session keeps its id forever, so do rounds, drivers, teams...), and the children's
-   foreign keys in the stage follow; a slug held by a row that replay does not produce is moved aside
-   (``<slug>-<first 8 hex of its id>``) so the replayed row gets its canonical slug;
+2. before that, natural keys already held by ANOTHER id (rows the app or an older pipeline wrote): the row
+   ADOPTS the existing row's id (a session keeps its id forever, so do rounds, drivers, teams...), and the
+   children's foreign keys follow (:mod:`ingestion.replay.adopt`, the rule verify applies too); a slug held
+   by a row that replay does not produce is moved aside (``<slug>-<first 8 hex of its id>``) so the
+   replayed row gets its canonical slug;
 3. removals: results (only when ``results``) and entrants of the replayed rounds that the snapshots no
    longer contain, and stale driver aliases. With ``results`` off, nothing in ``results`` is written,
    changed or deleted, so entrants that still have results are kept. Sessions, rounds, drivers, teams,
@@ -42,6 +43,7 @@ from ingestion.db.connection import advisory_lock_holder, has_unique_index
 from ingestion.db.naming import OWN_SCHEMA, Naming, SideColumn, resolve
 from ingestion.db.userdata import protected
 from ingestion.errors import IngestionError
+from ingestion.replay.adopt import adopt, stored_keys
 from ingestion.replay.rows import (
     DRIVER_KEY,
     TABLE_NAMES,
@@ -174,6 +176,10 @@ class _Db:
     def protected(self, table: str, alias: str) -> sql.Composable:
         return protected(self.keys, self.naming, self.racing, table, alias)
 
+    def keys_of(self, spec: TableSpec) -> tuple[tuple[str, ...], ...]:
+        """The natural keys rows of ``spec`` are adopted by: the model's, then the database's own."""
+        return self.naming.unique_keys(spec.name, spec.unique_keys)
+
 
 def _copy_in(conn: Conn, db: _Db, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
     stage = _stage(spec.name)
@@ -198,53 +204,6 @@ def _copy_in(conn: Conn, db: _Db, spec: TableSpec, rows: Sequence[msgspec.Struct
                 copy.write_row(tuple(getattr(row, c) for c in spec.columns))
     conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(stage))
     conn.execute(sql.SQL("ANALYZE {}").format(stage))
-
-
-def _remap_parents(conn: Conn, spec: TableSpec) -> None:
-    """Point the stage's foreign keys at the ids their parents adopted."""
-    for column, parent in spec.parents:
-        conn.execute(
-            sql.SQL(
-                "UPDATE {stage} s SET {col} = m.new_id FROM replay_id_map m "
-                "WHERE m.tbl = %s AND s.{col} = m.old_id"
-            ).format(stage=_stage(spec.name), col=sql.Identifier(column)),
-            (parent,),
-        )
-
-
-def _adopt(conn: Conn, db: _Db, spec: TableSpec) -> None:
-    """A staged row whose natural key is held by an existing row with another id takes that id.
-
-    The keys are the model's and the database's own (the app's entrants are unique on (round, driver)).
-    A key held by two staged rows adopts nothing (the id could go to one only); a key held by two existing
-    rows (a non-unique column) adopts the smallest id.
-    """
-    stage = _stage(spec.name)
-    source = sql.SQL("(SELECT {} FROM {} src) t").format(_cols(spec.columns, "src"), db.source(spec))
-    for key in db.naming.unique_keys(spec.name, spec.unique_keys):
-        match = sql.SQL(" AND ").join(sql.SQL("t.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key)
-        alone = sql.SQL(" AND ").join(sql.SQL("s3.{c} = s.{c}").format(c=sql.Identifier(c)) for c in key)
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO replay_id_map (tbl, old_id, new_id) "
-                "SELECT DISTINCT ON (s.id) %s, s.id, t.id FROM {stage} s JOIN {source} ON {match} "
-                "WHERE t.id <> s.id "
-                "AND NOT EXISTS (SELECT 1 FROM {target} t0 WHERE t0.{id} = s.id) "
-                "AND NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.id = t.id) "
-                "AND NOT EXISTS (SELECT 1 FROM {stage} s3 WHERE {alone} AND s3.id <> s.id) "
-                "ORDER BY s.id, t.id"
-            ).format(
-                stage=stage, source=source, match=match, target=db.rel(spec.name),
-                id=db.col(spec.name, "id"), alone=alone,
-            ),
-            (spec.name,),
-        )
-        conn.execute(
-            sql.SQL(
-                "UPDATE {stage} s SET id = m.new_id FROM replay_id_map m WHERE m.tbl = %s AND s.id = m.old_id"
-            ).format(stage=stage),
-            (spec.name,),
-        )
 
 
 def _make_room(conn: Conn, db: _Db, spec: TableSpec) -> int:
@@ -459,15 +418,9 @@ def load(
         db = _Db(naming or resolve(conn), foreign_keys(conn))
         if has_unique_index(conn, db.naming, "entrants", DRIVER_KEY):
             racing = one_entrant_per_driver(racing)
-        conn.execute(
-            "CREATE TEMP TABLE replay_id_map (tbl text NOT NULL, old_id uuid NOT NULL, new_id uuid NOT NULL) "
-            "ON COMMIT DROP"
-        )
+        racing, _ = adopt(racing, stored_keys(conn, db.naming), db.keys_of)
         for spec in specs:
             _copy_in(conn, db, spec, racing.table(spec.name))
-        for spec in specs:
-            _remap_parents(conn, spec)
-            _adopt(conn, db, spec)
 
         # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
         for name, n in _removals(conn, db, results).items():
