@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
-from ingestion.fetch.record import FetchRecord, describe_options, read_records, write_record
+from ingestion.fetch.plan import FetchOptions
+from ingestion.fetch.record import FetchRecord, describe_options, read_records, record_of, write_record
+from ingestion.fetch.summary import Blocked, FailedRequest, FetchSummary
 from ingestion.ops.runs import fetch_runs, find_run, history
 from ingestion.server import RunningServer
 from ingestion.store import Store
@@ -57,6 +59,23 @@ def test_runs_describe_options_as_typed() -> None:
                             refresh=True) == "--year 2023 --year 2024 --no-results --refresh"  # fmt: skip
     recent = describe_options(years=[], recent_days=3, all_years=False, results=True, refresh=False)
     assert recent == "--recent 3"
+
+
+def test_runs_record_of_takes_every_count_of_the_summary() -> None:
+    summary = FetchSummary(
+        run="r1", years=[2024], planned=9, requests=8, http_requests=12, new_snapshots=5, unchanged=2,
+        empty=1, throttled=3, retries=4, wall_s=2.5, not_asked=1,
+        failed=[FailedRequest(key="laps?session_key=1", url="u", status=503, attempts=3, reason="503")],
+        blocked=Blocked(url="u", detail="401", retry_at=None, session=None, advice="retry later"),
+    ).finish()  # fmt: skip
+    finished = datetime(2024, 3, 2, 18, 0, tzinfo=timezone(timedelta(hours=3)))
+    record = record_of(summary, FetchOptions(years=(2024,), results=False), finished)
+    assert record == FetchRecord(
+        run="r1", command="fetch", asked="--year 2024 --no-results", finished_at=finished.astimezone(UTC),
+        wall_s=2.5, exit_code=3, planned=9, requests=8, http_requests=12, new_snapshots=5, unchanged=2,
+        empty=1, throttled=3, retries=4, failed=["laps?session_key=1: 503"], blocked="retry later",
+    )  # fmt: skip
+    assert record.finished_at.tzinfo is UTC
 
 
 def test_runs_history_newest_first_and_find(tmp_path: Path) -> None:

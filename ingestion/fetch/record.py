@@ -68,23 +68,18 @@ def record_of(summary: FetchSummary, options: FetchOptions, finished_at: datetim
         results=options.results,
         refresh=options.refresh,
     )
-    return FetchRecord(
-        run=summary.run,
-        command="fetch",
-        asked=asked,
-        finished_at=finished_at.astimezone(UTC),
-        wall_s=summary.wall_s,
-        exit_code=summary.exit_code,
-        planned=summary.planned,
-        requests=summary.requests,
-        http_requests=summary.http_requests,
-        new_snapshots=summary.new_snapshots,
-        unchanged=summary.unchanged,
-        empty=summary.empty,
-        throttled=summary.throttled,
-        retries=summary.retries,
-        failed=[f"{f.key}: {f.reason}" for f in summary.failed],
-        blocked=summary.blocked.advice if summary.blocked is not None else None,
+    # The counts a record shares with the summary (run, wall_s, exit_code, planned, requests, ...) are taken
+    # by name from it: the record is the summary's fields it declares, plus what only the record says.
+    return msgspec.convert(
+        msgspec.structs.asdict(summary)
+        | {
+            "command": "fetch",
+            "asked": asked,
+            "finished_at": finished_at.astimezone(UTC),
+            "failed": [f"{f.key}: {f.reason}" for f in summary.failed],
+            "blocked": summary.blocked.advice if summary.blocked is not None else None,
+        },
+        FetchRecord,
     )
 
 
