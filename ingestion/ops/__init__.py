@@ -7,6 +7,7 @@
 - :mod:`~ingestion.ops.healthcheck`: database, migrations, snapshot store and OpenF1, one check each.
 - :mod:`~ingestion.ops.job`: the main job of ``make run`` (migrate, replay, report).
 - :mod:`~ingestion.ops.report`: the per-season summary printed after a run.
+- :mod:`~ingestion.ops.counts`: what the database holds per season, one query (report, audit, bulk).
 - :mod:`~ingestion.ops.check`: OpenF1's results against the sporting regulations (``ingest check``).
 
 Nothing here imports the CLI (:mod:`ingestion.cli`); the CLI imports these.

@@ -27,6 +27,7 @@ from psycopg import sql
 from ingestion.db.naming import Naming, catalog_columns, resolve, rewriter
 from ingestion.errors import NotMigrated
 from ingestion.ops.check import check, rounds_of
+from ingestion.ops.counts import SeasonCounts, season_counts
 from ingestion.replay import racing_snapshot
 from ingestion.replay.load import last_replay
 from ingestion.replay.rows import SessionStatus, SessionType
@@ -112,15 +113,8 @@ class NullShare(msgspec.Struct, frozen=True):
         return self.nulls / self.rows if self.rows else 0.0
 
 
-class SeasonSummary(msgspec.Struct, frozen=True):
-    series: str
-    year: int
-    rounds: int
-    sessions: int
-    completed_sessions: int
-    entrants: int
-    drivers: int
-    results: int
+#: A season's summary in the audit: what the database holds for it (the one per-season count query).
+SeasonSummary = SeasonCounts
 
 
 class AuditReport(msgspec.Struct, frozen=True):
@@ -419,29 +413,6 @@ def _null_findings(shares: Sequence[NullShare]) -> list[Finding]:
     ]
 
 
-def _seasons(conn: Conn, rewrite: Rewrite) -> list[SeasonSummary]:
-    rows = conn.execute(
-        rewrite(f"""
-        SELECT sr.name, se.year,
-               (SELECT count(*) FROM rounds r WHERE r.season_id = se.id),
-               (SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id),
-               (SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id
-                 WHERE r.season_id = se.id AND s.status = {COMPLETED}),
-               (SELECT count(*) FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.season_id = se.id),
-               (SELECT count(DISTINCT e.driver_id) FROM entrants e JOIN rounds r ON r.id = e.round_id
-                 WHERE r.season_id = se.id),
-               (SELECT count(*) FROM results x JOIN sessions s ON s.id = x.session_id
-                 JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id)
-        FROM seasons se JOIN series sr ON sr.id = se.series_id
-        ORDER BY sr.name, se.year
-        """)
-    ).fetchall()
-    return [
-        SeasonSummary(str(name), _int(year), *(_int(v) for v in counts))
-        for name, year, *counts in rows
-    ]
-
-
 def _table_counts(conn: Conn, naming: Naming) -> dict[str, int]:
     tables = TABLES
     query = sql.SQL("SELECT {}").format(
@@ -510,7 +481,7 @@ def audit(
         shares = _null_shares(conn, rewrite)
         findings.extend(_null_findings(shares))
         notes = _not_from_openf1(conn, rewrite)
-        seasons = _seasons(conn, rewrite)
+        seasons = season_counts(conn, rewrite=rewrite)
         tables = _table_counts(conn, naming)
         regulations = _regulations(conn, naming) if results else None
     findings.sort(key=lambda f: (f.severity != "problem", f.check, f.message))

@@ -22,10 +22,10 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url
-from ingestion.db.naming import reader
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
 from ingestion.openf1.client import RetryPolicy
+from ingestion.ops.counts import season_counts
 from ingestion.ops.sync import SyncOptions, check_database, sync
 
 __all__ = [
@@ -36,8 +36,8 @@ __all__ = [
     "SeasonOutcome",
     "bulk_sync",
     "bulk_years",
+    "held",
     "render_bulk",
-    "season_counts",
 ]
 
 Status = Literal["ok", "failed", "blocked"]
@@ -117,25 +117,15 @@ def bulk_years(
     return tuple(range(start, end + 1))
 
 
-def season_counts(url: str, year: int) -> tuple[int, int, int]:
+def held(url: str, year: int) -> tuple[int, int, int]:
     """(rounds, sessions, results) the database holds for season ``year`` (a read-only transaction)."""
     with connect(url) as conn:
         conn.read_only = True
-        rewrite = reader(conn)
-        row = conn.execute(
-            rewrite("SELECT (SELECT count(*) FROM rounds r JOIN seasons s ON s.id = r.season_id "
-            " WHERE s.year = %(y)s), "
-            "(SELECT count(*) FROM sessions se JOIN rounds r ON r.id = se.round_id "
-            " JOIN seasons s ON s.id = r.season_id WHERE s.year = %(y)s), "
-            "(SELECT count(*) FROM results x JOIN sessions se ON se.id = x.session_id "
-            " JOIN rounds r ON r.id = se.round_id JOIN seasons s ON s.id = r.season_id "
-            "WHERE s.year = %(y)s)"),
-            {"y": year},
-        ).fetchone()
+        seasons = season_counts(conn, year=year)
         conn.rollback()
-    assert row is not None
-    rounds, sessions, results = (int(str(value)) for value in row)
-    return rounds, sessions, results
+    return (
+        sum(s.rounds for s in seasons), sum(s.sessions for s in seasons), sum(s.results for s in seasons)
+    )
 
 
 #: The most extra tries for a failing season (999999999 retried a dead server for ever).
@@ -201,7 +191,7 @@ def bulk_sync(
                 break
             emit(BulkEvent(stage="retry", year=year, attempt=attempt, message=outcome.error or ""))
         try:
-            outcome.rounds, outcome.sessions, outcome.results = season_counts(url, year)
+            outcome.rounds, outcome.sessions, outcome.results = held(url, year)
         except IngestionError as error:  # pragma: no cover - the database went away mid-bulk
             outcome.error = outcome.error or error.message
         emit(BulkEvent(stage="done", year=year, attempt=outcome.attempts, message=outcome.status))

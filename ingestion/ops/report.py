@@ -10,14 +10,12 @@ import msgspec
 import psycopg
 
 from ingestion.db.naming import reader
+from ingestion.ops.counts import SeasonCounts, season_counts
 
 
-class SeasonLine(msgspec.Struct, frozen=True):
-    year: int
-    grands_prix: int
-    testing: int
-    sessions: int
-    results: int
+class SeasonLine(SeasonCounts, frozen=True, kw_only=True):
+    """A season's counts, and its champion by summed points."""
+
     champion: str | None  # "Max Verstappen (VER)", None without results
     champion_points: float | None
 
@@ -42,16 +40,7 @@ def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
     ).fetchone()
     assert counts is not None
     seasons = []
-    for year, gps, tests, sessions, results in conn.execute(
-        rewrite("""SELECT s.year,
-                  count(DISTINCT r.id) FILTER (WHERE r.round_number > 0),
-                  count(DISTINCT r.id) FILTER (WHERE r.round_number = 0),
-                  count(DISTINCT se.id),
-                  (SELECT count(*) FROM results re JOIN sessions x ON x.id = re.session_id
-                     JOIN rounds y ON y.id = x.round_id WHERE y.season_id = s.id)
-           FROM seasons s LEFT JOIN rounds r ON r.season_id = s.id LEFT JOIN sessions se ON se.round_id = r.id
-           GROUP BY s.id, s.year ORDER BY s.year""")
-    ).fetchall():
+    for season in season_counts(conn, rewrite=rewrite):
         top = conn.execute(
             rewrite("""SELECT d.first_name || ' ' || d.last_name
                       || coalesce(' (' || d.abbreviation || ')', ''), sum(re.points)
@@ -60,15 +49,11 @@ def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
                WHERE s.year = %s AND re.points IS NOT NULL
                GROUP BY d.id, d.first_name, d.last_name, d.abbreviation
                ORDER BY sum(re.points) DESC, d.last_name LIMIT 1"""),
-            (year,),
+            (season.year,),
         ).fetchone()
         seasons.append(
             SeasonLine(
-                year=int(year),  # type: ignore[call-overload]
-                grands_prix=int(gps),  # type: ignore[call-overload]
-                testing=int(tests),  # type: ignore[call-overload]
-                sessions=int(sessions),  # type: ignore[call-overload]
-                results=int(results),  # type: ignore[call-overload]
+                **msgspec.structs.asdict(season),
                 champion=str(top[0]) if top else None,
                 champion_points=float(top[1]) if top else None,  # type: ignore[arg-type]
             )

@@ -1,0 +1,76 @@
+"""What the database holds per season, read by one query: the report (``make run``), ``db audit``'s season
+summary and ``ingest bulk``'s final table all count with it.
+
+    with connect(url) as conn:
+        for season in season_counts(conn):
+            print(season.year, season.rounds, season.sessions, season.results)
+
+The query is written against the model's snake_case tables and reads the app's EF Core tables through
+:func:`ingestion.db.naming.reader` (or the ``rewrite`` a caller already holds), so it counts the same on
+both namings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import psycopg
+
+from ingestion.db.naming import reader
+from ingestion.replay.rows import SessionStatus
+
+__all__ = ["SeasonCounts", "season_counts"]
+
+Conn = psycopg.Connection[Any]
+
+
+class SeasonCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """The rows one season of one series has in the racing tables."""
+
+    series: str  # "Formula 1"
+    year: int
+    rounds: int
+    grands_prix: int  # rounds numbered from 1
+    testing: int  # rounds numbered 0 (pre-season testing)
+    sessions: int
+    completed_sessions: int
+    entrants: int
+    drivers: int  # distinct drivers entered
+    results: int
+
+
+_ROUNDS = "SELECT count(*) FROM rounds r WHERE r.season_id = se.id"
+_SESSIONS = "SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id"
+_ENTRANTS = "FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.season_id = se.id"
+
+#: One row per season, its columns in :class:`SeasonCounts`'s field order.
+QUERY = f"""
+SELECT sr.name, se.year,
+       ({_ROUNDS}),
+       ({_ROUNDS} AND r.round_number > 0),
+       ({_ROUNDS} AND r.round_number = 0),
+       ({_SESSIONS}),
+       ({_SESSIONS} AND s.status = {int(SessionStatus.Completed)}),
+       (SELECT count(*) {_ENTRANTS}),
+       (SELECT count(DISTINCT e.driver_id) {_ENTRANTS}),
+       (SELECT count(*) FROM results x JOIN sessions s ON s.id = x.session_id
+          JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id)
+FROM seasons se JOIN series sr ON sr.id = se.series_id
+WHERE %(year)s::integer IS NULL OR se.year = %(year)s::integer
+ORDER BY sr.name, se.year
+"""
+_FIELDS = SeasonCounts.__struct_fields__
+
+
+def season_counts(
+    conn: Conn, *, year: int | None = None, rewrite: Callable[[str], str] | None = None
+) -> list[SeasonCounts]:
+    """The counts of every season (of ``year`` only: its seasons of every series), by series and year.
+
+    ``rewrite`` (default: :func:`ingestion.db.naming.reader` of ``conn``) makes the snake_case query read
+    the database's own tables."""
+    rewrite = rewrite or reader(conn)
+    rows = conn.execute(rewrite(QUERY), {"year": year}).fetchall()
+    return [msgspec.convert(dict(zip(_FIELDS, row, strict=True)), SeasonCounts) for row in rows]
