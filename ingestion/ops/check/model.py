@@ -1,0 +1,111 @@
+"""What ``ingest check`` reads (a round's sessions, result rows and regular entrants, as the database holds
+them) and what it returns (findings, each with the request that shows it, in a report)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import msgspec
+
+__all__ = ["KINDS", "CheckReport", "Entrant", "Finding", "Round", "Row", "Session", "Snapshot"]
+
+#: Every kind of finding, in report order, with what it means.
+KINDS: dict[str, str] = {
+    "points_missing": "classified in the points with 0 or null points",
+    "points_off_table": "points the season's table does not give that position",
+    "points_unclassified": "points on a row without a position",
+    "points_sum": "the session's points total is not what the table gives",
+    "position_duplicate": "two rows of a session with one position",
+    "position_gap": "positions not contiguous from 1",
+    "unflagged_unclassified": "no position and no DNF/DNS/DSQ flag (not classified, or an unflagged DSQ)",
+    "session_without_results": "a completed session with no result rows while its round has others",
+    "entrant_without_result": "a regular entrant of the round with no row in its Race or Sprint",
+    "grid_missing": "a Race or Sprint with no starting grid",
+    "starter_without_grid": "a car that started with no starting_grid row (pit-lane start or missing row)",
+}
+
+
+class Row(msgspec.Struct, frozen=True, kw_only=True):
+    """One result row of a session, as the database holds it (what OpenF1 said)."""
+
+    driver: str  # "Max Verstappen"
+    slug: str  # the driver's identity
+    number: int | None  # the car number OpenF1 filed the row under
+    position: int | None
+    status: int  # ResultStatus
+    points: float | None
+    laps: int | None
+    grid: int | None
+
+
+class Session(msgspec.Struct, frozen=True, kw_only=True):
+    key: int | None  # OpenF1 session_key
+    type: int  # SessionType
+    completed: bool
+    start: datetime
+    rows: tuple[Row, ...] = ()
+
+
+class Entrant(msgspec.Struct, frozen=True, kw_only=True):
+    """A regular (role 0) entrant of a round."""
+
+    driver: str
+    slug: str
+    number: int | None
+
+
+class Round(msgspec.Struct, frozen=True, kw_only=True):
+    season: int
+    number: int
+    name: str
+    meeting_key: int | None
+    sessions: tuple[Session, ...] = ()
+    entrants: tuple[Entrant, ...] = ()
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """Where OpenF1 disagrees with the regulations, with the request that shows it."""
+
+    kind: str
+    season: int
+    round: int
+    round_name: str
+    session: str  # "Race", "Sprint", "Qualifying", "SprintQualifying"
+    session_key: int | None
+    driver: str | None
+    driver_number: int | None
+    expected: str
+    openf1: str
+    request: str
+    meeting_key: int | None = None
+    #: The stored answer that holds (or lacks) the row: see :func:`with_snapshots`.
+    snapshot: Snapshot | None = None
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The snapshot in the store that shows what OpenF1 said: ``ingest snapshots show REQUEST``."""
+
+    request: str  # the store's request key: "session_result?meeting_key=1219"
+    received_at: datetime
+    address: str  # sha256 of the body
+
+
+class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
+    seasons: tuple[int, ...]
+    rounds: int
+    sessions: int  # classified sessions looked at (Q, SQ, S, R)
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def counts(self) -> dict[str, int]:
+        """Findings per kind, in :data:`KINDS` order (kinds without a finding left out)."""
+        counted = Counter(f.kind for f in self.findings)
+        return {kind: counted[kind] for kind in KINDS if counted[kind]}

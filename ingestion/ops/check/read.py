@@ -1,0 +1,133 @@
+"""The one query layer of ``ingest check``: the racing tables, read through the replay's table specs in one
+read-only snapshot, as typed :class:`~ingestion.ops.check.model.Round` values; and the shell that checks
+them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import psycopg
+
+from ingestion.errors import NotMigrated
+from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
+from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
+from ingestion.ops.check.rules import check
+from ingestion.replay import TABLES as _TABLES
+from ingestion.replay import DriverRole, SessionStatus, TableSpec, racing_snapshot
+from ingestion.store import Store
+
+__all__ = ["check_database", "read_rounds", "rounds_of"]
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], name: str) -> list[dict[str, object]]:
+    spec: TableSpec = next(s for s in _TABLES if s.name == name)
+    return [dict(zip(spec.columns, values, strict=True)) for values in snapshot.get(name, ())]
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def read_rounds(conn: Conn, season: int | None = None) -> list[Round]:
+    """The rounds of ``season`` (every season: None) as typed rows, read in one read-only snapshot."""
+    outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    try:
+        with conn.transaction():
+            if outermost:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snapshot = racing_snapshot(conn)
+    except psycopg.errors.UndefinedTable as error:
+        raise NotMigrated(f"the database lacks the racing tables ({error.diag.message_primary}): "
+                          "run `ingest db migrate`") from error
+    return rounds_of(snapshot, season)
+
+
+def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int | None) -> list[Round]:
+    """Typed rounds from :func:`ingestion.replay.racing_snapshot`'s rows (pure)."""
+    years = {s["id"]: s["year"] for s in _rows(snapshot, "seasons")}
+    rounds = {
+        r["id"]: r for r in _rows(snapshot, "rounds")
+        if season is None or years.get(r["season_id"]) == season
+    }
+    drivers = {d["id"]: d for d in _rows(snapshot, "drivers")}
+    entrants = {e["id"]: e for e in _rows(snapshot, "entrants") if e["round_id"] in rounds}
+    sessions = {s["id"]: s for s in _rows(snapshot, "sessions") if s["round_id"] in rounds}
+    results: dict[object, list[dict[str, object]]] = defaultdict(list)
+    numbers: dict[object, int] = {}  # entrant id -> the car number of any of its rows in the round
+    for x in _rows(snapshot, "results"):
+        if x["session_id"] in sessions and x["entrant_id"] in entrants:
+            results[x["session_id"]].append(x)
+            number = _int_or_none(x["car_number"])
+            if number is not None:
+                numbers.setdefault(x["entrant_id"], number)
+
+    def who(entrant_id: object) -> tuple[str, str, int | None]:
+        driver = drivers[entrants[entrant_id]["driver_id"]]
+        name = f"{driver['first_name']} {driver['last_name']}".strip()
+        fallback = _int_or_none(driver["driver_number"])
+        return name, str(driver["slug"]), numbers.get(entrant_id, fallback)
+
+    by_round: dict[object, list[Session]] = defaultdict(list)
+    for sid, s in sessions.items():
+        rows = []
+        for x in results.get(sid, ()):
+            name, slug, number = who(x["entrant_id"])
+            rows.append(
+                Row(
+                    driver=name, slug=slug,
+                    number=_int_or_none(x["car_number"]) if x["car_number"] is not None else number,
+                    position=_int_or_none(x["position"]), status=int(str(x["status"])),
+                    points=_float_or_none(x["points"]), laps=_int_or_none(x["laps"]),
+                    grid=_int_or_none(x["grid_position"]),
+                )
+            )
+        rows.sort(key=lambda r: (r.position is None, r.position or 0, r.number or 0, r.slug))
+        start = s["start_time_utc"]
+        assert isinstance(start, datetime)
+        by_round[s["round_id"]].append(
+            Session(
+                key=_int_or_none(s["open_f1_session_key"]), type=int(str(s["type"])),
+                completed=s["status"] == SessionStatus.Completed, start=start, rows=tuple(rows),
+            )
+        )
+    regulars: dict[object, dict[str, Entrant]] = defaultdict(dict)
+    for eid, e in entrants.items():
+        if e["role"] == DriverRole.Regular:
+            name, slug, number = who(eid)
+            regulars[e["round_id"]].setdefault(slug, Entrant(driver=name, slug=slug, number=number))
+    out: list[Round] = []
+    for rid, r in rounds.items():
+        out.append(
+            Round(
+                season=int(str(years.get(r["season_id"], 0))),
+                number=int(str(r["round_number"])),
+                name=str(r["name"]),
+                meeting_key=_int_or_none(r["open_f1_meeting_key"]),
+                sessions=tuple(sorted(by_round.get(rid, ()), key=lambda s: (s.start, s.key or 0))),
+                entrants=tuple(sorted(regulars.get(rid, {}).values(), key=lambda e: (e.number or 0, e.slug))),
+            )
+        )
+    return sorted(out, key=lambda r: (r.season, r.number, r.name))
+
+
+def check_database(
+    conn: Conn, season: int | None = None, base_url: str = PUBLIC_BASE_URL, *, store: Store | None = None
+) -> CheckReport:
+    """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
+    snapshot (the store's latest answers; a store folder that does not exist names none)."""
+    report = check(read_rounds(conn, season), base_url)
+    if store is not None and store.root.is_dir():
+        report = with_snapshots(report, store.latest())
+    return report
