@@ -9,6 +9,8 @@
 - :mod:`~ingestion.ops.report`: the per-season summary printed after a run.
 - :mod:`~ingestion.ops.counts`: what the database holds per season, one query (report, audit, bulk).
 - :mod:`~ingestion.ops.check`: OpenF1's results against the sporting regulations (``ingest check``).
+- :mod:`~ingestion.ops.audit`: the quality of the racing data (``db audit``); its SQL checks in
+  :mod:`~ingestion.ops.audit_checks`.
 
 Nothing here imports the CLI (:mod:`ingestion.cli`); the CLI imports these.
 """

@@ -12,13 +12,15 @@ that does not fit its round's pattern (see :data:`SESSION_TYPES` and ``docs/oper
 a Grand Prix round (a name without "test") must have a Race; a testing round has practice sessions only;
 no type appears twice in a round; a Sprint comes with a Sprint Qualifying and vice versa; Warmup and the
 Moto classes (7..10) are never produced from OpenF1.
+
+The checks, one SQL query each, are :mod:`ingestion.ops.audit_checks`; this module runs them in one snapshot
+and holds what they find (findings, null shares, the season summary, table counts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import datetime
 
 import msgspec
 import psycopg
@@ -26,11 +28,11 @@ from psycopg import sql
 
 from ingestion.db.naming import Naming, catalog_columns, resolve, rewriter
 from ingestion.errors import NotMigrated
+from ingestion.ops.audit_checks import RELATIONS, RESULTS_GRACE, SESSION_TYPES, STATUS_GRACE, Severity, checks
 from ingestion.ops.check import check, rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
 from ingestion.replay import racing_snapshot
 from ingestion.replay.load import last_replay
-from ingestion.replay.rows import SessionStatus, SessionType
 
 __all__ = [
     "EXPECTED_COLUMNS",
@@ -45,14 +47,6 @@ __all__ = [
 
 Conn = psycopg.Connection[tuple[object, ...]]
 Rewrite = Callable[[str], str]
-Severity = Literal["problem", "warning"]
-
-#: The stored session types by number, named as :class:`~ingestion.replay.rows.SessionType` names them.
-SESSION_TYPES: dict[int, str] = {int(kind): kind.name for kind in SessionType}
-RACE, SPRINT = int(SessionType.Race), int(SessionType.Sprint)
-SPRINT_QUALIFYING = int(SessionType.SprintQualifying)
-COMPLETED = int(SessionStatus.Completed)
-PRACTICE = tuple(int(kind) for kind in (SessionType.FP1, SessionType.FP2, SessionType.FP3))
 
 #: Columns that may be null in the schema but that OpenF1 gives us, so a null there is worth a look.
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -66,27 +60,6 @@ EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Columns OpenF1 never fills: a null there is expected, so it is one note, never a warning.
 NOT_FROM_OPENF1: tuple[tuple[str, str], ...] = (("drivers", "nationality"),)
 
-#: Foreign keys among racing tables: (child, column, parent). The constraints make orphans impossible;
-#: the audit checks anyway, for databases whose constraints were dropped or added NOT VALID.
-RELATIONS: tuple[tuple[str, str, str], ...] = (
-    ("seasons", "series_id", "series"),
-    ("rounds", "season_id", "seasons"),
-    ("rounds", "circuit_id", "circuits"),
-    ("sessions", "round_id", "rounds"),
-    ("entrants", "round_id", "rounds"),
-    ("entrants", "driver_id", "drivers"),
-    ("entrants", "team_id", "teams"),
-    ("results", "session_id", "sessions"),
-    ("results", "entrant_id", "entrants"),
-    ("driver_aliases", "driver_id", "drivers"),
-    ("team_aliases", "team_id", "teams"),
-    ("circuit_aliases", "circuit_id", "circuits"),
-)
-
-#: How long after a race's start its results may still be missing before that is a problem.
-RESULTS_GRACE = timedelta(days=1)
-#: How long after its start a session may still be Scheduled/InProgress/Delayed before that is a warning.
-STATUS_GRACE = timedelta(days=1)
 EXAMPLES = 5
 
 
@@ -144,204 +117,6 @@ class AuditReport(msgspec.Struct, frozen=True):
     def ok(self) -> bool:
         """No integrity problem (warnings allowed)."""
         return not self.problems
-
-
-# --- the checks: each returns the labels of the rows it found -----------------------------------------
-
-ROUND_LABEL = "se.year || ' R' || r.round_number || ' ' || r.name"
-SESSION_LABEL = (
-    "se.year || ' ' || r.name || ' ' || "
-    "(CASE s.type " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in SESSION_TYPES.items()) + " END)"
-    " || coalesce(' (session_key ' || s.open_f1_session_key || ')', '')"
-)
-ROUND_FROM = "rounds r JOIN seasons se ON se.id = r.season_id"
-SESSION_FROM = "sessions s JOIN rounds r ON r.id = s.round_id JOIN seasons se ON se.id = r.season_id"
-TESTING = "r.name ILIKE '%%test%%'"
-
-
-class _Check(msgspec.Struct, frozen=True):
-    check: str
-    severity: Severity
-    message: str  # "{n}" is replaced by the count
-    query: str  # returns one text label per finding row, ordered
-    needs_results: bool = False
-
-
-def _checks() -> list[_Check]:
-    return [
-        _Check(
-            "duplicate_driver_name", "problem", "{n} driver rows share a first and last name with another",
-            """SELECT d.first_name || ' ' || d.last_name || ' (' || d.slug || ')' FROM drivers d
-               WHERE (lower(d.first_name), lower(d.last_name)) IN (
-                   SELECT lower(first_name), lower(last_name) FROM drivers GROUP BY 1, 2 HAVING count(*) > 1)
-               ORDER BY lower(d.last_name), lower(d.first_name), d.slug""",
-        ),
-        _Check(
-            "result_round_mismatch", "problem",
-            "{n} results belong to a session of one round and an entrant of another",
-            f"""SELECT {SESSION_LABEL} || ': entrant ' || res.entrant_id FROM results res
-                JOIN entrants e ON e.id = res.entrant_id JOIN {SESSION_FROM} ON s.id = res.session_id
-                WHERE e.round_id <> s.round_id ORDER BY 1""",
-        ),
-        _Check(
-            "round_dates_reversed", "problem", "{n} rounds end before they start",
-            f"SELECT {ROUND_LABEL} || ': ' || r.date_start || ' .. ' || r.date_end FROM {ROUND_FROM} "
-            "WHERE r.date_end < r.date_start ORDER BY 1",
-        ),
-        _Check(
-            "duplicate_round_number", "problem",
-            "{n} rounds share their number with another round of the season",
-            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
-                WHERE (r.season_id, r.round_number) IN (
-                    SELECT season_id, round_number FROM rounds GROUP BY 1, 2 HAVING count(*) > 1)
-                ORDER BY se.year, r.round_number, r.name""",
-        ),
-        _Check(
-            "completed_race_without_results", "problem",
-            "{n} races completed over a day ago have no results",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
-                  AND s.start_time_utc < %(results_due)s
-                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
-                ORDER BY s.start_time_utc""",
-            needs_results=True,
-        ),
-        _Check(
-            "completed_race_results_pending", "warning",
-            "{n} races completed within the last day have no results yet",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
-                  AND s.start_time_utc >= %(results_due)s
-                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
-                ORDER BY s.start_time_utc""",
-            needs_results=True,
-        ),
-        _Check(
-            "entrant_without_result", "warning",
-            "{n} regular entrants have no result in a completed race that has results",
-            f"""SELECT {SESSION_LABEL} || ': ' || d.first_name || ' ' || d.last_name FROM {SESSION_FROM}
-                JOIN entrants e ON e.round_id = s.round_id AND e.role = 0
-                JOIN drivers d ON d.id = e.driver_id
-                WHERE s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}
-                  AND EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)
-                  AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id AND x.entrant_id = e.id)
-                ORDER BY s.start_time_utc, d.last_name""",
-            needs_results=True,
-        ),
-        _Check(
-            "round_without_sessions", "warning", "{n} rounds have no sessions",
-            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
-                WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id)
-                ORDER BY se.year, r.round_number""",
-        ),
-        _Check(
-            "round_without_entrants", "warning", "{n} rounds with a completed session have no entrants",
-            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
-                WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id AND s.status = {COMPLETED})
-                  AND NOT EXISTS (SELECT 1 FROM entrants e WHERE e.round_id = r.id) AND NOT {TESTING}
-                ORDER BY se.year, r.round_number""",
-        ),
-        _Check(
-            "round_without_race", "warning", "{n} Grand Prix rounds (not testing) have sessions but no Race",
-            f"""SELECT {ROUND_LABEL} FROM {ROUND_FROM}
-                WHERE NOT {TESTING} AND EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id)
-                  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id AND s.type = {RACE})
-                ORDER BY se.year, r.round_number""",
-        ),
-        _Check(
-            "testing_session_not_practice", "warning",
-            "{n} sessions of testing rounds are not practice sessions",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE {TESTING} AND s.type NOT IN {PRACTICE} ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "duplicate_session_type", "warning", "{n} sessions repeat a type already present in their round",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE (s.round_id, s.type) IN (
-                    SELECT round_id, type FROM sessions GROUP BY 1, 2 HAVING count(*) > 1)
-                ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "sprint_without_pair", "warning",
-            "{n} Sprint or Sprint Qualifying sessions lack the other in their round",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE s.type IN ({SPRINT}, {SPRINT_QUALIFYING}) AND NOT EXISTS (
-                    SELECT 1 FROM sessions o WHERE o.round_id = s.round_id
-                      AND o.type = CASE s.type WHEN {SPRINT} THEN {SPRINT_QUALIFYING} ELSE {SPRINT} END)
-                ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "session_type_not_f1", "warning",
-            "{n} sessions have a type OpenF1 never produces (Warmup, Moto classes)",
-            f"SELECT {SESSION_LABEL} FROM {SESSION_FROM} WHERE s.type >= 7 ORDER BY s.start_time_utc",
-        ),
-        _Check(
-            "session_outside_round_dates", "warning",
-            "{n} sessions start outside their round's dates (± 1 day)",
-            f"""SELECT {SESSION_LABEL} || ': ' || s.start_time_utc FROM {SESSION_FROM}
-                WHERE (s.start_time_utc AT TIME ZONE 'UTC')::date
-                      NOT BETWEEN r.date_start - 1 AND r.date_end + 1
-                ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "session_status_stale", "warning",
-            "{n} sessions that started over a day ago are still Scheduled, InProgress or Delayed",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE s.status IN (0, 1, 4) AND s.start_time_utc < %(status_due)s
-                ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "session_completed_in_future", "warning", "{n} sessions are Completed but start in the future",
-            f"""SELECT {SESSION_LABEL} FROM {SESSION_FROM}
-                WHERE s.status = {COMPLETED} AND s.start_time_utc > %(now)s ORDER BY s.start_time_utc""",
-        ),
-        _Check(
-            "driver_number_shared_in_season", "warning",
-            "{n} drivers share their driver number with another driver entered in the same season",
-            """SELECT se.year || ': #' || d.driver_number || ' ' || d.first_name || ' ' || d.last_name
-                      || ' (' || d.slug || ')'
-                FROM entrants e JOIN drivers d ON d.id = e.driver_id
-                JOIN rounds r ON r.id = e.round_id JOIN seasons se ON se.id = r.season_id
-                WHERE (r.season_id, d.driver_number) IN (
-                    SELECT r2.season_id, d2.driver_number
-                    FROM entrants e2 JOIN drivers d2 ON d2.id = e2.driver_id
-                    JOIN rounds r2 ON r2.id = e2.round_id
-                    WHERE d2.driver_number IS NOT NULL
-                    GROUP BY 1, 2 HAVING count(DISTINCT d2.id) > 1)
-                GROUP BY se.year, d.driver_number, d.slug, d.first_name, d.last_name
-                ORDER BY se.year, d.driver_number, d.slug""",
-        ),
-        _Check(
-            "team_color_invalid", "warning",
-            "{n} teams have a primary_color that is not 6 hex digits without '#'",
-            "SELECT t.name || ': ' || t.primary_color FROM teams t "
-            "WHERE t.primary_color IS NOT NULL AND t.primary_color !~ '^[0-9A-Fa-f]{6}$' ORDER BY t.name",
-        ),
-        _Check(
-            "unused_driver", "warning", "{n} drivers are in no round",
-            "SELECT d.first_name || ' ' || d.last_name FROM drivers d "
-            "WHERE NOT EXISTS (SELECT 1 FROM entrants e WHERE e.driver_id = d.id) ORDER BY d.last_name",
-        ),
-        _Check(
-            "unused_team", "warning", "{n} teams are in no round",
-            "SELECT t.name FROM teams t WHERE NOT EXISTS (SELECT 1 FROM entrants e WHERE e.team_id = t.id) "
-            "ORDER BY t.name",
-        ),
-    ]
-
-
-def _orphan_checks() -> list[_Check]:
-    checks = []
-    for child, column, parent in RELATIONS:
-        checks.append(
-            _Check(
-                f"orphan_{child}_{column}", "problem",
-                f"{{n}} {child} rows point at a missing {parent} row ({child}.{column})",
-                f"SELECT c.id::text FROM {child} c WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {parent} p WHERE p.id = c.{column}) ORDER BY 1",
-            )
-        )
-    return checks
 
 
 TABLES: tuple[str, ...] = (
@@ -464,16 +239,16 @@ def audit(
             now = row[0]
         params = {"now": now, "results_due": now - RESULTS_GRACE, "status_due": now - STATUS_GRACE}
         findings: list[Finding] = []
-        for check in [*_orphan_checks(), *_checks()]:
-            if check.needs_results and not results:
+        for spec in checks():
+            if spec.needs_results and not results:
                 continue
-            labels = [str(label) for (label,) in conn.execute(rewrite(check.query), params).fetchall()]
+            labels = [str(label) for (label,) in conn.execute(rewrite(spec.query), params).fetchall()]
             if labels:
                 findings.append(
                     Finding(
-                        check=check.check,
-                        severity=check.severity,
-                        message=check.message.replace("{n}", str(len(labels))),
+                        check=spec.check,
+                        severity=spec.severity,
+                        message=spec.message.replace("{n}", str(len(labels))),
                         count=len(labels),
                         examples=tuple(labels[:EXAMPLES]),
                     )
