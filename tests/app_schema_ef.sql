@@ -154,44 +154,33 @@ CREATE TABLE "Results" (
 CREATE UNIQUE INDEX "IX_Results_SessionId_EntrantId" ON "Results" ("SessionId", "EntrantId");
 CREATE INDEX "IX_Results_EntrantId" ON "Results" ("EntrantId");
 
-CREATE TABLE "DriverAliases" (
-    "Id" uuid NOT NULL CONSTRAINT "PK_DriverAliases" PRIMARY KEY,
-    "DriverId" uuid NOT NULL CONSTRAINT "FK_DriverAliases_Drivers_DriverId" REFERENCES "Drivers" ("Id") ON DELETE CASCADE,
-    "AliasName" text NOT NULL,
-    "AliasSlug" text NOT NULL,
-    "ValidFrom" date,
-    "ValidUntil" date,
-    "Source" text,
-    "DriverNumber" integer,
-    "SeriesId" uuid CONSTRAINT "FK_DriverAliases_Series_SeriesId" REFERENCES "Series" ("Id") ON DELETE SET NULL
-);
-CREATE UNIQUE INDEX "IX_DriverAliases_DriverId_AliasSlug" ON "DriverAliases" ("DriverId", "AliasSlug");
-CREATE INDEX "IX_DriverAliases_AliasSlug" ON "DriverAliases" ("AliasSlug");
-
-CREATE TABLE "TeamAliases" (
-    "Id" uuid NOT NULL CONSTRAINT "PK_TeamAliases" PRIMARY KEY,
-    "TeamId" uuid NOT NULL CONSTRAINT "FK_TeamAliases_Teams_TeamId" REFERENCES "Teams" ("Id") ON DELETE CASCADE,
-    "AliasName" text NOT NULL,
-    "AliasSlug" text NOT NULL,
-    "ValidFrom" date,
-    "ValidUntil" date,
-    "Source" text,
-    "SeriesId" uuid CONSTRAINT "FK_TeamAliases_Series_SeriesId" REFERENCES "Series" ("Id") ON DELETE SET NULL
-);
-CREATE UNIQUE INDEX "IX_TeamAliases_TeamId_AliasSlug" ON "TeamAliases" ("TeamId", "AliasSlug");
-CREATE INDEX "IX_TeamAliases_AliasSlug" ON "TeamAliases" ("AliasSlug");
-
-CREATE TABLE "CircuitAliases" (
-    "Id" uuid NOT NULL CONSTRAINT "PK_CircuitAliases" PRIMARY KEY,
-    "CircuitId" uuid NOT NULL CONSTRAINT "FK_CircuitAliases_Circuits_CircuitId" REFERENCES "Circuits" ("Id") ON DELETE CASCADE,
-    "AliasName" text NOT NULL,
-    "AliasSlug" text NOT NULL,
-    "ValidFrom" date,
-    "ValidUntil" date,
-    "Source" text
-);
-CREATE UNIQUE INDEX "IX_CircuitAliases_CircuitId_AliasSlug" ON "CircuitAliases" ("CircuitId", "AliasSlug");
-CREATE INDEX "IX_CircuitAliases_AliasSlug" ON "CircuitAliases" ("AliasSlug");
+-- DriverAliases, TeamAliases, CircuitAliases: one shape (the parent's id, the alias, its validity and source),
+-- then what each adds; the parent's delete cascades, unique (parent id, "AliasSlug"), an index on "AliasSlug".
+DO $$
+DECLARE
+    a record;
+BEGIN
+    FOR a IN SELECT * FROM (VALUES
+        ('Driver', ', "DriverNumber" integer, "SeriesId" uuid CONSTRAINT "FK_DriverAliases_Series_SeriesId" '
+                   'REFERENCES "Series" ("Id") ON DELETE SET NULL'),
+        ('Team', ', "SeriesId" uuid CONSTRAINT "FK_TeamAliases_Series_SeriesId" '
+                 'REFERENCES "Series" ("Id") ON DELETE SET NULL'),
+        ('Circuit', '')
+    ) AS v (parent, extra) LOOP
+        EXECUTE format(
+            'CREATE TABLE %1$I ("Id" uuid NOT NULL CONSTRAINT %2$I PRIMARY KEY, '
+            '%3$I uuid NOT NULL CONSTRAINT %4$I REFERENCES %5$I ("Id") ON DELETE CASCADE, '
+            '"AliasName" text NOT NULL, "AliasSlug" text NOT NULL, "ValidFrom" date, "ValidUntil" date, '
+            '"Source" text%6$s)',
+            a.parent || 'Aliases', 'PK_' || a.parent || 'Aliases', a.parent || 'Id',
+            format('FK_%sAliases_%ss_%sId', a.parent, a.parent, a.parent), a.parent || 's', a.extra);
+        EXECUTE format('CREATE UNIQUE INDEX %I ON %I (%I, "AliasSlug")',
+                       format('IX_%sAliases_%sId_AliasSlug', a.parent, a.parent), a.parent || 'Aliases',
+                       a.parent || 'Id');
+        EXECUTE format('CREATE INDEX %I ON %I ("AliasSlug")',
+                       format('IX_%sAliases_AliasSlug', a.parent), a.parent || 'Aliases');
+    END LOOP;
+END $$;
 
 -- ASP.NET Identity (nothing racing)
 CREATE TABLE "AspNetUsers" (

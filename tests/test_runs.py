@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from test_store_commands import cli
 
-from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
 from ingestion.fetch.plan import FetchOptions
 from ingestion.fetch.record import FetchRecord, describe_options, read_records, record_of, write_record
@@ -18,16 +18,6 @@ from ingestion.server import RunningServer
 from ingestion.store import Store
 
 COMMITTED = PROJECT_ROOT / "snapshots"
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_runs_committed_store_is_one_fetch_run_without_record() -> None:
@@ -100,14 +90,14 @@ def test_cli_runs_lists_a_fetch_and_a_replay(
     monkeypatch.setenv("OPENF1_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("DATABASE_URL", db_url)
     store = str(tmp_path / "store")
-    code, _, err = _cli(
+    code, _, err = cli(
         capsys, "fetch", "--year", "2024", "--no-results", "--store", store, "--now", "2025-06-01"
     )
     assert code == 0, err
-    code, _, err = _cli(capsys, "replay", "--no-results", "--store", store, "--as-of", "2030-01-01T00:00:00Z")
+    code, _, err = cli(capsys, "replay", "--no-results", "--store", store, "--as-of", "2030-01-01T00:00:00Z")
     assert code == 0, err
 
-    code, out, err = _cli(capsys, "runs", "--json", "--store", store)
+    code, out, err = cli(capsys, "runs", "--json", "--store", store)
     assert code == 0, err
     listed = json.loads(out)
     assert listed["note"] is None and listed["total"] == 2
@@ -119,17 +109,17 @@ def test_cli_runs_lists_a_fetch_and_a_replay(
     assert fetch["asked"] == "fetch --year 2024 --no-results"
     assert fetch["requests"] == fetch["details"]["requests"] > 0 and fetch["throttled"] == 0
 
-    code, out, _ = _cli(capsys, "runs", "--store", store)
+    code, out, _ = cli(capsys, "runs", "--store", store)
     lines = out.splitlines()
     assert code == 0
     assert lines[0].split() == ["KIND", "RUN", "STARTED", "(UTC)", "ASKED", "RESULT", "EXIT", "TOOK"]
     assert lines[1].startswith("replay") and lines[2].startswith("fetch")  # newest first
 
-    code, out, _ = _cli(capsys, "runs", "show", replay["id"], "--store", store)
+    code, out, _ = cli(capsys, "runs", "show", replay["id"], "--store", store)
     assert code == 0 and f"replay run {replay['id']}" in out and "INSERTED" in out and "rounds" in out
-    code, out, _ = _cli(capsys, "runs", "show", fetch["id"][:10], "--json", "--store", store)
+    code, out, _ = cli(capsys, "runs", "show", fetch["id"][:10], "--json", "--store", store)
     assert code == 0 and json.loads(out)["id"] == fetch["id"]
-    code, _, err = _cli(capsys, "runs", "show", "nope", "--store", store)
+    code, _, err = cli(capsys, "runs", "show", "nope", "--store", store)
     assert code == 2 and "no run 'nope'" in err
 
 
@@ -138,7 +128,7 @@ def test_cli_runs_without_database_still_lists_fetches(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/x")
-    code, out, err = _cli(capsys, "runs", "--store", str(COMMITTED))
+    code, out, err = cli(capsys, "runs", "--store", str(COMMITTED))
     assert code == 0
     assert "replay runs not listed: " in err and "cannot reach the database" in err
     assert out.splitlines()[1].startswith("fetch  20261130T000757Z-b4d6db")
