@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
 from ingestion.fetch.plan import FetchOptions
 from ingestion.fetch.summary import FetchSummary
+from ingestion.instant import as_utc
 
 __all__ = ["RUNS_DIR", "FetchRecord", "describe_options", "read_records", "record_of", "write_record"]
 
@@ -75,7 +76,7 @@ def record_of(summary: FetchSummary, options: FetchOptions, finished_at: datetim
         | {
             "command": "fetch",
             "asked": asked,
-            "finished_at": finished_at.astimezone(UTC),
+            "finished_at": as_utc(finished_at),
             "failed": [f"{f.key}: {f.reason}" for f in summary.failed],
             "blocked": summary.blocked.advice if summary.blocked is not None else None,
         },

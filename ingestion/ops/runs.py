@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
 import psycopg
 
 from ingestion.fetch.record import FetchRecord
+from ingestion.instant import as_utc
 from ingestion.store.model import Event
 
 __all__ = ["RunInfo", "fetch_runs", "find_run", "history", "replay_runs"]
@@ -138,13 +139,13 @@ def replay_runs(conn: psycopg.Connection[tuple[object, ...]], limit: int | None 
         }
         written = sum(c.get("inserted", 0) + c.get("updated", 0) + c.get("removed", 0)
                       for c in rows_by_table.values())
-        as_of_text = as_of.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        as_of_text = as_utc(as_of).isoformat().replace("+00:00", "Z")
         runs.append(
             RunInfo(
                 kind="replay",
                 id=str(run_id),
-                started_at=started.astimezone(UTC),
-                finished_at=finished.astimezone(UTC),
+                started_at=as_utc(started),
+                finished_at=as_utc(finished),
                 asked=f"replay --as-of {as_of_text}" + ("" if results else " --no-results"),
                 written=written,
                 rows=rows_by_table,
