@@ -154,16 +154,20 @@ def test_healthcheck_snapshot_dir_cannot_be_created(db_url: str, tmp_path: Path)
     assert check.status == "fail" and "cannot create" in check.message
 
 
-def test_healthcheck_snapshot_store_events_are_read(db_url: str, tmp_path: Path) -> None:
-    """A store with an event passes and counts it; a corrupt log line fails the check, not the command."""
-    store = Store(tmp_path / "snapshots")
-    with store.writer() as writer:
+def _one_event_store(root: Path) -> str:
+    """A store at ``root`` with one stored answer (2024's sessions, empty); its run id."""
+    with Store(root).writer() as writer:
         writer.put(
             Request.make("sessions", [("year", "2024")]), b"[]",
             url="https://api.openf1.org/v1/sessions?year=2024", status=200,
             received_at=datetime(2024, 12, 8, 12, tzinfo=UTC),
         )
-        run = writer.run
+        return writer.run
+
+
+def test_healthcheck_snapshot_store_events_are_read(db_url: str, tmp_path: Path) -> None:
+    """A store with an event passes and counts it; a corrupt log line fails the check, not the command."""
+    run = _one_event_store(tmp_path / "snapshots")
     check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
     assert check.status == "ok" and "1 events in 1 runs" in check.message
     with (tmp_path / "snapshots" / "log" / f"{run}.jsonl").open("a") as log:
@@ -175,14 +179,7 @@ def test_healthcheck_snapshot_store_events_are_read(db_url: str, tmp_path: Path)
 
 def test_healthcheck_snapshot_store_torn_tail_is_a_warning(db_url: str, tmp_path: Path) -> None:
     """A torn last line (a killed run) warns with the repair command; the complete events still count."""
-    store = Store(tmp_path / "snapshots")
-    with store.writer() as writer:
-        writer.put(
-            Request.make("sessions", [("year", "2024")]), b"[]",
-            url="https://api.openf1.org/v1/sessions?year=2024", status=200,
-            received_at=datetime(2024, 12, 8, 12, tzinfo=UTC),
-        )
-        run = writer.run
+    run = _one_event_store(tmp_path / "snapshots")
     with (tmp_path / "snapshots" / "log" / f"{run}.jsonl").open("a") as log:
         log.write('{"half an ev')
     check = _by_name(healthcheck(_settings(db_url, tmp_path), offline=True))["snapshots"]
