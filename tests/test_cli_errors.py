@@ -57,7 +57,8 @@ def boom(verbose: bool = False) -> None:
     if verbose:
         from ingestion.cli import conventions
         conventions.set_verbosity(conventions.Verbosity.VERBOSE)
-    logging.getLogger("psycopg").warning("error ignored terminating %s: the connection is lost", "<Copy [BAD]>")
+    lost = "error ignored terminating %s: the connection is lost"
+    logging.getLogger("psycopg").warning(lost, "<Copy [BAD]>")
     raise ConfigError("DATABASE_URL", "lost")
 run_app(app, sys.argv[1:], "ingest")
 """
