@@ -223,6 +223,78 @@ def test_fetch_asks_again_a_year_list_whose_blob_is_missing_or_corrupt(
     assert refresh.exit_code == 0
 
 
+def _age_blobs(root: Path, seconds: float = 3600) -> None:
+    """Make every blob file look written ``seconds`` ago (fresh files are never remembered as verified)."""
+    import os
+    import time
+
+    past = time.time() - seconds
+    for path in (root / "objects").rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+
+
+def test_settled_fetch_plans_from_the_log_and_a_stat_per_blob(
+    server: RunningServer, tmp_path: Path, complete_2024: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a fetch has verified the blobs (cache/checked.json), the next settled fetch reads none of the
+    per-meeting blobs again: only the year lists it decodes; it asks nothing."""
+    root = _copy(complete_2024, tmp_path / "store")
+    _age_blobs(root)
+    assert fetch(_settings(server, root), _options(), NOW).requests == 0
+    checked = msgspec.json.decode((root / "cache" / "checked.json").read_bytes())
+    assert {f"{e.run}#{e.seq}" for e in Store(root).latest().values()} <= set(checked)
+    read: list[str] = []
+    real = Store.read
+
+    def counting(self: Store, address: str) -> bytes:
+        read.append(address)
+        return real(self, address)
+
+    monkeypatch.setattr(Store, "read", counting)
+    assert fetch(_settings(server, root), _options(), NOW).requests == 0
+    lists = {e.address for k, e in Store(root).latest().items() if "?year=" in k}
+    assert set(read) <= lists
+
+
+def test_fetch_asks_again_a_blob_damaged_after_it_was_remembered_as_verified(
+    server: RunningServer, tmp_path: Path, complete_2024: Path
+) -> None:
+    """A bit flipped in a result blob after a fetch verified it (and remembered so) changes the file's
+    stamp: the next fetch checks it in full, finds it corrupt and asks that request again (1 request)."""
+    root = _copy(complete_2024, tmp_path / "store")
+    _age_blobs(root)
+    assert fetch(_settings(server, root), _options(), NOW).requests == 0
+    event = Store(root).latest()["session_result?meeting_key=1229"]
+    path = Store(root).blob_path(event.address)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    summary = fetch(_settings(server, root), _options(), NOW)
+    assert (summary.requests, summary.exit_code) == (1, 0)
+    assert ops.fsck(Store(root)) == []
+
+
+def test_settled_fetch_imports_no_http_client(tmp_path: Path, complete_2024: Path) -> None:
+    """A fetch that asks nothing (a settled store) never imports httpx, nor pydantic (start-up time)."""
+    import subprocess
+    import sys
+
+    root = _copy(complete_2024, tmp_path / "store")
+    code = (
+        "import sys; from ingestion.cli import main\n"
+        "try:\n    main(['fetch', '--year', '2024', '--store', sys.argv[1]])\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('httpx', 'httpcore', 'pydantic') if m in sys.modules))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "OPENF1_BASE_URL": "http://127.0.0.1:9/v1", "REVALIDATE_DAYS": "100000"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env, check=True
+    )
+    assert "0 of 0 planned request(s) asked" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-500:]
+
+
 def test_fetch_after_repair_asks_what_the_torn_tail_lost(
     server: RunningServer, tmp_path: Path, complete_2024: Path
 ) -> None:

@@ -36,8 +36,8 @@ from ingestion.fetch.summary import (
     render_progress,
     render_summary,
 )
-from ingestion.openf1.client import RetryPolicy
 from ingestion.openf1.limiter import least_time
+from ingestion.openf1.retry import RetryPolicy
 from ingestion.openf1.token import TokenError
 
 __all__ = [

@@ -41,138 +41,53 @@ revalidated the same way by itself (:attr:`Plan.revalidated` says which years, a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from datetime import datetime, timedelta
 
 import msgspec
 
-from ingestion.errors import UsageError
+from ingestion.fetch.options import (
+    FIRST_SEASON,
+    REVALIDATE_DAYS,
+    FetchOptions,
+    FetchUsageError,
+    validate,
+    years_for,
+)
+from ingestion.fetch.requests import (
+    MAX_BATCH,
+    MAX_PATH,
+    PlannedRequest,
+    Reason,
+    batch_request,
+    meeting_request,
+    split_batches,
+    year_requests,
+)
+from ingestion.fetch.season import (
+    SETTLE,
+    SETTLE_DAYS,
+    Season,
+    decode_meetings,
+    decode_sessions,
+    expects_rows,
+    is_settled,
+    meeting_ends,
+    meeting_keys_of,
+    season_settles_at,
+    selected_meetings,
+    session_end,
+)
 from ingestion.instant import as_utc
-from ingestion.openf1.body import decode_rows
-from ingestion.openf1.client import RetryPolicy
-from ingestion.openf1.limiter import DEFAULT_MARGIN
-from ingestion.openf1.wire import MEETING_ENDPOINTS, RESULT_ENDPOINTS, Meeting, Session
+from ingestion.openf1.wire import MEETING_ENDPOINTS, RESULT_ENDPOINTS, Session
 from ingestion.store.check import is_empty
 from ingestion.store.coverage import Unit, covering
 from ingestion.store.model import Event, Request
 
-#: OpenF1's first season.
-FIRST_SEASON = 2023
-#: Days after a meeting (or a season) ends before its answers are final.
-SETTLE_DAYS = 14
-SETTLE = timedelta(days=SETTLE_DAYS)
-#: A session without ``date_end`` is taken to last this long.
-SESSION_LENGTH = timedelta(hours=2)
-#: The per-meeting endpoints, in the order asked.
 #: Times one run asks a request whose empty answer cannot be true before it stores the empty answer.
 EMPTY_ATTEMPTS = 3
 #: Runs in a row that must store such an empty answer before it is taken as settled (then the plan warns).
 EMPTY_RUNS = 3
-#: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
-#: "Qualifying"); a race's end means it must have a starting grid.
-RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 
-#: Default of the ``REVALIDATE_DAYS`` setting: a settled year whose newest answer is older is asked again.
-REVALIDATE_DAYS = 30
-#: The longest path and query of a batch (``/drivers?meeting_key=...``), leaving room for the base URL
-#: under the 2,000 characters URLs are safe to.
-MAX_PATH = 1800
-#: The most meetings in one batch (a season has about 25; servers bound the number of filters).
-MAX_BATCH = 40
-
-Reason = Literal["missing", "stale", "refresh", "empty", "unreadable", "revalidate"]
-T = TypeVar("T", bound=msgspec.Struct)
-
-
-class FetchUsageError(UsageError):
-    """Options that contradict each other or cannot be fetched (exit 2)."""
-
-
-class FetchOptions(msgspec.Struct, frozen=True, kw_only=True):
-    """What to fetch. With neither ``years``, ``recent_days`` nor ``all_years``: the current year."""
-
-    years: tuple[int, ...] = ()
-    recent_days: int | None = None
-    all_years: bool = False
-    results: bool = True
-    refresh: bool = False
-    revalidate: bool = False  # ask settled answers of these years again (batched)
-    #: a settled year whose newest answer is older than this many days is revalidated; None: never
-    revalidate_days: int | None = REVALIDATE_DAYS
-    batch: bool = True  # settled meetings in one request per year and endpoint (False: per meeting)
-    dry_run: bool = False
-    retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
-    margin: float = DEFAULT_MARGIN  # seconds added to each rate-limit window
-    lock_wait: float | None = None  # seconds to wait for another writer's store lock (None: the store's 10)
-
-
-class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``,
-    ``empty`` (stored empty though the meeting's ended sessions say it has rows), ``unreadable`` (its blob is
-    missing or corrupt), ``revalidate`` (settled, asked again for late corrections). ``expect_rows``: an
-    empty answer cannot be true (the run asks again, bounded).
-
-    A batch names its meetings in ``meetings`` (``meeting_key`` is None) and in ``expect`` those whose
-    ended sessions say the answer must hold rows for them (the run checks, to notice a server that does
-    not OR repeated keys).
-    """
-
-    request: Request
-    reason: Reason
-    phase: int  # 1: year lists, 2: meetings
-    year: int
-    meeting_key: int | None = None
-    expect_rows: bool = False
-    meetings: tuple[int, ...] = ()  # a batch's meeting keys, sorted
-    expect: tuple[int, ...] = ()  # a batch's meetings that must have rows in its answer
-
-    @property
-    def key(self) -> str:
-        return self.request.key
-
-    @property
-    def is_batch(self) -> bool:
-        return bool(self.meetings)
-
-    @property
-    def label(self) -> str:
-        """The key, shortened for a batch: ``drivers?meeting_key=1229&...&meeting_key=1253 (25 meetings)``."""
-        if not self.is_batch or len(self.meetings) == 1:
-            return self.key
-        first, last = self.meetings[0], self.meetings[-1]
-        return (
-            f"{self.request.endpoint}?meeting_key={first}&...&meeting_key={last} "
-            f"({len(self.meetings)} meetings)"
-        )
-
-    def units(self) -> list[Unit]:
-        """The (endpoint, meeting) pairs this request covers."""
-        keys = self.meetings or ((self.meeting_key,) if self.meeting_key is not None else ())
-        return [Unit(self.request.endpoint, "meeting_key", str(k)) for k in keys]
-
-    def per_meeting(self) -> list[PlannedRequest]:
-        """A batch as one request per meeting (the fallback); a single request as itself."""
-        if not self.is_batch:
-            return [self]
-        return [
-            PlannedRequest(
-                request=meeting_request(self.request.endpoint, key),
-                reason=self.reason,
-                phase=self.phase,
-                year=self.year,
-                meeting_key=key,
-                expect_rows=key in self.expect,
-            )
-            for key in self.meetings
-        ]
-
-
-class Season(msgspec.Struct, frozen=True):
-    """A year's meetings and sessions as stored (decoded from ``meetings?year=Y`` and ``sessions?year=Y``)."""
-
-    year: int
-    meetings: tuple[Meeting, ...] = ()
-    sessions: tuple[Session, ...] = ()
 
 
 class Stored(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,223 +109,6 @@ class Plan(msgspec.Struct, frozen=True):
     @property
     def all(self) -> list[PlannedRequest]:
         return self.lists + self.meetings
-
-
-# --- decoding what is stored (pure, tolerant) -------------------------------------------------------
-
-
-def _rows(body: bytes, row_type: type[T]) -> tuple[T, ...]:
-    """The rows of a stored answer, read as replay reads them (:func:`ingestion.openf1.body.decode_rows`:
-    lenient, ``9472.0`` is 9472); no rows for "No results found." or a body that is not rows."""
-    return tuple(decode_rows(row_type, body).rows)
-
-
-class _MeetingKey(msgspec.Struct):
-    meeting_key: int | None = None
-
-
-def meeting_keys_of(body: bytes) -> tuple[int, ...]:
-    """The ``meeting_key`` of every row of an answer (rows without one, or undecodable, are skipped)."""
-    return tuple(row.meeting_key for row in _rows(body, _MeetingKey) if row.meeting_key is not None)
-
-
-def decode_meetings(body: bytes) -> tuple[Meeting, ...]:
-    """The meetings in a stored ``meetings`` answer; rows that do not decode are skipped."""
-    return _rows(body, Meeting)
-
-
-def decode_sessions(body: bytes) -> tuple[Session, ...]:
-    """The sessions in a stored ``sessions`` answer; rows that do not decode are skipped."""
-    return _rows(body, Session)
-
-
-# --- requests ---------------------------------------------------------------------------------------
-
-
-def year_requests(year: int) -> tuple[Request, Request]:
-    return Request.make("meetings", [("year", str(year))]), Request.make("sessions", [("year", str(year))])
-
-
-def meeting_request(endpoint: str, meeting_key: int) -> Request:
-    return Request.make(endpoint, [("meeting_key", str(meeting_key))])
-
-
-def batch_request(endpoint: str, meeting_keys: Iterable[int]) -> Request:
-    """One request for several meetings, keys OR'd (``Request.make`` sorts them: a deterministic URL)."""
-    return Request.make(endpoint, [("meeting_key", str(k)) for k in sorted(set(meeting_keys))])
-
-
-def split_batches(endpoint: str, meeting_keys: Sequence[int], max_path: int = MAX_PATH) -> list[list[int]]:
-    """``meeting_keys`` (sorted) in consecutive chunks whose request path stays within ``max_path``, of at
-    most :data:`MAX_BATCH` meetings."""
-    chunks: list[list[int]] = []
-    current: list[int] = []
-    for key in sorted(set(meeting_keys)):
-        too_long = len(batch_request(endpoint, [*current, key]).path) > max_path
-        if current and (too_long or len(current) >= MAX_BATCH):
-            chunks.append(current)
-            current = []
-        current.append(key)
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-# --- time ---------------------------------------------------------------------------------------------
-
-
-def session_end(session: Session) -> datetime | None:
-    """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
-    if session.date_end is not None:
-        return as_utc(session.date_end)
-    if session.date_start is not None:
-        return as_utc(session.date_start) + SESSION_LENGTH
-    return None
-
-
-def meeting_ends(seasons: Iterable[Season]) -> dict[int, datetime]:
-    """Meeting key -> when its last known session ended (meetings without dated sessions are absent)."""
-    ends: dict[int, datetime] = {}
-    for season in seasons:
-        for session in season.sessions:
-            end = session_end(session)
-            if end is not None and (session.meeting_key not in ends or end > ends[session.meeting_key]):
-                ends[session.meeting_key] = end
-    return ends
-
-
-def year_start(year: int) -> datetime:
-    return datetime(year, 1, 1, tzinfo=UTC)
-
-
-def season_settles_at(season: Season) -> datetime:
-    """When a year's lists become final: the year is over and its last session ended 14 days before."""
-    last = year_start(season.year + 1) - SETTLE
-    for session in season.sessions:
-        end = session_end(session)
-        if end is not None and end > last:
-            last = end
-    for meeting in season.meetings:
-        for when in (meeting.date_end, meeting.date_start):
-            if when is not None and as_utc(when) > last:
-                last = as_utc(when)
-    return max(year_start(season.year + 1), last + SETTLE)
-
-
-def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:
-    """Whether a meeting whose ``sessions`` these are must have rows of ``endpoint`` by ``now``.
-
-    Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
-    has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
-    """
-    now = as_utc(now)
-    for session in sessions:
-        end = session_end(session)
-        if session.is_cancelled or end is None or end >= now:
-            continue
-        if endpoint == "drivers":
-            return True
-        if endpoint == "session_result" and session.session_type in RESULT_SESSION_TYPES:
-            return True
-        if endpoint == "starting_grid" and session.session_type == "Race":
-            return True
-    return False
-
-
-def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) -> bool:
-    """A stored answer is settled when it was received after ``settles_at``, and ``now`` is past it too."""
-    if event is None or settles_at is None:
-        return False
-    return min(as_utc(now), as_utc(event.received_at)) > settles_at
-
-
-# --- options --------------------------------------------------------------------------------------------
-
-
-#: The longest ``--recent`` window: a century of days (999999999 days overflowed the calendar).
-MAX_RECENT_DAYS = 36_500
-
-
-def validate(options: FetchOptions, now: datetime) -> None:
-    """Raise :class:`FetchUsageError` for contradicting or impossible options."""
-    chosen = [
-        name
-        for name, on in (
-            ("--year", bool(options.years)),
-            ("--recent", options.recent_days is not None),
-            ("--all", options.all_years),
-        )
-        if on
-    ]
-    if len(chosen) > 1:
-        raise FetchUsageError(f"{' and '.join(chosen)} cannot be used together: choose one")
-    if options.recent_days is not None and not 1 <= options.recent_days <= MAX_RECENT_DAYS:
-        raise FetchUsageError(
-            f"--recent takes a number of days from 1 to {MAX_RECENT_DAYS}, got {options.recent_days} "
-            "(for whole seasons use --year or --all)"
-        )
-    for year in options.years:
-        if year < FIRST_SEASON:
-            raise FetchUsageError(f"--year {year}: OpenF1 has data from {FIRST_SEASON} on")
-        if year > now.year + 1:
-            raise FetchUsageError(f"--year {year}: that season is not scheduled yet (now is {now.year})")
-
-
-def years_for(options: FetchOptions, now: datetime) -> list[int]:
-    """The years whose lists the fetch needs, oldest first."""
-    now = as_utc(now)
-    if options.years:
-        return sorted(set(options.years))
-    if options.all_years:
-        return list(range(FIRST_SEASON, now.year + 1))
-    if options.recent_days is not None:
-        start = now - timedelta(days=options.recent_days)
-        return list(range(max(FIRST_SEASON, start.year), now.year + 1))
-    return [now.year]
-
-
-def _meeting_order(seasons: Sequence[Season]) -> list[tuple[int, int]]:
-    """(year, meeting key) of every meeting known, in the order of their first session (then key)."""
-    first: dict[int, tuple[datetime, int]] = {}
-    far = datetime.max.replace(tzinfo=UTC)
-    for season in seasons:
-        for meeting in season.meetings:
-            start = as_utc(meeting.date_start) if meeting.date_start else far
-            if meeting.meeting_key not in first or start < first[meeting.meeting_key][0]:
-                first[meeting.meeting_key] = (start, season.year)
-        for session in season.sessions:
-            start = as_utc(session.date_start) if session.date_start else far
-            if session.meeting_key not in first or start < first[session.meeting_key][0]:
-                first[session.meeting_key] = (start, season.year)
-    ordered = sorted(first.items(), key=lambda item: (item[1][0], item[0]))
-    return [(year, key) for key, (_, year) in ordered]
-
-
-def selected_meetings(
-    seasons: Sequence[Season], options: FetchOptions, now: datetime
-) -> list[tuple[int, int]]:
-    """(year, meeting key) of the meetings phase 2 asks about, in date order.
-
-    A meeting qualifies once one of its sessions has ended before ``now`` (results are post-session).
-    With ``recent_days``, only meetings with a session in the last N days (started by ``now`` and ended
-    after ``now - N days``), whatever the year.
-    """
-    now = as_utc(now)
-    ended: set[int] = set()
-    recent: set[int] = set()
-    window_start = now - timedelta(days=options.recent_days or 0)
-    for season in seasons:
-        for session in season.sessions:
-            end = session_end(session)
-            if end is None:
-                continue
-            if end < now:
-                ended.add(session.meeting_key)
-            start = as_utc(session.date_start) if session.date_start else end
-            if start <= now and end >= window_start:
-                recent.add(session.meeting_key)
-    chosen = ended if options.recent_days is None else ended & recent
-    return [(year, key) for year, key in _meeting_order(seasons) if key in chosen]
 
 
 def _reason(
@@ -652,6 +350,7 @@ __all__ = [
     "MEETING_ENDPOINTS",
     "RESULT_ENDPOINTS",
     "REVALIDATE_DAYS",
+    "SETTLE",
     "SETTLE_DAYS",
     "FetchOptions",
     "FetchUsageError",

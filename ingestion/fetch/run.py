@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ingestion.config import Settings
 from ingestion.fetch.plan import (
@@ -35,10 +36,12 @@ from ingestion.fetch.plan import (
 from ingestion.fetch.record import record_of, write_record
 from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
 from ingestion.instant import as_utc
-from ingestion.openf1.client import Answer, Note, OpenF1Client
 from ingestion.openf1.limiter import Limiter, least_time
 from ingestion.openf1.wire import ENDPOINTS
 from ingestion.store import BlobCorrupt, BlobMismatch, BlobMissing, Event, Store, Writer, address_of
+
+if TYPE_CHECKING:
+    from ingestion.openf1.client import Answer, Note, OpenF1Client
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -75,11 +78,8 @@ def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]
 def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
     """Which latest answers cannot be read back (asked again), and how many runs in a row stored each
     empty answer (an empty answer that cannot be true is asked again for a bounded number of runs)."""
-    unreadable = frozenset(
-        key
-        for key, event in latest.items()
-        if event.endpoint in _PLANNED_ENDPOINTS and not store.answers(event)
-    )
+    planned = (event for event in latest.values() if event.endpoint in _PLANNED_ENDPOINTS)
+    unreadable = frozenset(event.key for event in store.unanswered(planned))
     empty_runs: dict[str, int] = {}
     stopped: set[str] = set()
     for event in reversed(store.events()):
@@ -326,6 +326,44 @@ class _Run:
                 "plus one it may have had in flight"
             )
 
+    async def ask_all(self, first: Plan, writer: Writer) -> None:
+        """Phase 1 (the year lists), then phase 2 planned again from what phase 1 stored."""
+        s = self.summary
+        # here, not at the top: a run asking nothing (settled, dry run) never pays httpx's ~50 ms import
+        from ingestion.openf1.client import OpenF1Client
+
+        if first.lists:
+            self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
+        client = OpenF1Client(
+            self.settings.openf1_base_url,
+            self.limiter,
+            self.options.retry,
+            credentials=self.settings.credentials,
+            on_note=self.on_note,
+            wall=self.wall,
+        )
+        try:
+            await self.ask(first.lists, client, writer)
+            self.phase = 2
+            second = first.meetings
+            if first.lists and self.requests is None:
+                latest, stored = self.reload()
+                second = plan_meetings(latest, self.seasons, self.options, self.now, stored)
+            s.planned += len(second)
+            self.current = ""
+            batches = sum(1 for item in second if item.is_batch)
+            self.emit(
+                "plan",
+                f"phase 2: {len(second)} meeting request(s), {batches} of them batched"
+                if batches
+                else f"phase 2: {len(second)} per-meeting request(s)",
+            )
+            await self.ask(second, client, writer)
+        finally:
+            await client.aclose()
+            s.http_requests = client.stats.http_requests
+            s.token_requests = client.stats.token_requests
+
     async def run(self) -> FetchSummary:
         started = time.monotonic()
         s = self.summary
@@ -341,7 +379,6 @@ class _Run:
                 )
             s.wall_s = time.monotonic() - started
             return s.finish()
-        credentials = self.settings.credentials
         with contextlib.ExitStack() as stack:
             writer: Writer | None = None
             if first.lists or first.meetings:
@@ -350,38 +387,8 @@ class _Run:
                 first = self.plan()
                 self.seed_limiter()
             s.planned = len(first.lists)
-            if first.lists:
-                self.emit("plan", f"phase 1: {len(first.lists)} year list request(s)")
-            client = OpenF1Client(
-                self.settings.openf1_base_url,
-                self.limiter,
-                self.options.retry,
-                credentials=credentials,
-                on_note=self.on_note,
-                wall=self.wall,
-            )
-            try:
-                if writer is not None:
-                    await self.ask(first.lists, client, writer)
-                    self.phase = 2
-                    second = first.meetings
-                    if first.lists and self.requests is None:
-                        latest, stored = self.reload()
-                        second = plan_meetings(latest, self.seasons, self.options, self.now, stored)
-                    s.planned += len(second)
-                    self.current = ""
-                    batches = sum(1 for item in second if item.is_batch)
-                    self.emit(
-                        "plan",
-                        f"phase 2: {len(second)} meeting request(s), {batches} of them batched"
-                        if batches
-                        else f"phase 2: {len(second)} per-meeting request(s)",
-                    )
-                    await self.ask(second, client, writer)
-            finally:
-                await client.aclose()
-                s.http_requests = client.stats.http_requests
-                s.token_requests = client.stats.token_requests
+            if writer is not None:
+                await self.ask_all(first, writer)
         latest = self.store.latest()
         for year in self.years:
             listed = latest.get(f"meetings?year={year}")

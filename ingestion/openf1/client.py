@@ -37,6 +37,7 @@ from ingestion.instant import as_utc
 from ingestion.masking import mask_text, public_url, url_secrets
 from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
+from ingestion.openf1.retry import RetryPolicy
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
 from ingestion.store.model import Request
 
@@ -68,26 +69,6 @@ class CannotResolve(IngestionError):
 def unresolvable(error: BaseException) -> bool:
     """Whether ``error`` (from httpx) is a failure to resolve the host name."""
     return isinstance(error, httpx.ConnectError) and any(text in str(error) for text in _UNRESOLVABLE)
-
-
-class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """How hard to try. Tests pass tiny ``base``/``cap`` so they never sleep long."""
-
-    attempts: int = 5  # tries per request for 5xx, timeouts, resets and invalid bodies
-    throttled_attempts: int = 12  # tries per request while the server answers 429
-    base: float = 1.0  # first backoff, seconds; doubles on each retry
-    cap: float = 30.0  # longest backoff, seconds
-    retry_after_cap: float = 120.0  # longest Retry-After honoured, seconds
-    timeout: float = 30.0  # per attempt, seconds
-
-    def backoff(self, retry: int, unit: float) -> float:
-        """The wait before retry number ``retry`` (from 1), with ``unit`` in [0, 1) as jitter.
-
-        "Equal jitter": half the capped exponential delay, plus a random part of the other half, so
-        clients that failed together do not come back together, and no wait is ever zero.
-        """
-        delay = min(self.cap, self.base * 2.0 ** max(0, retry - 1))
-        return delay / 2 + delay / 2 * unit
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

@@ -6,7 +6,10 @@ Layout under the root::
     log/<run>.jsonl      one Event per line, one file per run, append-only
     tmp/                 blobs being written (fsync, then rename into objects/); never read
     lock                 the writer's lock file (fcntl.flock)
-    .gitignore           keeps lock and tmp/ out of git (written once, by the first writer)
+    cache/checked.json   blobs that verified, with their file's stat (:mod:`ingestion.store._checked`)
+    .gitignore           keeps lock, tmp/ and cache/ out of git (written once, by the first writer)
+
+Reading is here; writing a run is :mod:`ingestion.store._writer`, the parsed log :mod:`._logindex`.
 """
 
 from __future__ import annotations
@@ -14,28 +17,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_hex
-from types import TracebackType
 
 import msgspec
 import zstandard
 
-from ingestion.store._files import exclusive_lock, fsync_dir, make_dirs, write_all, write_atomic
-from ingestion.store._log import (
-    LogProblem,
-    ParsedLog,
-    encode_event,
-    event_order,
-    make_run_id,
-    parse_log,
-    to_utc,
-    validate_run_id,
-)
+from ingestion.store._checked import CheckedBlobs, stamp_of
+from ingestion.store._files import exclusive_lock, make_dirs, write_atomic
+from ingestion.store._log import LogProblem, event_order, make_run_id, to_utc, validate_run_id
+from ingestion.store._logindex import LogIndex
+from ingestion.store._writer import ZSTD_LEVEL, Writer
 from ingestion.store.address import Address, address_of, is_address, parse_address
 from ingestion.store.check import body_mismatch
+from ingestion.store.coverage import covering, winners
 from ingestion.store.errors import (
     BlobCorrupt,
     BlobMismatch,
@@ -43,7 +41,6 @@ from ingestion.store.errors import (
     LogCorrupt,
     RunExists,
     StoreUnwritable,
-    WriterClosed,
 )
 from ingestion.store.model import Event, Request
 
@@ -51,10 +48,14 @@ __all__ = ["DEFAULT_LOCK_TIMEOUT", "ZSTD_LEVEL", "LogIssue", "Store", "Writer", 
 
 log = logging.getLogger("ingestion.store")
 
-ZSTD_LEVEL = 3
 DEFAULT_LOCK_TIMEOUT = 10.0
 LOG_SUFFIX = ".jsonl"
-GITIGNORE = "# the snapshot store's writer lock and half-written blobs are not data\n/lock\n/tmp/\n"
+#: A blob file written less than this long ago is not remembered as verified: a change within the same
+#: mtime tick would keep its stamp (git's "racy" entries).
+_RACY_NS = 2_000_000_000
+GITIGNORE = (
+    "# the snapshot store's writer lock, half-written blobs and caches are not data\n/lock\n/tmp/\n/cache/\n"
+)
 
 
 class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,19 +63,6 @@ class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
 
     path: Path
     problem: LogProblem
-
-
-class _FileState(msgspec.Struct, kw_only=True):
-    """What was parsed from one log file, and the stat it was parsed at (for incremental re-reads)."""
-
-    ino: int
-    size: int
-    mtime_ns: int
-    consumed: int
-    lines: int
-    events: list[Event]
-    problems: list[LogProblem]
-    checksummed: bool
 
 
 def write_durably(path: Path, data: bytes) -> None:
@@ -96,11 +84,10 @@ class Store:
     def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
-        self._files: dict[str, _FileState] = {}
+        self._index = LogIndex()
         self._sorted: list[Event] | None = None
         self._latest: dict[datetime | None, dict[str, Event]] = {}
-        #: (run, seq) -> (inode, size, mtime_ns) of the blob file when its event last checked out
-        self._answers: dict[tuple[str, int], tuple[int, int, int]] = {}
+        self._checked = CheckedBlobs(self.root)
 
     # --- layout -------------------------------------------------------------------------------------
     @property
@@ -152,22 +139,30 @@ class Store:
             raise BlobMismatch(f"{event.key} (event {event.run}#{event.seq})", event.address, problem)
         return body
 
-    def answers(self, event: Event) -> bool:
-        """Whether :meth:`read_event` would return ``event``'s body (never raises for a bad blob). Cached per
-        instance while the blob file is unchanged, so planning twice in one run reads each blob once."""
-        try:
-            st = self.blob_path(event.address).stat()
-        except FileNotFoundError:
-            return False
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-        if self._answers.get((event.run, event.seq)) == stamp:
-            return True
-        try:
-            self.read_event(event)
-        except (BlobMissing, BlobCorrupt, BlobMismatch):
-            return False
-        self._answers[(event.run, event.seq)] = stamp
-        return True
+    def unanswered(self, events: Iterable[Event]) -> list[Event]:
+        """The events :meth:`read_event` would refuse (missing, corrupt or mismatched blob); never raises
+        for a bad blob. A blob that verified before and whose file's inode, size and mtime are unchanged is
+        not read again (``cache/checked.json``, :mod:`ingestion.store._checked`): planning a settled
+        re-fetch needs the log and a stat per blob, not every body decompressed and hashed."""
+        bad: list[Event] = []
+        for event in events:
+            try:
+                st = self.blob_path(event.address).stat()
+            except FileNotFoundError:
+                bad.append(event)
+                continue
+            key, stamp = f"{event.run}#{event.seq}", stamp_of(event.address, st)
+            if self._checked.holds(key, stamp):
+                continue
+            try:
+                self.read_event(event)
+            except (BlobMissing, BlobCorrupt, BlobMismatch):
+                bad.append(event)
+                continue
+            if time.time_ns() - st.st_mtime_ns > _RACY_NS:
+                self._checked.add(key, stamp)
+        self._checked.save()
+        return bad
 
     def readable(self, address: str) -> bool:
         """Whether the blob under ``address`` exists and verifies (never raises for a bad blob)."""
@@ -213,61 +208,7 @@ class Store:
 
     def _refresh(self) -> None:
         """Bring the cache up to date with the log files (append-only: usually reads only new bytes)."""
-        seen: set[str] = set()
-        changed = False
-        for path in self.log_files():
-            seen.add(path.name)
-            st = path.stat()
-            old = self._files.get(path.name)
-            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
-            if old is not None and (old.ino, old.size, old.mtime_ns) == stamp:
-                continue
-            changed = True
-            parsed: ParsedLog | None = None
-            if old is not None and old.ino == st.st_ino and st.st_size >= old.size:
-                with path.open("rb") as f:
-                    f.seek(old.consumed)
-                    tail = f.read()
-                parsed = parse_log(
-                    tail, start_line=old.lines + 1, start_offset=old.consumed, checksummed=old.checksummed
-                )
-                if parsed.checksummed and not old.checksummed and old.lines:
-                    parsed = None  # the file turns out to carry checksums: judge its earlier lines again
-            if old is not None and parsed is not None:
-                kept = [p for p in old.problems if p.kind != "torn-line"]
-                state = _FileState(
-                    ino=st.st_ino,
-                    size=old.consumed + len(tail),
-                    mtime_ns=st.st_mtime_ns,
-                    consumed=old.consumed + parsed.consumed,
-                    lines=old.lines + parsed.lines,
-                    events=old.events + parsed.events,
-                    problems=kept + parsed.problems,
-                    checksummed=parsed.checksummed,
-                )
-            else:
-                data = path.read_bytes()
-                parsed = parse_log(data)
-                state = _FileState(
-                    ino=st.st_ino,
-                    size=len(data),
-                    mtime_ns=st.st_mtime_ns,
-                    consumed=parsed.consumed,
-                    lines=parsed.lines,
-                    events=parsed.events,
-                    problems=parsed.problems,
-                    checksummed=parsed.checksummed,
-                )
-            for problem in parsed.problems:
-                if problem.kind != "unparsable-line":
-                    log.warning(
-                        "%s line %d ignored (%s): %s", path, problem.line, problem.kind, problem.detail
-                    )
-            self._files[path.name] = state
-        for name in set(self._files) - seen:
-            del self._files[name]
-            changed = True
-        if changed:
+        if self._index.refresh(self.log_files()):
             self._sorted = None
             self._latest = {}
 
@@ -276,7 +217,7 @@ class Store:
         self._refresh()
         return [
             LogIssue(path=self.log_dir / name, problem=problem)
-            for name, state in sorted(self._files.items())
+            for name, state in sorted(self._index.files.items())
             for problem in state.problems
         ]
 
@@ -289,13 +230,13 @@ class Store:
         """
         self._refresh()
         if not strict:
-            return sorted((e for state in self._files.values() for e in state.events), key=event_order)
+            return sorted((e for state in self._index.files.values() for e in state.events), key=event_order)
         if self._sorted is None:
-            for name, state in sorted(self._files.items()):
+            for name, state in sorted(self._index.files.items()):
                 for problem in state.problems:
                     if problem.kind == "unparsable-line":
                         raise LogCorrupt(self.log_dir / name, problem.line, problem.detail)
-            everything = [event for state in self._files.values() for event in state.events]
+            everything = [event for state in self._index.files.values() for event in state.events]
             self._sorted = sorted(everything, key=event_order)
         return list(self._sorted)
 
@@ -315,6 +256,16 @@ class Store:
                 cached[event.key] = event
             self._latest[cutoff] = cached
         return dict(cached)
+
+    def current(
+        self, as_of: datetime | None = None, *, endpoints: Iterable[str] | None = None
+    ) -> list[Event]:
+        """The answers in force as of ``as_of``: for each unit a request covers (an endpoint and a meeting or
+        year, :mod:`ingestion.store.coverage`), the latest event covering it; each event once, in the store's
+        order. ``endpoints`` keeps those endpoints' events only. What replay (and verify, diff) reads."""
+        wanted = None if endpoints is None else frozenset(endpoints)
+        latest = [e for e in self.latest(as_of).values() if wanted is None or e.endpoint in wanted]
+        return [won.event for won in winners(covering(latest))]
 
     def history(self, request: Request | str) -> list[Event]:
         """Every event of one request (a :class:`Request` or its key), oldest first."""
@@ -364,123 +315,3 @@ class Store:
         except BaseException:
             lock.__exit__(None, None, None)
             raise
-
-    def _store_blob(self, body: bytes, compressor: zstandard.ZstdCompressor) -> Address:
-        """Write ``body`` once: compress into tmp/, fsync, rename into objects/. Idempotent.
-
-        A blob already there is kept only when it verifies: a corrupt one is replaced (atomically) by the
-        good body, so fetching an answer again repairs it."""
-        address = address_of(body)
-        path = self.blob_path(address)
-        if path.is_file() and self.readable(address):
-            return address
-        data = compressor.compress(body)
-        try:
-            make_dirs(self.tmp_dir)
-        except OSError as error:
-            raise StoreUnwritable(self.tmp_dir, error) from None
-        try:
-            write_atomic(path, data, tmp_dir=self.tmp_dir, prefix=f"{address[:16]}.")
-        except OSError as error:
-            raise StoreUnwritable(path, error) from None
-        return address
-
-
-class Writer:
-    """Appends the events of one run to ``log/<run>.jsonl`` (created on the first put), holding the lock."""
-
-    def __init__(self, store: Store, run: str, lock: contextlib.AbstractContextManager[None]) -> None:
-        self.store = store
-        self.run = run
-        self.path = store.log_path(run)
-        self.events: list[Event] = []  # put by this writer, in order
-        self._lock: contextlib.AbstractContextManager[None] | None = lock
-        self._fd = -1
-        self._failed = False  # an append failed: the log may end in a torn line, so nothing may follow it
-        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-
-    @property
-    def closed(self) -> bool:
-        return self._lock is None
-
-    def put_blob(self, body: bytes) -> Address:
-        """Store ``body`` (once) and return its address, without an event."""
-        if self._lock is None:
-            raise WriterClosed(self.run)
-        return self.store._store_blob(body, self._compressor)
-
-    def put(
-        self,
-        request: Request,
-        body: bytes,
-        *,
-        url: str,
-        status: int,
-        received_at: datetime,
-        content_type: str | None = None,
-        attempts: int = 1,
-        elapsed_ms: float = 0.0,
-    ) -> Event:
-        """Store ``body`` and append its event (flushed and fsynced before returning)."""
-        if self._lock is None:
-            raise WriterClosed(self.run)
-        if self._failed:
-            raise WriterClosed(self.run, "stopped after a failed write to its log")
-        when = to_utc(received_at, "received_at")
-        self._open_log()  # before the blob: a blob without its event always has its run's log file beside it
-        address = self.put_blob(body)
-        event = Event(
-            run=self.run,
-            seq=len(self.events),
-            endpoint=request.endpoint,
-            query=request.query,
-            url=url,
-            status=status,
-            received_at=when,
-            address=address,
-            size=len(body),
-            content_type=content_type,
-            attempts=attempts,
-            elapsed_ms=elapsed_ms,
-        )
-        line = encode_event(event)
-        try:
-            write_all(self._fd, line)
-            os.fsync(self._fd)
-        except BaseException as error:
-            self._failed = True  # a partial line may be on disk: appending after it would corrupt the log
-            if isinstance(error, OSError):
-                raise StoreUnwritable(self.path, error) from None
-            raise
-        self.events.append(event)
-        return event
-
-    def _open_log(self) -> None:
-        if self._fd >= 0:
-            return
-        try:
-            make_dirs(self.store.log_dir)
-            try:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-            except FileExistsError:
-                raise RunExists(self.run, self.path) from None
-            fsync_dir(self.store.log_dir)
-        except OSError as error:
-            raise StoreUnwritable(self.path, error) from None
-
-    def close(self) -> None:
-        """Close the log file and release the lock (idempotent)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.__exit__(None, None, None)
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

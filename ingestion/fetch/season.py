@@ -1,0 +1,195 @@
+"""A season as the store holds it, and its clock: the meetings and sessions decoded from the stored year
+lists (:class:`Season`), when sessions, meetings and seasons end and settle, which meetings must have rows of
+an endpoint, and which meetings a fetch asks about. Pure: ``now`` comes in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import msgspec
+
+from ingestion.fetch.options import FetchOptions
+from ingestion.instant import as_utc
+from ingestion.openf1.body import decode_rows
+from ingestion.openf1.wire import Meeting, Session
+from ingestion.store.model import Event
+
+__all__ = [
+    "RESULT_SESSION_TYPES",
+    "SESSION_LENGTH",
+    "SETTLE",
+    "SETTLE_DAYS",
+    "Season",
+    "decode_meetings",
+    "decode_sessions",
+    "expects_rows",
+    "is_settled",
+    "meeting_ends",
+    "meeting_keys_of",
+    "season_settles_at",
+    "selected_meetings",
+    "session_end",
+    "year_start",
+]
+
+#: Days after a meeting (or a season) ends before its answers are final.
+SETTLE_DAYS = 14
+SETTLE = timedelta(days=SETTLE_DAYS)
+#: A session without ``date_end`` is taken to last this long.
+SESSION_LENGTH = timedelta(hours=2)
+#: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
+#: "Qualifying"); a race's end means it must have a starting grid.
+RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
+
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+class Season(msgspec.Struct, frozen=True):
+    """A year's meetings and sessions as stored (decoded from ``meetings?year=Y`` and ``sessions?year=Y``)."""
+
+    year: int
+    meetings: tuple[Meeting, ...] = ()
+    sessions: tuple[Session, ...] = ()
+
+
+# --- decoding what is stored (pure, tolerant) -------------------------------------------------------
+
+
+def _rows(body: bytes, row_type: type[T]) -> tuple[T, ...]:
+    """The rows of a stored answer, read as replay reads them (:func:`ingestion.openf1.body.decode_rows`:
+    lenient, ``9472.0`` is 9472); no rows for "No results found." or a body that is not rows."""
+    return tuple(decode_rows(row_type, body).rows)
+
+
+class _MeetingKey(msgspec.Struct):
+    meeting_key: int | None = None
+
+
+def meeting_keys_of(body: bytes) -> tuple[int, ...]:
+    """The ``meeting_key`` of every row of an answer (rows without one, or undecodable, are skipped)."""
+    return tuple(row.meeting_key for row in _rows(body, _MeetingKey) if row.meeting_key is not None)
+
+
+def decode_meetings(body: bytes) -> tuple[Meeting, ...]:
+    """The meetings in a stored ``meetings`` answer; rows that do not decode are skipped."""
+    return _rows(body, Meeting)
+
+
+def decode_sessions(body: bytes) -> tuple[Session, ...]:
+    """The sessions in a stored ``sessions`` answer; rows that do not decode are skipped."""
+    return _rows(body, Session)
+
+
+# --- time ---------------------------------------------------------------------------------------------
+
+
+def session_end(session: Session) -> datetime | None:
+    """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
+    if session.date_end is not None:
+        return as_utc(session.date_end)
+    if session.date_start is not None:
+        return as_utc(session.date_start) + SESSION_LENGTH
+    return None
+
+
+def meeting_ends(seasons: Iterable[Season]) -> dict[int, datetime]:
+    """Meeting key -> when its last known session ended (meetings without dated sessions are absent)."""
+    ends: dict[int, datetime] = {}
+    for season in seasons:
+        for session in season.sessions:
+            end = session_end(session)
+            if end is not None and (session.meeting_key not in ends or end > ends[session.meeting_key]):
+                ends[session.meeting_key] = end
+    return ends
+
+
+def year_start(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=UTC)
+
+
+def season_settles_at(season: Season) -> datetime:
+    """When a year's lists become final: the year is over and its last session ended 14 days before."""
+    last = year_start(season.year + 1) - SETTLE
+    for session in season.sessions:
+        end = session_end(session)
+        if end is not None and end > last:
+            last = end
+    for meeting in season.meetings:
+        for when in (meeting.date_end, meeting.date_start):
+            if when is not None and as_utc(when) > last:
+                last = as_utc(when)
+    return max(year_start(season.year + 1), last + SETTLE)
+
+
+def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:
+    """Whether a meeting whose ``sessions`` these are must have rows of ``endpoint`` by ``now``.
+
+    Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
+    has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
+    """
+    now = as_utc(now)
+    for session in sessions:
+        end = session_end(session)
+        if session.is_cancelled or end is None or end >= now:
+            continue
+        if endpoint == "drivers":
+            return True
+        if endpoint == "session_result" and session.session_type in RESULT_SESSION_TYPES:
+            return True
+        if endpoint == "starting_grid" and session.session_type == "Race":
+            return True
+    return False
+
+
+def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) -> bool:
+    """A stored answer is settled when it was received after ``settles_at``, and ``now`` is past it too."""
+    if event is None or settles_at is None:
+        return False
+    return min(as_utc(now), as_utc(event.received_at)) > settles_at
+
+
+def _meeting_order(seasons: Sequence[Season]) -> list[tuple[int, int]]:
+    """(year, meeting key) of every meeting known, in the order of their first session (then key)."""
+    first: dict[int, tuple[datetime, int]] = {}
+    far = datetime.max.replace(tzinfo=UTC)
+    for season in seasons:
+        for meeting in season.meetings:
+            start = as_utc(meeting.date_start) if meeting.date_start else far
+            if meeting.meeting_key not in first or start < first[meeting.meeting_key][0]:
+                first[meeting.meeting_key] = (start, season.year)
+        for session in season.sessions:
+            start = as_utc(session.date_start) if session.date_start else far
+            if session.meeting_key not in first or start < first[session.meeting_key][0]:
+                first[session.meeting_key] = (start, season.year)
+    ordered = sorted(first.items(), key=lambda item: (item[1][0], item[0]))
+    return [(year, key) for key, (_, year) in ordered]
+
+
+def selected_meetings(
+    seasons: Sequence[Season], options: FetchOptions, now: datetime
+) -> list[tuple[int, int]]:
+    """(year, meeting key) of the meetings phase 2 asks about, in date order.
+
+    A meeting qualifies once one of its sessions has ended before ``now`` (results are post-session).
+    With ``recent_days``, only meetings with a session in the last N days (started by ``now`` and ended
+    after ``now - N days``), whatever the year.
+    """
+    now = as_utc(now)
+    ended: set[int] = set()
+    recent: set[int] = set()
+    window_start = now - timedelta(days=options.recent_days or 0)
+    for season in seasons:
+        for session in season.sessions:
+            end = session_end(session)
+            if end is None:
+                continue
+            if end < now:
+                ended.add(session.meeting_key)
+            start = as_utc(session.date_start) if session.date_start else end
+            if start <= now and end >= window_start:
+                recent.add(session.meeting_key)
+    chosen = ended if options.recent_days is None else ended & recent
+    return [(year, key) for year, key in _meeting_order(seasons) if key in chosen]
