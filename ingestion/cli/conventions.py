@@ -142,7 +142,7 @@ def apply(root: Any, *, version: bool) -> Any:
                 if param.metavar is None:
                     param.metavar = (param.name or "value").upper()
                 if param.required and param.nargs == 1:  # `ingest snapshots show TARGET`, not `{TARGET}`
-                    param._usage_display_name = lambda name=param.metavar: name  # type: ignore[method-assign,misc]
+                    param.get_usage_pieces = lambda ctx, name=param.metavar: [name]  # type: ignore[method-assign,misc]
         extra = [copy.copy(shared[n]) for n in ("quiet", "verbose") if n not in names]
         if version and command is root:
             extra.append(copy.copy(shared["version"]))
