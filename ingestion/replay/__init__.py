@@ -8,7 +8,6 @@ both, timed and summarised (what ``ingest replay`` prints). See docs/replay.md f
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import msgspec
@@ -53,8 +52,7 @@ from ingestion.replay.rows import (
     TableSpec,
     TeamRow,
 )
-from ingestion.store import Event, Store
-from ingestion.store.coverage import covering, winners
+from ingestion.store import Store
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
@@ -103,18 +101,13 @@ __all__ = [
     "snapshots_of",
 ]
 
-def _selected(events: Iterable[Event], results: bool) -> list[Event]:
-    """The events of the endpoints replay reads (:data:`ENDPOINTS`); every other endpoint is ignored."""
-    wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
-    latest = covering(e for e in events if e.endpoint in wanted)
-    return [won.event for won in winners(latest)]
-
-
 def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapshot]:
     """The snapshots replay reads as of ``as_of``: for each (endpoint, meeting or year) a request covers, the
-    latest snapshot covering it (see :mod:`ingestion.store.coverage`). Bodies verified by the store against
+    latest snapshot covering it (:meth:`Store.current <ingestion.store.Store.current>`; only the endpoints
+    replay reads, :data:`ENDPOINTS`). Bodies verified by the store against
     their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
-    return [Snapshot(e, store.read_event(e)) for e in _selected(store.latest(as_of).values(), results)]
+    wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
+    return [Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)]
 
 
 def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:

@@ -27,7 +27,7 @@ from ingestion.openf1.wire import (
 )
 from ingestion.replay.decode import decode_rows
 from ingestion.replay.rows import ReplayWarning
-from ingestion.replay.values import in_range
+from ingestion.replay.values import INT4_MAX, INT4_MIN
 from ingestion.store.coverage import covering, unit_value, winners
 from ingestion.store.model import Event
 
@@ -91,11 +91,6 @@ def decode_snapshots(snapshots: Sequence[Snapshot], *, results: bool) -> tuple[D
     return _decode_all(snapshots, results, warnings), warnings
 
 
-def _natural_key(row: msgspec.Struct, fields: tuple[str, ...]) -> object:
-    values = tuple(getattr(row, f) for f in fields)
-    return values[0] if len(values) == 1 else values
-
-
 def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[ReplayWarning]) -> Decoded:
     # For each unit (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it
     # (ingestion.store.coverage); a batch gives each unit it wins the rows of that unit only.
@@ -117,23 +112,25 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[Rep
         warnings.extend(problems)
         fresh: dict[object, list[tuple[object, Origin]]] = defaultdict(list)
         unit_field, values = won.units[0].field, {u.value for u in won.units}
+        present = tuple(f for f in _KEY_FIELDS if f in row_type.__struct_fields__)
+        single = key_fields[0] if len(key_fields) == 1 else None
+        request, address = event.key, event.address
         for index, row in enumerate(rows):
             if not won.whole and unit_value(getattr(row, unit_field, None)) not in values:
                 continue  # a batch's row of a meeting a later snapshot covers (or one not asked about)
-            origin = Origin(event.key, event.address, index)
-            ints = [getattr(row, f) for f in _KEY_FIELDS if hasattr(row, f)]
-            if not in_range(*ints):
+            if not all(INT4_MIN <= getattr(row, f) <= INT4_MAX for f in present):
                 warnings.append(
                     ReplayWarning(
                         kind=ROW_OUT_OF_RANGE,
                         message=f"{row_type.__name__} row {index} skipped: a key is out of range",
-                        request=event.key,
-                        address=event.address,
+                        request=request,
+                        address=address,
                         row=index,
                     )
                 )
                 continue
-            fresh[_natural_key(row, key_fields)].append((row, origin))
+            natural = getattr(row, single) if single else tuple(getattr(row, f) for f in key_fields)
+            fresh[natural].append((row, Origin(request, address, index)))
         target.update(fresh)
     return decoded
 
@@ -152,6 +149,8 @@ def fullest(rows: Iterable[S], prefer: Callable[[S], int] | None = None) -> S:
 
 def pick(entries: list[tuple[S, Origin]]) -> tuple[S, Origin]:
     """The fullest of rows sharing a natural key, with its origin."""
+    if len(entries) == 1:  # nearly every key: nothing to choose
+        return entries[0]
     row = fullest(r for r, _ in entries)
     return next((r, o) for r, o in entries if r is row)
 

@@ -73,4 +73,5 @@ def normalize_decoded(
 
 
 def _sorted(rows: Iterable[R]) -> tuple[R, ...]:
-    return tuple(sorted(rows, key=lambda r: getattr(r, "id")))  # noqa: B009
+    # by the id's integer: the same order as the UUIDs' (UUID compares its .int), without UUID.__lt__
+    return tuple(sorted(rows, key=lambda r: getattr(r, "id").int))  # noqa: B009
