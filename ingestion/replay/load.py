@@ -21,6 +21,9 @@ says so and waits up to ``lock_wait`` s, then :class:`ReplayLocked`):
    RETURNING (xmax = 0)`` to count inserts and updates; unchanged = staged - inserted - updated;
 5. one row in ``ingestion.replay_runs`` (the only write when nothing changed).
 
+Before step 1, a load whose rows and database are proven the same as when the last load ended (that load
+left exactly its rows) stops after step 5: every step would find nothing to do (:mod:`.unchanged`).
+
 Every table and column is named through the database's :class:`~ingestion.db.naming.Naming` (our
 snake_case schema, or the app's EF Core one, where OpenF1's circuit key goes to ``ingestion.circuit_keys``).
 Upserts conflict on the primary key only, never on a natural-key index the database may lack.
@@ -43,6 +46,7 @@ from ingestion.db.connection import advisory_lock_holder, has_unique_index
 from ingestion.db.naming import OWN_SCHEMA, Naming, SideColumn, resolve
 from ingestion.db.userdata import protected
 from ingestion.errors import IngestionError
+from ingestion.replay import unchanged
 from ingestion.replay.adopt import adopt, stored_keys
 from ingestion.replay.rows import (
     DRIVER_KEY,
@@ -92,6 +96,7 @@ class LastReplay(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     as_of: datetime
     results: bool
+    proof: dict[str, str] | None = None  # the database it left, when it left exactly its rows (.unchanged)
 
 
 def last_replay(conn: Conn) -> LastReplay | None:
@@ -101,11 +106,13 @@ def last_replay(conn: Conn) -> LastReplay | None:
     if exists is None or not exists[0]:
         return None
     row = conn.execute(
-        "SELECT id, as_of, results FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1"
+        "SELECT id, as_of, results, summary -> %s FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1",
+        (unchanged.PROOF_KEY,),
     ).fetchone()
     if row is None:
         return None
-    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]))
+    proof = row[3] if isinstance(row[3], dict) else None
+    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof)
 
 
 class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -415,9 +422,17 @@ def load(
     }
     with conn.transaction():
         _take_lock(conn, lock_wait)
-        db = _Db(naming or resolve(conn), foreign_keys(conn))
-        if has_unique_index(conn, db.naming, "entrants", DRIVER_KEY):
+        naming = naming or resolve(conn)
+        if has_unique_index(conn, naming, "entrants", DRIVER_KEY):
             racing = one_entrant_per_driver(racing)
+        last = last_replay(conn)
+        recorded = last.proof if last is not None else None
+        rows, proven = unchanged.proven(conn, naming, specs, racing, recorded, results=results)
+        if proven:
+            for spec in specs:
+                counts[spec.name]["unchanged"] = len(racing.table(spec.name))
+            return _record(conn, counts, results, as_of, started_at, extra, recorded)
+        db = _Db(naming, foreign_keys(conn))
         racing, _ = adopt(racing, stored_keys(conn, db.naming), db.keys_of)
         for spec in specs:
             _copy_in(conn, db, spec, racing.table(spec.name))
@@ -434,15 +449,31 @@ def load(
             c["inserted"], c["updated"] = inserted, updated + moved
             c["unchanged"] = staged - inserted - updated
 
-        summary = LoadSummary(tables={name: TableCounts(**c) for name, c in counts.items()})
-        document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
-        document.update(extra or {})
-        row = conn.execute(
-            "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
-            "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) "
-            "RETURNING id",
-            (started_at, as_of, results, msgspec.json.encode(document).decode()),
-        ).fetchone()
+        left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+        return _record(conn, counts, results, as_of, started_at, extra, left)
+
+
+def _record(
+    conn: Conn,
+    counts: dict[str, dict[str, int]],
+    results: bool,
+    as_of: datetime | None,
+    started_at: datetime | None,
+    extra: dict[str, object] | None,
+    proof: dict[str, str] | None,
+) -> LoadSummary:
+    """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left)."""
+    summary = LoadSummary(tables={name: TableCounts(**c) for name, c in counts.items()})
+    document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
+    document.update(extra or {})
+    if proof is not None:
+        document[unchanged.PROOF_KEY] = proof
+    row = conn.execute(
+        "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
+        "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) "
+        "RETURNING id",
+        (started_at, as_of, results, msgspec.json.encode(document).decode()),
+    ).fetchone()
     return msgspec.structs.replace(summary, run_id=int(row[0]) if row else None)
 
 

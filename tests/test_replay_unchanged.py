@@ -1,0 +1,112 @@
+"""A replay proven unchanged skips the staging (``ingestion.replay.unchanged``), and only then: any change
+behind replay's back is found and repaired as before, and the database ends as a full load leaves it."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import psycopg
+import pytest
+from naming_support import BOTH_NAMINGS
+from test_replay_support import AS_OF, put_answers, world_answers
+
+from ingestion.replay import racing_snapshot, run_replay
+from ingestion.replay.unchanged import PROOF_KEY
+from ingestion.store import Store
+
+Conn = psycopg.Connection[Any]
+load_module = importlib.import_module("ingestion.replay.load")  # the package exports the function `load`
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(tmp_path_factory.mktemp("store"))
+    put_answers(store, world_answers(2024))
+    return store
+
+
+def _no_staging(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("the load staged rows although nothing changed")
+
+    monkeypatch.setattr(load_module, "_copy_in", refuse)
+
+
+def _proofs(conn: Conn) -> list[bool]:
+    rows = conn.execute(f"SELECT summary ? '{PROOF_KEY}' FROM ingestion.replay_runs ORDER BY id").fetchall()
+    return [bool(r[0]) for r in rows]
+
+
+@BOTH_NAMINGS
+def test_replay_unchanged_skips_the_staging_and_records_the_same_counts(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load leaves exactly its rows and records a proof; the second stages nothing, writes
+    nothing, counts every row unchanged, and keeps the proof."""
+    first = run_replay(db_url, store, AS_OF, results=True)
+    before = racing_snapshot(conn)
+    _no_staging(monkeypatch)
+    again = run_replay(db_url, store, AS_OF, results=True)
+    assert again.written == 0
+    assert {n: c.unchanged for n, c in again.tables.items()} == first.rows
+    assert racing_snapshot(conn) == before
+    assert _proofs(conn) == [True, True]
+
+
+_TAMPERS = {
+    "a result's points": "UPDATE results SET points = points + 1 "
+    "WHERE id = (SELECT id FROM results WHERE points IS NOT NULL ORDER BY id LIMIT 1)",
+    "a circuit's name": "UPDATE circuits SET name = name || ' (edited)' "
+    "WHERE id = (SELECT min(id::text)::uuid FROM circuits)",
+    "a deleted alias": "DELETE FROM driver_aliases "
+    "WHERE id = (SELECT min(id::text)::uuid FROM driver_aliases)",
+    "a deleted result": "DELETE FROM results WHERE id = (SELECT min(id::text)::uuid FROM results)",
+    "a team set to no colour": "UPDATE teams SET primary_color = NULL WHERE primary_color IS NOT NULL",
+}
+
+
+@pytest.mark.parametrize("tamper", sorted(_TAMPERS))
+def test_replay_repairs_a_database_changed_behind_its_back(
+    store: Store, db_url: str, conn: Conn, tamper: str
+) -> None:
+    """After a change the proof does not know of, the full load runs: it writes the difference back and the
+    database ends as it was; the replay after that is proven unchanged again."""
+    run_replay(db_url, store, AS_OF, results=True)
+    before = racing_snapshot(conn)
+    assert conn.execute(_TAMPERS[tamper]).rowcount >= 1
+    assert racing_snapshot(conn) != before
+    repaired = run_replay(db_url, store, AS_OF, results=True)
+    assert repaired.written >= 1
+    assert racing_snapshot(conn) == before
+    assert run_replay(db_url, store, AS_OF, results=True).written == 0
+    assert _proofs(conn) == [True, True, True]
+
+
+def test_replay_of_a_database_holding_other_rows_never_skips(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database holding racing rows replay does not produce (here a season of another series) records no
+    proof: every replay then runs the whole load."""
+    other = "00000000-0000-0000-0000-000000000001"
+    conn.execute(f"INSERT INTO series (id, name, slug) VALUES ('{other}', 'Other', 'other')")
+    run_replay(db_url, store, AS_OF, results=True)
+    again = run_replay(db_url, store, AS_OF, results=True)
+    assert again.written == 0
+    assert _proofs(conn) == [False, False]
+
+
+def test_replay_with_other_options_runs_the_whole_load(store: Store, db_url: str, conn: Conn) -> None:
+    """A proof holds for the same rows and ``results`` only: --no-results after a full replay loads again."""
+    run_replay(db_url, store, AS_OF, results=True)
+    calls: list[str] = []
+    real = load_module._copy_in
+
+    def counting(conn_: Conn, db: Any, spec: Any, rows: Any) -> None:
+        calls.append(spec.name)
+        real(conn_, db, spec, rows)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(load_module, "_copy_in", counting)
+        assert run_replay(db_url, store, AS_OF, results=False).written == 0
+    assert calls and "results" not in calls
