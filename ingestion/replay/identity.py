@@ -20,6 +20,7 @@ a row without an acronym joins the one person with the same first and last name,
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 import uuid
@@ -35,9 +36,25 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"\s+")
 
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+#: The version (5) and RFC 4122 variant bits of a name-based SHA-1 UUID, as :func:`uuid.uuid5` sets them.
+_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_SET = (0x8000 << 48) | (5 << 76)
+_new_uuid = object.__new__
+_set_field = object.__setattr__
+
+
 def make_id(kind: str, *parts: object) -> uuid.UUID:
-    """The id of a ``kind`` row with natural key ``parts``: uuid5 of ``openf1:kind:part:part``."""
-    return uuid.uuid5(NAMESPACE, ":".join(["openf1", kind, *(str(p) for p in parts)]))
+    """The id of a ``kind`` row with natural key ``parts``: uuid5 of ``openf1:kind:part:part``.
+
+    Exactly :func:`uuid.uuid5` (tested), built the way ``UUID.__init__`` ends (its fields set on a new
+    instance) without its argument checks: replay makes one per row (~6,000 for two seasons)."""
+    name = ":".join(["openf1", kind, *(str(p) for p in parts)])
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
+    made = _new_uuid(uuid.UUID)
+    _set_field(made, "int", (int.from_bytes(digest[:16], "big") & _CLEAR) | _SET)
+    _set_field(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
 
 
 #: The string folds below are pure and called tens of thousands of times for a few hundred distinct
@@ -84,10 +101,14 @@ def names_agree(full_name: str, first_name: str, last_name: str) -> bool:
     return name_tokens(full_name) == name_tokens(f"{first_name} {last_name}")
 
 
+_ACRONYM = re.compile(r"[A-Z0-9]{2,4}")
+
+
+@functools.lru_cache(maxsize=_FOLDS)
 def acronym_code(acronym: str | None) -> str | None:
     """OpenF1's ``name_acronym`` upper-cased when it looks like one (2-4 letters or digits), else None."""
     code = ascii_fold(acronym or "").strip().upper()
-    return code if re.fullmatch(r"[A-Z0-9]{2,4}", code) else None
+    return code if _ACRONYM.fullmatch(code) else None
 
 
 class Sighting(NamedTuple):
