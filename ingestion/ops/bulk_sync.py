@@ -24,7 +24,7 @@ from ingestion.config import Settings
 from ingestion.db import connect, database_url
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
-from ingestion.openf1.client import RetryPolicy
+from ingestion.openf1.retry import RetryPolicy
 from ingestion.ops.counts import season_counts
 from ingestion.ops.sync import SyncOptions, check_database, sync
 

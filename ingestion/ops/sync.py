@@ -36,7 +36,7 @@ from ingestion.errors import UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
-from ingestion.openf1.client import RetryPolicy
+from ingestion.openf1.retry import RetryPolicy
 from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, replayed_line, run_replay
 from ingestion.store import Store
 
