@@ -51,10 +51,16 @@ def parse_optional(text: str | None, *, option: str) -> datetime | None:
 
 
 def format_duration(seconds: float) -> str:
-    """A duration as the summaries print it: ``8.9 s``, ``1 min 05.4 s`` (rounded once to tenths, then
-    split: never ``1 min 60.0 s``)."""
+    """A duration as every summary, table and schedule prints it: ``8.9 s``, ``1 min 05.4 s``,
+    ``1 h 02 min``, ``3 d 02 h`` (rounded once, then split: never ``1 min 60.0 s`` nor ``1 h 60 min``)."""
     tenths = round(seconds * 10)
     if tenths < 600:
         return f"{tenths / 10:.1f} s"
-    minutes, rest = divmod(tenths, 600)
-    return f"{minutes} min {rest / 10:04.1f} s"
+    if tenths < 36000:
+        minutes, rest = divmod(tenths, 600)
+        return f"{minutes} min {rest / 10:04.1f} s"
+    minutes = round(seconds / 60)
+    if minutes < 1440:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    hours = round(seconds / 3600)
+    return f"{hours // 24} d {hours % 24:02d} h"

@@ -128,7 +128,9 @@ def test_progress_clock_time(seconds: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(8.94, "8.9 s"), (59.96, "1 min 00.0 s"), (119.97, "2 min 00.0 s"), (65.0, "1 min 05.0 s")],
+    [(8.94, "8.9 s"), (59.96, "1 min 00.0 s"), (119.97, "2 min 00.0 s"), (65.0, "1 min 05.0 s"),
+     (3599.96, "1 h 00 min"), (3725, "1 h 02 min"), (7199.9, "2 h 00 min"),
+     (86369.0, "23 h 59 min"), (86399.0, "1 d 00 h"), (266400, "3 d 02 h")],
 )
 def test_fetch_summary_duration_never_says_60_seconds(seconds: float, text: str) -> None:
     assert _duration(seconds) == text

@@ -27,16 +27,15 @@ from ingestion.server import Dataset, RunningServer, ServerConfig, load_rows, st
 from ingestion.server._time import shift_dataset
 from ingestion.store import Store
 from ingestion.store.commands import fsck
+from ingestion.watch.locks import WatchLocked
 from ingestion.watch.loop import (
     StopFlag,
     WatchConfig,
-    WatchLocked,
-    read_state,
-    render_schedule,
     run_watch,
-    store_schedule,
 )
+from ingestion.watch.plan import render_schedule, store_schedule
 from ingestion.watch.schedule import WatchOptions
+from ingestion.watch.state import read_state
 
 FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
 ABU_DHABI = 1252
@@ -235,7 +234,7 @@ def test_watch_dry_run_prints_a_readable_schedule(
     assert "closed until 2024-12-08T15:30:00Z: 2024 Abu Dhabi Grand Prix, Race is live" in text
     assert "due now: nothing" in text
     assert "2024-12-08T15:30:00Z" in text and "session_result?meeting_key=1252" in text
-    assert "next wake-up: 2024-12-08T15:30:00Z (in 1.0 h)" in text
+    assert "next wake-up: 2024-12-08T15:30:00Z (in 1 h 00 min)" in text
 
 
 # --- a simulated race weekend ------------------------------------------------------------------------------
@@ -550,9 +549,9 @@ def test_watch_a_live_401_waits_for_the_window_instead_of_retrying(
 
 
 def test_watch_database_lock_is_taken_again_after_the_session_is_lost(db_url: str) -> None:
-    from ingestion.watch.loop import _DatabaseLock
+    from ingestion.watch.locks import DatabaseLock
 
-    lock = _DatabaseLock(db_url)
+    lock = DatabaseLock(db_url)
     lock.take()
     admin = psycopg.connect(db_url, autocommit=True)
     try:
@@ -608,7 +607,7 @@ def test_watch_command_dry_run_prints_the_schedule_and_asks_nothing(
         "  meetings?year=2024                   missing",
         "  sessions?year=2024                   missing",
         "  (the meetings of a season are scheduled once its year lists are stored)",
-        "next wake-up: 2024-12-08T15:30:00Z (in 1.0 h)",
+        "next wake-up: 2024-12-08T15:30:00Z (in 1 h 00 min)",
     ]
     assert requests.paths() == []
 

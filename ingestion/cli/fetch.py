@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
 from ingestion.cli.lazy import lazy
+from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption
 from ingestion.cli.progress import ProgressLine
 from ingestion.config import load_settings
 from ingestion.errors import Interrupted
@@ -36,14 +36,8 @@ def _print(summary: FetchSummary, as_json: bool, secrets: tuple[str | None, ...]
 
 
 def fetch_command(
-    year: Annotated[
-        list[int] | None,
-        typer.Option("--year", help="A season to fetch (repeatable). Default: the current one."),
-    ] = None,
-    recent: Annotated[
-        int | None,
-        typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
-    ] = None,
+    year: YearsOption = None,
+    recent: RecentOption = None,
     all_years: Annotated[
         bool, typer.Option("--all", help="Every season from 2023 to the current one.")
     ] = False,
@@ -64,24 +58,13 @@ def fetch_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (each request and why) and ask nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
-    ] = None,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
     now: Annotated[
         str | None,
         typer.Option("--now", help="Plan as if it were this UTC time (ISO-8601); mostly with --dry-run."),
     ] = None,
-    wait: Annotated[
-        float | None,
-        typer.Option(
-            "--wait",
-            metavar="SECONDS",
-            min=0,
-            help="How long to wait for another fetch's lock on the store (default: 10).",
-        ),
-    ] = None,
+    wait: WaitOption = None,
 ) -> None:
     """Fetch OpenF1 seasons into the snapshot store, paced under the rate limits, asking only what is needed.
 

@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["human_duration", "human_size", "print_table"]
+__all__ = ["human_size", "print_table"]
 
 _UNITS = ("kB", "MB", "GB", "TB", "PB")
 
@@ -35,19 +35,6 @@ def human_size(size: int) -> str:
         if float(number) < 1000 or unit == _UNITS[-1]:
             return f"{number} {unit}"
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def human_duration(seconds: float) -> str:
-    """``65.4`` -> ``"1 min 05 s"``, ``3725`` -> ``"1 h 02 min"``, ``8.94`` -> ``"8.9 s"``.
-
-    Never "1 min 60.0 s": seconds are rounded once, before being split.
-    """
-    if seconds < 59.95:
-        return f"{max(seconds, 0.0):.1f} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def _plain(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> list[str]:

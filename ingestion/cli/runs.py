@@ -12,9 +12,11 @@ import typer
 
 from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.lazy import lazy
-from ingestion.cli.render import human_duration, human_size, print_table
+from ingestion.cli.options import JsonOption, StoreOption
+from ingestion.cli.render import human_size, print_table
 from ingestion.config import load_settings
 from ingestion.errors import IngestionError, UsageError
+from ingestion.instant import format_duration
 from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
@@ -34,11 +36,6 @@ runs_app = typer.Typer(
     invoke_without_command=True,
 )
 
-StoreOption = Annotated[
-    Path | None,
-    typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _collect(store: Path | None) -> tuple[list[RunInfo], str | None]:
@@ -117,7 +114,7 @@ def runs_command(
         ["KIND", "RUN", "STARTED (UTC)", "ASKED", "RESULT", "EXIT", "TOOK"],
         [
             [r.kind, r.id, _when(r.started_at), r.asked, _result(r), _exit(r),
-             "-" if r.duration_s is None else human_duration(r.duration_s)]
+             "-" if r.duration_s is None else format_duration(r.duration_s)]
             for r in shown
         ],
         right=[5, 6],
@@ -151,7 +148,7 @@ def show_command(
     typer.echo(f"  started   {_when(found.started_at)}")
     typer.echo(f"  finished  {_when(found.finished_at)}")
     if found.duration_s is not None:
-        typer.echo(f"  took      {human_duration(found.duration_s)}")
+        typer.echo(f"  took      {format_duration(found.duration_s)}")
     typer.echo(f"  exit      {_exit(found)}")
     if found.kind != "replay":
         typer.echo(f"  result    {_result(found)}")

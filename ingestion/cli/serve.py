@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,6 +30,11 @@ def _fault(text: str) -> Fault:
     return Fault.parse(text)
 
 
+def _rate(flag: str, text: str) -> Any:
+    """One of the four rate-limit options (free/paid, per second/minute): a number of requests."""
+    return typer.Option(flag, metavar="N", help=text)
+
+
 def serve_command(
     rows: Annotated[
         list[Path] | None,
@@ -47,17 +52,13 @@ def serve_command(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on; 0 picks a free one.")] = 8000,
-    per_second: Annotated[
-        float, typer.Option("--per-second", help="Free tier: requests per second (0: no limit).")
-    ] = 3.0,
-    per_minute: Annotated[
-        float, typer.Option("--per-minute", help="Free tier: requests per minute (0: no limit).")
-    ] = 30.0,
+    per_second: Annotated[float, _rate("--per-second", "Free tier: requests a second (0: no limit).")] = 3.0,
+    per_minute: Annotated[float, _rate("--per-minute", "Free tier: requests a minute (0: no limit).")] = 30.0,
     paid_per_second: Annotated[
-        float, typer.Option("--paid-per-second", help="With a Bearer token: requests per second.")
+        float, _rate("--paid-per-second", "With a Bearer token: requests per second.")
     ] = 6.0,
     paid_per_minute: Annotated[
-        float, typer.Option("--paid-per-minute", help="With a Bearer token: requests per minute.")
+        float, _rate("--paid-per-minute", "With a Bearer token: requests per minute.")
     ] = 60.0,
     token_user: Annotated[
         str | None, typer.Option("--token-user", help="Enable POST /token for this username.")

@@ -13,6 +13,7 @@ import msgspec
 import typer
 
 from ingestion.cli.lazy import LazyModule, lazy
+from ingestion.cli.options import JsonOption, StoreOption, WaitOption
 from ingestion.cli.render import human_size
 from ingestion.config import load_settings
 
@@ -28,20 +29,6 @@ snapshots_app = typer.Typer(
     no_args_is_help=True,
 )
 
-StoreOption = Annotated[
-    Path | None,
-    typer.Option("--store", help="The store's folder (default: SNAPSHOT_DIR).", file_okay=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-WaitOption = Annotated[
-    float | None,
-    typer.Option(
-        "--wait",
-        metavar="SECONDS",
-        min=0,
-        help="How long to wait for another writer's lock on the store (default: 10).",
-    ),
-]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Only answers received at or before this ISO-8601 time (UTC if no zone)."),

@@ -15,19 +15,13 @@ from typing import Annotated
 import msgspec
 import typer
 
+from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption
 from ingestion.cli.progress import ProgressLine
 from ingestion.config import Settings, load_settings
 from ingestion.instant import parse_instant, parse_optional
 from ingestion.masking import mask_text
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
-
-StoreOption = Annotated[
-    Path | None,
-    typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the outcome as JSON on stdout.")]
-
 
 def _settings(store: Path | None) -> Settings:
     settings = load_settings()
@@ -55,13 +49,8 @@ def _finish(
 
 
 def sync_command(
-    year: Annotated[
-        list[int] | None, typer.Option("--year", help="Sync this season (repeatable, like fetch).")
-    ] = None,
-    recent: Annotated[
-        int | None,
-        typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
-    ] = None,
+    year: YearsOption = None,
+    recent: RecentOption = None,
     no_results: Annotated[
         bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
     ] = False,
@@ -77,15 +66,7 @@ def sync_command(
     ] = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
-    wait: Annotated[
-        float | None,
-        typer.Option(
-            "--wait",
-            metavar="SECONDS",
-            min=0,
-            help="How long to wait for another fetch's store lock and another replay's lock (default: 10).",
-        ),
-    ] = None,
+    wait: WaitOption = None,
 ) -> None:
     """Fetch what is new from OpenF1, then replay the snapshot store into the racing tables.
 

@@ -10,6 +10,7 @@ from typing import IO, Annotated, Any
 import msgspec
 import typer
 
+from ingestion.cli.options import StoreOption
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
@@ -36,10 +37,7 @@ def watch_command(
         typer.Option("--log-file", metavar="FILE", dir_okay=False,
                      help="Append the JSON lines there instead of stdout."),
     ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", file_okay=False, help="The snapshot store's folder (default: SNAPSHOT_DIR)."),
-    ] = None,
+    store: StoreOption = None,
     delay: Annotated[
         float,
         typer.Option("--delay", metavar="MINUTES", help="Wait after a session's end before asking."),
@@ -61,15 +59,8 @@ def watch_command(
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
     from ingestion.store import Store
-    from ingestion.watch.loop import (
-        StopFlag,
-        WatchConfig,
-        install_signals,
-        render_schedule,
-        restore_signals,
-        run_watch,
-        store_schedule,
-    )
+    from ingestion.watch.loop import StopFlag, WatchConfig, install_signals, restore_signals, run_watch
+    from ingestion.watch.plan import render_schedule, store_schedule
     from ingestion.watch.schedule import WatchOptions
 
     if delay < 0:

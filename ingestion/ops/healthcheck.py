@@ -31,7 +31,7 @@ from ingestion.errors import IngestionError
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.openf1.client import unresolvable
 from ingestion.store import Store
-from ingestion.watch.loop import STATE_FILE, read_state
+from ingestion.watch.state import STATE_FILE, read_state
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 

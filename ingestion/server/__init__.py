@@ -8,7 +8,8 @@ and an offline mirror for people (``ingest serve``).
         assert server.stats.rate_limited == 0
 
 The filter language is pure (``_query``), so are the limits, tokens and faults (``_control``); the HTTP
-plumbing (``_http``) is a standard-library ThreadingHTTPServer sending what ``_answers`` (pure) decides.
+plumbing (``_http``) is a standard-library ThreadingHTTPServer sending what ``_answers`` (pure) decides,
+with the state its handlers share in ``_state``; ``_serve`` is ``ingest serve``'s shell around it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ from ingestion.server._http import (
     ServerConfig,
     ServerStartError,
     ServerStats,
-    open_source,
-    serve,
     start_server,
 )
 from ingestion.server._query import FieldFilter, Predicate, Query, Row, parse_pairs, parse_query, select
+from ingestion.server._serve import open_source, serve
 from ingestion.server._source import Dataset, SourceError, StoreBodyError, load_rows, load_store
 
 __all__ = [

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
-from ingestion.errors import IngestionError, UsageError
+from ingestion.errors import IngestionError
 from ingestion.server._answers import (
     BAD_CREDENTIALS_BODY,
     BAD_LENGTH_BODY,
@@ -37,17 +35,14 @@ from ingestion.server._answers import (
     RequestRecord,
     ServerConfig,
     ServerStats,
-    answer_get,
     endpoint_of,
 )
 from ingestion.server._control import (
     FaultKind,
-    FaultPlan,
-    SlidingWindowLimiter,
-    TokenBook,
 )
-from ingestion.server._source import Dataset, load_rows, load_store
-from ingestion.server._time import live_windows, shift_dataset
+from ingestion.server._source import Dataset
+from ingestion.server._state import ServerState
+from ingestion.server._time import live_windows
 
 __all__ = [
     "LIVE_SESSION_DETAIL",
@@ -58,73 +53,12 @@ __all__ = [
     "ServerConfig",
     "ServerStartError",
     "ServerStats",
-    "open_source",
-    "serve",
     "start_server",
 ]
 
 
 class ServerStartError(IngestionError):
     """The server cannot listen on the address asked (port taken, host unknown)."""
-
-
-class _State:
-    """Everything the handlers share, behind one lock."""
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        config: ServerConfig,
-        clock: Callable[[], float],
-        log: IO[str] | None,
-        wall: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.dataset = dataset
-        self.config = config
-        self.clock = clock
-        self.wall = wall or (lambda: datetime.now(UTC))
-        self.live = live_windows(dataset)
-        self.log = log
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.faults = FaultPlan(config.faults)
-        self.tokens = (
-            TokenBook(config.token_user, config.token_password, config.token_ttl)
-            if config.token_user is not None and config.token_password is not None
-            else None
-        )
-        self.free = SlidingWindowLimiter(config.per_second, config.per_minute)
-        self.paid: dict[str, SlidingWindowLimiter] = {}
-        self.gets = 0
-        self.records: list[RequestRecord] = []
-
-    def next_get(self) -> int:
-        with self.lock:
-            self.gets += 1
-            return self.gets
-
-    def admit(self, user: str | None) -> bool:
-        with self.lock:
-            if user is None:
-                return self.free.admit(self.clock())
-            limiter = self.paid.get(user)
-            if limiter is None:
-                limiter = self.paid[user] = SlidingWindowLimiter(
-                    self.config.paid_per_second, self.config.paid_per_minute
-                )
-            return limiter.admit(self.clock())
-
-    def record(self, record: RequestRecord, elapsed_ms: float) -> None:
-        with self.lock:
-            self.records.append(record)
-            if self.log is not None:
-                status = "reset" if record.status == 0 else str(record.status)
-                fault = f" (fault {record.fault})" if record.fault else ""
-                self.log.write(f"{record.method} {record.path} {status} {elapsed_ms:.1f} ms{fault}\n")
-                self.log.flush()
-
-    def answer_get(self, endpoint: str | None, query: str) -> Answer:
-        return answer_get(self.dataset, endpoint, query, or_repeated=self.config.or_repeated)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -134,6 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
     timeout = 120  # an idle keep-alive connection is closed after this
     server: _Server
 
@@ -186,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(answer, truncate=fault == "truncated")
 
-    def _get(self, state: _State, fault: FaultKind | None) -> tuple[Answer | None, str]:
+    def _get(self, state: ServerState, fault: FaultKind | None) -> tuple[Answer | None, str]:
         """The answer to this GET and the tier it was served at; None: reset the connection instead."""
         if fault == "reset":
             return None, "free"
@@ -233,11 +168,16 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = Answer(401, BAD_CREDENTIALS_BODY)
             else:
                 ttl = state.config.token_ttl
-                answer = Answer(200, msgspec.json.encode({
-                    "expires_in": f"{ttl:g}" if ttl != int(ttl) else str(int(ttl)),
-                    "access_token": token,
-                    "token_type": "bearer",
-                }))
+                answer = Answer(
+                    200,
+                    msgspec.json.encode(
+                        {
+                            "expires_in": f"{ttl:g}" if ttl != int(ttl) else str(int(ttl)),
+                            "access_token": token,
+                            "token_type": "bearer",
+                        }
+                    ),
+                )
         state.record(RequestRecord("POST", self.path, answer.status), (time.perf_counter() - started) * 1000)
         self._send(answer)
 
@@ -257,7 +197,7 @@ class _Server(ThreadingHTTPServer):
     #: out (SYNs dropped, retried after 1, 3, 7... s). The kernel caps it at net.core.somaxconn.
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], state: _State) -> None:
+    def __init__(self, address: tuple[str, int], state: ServerState) -> None:
         self.state = state
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
@@ -292,7 +232,7 @@ class RunningServer:
     """A server answering in a background thread. ``base_url`` ends in ``/v1``; stop it with :meth:`stop`
     (or use it as a context manager)."""
 
-    def __init__(self, server: _Server, state: _State) -> None:
+    def __init__(self, server: _Server, state: ServerState) -> None:
         self._server = server
         self._state = state
         host, port = server.server_address[:2]
@@ -303,7 +243,9 @@ class RunningServer:
         self.base_url = f"{self.url}/v1"
         self.token_url = f"{self.url}/token"
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"openf1-server-{self.port}",
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"openf1-server-{self.port}",
             daemon=True,
         )
         self._stopped = False
@@ -390,7 +332,7 @@ def start_server(
     ``wall`` (default: the real time) is the instant ``config.live_block`` compares with the sessions.
     """
     config = config or ServerConfig()
-    state = _State(source, config, clock, log, wall)
+    state = ServerState(source, config, clock, log, wall)
     try:
         server = _Server((config.host, config.port), state)
     except OSError as error:
@@ -398,71 +340,3 @@ def start_server(
             f"cannot listen on {config.host}:{config.port}: {error.strerror or error}"
         ) from None
     return RunningServer(server, state)
-
-
-def open_source(
-    rows: Sequence[Path] = (), store: Path | None = None, as_of: datetime | None = None
-) -> Dataset:
-    """The rows of every ``--rows`` directory, then the ``--store``'s (as of ``as_of``), per endpoint."""
-    if not rows and store is None:
-        raise UsageError("nothing to serve: give --rows DIR (repeatable) and/or --store DIR")
-    dataset = load_rows(rows) if rows else Dataset()
-    if store is not None:
-        dataset = dataset.merged(load_store(store, as_of))
-    return dataset
-
-
-def serve(
-    rows: Sequence[Path],
-    store: Path | None,
-    config: ServerConfig,
-    *,
-    as_of: datetime | None = None,
-    now_is: datetime | None = None,
-    announce: Callable[[str], None],
-    log: IO[str] | None,
-) -> ServerStats:
-    """Load the source, serve it until Ctrl-C (or SIGTERM), stop cleanly; the stats of the whole run.
-
-    ``announce`` gets the summary lines (rows per endpoint, limits) and then
-    ``serving OpenF1 on http://HOST:PORT/v1``. ``now_is``: serve the rows moved in time so that this
-    instant of theirs is now (see :func:`ingestion.server._time.shift_dataset`).
-    """
-    dataset = open_source(rows, store, as_of)
-    if now_is is not None:
-        delta = datetime.now(UTC) - now_is
-        dataset = shift_dataset(dataset, delta)
-        days = delta.total_seconds() / 86400
-        announce(f"rows moved by {days:.2f} days: their {now_is:%Y-%m-%dT%H:%M:%SZ} is now")
-    counts = dataset.counts()
-    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
-    announce(f"rows: {summary or 'none (every query answers 404)'}")
-    server = start_server(dataset, config, log=log)
-    limits = f"limits {config.per_second:g}/s {config.per_minute:g}/min (0 = none)"
-    if config.tokens_enabled:
-        limits += f"; POST {server.token_url} -> {config.paid_per_second:g}/s {config.paid_per_minute:g}/min"
-    if config.faults:
-        limits += "; faults " + " ".join(str(f) for f in config.faults)
-    if not config.or_repeated:
-        limits += "; --no-or: a repeated filter key keeps its last value only (OpenF1 before August 2025)"
-    announce(limits)
-    announce(f"serving OpenF1 on {server.base_url}")
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS} if in_main else {}
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return server.stats
-
-
-#: Ctrl-C and a polite kill both stop the server cleanly (even when the shell started us with SIGINT ignored).
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt

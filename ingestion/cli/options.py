@@ -1,0 +1,34 @@
+"""The options several commands share, declared once: ``--store``, ``--json``, ``--wait``, ``--year``,
+``--recent`` (each command adds only its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["JsonOption", "RecentOption", "StoreOption", "WaitOption", "YearsOption"]
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="The snapshot store's folder (default: SNAPSHOT_DIR).", file_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of text.")]
+WaitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait for another writer's lock (the store's, a replay's) (default: 10).",
+    ),
+]
+YearsOption = Annotated[
+    list[int] | None,
+    typer.Option("--year", help="A season (repeatable). Default: the current one."),
+]
+RecentOption = Annotated[
+    int | None,
+    typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
+]
