@@ -1,4 +1,4 @@
-"""Progress of fetch/sync/bulk: one live line that fits the terminal, plain lines elsewhere."""
+"""Progress of fetch/sync/bulk, watch and replay: one live line that fits the terminal, plain lines off it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 from rich.console import Console
 
 from ingestion.cli.conventions import Verbosity, set_verbosity
-from ingestion.cli.progress import LiveLine, ProgressLine, clock_time
+from ingestion.cli.progress import LiveLine, ProgressLine, StageProgress, WatchLine, WatchProgress, clock_time
 from ingestion.fetch import Progress
 from ingestion.instant import format_duration as _duration
+from ingestion.replay import ReplayStep
 
 REQUEST = Progress(
     stage="request", phase=2, done=30, planned=77, current="session_result?meeting_key=1229", eta_s=120.0
@@ -34,7 +35,7 @@ class Clock:
         return self.now
 
 
-def _render(line: LiveLine, width: int) -> str:
+def _render(line: object, width: int) -> str:
     console = Console(width=width, record=True, force_terminal=True, file=io.StringIO(), color_system=None)
     console.print(line)
     return console.export_text()
@@ -134,3 +135,87 @@ def test_progress_clock_time(seconds: float, text: str) -> None:
 )
 def test_fetch_summary_duration_never_says_60_seconds(seconds: float, text: str) -> None:
     assert _duration(seconds) == text
+
+
+SLEEP = {
+    "event": "sleep", "until": "2024-12-08T15:30:00Z", "seconds": 3723.0, "failures": 0,
+    "waiting_for": "session_result?meeting_key=1252 (correction +6 h)",
+}  # fmt: skip
+
+
+def test_watch_line_at_80_columns_counts_down_to_the_next_wake_and_says_what_for() -> None:
+    clock = Clock()
+    line = WatchLine(clock)
+    line.event({"event": "wake"})
+    clock.now += 3
+    assert _render(line, 80) == "watch: pass: looking for what is due 0:03\n"
+    line.event({"event": "fetched", "new": 2, "failed": 0})
+    line.event({"event": "replayed", "written": 40})
+    line.event(SLEEP)
+    text = _render(line, 80)
+    assert text.count("\n") == 1 and len(text.rstrip("\n")) <= 80, text
+    assert text.startswith("watch: next wake-up in 1:02:03, at 15:30Z for session_result?meeting_key=1252 (")
+    clock.now += 10  # no event: the refresh alone moves the countdown
+    assert "next wake-up in 1:01:53," in _render(line, 80)
+    assert "last pass: 2 new, 0 failed, 40 row(s) written" in _render(line, 200)
+
+
+def test_watch_line_during_a_fetch_is_fetch_s_own_line() -> None:
+    clock = Clock()
+    line = WatchLine(clock)
+    line.event({"event": "wake"})
+    line.progress(WAIT)
+    assert "rate limit, next in 50.0 s" in _render(line, 80)
+    line.progress(DONE)
+    line.event({"event": "replaying"})
+    assert _render(line, 80).startswith("watch: pass: replaying into the database")
+
+
+@pytest.mark.parametrize("width", [40, 80, 120])
+def test_watch_line_never_wraps(width: int) -> None:
+    line = WatchLine(Clock())
+    line.event({"event": "error", "reason": "x" * 300})
+    line.event(SLEEP)
+    text = _render(line, width)
+    assert text.count("\n") == 1 and len(text.rstrip("\n")) <= width, text
+
+
+def test_watch_progress_on_a_terminal_only_and_not_with_quiet() -> None:
+    stream = io.StringIO()
+    console = Console(file=stream, width=80, force_terminal=True, color_system=None)
+    shown = WatchProgress(stream, console=console)
+    shown.event(SLEEP)
+    shown.event({"event": "stopped"})
+    assert "next wake-up in" in stream.getvalue() and stream.getvalue().endswith("\x1b[2K")
+    piped = io.StringIO()  # off a terminal the watcher's JSON lines are the plain form: nothing more here
+    plain = WatchProgress(piped)
+    for record in ({"event": "wake"}, SLEEP, {"event": "stopped"}):
+        plain.event(record)
+    plain.progress(WAIT)
+    assert piped.getvalue() == ""
+    set_verbosity(Verbosity.QUIET)
+    quiet = io.StringIO()
+    hushed = WatchProgress(quiet, console=Console(file=quiet, width=80, force_terminal=True))
+    hushed.event(SLEEP)
+    assert quiet.getvalue() == ""
+
+
+def test_replay_stages_show_after_a_second_on_a_terminal_and_never_piped() -> None:
+    clock = Clock()
+    stream = io.StringIO()
+    console = Console(file=stream, width=80, force_terminal=True, color_system=None)
+    stages = StageProgress(stream, console=console, clock=clock)
+    stages(ReplayStep(index=0, name="reading the store"))
+    assert _render(stages, 80) == ""  # a replay this short shows nothing
+    clock.now += 2.5
+    stages(ReplayStep(index=2, name="normalizing", count=1234, unit="snapshot(s) decoded"))
+    assert _render(stages, 80) == "━━━━━───── 2/4 normalizing 1,234 snapshot(s) decoded 0:02\n"
+    stages.clear()
+    assert "2/4 normalizing" in stream.getvalue() and stream.getvalue().endswith("\x1b[2K")
+    piped = io.StringIO()
+    plain = StageProgress(piped, clock=clock)
+    plain(ReplayStep(index=1, name="decoding", count=3, unit="snapshot(s)"))
+    clock.now += 5
+    plain(ReplayStep(index=4, name="loaded", count=8, unit="table(s)"))
+    plain.clear()
+    assert piped.getvalue() == ""

@@ -1,4 +1,4 @@
-"""Progress of fetch, sync and bulk on stderr: a live line on a terminal, a plain line per event elsewhere.
+"""Progress of fetch, sync, bulk, watch and replay on stderr: a live line on a terminal, plain lines off it.
 
 On a terminal the line is drawn by rich (imported only then) and always fits the terminal's width: a bar,
 done/total, percentage, elapsed time, ETA, and the current request or, while waiting for the rate limit, a
@@ -6,12 +6,18 @@ done/total, percentage, elapsed time, ETA, and the current request or, while wai
 printed. Off a terminal (a pipe, a cron log) each answer, plan and notable event is one plain line; waits
 for the rate limit happen before most requests and are printed only with ``--verbose``. ``--quiet`` shows
 no progress at all. Colour follows rich's rules: none off a terminal, none with ``NO_COLOR`` set.
+
+``ingest watch`` (:class:`WatchProgress`) draws the same kind of line: what the watcher does, or what it
+waits for with a countdown to its next wake-up, and fetch's own line while a pass fetches; its plain form is
+its JSON lines. ``ingest replay`` (:class:`StageProgress`) shows the stage it is in, once it has run long
+enough to matter; nothing off a terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ingestion.cli.conventions import Verbosity, verbosity
@@ -22,10 +28,11 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
     from ingestion.fetch import Progress, render_progress
+    from ingestion.replay import ReplayStep
 else:  # the fetch stage only once progress is drawn
     render_progress = lazy("ingestion.fetch", "render_progress")
 
-__all__ = ["LiveLine", "ProgressLine"]
+__all__ = ["LiveLine", "ProgressLine", "StageProgress", "WatchLine", "WatchProgress"]
 
 BAR_WIDTH = 20  # the widest bar (160 columns and more): an eighth of the width below, so words keep room
 
@@ -40,6 +47,25 @@ def clock_time(seconds: float) -> str:
 
 def bar_width(width: int) -> int:
     return min(BAR_WIDTH, max(width // 8, 4))
+
+
+def fit(words: str, room: int) -> str:
+    """``words`` cut to ``room`` characters, an ellipsis marking the cut."""
+    return words if len(words) <= room else words[: max(room - 1, 0)] + "…"
+
+
+def bar_line(fraction: float, words: str, width: int) -> Any:
+    """A rich Text of one line: the bar (``fraction`` filled), then ``words``, never wider than ``width``."""
+    from rich.text import Text
+
+    bar = bar_width(width)
+    filled = round(fraction * bar)
+    line = Text.assemble(
+        ("━" * filled, "bar.complete"), ("─" * (bar - filled), "bar.back"), " ", words,
+        no_wrap=True, overflow="ellipsis",
+    )  # fmt: skip
+    line.truncate(width, overflow="ellipsis")
+    return line
 
 
 class LiveLine:
@@ -89,23 +115,11 @@ class LiveLine:
         elif p is not None and p.current:
             words += f"  {p.current}"
         words = mask_text(words, *self.secrets)
-        room = max(width - bar_width(width) - 1, 10)
-        if len(words) > room:
-            words = words[: room - 1] + "…"
-        return fraction, words
+        return fraction, fit(words, max(width - bar_width(width) - 1, 10))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.text import Text
-
         fraction, words = self.text(options.max_width)
-        bar = bar_width(options.max_width)
-        filled = round(fraction * bar)
-        line = Text.assemble(
-            ("━" * filled, "bar.complete"), ("─" * (bar - filled), "bar.back"), " ", words,
-            no_wrap=True, overflow="ellipsis",
-        )  # fmt: skip
-        line.truncate(options.max_width, overflow="ellipsis")
-        yield line
+        yield bar_line(fraction, words, options.max_width)
 
 
 class ProgressLine:
@@ -128,9 +142,8 @@ class ProgressLine:
         self.level = verbosity()
         self.tty = console is not None or stream.isatty()
         self.clock = clock
-        self.console = console
         self._line: LiveLine | None = None
-        self._live: Any = None
+        self._live = _Live(stream, console)
 
     def __call__(self, progress: Progress) -> None:
         if self.level is Verbosity.QUIET:
@@ -151,20 +164,198 @@ class ProgressLine:
         if progress.stage == "done":
             self.clear()
             return
-        if self._live is None:
-            from rich.console import Console as RichConsole
-            from rich.live import Live
-
+        if self._line is None:
             self._line = LiveLine(self.clock, self.secrets)
-            console = self.console or RichConsole(file=self.stream)
-            self._live = Live(self._line, console=console, refresh_per_second=4, transient=True)
-            self._live.start()
-        assert self._line is not None
         self._line.update(progress)
-        self._live.refresh()
+        self._live.show(self._line)
 
     def clear(self) -> None:
         """Stop and erase the live line (the summary comes next); nothing to do for plain lines."""
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        self._live.stop()
+        self._line = None
+
+
+class _Live:
+    """One rich Live on ``stream`` (or ``console``): started by the first :meth:`show`, refreshed four
+    times a second (so countdowns move on their own), erased by :meth:`stop`."""
+
+    def __init__(self, stream: TextIO, console: Console | None) -> None:
+        self.stream = stream
+        self.console = console
+        self.live: Any = None
+
+    def show(self, renderable: Any) -> None:
+        if self.live is None:
+            from rich.console import Console as RichConsole
+            from rich.live import Live
+
+            console = self.console or RichConsole(file=self.stream)
+            self.live = Live(renderable, console=console, refresh_per_second=4, transient=True)
+            self.live.start()
+        self.live.refresh()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def _at(text: object) -> str:
+    """``2024-12-08T15:30:00Z`` -> ``15:30Z`` (the live line has little room)."""
+    value = str(text or "")
+    return value[11:16] + "Z" if len(value) >= 16 else value
+
+
+class WatchLine:
+    """The live line of ``ingest watch`` (a rich renderable): what the watcher is doing, or, while it
+    sleeps, a countdown to its next wake-up and what that wake-up is for; during a fetch, fetch's line."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, secrets: tuple[str | None, ...] = ()
+    ) -> None:
+        self.clock = clock
+        self.secrets = secrets
+        self.fetch: LiveLine | None = None
+        self.doing = "starting"
+        self.since = clock()
+        self.wake_at: float | None = None
+        self.wake_text = ""
+        self.last = ""
+
+    def event(self, record: Mapping[str, Any]) -> None:
+        """Take one of the watcher's events (the dict of its JSON line)."""
+        kind = record.get("event")
+        now = self.clock()
+        self.wake_at = None
+        if kind == "sleep":
+            self.wake_at = now + float(record.get("seconds") or 0.0)
+            target = record.get("waiting_for") or "the next step"
+            self.wake_text = f"{_at(record.get('until'))} for {target}"
+            return
+        if kind == "wake":
+            self.doing, self.since, self.last = "pass: looking for what is due", now, ""
+        elif kind == "fetched":
+            self.fetch = None
+            self.last = f"{record.get('new', 0)} new, {record.get('failed', 0)} failed"
+            self.doing = f"pass: fetched ({self.last})"
+        elif kind == "replaying":
+            self.doing = "pass: replaying into the database"
+        elif kind == "replayed":
+            self.last += f", {record.get('written', 0)} row(s) written"
+            self.doing = "pass: replayed"
+        elif kind == "blocked":
+            self.last = f"live session, closed until {_at(record.get('until'))}"
+        elif kind == "error":
+            self.last = f"error: {record.get('reason', '')}"
+
+    def progress(self, progress: Progress) -> None:
+        if progress.stage == "done":
+            self.fetch = None
+            return
+        if self.fetch is None:
+            self.fetch = LiveLine(self.clock, self.secrets)
+        self.fetch.update(progress)
+
+    def text(self, width: int) -> str:
+        now = self.clock()
+        if self.wake_at is not None:
+            words = f"watch: next wake-up in {clock_time(self.wake_at - now)}, at {self.wake_text}"
+            if self.last:
+                words += f"  · last pass: {self.last}"
+        else:
+            words = f"watch: {self.doing} {clock_time(now - self.since)}"
+        return fit(mask_text(words, *self.secrets), width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.fetch is not None:
+            yield from self.fetch.__rich_console__(console, options)
+            return
+        from rich.text import Text
+
+        yield Text(self.text(options.max_width), no_wrap=True, overflow="ellipsis")
+
+
+class WatchProgress:
+    """``ingest watch``'s live line on a terminal (stderr); nothing off a terminal or with ``--quiet``:
+    there the JSON lines, one per event, are the plain form. ``console``: draw there (tests)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        secrets: tuple[str | None, ...] = (),
+        *,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.on = verbosity() is not Verbosity.QUIET and (console is not None or stream.isatty())
+        self.line = WatchLine(clock, secrets)
+        self._live = _Live(stream, console)
+
+    def event(self, record: Mapping[str, Any]) -> None:
+        if not self.on:
+            return
+        self.line.event(record)
+        if record.get("event") in ("done", "stopped"):
+            self.clear()
+        else:
+            self._live.show(self.line)
+
+    def progress(self, progress: Progress) -> None:
+        if self.on:
+            self.line.progress(progress)
+            self._live.show(self.line)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Erase the line while something else writes to the terminal; it comes back on the next event."""
+        self._live.stop()
+        yield
+
+    def clear(self) -> None:
+        self._live.stop()
+
+
+class StageProgress:
+    """The stages of a long replay on a terminal (stderr): a bar over the stages, the stage, its count, the
+    time so far. Shown only once the replay has run ``after`` seconds (a quick replay shows nothing);
+    nothing off a terminal or with ``--quiet``."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        after: float = 1.0,
+    ) -> None:
+        self.on = verbosity() is not Verbosity.QUIET and (console is not None or stream.isatty())
+        self.clock = clock
+        self.after = after
+        self.started = clock()
+        self.step: ReplayStep | None = None
+        self._live = _Live(stream, console)
+
+    def __call__(self, step: ReplayStep) -> None:
+        if not self.on:
+            return
+        self.step = step
+        self._live.show(self)
+
+    def text(self, width: int) -> tuple[float, str]:
+        step = self.step
+        if step is None:
+            return 0.0, ""
+        words = f"{step.index}/{step.stages} {step.name}"
+        if step.count is not None:
+            words += f" {step.count:,} {step.unit}"
+        words += f" {clock_time(self.clock() - self.started)}"
+        return step.index / step.stages, fit(words, max(width - bar_width(width) - 1, 10))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.step is None or self.clock() - self.started < self.after:
+            return  # nothing drawn yet: a replay this short needs no progress
+        fraction, words = self.text(options.max_width)
+        yield bar_line(fraction, words, options.max_width)
+
+    def clear(self) -> None:
+        self._live.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import typer
 
+from ingestion.cli.progress import StageProgress
 from ingestion.instant import parse_optional
 
 
@@ -42,14 +43,19 @@ def register(app: typer.Typer) -> None:
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
-        summary = run_replay(
-            database_url(settings),
-            store,
-            instant,
-            results=not no_results,
-            lock_wait=wait,
-            allow_empty=allow_empty,
-        )
+        stages = StageProgress(sys.stderr)  # on a terminal, once the replay has run a second
+        try:
+            summary = run_replay(
+                database_url(settings),
+                store,
+                instant,
+                results=not no_results,
+                lock_wait=wait,
+                allow_empty=allow_empty,
+                progress=stages,
+            )
+        finally:
+            stages.clear()
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
             return

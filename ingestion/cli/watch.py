@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import msgspec
 import typer
 
 from ingestion.cli.options import StoreOption
+from ingestion.cli.progress import WatchProgress
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
@@ -53,8 +55,8 @@ def watch_command(
     """Keep the database current: fetch what a race weekend makes due, replay, sleep, again.
 
     Nothing is asked during a live session without credentials; results are asked again after a race
-    (1 h, 6 h, 24 h, 3 d, 7 d) until the meeting settles. One JSON line per action. SIGTERM/Ctrl-C
-    stop it cleanly (exit 0).
+    (1 h, 6 h, 24 h, 3 d, 7 d) until the meeting settles. One JSON line per action; on a terminal, a live
+    line on stderr says what it does or waits for, with a countdown. SIGTERM/Ctrl-C stop it (exit 0).
 
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
@@ -89,15 +91,22 @@ def watch_command(
         except OSError as exc:
             raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
 
+    display = WatchProgress(sys.stderr, (settings.openf1_password,))
+    shared = stream.isatty()  # the JSON lines and the live line on one terminal: one at a time
+
     def log(record: dict[str, Any]) -> None:
-        stream.write(msgspec.json.encode(record).decode("utf-8") + "\n")
-        stream.flush()
+        with display.paused() if shared else contextlib.nullcontext():
+            stream.write(msgspec.json.encode(record).decode("utf-8") + "\n")
+            stream.flush()
+        display.event(record)
 
     stop = StopFlag()
     previous = install_signals(stop)
     try:
-        code = run_watch(settings, WatchConfig(options=options, once=once), log=log, stop=stop)
+        config = WatchConfig(options=options, once=once)
+        code = run_watch(settings, config, log=log, stop=stop, progress=display.progress)
     finally:
+        display.clear()
         restore_signals(previous)
         if stream is not sys.stdout:
             stream.close()

@@ -8,6 +8,7 @@ both, timed and summarised (what ``ingest replay`` prints). See docs/replay.md f
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -72,6 +73,7 @@ __all__ = [
     "NothingToReplay",
     "Racing",
     "ReplayLocked",
+    "ReplayStep",
     "ReplaySummary",
     "ReplayWarning",
     "Replayed",
@@ -135,6 +137,17 @@ class NothingToReplay(IngestionError):
         )
 
 
+class ReplayStep(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a replay is: ``index`` of ``stages`` stages done, the one now running (``name``) and what it
+    has to work on (``count`` ``unit``), for a progress display."""
+
+    index: int
+    stages: int = 4
+    name: str
+    count: int | None = None
+    unit: str = ""
+
+
 class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     """What a replay did: per table counts, warnings by kind, seconds per stage."""
 
@@ -160,13 +173,16 @@ def run_replay(
     results: bool,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
+    progress: Callable[[ReplayStep], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
-    instead of replaying a store with no snapshot at ``as_of``.
+    instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
+    starts (read, decode, normalize, load) and once at the end.
     """
+    step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
@@ -178,12 +194,18 @@ def run_replay(
         require_schema(conn)
         conn.rollback()
         t0 = time.perf_counter()
+        step(ReplayStep(index=0, name="reading the store"))
         snapshots = snapshots_of(store, as_of, results=results)
         t1 = time.perf_counter()
+        step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
         decoded, warnings = decode_snapshots(snapshots, results=results)
         t2 = time.perf_counter()
+        step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
         replayed = normalize_decoded(decoded, warnings, as_of, results=results)
         t3 = time.perf_counter()
+        counts = replayed.racing.counts()
+        tables = f"row(s), {len(counts)} tables"
+        step(ReplayStep(index=3, name="loading", count=sum(counts.values()), unit=tables))
         seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
         extra: dict[str, object] = {
             "snapshots": len(snapshots),
@@ -194,6 +216,7 @@ def run_replay(
             conn, replayed, results=results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
         )
         seconds["load"] = time.perf_counter() - t3
+        step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))
     return ReplaySummary(
         as_of=as_of,
         results=results,

@@ -31,11 +31,11 @@ import msgspec
 from ingestion.config import Settings
 from ingestion.db import database_url
 from ingestion.errors import IngestionError
-from ingestion.fetch import FetchOptions, RetryPolicy, fetch_requests
+from ingestion.fetch import FetchOptions, ProgressCallback, RetryPolicy, fetch_requests
 from ingestion.replay import run_replay
 from ingestion.store import Store
 from ingestion.watch.locks import DatabaseLock, WatchLocked, store_lock
-from ingestion.watch.plan import iso, last_ended_session, store_schedule
+from ingestion.watch.plan import iso, last_ended_session, store_schedule, waiting_for
 from ingestion.watch.schedule import Schedule, WatchOptions
 from ingestion.watch.state import WatchState, read_state, write_state
 
@@ -139,6 +139,7 @@ class _Watcher:
             self.state.failures = previous.failures
             self.state.last_error = previous.last_error
         self.db_lock = DatabaseLock(url)
+        self.progress: ProgressCallback | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
         self.log({"at": iso(self.clock()), "event": event, **fields})
@@ -153,6 +154,7 @@ class _Watcher:
                 now=plan.now,
                 options=FetchOptions(results=self.options.results, retry=self.config.retry),
                 wall=self.clock,
+                progress=self.progress,
             )
         latest = self.store.latest()
         changed = sorted(
@@ -240,13 +242,14 @@ class _Watcher:
         except OSError as exc:
             self.emit("error", stage="state", reason=str(exc))
 
-    def next_wake(self, *, ok: bool) -> datetime:
+    def next_wake(self, *, ok: bool) -> tuple[datetime, str]:
+        """When to wake next, and what for (the ``waiting_for`` of the ``sleep`` event)."""
         now = self.clock()
         if not ok:  # failures counts the passes that failed before this one
             backoff = FIRST_BACKOFF * (1 << min(self.state.failures, 10))
-            return now + min(backoff, self.options.max_sleep)
+            return now + min(backoff, self.options.max_sleep), "a retry after the failed pass"
         plan, _ = store_schedule(self.store, self.options, now, self.blocked_until)
-        return plan.next_wake
+        return plan.next_wake, waiting_for(plan)
 
     def run(self) -> int:
         mode = "once" if self.config.once else "loop"
@@ -281,14 +284,17 @@ class _Watcher:
             ok = error is None and code != 1
             if not ok and error is None:
                 error = "some requests failed"
-            wake = None if self.config.once else self.next_wake(ok=ok)
+            wake, reason = (None, "") if self.config.once else self.next_wake(ok=ok)
             self.record(ok=ok, error=error, wake=wake)
             if self.config.once:
                 self.emit("done", exit_code=code)
                 return code
             assert wake is not None
             seconds = max(0.0, (wake - self.clock()).total_seconds())
-            self.emit("sleep", until=iso(wake), seconds=round(seconds, 1), failures=self.state.failures)
+            self.emit(
+                "sleep", until=iso(wake), seconds=round(seconds, 1), failures=self.state.failures,
+                waiting_for=reason,
+            )  # fmt: skip
             self.sleep(seconds)
         self.emit("stopped", signal=self.stop.signal or "stop", during="sleep")
         return 0
@@ -303,18 +309,20 @@ def run_watch(
     clock: Clock | None = None,
     sleep: Sleep | None = None,
     stop: StopFlag | None = None,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Watch until ``stop`` is set (or one pass with ``config.once``); the exit code.
 
     Takes the watcher's locks first (one watcher per store, one per database): :class:`WatchLocked` when
     another watcher holds one. ``clock``/``sleep`` default to the real ones (the sleep wakes when ``stop``
-    is set).
+    is set). ``progress`` gets the fetch's progress during a pass (the live line on a terminal).
     """
     stop = stop or StopFlag()
     clock = clock or (lambda: datetime.now(UTC))
     sleep = sleep or stop.sleep
     url = database or database_url(settings)
     watcher = _Watcher(settings, config, url, clock, sleep, log, stop)
+    watcher.progress = progress
     with store_lock(settings.snapshot_dir, clock()):
         try:
             try:

@@ -11,7 +11,7 @@ from ingestion.instant import format_duration
 from ingestion.store import Event, Store
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
 
-__all__ = ["iso", "last_ended_session", "render_schedule", "store_schedule"]
+__all__ = ["iso", "last_ended_session", "render_schedule", "store_schedule", "waiting_for"]
 
 
 def store_schedule(
@@ -26,6 +26,16 @@ def store_schedule(
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def waiting_for(plan: Schedule) -> str:
+    """What the next wake-up of ``plan`` is for, in a few words (the live line of ``ingest watch``)."""
+    if plan.closed is not None and plan.next_wake >= plan.closed.end:
+        return f"the end of {plan.closed.session}'s live window"
+    if plan.upcoming and plan.upcoming[0].at <= plan.next_wake:
+        step = plan.upcoming[0]
+        return f"{step.key} ({step.why})"
+    return "the longest sleep (nothing scheduled sooner)"
 
 
 def _until(later: datetime, now: datetime) -> str:
