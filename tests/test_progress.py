@@ -183,19 +183,20 @@ def test_watch_line_never_wraps(width: int) -> None:
 def test_watch_progress_on_a_terminal_only_and_not_with_quiet() -> None:
     stream = io.StringIO()
     console = Console(file=stream, width=80, force_terminal=True, color_system=None)
-    shown = WatchProgress(stream, console=console)
+    shown = WatchProgress(stream, WatchLine(Clock()), console=console)
     shown.event(SLEEP)
     shown.event({"event": "stopped"})
     assert "next wake-up in" in stream.getvalue() and stream.getvalue().endswith("\x1b[2K")
     piped = io.StringIO()  # off a terminal the watcher's JSON lines are the plain form: nothing more here
-    plain = WatchProgress(piped)
+    plain = WatchProgress(piped, WatchLine(Clock()))
     for record in ({"event": "wake"}, SLEEP, {"event": "stopped"}):
         plain.event(record)
     plain.progress(WAIT)
     assert piped.getvalue() == ""
     set_verbosity(Verbosity.QUIET)
     quiet = io.StringIO()
-    hushed = WatchProgress(quiet, console=Console(file=quiet, width=80, force_terminal=True))
+    hushed_console = Console(file=quiet, width=80, force_terminal=True)
+    hushed = WatchProgress(quiet, WatchLine(Clock()), console=hushed_console)
     hushed.event(SLEEP)
     assert quiet.getvalue() == ""
 

@@ -279,16 +279,9 @@ class WatchProgress:
     """``ingest watch``'s live line on a terminal (stderr); nothing off a terminal or with ``--quiet``:
     there the JSON lines, one per event, are the plain form. ``console``: draw there (tests)."""
 
-    def __init__(
-        self,
-        stream: TextIO,
-        secrets: tuple[str | None, ...] = (),
-        *,
-        console: Console | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, stream: TextIO, line: WatchLine, *, console: Console | None = None) -> None:
         self.on = verbosity() is not Verbosity.QUIET and (console is not None or stream.isatty())
-        self.line = WatchLine(clock, secrets)
+        self.line = line
         self._live = _Live(stream, console)
 
     def event(self, record: Mapping[str, Any]) -> None:

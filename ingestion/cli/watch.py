@@ -12,7 +12,7 @@ import msgspec
 import typer
 
 from ingestion.cli.options import StoreOption
-from ingestion.cli.progress import WatchProgress
+from ingestion.cli.progress import WatchLine, WatchProgress
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
@@ -91,7 +91,7 @@ def watch_command(
         except OSError as exc:
             raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
 
-    display = WatchProgress(sys.stderr, (settings.openf1_password,))
+    display = WatchProgress(sys.stderr, WatchLine(secrets=(settings.openf1_password,)))
     shared = stream.isatty()  # the JSON lines and the live line on one terminal: one at a time
 
     def log(record: dict[str, Any]) -> None:
