@@ -158,6 +158,10 @@ def test_watch_line_at_80_columns_counts_down_to_the_next_wake_and_says_what_for
     clock.now += 10  # no event: the refresh alone moves the countdown
     assert "next wake-up in 1:01:53," in _render(line, 80)
     assert "last pass: 2 new, 0 failed, 40 row(s) written" in _render(line, 200)
+    line.event({"event": "wake"})
+    line.event({"event": "replayed", "written": 0})  # a pass that fetched nothing
+    line.event(SLEEP)
+    assert _render(line, 200).rstrip().endswith("· last pass: 0 row(s) written")
 
 
 def test_watch_line_during_a_fetch_is_fetch_s_own_line() -> None:

@@ -33,7 +33,7 @@ from ingestion.watch.loop import (
     WatchConfig,
     run_watch,
 )
-from ingestion.watch.plan import render_schedule, store_schedule
+from ingestion.watch.plan import render_schedule, store_schedule, waiting_for
 from ingestion.watch.schedule import WatchOptions
 from ingestion.watch.state import read_state
 
@@ -235,6 +235,14 @@ def test_watch_dry_run_prints_a_readable_schedule(
     assert "due now: nothing" in text
     assert "2024-12-08T15:30:00Z" in text and "session_result?meeting_key=1252" in text
     assert "next wake-up: 2024-12-08T15:30:00Z (in 1 h 00 min)" in text
+    assert waiting_for(plan) == "the end of 2024 Abu Dhabi Grand Prix, Race's live window"
+    early = RACE_END - timedelta(days=3)  # the next step is days away: the longest sleep comes first
+    assert waiting_for(store_schedule(Store(settings.snapshot_dir), WatchOptions(), early)[0]) == (
+        "--max-sleep (nothing due sooner)"
+    )
+    after, _ = store_schedule(Store(settings.snapshot_dir), WatchOptions(max_sleep=timedelta(days=30)), early)
+    assert after.closed is None and after.upcoming and after.next_wake == after.upcoming[0].at
+    assert waiting_for(after) == f"{after.upcoming[0].key} ({after.upcoming[0].why})"
 
 
 # --- a simulated race weekend ------------------------------------------------------------------------------
@@ -352,6 +360,8 @@ def test_watch_errors_never_stop_it_and_back_off(
     errors = [line for line in lines if line["event"] == "error"]
     assert errors and errors[0]["status"] == 503
     assert sleeps[:3] == [60.0, 120.0, 240.0]  # back-off doubles after each failed pass
+    waits = [line["waiting_for"] for line in lines if line["event"] == "sleep"]
+    assert waits[:3] == ["a retry after the failed pass"] * 3
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.failures == 0 and state.last_success is not None  # then recovered
     assert "/v1/session_result?meeting_key=1252" in requests.paths()

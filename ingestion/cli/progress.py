@@ -241,7 +241,8 @@ class WatchLine:
         elif kind == "replaying":
             self.doing = "pass: replaying into the database"
         elif kind == "replayed":
-            self.last += f", {record.get('written', 0)} row(s) written"
+            written = f"{record.get('written', 0)} row(s) written"
+            self.last = f"{self.last}, {written}" if self.last else written
             self.doing = "pass: replayed"
         elif kind == "blocked":
             self.last = f"live session, closed until {_at(record.get('until'))}"

@@ -35,7 +35,7 @@ def waiting_for(plan: Schedule) -> str:
     if plan.upcoming and plan.upcoming[0].at <= plan.next_wake:
         step = plan.upcoming[0]
         return f"{step.key} ({step.why})"
-    return "the longest sleep (nothing scheduled sooner)"
+    return "--max-sleep (nothing due sooner)"
 
 
 def _until(later: datetime, now: datetime) -> str:
