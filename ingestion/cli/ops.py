@@ -14,6 +14,7 @@ import typer
 
 from ingestion.cli.db import db_app
 from ingestion.cli.lazy import lazy
+from ingestion.cli.reports import print_audit
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
 from ingestion.masking import mask_url
@@ -21,7 +22,7 @@ from ingestion.masking import mask_url
 if TYPE_CHECKING:
     from ingestion.db import connect, database_url
     from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
-    from ingestion.ops.audit import AuditReport, audit
+    from ingestion.ops.audit import audit
     from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 else:  # the database, audit and healthcheck only when their command runs
     connect = lazy("ingestion.db", "connect")
@@ -64,42 +65,6 @@ def healthcheck_command(
     raise typer.Exit(code)
 
 
-def _print_audit(report: AuditReport) -> None:
-    typer.echo("tables: " + ", ".join(f"{t} {n}" for t, n in report.tables.items()))
-    typer.echo("seasons:")
-    if not report.seasons:
-        typer.echo("  (none)")
-    for s in report.seasons:
-        typer.echo(
-            f"  {s.series} {s.year}: {s.rounds} rounds, {s.sessions} sessions "
-            f"({s.completed_sessions} completed), {s.entrants} entrants, {s.drivers} drivers, "
-            f"{s.results} results"
-        )
-    typer.echo("nulls where a value is expected:")
-    for n in report.nulls:
-        typer.echo(f"  {n.table + '.' + n.column:<30} {n.nulls:>6} of {n.rows:<6} {n.share:6.1%}")
-    why = "the last replay ran without results" if report.results_source != "asked" else "--no-results"
-    skipped = "" if report.results_checked else f" (result checks skipped: {why})"
-    typer.echo(f"findings: {len(report.problems)} problem(s), {len(report.warnings)} warning(s){skipped}")
-    for f in report.findings:
-        mark = "PROBLEM" if f.severity == "problem" else "warning"
-        typer.echo(f"  {mark} [{f.check}] {f.message}")
-        for example in f.examples:
-            typer.echo(f"      {example}")
-        if f.count > len(f.examples) and f.examples:
-            typer.echo(f"      ... and {f.count - len(f.examples)} more")
-    if report.regulations is not None:
-        total = sum(report.regulations.values())
-        kinds = ", ".join(f"{kind} {n}" for kind, n in report.regulations.items())
-        typer.echo(
-            f"regulations (ingest check: OpenF1 against the sporting regulations): {total} finding(s)"
-            + (f": {kinds}; `ingest check` lists each with its OpenF1 request" if total else "")
-        )
-    for note in report.notes:
-        typer.echo(f"note: {note}")
-    typer.echo("audit: OK" if report.ok else "audit: integrity problems found")
-
-
 def audit_command(
     json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     results: bool | None = typer.Option(
@@ -130,7 +95,7 @@ def audit_command(
             }
         )
     else:
-        _print_audit(report)
+        print_audit(report)
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -173,15 +173,20 @@ def verify_command(
 
     Example: ingest verify
     """
+    from ingestion.cli.reports import print_verify
     from ingestion.db import database_url
-    from ingestion.ops.verify import render_verify, verify
+    from ingestion.ops.verify import verify
     from ingestion.store import Store
 
     instant = parse_optional(as_of, option="--as-of")
     settings = _settings(store)
     snapshots = Store(settings.snapshot_dir)
     report = verify(database_url(settings), snapshots, instant, results=results, strict=strict)
-    _finish(report, lambda: render_verify(report), as_json, report.exit_code)
+    if as_json:
+        _finish(report, lambda: [], as_json, report.exit_code)
+    print_verify(report)  # a table on a terminal, plain lines elsewhere
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def diff_command(
