@@ -20,13 +20,13 @@ from naming_support import BOTH_NAMINGS
 from test_audit import Seed, racing_counts, run_cli, run_module, seed_racing
 
 from ingestion.db.clean import (
-    RACING_TABLES,
     CleanReport,
     UserDataReferencesRacing,
     clean_racing,
     counts_by_table,
     delete_order,
 )
+from ingestion.db.naming import RACING_TABLES
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -92,8 +92,9 @@ class Diary:
 
 
 def _racing_set(naming: str) -> tuple[str, ...]:
-    """The tables clean-racing deletes: the model's, and on the app's database its "SeriesAliases" too."""
-    return (*RACING_TABLES, "series_aliases") if naming == "ef" else RACING_TABLES
+    """The tables clean-racing deletes: the model's (on the app's database the driver aliases of the
+    ingester's making are ingestion.driver_aliases), and there the app's "SeriesAliases", "DriverAliases"."""
+    return (*RACING_TABLES, "series_aliases", "app_driver_aliases") if naming == "ef" else RACING_TABLES
 
 
 def _expected(seeded: Seed, naming: str) -> dict[str, int]:

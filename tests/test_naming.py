@@ -143,7 +143,7 @@ def test_naming_migrate_on_the_app_database_creates_nothing_in_public(app_db: st
         assert _one(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'") == indexes
         assert {str(t) for (t,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'ingestion'").fetchall()} == {
-            "schema_migrations", "circuit_keys", "replay_runs"}
+            "schema_migrations", "circuit_keys", "replay_runs", "driver_aliases"}
         assert require_schema(conn) == EF
         assert [s.name for s in status(conn)] == [m.name for m in available("ef")]
 
@@ -286,6 +286,33 @@ def test_naming_app_rows_with_other_ids_are_adopted(app_db: str, store: Store) -
             conn, of_max, rnd, driver)
     assert run_replay(app_db, store, AS_OF, results=True).written == 0
     assert verify(app_db, store).exit_code == 0  # the app's ids, adopted, are what verify compares
+
+
+def test_naming_aliases_of_its_own_making_live_in_schema_ingestion(app_db: str, store: Store) -> None:
+    """On the app's database the driver aliases replay makes go to ingestion.driver_aliases: the app's
+    "DriverAliases" (here one row of its own, even marked openf1) are never written, changed or deleted, and
+    the public tables that receive rows are exactly the app's racing tables replay writes."""
+    with connect(app_db, autocommit=True) as conn:
+        migrate(conn)
+        driver, alias = make_id("app", 1), make_id("app", 2)
+        conn.execute('INSERT INTO "Drivers" ("Id", "FirstName", "LastName", "Slug") VALUES (%s, %s, %s, %s)',
+                     (driver, "Max", "Verstappen", "max-verstappen"))
+        conn.execute('INSERT INTO "DriverAliases" ("Id", "DriverId", "AliasName", "AliasSlug", "Source") '
+                     "VALUES (%s, %s, 'Super Max', 'super-max', 'openf1')", (alias, driver))
+        before = conn.execute('SELECT *, xmin::text FROM "DriverAliases"').fetchall()
+        filled = {t: _one(conn, f'SELECT count(*) FROM public."{t}"') for t in _public_tables(conn)}
+    run_replay(app_db, store, AS_OF, results=True)
+    assert run_replay(app_db, store, AS_OF, results=True).written == 0
+    with connect(app_db, autocommit=True) as conn:
+        assert conn.execute('SELECT *, xmin::text FROM "DriverAliases"').fetchall() == before
+        assert _one(conn, "SELECT count(*) FROM ingestion.driver_aliases WHERE source = 'openf1'") > 0
+        assert _one(conn, 'SELECT count(*) FROM ingestion.driver_aliases a WHERE NOT EXISTS '
+                          '(SELECT 1 FROM "Drivers" d WHERE d."Id" = a.driver_id)') == 0
+        grown = {t for t in _public_tables(conn)
+                 if _one(conn, f'SELECT count(*) FROM public."{t}"') != filled[t]}
+        assert grown == {"Series", "Seasons", "Circuits", "Rounds", "Sessions", "Drivers", "Teams",
+                         "Entrants", "Results"}
+    assert verify(app_db, store).exit_code == 0
 
 
 def test_naming_removals_spare_rows_user_tables_depend_on(db_url: str, conn: Conn, tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ to ``sessions``. This module never cascades into anything outside the racing set
 
 ``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (OpenF1's circuit
 keys of an ``ef`` database, ``ingestion.circuit_keys``, go with the circuits), and never counts as user data.
-Tables are named through the database's naming (:mod:`ingestion.db.naming`): on the app's own database the
-racing set is its PascalCase tables plus its ``"SeriesAliases"``.
+The racing set is :data:`ingestion.db.naming.RACING_TABLES`, named through the database's naming: on the
+app's own database its PascalCase tables, the ingester's ``ingestion.driver_aliases``, and the app's own
+``"SeriesAliases"`` and ``"DriverAliases"``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.db.naming import OWN_SCHEMA, Naming, resolve
-from ingestion.errors import DatabaseError, IngestionError, NotMigrated
+from ingestion.db.naming import OWN_SCHEMA, RACING_TABLES, Naming, require_tables, resolve
+from ingestion.errors import DatabaseError, IngestionError
 
 __all__ = [
-    "RACING_TABLES",
     "CleanBlocked",
     "CleanReport",
     "ForeignKey",
@@ -44,22 +44,8 @@ __all__ = [
     "foreign_keys",
 ]
 
-#: The racing set, in schema ``public`` (shared/SCHEMA.md). Listed parents-last as the preferred order
-#: among tables the foreign keys leave unordered.
-RACING_TABLES: tuple[str, ...] = (
-    "results",
-    "entrants",
-    "sessions",
-    "rounds",
-    "seasons",
-    "series",
-    "driver_aliases",
-    "team_aliases",
-    "circuit_aliases",
-    "drivers",
-    "teams",
-    "circuits",
-)
+#: The preferred delete order among tables the foreign keys leave unordered: the load order reversed.
+_PARENTS_LAST: tuple[str, ...] = tuple(reversed(RACING_TABLES))
 
 #: How many non-racing hops a reported chain may have (cycles are never followed).
 MAX_CHAIN = 4
@@ -229,11 +215,11 @@ class _Racing:
 
     def __init__(self, naming: Naming) -> None:
         self.naming = naming
-        self.models = naming.racing_tables(RACING_TABLES)
-        self.sql = {naming.table(t): t for t in self.models}
+        self.models = naming.racing_tables(_PARENTS_LAST)
+        self.sql = {naming.qualified(t): t for t in self.models}
 
     def __call__(self, schema: str, name: str) -> bool:
-        return schema == self.naming.schema and name in self.sql
+        return (schema, name) in self.sql
 
 
 def _chains(keys: Sequence[ForeignKey], _is_racing: _Racing) -> list[list[ForeignKey]]:
@@ -294,21 +280,6 @@ def _count_path(conn: Conn, path: Sequence[ForeignKey]) -> int:
     return _int(row[0]) if row else 0
 
 
-def _require_racing_tables(conn: Conn, naming: Naming) -> None:
-    present = {
-        str(name)
-        for (name,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
-            (naming.schema, [naming.table(t) for t in RACING_TABLES]),
-        ).fetchall()
-    }
-    missing = [naming.table(t) for t in RACING_TABLES if naming.table(t) not in present]
-    if missing:
-        raise NotMigrated(
-            f"the database lacks the racing tables {', '.join(missing)}: run `ingest db migrate`"
-        )
-
-
 def _count(conn: Conn, naming: Naming, table: str) -> int:
     row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(naming.rel(table))).fetchone()
     return _int(row[0]) if row else 0
@@ -320,7 +291,7 @@ def _plan(conn: Conn, naming: Naming) -> tuple[list[str], list[Referrer], list[s
     keys = foreign_keys(conn)
     _is_racing = _Racing(naming)
     racing_edges = [
-        (_is_racing.sql[k.child_name], _is_racing.sql[k.parent_name])
+        (_is_racing.sql[(k.child_schema, k.child_name)], _is_racing.sql[(k.parent_schema, k.parent_name)])
         for k in keys
         if _is_racing(k.child_schema, k.child_name) and _is_racing(k.parent_schema, k.parent_name)
     ]
@@ -364,7 +335,7 @@ def clean_racing(conn: Conn, *, dry_run: bool, naming: Naming | None = None) -> 
     try:
         with conn.transaction():
             naming = naming or resolve(conn)
-            _require_racing_tables(conn, naming)
+            require_tables(conn, naming, RACING_TABLES)
             order, referrers, referencing = _plan(conn, naming)
             blockers = tuple(referrers)
             if dry_run:

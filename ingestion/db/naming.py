@@ -1,17 +1,19 @@
 """The SQL names of the racing tables in one database: ``snake`` (ours) or ``ef`` (the app's own database).
 
-The racing tables are described once (:data:`ingestion.replay.rows.TABLES`, snake_case names as in
-``shared/SCHEMA.md``); a :class:`Naming` turns a table or column of that model into the SQL name a given
-database uses:
+The racing tables are listed once (:data:`RACING_TABLES`, snake_case names as in ``shared/SCHEMA.md``;
+replay describes those it writes in :data:`ingestion.replay.rows.TABLES`); a :class:`Naming` turns a table
+or column of that model into the SQL name a given database uses:
 
 - ``snake``: the schema ``ingest db migrate`` creates: unquoted snake_case (``sessions.open_f1_session_key``);
 - ``ef``: the schema the app's Entity Framework Core migrations create: quoted PascalCase, every word
   capitalised and joined (``"Sessions"."OpenF1SessionKey"``, ``"Results"."Q1Time"``, ``"Series"."UIOrder"``).
 
 What the app's model lacks is kept out of its tables on an ``ef`` database: OpenF1's circuit key lives in
-``ingestion.circuit_keys`` (a *side table* keyed by the circuit's id), replay runs and migrations in schema
-``ingestion``. :meth:`Naming.select` reads a table with every model column under its snake_case name (side
-columns joined in), so readers work the same on both namings.
+``ingestion.circuit_keys`` (a *side table* keyed by the circuit's id), the driver aliases of the ingester's
+own making in ``ingestion.driver_aliases`` (an *own table*, snake_case: the app's ``"DriverAliases"`` are
+the app's, never written), replay runs and migrations in schema ``ingestion``. :meth:`Naming.select` reads
+a table with every model column under its snake_case name (side columns joined in), so readers work the
+same on both namings.
 
 Which naming a database uses is detected from its catalog (:func:`detect`), or forced by
 ``DATABASE_SCHEMA=snake|ef`` (default ``auto``); :func:`resolve` does both.
@@ -28,9 +30,12 @@ import psycopg
 from psycopg import sql
 
 from ingestion.config import database_schema
+from ingestion.errors import NotMigrated
 
 __all__ = [
     "EF",
+    "OWN_SCHEMA",
+    "RACING_TABLES",
     "SETTINGS",
     "SNAKE",
     "Kind",
@@ -39,6 +44,7 @@ __all__ = [
     "SideColumn",
     "detect",
     "pascal",
+    "require_tables",
     "resolve",
 ]
 
@@ -53,6 +59,14 @@ _EF_EXCEPTIONS = {"ui_order": "UIOrder"}
 
 #: The schema of the ingester's own tables (bookkeeping; on an ``ef`` database also its side tables).
 OWN_SCHEMA = "ingestion"
+
+#: THE racing tables of ``shared/SCHEMA.md`` (model names), in load order: parents before children.
+#: Replay's table specs (:data:`ingestion.replay.rows.TABLES`) follow this order for the tables it writes;
+#: clean-racing, audit and the readers take the whole set.
+RACING_TABLES: tuple[str, ...] = (
+    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
+    "driver_aliases", "team_aliases", "circuit_aliases",
+)
 
 
 def snake(name: str) -> str:
@@ -88,9 +102,14 @@ _EF_SIDE: dict[tuple[str, str], SideColumn] = {
 #: (round, driver), not on (round, driver, team)).
 _EF_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {"entrants": (("round_id", "driver_id"),)}
 
-#: Racing tables of the app's database that the ingester does not write: racing data all the same
-#: (clean-racing deletes them, they never count as user data).
-_EF_EXTRA_RACING: tuple[str, ...] = ("series_aliases",)
+#: Model tables the ingester keeps in its own schema on an ``ef`` database, under their snake_case names
+#: (``ingestion.driver_aliases``): the driver aliases of its own making. The issue's rule: what it needs
+#: beyond the app's racing rows lives in schema ``ingestion``; the app's ``"DriverAliases"`` are the app's.
+_EF_OWN: frozenset[str] = frozenset({"driver_aliases"})
+
+#: Racing tables of the app's database that the ingester neither writes nor reads (model name -> SQL name):
+#: racing data all the same (clean-racing deletes them, they never count as user data).
+_EF_EXTRA_RACING: dict[str, str] = {"series_aliases": "SeriesAliases", "app_driver_aliases": "DriverAliases"}
 
 
 class Naming(msgspec.Struct, frozen=True):
@@ -100,15 +119,30 @@ class Naming(msgspec.Struct, frozen=True):
 
     @property
     def schema(self) -> str:
+        """The schema of the racing tables (the app's, on ``ef``); see :meth:`schema_of`."""
         return "public"
 
+    def own(self, name: str) -> bool:
+        """Whether model table ``name`` is one the ingester keeps in its own schema (``ef`` only)."""
+        return self.kind == "ef" and name in _EF_OWN
+
+    def schema_of(self, name: str) -> str:
+        """The schema that holds model table ``name``."""
+        return OWN_SCHEMA if self.own(name) else self.schema
+
     def table(self, name: str) -> str:
-        """The SQL name (unquoted text) of model table ``name``."""
-        return pascal(name) if self.kind == "ef" else name
+        """The SQL name (unquoted text, in :meth:`schema_of`) of model table ``name``."""
+        if self.kind == "snake" or self.own(name):
+            return name
+        return _EF_EXTRA_RACING.get(name) or pascal(name)
 
     def column(self, table: str, column: str) -> str:
         """The SQL name of ``column`` of model table ``table`` (in its own table; see :meth:`side`)."""
-        return pascal(column) if self.kind == "ef" else column
+        return pascal(column) if self.kind == "ef" and not self.own(table) else column
+
+    def qualified(self, name: str) -> tuple[str, str]:
+        """(schema, SQL name) of model table ``name``: how the catalog names it."""
+        return self.schema_of(name), self.table(name)
 
     def side(self, table: str, column: str) -> SideColumn | None:
         """Where a model column the database's table lacks is kept, or None (it is in the table)."""
@@ -122,7 +156,7 @@ class Naming(msgspec.Struct, frozen=True):
 
     def rel(self, name: str) -> sql.Identifier:
         """The qualified table of model table ``name`` (``public.sessions`` / ``public."Sessions"``)."""
-        return sql.Identifier(self.schema, self.table(name))
+        return sql.Identifier(*self.qualified(name))
 
     def col(self, table: str, column: str) -> sql.Identifier:
         return sql.Identifier(self.column(table, column))
@@ -132,7 +166,7 @@ class Naming(msgspec.Struct, frozen=True):
         extra = _EF_KEYS.get(table, ()) if self.kind == "ef" else ()
         return tuple(dict.fromkeys((*keys, *extra)))
 
-    def racing_tables(self, model: Sequence[str]) -> tuple[str, ...]:
+    def racing_tables(self, model: Sequence[str] = RACING_TABLES) -> tuple[str, ...]:
         """Model names of every racing table of the database: ``model`` plus the app's own extras."""
         return (*model, *(_EF_EXTRA_RACING if self.kind == "ef" else ()))
 
@@ -209,23 +243,39 @@ def catalog_columns(conn: Conn, naming: Naming, tables: Sequence[str]) -> dict[s
     in the table's order: what readers that need more than the owned columns select."""
     rows = conn.execute(
         """
-        SELECT c.relname::text, a.attname::text FROM pg_attribute a
+        SELECT n.nspname::text, c.relname::text, a.attname::text FROM pg_attribute a
         JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE (n.nspname::text, c.relname::text) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+          AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY c.relname, a.attnum
         """,
-        (naming.schema, [naming.table(t) for t in tables]),
+        ([naming.schema_of(t) for t in tables], [naming.table(t) for t in tables]),
     ).fetchall()
-    model = {naming.table(t): t for t in tables}
+    model = {naming.qualified(t): t for t in tables}
     out: dict[str, list[str]] = {t: [] for t in tables}
-    for relname, attname in rows:
-        table = model[str(relname)]
+    for nspname, relname, attname in rows:
+        table = model[(str(nspname), str(relname))]
         column = snake(str(attname)) if naming.kind == "ef" else str(attname)
         if naming.column(table, column) == attname:  # a name the model can address
             out[table].append(column)
     for table in tables:
         out[table].extend(c for c, _ in naming.side_columns(table) if c not in out[table])
     return {t: tuple(cs) for t, cs in out.items()}
+
+
+def require_tables(conn: Conn, naming: Naming, tables: Sequence[str]) -> None:
+    """:class:`~ingestion.errors.NotMigrated` naming the model tables ``tables`` the database lacks."""
+    rows = conn.execute(
+        "SELECT schemaname::text, tablename::text FROM pg_tables "
+        "WHERE (schemaname::text, tablename::text) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([naming.schema_of(t) for t in tables], [naming.table(t) for t in tables]),
+    ).fetchall()
+    present = {(str(schema), str(name)) for schema, name in rows}
+    missing = sorted(naming.table(t) for t in tables if naming.qualified(t) not in present)
+    if missing:
+        raise NotMigrated(
+            f"the database lacks the racing tables {', '.join(missing)}: run `ingest db migrate`"
+        )
 
 
 _NOT_ALIAS = r"(?!(?:WHERE|GROUP|ORDER|JOIN|LEFT|RIGHT|INNER|CROSS|ON|LIMIT|HAVING|UNION|USING)\b)"
@@ -251,16 +301,9 @@ def rewriter(naming: Naming, columns: Mapping[str, Sequence[str]], render: Calla
     return rewrite
 
 
-#: The model's racing tables (as :data:`ingestion.replay.rows.TABLES` plus the aliases replay never writes).
-MODEL_TABLES: tuple[str, ...] = (
-    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-    "driver_aliases", "team_aliases", "circuit_aliases",
-)
-
-
 def reader(conn: Conn, naming: Naming | None = None) -> Callable[[str], str]:
     """:func:`rewriter` for ``conn``'s database (naming resolved, columns from its catalog)."""
     naming = naming or resolve(conn)
     if naming.kind == "snake":
         return lambda query: query
-    return rewriter(naming, catalog_columns(conn, naming, MODEL_TABLES), lambda q: q.as_string(conn))
+    return rewriter(naming, catalog_columns(conn, naming, RACING_TABLES), lambda q: q.as_string(conn))

@@ -39,23 +39,22 @@ def protected(
     ``racing`` are the model names of the racing tables (:meth:`Naming.racing_tables`). Always a valid
     condition (``false`` when no user table can be reached).
     """
-    sql_racing = {naming.table(t): t for t in racing}
-    clause = _clause(keys, naming, sql_racing, naming.table(table), alias, 0, (table,))
+    sql_racing = {naming.qualified(t): t for t in racing}
+    clause = _clause(keys, sql_racing, naming.qualified(table), alias, 0, (table,))
     return clause if clause is not None else sql.SQL("false")
 
 
 def _clause(
     keys: Sequence[ForeignKey],
-    naming: Naming,
-    sql_racing: dict[str, str],
-    parent: str,
+    sql_racing: dict[tuple[str, str], str],
+    parent: tuple[str, str],
     alias: str,
     depth: int,
     seen: tuple[str, ...],
 ) -> sql.Composable | None:
     parts: list[sql.Composable] = []
     for n, k in enumerate(keys):
-        if k.parent_schema != naming.schema or k.parent_name != parent or k.child_schema == OWN_SCHEMA:
+        if (k.parent_schema, k.parent_name) != parent or k.child_schema == OWN_SCHEMA:
             continue
         child_alias = f"{alias}_{depth}_{n}"
         child = sql.Identifier(child_alias)
@@ -64,7 +63,8 @@ def _clause(
             sql.SQL("{}.{} = {}.{}").format(child, sql.Identifier(cc), parent_alias, sql.Identifier(pc))
             for cc, pc in zip(k.child_columns, k.parent_columns, strict=True)
         )
-        racing_child = k.child_schema == naming.schema and k.child_name in sql_racing
+        child_table = (k.child_schema, k.child_name)
+        racing_child = child_table in sql_racing
         if not racing_child:
             parts.append(
                 sql.SQL("EXISTS (SELECT 1 FROM {} {} WHERE {})").format(
@@ -74,10 +74,10 @@ def _clause(
             continue
         # a racing child: only a cascade carries the delete further (restrict/set null among racing rows
         # are the racing data's own business), and only while it leads to user rows
-        model = sql_racing[k.child_name]
+        model = sql_racing[child_table]
         if k.on_delete != "c" or depth + 1 >= MAX_DEPTH or model in seen:
             continue
-        inner = _clause(keys, naming, sql_racing, k.child_name, child_alias, depth + 1, (*seen, model))
+        inner = _clause(keys, sql_racing, child_table, child_alias, depth + 1, (*seen, model))
         if inner is not None:
             parts.append(
                 sql.SQL("EXISTS (SELECT 1 FROM {} {} WHERE {} AND ({}))").format(

@@ -26,8 +26,8 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.db.naming import Naming, catalog_columns, resolve, rewriter
-from ingestion.errors import NotMigrated
+from ingestion.db.naming import RACING_TABLES as TABLES
+from ingestion.db.naming import Naming, catalog_columns, require_tables, resolve, rewriter
 from ingestion.ops.audit_checks import RELATIONS, RESULTS_GRACE, SESSION_TYPES, STATUS_GRACE, Severity, checks
 from ingestion.ops.check import check, rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
@@ -119,28 +119,8 @@ class AuditReport(msgspec.Struct, frozen=True):
         return not self.problems
 
 
-TABLES: tuple[str, ...] = (
-    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-    "driver_aliases", "team_aliases", "circuit_aliases",
-)
-
-
 def _require_tables(conn: Conn, naming: Naming) -> None:
-    tables = {naming.table(child) for child, _, _ in RELATIONS} | {
-        naming.table(parent) for _, _, parent in RELATIONS
-    }
-    present = {
-        str(name)
-        for (name,) in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
-            (naming.schema, sorted(tables)),
-        ).fetchall()
-    }
-    missing = sorted(tables - present)
-    if missing:
-        raise NotMigrated(
-            f"the database lacks the racing tables {', '.join(missing)}: run `ingest db migrate`"
-        )
+    require_tables(conn, naming, sorted({t for relation in RELATIONS for t in relation[::2]}))
 
 
 def _int(value: object) -> int:

@@ -12,30 +12,16 @@ column by column (:func:`compare`, pure), once the expected rows have adopted th
 holding their natural keys, as the load does (:mod:`ingestion.replay.adopt`: rows the app or an older
 pipeline wrote keep their ids). It never writes.
 
-Per table, rows are:
-
-- **missing**: replay produces the id, the table does not hold it;
-- **different**: both hold the id, some owned columns differ (each listed: database value, expected value);
-- **extra**: the table holds a row replay would DELETE: an entrant of a replayed round that the snapshots
-  no longer contain (with results off, only if no result points at it), a result of a replayed round
-  (results on), an ``openf1`` alias of a replayed driver;
-- **kept**: the table holds a row the snapshots do not imply, which replay keeps by design (users' data
-  depends on it, found from the foreign-key catalog as replay does; or see below) and so cannot
-  be a replay defect: series, seasons, circuits, rounds, sessions, drivers and teams are never deleted
-  (users' data points at sessions and rounds; a session OpenF1 dropped stays), nor are the entrants and
-  results of rounds the snapshots do not have, nor aliases added by hand. Kept rows are listed and
-  counted; they fail the verification only with ``strict``.
-
+Per table, rows are missing, different, extra (a row a replay would remove) or kept (a row replay keeps
+by design, which fails the verification only with ``strict``): :mod:`ingestion.ops.verify_compare`.
 With results off, the ``results`` table is not compared (replay neither writes nor deletes it then).
 Exit code: 0 the database matches, 1 a difference (missing, different, extra; kept too when strict).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -43,21 +29,18 @@ from ingestion.db import connect, require_schema
 from ingestion.db.connection import has_unique_index
 from ingestion.db.userdata import spared
 from ingestion.instant import as_utc
-from ingestion.replay import (
-    TABLES,
-    NoSnapshotStore,
-    Racing,
-    SessionStatus,
-    SessionType,
-    TableSpec,
-    racing_snapshot,
-    replay,
+from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, as_dicts, compare
+from ingestion.ops.verify_facts import (
+    LatestSession,
+    database_facts,
+    empty_driver_meetings,
+    rounds_without_drivers,
 )
+from ingestion.replay import NoSnapshotStore, racing_snapshot, replay
 from ingestion.replay.adopt import adopt
 from ingestion.replay.load import last_replay
-from ingestion.replay.rows import DRIVER_KEY, TABLE_NAMES, one_entrant_per_driver
-from ingestion.store import Event, Store
-from ingestion.store.check import is_empty
+from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
+from ingestion.store import Store
 
 __all__ = [
     "EXAMPLES",
@@ -74,53 +57,6 @@ __all__ = [
     "verify",
 ]
 
-#: Examples shown per table and kind of difference.
-EXAMPLES = 3
-_ID = "id"
-
-Rows = Mapping[str, Sequence[tuple[object, ...]]]
-
-
-class ColumnDiff(msgspec.Struct, frozen=True, kw_only=True):
-    column: str
-    database: Any
-    expected: Any
-
-
-class RowIssue(msgspec.Struct, frozen=True, kw_only=True):
-    """A row that differs: its id, a readable name (``session 9472 max-verstappen``), differing columns."""
-
-    id: str
-    label: str
-    columns: tuple[ColumnDiff, ...] = ()
-
-
-class TableCheck(msgspec.Struct, frozen=True, kw_only=True):
-    table: str
-    compared: bool  # False: results with results off
-    expected: int  # rows replay produces
-    database: int  # rows the table holds
-    missing: int = 0
-    extra: int = 0
-    different: int = 0
-    kept: int = 0
-    missing_examples: tuple[RowIssue, ...] = ()
-    extra_examples: tuple[RowIssue, ...] = ()
-    different_examples: tuple[RowIssue, ...] = ()
-    kept_examples: tuple[RowIssue, ...] = ()
-
-    @property
-    def differences(self) -> int:
-        return self.missing + self.extra + self.different
-
-
-class LatestSession(msgspec.Struct, frozen=True, kw_only=True):
-    round: str
-    type: str
-    start_time_utc: datetime
-    open_f1_session_key: int
-
-
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     as_of: datetime
     results: bool
@@ -136,256 +72,6 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     exit_code: int
     #: rounds with a completed session but no entrants (a false "No results found." stored for drivers)
     without_drivers: tuple[str, ...] = ()
-
-
-# --- the comparison (pure) ------------------------------------------------------------------------------
-
-
-def _norm(value: object) -> object:
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return value
-
-
-def _show(value: object) -> object:
-    """A JSON- and print-friendly value."""
-    if isinstance(value, uuid.UUID | datetime):
-        return str(value)
-    return value
-
-
-class _Names:
-    """Readable names of rows, from the expected rows and the database's."""
-
-    def __init__(self, racing: Racing, database: Rows) -> None:
-        self.slugs: dict[object, str] = {}
-        self.session_keys: dict[object, int] = {}
-        self.entrants: dict[object, tuple[object, object]] = {}  # id -> (round_id, driver_id)
-        for table in ("rounds", "drivers", "teams", "circuits", "series"):
-            columns = _spec(table).columns
-            for values in database.get(table, ()):
-                row = dict(zip(columns, values, strict=True))
-                self.slugs[row["id"]] = str(row["slug"])
-            for r in racing.table(table):
-                self.slugs[r.id] = str(r.slug)  # type: ignore[attr-defined]
-        for values in database.get("sessions", ()):
-            row = dict(zip(_spec("sessions").columns, values, strict=True))
-            self.session_keys[row["id"]] = int(row["open_f1_session_key"])  # type: ignore[call-overload]
-        for s in racing.sessions:
-            self.session_keys[s.id] = s.open_f1_session_key
-        for values in database.get("entrants", ()):
-            row = dict(zip(_spec("entrants").columns, values, strict=True))
-            self.entrants[row["id"]] = (row["round_id"], row["driver_id"])
-        for e in racing.entrants:
-            self.entrants[e.id] = (e.round_id, e.driver_id)
-
-    def slug(self, key: object) -> str:
-        return self.slugs.get(key, str(key))
-
-    def label(self, table: str, row: Mapping[str, object]) -> str:
-        if table == "sessions":
-            return f"session {row['open_f1_session_key']}"
-        if table == "seasons":
-            return f"season {row['year']}"
-        if table == "entrants":
-            return f"{self.slug(row['round_id'])} {self.slug(row['driver_id'])}"
-        if table == "results":
-            _, driver_id = self.entrants.get(row["entrant_id"], (None, row["entrant_id"]))
-            key = self.session_keys.get(row["session_id"], row["session_id"])
-            return f"session {key} {self.slug(driver_id)}"
-        if table == "driver_aliases":
-            return f"{self.slug(row['driver_id'])} alias {row['alias_slug']}"
-        return str(row.get("slug", row["id"]))
-
-
-def _spec(name: str) -> TableSpec:
-    return next(spec for spec in TABLES if spec.name == name)
-
-
-def _deletable(
-    table: str, row: Mapping[str, object], racing: Racing, database: Rows, results: bool,
-    spared: frozenset[object] = frozenset(),
-) -> bool:
-    """Whether replay would delete this database row that the snapshots do not imply (else it keeps it).
-
-    ``spared``: ids of rows users' data depends on, which replay never deletes."""
-    if row["id"] in spared:
-        return False
-    rounds = {r.id for r in racing.rounds}
-    if table == "entrants":
-        if row["round_id"] not in rounds:
-            return False
-        if not results:
-            entrant_col = _spec("results").columns.index("entrant_id")
-            return all(values[entrant_col] != row["id"] for values in database.get("results", ()))
-        return True
-    if table == "results":
-        columns = _spec("sessions").columns
-        round_of = {values[0]: values[columns.index("round_id")] for values in database.get("sessions", ())}
-        return results and round_of.get(row["session_id"]) in rounds
-    if table == "driver_aliases":
-        return row["driver_id"] in {d.id for d in racing.drivers} and row["source"] == "openf1"
-    return False
-
-
-def compare(
-    racing: Racing,
-    database: Rows,
-    *,
-    results: bool,
-    examples: int = EXAMPLES,
-    spared: frozenset[object] = frozenset(),
-) -> tuple[TableCheck, ...]:
-    """Compare the rows replay produces with the database's (``racing_snapshot`` form), table by table.
-
-    ``spared``: ids of rows replay keeps because users' data depends on them (kept, not extra)."""
-    names = _Names(racing, database)
-    checks: list[TableCheck] = []
-    for spec in TABLES:
-        held = database.get(spec.name, ())
-        expected_rows = racing.table(spec.name)
-        if spec.name == "results" and not results:
-            checks.append(TableCheck(table=spec.name, compared=False, expected=0, database=len(held)))
-            continue
-        stored = {values[0]: dict(zip(spec.columns, values, strict=True)) for values in held}
-        expected = {getattr(r, _ID): {c: getattr(r, c) for c in spec.columns} for r in expected_rows}
-        missing: list[RowIssue] = []
-        different: list[RowIssue] = []
-        extra: list[RowIssue] = []
-        kept: list[RowIssue] = []
-        n_missing = n_different = n_extra = n_kept = 0
-        for key, want in expected.items():
-            have = stored.get(key)
-            if have is None:
-                n_missing += 1
-                if len(missing) < examples:
-                    missing.append(RowIssue(id=str(key), label=names.label(spec.name, want)))
-                continue
-            columns = tuple(
-                ColumnDiff(column=c, database=_show(have[c]), expected=_show(want[c]))
-                for c in spec.columns[1:]
-                if _norm(have[c]) != _norm(want[c])
-            )
-            if columns:
-                n_different += 1
-                if len(different) < examples:
-                    label = names.label(spec.name, want)
-                    different.append(RowIssue(id=str(key), label=label, columns=columns))
-        for key, have in stored.items():
-            if key in expected:
-                continue
-            issue = RowIssue(id=str(key), label=names.label(spec.name, have))
-            if _deletable(spec.name, have, racing, database, results, spared):
-                n_extra += 1
-                if len(extra) < examples:
-                    extra.append(issue)
-            else:
-                n_kept += 1
-                if len(kept) < examples:
-                    kept.append(issue)
-        checks.append(
-            TableCheck(
-                table=spec.name,
-                compared=True,
-                expected=len(expected),
-                database=len(held),
-                missing=n_missing,
-                extra=n_extra,
-                different=n_different,
-                kept=n_kept,
-                missing_examples=tuple(missing),
-                extra_examples=tuple(extra),
-                different_examples=tuple(different),
-                kept_examples=tuple(kept),
-            )
-        )
-    return tuple(checks)
-
-
-def database_facts(
-    database: Rows,
-) -> tuple[dict[str, int], dict[int, int], dict[str, int], LatestSession | None]:
-    """Counts per table, rounds per season, sessions per type, the latest completed session (pure)."""
-    counts = {spec.name: len(database.get(spec.name, ())) for spec in TABLES}
-    year_col = _spec("seasons").columns.index("year")
-    year_of = {values[0]: int(str(values[year_col])) for values in database.get("seasons", ())}
-    round_cols = _spec("rounds").columns
-    rounds_per_season: dict[int, int] = {}
-    round_names: dict[object, str] = {}
-    for values in database.get("rounds", ()):
-        row = dict(zip(round_cols, values, strict=True))
-        year = year_of.get(row["season_id"], 0)
-        rounds_per_season[year] = rounds_per_season.get(year, 0) + 1
-        round_names[row["id"]] = f"{year} {row['name']}"
-    session_cols = _spec("sessions").columns
-    per_type: dict[str, int] = {}
-    latest: tuple[datetime, int, dict[str, object]] | None = None
-    for values in database.get("sessions", ()):
-        row = dict(zip(session_cols, values, strict=True))
-        kind = _type_name(row["type"])
-        per_type[kind] = per_type.get(kind, 0) + 1
-        start = _norm(row["start_time_utc"])
-        if row["status"] == SessionStatus.Completed and isinstance(start, datetime):
-            candidate = (start, int(row["open_f1_session_key"]), row)  # type: ignore[call-overload]
-            if latest is None or candidate[:2] > latest[:2]:
-                latest = candidate
-    last = None
-    if latest is not None:
-        start, key, row = latest
-        last = LatestSession(
-            round=round_names.get(row["round_id"], str(row["round_id"])),
-            type=_type_name(row["type"]),
-            start_time_utc=start,
-            open_f1_session_key=key,
-        )
-    ordered_types = {t.name: per_type[t.name] for t in SessionType if t.name in per_type}
-    ordered_types.update({k: v for k, v in per_type.items() if k not in ordered_types})
-    return counts, dict(sorted(rounds_per_season.items())), ordered_types, last
-
-
-def empty_driver_meetings(events: Iterable[Event]) -> set[int]:
-    """Meeting keys whose latest stored ``drivers`` answer (among ``events``) is empty (pure)."""
-    keys: set[int] = set()
-    for event in events:
-        if event.endpoint != "drivers" or not is_empty(event):
-            continue
-        for name, value in event.request.params():
-            if name == "meeting_key" and value.isdigit():
-                keys.add(int(value))
-    return keys
-
-
-def rounds_without_drivers(database: Rows, empty_meetings: set[int]) -> tuple[str, ...]:
-    """``2024 Bahrain Grand Prix`` for every round with a completed session and no entrant whose drivers
-    answer was stored empty (``empty_meetings``) (pure).
-
-    OpenF1 publishes a meeting's drivers during its first session, so such an answer was a false "No results
-    found.": the database matches the snapshots and is still incomplete. (A round whose drivers were never
-    asked, out of a ``--recent`` fetch's window, is not one.)"""
-    year_col = _spec("seasons").columns.index("year")
-    year_of = {values[0]: str(values[year_col]) for values in database.get("seasons", ())}
-    round_cols = _spec("rounds").columns
-    names = {}
-    for values in database.get("rounds", ()):
-        row = dict(zip(round_cols, values, strict=True))
-        if row["open_f1_meeting_key"] in empty_meetings:
-            names[row["id"]] = f"{year_of.get(row['season_id'], '?')} {row['name']}"
-    session_cols = _spec("sessions").columns
-    completed = set()
-    for values in database.get("sessions", ()):
-        row = dict(zip(session_cols, values, strict=True))
-        if row["status"] == SessionStatus.Completed:
-            completed.add(row["round_id"])
-    entrant_round = _spec("entrants").columns.index("round_id")
-    entered = {values[entrant_round] for values in database.get("entrants", ())}
-    return tuple(sorted(names[r] for r in completed - entered if r in names))
-
-
-def _type_name(value: object) -> str:
-    try:
-        return SessionType(int(value)).name  # type: ignore[call-overload]
-    except (ValueError, TypeError):
-        return f"type {value}"
 
 
 # --- the shell ------------------------------------------------------------------------------------------
@@ -416,7 +102,7 @@ def verify(
             last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
-            keep = spared(conn, naming, naming.racing_tables(TABLE_NAMES))
+            keep = spared(conn, naming, naming.racing_tables())
     sources: list[str] = []
     if as_of is None:
         if last is not None:
@@ -436,8 +122,7 @@ def verify(
             results = True
     replayed = replay(store, instant, results=results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
-    stored = {s.name: [dict(zip(s.columns, v, strict=True)) for v in database[s.name]] for s in TABLES}
-    racing, _ = adopt(racing, stored, lambda spec: naming.unique_keys(spec.name, spec.unique_keys))
+    racing, _ = adopt(racing, as_dicts(database), lambda s: naming.unique_keys(s.name, s.unique_keys))
     snapshots = len(store.latest(instant))
     checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)

@@ -3,7 +3,8 @@
 Each Struct carries the columns the ingester OWNS in its table, named as the table names them; columns the
 app (or a person) fills in and OpenF1 does not know (``wikipedia_url``, ``logo_url``, ``date_of_birth``...)
 are not part of the row, so replay never overwrites them. :data:`TABLES` lists, in load (foreign key)
-order, each table with its row type, owned columns and the unique keys besides the primary key.
+order, each table replay writes with its row type, owned columns, the unique keys besides the primary key,
+its foreign keys and the rows a replay removes (:class:`Scope`).
 
 Ids are :class:`uuid.UUID` (uuid5 over natural keys, see :mod:`ingestion.replay.identity`); enum columns
 are ints with the codes of SCHEMA.md, named by the IntEnums below. Warnings are data, not log lines.
@@ -16,6 +17,8 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import msgspec
+
+from ingestion.db.naming import RACING_TABLES
 
 
 class SessionType(enum.IntEnum):
@@ -204,8 +207,23 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
         return dict(sorted(counts.items()))
 
 
+class Scope(msgspec.Struct, frozen=True):
+    """The stored rows of a table that a replay answers for, and so REMOVES when its snapshots no longer hold
+    them: rows that reach, through ``path`` (``(column, table)`` hops, the row's own column first), a row the
+    replay produced in the last hop's table, and whose ``where`` columns hold those values.
+
+    Whatever the scope, a row is kept while users' data depends on it (:mod:`ingestion.db.userdata`) or
+    while a row of a racing table this replay does not write (results, with results off) points at it.
+    The load deletes by it (SQL) and verify counts by it (pure): :mod:`ingestion.replay.scope`.
+    """
+
+    path: tuple[tuple[str, str], ...]
+    where: tuple[tuple[str, str], ...] = ()
+
+
 class TableSpec(msgspec.Struct, frozen=True):
-    """One racing table: its name, row type, owned columns (id first) and unique keys besides the id."""
+    """One racing table: its name, row type, owned columns (id first), unique keys besides the id, the
+    foreign keys the ingester writes and which of its stored rows a replay removes (None: never one)."""
 
     name: str
     row_type: type[msgspec.Struct]
@@ -213,6 +231,7 @@ class TableSpec(msgspec.Struct, frozen=True):
     unique_keys: tuple[tuple[str, ...], ...]
     #: (column, parent table) for each foreign key the ingester writes.
     parents: tuple[tuple[str, str], ...]
+    removes: Scope | None = None
 
 
 def _spec(
@@ -220,12 +239,12 @@ def _spec(
     row_type: type[msgspec.Struct],
     unique_keys: tuple[tuple[str, ...], ...],
     parents: tuple[tuple[str, str], ...] = (),
+    removes: Scope | None = None,
 ) -> TableSpec:
-    return TableSpec(name, row_type, tuple(row_type.__struct_fields__), unique_keys, parents)
+    return TableSpec(name, row_type, tuple(row_type.__struct_fields__), unique_keys, parents, removes)
 
 
-#: The racing tables in load order (parents before children).
-TABLES: tuple[TableSpec, ...] = (
+_SPECS: tuple[TableSpec, ...] = (
     _spec("series", SeriesRow, (("slug",),)),
     _spec("seasons", SeasonRow, (("series_id", "year"),), (("series_id", "series"),)),
     _spec("circuits", CircuitRow, (("open_f1_circuit_key",), ("slug",))),
@@ -243,15 +262,31 @@ TABLES: tuple[TableSpec, ...] = (
         EntrantRow,
         (("round_id", "driver_id", "team_id"),),
         (("round_id", "rounds"), ("driver_id", "drivers"), ("team_id", "teams")),
+        Scope((("round_id", "rounds"),)),  # the entrants of the replayed rounds
     ),
     _spec(
         "results",
         ResultRow,
         (("session_id", "entrant_id"),),
         (("session_id", "sessions"), ("entrant_id", "entrants")),
+        Scope((("session_id", "sessions"), ("round_id", "rounds"))),  # the results of the replayed rounds
     ),
-    _spec("driver_aliases", DriverAliasRow, (("driver_id", "alias_slug"),), (("driver_id", "drivers"),)),
+    _spec(
+        "driver_aliases",
+        DriverAliasRow,
+        (("driver_id", "alias_slug"),),
+        (("driver_id", "drivers"),),
+        Scope((("driver_id", "drivers"),), (("source", "openf1"),)),  # openf1's of the replayed drivers
+    ),
 )
+
+#: The racing tables replay writes, in load order (parents before children): the order of the one list of
+#: racing tables, :data:`ingestion.db.naming.RACING_TABLES`. Series, seasons, circuits, rounds, sessions,
+#: drivers and teams are never removed (users' data points at sessions and rounds).
+TABLES: tuple[TableSpec, ...] = tuple(
+    spec for name in RACING_TABLES for spec in _SPECS if spec.name == name
+)
+assert len(TABLES) == len(_SPECS), "every replayed table is one of RACING_TABLES"
 
 TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
 

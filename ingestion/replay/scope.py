@@ -1,0 +1,154 @@
+"""The rows a replay removes, from the one declaration on the table specs (:class:`.rows.Scope`).
+
+A stored row of a table whose spec has a scope (``removes``) is REMOVED by a replay when all hold:
+
+- it reaches, through the scope's path, a row the replay produced (an entrant of a replayed round, a result
+  of a session of a replayed round, an alias of a replayed driver), and its ``where`` columns match
+  (aliases: ``source = 'openf1'``, never one added by hand);
+- the replay does not produce it (by id, after adoption);
+- no row of a racing table this replay does not write points at it (with results off, an entrant that still
+  has results is kept: results are neither written nor deleted then);
+- users' data does not depend on it (found from the foreign-key catalog, :mod:`ingestion.db.userdata`).
+
+:func:`delete_statement` is that rule as the load's SQL (over the stage tables, before the upserts);
+:class:`Removable` is the same rule over rows in memory, for ``ingest verify`` (what it calls *extra*: a
+row a replay would remove; any other row the snapshots do not imply is *kept*). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+
+from psycopg import sql
+
+from ingestion.db.naming import Naming
+from ingestion.replay.rows import TABLES, TableSpec
+
+__all__ = ["Removable", "delete_statement", "written"]
+
+
+def written(*, results: bool) -> tuple[TableSpec, ...]:
+    """The tables a replay writes (and removes rows of): all of them, ``results`` only with results on."""
+    return tuple(spec for spec in TABLES if results or spec.name != "results")
+
+
+def _referrers(spec: TableSpec, writes: Collection[str]) -> list[tuple[str, str]]:
+    """(table, column) of the racing tables this replay does not write whose rows point at ``spec``'s."""
+    return [
+        (other.name, column)
+        for other in TABLES
+        if other.name not in writes
+        for column, parent in other.parents
+        if parent == spec.name
+    ]
+
+
+# --- the load's SQL -----------------------------------------------------------------------------------------
+
+
+def _reach(
+    naming: Naming,
+    table: str,
+    alias: str,
+    path: tuple[tuple[str, str], ...],
+    stage: Callable[[str], sql.Composable],
+) -> sql.Composable:
+    column, parent = path[0]
+    here = sql.SQL("{}.{}").format(sql.Identifier(alias), naming.col(table, column))
+    if len(path) == 1:
+        return sql.SQL("{} IN (SELECT id FROM {})").format(here, stage(parent))
+    hop = f"{alias}_h"
+    return sql.SQL("{} IN (SELECT {}.{} FROM {} {} WHERE {})").format(
+        here,
+        sql.Identifier(hop),
+        naming.col(parent, "id"),
+        naming.rel(parent),
+        sql.Identifier(hop),
+        _reach(naming, parent, hop, path[1:], stage),
+    )
+
+
+def delete_statement(
+    spec: TableSpec,
+    naming: Naming,
+    writes: Collection[str],
+    stage: Callable[[str], sql.Composable],
+    protected: sql.Composable,
+) -> sql.Composed:
+    """The DELETE of ``spec``'s stored rows this replay removes (alias ``x``; ``spec.removes`` not None).
+
+    ``writes``: the tables this replay writes; ``stage(table)``: the stage table of the replayed rows;
+    ``protected``: the condition (on ``x``) that users' data depends on the row."""
+    assert spec.removes is not None
+    x = sql.Identifier("x")
+    conditions = [_reach(naming, spec.name, "x", spec.removes.path, stage)]
+    conditions.extend(
+        sql.SQL("{}.{} = {}").format(x, naming.col(spec.name, column), sql.Literal(value))
+        for column, value in spec.removes.where
+    )
+    conditions.append(
+        sql.SQL("NOT EXISTS (SELECT 1 FROM {} s WHERE s.id = x.{})").format(
+            stage(spec.name), naming.col(spec.name, "id")
+        )
+    )
+    conditions.extend(
+        sql.SQL("NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = x.{})").format(
+            naming.rel(table), naming.col(table, column), naming.col(spec.name, "id")
+        )
+        for table, column in _referrers(spec, writes)
+    )
+    conditions.append(sql.SQL("NOT {}").format(protected))
+    return sql.SQL("DELETE FROM {} x WHERE {}").format(
+        naming.rel(spec.name), sql.SQL(" AND ").join(conditions)
+    )
+
+
+# --- the same rule in memory, for verify ------------------------------------------------------------------
+
+
+class Removable:
+    """Whether a replay that produced ``produced`` (ids per table, after adoption) and writes ``writes``
+    would remove a stored row (``stored``: per table, rows as ``{model column: value}``).
+
+    Users' data is not looked at here: verify passes the ids it spares (:func:`ingestion.db.userdata.spared`).
+    """
+
+    def __init__(
+        self,
+        produced: Mapping[str, Collection[object]],
+        stored: Mapping[str, Collection[Mapping[str, object]]],
+        writes: Collection[str],
+    ) -> None:
+        self.produced = produced
+        self.stored = stored
+        self.writes = writes
+        self._by_id: dict[str, dict[object, Mapping[str, object]]] = {}
+        self._referenced: dict[tuple[str, str], set[object]] = {}
+
+    def _row(self, table: str, key: object) -> Mapping[str, object] | None:
+        if table not in self._by_id:
+            self._by_id[table] = {r["id"]: r for r in self.stored.get(table, ())}
+        return self._by_id[table].get(key)
+
+    def _points_at(self, table: str, column: str, key: object) -> bool:
+        if (table, column) not in self._referenced:
+            self._referenced[(table, column)] = {r[column] for r in self.stored.get(table, ())}
+        return key in self._referenced[(table, column)]
+
+    def __call__(self, spec: TableSpec, row: Mapping[str, object]) -> bool:
+        scope = spec.removes
+        if scope is None or spec.name not in self.writes or row["id"] in self.produced.get(spec.name, ()):
+            return False
+        if any(row[column] != value for column, value in scope.where):
+            return False
+        current: Mapping[str, object] | None = row
+        value: object = None
+        for column, parent in scope.path:  # follow the stored rows to the last hop's table
+            if current is None:
+                return False
+            value = current[column]
+            current = self._row(parent, value)
+        table = scope.path[-1][1]
+        if value not in self.produced.get(table, ()):
+            return False
+        return not any(self._points_at(t, c, row["id"]) for t, c in _referrers(spec, self.writes))
