@@ -276,14 +276,15 @@ def test_replay_fresh_equals_incremental(
     assert _load(incremental, full, AS_OF) == 0
 
 
+@BOTH_NAMINGS
 @DB_SETTINGS
 @given(picks=st.lists(st.integers(0, len(PER_MEETING) - 1), min_size=1, max_size=8, unique=True))
 def test_replay_two_fresh_databases_get_identical_ids(
-    db_factory: Callable[[], str], picks: list[int]
+    db_factory: DbFactory, schema_naming: str, picks: list[int]
 ) -> None:
     """The same snapshots replayed into two fresh databases give identical rows and ids."""
     answers = [*MEETINGS_AND_SESSIONS, *(PER_MEETING[i] for i in sorted(picks))]
-    first, second = db_factory(), db_factory()
+    first, second = db_factory(schema_naming), db_factory(schema_naming)
     _load(first, answers, AS_OF)
     _load(second, list(reversed(answers)), AS_OF)
     assert _tables(first) == _tables(second)

@@ -23,11 +23,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
+import pytest
+from conftest import DbFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from naming_support import NAMINGS
+from psycopg import sql
 from test_replay_support import NO_RESULTS, put_answers, snapshots
 
 from ingestion.db import connect
+from ingestion.db.naming import resolve
+from ingestion.ops.verify import render_verify, verify
 from ingestion.replay import (
     SESSION_TYPES,
     TABLE_NAMES,
@@ -44,7 +50,8 @@ from ingestion.store import Store
 
 WORLD = Path(__file__).resolve().parents[2] / "shared" / "openf1" / "world"
 YEARS = (2023, 2024)
-PROPS = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+#: 5 examples per naming: 10 per property in all, as when the properties ran on our schema only.
+PROPS = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 Conn = psycopg.Connection[Any]
 Row = dict[str, object]
 Answer = tuple[str, int, bytes]
@@ -425,7 +432,20 @@ def _tables(url: str) -> dict[str, list[tuple[object, ...]]]:
 
 def _xmins(url: str, tables: tuple[str, ...] = RACING) -> dict[str, list[tuple[object, ...]]]:
     with connect(url) as conn:
-        return {t: conn.execute(f"SELECT id, xmin::text FROM {t} ORDER BY id").fetchall() for t in tables}
+        naming = resolve(conn)
+        return {
+            t: conn.execute(
+                sql.SQL("SELECT {}, xmin::text FROM {} ORDER BY 1").format(naming.col(t, "id"), naming.rel(t))
+            ).fetchall()
+            for t in tables
+        }
+
+
+@pytest.fixture(params=NAMINGS)
+def fresh_db(request: pytest.FixtureRequest, db_factory: DbFactory) -> Callable[[], str]:
+    """Makes fresh migrated databases of one naming: every property runs on our schema and on the app's."""
+    naming = str(request.param)
+    return lambda: db_factory(naming)
 
 
 @contextmanager
@@ -443,11 +463,11 @@ def _store(*runs: tuple[list[Answer], datetime]) -> Iterator[Store]:
 @PROPS
 @given(data=st.data(), v=versions(), results=st.booleans())
 def test_replay_generated_second_replay_writes_nothing(
-    db_factory: Callable[[], str], data: st.DataObject, v: Versions, results: bool
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results: bool
 ) -> None:
     """Through the store: a second replay of the same snapshots writes no racing row (counts and xmin)."""
     as_of = data.draw(as_ofs(v.world))
-    url = db_factory()
+    url = fresh_db()
     with _store((list(v.first.values()), FETCHED)) as store:
         run_replay(url, store, as_of, results=results)
         before = _xmins(url)
@@ -458,7 +478,7 @@ def test_replay_generated_second_replay_writes_nothing(
 
 
 def _translated(
-    fresh: dict[str, list[tuple[object, ...]]], incremental: dict[str, list[tuple[object, ...]]]
+    fresh: dict[str, list[tuple[object, ...]]], incremental: dict[str, list[tuple[object, ...]]], url: str
 ) -> dict[str, list[tuple[object, ...]]]:
     """``fresh``'s rows with their ids (and foreign keys) as ``incremental`` holds them.
 
@@ -467,21 +487,23 @@ def _translated(
     driver whose only row of the new version lacks ``name_acronym`` is keyed ``albon/alexander`` instead of
     ``albon/ALB`` and adopts the stored row by its slug. Every other column must still be equal.
     """
+    with connect(url) as conn:
+        naming = resolve(conn)  # the app's database adopts entrants by its own (round, driver) key too
     ids: dict[object, object] = {}
     out: dict[str, list[tuple[object, ...]]] = {}
     for spec in TABLES:
         cols = spec.columns
         fks = [cols.index(c) for c, _ in spec.parents]
         held = {r[0] for r in incremental[spec.name]}
+        keys = naming.unique_keys(spec.name, spec.unique_keys)
         by_key = [
-            {tuple(r[cols.index(c)] for c in key): r[0] for r in incremental[spec.name]}
-            for key in spec.unique_keys
+            {tuple(r[cols.index(c)] for c in key): r[0] for r in incremental[spec.name]} for key in keys
         ]
         rows = []
         for row in fresh[spec.name]:
             values = [ids.get(v, v) if i in fks else v for i, v in enumerate(row)]
             if values[0] not in held:
-                for key, index in zip(spec.unique_keys, by_key, strict=True):
+                for key, index in zip(keys, by_key, strict=True):
                     adopted = index.get(tuple(values[cols.index(c)] for c in key))
                     if adopted is not None:
                         ids[values[0]] = values[0] = adopted
@@ -492,22 +514,14 @@ def _translated(
 
 
 def _in_scope(
-    url: str, tables: dict[str, list[tuple[object, ...]]], rounds: set[object], drivers: set[object]
+    tables: dict[str, list[tuple[object, ...]]], rounds: set[object], drivers: set[object]
 ) -> dict[str, set[tuple[object, ...]]]:
     """The removable rows replay answers for: entrants and results of the replayed rounds, aliases of the
     replayed drivers (docs/replay.md, "Removed")."""
-    with connect(url) as conn:
-        results = {
-            r[0]
-            for r in conn.execute(
-                "SELECT x.id FROM results x JOIN sessions s ON s.id = x.session_id "
-                "WHERE s.round_id = ANY(%s)",
-                (list(rounds),),
-            ).fetchall()
-        }
+    round_of = {s[0]: s[1] for s in tables["sessions"]}  # sessions: (id, round_id, ...)
     return {
         "entrants": {r for r in tables["entrants"] if r[1] in rounds},
-        "results": {r for r in tables["results"] if r[0] in results},
+        "results": {r for r in tables["results"] if round_of.get(r[1]) in rounds},
         "driver_aliases": {r for r in tables["driver_aliases"] if r[1] in drivers},
     }
 
@@ -515,23 +529,23 @@ def _in_scope(
 @PROPS
 @given(data=st.data(), v=versions(), results_first=st.booleans())
 def test_replay_generated_fresh_equals_incremental(
-    db_factory: Callable[[], str], data: st.DataObject, v: Versions, results_first: bool
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results_first: bool
 ) -> None:
     """Replaying B over A equals replaying B fresh: B's removable rows exactly, kept rows as a superset."""
     as_of_a, as_of_b = data.draw(as_ofs(v.world)), data.draw(as_ofs(v.world))
     a = list(v.first.values())
     b = list({**v.first, **v.later}.values()) if data.draw(st.booleans()) else list(v.later.values())
-    incremental, fresh = db_factory(), db_factory()
+    incremental, fresh = fresh_db(), fresh_db()
     _load(incremental, _snaps(a), as_of_a, results_first)
     _load(incremental, _snaps(b), as_of_b, True)
     _load(fresh, _snaps(b), as_of_b, True)
     got = _tables(incremental)
-    want = _translated(_tables(fresh), got)
+    want = _translated(_tables(fresh), got, incremental)
     for table in RACING:  # every row of B is there, exactly (sessions, rounds, drivers... are never deleted)
         missing = set(want[table]) - set(got[table])
         assert not missing, (table, sorted(missing, key=str)[:3])
     rounds, drivers = {r[0] for r in want["rounds"]}, {r[0] for r in want["drivers"]}
-    scoped = _in_scope(incremental, got, rounds, drivers)
+    scoped = _in_scope(got, rounds, drivers)
     for table, rows in scoped.items():  # and nothing else in B's scope: stale entrants/results/aliases went
         assert rows == set(want[table]), table
     assert _load(incremental, _snaps(b), as_of_b, True).written == 0
@@ -540,13 +554,13 @@ def test_replay_generated_fresh_equals_incremental(
 @PROPS
 @given(v=versions(garbage=False), order=st.randoms(use_true_random=False), results=st.booleans())
 def test_replay_generated_two_fresh_databases_get_identical_ids(
-    db_factory: Callable[[], str], v: Versions, order: random.Random, results: bool
+    fresh_db: Callable[[], str], v: Versions, order: random.Random, results: bool
 ) -> None:
     """The same snapshots, in any order, replayed into two fresh databases give identical rows and ids."""
     snaps = _snaps(list({**v.first, **v.later}.values()))
     shuffled = list(snaps)
     order.shuffle(shuffled)
-    first, second = db_factory(), db_factory()
+    first, second = fresh_db(), fresh_db()
     _load(first, snaps, FAR_FUTURE, results)
     _load(second, shuffled, FAR_FUTURE, results)
     assert _tables(first) == _tables(second)
@@ -555,11 +569,11 @@ def test_replay_generated_two_fresh_databases_get_identical_ids(
 @PROPS
 @given(data=st.data(), v=versions(), before=st.sampled_from(["nothing", "results", "no-results"]))
 def test_replay_generated_no_results_never_touches_results(
-    db_factory: Callable[[], str], data: st.DataObject, v: Versions, before: str
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, before: str
 ) -> None:
     """With results off no row of results is written, changed or deleted (xmin, count), whatever ran."""
     as_of_a, as_of_b = data.draw(as_ofs(v.world)), data.draw(as_ofs(v.world))
-    url = db_factory()
+    url = fresh_db()
     if before != "nothing":
         _load(url, _snaps(list(v.first.values())), as_of_a, before == "results")
     kept = _xmins(url, ("results",))["results"]
@@ -573,13 +587,13 @@ def test_replay_generated_no_results_never_touches_results(
 @PROPS
 @given(data=st.data(), v=versions(), results=st.booleans())
 def test_replay_generated_later_version_equals_the_later_alone(
-    db_factory: Callable[[], str], data: st.DataObject, v: Versions, results: bool
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results: bool
 ) -> None:
     """Through the store: older versions of some requests, then the latest: the tables of latest alone."""
     as_of = data.draw(as_ofs(v.world))
     latest = list({**v.first, **v.later}.values())
     older = [v.first[path] for path in v.later]  # what an earlier fetch of those requests stored
-    with_history, alone = db_factory(), db_factory()
+    with_history, alone = fresh_db(), fresh_db()
     with _store((older, FETCHED - timedelta(days=3)), (latest, FETCHED)) as store:
         run_replay(with_history, store, as_of, results=results)
     with _store((latest, FETCHED)) as store:
@@ -590,19 +604,19 @@ def test_replay_generated_later_version_equals_the_later_alone(
 @PROPS
 @given(data=st.data(), v=versions(garbage=True), results=st.booleans())
 def test_replay_generated_garbage_never_crashes_normalize_or_load(
-    db_factory: Callable[[], str], data: st.DataObject, v: Versions, results: bool
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results: bool
 ) -> None:
     """Garbage among OpenF1-shaped rows: normalize warns, load completes, a second load writes nothing."""
     as_of = data.draw(as_ofs(v.world))
     snaps = _snaps(list({**v.first, **v.later}.values()))
     replayed = normalize(snaps, as_of, results=results)
-    url = db_factory()
+    url = fresh_db()
     with connect(url) as conn:
         load(conn, replayed, results=results)
     assert _load(url, snaps, as_of, results).written == 0
     # and on top of a clean replay of the same world
     clean = render(v.world, 0)
-    other = db_factory()
+    other = fresh_db()
     _load(other, _snaps(list(clean.values())), as_of, results)
     _load(other, snaps, as_of, results)
     assert _load(other, snaps, as_of, results).written == 0
@@ -620,3 +634,23 @@ def test_make_id_is_exactly_uuid5(kind: str, parts: list[object]) -> None:
     want = uuid.uuid5(NAMESPACE, ":".join(["openf1", kind, *(str(p) for p in parts)]))
     assert made == want and str(made) == str(want) and hash(made) == hash(want)
     assert made.version == 5 and made.variant == uuid.RFC_4122 and made.bytes == want.bytes
+
+
+@PROPS
+@given(data=st.data(), v=versions(), results_first=st.booleans(), results=st.booleans())
+def test_replay_generated_verify_finds_nothing_after_any_load(
+    fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results_first: bool, results: bool
+) -> None:
+    """Whatever the database held before (another version replayed, with or without results), after a replay
+    ``ingest verify`` finds no row missing, different or extra: the load removes exactly the rows verify's
+    reading of the removal scope calls extra (both from the table specs' one declaration), and adopts what
+    verify adopts."""
+    as_of_a, as_of_b = data.draw(as_ofs(v.world)), data.draw(as_ofs(v.world))
+    b = list({**v.first, **v.later}.values()) if data.draw(st.booleans()) else list(v.later.values())
+    url = fresh_db()
+    _load(url, _snaps(list(v.first.values())), as_of_a, results_first)
+    with _store((b, as_of_b - timedelta(seconds=1))) as store:
+        run_replay(url, store, as_of_b, results=results)
+        report = verify(url, store)
+    assert report.results == results and report.as_of == as_of_b
+    assert all(c.missing == c.extra == c.different == 0 for c in report.tables), render_verify(report)
