@@ -30,7 +30,7 @@ def _no_staging(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object) -> None:
         raise AssertionError("the load staged rows although nothing changed")
 
-    monkeypatch.setattr(load_module, "_copy_in", refuse)
+    monkeypatch.setattr(load_module, "copy_in", refuse)
 
 
 def _proofs(conn: Conn) -> list[bool]:
@@ -100,13 +100,13 @@ def test_replay_with_other_options_runs_the_whole_load(store: Store, db_url: str
     """A proof holds for the same rows and ``results`` only: --no-results after a full replay loads again."""
     run_replay(db_url, store, AS_OF, results=True)
     calls: list[str] = []
-    real = load_module._copy_in
+    real = load_module.copy_in
 
     def counting(conn_: Conn, db: Any, spec: Any, rows: Any) -> None:
         calls.append(spec.name)
         real(conn_, db, spec, rows)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(load_module, "_copy_in", counting)
+        patch.setattr(load_module, "copy_in", counting)
         assert run_replay(db_url, store, AS_OF, results=False).written == 0
     assert calls and "results" not in calls

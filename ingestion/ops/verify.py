@@ -122,7 +122,7 @@ def verify(
             results = True
     replayed = replay(store, instant, results=results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
-    racing, _ = adopt(racing, as_dicts(database), lambda s: naming.unique_keys(s.name, s.unique_keys))
+    racing, _ = adopt(racing, as_dicts(database), naming)
     snapshots = len(store.latest(instant))
     checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)

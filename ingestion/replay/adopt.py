@@ -16,7 +16,7 @@ the load keeps) apply. Pure: the stored rows come in as data (:func:`stored_keys
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -26,12 +26,15 @@ from psycopg import sql
 from ingestion.db.naming import Naming
 from ingestion.replay.rows import TABLES, Racing, TableSpec
 
-__all__ = ["Keys", "Stored", "adopt", "key_columns", "stored_keys"]
+__all__ = ["Stored", "adopt", "adoption_keys", "stored_keys"]
 
 #: Per table, the stored rows as ``{model column: value}`` (at least the id and the key columns).
 Stored = Mapping[str, Sequence[Mapping[str, object]]]
-#: The natural keys a table's rows are adopted by, in order (the spec's, then the database's).
-Keys = Callable[[TableSpec], tuple[tuple[str, ...], ...]]
+
+
+def adoption_keys(naming: Naming, spec: TableSpec) -> tuple[tuple[str, ...], ...]:
+    """The natural keys ``spec``'s rows are adopted by, in order: the spec's, then the database's own."""
+    return naming.unique_keys(spec.name, spec.unique_keys)
 
 
 def _key(row: Mapping[str, object], columns: Sequence[str]) -> tuple[object, ...] | None:
@@ -69,7 +72,7 @@ def _adopted_ids(
     return ids
 
 
-def adopt(racing: Racing, stored: Stored, keys: Keys) -> tuple[Racing, dict[str, dict[object, object]]]:
+def adopt(racing: Racing, stored: Stored, naming: Naming) -> tuple[Racing, dict[str, dict[object, object]]]:
     """``racing`` with the stored ids adopted (see the module doc), and per table replayed id -> adopted id.
 
     ``racing`` itself when nothing is adopted; every table stays sorted by id. Pure.
@@ -85,7 +88,7 @@ def adopt(racing: Racing, stored: Stored, keys: Keys) -> tuple[Racing, dict[str,
         for column, ids in parents:
             for v in values:
                 v[column] = ids.get(v[column], v[column])
-        own = _adopted_ids(values, stored.get(spec.name, ()), keys(spec))
+        own = _adopted_ids(values, stored.get(spec.name, ()), adoption_keys(naming, spec))
         if own:
             adopted[spec.name] = own
         if own or parents:
@@ -100,16 +103,11 @@ def _id(row: msgspec.Struct) -> uuid.UUID:
     return value
 
 
-def key_columns(spec: TableSpec, keys: Keys) -> tuple[str, ...]:
-    """The id and every column of the keys ``spec``'s rows are adopted by."""
-    return tuple(dict.fromkeys(("id", *(c for key in keys(spec) for c in key))))
-
-
 def stored_keys(conn: psycopg.Connection[Any], naming: Naming) -> dict[str, list[dict[str, object]]]:
     """The id and key columns of every stored racing row (model names), read in ``conn``'s transaction."""
     out: dict[str, list[dict[str, object]]] = {}
     for spec in TABLES:
-        columns = key_columns(spec, lambda s: naming.unique_keys(s.name, s.unique_keys))
+        columns = tuple(dict.fromkeys(("id", *(c for key in adoption_keys(naming, spec) for c in key))))
         rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
         out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
     return out

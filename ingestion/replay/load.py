@@ -144,7 +144,7 @@ def load(
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             return _record(conn, counts, results, as_of, started_at, extra, recorded)
         db = Target(naming, foreign_keys(conn))
-        racing, _ = adopt(racing, stored_keys(conn, db.naming), db.keys_of)
+        racing, _ = adopt(racing, stored_keys(conn, naming), naming)
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))
 

@@ -67,20 +67,12 @@ class Target:
     def cols(self, table: str, columns: Sequence[str], alias: str | None = None) -> sql.Composable:
         return sql.SQL(", ").join(self.col(table, c, alias) for c in columns)
 
-    def source(self, spec: TableSpec) -> sql.Composable:
-        """The table with every owned column under its model name (side columns joined in)."""
-        return self.naming.source(spec.name, spec.columns)
-
     def own(self, spec: TableSpec) -> list[str]:
         """The owned columns the database's table itself holds (not kept in a side table)."""
         return [c for c in spec.columns if self.naming.side(spec.name, c) is None]
 
     def protected(self, table: str, alias: str) -> sql.Composable:
         return protected(self.keys, self.naming, self.racing, table, alias)
-
-    def keys_of(self, spec: TableSpec) -> tuple[tuple[str, ...], ...]:
-        """The natural keys rows of ``spec`` are adopted by: the model's, then the database's own."""
-        return self.naming.unique_keys(spec.name, spec.unique_keys)
 
 
 def copy_in(conn: Conn, db: Target, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
