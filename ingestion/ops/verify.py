@@ -57,6 +57,7 @@ __all__ = [
     "verify",
 ]
 
+
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     as_of: datetime
     results: bool
