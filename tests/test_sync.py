@@ -19,6 +19,7 @@ from ingestion.errors import UsageError
 from ingestion.openf1.client import RetryPolicy
 from ingestion.ops.sync import SyncOptions, SyncUsageError, render_sync, sync
 from ingestion.ops.verify import verify
+from ingestion.replay import ReplayStep
 from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.store.coverage import covering
@@ -71,9 +72,13 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 def test_sync_year_fetches_then_replays_and_second_sync_changes_nothing(
     tmp_path: Path, db_url: str, world_2024_server: RunningServer
 ) -> None:
-    """A season sync stores every answer and replays it; syncing again writes nothing and verify agrees."""
+    """A season sync stores every answer and replays it, telling its progress display each replay stage;
+    syncing again writes nothing and verify agrees."""
     settings = settings_for(tmp_path, db_url, world_2024_server)
-    first = sync(settings, SyncOptions(year=2024, retry=FAST))
+    stages: list[ReplayStep] = []
+    first = sync(settings, SyncOptions(year=2024, retry=FAST), replay_progress=stages.append)
+    assert [s.name for s in stages][:2] == ["reading the store", "decoding"]
+    assert stages[1].count == 5 and stages[-1].index == stages[-1].stages  # the end is reported too
     assert first.exit_code == 0 and first.failed == 0
     assert first.years == [2024]
     assert first.requests == 2 + 3  # the year lists, then one batch per endpoint of the 25 meetings

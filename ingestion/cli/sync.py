@@ -10,16 +10,19 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
 from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption
-from ingestion.cli.progress import ProgressLine
+from ingestion.cli.progress import ProgressLine, StageProgress
 from ingestion.config import Settings, load_settings
 from ingestion.instant import parse_instant, parse_optional
 from ingestion.masking import mask_text
+
+if TYPE_CHECKING:
+    from ingestion.replay import ReplayStep
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
 
@@ -84,6 +87,12 @@ def sync_command(
     settings = _settings(store)
     secrets = (settings.openf1_password,)
     line = ProgressLine(sys.stderr, secrets)
+    stages = StageProgress(sys.stderr)  # the replay's stages, on a terminal, once it has run a second
+
+    def replay_stage(step: ReplayStep) -> None:
+        line.clear()  # the fetch is over: its line gives way to the replay's
+        stages(step)
+
     try:
         summary = sync(
             settings,
@@ -91,9 +100,11 @@ def sync_command(
             now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,
             progress=line,
+            replay_progress=replay_stage,
         )
     finally:
         line.clear()
+        stages.clear()
     from ingestion.ops.sync import render_sync
 
     _finish(summary, lambda: render_sync(summary), as_json, summary.exit_code, secrets)

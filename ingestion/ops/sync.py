@@ -26,6 +26,7 @@ live-session block.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -37,7 +38,14 @@ from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.retry import RetryPolicy
-from ingestion.replay import DEFAULT_LOCK_WAIT, ReplaySummary, TableCounts, replayed_line, run_replay
+from ingestion.replay import (
+    DEFAULT_LOCK_WAIT,
+    ReplayStep,
+    ReplaySummary,
+    TableCounts,
+    replayed_line,
+    run_replay,
+)
 from ingestion.store import Store
 
 __all__ = [
@@ -126,10 +134,12 @@ def sync(
     now: datetime | None = None,
     as_of: datetime | None = None,
     progress: ProgressCallback | None = None,
+    replay_progress: Callable[[ReplayStep], None] | None = None,
     database: str | None = None,
 ) -> SyncSummary:
     """Fetch (as if it were ``now``) then replay the store as of ``as_of``; see the module doc.
 
+    ``progress`` is told each fetch event, ``replay_progress`` each stage of the replay.
     ``database`` is the database URL (default: ``database_url(settings)``). Raises
     :class:`SyncUsageError`/``FetchUsageError`` for bad options, the database's errors before fetching
     anything, and the store's (``StoreLocked``) and the token's errors from the fetch.
@@ -161,7 +171,9 @@ def sync(
     instant = as_utc(as_of) if as_of is not None else fetch_ended
     replay_wait = DEFAULT_LOCK_WAIT if options.lock_wait is None else options.lock_wait
     store = Store(settings.snapshot_dir)
-    replayed = run_replay(url, store, instant, results=options.results, lock_wait=replay_wait)
+    replayed = run_replay(
+        url, store, instant, results=options.results, lock_wait=replay_wait, progress=replay_progress
+    )
     wall_s = time.monotonic() - started
     notes: list[str] = []
     if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):
