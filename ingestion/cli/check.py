@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import msgspec
 import typer
 
-from ingestion.cli.render import print_table
+from ingestion.cli.render import json_text, print_table
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,7 +48,7 @@ def register(app: typer.Typer) -> None:
         with translated(url), connect(url, autocommit=True) as conn:
             report = check_database(conn, season, store=Store(store_dir or settings.snapshot_dir))
         if as_json:
-            typer.echo(msgspec.json.format(msgspec.json.encode(report_json(report)), indent=2).decode())
+            typer.echo(json_text(report_json(report)))
         elif sys.stdout.isatty():
             print_tables(report)
         else:

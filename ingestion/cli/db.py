@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import msgspec
 import typer
 
 from ingestion.cli.lazy import LazyModule, lazy
+from ingestion.cli.render import json_text
 from ingestion.config import load_settings
 from ingestion.masking import mask_url
 
@@ -28,7 +28,7 @@ db_app = typer.Typer(help="The database: migrations, URL, the embedded server, a
 
 
 def _json(value: object) -> None:
-    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+    typer.echo(json_text(value))
 
 
 JSON = typer.Option(False, "--json", help="Print the result as JSON.")

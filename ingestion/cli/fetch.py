@@ -5,34 +5,23 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Annotated
 
-import msgspec
 import typer
 
 from ingestion.cli.lazy import lazy
-from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption
+from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption, settings_for
 from ingestion.cli.progress import ProgressLine
-from ingestion.config import load_settings
+from ingestion.cli.render import print_outcome
 from ingestion.errors import Interrupted
 
 if TYPE_CHECKING:
-    from ingestion.fetch import FetchOptions, FetchSummary, fetch, render_summary
+    from ingestion.fetch import FetchOptions, fetch, render_summary
 else:  # httpx, asyncio and the plan only when fetch runs
     FetchOptions = lazy("ingestion.fetch", "FetchOptions")
     fetch = lazy("ingestion.fetch", "fetch")
     render_summary = lazy("ingestion.fetch", "render_summary")
 from ingestion.instant import parse_optional
-from ingestion.masking import mask_text
 
 INTERRUPTED = "interrupted: every answer stored so far is kept; run the same command again to continue"
-
-
-def _print(summary: FetchSummary, as_json: bool, secrets: tuple[str | None, ...]) -> None:
-    if as_json:
-        text = msgspec.json.format(msgspec.json.encode(summary), indent=2).decode("utf-8")
-        typer.echo(mask_text(text, *secrets))
-        return
-    for line in render_summary(summary):
-        typer.echo(mask_text(line, *secrets))
 
 
 def fetch_command(
@@ -76,9 +65,7 @@ def fetch_command(
 
     Example: ingest fetch --year 2024 --no-results
     """
-    settings = load_settings()
-    if store is not None:
-        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    settings = settings_for(store)
     options = FetchOptions(
         years=tuple(year or ()),
         recent_days=recent,
@@ -100,7 +87,7 @@ def fetch_command(
         raise Interrupted(INTERRUPTED) from None
     finally:
         line.clear()
-    _print(summary, as_json, secrets)
+    print_outcome(summary, lambda: render_summary(summary), as_json, secrets)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 

@@ -14,6 +14,7 @@ import typer
 
 from ingestion.cli.db import db_app
 from ingestion.cli.lazy import lazy
+from ingestion.cli.render import json_text
 from ingestion.cli.reports import print_audit
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
@@ -38,7 +39,7 @@ __all__ = ["audit_command", "clean_racing_command", "healthcheck_command", "regi
 
 
 def _json(value: object) -> None:
-    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+    typer.echo(json_text(value))
 
 
 def healthcheck_command(

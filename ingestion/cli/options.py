@@ -1,14 +1,17 @@
 """The options several commands share, declared once: ``--store``, ``--json``, ``--wait``, ``--year``,
-``--recent`` (each command adds only its own)."""
+``--recent`` (each command adds only its own); and :func:`settings_for`, the settings with ``--store``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 
-__all__ = ["JsonOption", "RecentOption", "StoreOption", "WaitOption", "YearsOption"]
+from ingestion.config import Settings, load_settings
+
+__all__ = ["JsonOption", "RecentOption", "StoreOption", "WaitOption", "YearsOption", "settings_for"]
 
 StoreOption = Annotated[
     Path | None,
@@ -32,3 +35,11 @@ RecentOption = Annotated[
     int | None,
     typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
 ]
+
+
+def settings_for(store: Path | None) -> Settings:
+    """The settings, with ``--store`` (when given) in place of SNAPSHOT_DIR."""
+    settings = load_settings()
+    if store is not None:
+        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    return settings

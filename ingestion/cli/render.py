@@ -6,17 +6,36 @@ Pure formatting; rich is imported only when a table is drawn on a terminal (``in
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import msgspec
 import typer
+
+from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["human_size", "print_table"]
+__all__ = ["human_size", "json_text", "print_outcome", "print_table"]
 
 _UNITS = ("kB", "MB", "GB", "TB", "PB")
+
+
+def json_text(value: object) -> str:
+    """``value`` as every ``--json`` prints it: msgspec's JSON, indented by 2."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8")
+
+
+def print_outcome(
+    outcome: object, render: Callable[[], Iterable[str]], as_json: bool, secrets: tuple[str | None, ...] = ()
+) -> None:
+    """Print ``outcome`` as JSON or as its rendered lines, ``secrets`` masked in either."""
+    if as_json:
+        typer.echo(mask_text(json_text(outcome), *secrets))
+        return
+    for line in render():
+        typer.echo(mask_text(line, *secrets))
 
 
 def human_size(size: int) -> str:

@@ -7,14 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import msgspec
 import typer
 
 from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.lazy import lazy
-from ingestion.cli.options import JsonOption, StoreOption
-from ingestion.cli.render import human_size, print_table
-from ingestion.config import load_settings
+from ingestion.cli.options import JsonOption, StoreOption, settings_for
+from ingestion.cli.render import human_size, json_text, print_table
 from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import format_duration
 from ingestion.masking import mask_text
@@ -40,8 +38,8 @@ runs_app = typer.Typer(
 
 def _collect(store: Path | None) -> tuple[list[RunInfo], str | None]:
     """Every run; and a note when the database could not be read (fetch runs are listed anyway)."""
-    settings = load_settings()
-    root = store if store is not None else settings.snapshot_dir
+    settings = settings_for(store)
+    root = settings.snapshot_dir
     the_store = Store(root)
     events = the_store.events(strict=False) if (root / "log").is_dir() else []
     fetches = fetch_runs(events, read_records(root))
@@ -80,7 +78,7 @@ def _exit(run: RunInfo) -> str:
 
 
 def _json(value: object) -> None:
-    typer.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8"))
+    typer.echo(json_text(value))
 
 
 @runs_app.callback()

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import msgspec
 import typer
 
 from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.cli.options import JsonOption, StoreOption, WaitOption
-from ingestion.cli.render import human_size
+from ingestion.cli.render import human_size, json_text
 from ingestion.config import load_settings
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ def _time(text: str | None, option: str) -> datetime | None:
     return None if text is None else ops.parse_time(text, option=option)
 
 
-def _json(value: object) -> str:
-    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode("utf-8")
-
-
 @snapshots_app.command("ls")
 def ls_command(
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="Only this endpoint: drivers...")] = None,
@@ -63,7 +58,7 @@ def ls_command(
     """
     rows = ops.ls(_store(store), endpoint=endpoint, as_of=_time(as_of, "--as-of"))
     if as_json:
-        typer.echo(_json(rows))
+        typer.echo(json_text(rows))
         return
     keys = [_short_key(row.key) for row in rows]
     width = max([len("REQUEST"), *(len(key) for key in keys)])
@@ -123,7 +118,7 @@ def fsck_command(
                 typer.echo(f"set aside line {line} ({kind}) of {aside.log} into {aside.to}", err=as_json)
     problems = ops.fsck(the_store)
     if as_json:
-        typer.echo(_json({"ok": not problems, "store": str(the_store.root), "problems": problems}))
+        typer.echo(json_text({"ok": not problems, "store": str(the_store.root), "problems": problems}))
         raise typer.Exit(1 if problems else 0)
     for problem in problems:
         typer.echo(problem.message)
@@ -156,7 +151,7 @@ def gc_command(
     """
     report = ops.gc(_store(store), dry_run=dry_run, force=force, timeout=wait)
     if as_json:
-        typer.echo(_json(report))
+        typer.echo(json_text(report))
         return
     verb = "would remove" if report.dry_run else "removed"
     freed = "would free" if report.dry_run else "freed"
@@ -184,7 +179,7 @@ def import_command(
     when = _time(received_at, "--received-at") or datetime.now(UTC)
     event = ops.import_file(_store(store), file, url, when, timeout=wait)
     if as_json:
-        typer.echo(_json(event))
+        typer.echo(json_text(event))
         return
     typer.echo(
         f"imported {file} as {event.key}: status {event.status}, {human_size(event.size)}, "
@@ -200,7 +195,7 @@ def stats_command(as_json: JsonOption = False, store: StoreOption = None) -> Non
     """
     result = ops.stats(_store(store))
     if as_json:
-        typer.echo(_json(result))
+        typer.echo(json_text(result))
         return
     typer.echo(f"blobs        {result.blobs}")
     typer.echo(f"events       {result.events}")

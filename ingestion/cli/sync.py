@@ -9,15 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import msgspec
 import typer
 
-from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption
+from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption, settings_for
 from ingestion.cli.progress import ProgressLine, StageProgress
-from ingestion.config import Settings, load_settings
+from ingestion.cli.render import print_outcome
+from ingestion.config import load_settings
 from ingestion.instant import parse_instant, parse_optional
 from ingestion.masking import mask_text
 
@@ -26,11 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
 
-def _settings(store: Path | None) -> Settings:
-    settings = load_settings()
-    if store is not None:
-        settings = msgspec.structs.replace(settings, snapshot_dir=store)
-    return settings
+#: sync's and bulk's --no-results (each fetches, then replays).
+_NoResults = Annotated[
+    bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
+]
 
 
 def _finish(
@@ -41,12 +39,7 @@ def _finish(
     secrets: tuple[str | None, ...] = (),
 ) -> None:
     """Print ``outcome`` as JSON or as its rendered lines (secrets masked), then exit with ``exit_code``."""
-    if as_json:
-        text = msgspec.json.format(msgspec.json.encode(outcome), indent=2).decode("utf-8")
-        typer.echo(mask_text(text, *secrets))
-    else:
-        for line in render():
-            typer.echo(mask_text(line, *secrets))
+    print_outcome(outcome, render, as_json, secrets)
     if exit_code:
         raise typer.Exit(exit_code)
 
@@ -54,9 +47,7 @@ def _finish(
 def sync_command(
     year: YearsOption = None,
     recent: RecentOption = None,
-    no_results: Annotated[
-        bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
-    ] = False,
+    no_results: _NoResults = False,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -84,7 +75,7 @@ def sync_command(
     if as_of is not None and now is not None:
         raise SyncUsageError("--as-of and --now cannot be used together: --as-of pins the fetch's clock too")
     pinned = parse_optional(as_of, option="--as-of")
-    settings = _settings(store)
+    settings = settings_for(store)
     secrets = (settings.openf1_password,)
     line = ProgressLine(sys.stderr, secrets)
     stages = StageProgress(sys.stderr)  # the replay's stages, on a terminal, once it has run a second
@@ -117,9 +108,7 @@ def bulk_command(
     end_year: Annotated[
         int | None, typer.Option("--end-year", help="Last season of a range (default: the current one).")
     ] = None,
-    no_results: Annotated[
-        bool, typer.Option("--no-results", help="Neither fetch nor write results (spoiler-safe).")
-    ] = False,
+    no_results: _NoResults = False,
     retries: Annotated[int, typer.Option("--retries", help="Extra tries for a failing season.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
@@ -190,7 +179,7 @@ def verify_command(
     from ingestion.store import Store
 
     instant = parse_optional(as_of, option="--as-of")
-    settings = _settings(store)
+    settings = settings_for(store)
     snapshots = Store(settings.snapshot_dir)
     report = verify(database_url(settings), snapshots, instant, results=results, strict=strict)
     if as_json:
@@ -221,7 +210,7 @@ def diff_command(
     from ingestion.store import Store
 
     t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")
-    settings = _settings(store)
+    settings = settings_for(store)
     change = diff(Store(settings.snapshot_dir), t1, t2, results=not no_results)
     _finish(change, lambda: render_diff(change, limit), as_json)
 

@@ -11,9 +11,8 @@ from typing import IO, Annotated, Any
 import msgspec
 import typer
 
-from ingestion.cli.options import StoreOption
+from ingestion.cli.options import StoreOption, settings_for
 from ingestion.cli.progress import WatchLine, WatchProgress
-from ingestion.config import load_settings
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
 
@@ -67,9 +66,7 @@ def watch_command(
 
     if delay < 0:
         raise UsageError(f"--delay must be 0 or more minutes, got {delay:g}")
-    settings = load_settings()
-    if store is not None:
-        settings = msgspec.structs.replace(settings, snapshot_dir=store)
+    settings = settings_for(store)
     options = WatchOptions(
         results=not no_results,
         paid=settings.has_credentials,
