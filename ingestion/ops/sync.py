@@ -39,10 +39,12 @@ from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.retry import RetryPolicy
 from ingestion.replay import (
+    COUNTS_HEADER,
     DEFAULT_LOCK_WAIT,
     ReplayStep,
     ReplaySummary,
     TableCounts,
+    counts_columns,
     replayed_line,
     run_replay,
 )
@@ -210,15 +212,13 @@ def render_sync(summary: SyncSummary) -> list[str]:
         f"{fetched.new_snapshots} new snapshot(s), {fetched.unchanged} unchanged, {fetched.empty} empty, "
         f"{summary.failed} failed",
         replayed_line(summary.replay),
-        f"  {'synced':<10}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
+        f"  {'synced':<10}{COUNTS_HEADER}",
     ]
     for label, counts in summary.synced.items():
         if label == "results" and not summary.results:
             lines.append(f"  {label:<10}{'off (--no-results)':>30}")
             continue
-        lines.append(
-            f"  {label:<10}{counts.inserted:>10}{counts.updated:>9}{counts.unchanged:>11}{counts.removed:>9}"
-        )
+        lines.append(f"  {label:<10}{counts_columns(counts)}")
     if summary.replay.warnings:
         kinds = ", ".join(f"{kind} {count}" for kind, count in summary.replay.warnings.items())
         lines.append(f"warnings: {summary.warnings} ({kinds})")

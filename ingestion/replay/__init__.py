@@ -56,6 +56,7 @@ from ingestion.replay.rows import (
 from ingestion.store import Store
 
 __all__ = [
+    "COUNTS_HEADER",
     "DEFAULT_LOCK_WAIT",
     "ENDPOINTS",
     "LOCK_KEY",
@@ -89,6 +90,7 @@ __all__ = [
     "TableCounts",
     "TableSpec",
     "TeamRow",
+    "counts_columns",
     "decode_endpoint",
     "decode_rows",
     "load",
@@ -236,20 +238,26 @@ def replayed_line(summary: ReplaySummary) -> str:
     return f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}{suffix}"
 
 
+#: The header of the count columns of a replay's table (``ingest replay``, ``sync``): :func:`counts_columns`.
+COUNTS_HEADER = f"{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}"
+
+
+def counts_columns(counts: TableCounts) -> str:
+    """One table's inserted, updated, unchanged and removed rows, in the columns of :data:`COUNTS_HEADER`."""
+    return f"{counts.inserted:>10}{counts.updated:>9}{counts.unchanged:>11}{counts.removed:>9}"
+
+
 def render_summary(summary: ReplaySummary) -> list[str]:
     """The summary as the lines ``ingest replay`` prints: counts per table, warnings by kind, timings."""
     lines = [
         replayed_line(summary),
-        f"  {'table':<16}{'rows':>7}{'inserted':>10}{'updated':>9}{'unchanged':>11}{'removed':>9}",
+        f"  {'table':<16}{'rows':>7}{COUNTS_HEADER}",
     ]
     for name, counts in summary.tables.items():
         if name == "results" and not summary.results:
             lines.append(f"  {name:<16} kept (not touched: --no-results)")
             continue
-        lines.append(
-            f"  {name:<16}{summary.rows.get(name, 0):>7}{counts.inserted:>10}{counts.updated:>9}"
-            f"{counts.unchanged:>11}{counts.removed:>9}"
-        )
+        lines.append(f"  {name:<16}{summary.rows.get(name, 0):>7}{counts_columns(counts)}")
     if summary.warnings:
         lines.append("warnings:")
         lines.extend(f"  {kind:<28}{count:>6}" for kind, count in summary.warnings.items())
