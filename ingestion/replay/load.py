@@ -22,6 +22,9 @@ never interleave; a replay killed at any instant leaves the database untouched):
 
 Before step 1, a load whose rows and database are proven the same as when the last load ended (that load
 left exactly its rows) stops after step 5: every step would find nothing to do (:mod:`.unchanged`).
+A load into empty racing tables (a fresh database: nothing to adopt, remove, move aside or compare) COPYs
+each table's rows straight into it instead of steps 1-4 (:func:`~.write.copy_fresh`): the same rows and
+counts, every row inserted.
 
 Every table and column is named through the database's :class:`~ingestion.db.naming.Naming` (our
 snake_case schema, or the app's EF Core one, where OpenF1's circuit key goes to ``ingestion.circuit_keys``
@@ -45,7 +48,7 @@ from ingestion.replay.adopt import adopt, stored_keys
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
-from ingestion.replay.write import Target, copy_in, make_room, remove, upsert
+from ingestion.replay.write import Target, copy_fresh, copy_in, is_empty, make_room, remove, upsert
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
@@ -143,6 +146,13 @@ def load(
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             return _record(conn, counts, results, as_of, started_at, extra, recorded)
+        if is_empty(conn, naming, TABLES):
+            # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
+            copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
+            for spec in specs:
+                counts[spec.name]["inserted"] = len(racing.table(spec.name))
+            left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+            return _record(conn, counts, results, as_of, started_at, extra, left)
         db = Target(naming, foreign_keys(conn))
         racing, _ = adopt(racing, stored_keys(conn, naming), naming)
         for spec in specs:

@@ -1,5 +1,8 @@
 """The SQL steps of one load, on one database (named through its :class:`~ingestion.db.naming.Naming`):
 
+- :func:`is_empty` and :func:`copy_fresh`: when no racing table (nor side table) holds a row, a load has
+  nothing to adopt, remove, move aside or compare: each table's rows are COPYed straight into it (binary,
+  in id order, as the upserts would insert them), the same rows the staged path writes;
 - :func:`copy_in`: binary COPY of a table's rows (already adopted, :mod:`ingestion.replay.adopt`) into a temp
   stage table (``ON COMMIT DROP``);
 - :func:`remove`: the stored rows the replay answers for and no longer produces, deleted children first
@@ -14,7 +17,7 @@ Upserts conflict on the primary key only, never on a natural-key index the datab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -27,7 +30,7 @@ from ingestion.db.userdata import protected
 from ingestion.replay.rows import TableSpec
 from ingestion.replay.scope import delete_statement
 
-__all__ = ["Target", "copy_in", "make_room", "remove", "upsert"]
+__all__ = ["Target", "copy_fresh", "copy_in", "is_empty", "make_room", "remove", "upsert"]
 
 Conn = psycopg.Connection[Any]
 
@@ -69,10 +72,65 @@ class Target:
 
     def own(self, spec: TableSpec) -> list[str]:
         """The owned columns the database's table itself holds (not kept in a side table)."""
-        return [c for c in spec.columns if self.naming.side(spec.name, c) is None]
+        return _own(self.naming, spec)
 
     def protected(self, table: str, alias: str) -> sql.Composable:
         return protected(self.keys, self.naming, self.racing, table, alias)
+
+
+def _own(naming: Naming, spec: TableSpec) -> list[str]:
+    return [c for c in spec.columns if naming.side(spec.name, c) is None]
+
+
+def is_empty(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> bool:
+    """Whether none of ``specs``' tables (pass every racing table) nor their side tables holds a row: one
+    query."""
+    sides = [sql.Identifier(OWN_SCHEMA, side.table) for s in specs for _, side in naming.side_columns(s.name)]
+    tables = [naming.rel(s.name) for s in specs] + sides
+    query = sql.SQL("SELECT {}").format(
+        sql.SQL(" AND ").join(sql.SQL("NOT EXISTS (SELECT FROM {})").format(t) for t in tables)
+    )
+    row = conn.execute(query).fetchone()
+    return bool(row and row[0])
+
+
+def copy_fresh(
+    conn: Conn, naming: Naming, specs: Sequence[TableSpec], tables: Mapping[str, Sequence[msgspec.Struct]]
+) -> None:
+    """COPY each table's rows straight into it (in id order, as :class:`~.rows.Racing` holds them), side
+    columns into their side tables: only into empty tables (:func:`is_empty`), where it writes what
+    :func:`upsert` would. One catalog query for the column types, then one COPY per table."""
+    targets: list[tuple[sql.Identifier, list[str], list[tuple[object, ...]]]] = []
+    for spec in specs:
+        rows = tables[spec.name]
+        own = _own(naming, spec)
+        if own == list(spec.columns):  # every owned column in the table itself: the rows as they are
+            values = [msgspec.structs.astuple(r) for r in rows]
+        else:
+            values = [tuple(getattr(r, c) for c in own) for r in rows]
+        targets.append((naming.rel(spec.name), [naming.column(spec.name, c) for c in own], values))
+        for column, side in naming.side_columns(spec.name):
+            pairs = [(v[0], getattr(r, column)) for v, r in zip(values, rows, strict=True)]
+            kept: list[tuple[object, ...]] = [p for p in pairs if p[1] is not None]
+            targets.append((sql.Identifier(OWN_SCHEMA, side.table), [side.key, side.column], kept))
+    names = [t[0].as_string(conn) for t in targets]
+    types: dict[tuple[int, str], int] = {
+        (int(n), str(a)): int(o)
+        for n, a, o in conn.execute(
+            "SELECT r.n, a.attname, a.atttypid FROM unnest(%s::text[]) WITH ORDINALITY r(name, n) "
+            "JOIN pg_attribute a ON a.attrelid = r.name::regclass WHERE a.attnum > 0 AND NOT a.attisdropped",
+            (names,),
+        ).fetchall()
+    }
+    with conn.cursor() as cur:
+        for n, (table, columns, values) in enumerate(targets, start=1):
+            if not values:
+                continue
+            query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, _cols(columns))
+            with cur.copy(query) as copy:
+                copy.set_types([types[(n, c)] for c in columns])
+                for value in values:
+                    copy.write_row(value)
 
 
 def copy_in(conn: Conn, db: Target, spec: TableSpec, rows: Sequence[msgspec.Struct]) -> None:
