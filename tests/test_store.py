@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingestion.config import PROJECT_ROOT
 from ingestion.store import (
     BlobCorrupt,
     BlobMissing,
@@ -35,7 +36,10 @@ from ingestion.store import (
     address_of,
     make_run_id,
 )
+from ingestion.store._disk import GITIGNORE
 from ingestion.store._log import encode_event
+from ingestion.watch.locks import LOCK_FILE
+from ingestion.watch.state import STATE_FILE
 
 T0 = datetime(2024, 12, 8, 12, 0, tzinfo=UTC)
 DRIVERS = Request.from_url("/v1/drivers?session_key=9472")
@@ -499,11 +503,19 @@ def test_store_log_line_is_complete_on_disk_when_put_returns(tmp_path: Path) -> 
 
 
 def test_store_gitignore_keeps_the_lock_and_tmp_out_of_git(tmp_path: Path) -> None:
-    """The first writer writes a .gitignore naming lock and tmp/; later writers leave it as it is."""
+    """The first writer writes a .gitignore naming lock, tmp/, cache/ and the watcher's state (a store
+    committed after `ingest watch` ran on it must not carry that machine's watch.json into every clone, where
+    healthcheck would read it); later writers leave it as it is."""
     put(Store(tmp_path), b"[]")
     ignore = tmp_path / ".gitignore"
     text = ignore.read_text()
-    assert "/lock\n" in text and "/tmp/\n" in text
+    for runtime in ("lock", "tmp/", "cache/", STATE_FILE, LOCK_FILE):
+        assert f"/{runtime}\n" in text
     ignore.write_text(text + "# edited\n")
     put(Store(tmp_path), b"[1]")
     assert ignore.read_text() == text + "# edited\n"
+
+
+def test_store_committed_snapshots_ignore_what_the_store_ignores() -> None:
+    """The committed store (written before the watcher's files were ignored) ignores what a new one does."""
+    assert (PROJECT_ROOT / "snapshots" / ".gitignore").read_text() == GITIGNORE

@@ -7,7 +7,8 @@ Layout under the root::
     tmp/                 blobs being written (fsync, then rename into objects/); never read
     lock                 the writer's lock file (fcntl.flock)
     cache/checked.json   blobs that verified, with their file's stat (:mod:`ingestion.store._checked`)
-    .gitignore           keeps lock, tmp/ and cache/ out of git (written once, by the first writer)
+    .gitignore           keeps lock, tmp/, cache/ and the watcher's watch.json and watch.lock out of git
+                         (written once, by the first writer)
 
 Reading is here; writing a run is :mod:`ingestion.store._writer`, the parsed log :mod:`._logindex`.
 """
@@ -55,6 +56,8 @@ LOG_SUFFIX = ".jsonl"
 _RACY_NS = 2_000_000_000
 GITIGNORE = (
     "# the snapshot store's writer lock, half-written blobs and caches are not data\n/lock\n/tmp/\n/cache/\n"
+    "# nor is a watcher's state: it says what ran on this machine (ingest healthcheck reads it)\n"
+    "/watch.json\n/watch.lock\n"
 )
 
 
