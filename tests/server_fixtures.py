@@ -21,6 +21,7 @@ from typing import Protocol
 
 import pytest
 
+from ingestion.config import Settings
 from ingestion.server import (
     Dataset,
     Fault,
@@ -32,6 +33,29 @@ from ingestion.server import (
 )
 
 _DATASETS: dict[tuple[str, ...], Dataset] = {}
+
+
+def client_settings(
+    server: RunningServer,
+    store: Path,
+    *,
+    database_url: str | None = None,
+    per_second: float = 1000.0,
+    per_minute: int = 100_000,
+    credentials: tuple[str, str] | None = None,
+) -> Settings:
+    """Settings of a client of ``server`` writing the store ``store`` (the embedded server's data beside it,
+    never started when ``database_url`` is given), pacing at ``per_second``/``per_minute``."""
+    return Settings(
+        database_url=database_url,
+        openf1_base_url=server.base_url,
+        snapshot_dir=store,
+        pgdata_dir=store.parent / "pgdata",
+        openf1_username=credentials[0] if credentials else None,
+        openf1_password=credentials[1] if credentials else None,
+        rate_per_second=per_second,
+        rate_per_minute=per_minute,
+    )
 
 
 def _rows(directories: Sequence[Path]) -> Dataset:

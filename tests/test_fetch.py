@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from server_fixtures import client_settings
 
 from ingestion.cli import main
 from ingestion.cli.fetch import INTERRUPTED
@@ -49,15 +50,8 @@ ServerFactory = Callable[..., RunningServer]
 
 
 def _settings(server: RunningServer, store: Path, credentials: tuple[str, str] | None = None) -> Settings:
-    return Settings(
-        database_url=None,
-        openf1_base_url=server.base_url,
-        snapshot_dir=store,
-        pgdata_dir=store.parent / "pgdata",
-        openf1_username=credentials[0] if credentials else None,
-        openf1_password=credentials[1] if credentials else None,
-        rate_per_second=PER_SECOND,
-        rate_per_minute=PER_MINUTE,
+    return client_settings(
+        server, store, per_second=PER_SECOND, per_minute=PER_MINUTE, credentials=credentials
     )
 
 

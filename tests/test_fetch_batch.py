@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from server_fixtures import client_settings
 
 from ingestion.config import Settings
 from ingestion.db import connect
@@ -27,14 +28,7 @@ ServerFactory = Callable[..., RunningServer]
 
 
 def _settings(server: RunningServer, store: Path) -> Settings:
-    return Settings(
-        database_url=None,
-        openf1_base_url=server.base_url,
-        snapshot_dir=store,
-        pgdata_dir=store.parent / "pgdata",
-        rate_per_second=1000.0,
-        rate_per_minute=100_000,
-    )
+    return client_settings(server, store)
 
 
 def _options(**changes: object) -> FetchOptions:

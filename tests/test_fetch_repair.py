@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from server_fixtures import client_settings
 
 from ingestion.cli import main
 from ingestion.config import Settings
@@ -38,14 +39,7 @@ ServerFactory = Callable[..., RunningServer]
 
 
 def _settings(server: RunningServer, store: Path) -> Settings:
-    return Settings(
-        database_url=None,
-        openf1_base_url=server.base_url,
-        snapshot_dir=store,
-        pgdata_dir=store.parent / "pgdata",
-        rate_per_second=PER_SECOND,
-        rate_per_minute=PER_MINUTE,
-    )
+    return client_settings(server, store, per_second=PER_SECOND, per_minute=PER_MINUTE)
 
 
 def _options(**changes: object) -> FetchOptions:

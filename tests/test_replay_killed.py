@@ -108,15 +108,35 @@ def wait_until(condition: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def replay_process(db_url: str, store: Path) -> subprocess.Popen[bytes]:
+def replay_process(db_url: str, store: Path, *, capture: bool = False) -> subprocess.Popen[str]:
+    """``ingest replay`` of ``store`` into ``db_url`` as of AFTER, its output kept (``capture``) or not."""
     ours = ("DATABASE_URL", "OPENF1_", "EMBEDDED_", "SNAPSHOT_DIR")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(DATABASE_URL=db_url, SNAPSHOT_DIR=str(store))
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "ingestion", "replay", "--as-of", AFTER.isoformat()],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        env=env, stdout=output, stderr=output, stdin=subprocess.DEVNULL, text=True,
     )
 
+
+def pick_a_moment(
+    rng: random.Random, child: subprocess.Popen[str], server_url: str, url: str, *, inside: bool
+) -> tuple[int, bool] | None:
+    """Wait for the replay ``child`` to reach its load transaction (``inside``) or just to connect, then a
+    random while more; its backend then (pid, in a transaction), or None once it has ended."""
+    if inside:
+        wait_until(
+            lambda: ((b := backend(server_url, url)) is not None and b[1]) or child.poll() is not None,
+            120,
+            "the load transaction",
+        )
+        time.sleep(rng.uniform(0, 0.3))
+    else:
+        wait_until(lambda: backend(server_url, url) is not None or child.poll() is not None, 120,
+                   "the replay to connect")
+        time.sleep(rng.uniform(0, 1.0))
+    return backend(server_url, url)
 
 @pytest.mark.reliability("kill -9 of replay")
 @pytest.mark.parametrize("seed", cases(full=24, sample=2))
@@ -129,18 +149,7 @@ def test_replay_killed_leaves_the_database_all_or_nothing(
     child = replay_process(url, world.store)
     inside = False
     try:
-        if inside_wanted:
-            wait_until(
-                lambda: ((b := backend(pg_server_url, url)) is not None and b[1]) or child.poll() is not None,
-                120,
-                "the load transaction",
-            )
-            time.sleep(rng.uniform(0, 0.3))
-        else:
-            wait_until(lambda: backend(pg_server_url, url) is not None or child.poll() is not None, 120,
-                       "the replay to connect")
-            time.sleep(rng.uniform(0, 1.0))
-        state = backend(pg_server_url, url)
+        state = pick_a_moment(rng, child, pg_server_url, url, inside=inside_wanted)
         inside = state is not None and state[1]
         child.send_signal(signal.SIGKILL)
     finally:
@@ -167,26 +176,9 @@ def test_replay_backend_terminated_is_one_line_and_all_or_nothing(
     before or as after."""
     rng = random.Random(1000 + seed)
     url = world.fresh()
-    ours = ("DATABASE_URL", "OPENF1_", "EMBEDDED_", "SNAPSHOT_DIR")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    env.update(DATABASE_URL=url, SNAPSHOT_DIR=str(world.store))
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "replay", "--as-of", AFTER.isoformat()],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-    )
+    child = replay_process(url, world.store, capture=True)
     try:
-        if seed % 2:
-            wait_until(
-                lambda: ((b := backend(pg_server_url, url)) is not None and b[1]) or child.poll() is not None,
-                120,
-                "the load transaction",
-            )
-            time.sleep(rng.uniform(0, 0.3))
-        else:
-            wait_until(lambda: backend(pg_server_url, url) is not None or child.poll() is not None, 120,
-                       "the replay to connect")
-            time.sleep(rng.uniform(0, 1.0))
-        state = backend(pg_server_url, url)
+        state = pick_a_moment(rng, child, pg_server_url, url, inside=seed % 2 == 1)
         if state is not None:
             with connect(pg_server_url, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (state[0],))

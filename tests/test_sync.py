@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from server_fixtures import ServerFactory
+from server_fixtures import ServerFactory, client_settings
 
 from ingestion.config import PROJECT_ROOT, Settings
 from ingestion.errors import UsageError
@@ -35,14 +35,7 @@ ABU_DHABI_2023 = 1226
 
 def settings_for(tmp_path: Path, db_url: str, server: RunningServer) -> Settings:
     """Settings pointing at a fresh store in ``tmp_path``, the test database and the stand-in server."""
-    return Settings(
-        database_url=db_url,
-        openf1_base_url=server.base_url,
-        snapshot_dir=tmp_path / "store",
-        pgdata_dir=tmp_path / "pgdata",
-        rate_per_second=1000.0,
-        rate_per_minute=100_000,
-    )
+    return client_settings(server, tmp_path / "store", database_url=db_url)
 
 
 def world_rows(world_dir: Path, year: int, endpoint: str) -> list[dict[str, object]]:

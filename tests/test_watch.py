@@ -19,6 +19,7 @@ import httpx
 import msgspec
 import psycopg
 import pytest
+from server_fixtures import client_settings
 
 from ingestion.config import Settings
 from ingestion.fetch.plan import SETTLE
@@ -108,14 +109,7 @@ def served(rows_2024: Dataset) -> Iterator[Callable[..., tuple[RunningServer, Re
 
 
 def _settings(tmp_path: Path, db_url: str, server: RunningServer) -> Settings:
-    return Settings(
-        database_url=db_url,
-        openf1_base_url=server.base_url,
-        snapshot_dir=tmp_path / "store",
-        pgdata_dir=tmp_path / "pgdata",
-        rate_per_second=1000.0,
-        rate_per_minute=100_000,
-    )
+    return client_settings(server, tmp_path / "store", database_url=db_url)
 
 
 def _covered(paths: list[str]) -> set[tuple[str, int]]:
