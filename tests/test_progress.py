@@ -12,6 +12,7 @@ from ingestion.cli.progress import LiveLine, ProgressLine, StageProgress, WatchL
 from ingestion.fetch import Progress
 from ingestion.instant import format_duration as _duration
 from ingestion.replay import ReplayStep
+from ingestion.watch.events import Error, Fetched, Replayed, Replaying, Sleep, Stopped, Wake
 
 REQUEST = Progress(
     stage="request", phase=2, done=30, planned=77, current="session_result?meeting_key=1229", eta_s=120.0
@@ -137,20 +138,35 @@ def test_fetch_summary_duration_never_says_60_seconds(seconds: float, text: str)
     assert _duration(seconds) == text
 
 
-SLEEP = {
-    "event": "sleep", "until": "2024-12-08T15:30:00Z", "seconds": 3723.0, "failures": 0,
-    "waiting_for": "session_result?meeting_key=1252 (correction +6 h)",
-}  # fmt: skip
+AT = "2024-12-08T14:27:00Z"
+SLEEP = Sleep(
+    at=AT, until="2024-12-08T15:30:00Z", seconds=3723.0, failures=0,
+    waiting_for="session_result?meeting_key=1252 (correction +6 h)",
+)  # fmt: skip
+WAKE = Wake(at=AT)
+STOPPED = Stopped(at=AT, signal="SIGTERM", during="sleep")
+
+
+def _fetched(*, new: int, failed: int) -> Fetched:
+    asked = new + failed
+    return Fetched(
+        at=AT, requests=asked, http_requests=asked, new=new, unchanged=0, empty=0, failed=failed, changed=[],
+        why={},
+    )  # fmt: skip
+
+
+def _replayed(written: int) -> Replayed:
+    return Replayed(at=AT, as_of=AT, snapshots=1, written=written, tables={})
 
 
 def test_watch_line_at_80_columns_counts_down_to_the_next_wake_and_says_what_for() -> None:
     clock = Clock()
     line = WatchLine(clock)
-    line.event({"event": "wake"})
+    line.event(WAKE)
     clock.now += 3
     assert _render(line, 80) == "watch: pass: looking for what is due 0:03\n"
-    line.event({"event": "fetched", "new": 2, "failed": 0})
-    line.event({"event": "replayed", "written": 40})
+    line.event(_fetched(new=2, failed=0))
+    line.event(_replayed(40))
     line.event(SLEEP)
     text = _render(line, 80)
     assert text.count("\n") == 1 and len(text.rstrip("\n")) <= 80, text
@@ -158,8 +174,8 @@ def test_watch_line_at_80_columns_counts_down_to_the_next_wake_and_says_what_for
     clock.now += 10  # no event: the refresh alone moves the countdown
     assert "next wake-up in 1:01:53," in _render(line, 80)
     assert "last pass: 2 new, 0 failed, 40 row(s) written" in _render(line, 200)
-    line.event({"event": "wake"})
-    line.event({"event": "replayed", "written": 0})  # a pass that fetched nothing
+    line.event(WAKE)
+    line.event(_replayed(0))  # a pass that fetched nothing
     line.event(SLEEP)
     assert _render(line, 200).rstrip().endswith("· last pass: 0 row(s) written")
 
@@ -167,18 +183,18 @@ def test_watch_line_at_80_columns_counts_down_to_the_next_wake_and_says_what_for
 def test_watch_line_during_a_fetch_is_fetch_s_own_line() -> None:
     clock = Clock()
     line = WatchLine(clock)
-    line.event({"event": "wake"})
+    line.event(WAKE)
     line.progress(WAIT)
     assert "rate limit, next in 50.0 s" in _render(line, 80)
     line.progress(DONE)
-    line.event({"event": "replaying"})
+    line.event(Replaying(at=AT, as_of=AT, changed=True))
     assert _render(line, 80).startswith("watch: pass: replaying into the database")
 
 
 @pytest.mark.parametrize("width", [40, 80, 120])
 def test_watch_line_never_wraps(width: int) -> None:
     line = WatchLine(Clock())
-    line.event({"event": "error", "reason": "x" * 300})
+    line.event(Error(at=AT, stage="pass", reason="x" * 300))
     line.event(SLEEP)
     text = _render(line, width)
     assert text.count("\n") == 1 and len(text.rstrip("\n")) <= width, text
@@ -189,11 +205,11 @@ def test_watch_progress_on_a_terminal_only_and_not_with_quiet() -> None:
     console = Console(file=stream, width=80, force_terminal=True, color_system=None)
     shown = WatchProgress(stream, WatchLine(Clock()), console=console)
     shown.event(SLEEP)
-    shown.event({"event": "stopped"})
+    shown.event(STOPPED)
     assert "next wake-up in" in stream.getvalue() and stream.getvalue().endswith("\x1b[2K")
     piped = io.StringIO()  # off a terminal the watcher's JSON lines are the plain form: nothing more here
     plain = WatchProgress(piped, WatchLine(Clock()))
-    for record in ({"event": "wake"}, SLEEP, {"event": "stopped"}):
+    for record in (WAKE, SLEEP, STOPPED):
         plain.event(record)
     plain.progress(WAIT)
     assert piped.getvalue() == ""

@@ -28,6 +28,7 @@ from ingestion.server import Dataset, RunningServer, ServerConfig, load_rows, st
 from ingestion.server._time import shift_dataset
 from ingestion.store import Store
 from ingestion.store.commands import fsck
+from ingestion.watch.events import WatchEvent, encode
 from ingestion.watch.locks import WatchLocked
 from ingestion.watch.loop import (
     StopFlag,
@@ -84,6 +85,14 @@ class RequestLog:
 @pytest.fixture(scope="module")
 def rows_2024(world_dir: Path) -> Dataset:
     return load_rows([world_dir / "2024"])
+
+
+
+class JsonLines(list[dict[str, Any]]):
+    """The watcher's events as ``ingest watch`` writes them (its JSON lines), read back."""
+
+    def record(self, event: WatchEvent) -> None:
+        self.append(json.loads(encode(event)))
 
 
 @pytest.fixture
@@ -176,9 +185,9 @@ def test_watch_once_after_a_race_fetches_the_season_replays_then_asks_nothing(
     clock = FakeClock(RACE_END + timedelta(hours=3))
     server, requests = served(clock)
     settings = _settings(tmp_path, db_url, server)
-    lines: list[dict[str, Any]] = []
+    lines = JsonLines()
     config = WatchConfig(once=True, retry=FAST)
-    assert run_watch(settings, config, log=lines.append, clock=clock) == 0
+    assert run_watch(settings, config, log=lines.record, clock=clock) == 0
     asked = requests.paths()
     assert asked[:2] == ["/v1/meetings?year=2024", "/v1/sessions?year=2024"]
     meetings = {int(str(m["meeting_key"])) for m in server.dataset.rows("meetings") or []}
@@ -194,7 +203,7 @@ def test_watch_once_after_a_race_fetches_the_season_replays_then_asks_nothing(
     assert _positions(conn, RACE)  # the race's results are in the database
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.last_success == clock() and state.failures == 0
-    assert run_watch(settings, config, log=lines.append, clock=clock) == 0
+    assert run_watch(settings, config, log=lines.record, clock=clock) == 0
     assert len(requests.paths()) == len(asked)  # the second pass asks nothing
     assert fsck(Store(settings.snapshot_dir)) == []
 
@@ -270,7 +279,7 @@ def test_watch_simulated_race_weekend(
     correction_at = RACE_END + timedelta(days=2)
     stop_at = RACE_END + SETTLE + timedelta(days=5)
     stop = StopFlag()
-    lines: list[dict[str, Any]] = []
+    lines = JsonLines()
     before: dict[object, object] = {}
 
     def sleep(seconds: float) -> None:
@@ -284,7 +293,7 @@ def test_watch_simulated_race_weekend(
 
     code = run_watch(
         settings, WatchConfig(options=options, retry=FAST),
-        log=lines.append, clock=clock, sleep=sleep, stop=stop,
+        log=lines.record, clock=clock, sleep=sleep, stop=stop,
     )
     assert code == 0
     assert lines[-1]["event"] == "stopped"
@@ -340,7 +349,7 @@ def test_watch_errors_never_stop_it_and_back_off(
     server.fail_next("503", 10)  # OpenF1 down for a while
     stop = StopFlag()
     sleeps: list[float] = []
-    lines: list[dict[str, Any]] = []
+    lines = JsonLines()
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
@@ -349,7 +358,7 @@ def test_watch_errors_never_stop_it_and_back_off(
             stop.set("SIGINT")
 
     settings = _settings(tmp_path, db_url, server)
-    code = run_watch(settings, WatchConfig(retry=FAST), log=lines.append, clock=clock, sleep=sleep, stop=stop)
+    code = run_watch(settings, WatchConfig(retry=FAST), log=lines.record, clock=clock, sleep=sleep, stop=stop)
     assert code == 0
     errors = [line for line in lines if line["event"] == "error"]
     assert errors and errors[0]["status"] == 503
@@ -533,7 +542,7 @@ def test_watch_a_live_401_waits_for_the_window_instead_of_retrying(
     assert run_watch(settings, WatchConfig(once=True, retry=FAST), log=lambda _: None, clock=clock) == 3
     assert requests.paths() == ["/v1/meetings?year=2024"]  # stopped at the 401, nothing else asked
     stop = StopFlag()
-    lines: list[dict[str, Any]] = []
+    lines = JsonLines()
     server.fail_next("401", 1)
 
     def sleep(seconds: float) -> None:
@@ -541,7 +550,7 @@ def test_watch_a_live_401_waits_for_the_window_instead_of_retrying(
         if len([line for line in lines if line["event"] == "sleep"]) == 3:
             stop.set()
 
-    run_watch(settings, WatchConfig(retry=FAST), log=lines.append, clock=clock, sleep=sleep, stop=stop)
+    run_watch(settings, WatchConfig(retry=FAST), log=lines.record, clock=clock, sleep=sleep, stop=stop)
     blocked = next(line for line in lines if line["event"] == "blocked")
     assert blocked["until"] == (RACE_END + timedelta(hours=3, minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     sleeps = [line for line in lines if line["event"] == "sleep"]
@@ -623,20 +632,20 @@ def test_watch_database_down_is_logged_and_retried_not_fatal(
     server, requests = served(clock)
     settings = _settings(tmp_path, db_url, server)
     gone = db_url.rsplit("/", 1)[0] + "/pf_no_such_database"
-    lines: list[dict[str, Any]] = []
+    lines = JsonLines()
     once = WatchConfig(once=True, retry=FAST)
-    assert run_watch(settings, once, log=lines.append, clock=clock, database=gone) == 1
+    assert run_watch(settings, once, log=lines.record, clock=clock, database=gone) == 1
     errors = [line for line in lines if line["event"] == "error"]
     assert [e["stage"] for e in errors] == ["start", "pass"] and "pf_no_such_database" in errors[-1]["reason"]
     assert requests.paths() == []  # nothing fetched for a database this watcher could not lock
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.failures == 1 and state.last_success is None
-    assert run_watch(settings, once, log=lines.append, clock=clock) == 0  # the database is back
+    assert run_watch(settings, once, log=lines.record, clock=clock) == 0  # the database is back
     assert _positions(conn, RACE)
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.failures == 0 and state.last_success == clock()
     success = clock()
     clock.advance(900)
-    assert run_watch(settings, once, log=lines.append, clock=clock, database=gone) == 1  # down again
+    assert run_watch(settings, once, log=lines.record, clock=clock, database=gone) == 1  # down again
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.failures == 1 and state.last_success == success  # kept for healthcheck

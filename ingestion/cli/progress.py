@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ingestion.cli.conventions import Verbosity, verbosity
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from ingestion.fetch import Progress, render_progress
     from ingestion.replay import ReplayStep
+    from ingestion.watch.events import WatchEvent
 else:  # the fetch stage only once progress is drawn
     render_progress = lazy("ingestion.fetch", "render_progress")
 
@@ -200,9 +201,8 @@ class _Live:
             self.live = None
 
 
-def _at(text: object) -> str:
+def _at(value: str) -> str:
     """``2024-12-08T15:30:00Z`` -> ``15:30Z`` (the live line has little room)."""
-    value = str(text or "")
     return value[11:16] + "Z" if len(value) >= 16 else value
 
 
@@ -222,32 +222,30 @@ class WatchLine:
         self.wake_text = ""
         self.last = ""
 
-    def event(self, record: Mapping[str, Any]) -> None:
-        """Take one of the watcher's events (the dict of its JSON line)."""
-        kind = record.get("event")
+    def event(self, event: WatchEvent) -> None:
+        """Take one of the watcher's events."""
         now = self.clock()
         self.wake_at = None
-        if kind == "sleep":
-            self.wake_at = now + float(record.get("seconds") or 0.0)
-            target = record.get("waiting_for") or "the next step"
-            self.wake_text = f"{_at(record.get('until'))} for {target}"
+        if event.event == "sleep":
+            self.wake_at = now + event.seconds
+            self.wake_text = f"{_at(event.until)} for {event.waiting_for or 'the next step'}"
             return
-        if kind == "wake":
+        if event.event == "wake":
             self.doing, self.since, self.last = "pass: looking for what is due", now, ""
-        elif kind == "fetched":
+        elif event.event == "fetched":
             self.fetch = None
-            self.last = f"{record.get('new', 0)} new, {record.get('failed', 0)} failed"
+            self.last = f"{event.new} new, {event.failed} failed"
             self.doing = f"pass: fetched ({self.last})"
-        elif kind == "replaying":
+        elif event.event == "replaying":
             self.doing = "pass: replaying into the database"
-        elif kind == "replayed":
-            written = f"{record.get('written', 0)} row(s) written"
+        elif event.event == "replayed":
+            written = f"{event.written} row(s) written"
             self.last = f"{self.last}, {written}" if self.last else written
             self.doing = "pass: replayed"
-        elif kind == "blocked":
-            self.last = f"live session, closed until {_at(record.get('until'))}"
-        elif kind == "error":
-            self.last = f"error: {record.get('reason', '')}"
+        elif event.event == "blocked":
+            self.last = f"live session, closed until {_at(event.until)}"
+        elif event.event == "error":
+            self.last = f"error: {event.reason}"
 
     def progress(self, progress: Progress) -> None:
         if progress.stage == "done":
@@ -285,11 +283,11 @@ class WatchProgress:
         self.line = line
         self._live = _Live(stream, console)
 
-    def event(self, record: Mapping[str, Any]) -> None:
+    def event(self, event: WatchEvent) -> None:
         if not self.on:
             return
-        self.line.event(record)
-        if record.get("event") in ("done", "stopped"):
+        self.line.event(event)
+        if event.event in ("done", "stopped"):
             self.clear()
         else:
             self._live.show(self.line)

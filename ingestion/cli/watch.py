@@ -6,9 +6,8 @@ import contextlib
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
-import msgspec
 import typer
 
 from ingestion.cli.options import StoreOption, settings_for
@@ -60,6 +59,7 @@ def watch_command(
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
     from ingestion.store import Store
+    from ingestion.watch.events import WatchEvent, encode
     from ingestion.watch.loop import StopFlag, WatchConfig, install_signals, restore_signals, run_watch
     from ingestion.watch.plan import render_schedule, store_schedule
     from ingestion.watch.schedule import WatchOptions
@@ -91,11 +91,11 @@ def watch_command(
     display = WatchProgress(sys.stderr, WatchLine(secrets=(settings.openf1_password,)))
     shared = stream.isatty()  # the JSON lines and the live line on one terminal: one at a time
 
-    def log(record: dict[str, Any]) -> None:
+    def log(event: WatchEvent) -> None:
         with display.paused() if shared else contextlib.nullcontext():
-            stream.write(msgspec.json.encode(record).decode("utf-8") + "\n")
+            stream.write(encode(event) + "\n")
             stream.flush()
-        display.event(record)
+        display.event(event)
 
     stop = StopFlag()
     previous = install_signals(stop)

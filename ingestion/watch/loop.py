@@ -34,6 +34,20 @@ from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, ProgressCallback, RetryPolicy, fetch_requests
 from ingestion.replay import run_replay
 from ingestion.store import Store
+from ingestion.watch.events import (
+    Blocked,
+    Done,
+    Error,
+    Fetched,
+    Replayed,
+    Replaying,
+    Sleep,
+    Start,
+    Stopped,
+    TableWrites,
+    Wake,
+    WatchEvent,
+)
 from ingestion.watch.locks import DatabaseLock, WatchLocked, store_lock
 from ingestion.watch.plan import iso, last_ended_session, store_schedule, waiting_for
 from ingestion.watch.schedule import Schedule, WatchOptions
@@ -44,9 +58,9 @@ __all__ = ["StopFlag", "WatchConfig", "install_signals", "restore_signals", "run
 #: A failed pass waits this long before the next one, doubling up to the longest sleep.
 FIRST_BACKOFF = timedelta(minutes=1)
 
-Log = Callable[[dict[str, Any]], None]
+Log = Callable[[WatchEvent], None]
 Clock = Callable[[], datetime]
-Sleep = Callable[[float], None]
+Sleeper = Callable[[float], None]
 
 
 class WatchConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +125,7 @@ class _Watcher:
         config: WatchConfig,
         url: str,
         clock: Clock,
-        sleep: Sleep,
+        sleep: Sleeper,
         log: Log,
         stop: StopFlag,
     ) -> None:
@@ -141,8 +155,12 @@ class _Watcher:
         self.db_lock = DatabaseLock(url)
         self.progress: ProgressCallback | None = None
 
-    def emit(self, event: str, **fields: Any) -> None:
-        self.log({"at": iso(self.clock()), "event": event, **fields})
+    def now(self) -> str:
+        """The current time, as events carry it."""
+        return iso(self.clock())
+
+    def emit(self, event: WatchEvent) -> None:
+        self.log(event)
 
     def fetch_round(self, plan: Schedule) -> tuple[bool, int, bool]:
         """Ask what ``plan`` has due: (store changed, failed requests, stopped by a live 401)."""
@@ -160,8 +178,8 @@ class _Watcher:
         changed = sorted(
             d.key for d in plan.due if (e := latest.get(d.key)) is not None and before.get(d.key) != e.address
         )
-        self.emit(
-            "fetched",
+        self.emit(Fetched(
+            at=self.now(),
             requests=summary.requests,
             http_requests=summary.http_requests,
             new=summary.new_snapshots,
@@ -170,24 +188,27 @@ class _Watcher:
             failed=len(summary.failed),
             changed=changed,
             why={d.key: d.why for d in plan.due},
-        )
+        ))
         for failure in summary.failed:
-            self.emit(
-                "error", stage="fetch", request=failure.key, status=failure.status, reason=failure.reason
-            )
+            self.emit(Error(
+                at=self.now(), stage="fetch", request=failure.key, status=failure.status,
+                reason=failure.reason,
+            ))  # fmt: skip
         blocked = summary.blocked
         if blocked is not None:
             now = self.clock()
             self.blocked_until = blocked.retry_at or now + self.options.live_margin
             if self.blocked_until <= now:
                 self.blocked_until = now + self.options.live_margin
-            self.emit("blocked", url=blocked.url, session=blocked.session, until=iso(self.blocked_until))
+            self.emit(Blocked(
+                at=self.now(), url=blocked.url, session=blocked.session, until=iso(self.blocked_until)
+            ))
         return bool(changed), len(summary.failed), blocked is not None
 
     def one_pass(self) -> int:
         """One pass; its exit code: 0 ok, 1 something failed, 3 stopped by a live-session block."""
         now = self.clock()
-        self.emit("wake")
+        self.emit(Wake(at=self.now()))
         if self.blocked_until is not None and now >= self.blocked_until:
             self.blocked_until = None
         changed = False
@@ -208,21 +229,21 @@ class _Watcher:
         ended = last_ended_session(self.store, self.store.latest(), now)
         if changed or self.last_replay is None or (ended is not None and ended > self.last_replay):
             self.db_lock.take()
-            self.emit("replaying", as_of=iso(now), changed=changed)
+            self.emit(Replaying(at=self.now(), as_of=iso(now), changed=changed))
             with self.stop.working():
                 replayed = run_replay(self.url, self.store, now, results=self.options.results)
             self.last_replay = now
-            self.emit(
-                "replayed",
+            self.emit(Replayed(
+                at=self.now(),
                 as_of=iso(now),
                 snapshots=replayed.snapshots,
                 written=replayed.written,
                 tables={
-                    name: {"inserted": c.inserted, "updated": c.updated, "removed": c.removed}
+                    name: TableWrites(inserted=c.inserted, updated=c.updated, removed=c.removed)
                     for name, c in replayed.tables.items()
                     if c.inserted or c.updated or c.removed
                 },
-            )
+            ))
         if failed:
             return 1
         return 3 if blocked else 0
@@ -240,7 +261,7 @@ class _Watcher:
         try:
             write_state(self.settings.snapshot_dir, self.state)
         except OSError as exc:
-            self.emit("error", stage="state", reason=str(exc))
+            self.emit(Error(at=self.now(), stage="state", reason=str(exc)))
 
     def next_wake(self, *, ok: bool) -> tuple[datetime, str]:
         """When to wake next, and what for (the ``waiting_for`` of the ``sleep`` event)."""
@@ -253,13 +274,13 @@ class _Watcher:
 
     def run(self) -> int:
         mode = "once" if self.config.once else "loop"
-        self.emit(
-            "start",
+        self.emit(Start(
+            at=self.now(),
             mode=mode,
             store=str(self.settings.snapshot_dir),
             results=self.options.results,
             tier="paid" if self.options.paid else "free",
-        )
+        ))
         code = 0
         while not self.stop.is_set():
             error: str | None = None
@@ -268,35 +289,35 @@ class _Watcher:
             except WatchLocked:
                 raise
             except KeyboardInterrupt:
-                self.emit(
-                    "stopped", signal=self.stop.signal or "SIGINT", during="pass",
+                self.emit(Stopped(
+                    at=self.now(), signal=self.stop.signal or "SIGINT", during="pass",
                     note="the request or replay in progress was abandoned; store and database are consistent",
-                )
+                ))
                 return 0
             except IngestionError as exc:  # OpenF1, the store, the database: logged, retried later
                 error = str(exc)
                 code = 1
-                self.emit("error", stage="pass", kind=type(exc).__name__, reason=error)
+                self.emit(Error(at=self.now(), stage="pass", kind=type(exc).__name__, reason=error))
             except OSError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 code = 1
-                self.emit("error", stage="pass", kind=type(exc).__name__, reason=error)
+                self.emit(Error(at=self.now(), stage="pass", kind=type(exc).__name__, reason=error))
             ok = error is None and code != 1
             if not ok and error is None:
                 error = "some requests failed"
             wake, reason = (None, "") if self.config.once else self.next_wake(ok=ok)
             self.record(ok=ok, error=error, wake=wake)
             if self.config.once:
-                self.emit("done", exit_code=code)
+                self.emit(Done(at=self.now(), exit_code=code))
                 return code
             assert wake is not None
             seconds = max(0.0, (wake - self.clock()).total_seconds())
-            self.emit(
-                "sleep", until=iso(wake), seconds=round(seconds, 1), failures=self.state.failures,
+            self.emit(Sleep(
+                at=self.now(), until=iso(wake), seconds=round(seconds, 1), failures=self.state.failures,
                 waiting_for=reason,
-            )  # fmt: skip
+            ))  # fmt: skip
             self.sleep(seconds)
-        self.emit("stopped", signal=self.stop.signal or "stop", during="sleep")
+        self.emit(Stopped(at=self.now(), signal=self.stop.signal or "stop", during="sleep"))
         return 0
 
 
@@ -307,7 +328,7 @@ def run_watch(
     log: Log,
     database: str | None = None,
     clock: Clock | None = None,
-    sleep: Sleep | None = None,
+    sleep: Sleeper | None = None,
     stop: StopFlag | None = None,
     progress: ProgressCallback | None = None,
 ) -> int:
@@ -330,7 +351,7 @@ def run_watch(
             except WatchLocked:
                 raise
             except IngestionError as exc:  # the database is down: the passes will retry
-                watcher.emit("error", stage="start", kind=type(exc).__name__, reason=str(exc))
+                watcher.emit(Error(at=watcher.now(), stage="start", kind=type(exc).__name__, reason=str(exc)))
             return watcher.run()
         finally:
             watcher.db_lock.release()
