@@ -18,7 +18,7 @@ CYCLES_TOOL = PACKAGE.parents[1] / "shared" / "tools" / "import_cycles.py"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("ingestion", "ingestion.config", "ingestion.errors", "ingestion.instant", "ingestion.masking",
               "ingestion.regulations")),
-    ("store/openf1/db", ("ingestion.store", "ingestion.openf1", "ingestion.db")),
+    ("store/openf1/f1db/db", ("ingestion.store", "ingestion.openf1", "ingestion.f1db", "ingestion.db")),
     ("stages", ("ingestion.fetch", "ingestion.replay", "ingestion.server")),
     ("operations", ("ingestion.ops", "ingestion.watch")),
     ("cli", ("ingestion.cli",)),
