@@ -15,13 +15,16 @@ from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.cli.options import JsonOption, StoreOption, WaitOption
 from ingestion.cli.render import human_size, json_text
 from ingestion.config import load_settings
+from ingestion.errors import UsageError
 
 if TYPE_CHECKING:
+    from ingestion.f1db import record as f1db_record
     from ingestion.store import Store
     from ingestion.store import commands as ops
 else:  # the store (zstandard, the log) only when a snapshots command runs
     Store = lazy("ingestion.store", "Store")
     ops = LazyModule("ingestion.store.commands")
+    f1db_record = LazyModule("ingestion.f1db.record")
 
 snapshots_app = typer.Typer(
     help="The snapshot store: list, show, check, collect, import and count stored answers.",
@@ -163,8 +166,23 @@ def gc_command(
 
 @snapshots_app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A saved OpenF1 answer: a JSON array or 'No results found.'.")],
-    url: Annotated[str, typer.Option("--url", help="The request it answers: /v1/drivers?session_key=9472.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A saved OpenF1 answer (a JSON array or 'No results found.', with --url), or an f1db "
+            "release archive (.tar.gz)."
+        ),
+    ],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The OpenF1 request the file answers: /v1/drivers?session_key=9472."),
+    ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag", help="The f1db release an archive is (vYYYY.R.P; default: read from the file's name)."
+        ),
+    ] = None,
     received_at: Annotated[
         str | None, typer.Option("--received-at", help="When it was received (ISO-8601; default: now).")
     ] = None,
@@ -172,11 +190,30 @@ def import_command(
     wait: WaitOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a body saved elsewhere as the answer to a request, as a new run of the store.
+    """Record a body saved elsewhere as the answer to a request, or an f1db release archive downloaded by
+    hand (offline installs), as a new run of the store. Data from f1db (CC BY 4.0).
 
-    Example: ingest snapshots import meetings.json --url "/v1/meetings?year=2024"
+    Examples: ingest snapshots import meetings.json --url "/v1/meetings?year=2024";
+    ingest snapshots import ../shared/f1db/f1db-2025.24.2.tar.gz
     """
     when = _time(received_at, "--received-at") or datetime.now(UTC)
+    if url is None:
+        if tag is None and not f1db_record.is_archive(file):
+            raise UsageError(f"{file}: an OpenF1 answer needs --url (an f1db archive is a .tar.gz)")
+        recorded = f1db_record.import_archive(_store(store), file, received_at=when, tag=tag, timeout=wait)
+        if as_json:
+            typer.echo(json_text(recorded))
+            return
+        if recorded.release is None:
+            typer.echo(f"f1db {recorded.tag} is already in the store: nothing written")
+            return
+        typer.echo(
+            f"imported {file} as f1db {recorded.tag}: {recorded.files} files, {recorded.new_blobs} new "
+            f"blob(s), manifest {recorded.release.manifest}, run {recorded.release.run}"
+        )
+        return
+    if tag is not None:
+        raise UsageError("--tag names an f1db archive; --url an OpenF1 answer: give one of them")
     event = ops.import_file(_store(store), file, url, when, timeout=wait)
     if as_json:
         typer.echo(json_text(event))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zlib
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -36,9 +37,11 @@ class ArchiveError(IngestionError):
 
 
 class ReleaseFiles(msgspec.Struct, frozen=True):
-    """The regular files of a release: path relative to the top folder -> bytes, sorted by path."""
+    """The regular files of a release: path relative to the top folder -> bytes, sorted by path; and the
+    commit time they carry (``git archive`` stamps every file with its commit's time; the newest file's)."""
 
     files: dict[str, bytes]
+    committed_at: datetime | None = None
 
     def data(self) -> dict[str, bytes]:
         """The files under :data:`DATA_PREFIX`, keyed by their path below it (``drivers/x.yml``)."""
@@ -52,6 +55,7 @@ def read_archive(data: bytes) -> ReleaseFiles:
     files: dict[str, bytes] = {}
     tops: set[str] = set()
     total = 0
+    newest = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for member in tar:
@@ -72,10 +76,12 @@ def read_archive(data: bytes) -> ReleaseFiles:
                 handle = tar.extractfile(member)
                 if handle is not None:
                     files[rest] = handle.read()
+                    newest = max(newest, int(member.mtime))
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"cannot be read as .tar.gz ({exc})") from None
     if len(tops) != 1:
         raise ArchiveError(f"expected one top folder, found {len(tops)}")
     if not any(path.startswith(DATA_PREFIX) for path in files):
         raise ArchiveError(f"no {DATA_PREFIX} folder")
-    return ReleaseFiles(dict(sorted(files.items())))
+    committed = datetime.fromtimestamp(newest, UTC) if newest > 0 else None
+    return ReleaseFiles(dict(sorted(files.items())), committed)

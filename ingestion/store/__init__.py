@@ -1,7 +1,8 @@
 """The snapshot store: content-addressed zstd blobs and an append-only event log.
 
 Fetch only appends to it (:meth:`Store.writer`), replay only reads it (:meth:`Store.events`,
-:meth:`Store.latest`, :meth:`Store.read`). See docs/store.md for the layout and the guarantees.
+:meth:`Store.latest`, :meth:`Store.read`; an f1db release: :meth:`Store.f1db_release`). See docs/store.md
+for the layout and the guarantees.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ingestion.store.errors import (
     InvalidRunId,
     LogCorrupt,
     LogIncomplete,
+    ManifestUnreadable,
     NaiveDatetime,
     NotFound,
     RunExists,
@@ -26,7 +28,7 @@ from ingestion.store.errors import (
     StoreUnwritable,
     WriterClosed,
 )
-from ingestion.store.model import Event, Request
+from ingestion.store.model import Event, F1dbRelease, Manifest, Release, Request, release_order
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -36,6 +38,7 @@ __all__ = [
     "BlobMismatch",
     "BlobMissing",
     "Event",
+    "F1dbRelease",
     "ImportRejected",
     "InvalidAddress",
     "InvalidRunId",
@@ -43,8 +46,11 @@ __all__ = [
     "LogIncomplete",
     "LogIssue",
     "LogProblem",
+    "Manifest",
+    "ManifestUnreadable",
     "NaiveDatetime",
     "NotFound",
+    "Release",
     "Request",
     "RunExists",
     "Store",
@@ -58,4 +64,5 @@ __all__ = [
     "is_address",
     "make_run_id",
     "parse_address",
+    "release_order",
 ]

@@ -43,7 +43,14 @@ from ingestion.store.errors import (
     RunExists,
     StoreUnwritable,
 )
-from ingestion.store.model import Event, Request
+from ingestion.store.model import (
+    Event,
+    F1dbRelease,
+    Manifest,
+    Release,
+    Request,
+    release_order,
+)
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "ZSTD_LEVEL", "LogIssue", "Store", "Writer", "write_durably"]
 
@@ -59,6 +66,9 @@ GITIGNORE = (
     "# nor is a watcher's state: it says what ran on this machine (ingest healthcheck reads it)\n"
     "/watch.json\n/watch.lock\n"
 )
+
+
+_manifest_decoder = msgspec.json.Decoder(Manifest)
 
 
 class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
@@ -269,6 +279,60 @@ class Store:
         wanted = None if endpoints is None else frozenset(endpoints)
         latest = [e for e in self.latest(as_of).values() if wanted is None or e.endpoint in wanted]
         return [won.event for won in winners(covering(latest))]
+
+    # --- releases (f1db) -------------------------------------------------------------------------------
+    def releases(self, source: str | None = None, *, strict: bool = True) -> list[Release]:
+        """Every release line (of ``source`` if given), in the order of events (received_at, run, seq)."""
+        self.events(strict=strict)  # refreshes, and raises for an unparsable line as events() does
+        found = [r for state in self._index.files.values() for r in state.releases]
+        return sorted((r for r in found if source is None or r.source == source), key=event_order)
+
+    def manifest(self, release: Release) -> Manifest:
+        """The manifest ``release`` refers to, verified (sha256, then its size, source and tag against the
+        line): :class:`BlobMissing`, :class:`BlobCorrupt` or :class:`BlobMismatch`."""
+        body = self.read(release.manifest)
+        where = f"release {release.source} {release.tag} (event {release.run}#{release.seq})"
+        if len(body) != release.size:
+            problem = f"the event says {release.size} bytes, the blob has {len(body)}"
+            raise BlobMismatch(where, release.manifest, problem)
+        try:
+            manifest = _manifest_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise BlobMismatch(where, release.manifest, f"not a release manifest ({error})") from None
+        if (manifest.source, manifest.tag, len(manifest.files)) != (
+            release.source,
+            release.tag,
+            release.files,
+        ):
+            problem = f"the manifest is {manifest.source} {manifest.tag} with {len(manifest.files)} files"
+            raise BlobMismatch(where, release.manifest, problem)
+        return manifest
+
+    def _f1db(self, release: Release) -> F1dbRelease:
+        return F1dbRelease(
+            tag=release.tag,
+            published_at=release.published_at,
+            committed_at=release.committed_at,
+            received_at=release.received_at,
+            run=release.run,
+            seq=release.seq,
+            manifest=release.manifest,
+            files=dict(self.manifest(release).files),
+        )
+
+    def f1db_releases(self) -> list[F1dbRelease]:
+        """Every f1db release recorded, oldest first by :func:`release_order` (release date, received)."""
+        return [self._f1db(r) for r in sorted(self.releases("f1db"), key=release_order)]
+
+    def f1db_release(self, as_of: datetime | None = None) -> F1dbRelease | None:
+        """The f1db release replay reads as of ``as_of``: of the releases received at or before it, the
+        newest by release date (then received time, run, seq); None when there is none. Its manifest is
+        read and verified (:meth:`manifest`); its files are read with :meth:`read` (verified too)."""
+        cutoff = None if as_of is None else to_utc(as_of, "as_of")
+        known = [r for r in self.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+        if not known:
+            return None
+        return self._f1db(max(known, key=release_order))
 
     def history(self, request: Request | str) -> list[Event]:
         """Every event of one request (a :class:`Request` or its key), oldest first."""

@@ -18,7 +18,7 @@ from typing import Literal
 import msgspec
 
 from ingestion.store.errors import InvalidRunId, NaiveDatetime
-from ingestion.store.model import Event
+from ingestion.store.model import Event, Release
 
 __all__ = [
     "LogProblem",
@@ -36,6 +36,9 @@ __all__ = [
 _RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Event)
+_release_decoder = msgspec.json.Decoder(Release)
+#: How a release line starts (its ``kind`` member comes first); an Event line never has ``kind``.
+_RELEASE_START = b'{"kind":"release"'
 #: The checksum member, as the writer puts it at the end of every line.
 _CRC = re.compile(rb',"crc32":"([0-9a-f]{8})"\}\Z')
 _CRC_LENGTH = len(b',"crc32":"00000000"}')
@@ -68,6 +71,8 @@ class LogProblem(msgspec.Struct, frozen=True, kw_only=True):
 
 class ParsedLog(msgspec.Struct, frozen=True, kw_only=True):
     events: list[Event]
+    #: release lines (:class:`Release`), in file order
+    releases: list[Release] = msgspec.field(default_factory=list)
     problems: list[LogProblem]
     #: bytes consumed: up to and including the last newline (a torn tail is not consumed).
     consumed: int
@@ -81,13 +86,25 @@ def checksum(event_json: bytes) -> str:
     return f"{zlib.crc32(event_json):08x}"
 
 
-def encode_event(event: Event) -> bytes:
+def encode_event(event: Event | Release) -> bytes:
     """One log line, newline included: the event's JSON with its checksum as the last member."""
     body = _encoder.encode(event)
     return body[:-1] + b',"crc32":"' + checksum(body).encode() + b'"}\n'
 
 
-def _read_line(raw: bytes) -> tuple[Event | None, bool, str]:
+def _decode(data: bytes) -> Event | Release:
+    """An event line's JSON: a :class:`Release` when it says ``"kind":"release"``, else an :class:`Event`."""
+    if data.startswith(_RELEASE_START):
+        return _release_decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError:
+        if b'"kind"' not in data:
+            raise
+        return _release_decoder.decode(data)  # a release line in another layout (an edited line)
+
+
+def _read_line(raw: bytes) -> tuple[Event | Release | None, bool, str]:
     """(the event or None, whether the line carries a checksum, why it yields no event)."""
     match = _CRC.search(raw)
     if match is not None:  # the writer's exact layout: check the bytes as written
@@ -97,11 +114,11 @@ def _read_line(raw: bytes) -> tuple[Event | None, bool, str]:
             said = match.group(1).decode()
             return None, True, f"checksum mismatch: the line says {said}, its bytes give {got}"
         try:
-            return _decoder.decode(body), True, ""
+            return _decode(body), True, ""
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             return None, True, f"checksum matches but the event does not parse ({error})"
     try:
-        event = _decoder.decode(raw)
+        event = _decode(raw)
         said = _checked_decoder.decode(raw).crc32
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return None, b'"crc32"' in raw, str(error)
@@ -121,7 +138,7 @@ def parse_log(
     ``checksummed``: whether the file's earlier lines carry checksums (None: decide from ``data``, as for a
     whole file: any line with a checksum makes every line need one).
     """
-    lines_read: list[tuple[int, int, Event | None, bool, str]] = []
+    lines_read: list[tuple[int, int, Event | Release | None, bool, str]] = []
     problems: list[LogProblem] = []
     position = 0
     line = start_line
@@ -144,10 +161,14 @@ def parse_log(
         line += 1
     sealed = bool(checksummed) or any(checked for _, _, _, checked, _ in lines_read)
     events: list[Event] = []
+    releases: list[Release] = []
     complete: list[LogProblem] = []
     for number, offset, event, checked, why in lines_read:
         if event is not None and (checked or not sealed):
-            events.append(event)
+            if isinstance(event, Release):
+                releases.append(event)
+            else:
+                events.append(event)
             continue
         if event is not None:
             why = "no checksum, in a file whose lines carry one"
@@ -155,6 +176,7 @@ def parse_log(
         complete.append(LogProblem(kind=kind, line=number, offset=offset, detail=why))
     return ParsedLog(
         events=events,
+        releases=releases,
         problems=complete + problems,
         consumed=position,
         lines=line - start_line,
@@ -162,7 +184,7 @@ def parse_log(
     )
 
 
-def event_order(event: Event) -> tuple[datetime, str, int]:
+def event_order(event: Event | Release) -> tuple[datetime, str, int]:
     """The one deterministic order of events: time received, then run, then sequence."""
     return (event.received_at, event.run, event.seq)
 

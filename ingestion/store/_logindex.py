@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from ingestion.store._log import LogProblem, ParsedLog, parse_log
-from ingestion.store.model import Event
+from ingestion.store.model import Event, Release
 
 __all__ = ["FileState", "LogIndex"]
 
@@ -29,6 +29,7 @@ class FileState(msgspec.Struct, kw_only=True):
     events: list[Event]
     problems: list[LogProblem]
     checksummed: bool
+    releases: list[Release] = msgspec.field(default_factory=list)
 
 
 class LogIndex:
@@ -68,6 +69,7 @@ class LogIndex:
                     consumed=old.consumed + parsed.consumed,
                     lines=old.lines + parsed.lines,
                     events=old.events + parsed.events,
+                    releases=old.releases + parsed.releases,
                     problems=kept + parsed.problems,
                     checksummed=parsed.checksummed,
                 )
@@ -81,6 +83,7 @@ class LogIndex:
                     consumed=parsed.consumed,
                     lines=parsed.lines,
                     events=parsed.events,
+                    releases=parsed.releases,
                     problems=parsed.problems,
                     checksummed=parsed.checksummed,
                 )

@@ -21,8 +21,16 @@ from ingestion.store._log import parse_log, to_utc
 from ingestion.store.address import is_address
 from ingestion.store.check import rows_mismatch
 from ingestion.store.coverage import Unit, covering, units_of
-from ingestion.store.errors import BlobCorrupt, ImportRejected, LogIncomplete, NotFound
-from ingestion.store.model import Event, Request
+from ingestion.store.errors import (
+    BlobCorrupt,
+    BlobMismatch,
+    BlobMissing,
+    ImportRejected,
+    LogIncomplete,
+    ManifestUnreadable,
+    NotFound,
+)
+from ingestion.store.model import Event, Release, Request
 
 __all__ = [
     "GcReport",
@@ -52,6 +60,7 @@ ProblemKind = Literal[
     "torn-line",
     "damaged-line",
     "unreferenced-blobs",
+    "bad-manifest",
 ]
 
 
@@ -180,15 +189,50 @@ def show(store: Store, target: str, *, as_of: datetime | None = None) -> str:
     return _pretty(store.read(event.address))
 
 
-def suspicious_orphans(store: Store, events: list[Event], issues: int) -> str | None:
+class ReleaseBlobs(msgspec.Struct, frozen=True, kw_only=True):
+    """The blobs the store's releases use (manifests and their files), and the releases whose manifest
+    could not be read (with why)."""
+
+    addresses: set[str]
+    unreadable: list[tuple[Release, str]]
+
+
+def release_blobs(store: Store, releases: list[Release]) -> ReleaseBlobs:
+    """Every blob ``releases`` refer to: each manifest, and every file its manifest names."""
+    addresses: set[str] = set()
+    unreadable: list[tuple[Release, str]] = []
+    for release in releases:
+        addresses.add(release.manifest)
+        try:
+            manifest = store.manifest(release)
+        except (BlobMissing, BlobCorrupt, BlobMismatch) as error:
+            unreadable.append((release, str(error)))
+            continue
+        addresses.update(manifest.files.values())
+    return ReleaseBlobs(addresses=addresses, unreadable=unreadable)
+
+
+def _empty_logs(store: Store) -> int:
+    """Log files with no line at all: a run killed before its first line (a release's run writes every
+    file of the release before its one line)."""
+    return sum(1 for path in store.log_files() if path.stat().st_size == 0)
+
+
+def suspicious_orphans(
+    store: Store, events: list[Event], issues: int, releases: ReleaseBlobs | None = None
+) -> str | None:
     """Why the blobs no event refers to look like answers whose events were lost, or None.
 
     A writer opens its run's log file before it stores its first blob and appends each event right after
     its blob, so a run killed at any instant leaves at most one blob without an event, next to its own log
     file. More orphans than log files, orphans with no log at all, or orphans while a log line is torn or
-    damaged mean the log is truncated or missing: gc must not delete them (see :func:`gc`).
+    damaged mean the log is truncated or missing: gc must not delete them (see :func:`gc`). A release's
+    run writes all its files before its one line: a run killed then leaves any number of orphans beside
+    its empty log file, so an empty log file lifts the count (not the other checks).
     """
     referenced = {event.address for event in events}
+    if releases is not None:
+        referenced |= releases.addresses
     orphans = [a for a in store.addresses() if a not in referenced]
     if not orphans:
         return None
@@ -197,7 +241,7 @@ def suspicious_orphans(store: Store, events: list[Event], issues: int) -> str | 
         why = "there is no log file at all"
     elif issues:
         why = f"{issues} log line(s) are torn, damaged or unparsable"
-    elif len(orphans) > files:
+    elif len(orphans) > files and not _empty_logs(store):
         why = f"a killed run leaves at most one per log file, and there are {files} log file(s)"
     else:
         return None
@@ -255,9 +299,37 @@ def fsck(store: Store) -> list[Problem]:
             reported.add(event.address)
             missing = store.blob_path(event.address)
             problems.append(Problem(kind="missing-blob", path=missing, detail=f"{where} refers to it"))
-    orphans = suspicious_orphans(store, events, len(store.log_issues()))
+    used = release_blobs(store, store.releases(strict=False))
+    problems.extend(_release_problems(store, sizes, used, reported))
+    orphans = suspicious_orphans(store, events, len(store.log_issues()), used)
     if orphans is not None:
         problems.append(Problem(kind="unreferenced-blobs", path=store.objects_dir, detail=orphans))
+    return problems
+
+
+def _release_problems(
+    store: Store, sizes: dict[str, int], used: ReleaseBlobs, reported: set[str]
+) -> list[Problem]:
+    """A release's manifest missing, or not the manifest its line records; a file it names missing (a
+    corrupt blob is reported once, by the blob check)."""
+    problems: list[Problem] = []
+    for release, why in used.unreadable:
+        where = f"release {release.source} {release.tag} (event {release.run}#{release.seq})"
+        path = store.blob_path(release.manifest)
+        if release.manifest in sizes:
+            problems.append(Problem(kind="bad-manifest", path=path, detail=f"{where}: {why}"))
+        elif release.manifest not in reported and not store.has(release.manifest):
+            reported.add(release.manifest)
+            problems.append(Problem(kind="missing-blob", path=path, detail=f"{where}'s manifest"))
+    for release in store.releases(strict=False):
+        if any(r is release for r, _ in used.unreadable):
+            continue
+        for name, address in sorted(store.manifest(release).files.items()):
+            if address not in sizes and address not in reported and not store.has(address):
+                reported.add(address)
+                where = f"release {release.source} {release.tag} (event {release.run}#{release.seq})"
+                detail = f"{where} file {name}"
+                problems.append(Problem(kind="missing-blob", path=store.blob_path(address), detail=detail))
     return problems
 
 
@@ -305,9 +377,7 @@ def repair(store: Store, *, timeout: float | None = None) -> list[SetAside]:
     return done
 
 
-def gc(
-    store: Store, *, dry_run: bool = False, force: bool = False, timeout: float | None = None
-) -> GcReport:
+def gc(store: Store, *, dry_run: bool = False, force: bool = False, timeout: float | None = None) -> GcReport:
     """Remove blobs no event refers to, and stale temporary files, holding the writer lock.
 
     Refuses while a log line is unparsable (:class:`LogCorrupt`), and while the orphans look like answers
@@ -318,11 +388,14 @@ def gc(
         return GcReport(dry_run=dry_run, blobs_removed=0, tmp_removed=0, bytes_freed=0)
     with store.locked("gc", timeout):
         events = store.events() if not force else store.events(strict=False)
+        used = release_blobs(store, store.releases(strict=not force))
         if not force:
-            suspicious = suspicious_orphans(store, events, len(store.log_issues()))
+            for release, why in used.unreadable:
+                raise ManifestUnreadable(store.root, f"{release.source} {release.tag}", why)
+            suspicious = suspicious_orphans(store, events, len(store.log_issues()), used)
             if suspicious is not None:
                 raise LogIncomplete(store.root, suspicious)
-        referenced = {event.address for event in events}
+        referenced = {event.address for event in events} | used.addresses
         freed = 0
         blobs = 0
         for path, address in store.blob_files():

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidRunId",
     "LogCorrupt",
     "LogIncomplete",
+    "ManifestUnreadable",
     "NaiveDatetime",
     "NotFound",
     "RunExists",
@@ -165,3 +166,16 @@ class ImportRejected(StoreError):
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"cannot import {path}: {problem}")
         self.path = path
+
+
+class ManifestUnreadable(StoreError):
+    """gc cannot read a release's manifest, so it cannot tell which blobs that release keeps alive."""
+
+    def __init__(self, root: Path, release: str, problem: str) -> None:
+        super().__init__(
+            f"gc refused in {root}: the manifest of release {release} cannot be read ({problem}), so gc "
+            "cannot tell which blobs that release uses. Record the release again (`ingest fetch --source "
+            "f1db --release TAG` or `ingest snapshots import ARCHIVE`), see `ingest snapshots fsck`; use "
+            "--force to delete unreferenced blobs anyway"
+        )
+        self.root = root

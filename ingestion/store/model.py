@@ -6,7 +6,7 @@ Both are msgspec Structs and serialise to one JSON line of the log each.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import msgspec
@@ -102,3 +102,72 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def key(self) -> str:
         return self.request.key
+
+
+class Release(msgspec.Struct, frozen=True, kw_only=True):
+    """One release of a source that publishes whole archives (f1db) recorded: one line of the log.
+
+    Its files are blobs like any body; the manifest blob (:class:`Manifest`) names them by path. ``kind`` is
+    the line's first member (``{"kind":"release",...``): that is how a reader tells it from an
+    :class:`Event`, whose lines (every line written before releases existed) have no ``kind``.
+    """
+
+    kind: Literal["release"] = "release"
+    run: str
+    seq: int
+    source: str  # "f1db"
+    tag: str  # "v2025.24.2"
+    #: when the source published it (GitHub's ``published_at``); None for an archive imported by hand
+    published_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    #: the commit time the archive's files carry (``git archive`` stamps every file with it)
+    committed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    received_at: Annotated[datetime, msgspec.Meta(tz=True)]  # UTC, microseconds
+    url: str  # where the archive came from (no credentials), or the file imported
+    manifest: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]  # the manifest blob's address
+    size: int  # bytes of the manifest
+    files: int  # how many files the release holds (entries of the manifest)
+    etag: str | None = None  # the ETag of the release's API answer (a later fetch asks If-None-Match)
+    elapsed_ms: float = 0.0
+
+    @property
+    def released_at(self) -> datetime:
+        """The release's own date: published, else committed, else received."""
+        return self.published_at or self.committed_at or self.received_at
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+    """A release's manifest blob: every file of the archive (path relative to its top folder) -> the
+    address of its bytes. Canonical JSON (members in this order, paths sorted), so one release is one
+    manifest address whenever and however it was recorded."""
+
+    source: str
+    tag: str
+    published_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    committed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    files: dict[str, Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]]
+
+
+class F1dbRelease(msgspec.Struct, frozen=True, kw_only=True):
+    """An f1db release as replay reads it: its log line's facts and its files, path (relative to the
+    archive's top folder: ``src/data/drivers/lewis-hamilton.yml``) -> blob address (``Store.read``)."""
+
+    tag: str
+    published_at: datetime | None
+    committed_at: datetime | None
+    received_at: datetime
+    run: str
+    seq: int
+    manifest: str  # the manifest blob's address
+    files: dict[str, str]
+
+    @property
+    def released_at(self) -> datetime:
+        """The release's own date: published, else committed, else received."""
+        return self.published_at or self.committed_at or self.received_at
+
+
+def release_order(release: Release) -> tuple[datetime, datetime, str, int]:
+    """Which of two releases is newer: by the release's own date, then when it was received, run, seq.
+
+    By release date first, so an older archive imported after a newer one never becomes "the newest"."""
+    return (release.released_at, release.received_at, release.run, release.seq)
