@@ -6,16 +6,18 @@ and ``.db`` entry points (:func:`run_standalone`), so every way in behaves the s
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from ingestion.errors import IngestionError, Interrupted
 from ingestion.masking import mask_text
 
-__all__ = ["INTERRUPTED", "database_failure", "fail", "run_app", "run_standalone"]
+__all__ = ["INTERRUPTED", "database_failure", "fail", "os_failure", "run_app", "run_standalone"]
 
 #: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
 #: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
@@ -27,6 +29,48 @@ def fail(error: IngestionError) -> None:
     prefix = "" if isinstance(error, Interrupted) else "error: "
     typer.echo(f"{prefix}{mask_text(str(error))}", err=True)
     raise SystemExit(error.exit_code)
+
+
+class FileSystemError(IngestionError):
+    """An operating-system error no command handled itself: a folder that cannot be created, a read-only
+    file system, a full disk, a missing path (exit 1)."""
+
+
+def os_failure(exc: OSError) -> IngestionError:
+    """The one line for an OS error escaping a command: what failed, on which path, never a traceback."""
+    what = exc.strerror or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f": {' -> '.join(paths)}" if paths else ""
+    detail = "" if exc.strerror else f" ({exc})" if str(exc) else ""
+    return FileSystemError(f"{what}{where}{detail}")
+
+
+class _Watched:
+    """``sys.stdout`` while a ``--json`` command runs: remembers whether anything was written, so a failure
+    that printed nothing still leaves one JSON document on stdout (:func:`_json_failure`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.written = False
+
+    def write(self, text: str) -> int:
+        if text:
+            self.written = True
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _json_failure(stdout: _Watched, code: int, message: str) -> None:
+    """A failed ``--json`` command that printed nothing on stdout prints ``{"ok": false, ...}`` there."""
+    if stdout.written or code == 0:
+        return
+    import msgspec
+
+    document = {"ok": False, "exit_code": code, "error": mask_text(message)}
+    stdout.write(msgspec.json.encode(document).decode("utf-8") + "\n")
+    stdout.flush()
 
 
 def database_failure(exc: BaseException) -> IngestionError | None:
@@ -84,6 +128,41 @@ def run_app(command: typer.Typer, argv: list[str] | None, prog_name: str) -> Non
 
 
 def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if "--json" not in args:
+        _run_command(command, argv, prog_name)
+        return
+    watched = _Watched(sys.stdout)
+    errors = io.StringIO()
+    stderr, sys.stdout = sys.stderr, watched  # type: ignore[assignment]
+    sys.stderr = _Tee(stderr, errors)  # type: ignore[assignment]
+    try:
+        _run_command(command, argv, prog_name)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        said = [line for line in errors.getvalue().splitlines() if line.strip()]
+        _json_failure(watched, code, said[-1].removeprefix("error: ") if said else f"exit {code}")
+        raise
+    finally:
+        sys.stdout, sys.stderr = watched._stream, stderr
+
+
+class _Tee:
+    """stderr as it is, its text kept too (the last line is the error a ``--json`` failure reports)."""
+
+    def __init__(self, stream: Any, copy: io.StringIO) -> None:
+        self._stream = stream
+        self._copy = copy
+
+    def write(self, text: str) -> int:
+        self._copy.write(text)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _run_command(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
     from typer.main import get_command
 
     from ingestion.cli import conventions
@@ -94,6 +173,10 @@ def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
         click_command(args=argv, prog_name=prog_name)
     except IngestionError as error:
         fail(error)
+    except BrokenPipeError:  # `ingest runs | head`: the reader has gone, nothing more to say
+        raise SystemExit(1) from None
+    except OSError as exc:  # psycopg's errors are not OSErrors: they are mapped below
+        fail(os_failure(exc))
     except Exception as exc:
         mapped = database_failure(exc)
         if mapped is None:

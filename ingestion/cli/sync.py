@@ -184,6 +184,7 @@ def verify_command(
     report = verify(database_url(settings), snapshots, instant, results=results, strict=strict)
     if as_json:
         _finish(report, lambda: [], as_json, report.exit_code)
+        return
     print_verify(report)  # a table on a terminal, plain lines elsewhere
     if report.exit_code:
         raise typer.Exit(report.exit_code)

@@ -28,6 +28,7 @@ import msgspec
 from ingestion.db import connect, require_schema
 from ingestion.db.connection import has_unique_index
 from ingestion.db.userdata import spared
+from ingestion.errors import UsageError
 from ingestion.instant import as_utc
 from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, as_dicts, compare
 from ingestion.ops.verify_facts import (
@@ -45,6 +46,7 @@ from ingestion.store import Store
 __all__ = [
     "EXAMPLES",
     "ColumnDiff",
+    "EmptySnapshotStore",
     "LatestSession",
     "RowIssue",
     "TableCheck",
@@ -73,6 +75,17 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     exit_code: int
     #: rounds with a completed session but no entrants (a false "No results found." stored for drivers)
     without_drivers: tuple[str, ...] = ()
+
+
+class EmptySnapshotStore(UsageError):
+    """The store holds no snapshot at the instant verified: every row would show as kept and the run would
+    say "OK" about nothing (exit 2, as a store that does not exist)."""
+
+    def __init__(self, root: str, as_of: datetime) -> None:
+        super().__init__(
+            f"nothing to verify against: the store at {root} has no snapshot received at or before "
+            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: check --store/SNAPSHOT_DIR or --as-of"
+        )
 
 
 # --- the shell ------------------------------------------------------------------------------------------
@@ -121,6 +134,8 @@ def verify(
             sources.append(f"results {'on' if results else 'off'} as in replay run {last.id}")
         else:
             results = True
+    if not store.latest(instant):
+        raise EmptySnapshotStore(str(store.root), instant)
     replayed = replay(store, instant, results=results)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
     racing, _ = adopt(racing, as_dicts(database), naming)
