@@ -17,7 +17,21 @@ from ingestion.masking import mask_text
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["human_size", "json_text", "print_outcome", "print_table"]
+__all__ = [
+    "SCREEN",
+    "fit_table",
+    "human_size",
+    "json_text",
+    "print_outcome",
+    "print_table",
+    "screen_width",
+    "wrap_summary",
+]
+
+#: The width tables and summaries fit when there is no terminal to ask (a pipe, a cron log).
+SCREEN = 80
+_GAP = 2  # spaces between two columns
+_READABLE = 16  # a cut column keeps this many characters before another column is dropped
 
 _UNITS = ("kB", "MB", "GB", "TB", "PB")
 
@@ -56,6 +70,62 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def screen_width() -> int:
+    """The terminal's width (``COLUMNS`` first, as the shell sets it), else :data:`SCREEN`."""
+    import shutil
+
+    return shutil.get_terminal_size((SCREEN, 24)).columns or SCREEN
+
+
+def wrap_summary(text: str, width: int | None = None, indent: str = "  ") -> list[str]:
+    """A summary line cut into lines of ``width`` at most (the terminal's), the next ones indented; a word
+    (an id, a request) is never split."""
+    import textwrap
+
+    room = width or screen_width()
+    return textwrap.wrap(
+        text, room, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    ) or [""]
+
+
+def _cut(cell: str, room: int) -> str:
+    return cell if len(cell) <= room else cell[: max(room - 1, 0)] + "…"
+
+
+def fit_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    *,
+    shrink: Iterable[int] = (),
+    drop: Iterable[int] = (),
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """``headers`` and ``rows`` narrowed to fit ``width`` columns: the ``shrink`` columns are cut (an
+    ellipsis marks it) down to their header's width, then the ``drop`` columns go, in that order, until the
+    table fits. Other columns (ids) are never cut. Returns the headers, the rows and the original indexes
+    of the columns kept."""
+    keep = list(range(len(headers)))
+    cuttable, droppable = list(shrink), list(drop)
+    while True:
+        natural = {i: max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in keep}
+        excess = sum(natural.values()) + _GAP * (len(keep) - 1) - width
+        # cut to a readable width while a column can still go; to the header's once none can
+        floors = {i: max(len(headers[i]), 4 if not droppable else _READABLE) for i in cuttable if i in keep}
+        while excess > 0:  # a character at a time from the widest: the cut columns end even
+            widest = max(floors, key=lambda i: natural[i] - floors[i], default=None)
+            if widest is None or natural[widest] <= floors[widest]:
+                break
+            natural[widest] -= 1
+            excess -= 1
+        if excess <= 0 or not droppable:
+            break
+        gone = droppable.pop(0)
+        if gone in keep:
+            keep.remove(gone)
+    fitted = [[_cut(row[i], natural[i]) for i in keep] for row in rows]
+    return [headers[i] for i in keep], fitted, keep
+
+
 def _plain(headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> list[str]:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
@@ -74,12 +144,23 @@ def print_table(
     title: str | None = None,
     console: Console | None = None,
     no_wrap: Iterable[int] = (),
+    shrink: Iterable[int] = (),
+    drop: Iterable[int] = (),
 ) -> None:
     """A table: drawn by rich on a terminal (coloured unless ``NO_COLOR``), plain aligned text otherwise
     (a pipe, a cron log), so that ``grep`` and ``cut`` still work. ``console``: draw on this one (tests).
-    ``no_wrap``: columns kept on one line on a terminal (a URL to copy), the others fold to make room."""
+    ``no_wrap``: columns kept on one line on a terminal (a URL to copy), the others fold to make room.
+    With ``shrink`` or ``drop``, the table is first narrowed to the terminal's width (80 columns off a
+    terminal) by :func:`fit_table`: one line a row, ids whole."""
     aligned = frozenset(right)
     whole = frozenset(no_wrap)
+    cuts, drops = list(shrink), list(drop)
+    if cuts or drops:
+        width = console.width if console is not None else screen_width()
+        headers, fitted, kept = fit_table(headers, rows, width, shrink=cuts, drop=drops)
+        rows = fitted
+        aligned = frozenset(n for n, i in enumerate(kept) if i in aligned)
+        whole = frozenset(range(len(kept)))  # fitted: nothing left to fold
     if console is None and not sys.stdout.isatty():
         if title:
             typer.echo(title)

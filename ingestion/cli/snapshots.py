@@ -13,7 +13,7 @@ import typer
 
 from ingestion.cli.lazy import LazyModule, lazy
 from ingestion.cli.options import JsonOption, StoreOption, WaitOption
-from ingestion.cli.render import human_size, json_text
+from ingestion.cli.render import human_size, json_text, print_table
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
 
@@ -63,24 +63,20 @@ def ls_command(
     if as_json:
         typer.echo(json_text(rows))
         return
-    keys = [_short_key(row.key) for row in rows]
-    width = max([len("REQUEST"), *(len(key) for key in keys)])
-    typer.echo(f"{'REQUEST':<{width}}  STATUS  {'RECEIVED_AT':<27}  {'SIZE':>10}  COVERS")
-    for key, row in zip(keys, rows, strict=True):
-        when = row.received_at.isoformat().replace("+00:00", "Z")
+    from ingestion.store import short_key
+
+    table = []
+    for row in rows:
         latest = "" if row.latest_for == row.units else f", latest for {row.latest_for}"
-        typer.echo(
-            f"{key:<{width}}  {row.status:>6}  {when:<27}  {human_size(row.size):>10}  {row.covers}{latest}"
-        )
+        table.append([
+            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%d %H:%M}", human_size(row.size),
+            f"{row.covers}{latest}",
+        ])  # fmt: skip
+    # one line a request at the terminal's width (80 off one): RECEIVED goes, then COVERS; the key never
+    print_table(
+        ["REQUEST", "STATUS", "RECEIVED (UTC)", "SIZE", "COVERS"], table, right=[1, 3], shrink=[4], drop=[2, 4]
+    )
     typer.echo(f"{len(rows)} request(s)")
-
-
-def _short_key(key: str, limit: int = 60) -> str:
-    """A batch's long key as ``drivers?meeting_key=1228&...&meeting_key=1252`` (--json has it whole)."""
-    if len(key) <= limit or "&" not in key:
-        return key
-    head, _, rest = key.partition("&")
-    return f"{head}&...&{rest.rsplit('&', 1)[-1]}"
 
 
 @snapshots_app.command("show")

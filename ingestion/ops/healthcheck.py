@@ -29,9 +29,10 @@ from ingestion.db.connection import (
 from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
+from ingestion.openf1.body import body_kind
 from ingestion.openf1.client import unresolvable
 from ingestion.store import Store
-from ingestion.watch.state import STATE_FILE, read_state
+from ingestion.watch.state import STATE_FILE, StateUnreadable, read_state
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
 
@@ -278,8 +279,15 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
         return Check("openf1", "fail", f"cannot reach {shown} ({reason})", NETWORK_FIX)
     code = response.status_code
     ms = response.elapsed.total_seconds() * 1000
-    if 200 <= code < 300 or code == 404:
+    if 200 <= code < 300:
         return Check("openf1", "ok", f"{shown} answered HTTP {code} in {ms:.0f} ms")
+    if code == 404 and body_kind(response.content)[0] == "empty":  # OpenF1's "No results found."
+        return Check("openf1", "ok", f"{shown} answered in {ms:.0f} ms (no session yet: \"No results found.\")")
+    if code == 404:
+        return Check(
+            "openf1", "fail", f"{shown} answered HTTP 404 (no such page): not an OpenF1 API there",
+            "check OPENF1_BASE_URL (OpenF1's is https://api.openf1.org/v1)",
+        )
     hint, fix = "", NETWORK_FIX
     if code == 401:
         hint = ": anonymous access is restricted during live sessions"
@@ -291,8 +299,15 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
 
 def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     """The last successful ``ingest watch`` pass on this store: ``skip`` when no watcher ever ran here,
-    ``fail`` when it is older than the watcher promised (2 x its longest sleep)."""
-    state = read_state(settings.snapshot_dir)
+    ``fail`` when it is older than the watcher promised (2 x its longest sleep), or when its state file is
+    there but unreadable (truncated, garbage: no pass can be vouched for)."""
+    try:
+        state = read_state(settings.snapshot_dir)
+    except StateUnreadable as exc:
+        return Check(
+            "watch", "fail", f"{STATE_FILE} is unreadable ({exc.why}): no watch pass can be vouched for",
+            f"remove {exc.path} and run ingest watch --once",
+        )
     if state is None:
         return Check("watch", "skip", f"no watcher has run on this store (no {STATE_FILE})")
     now = now or datetime.now(UTC)

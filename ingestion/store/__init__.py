@@ -28,7 +28,7 @@ from ingestion.store.errors import (
     StoreUnwritable,
     WriterClosed,
 )
-from ingestion.store.model import Event, F1dbRelease, Manifest, Release, Request, release_order
+from ingestion.store.model import Event, F1dbRelease, Manifest, Release, Request, release_order, short_key
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -65,4 +65,5 @@ __all__ = [
     "make_run_id",
     "parse_address",
     "release_order",
+    "short_key",
 ]

@@ -30,6 +30,15 @@ def _pair(key: str, value: str) -> str:
     return f"{_encode(key)}={_encode(value)}"
 
 
+def short_key(key: str, limit: int = 60) -> str:
+    """A batch's long key as ``drivers?meeting_key=1228&...&meeting_key=1252 (25)`` for people reading a
+    line (``--json`` and the log keep it whole); a key of ``limit`` characters or fewer as it is."""
+    if len(key) <= limit or "&" not in key:
+        return key
+    head, _, rest = key.partition("&")
+    return f"{head}&...&{rest.rsplit('&', 1)[-1]} ({rest.count('&') + 2})"
+
+
 class Request(msgspec.Struct, frozen=True, order=True):
     """An OpenF1 request: the endpoint and its canonical query string.
 

@@ -15,7 +15,7 @@ import psycopg
 from ingestion.db.connection import advisory_lock_holder, translate_connect_error
 from ingestion.errors import IngestionError
 from ingestion.masking import mask_url
-from ingestion.store import StoreLocked
+from ingestion.store import StoreLocked, StoreUnwritable
 from ingestion.store._files import exclusive_lock
 
 __all__ = ["LOCK_FILE", "WATCH_LOCK_KEY", "DatabaseLock", "WatchLocked", "holder_name", "store_lock"]
@@ -36,10 +36,14 @@ def holder_name() -> str:
 
 @contextlib.contextmanager
 def store_lock(store_dir: Path, since: datetime) -> Iterator[None]:
-    """One watcher per store: the store's own exclusive file lock (not waited for) on ``watch.lock``."""
-    store_dir.mkdir(parents=True, exist_ok=True)
+    """One watcher per store: the store's own exclusive file lock (not waited for) on ``watch.lock``.
+    :class:`StoreUnwritable` (one line) when the folder cannot be created or the lock file opened."""
     path = store_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreUnwritable(store_dir, exc) from None
     try:
         with contextlib.ExitStack() as held:
             try:

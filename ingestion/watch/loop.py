@@ -51,7 +51,7 @@ from ingestion.watch.events import (
 from ingestion.watch.locks import DatabaseLock, WatchLocked, store_lock
 from ingestion.watch.plan import iso, last_ended_session, store_schedule, waiting_for
 from ingestion.watch.schedule import Schedule, WatchOptions
-from ingestion.watch.state import WatchState, read_state, write_state
+from ingestion.watch.state import StateUnreadable, WatchState, read_state, write_state
 
 __all__ = ["StopFlag", "WatchConfig", "install_signals", "restore_signals", "run_watch"]
 
@@ -147,7 +147,10 @@ class _Watcher:
             started=started,
             expected_within_s=2 * self.options.max_sleep.total_seconds(),
         )
-        previous = read_state(settings.snapshot_dir)
+        try:
+            previous = read_state(settings.snapshot_dir)
+        except StateUnreadable:  # overwritten by this watcher's first pass (or the pass fails on it)
+            previous = None
         if previous is not None:  # a --once from cron: the last success and the failures carry over
             self.state.last_success = previous.last_success
             self.state.failures = previous.failures
@@ -248,7 +251,9 @@ class _Watcher:
             return 1
         return 3 if blocked else 0
 
-    def record(self, *, ok: bool, error: str | None, wake: datetime | None) -> None:
+    def record(self, *, ok: bool, error: str | None, wake: datetime | None) -> bool:
+        """Write the state file after a pass; False (and an ``error`` event) when it cannot be written:
+        the healthcheck could not see this pass, so it does not count as a success."""
         now = self.clock()
         self.state.last_pass = now
         if ok:
@@ -261,7 +266,13 @@ class _Watcher:
         try:
             write_state(self.settings.snapshot_dir, self.state)
         except OSError as exc:
-            self.emit(Error(at=self.now(), stage="state", reason=str(exc)))
+            where = exc.filename or self.settings.snapshot_dir
+            self.emit(Error(
+                at=self.now(), stage="state", kind=type(exc).__name__,
+                reason=f"cannot write the watcher's state ({where}): {exc.strerror or exc}",
+            ))  # fmt: skip
+            return False
+        return True
 
     def next_wake(self, *, ok: bool) -> tuple[datetime, str]:
         """When to wake next, and what for (the ``waiting_for`` of the ``sleep`` event)."""
@@ -306,7 +317,8 @@ class _Watcher:
             if not ok and error is None:
                 error = "some requests failed"
             wake, reason = (None, "") if self.config.once else self.next_wake(ok=ok)
-            self.record(ok=ok, error=error, wake=wake)
+            if not self.record(ok=ok, error=error, wake=wake):
+                code = code or 1
             if self.config.once:
                 self.emit(Done(at=self.now(), exit_code=code))
                 return code

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-__all__ = ["STATE_FILE", "WatchState", "read_state", "write_state"]
+__all__ = ["STATE_FILE", "StateUnreadable", "WatchState", "read_state", "write_state"]
 
 #: The state file a watcher writes in the store after every pass (read by ``ingest healthcheck``).
 STATE_FILE = "watch.json"
@@ -28,16 +29,38 @@ class WatchState(msgspec.Struct, kw_only=True):
     next_wake: datetime | None = None
 
 
+class StateUnreadable(Exception):
+    """``watch.json`` exists but is not a watcher's state: truncated, garbage, NUL bytes, a folder..."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path} is unreadable ({why})")
+        self.path = path
+        self.why = why
+
+
 def read_state(store_dir: Path) -> WatchState | None:
-    """The state the last watcher wrote in ``store_dir``, or None (no watcher ran, or unreadable)."""
+    """The state the last watcher wrote in ``store_dir``; None when there is none (no watcher ran here).
+    :class:`StateUnreadable` when the file is there but holds no state (a watcher cannot be vouched for)."""
+    path = store_dir / STATE_FILE
     try:
-        return msgspec.json.decode((store_dir / STATE_FILE).read_bytes(), type=WatchState)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        data = path.read_bytes()
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StateUnreadable(path, exc.strerror or str(exc)) from None
+    try:
+        return msgspec.json.decode(data, type=WatchState)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StateUnreadable(path, str(exc).splitlines()[0] if str(exc) else "not JSON") from None
 
 
 def write_state(store_dir: Path, state: WatchState) -> None:
     path = store_dir / STATE_FILE
     tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    tmp.write_bytes(msgspec.json.encode(state) + b"\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(msgspec.json.encode(state) + b"\n")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
