@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 else:  # the fetch stage only once progress is drawn
     render_progress = lazy("ingestion.fetch", "render_progress")
 
-__all__ = ["LiveLine", "ProgressLine", "StageProgress", "WatchLine", "WatchProgress"]
+__all__ = ["LiveLine", "ProgressLine", "StageProgress", "WatchLine", "WatchProgress", "watch_words"]
 
 BAR_WIDTH = 20  # the widest bar (160 columns and more): an eighth of the width below, so words keep room
 
@@ -204,6 +204,56 @@ class _Live:
 def _at(value: str) -> str:
     """``2024-12-08T15:30:00Z`` -> ``15:30Z`` (the live line has little room)."""
     return value[11:16] + "Z" if len(value) >= 16 else value
+
+
+def _keys(keys: list[str], room: int = 3) -> str:
+    from ingestion.store.model import short_key
+
+    shown = ", ".join(short_key(k, 40) for k in keys[:room])
+    return shown + (f" and {len(keys) - room} more" if len(keys) > room else "")
+
+
+def watch_words(event: WatchEvent) -> str | None:
+    """What a person at the terminal reads for one of the watcher's events (``ingest watch`` on a
+    terminal, under its live line): what it asked, what changed, the next wake-up. None: nothing to say
+    (a wake-up: the pass's own lines follow). The JSON line says it all (``--json``, ``--log-file``)."""
+    when = _at(event.at)
+    if event.event == "start":
+        results = "results on" if event.results else "no results"
+        return f"{when} watching {event.store} ({event.mode}, {event.tier} tier, {results})"
+    if event.event == "fetched":
+        words = (
+            f"{when} asked {event.requests} request(s) ({event.http_requests} HTTP): {event.new} new, "
+            f"{event.unchanged} unchanged, {event.empty} empty, {event.failed} failed"
+        )
+        return words + (f"; changed: {_keys(event.changed)}" if event.changed else "")
+    if event.event == "blocked":
+        return f"{when} live session{f' {event.session}' if event.session else ''}: nothing asked until " + (
+            _at(event.until)
+        )
+    if event.event == "error":
+        where = f" {_keys([event.request], 1)}" if isinstance(event.request, str) else ""
+        return f"{when} error ({event.stage}{where}): {event.reason}"
+    if event.event == "replaying":
+        return None
+    if event.event == "replayed":
+        tables = ", ".join(
+            f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in event.tables.items()
+        )
+        return f"{when} replayed {event.snapshots} snapshot(s): {event.written} row(s) written" + (
+            f" ({tables})" if tables else ""
+        )
+    if event.event == "sleep":
+        retry = f", {event.failures} failed pass(es)" if event.failures else ""
+        return (
+            f"{when} next wake-up {_at(event.until)} (in {clock_time(event.seconds)}) for "
+            f"{event.waiting_for or 'the next step'}{retry}"
+        )
+    if event.event == "done":
+        return f"{when} done: exit {event.exit_code}"
+    if event.event == "stopped":
+        return f"{when} stopped by {event.signal} during the {event.during}"
+    return None
 
 
 class WatchLine:

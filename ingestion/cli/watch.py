@@ -10,10 +10,13 @@ from typing import IO, Annotated
 
 import typer
 
+from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.options import StoreOption, settings_for
-from ingestion.cli.progress import WatchLine, WatchProgress
+from ingestion.cli.progress import WatchLine, WatchProgress, fit, watch_words
+from ingestion.cli.render import screen_width
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
+from ingestion.masking import mask_text
 
 
 def _minutes(value: float, option: str) -> timedelta:
@@ -37,6 +40,9 @@ def watch_command(
         typer.Option("--log-file", metavar="FILE", dir_okay=False,
                      help="Append the JSON lines there instead of stdout."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON lines on stdout, even on a terminal (one per event).")
+    ] = False,
     store: StoreOption = None,
     delay: Annotated[
         float,
@@ -53,8 +59,10 @@ def watch_command(
     """Keep the database current: fetch what a race weekend makes due, replay, sleep, again.
 
     Nothing is asked during a live session without credentials; results are asked again after a race
-    (1 h, 6 h, 24 h, 3 d, 7 d) until the meeting settles. One JSON line per action; on a terminal, a live
-    line on stderr says what it does or waits for, with a countdown. SIGTERM/Ctrl-C stop it (exit 0).
+    (1 h, 6 h, 24 h, 3 d, 7 d) until the meeting settles. On a terminal: a short line per action (what it
+    asked, what changed, the next wake-up) under a live line that says what it does or waits for, with a
+    countdown. One JSON line per action with --json, --log-file or off a terminal. SIGTERM/Ctrl-C stop it
+    (exit 0).
 
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
@@ -81,20 +89,25 @@ def watch_command(
         for line in render_schedule(plan):
             typer.echo(line)
         return
-    stream: IO[str] = sys.stdout
+    stream: IO[str] | None = None  # where the JSON lines go
     if log_file is not None:
         try:
             stream = log_file.open("a", encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--log-file {log_file}: {exc.strerror or exc}") from None
-
+    elif as_json or not sys.stdout.isatty():
+        stream = sys.stdout
+    human = stream is not sys.stdout and sys.stdout.isatty() and verbosity() is not Verbosity.QUIET
     display = WatchProgress(sys.stderr, WatchLine(secrets=(settings.openf1_password,)))
-    shared = stream.isatty()  # the JSON lines and the live line on one terminal: one at a time
+    shared = sys.stdout.isatty()  # lines and the live line on one terminal: one at a time
+    sink = _JsonLines(stream, log_file)
 
     def log(event: WatchEvent) -> None:
         with display.paused() if shared else contextlib.nullcontext():
-            stream.write(encode(event) + "\n")
-            stream.flush()
+            sink.write(encode(event))
+            words = watch_words(event) if human else None
+            if words is not None:
+                typer.echo(mask_text(fit(words, screen_width()), settings.openf1_password))
         display.event(event)
 
     stop = StopFlag()
@@ -105,9 +118,43 @@ def watch_command(
     finally:
         display.clear()
         restore_signals(previous)
-        if stream is not sys.stdout:
-            stream.close()
+        sink.close()
     raise SystemExit(code)
+
+
+class _JsonLines:
+    """The watcher's JSON lines on ``stream`` (none when None). A write that fails (a full disk, a log file
+    gone read-only) never stops the watcher: one warning on stderr, and the lines go to stderr from then
+    on, so the passes still run and nothing said is lost."""
+
+    def __init__(self, stream: IO[str] | None, path: Path | None) -> None:
+        self.stream = stream
+        self.path = path
+        self.failed = False
+
+    def write(self, line: str) -> None:
+        if self.stream is None:
+            return
+        if self.failed:
+            typer.echo(line, err=True)
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except OSError as exc:
+            self.failed = True
+            where = f"--log-file {self.path}" if self.path is not None else "stdout"
+            typer.echo(
+                f"warning: cannot write {where}: {exc.strerror or exc}; the watcher goes on, its JSON "
+                "lines on stderr",
+                err=True,
+            )
+            typer.echo(line, err=True)
+
+    def close(self) -> None:
+        if self.stream is not None and self.stream is not sys.stdout:
+            with contextlib.suppress(OSError):
+                self.stream.close()
 
 
 def register(app: typer.Typer) -> None:
