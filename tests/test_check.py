@@ -309,7 +309,9 @@ def test_check_cli_season_2023_lists_findings_with_requests(
     ]
     for request in (_url(9213, 4), _url(9213, 44), _url(9213, 16), _url(9135), _url(9165, 18)):
         assert f"      request   {request}" in lines
-    assert lines[-1] == (
+    summary = lines[next(i for i, x in enumerate(lines) if x.startswith("check 2023")):]
+    assert all(len(x) <= 80 for x in summary)  # wrapped at 80 columns, the next lines indented
+    assert " ".join(x.strip() for x in summary) == (
         "check 2023: 23 rounds, 56 classified sessions: 23 finding(s): points_missing 10, "
         "unflagged_unclassified 6, session_without_results 1, entrant_without_result 2, "
         "starter_without_grid 4"
@@ -340,12 +342,27 @@ def test_check_cli_json_gives_the_same(
 
 
 def test_check_cli_clean_exits_0(
-    replayed_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A season with nothing to find (none stored: 2022) exits 0 and says so."""
-    code, out, _ = _run(["check", "--season", "2022"], replayed_url, monkeypatch, capsys, tmp_path)
+    """A database with nothing to find (no round yet) exits 0 and says so."""
+    code, out, _ = _run(["check"], db_url, monkeypatch, capsys, tmp_path)
     assert code == 0
     assert out.splitlines() == ["check (no round in the database): no finding"]
+
+
+@pytest.mark.parametrize(
+    ("season", "says"),
+    [("1949", "--season 1949: OpenF1 has data from 2023 on"), ("2025", "--season 2025: no round of 2025")],
+)
+def test_check_cli_season_it_cannot_check_exits_2(
+    season: str, says: str, replayed_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    """A season OpenF1 has no data for (1949, as fetch refuses it) or with no round in the database is a
+    usage error (exit 2, one line), never "no finding" about rounds that were not checked."""
+    code, out, err = _run(["check", "--season", season], replayed_url, monkeypatch, capsys, tmp_path)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {says}") and len(err.splitlines()) == 1
 
 
 def test_check_cli_unmigrated_database_is_one_line(
@@ -390,4 +407,5 @@ def test_check_terminal_tables_keep_each_request_whole(report_2023: CheckReport)
     assert "points_missing: classified in the points with 0 or null points (10)" in text
     for finding in report_2023.findings:
         assert finding.request in text
-    assert text.rstrip().splitlines()[-1] == summary_line(report_2023)
+    tail = text.rstrip().splitlines()[-2:]  # the summary, wrapped at the console's 160 columns
+    assert " ".join(x.strip() for x in tail) == summary_line(report_2023)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ingestion.cli.render import json_text, print_table
+from ingestion.cli.render import json_text, print_table, screen_width
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,13 +49,16 @@ def register(app: typer.Typer) -> None:
             report = check_database(conn, season, store=Store(store_dir or settings.snapshot_dir))
         if as_json:
             typer.echo(json_text(report_json(report)))
-        elif sys.stdout.isatty():
+        elif sys.stdout.isatty() and screen_width() >= TABLE_WIDTH:
             print_tables(report)
-        else:
-            for line in render_check(report):
+        else:  # a pipe, or a terminal too narrow for the tables: lines that fit it
+            for line in render_check(report, min(screen_width(), TABLE_WIDTH)):
                 typer.echo(line)
         raise typer.Exit(report.exit_code)
 
+
+#: The narrowest terminal that gets the findings as tables (seven columns, a URL among them).
+TABLE_WIDTH = 140
 
 #: The columns of a finding on a terminal (:func:`ingestion.ops.check.finding_cells`).
 COLUMNS = ("ROUND", "SESSION", "DRIVER", "EXPECTED", "OPENF1", "REQUEST", "SNAPSHOT")
@@ -64,14 +67,14 @@ COLUMNS = ("ROUND", "SESSION", "DRIVER", "EXPECTED", "OPENF1", "REQUEST", "SNAPS
 def print_tables(report: CheckReport, console: Console | None = None) -> None:
     """On a terminal: one rich table per kind of finding, then the summary line. (Off a terminal the
     findings are plain lines, one field each, so that grep finds a request whole.)"""
-    from ingestion.ops.check import KINDS, finding_cells, summary_line
+    from ingestion.ops.check import KINDS, finding_cells, summary_lines
 
     for kind, count in report.counts().items():
         rows = [finding_cells(f) for f in report.findings if f.kind == kind]
         title = f"{kind}: {KINDS[kind]} ({count})"
         print_table(COLUMNS, rows, title=title, console=console, no_wrap=[COLUMNS.index("REQUEST")])
-    line = summary_line(report)
-    if console is None:
-        typer.echo(line)
-    else:
-        console.print(line, highlight=False, soft_wrap=True)
+    for line in summary_lines(report, console.width if console is not None else screen_width()):
+        if console is None:
+            typer.echo(line)
+        else:
+            console.print(line, highlight=False, soft_wrap=True)

@@ -37,12 +37,13 @@ def register(app: typer.Typer) -> None:
         """
         from ingestion.config import load_settings
         from ingestion.db import database_url
-        from ingestion.replay import render_summary, run_replay
+        from ingestion.replay import render_summary, require_store, run_replay
         from ingestion.store import Store
 
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
         settings = load_settings()
         store = Store(store_dir or settings.snapshot_dir)
+        require_store(store, instant, allow_empty=allow_empty)  # before a database is started
         stages = StageProgress(sys.stderr)  # on a terminal, once the replay has run a second
         try:
             summary = run_replay(

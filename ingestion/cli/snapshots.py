@@ -69,12 +69,12 @@ def ls_command(
     for row in rows:
         latest = "" if row.latest_for == row.units else f", latest for {row.latest_for}"
         table.append([
-            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%d %H:%M}", human_size(row.size),
+            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%dT%H:%M:%SZ}", human_size(row.size),
             f"{row.covers}{latest}",
         ])  # fmt: skip
     # one line a request at the terminal's width (80 off one): RECEIVED goes, then COVERS; the key never
     print_table(
-        ["REQUEST", "STATUS", "RECEIVED (UTC)", "SIZE", "COVERS"], table, right=[1, 3], shrink=[4], drop=[2, 4]
+        ["REQUEST", "STATUS", "RECEIVED_AT", "SIZE", "COVERS"], table, right=[1, 3], shrink=[4], drop=[2, 4]
     )
     typer.echo(f"{len(rows)} request(s)")
 

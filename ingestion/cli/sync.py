@@ -17,6 +17,7 @@ from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOpt
 from ingestion.cli.progress import ProgressLine, StageProgress
 from ingestion.cli.render import print_outcome
 from ingestion.config import load_settings
+from ingestion.errors import UsageError
 from ingestion.instant import parse_instant, parse_optional
 from ingestion.masking import mask_text
 
@@ -203,7 +204,7 @@ def diff_command(
     """Show what changed in the racing rows between the state of the snapshots at two instants.
 
     Per table: rows added, removed, and changed with the changed columns (e.g. a result corrected by a
-    penalty). Reads only the store. Exit codes: 0 shown (changes or none), 2 bad usage.
+    penalty). Reads only the store. Exit codes: 0 shown (changes or none), 2 bad usage (--from after --to).
 
     Example: ingest diff --from 2024-12-08T16:00:00Z --to 2024-12-20T00:00:00Z
     """
@@ -211,6 +212,11 @@ def diff_command(
     from ingestion.store import Store
 
     t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")
+    if t1 > t2:  # read backwards, every row added since would show as removed
+        raise UsageError(
+            f"--from {t1:%Y-%m-%dT%H:%M:%SZ} is after --to {t2:%Y-%m-%dT%H:%M:%SZ}: swap them (--from is the "
+            "earlier instant)"
+        )
     settings = settings_for(store)
     change = diff(Store(settings.snapshot_dir), t1, t2, results=not no_results)
     _finish(change, lambda: render_diff(change, limit), as_json)

@@ -290,7 +290,7 @@ def require_schema(conn: psycopg.Connection[tuple[object, ...]], naming: Naming 
     naming = naming or resolve(conn)
     if naming.kind == "ef" and detect(conn) != "ef":
         raise NotMigrated(
-            'the database lacks the app\'s tables ("Sessions"."OpenF1SessionKey", "__EFMigrationsHistory"): '
+            'the database lacks the app\'s tables ("Sessions"...): '
             + APP_MIGRATIONS
         )
     missing = missing_unique_indexes(conn, naming)

@@ -113,6 +113,11 @@ def unknown(
     return sorted(set(_applied(conn)) - names)
 
 
+def _has_snake_tables(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    row = conn.execute("SELECT to_regclass('public.sessions') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
 def migrate(
     conn: psycopg.Connection[tuple[object, ...]],
     *,
@@ -128,10 +133,16 @@ def migrate(
     ``ef`` the app's tables must exist (:class:`NotMigrated` otherwise: run the app's migrations first).
     """
     naming = naming or resolve(conn)
-    if naming.kind == "ef" and detect(conn) != "ef":
+    found = detect(conn)
+    if naming.kind == "ef" and found != "ef":
         raise NotMigrated(
-            'the database lacks the app\'s tables ("Sessions"."OpenF1SessionKey", "__EFMigrationsHistory"): '
+            'the database lacks the app\'s tables ("Sessions"...): '
             + APP_MIGRATIONS
+        )
+    if naming.kind == "snake" and found == "ef" and not _has_snake_tables(conn):
+        raise MigrationError(
+            'the database holds the app\'s tables ("Sessions"...): the ingester never creates its own tables '
+            "in the app's public schema; unset DATABASE_SCHEMA (auto) or set it to ef; nothing was applied"
         )
     shipped = _shipped(conn, migrations, naming)
     names = [m.name for m in shipped]

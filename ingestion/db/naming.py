@@ -204,24 +204,21 @@ EF = Naming("ef")
 
 
 def detect(conn: Conn) -> Kind | None:
-    """The naming the database's catalog shows: ``ef`` when ``"Sessions"."OpenF1SessionKey"`` and
-    ``"__EFMigrationsHistory"`` exist, ``snake`` when our migrations table or ``public.sessions`` does,
-    else None (neither schema was created)."""
+    """The naming the database's catalog shows: ``ef`` when the app's ``public."Sessions"`` table exists,
+    with or without EF's ``"__EFMigrationsHistory"`` (an app database made by ``EnsureCreated`` has none);
+    else ``snake`` when our migrations table or ``public.sessions`` does; else None (neither schema)."""
     row = conn.execute(
         """
-        SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-                       JOIN pg_namespace n ON n.oid = c.relnamespace
-                       WHERE n.nspname = 'public' AND c.relname = 'Sessions' AND c.relkind IN ('r', 'p')
-                         AND a.attname = 'OpenF1SessionKey' AND NOT a.attisdropped),
-               to_regclass('public."__EFMigrationsHistory"') IS NOT NULL,
+        SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relname = 'Sessions' AND c.relkind IN ('r', 'p')),
                to_regclass('ingestion.schema_migrations') IS NOT NULL
                  OR to_regclass('public.sessions') IS NOT NULL
         """
     ).fetchone()
     assert row is not None
-    if row[0] and row[1]:
+    if row[0]:
         return "ef"
-    if row[2]:
+    if row[1]:
         return "snake"
     return None
 

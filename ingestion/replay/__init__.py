@@ -100,6 +100,7 @@ __all__ = [
     "render_summary",
     "replay",
     "replayed_line",
+    "require_store",
     "run_replay",
     "slugify",
     "snapshots_of",
@@ -167,6 +168,16 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
         return sum(c.written for c in self.tables.values())
 
 
+def require_store(store: Store, as_of: datetime, *, allow_empty: bool) -> None:
+    """:class:`NoSnapshotStore` when ``store`` has no folder; :class:`NothingToReplay` when it has no
+    snapshot at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it starts a
+    database (a replay from the wrong folder says so at once)."""
+    if not store.root.is_dir():
+        raise NoSnapshotStore(str(store.root))
+    if not allow_empty and not store.latest(as_utc(as_of)):
+        raise NothingToReplay(str(store.root), as_utc(as_of).astimezone(UTC))
+
+
 def run_replay(
     url: str,
     store: Store,
@@ -186,10 +197,7 @@ def run_replay(
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
-    if not store.root.is_dir():
-        raise NoSnapshotStore(str(store.root))
-    if not allow_empty and not store.latest(as_of):
-        raise NothingToReplay(str(store.root), as_of.astimezone(UTC))
+    require_store(store, as_of, allow_empty=allow_empty)
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
     with connect(url) as conn:

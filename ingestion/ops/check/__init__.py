@@ -45,7 +45,7 @@ from __future__ import annotations
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, openf1_request, with_snapshots
 from ingestion.ops.check.model import KINDS, CheckReport, Entrant, Finding, Round, Row, Session, Snapshot
 from ingestion.ops.check.read import check_database, read_rounds, rounds_of
-from ingestion.ops.check.render import finding_cells, render_check, report_json, summary_line
+from ingestion.ops.check.render import finding_cells, render_check, report_json, summary_line, summary_lines
 from ingestion.ops.check.rules import check
 
 __all__ = [
@@ -67,5 +67,6 @@ __all__ = [
     "report_json",
     "rounds_of",
     "summary_line",
+    "summary_lines",
     "with_snapshots",
 ]

@@ -10,7 +10,8 @@ from datetime import datetime
 
 import psycopg
 
-from ingestion.errors import NotMigrated
+from ingestion.errors import NotMigrated, UsageError
+from ingestion.fetch import FIRST_SEASON
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
@@ -126,8 +127,19 @@ def check_database(
     conn: Conn, season: int | None = None, base_url: str = PUBLIC_BASE_URL, *, store: Store | None = None
 ) -> CheckReport:
     """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
-    snapshot (the store's latest answers; a store folder that does not exist names none)."""
-    report = check(read_rounds(conn, season), base_url)
+    snapshot (the store's latest answers; a store folder that does not exist names none).
+
+    A ``season`` OpenF1 has no data for, or that has no round in the database, is a :class:`UsageError`
+    (exit 2, as fetch refuses it): "no finding" would vouch for rounds never checked."""
+    if season is not None and season < FIRST_SEASON:
+        raise UsageError(f"--season {season}: OpenF1 has data from {FIRST_SEASON} on")
+    rounds = read_rounds(conn, season)
+    if season is not None and not rounds:
+        raise UsageError(
+            f"--season {season}: no round of {season} in the database: replay it first (ingest sync --year "
+            f"{season})"
+        )
+    report = check(rounds, base_url)
     if store is not None and store.root.is_dir():
         report = with_snapshots(report, store.latest())
     return report

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import msgspec
 
 from ingestion.ops.check.model import KINDS, CheckReport, Finding
+from ingestion.store import short_key
 
-__all__ = ["finding_cells", "render_check", "report_json", "summary_line"]
+#: The width of the plain report (a terminal's 80 columns); a request (a URL) is never split.
+WIDTH = 80
+
+__all__ = ["WIDTH", "finding_cells", "render_check", "report_json", "summary_line", "summary_lines"]
+
+
+def _wrap(text: str, indent: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    ) or [text]
 
 
 def _scope(report: CheckReport) -> str:
@@ -16,23 +28,31 @@ def _scope(report: CheckReport) -> str:
     return f"{seasons}: {report.rounds} rounds, {report.sessions} classified sessions"
 
 
-def render_check(report: CheckReport) -> list[str]:
-    """The report as plain lines: findings grouped by kind, each with its request; a summary line last."""
+def render_check(report: CheckReport, width: int = WIDTH) -> list[str]:
+    """The report as plain lines of ``width`` at most (a request, a URL, is never split): findings grouped
+    by kind, each with its request and the snapshot that holds it (a batch's key shortened: ``--json``
+    has it whole); the summary last."""
     lines: list[str] = []
+    detail = " " * 16
     for kind, count in report.counts().items():
-        lines.append(f"{kind}: {KINDS[kind]} ({count})")
+        lines += _wrap(f"{kind}: {KINDS[kind]} ({count})", "  ", width)
         for f in (f for f in report.findings if f.kind == kind):
             who = f" #{f.driver_number} {f.driver}" if f.driver else ""
             key = f" {f.session_key}" if f.session_key is not None else ""
-            lines.append(f"  {f.season} R{f.round} {f.round_name}, {f.session}{key}{who}")
-            lines.append(f"      expected  {f.expected}")
-            lines.append(f"      OpenF1    {f.openf1}")
+            lines += _wrap(f"  {f.season} R{f.round} {f.round_name}, {f.session}{key}{who}", "    ", width)
+            lines += _wrap(f"      expected  {f.expected}", detail, width)
+            lines += _wrap(f"      OpenF1    {f.openf1}", detail, width)
             lines.append(f"      request   {f.request}")
             if f.snapshot is not None:
                 when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-                lines.append(f"      snapshot  {f.snapshot.request} received {when}")
-    lines.append(summary_line(report))
+                lines += _wrap(f"      snapshot  {short_key(f.snapshot.request)} received {when}", detail, width)
+    lines += summary_lines(report, width)
     return lines
+
+
+def summary_lines(report: CheckReport, width: int = WIDTH) -> list[str]:
+    """:func:`summary_line` in lines of ``width`` at most."""
+    return _wrap(summary_line(report), "  ", width)
 
 
 def summary_line(report: CheckReport) -> str:
@@ -47,7 +67,7 @@ def finding_cells(finding: Finding) -> list[str]:
     """One finding as table cells: round, session, driver, expected, OpenF1, request, snapshot."""
     key = f" {finding.session_key}" if finding.session_key is not None else ""
     who = f"#{finding.driver_number} {finding.driver}" if finding.driver else "-"
-    snapshot = finding.snapshot.request if finding.snapshot is not None else "-"
+    snapshot = short_key(finding.snapshot.request) if finding.snapshot is not None else "-"
     return [
         f"{finding.season} R{finding.round} {finding.round_name}", f"{finding.session}{key}", who,
         finding.expected, finding.openf1, finding.request, snapshot,
