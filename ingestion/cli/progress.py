@@ -106,8 +106,12 @@ class LiveLine:
         now = self.clock()
         p = self.last
         done, planned = (p.done, p.planned) if p is not None else (0, 0)
-        fraction = done / planned if planned else 0.0
-        parts = [f"{done}/{planned}", f"{fraction:4.0%}", clock_time(now - self.started)]
+        if p is not None and p.phase == 1:  # the year lists: the total is known once they are in
+            fraction = 0.0
+            parts = [f"year lists {done}/{planned}, then the meetings", clock_time(now - self.started)]
+        else:
+            fraction = done / planned if planned else 0.0
+            parts = [f"{done}/{planned}", f"{fraction:4.0%}", clock_time(now - self.started)]
         if p is not None and p.eta_s is not None:
             parts.append("ETA " + clock_time(p.eta_s - (now - self.last_at)))
         words = " ".join(parts)

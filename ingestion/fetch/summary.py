@@ -152,6 +152,11 @@ def render_summary(summary: FetchSummary) -> list[str]:
         lines.extend(f"warning: {warning}" for warning in summary.warnings)
         lines.extend(f"note: {note}" for note in summary.notes)
         return lines
+    if summary.planned == 0 and summary.http_requests == 0:  # a settled store: one line, not five of zeros
+        lines.append(f"fetch {years}: nothing to ask, every request is stored and settled")
+        lines.extend(f"  {line}" for line in render_problems(summary))
+        lines.extend(f"  note: {note}" for note in summary.notes)
+        return lines
     lines.append(
         f"fetch {years}: {summary.requests} of {summary.planned} planned request(s) asked"
         + (f" in run {summary.run}" if summary.run else "")

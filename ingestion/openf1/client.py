@@ -230,10 +230,16 @@ class OpenF1Client:
                     value, expires_in = parse_token(response.content)
                     self._token = Token(value, expires_in, self._clock())
                     return
-                if response.status_code not in RETRYABLE_STATUS and response.status_code != 429:
+                if response.status_code in (401, 403):
                     raise TokenError(
                         f"POST {shown} refused the credentials (HTTP {response.status_code}): "
                         "check OPENF1_USERNAME and OPENF1_PASSWORD"
+                    )
+                if response.status_code not in RETRYABLE_STATUS and response.status_code != 429:
+                    raise TokenError(  # 404, 405, 501...: nothing there judged the credentials
+                        f"POST {shown} is not a token endpoint (HTTP {response.status_code}): the server at "
+                        "OPENF1_BASE_URL gives no tokens; unset OPENF1_USERNAME and OPENF1_PASSWORD (free "
+                        "tier) or check OPENF1_BASE_URL"
                     )
                 last = f"HTTP {response.status_code}"
             if attempt < self.policy.attempts:
