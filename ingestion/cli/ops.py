@@ -14,7 +14,7 @@ import typer
 
 from ingestion.cli.db import db_app
 from ingestion.cli.lazy import lazy
-from ingestion.cli.render import json_text
+from ingestion.cli.render import echo_lines, json_text
 from ingestion.cli.reports import print_audit
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
@@ -61,8 +61,7 @@ def healthcheck_command(
     else:
         ascii_only = not sys.stdout.isatty()
         for check in checks:
-            for line in format_check(check, ascii_only=ascii_only):
-                typer.echo(line)
+            echo_lines(format_check(check, ascii_only=ascii_only))
     raise typer.Exit(code)
 
 

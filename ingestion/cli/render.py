@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCREEN",
+    "echo_lines",
     "fit_table",
     "human_size",
     "json_text",
     "print_outcome",
     "print_table",
     "screen_width",
+    "wrap_line",
     "wrap_summary",
 ]
 
@@ -48,8 +50,7 @@ def print_outcome(
     if as_json:
         typer.echo(mask_text(json_text(outcome), *secrets))
         return
-    for line in render():
-        typer.echo(mask_text(line, *secrets))
+    echo_lines([mask_text(line, *secrets) for line in render()])
 
 
 def human_size(size: int) -> str:
@@ -86,6 +87,26 @@ def wrap_summary(text: str, width: int | None = None, indent: str = "  ") -> lis
     return textwrap.wrap(
         text, room, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     ) or [""]
+
+
+def wrap_line(line: str, width: int | None = None) -> list[str]:
+    """One line of a summary or report in lines of ``width`` at most (the terminal's): the next ones
+    indented two more than it; a word (an id, a request, a URL) is never split, so a word wider than the
+    room stays whole on its own line."""
+    room = width or screen_width()
+    if len(line) <= room:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    return wrap_summary(line, room, indent + "  ")
+
+
+def echo_lines(lines: Iterable[str], *secrets: str | None) -> None:
+    """Print ``lines`` (a summary, a report) each fitted to the terminal's width (:func:`wrap_line`),
+    ``secrets`` masked."""
+    width = screen_width()
+    for line in lines:
+        for part in wrap_line(mask_text(line, *secrets) if secrets else line, width):
+            typer.echo(part)
 
 
 def _cut(cell: str, room: int) -> str:

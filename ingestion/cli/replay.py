@@ -10,6 +10,7 @@ import msgspec
 import typer
 
 from ingestion.cli.progress import StageProgress
+from ingestion.cli.render import echo_lines
 from ingestion.instant import parse_optional
 
 
@@ -62,12 +63,11 @@ def register(app: typer.Typer) -> None:
             return
         lines = render_summary(summary)
         if not sys.stdout.isatty():
-            for line in lines:
-                typer.echo(line)
+            echo_lines(lines)
             return
         from ingestion.cli.render import print_table  # a rich table on a terminal
 
-        typer.echo(lines[0])
+        echo_lines(lines[:1])
         rows = []
         for name, counts in summary.tables.items():
             if name == "results" and not summary.results:
@@ -78,5 +78,4 @@ def register(app: typer.Typer) -> None:
             rows.append([name, *(str(n) for n in numbers)])
         headers = ["TABLE", "ROWS", "INSERTED", "UPDATED", "UNCHANGED", "REMOVED"]
         print_table(headers, rows, right=[1, 2, 3, 4, 5])
-        for line in lines[2 + len(summary.tables):]:
-            typer.echo(line)
+        echo_lines(lines[2 + len(summary.tables):])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ingestion.cli.lazy import lazy
-from ingestion.cli.render import print_table
+from ingestion.cli.render import echo_lines, print_table, wrap_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,15 +37,15 @@ def _console(console: Console | None) -> Console:
 
 
 def _echo(text: str, console: Console, *, style: str | None = None) -> None:
-    console.print(text, markup=False, highlight=False, style=style, soft_wrap=True)
+    for line in wrap_line(text, console.width):  # fitted to the terminal, a word never split
+        console.print(line, markup=False, highlight=False, style=style, soft_wrap=True)
 
 
 def print_verify(report: VerifyReport, *, console: Console | None = None) -> None:
     """Verify's report: on a terminal a table per racing table (the examples of what differs below it)."""
     lines = render_verify(report)
     if not _on_terminal(console):
-        for line in lines:
-            typer.echo(line)
+        echo_lines(lines)
         return
     console = _console(console)
     _echo(lines[0], console)
@@ -102,8 +102,7 @@ def print_audit(report: AuditReport, *, console: Console | None = None) -> None:
     """The audit: on a terminal the seasons and the nulls as tables, the findings as lines after them."""
     head, middle, tail = audit_lines(report)
     if not _on_terminal(console):
-        for line in [*head, *middle, *tail]:
-            typer.echo(line)
+        echo_lines([*head, *middle, *tail])
         return
     console = _console(console)
     _echo(head[0], console)

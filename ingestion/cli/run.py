@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 
         Example: ingest run
         """
+        from ingestion.cli.render import echo_lines
         from ingestion.config import load_settings
         from ingestion.masking import mask_url
         from ingestion.ops.job import run_main_job
@@ -34,9 +35,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"database: {mask_url(result.database)}")
         if result.migrations_applied:
             typer.echo(f"migrations applied: {', '.join(result.migrations_applied)}")
-        for line in render_summary(result.replay):
-            typer.echo(line)
+        echo_lines(render_summary(result.replay))
         if result.replay.written == 0:
             typer.echo("nothing changed: the database already matched the snapshots")
-        for line in format_report(result.report):
-            typer.echo(line)
+        echo_lines(format_report(result.report))

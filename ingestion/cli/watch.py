@@ -13,7 +13,7 @@ import typer
 from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.options import StoreOption, settings_for
 from ingestion.cli.progress import WatchLine, WatchProgress, fit, watch_words
-from ingestion.cli.render import screen_width
+from ingestion.cli.render import echo_lines, screen_width
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
 from ingestion.masking import mask_text
@@ -86,8 +86,7 @@ def watch_command(
         raise UsageError("--now only goes with --dry-run (the watcher runs on the real clock)")
     if dry_run:
         plan, _ = store_schedule(Store(settings.snapshot_dir), options, instant or datetime.now(UTC))
-        for line in render_schedule(plan):
-            typer.echo(line)
+        echo_lines(render_schedule(plan))
         return
     stream: IO[str] | None = None  # where the JSON lines go
     if log_file is not None:
