@@ -371,3 +371,23 @@ def test_cli_tables_and_summaries_fit_80_columns(env: Path, capsys: pytest.Captu
     assert "20261130T000757Z-b4d6db" in out and len(out.splitlines()) == 1 + len(
         json.loads(cli(capsys, "runs", "--json")[1])["runs"]
     )
+
+
+def test_replay_from_the_wrong_folder_says_so_before_starting_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ingest replay` with no store there (run from the wrong folder, no DATABASE_URL): one line, exit 2,
+    and no embedded PostgreSQL started first; nor for a store with nothing to replay at --as-of (exit 1)."""
+    from ingestion.db import embedded
+
+    def started(*_: object, **__: object) -> str:
+        raise AssertionError("the embedded PostgreSQL was started before the store was checked")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SNAPSHOT_DIR", raising=False)
+    monkeypatch.setattr(embedded, "start", started)
+    for argv in (["replay"], ["replay", "--as-of", "2020-01-01T00:00:00Z", "--store", str(COMMITTED)]):
+        code, out, err = cli(capsys, *argv)
+        assert code == (2 if argv == ["replay"] else 1) and out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(("error: no snapshot store at", "error: nothing to replay"))

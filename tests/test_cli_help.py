@@ -17,6 +17,8 @@ def _commands() -> Iterator[tuple[str, ...]]:
     def walk(command: object, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         subcommands = getattr(command, "commands", None)
         if subcommands:
+            if getattr(command, "invoke_without_command", False):
+                yield path  # a group that is a command itself: `ingest runs`
             for name, sub in sorted(subcommands.items()):
                 yield from walk(sub, (*path, name))
         else:

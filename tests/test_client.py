@@ -280,3 +280,31 @@ def test_client_never_shows_the_token_or_the_password() -> None:
     shown = answer.reason + " ".join(note.reason for note in notes) + repr(answer)
     assert "bad query for" in answer.reason
     assert token not in shown and "hunter2" not in shown
+
+
+@pytest.mark.parametrize(("status", "says"), [
+    (401, "refused the credentials (HTTP 401)"),
+    (403, "refused the credentials (HTTP 403)"),
+    (404, "is not a token endpoint (HTTP 404)"),
+    (405, "is not a token endpoint (HTTP 405)"),
+    (501, "is not a token endpoint (HTTP 501)"),
+])  # fmt: skip
+def test_client_token_endpoint_that_is_not_one_is_named_so(status: int, says: str) -> None:
+    """POST /token answered 401/403: the credentials were refused. Answered 404, 405 or 501 (a server with
+    no token endpoint: an old mirror, `python -m http.server`): nothing judged them, and the error says so
+    instead of blaming OPENF1_USERNAME/OPENF1_PASSWORD."""
+    recorder = Recorder([httpx.Response(status, text="no")])
+
+    async def go() -> Answer:
+        client = OpenF1Client(
+            "http://openf1.test/v1", Limiter(1000, 100000), FAST, credentials=("fan", "hunter2"),
+            transport=httpx.MockTransport(recorder),
+        )  # fmt: skip
+        async with client:
+            return await client.get(Request.make("meetings", [("year", "2024")]))
+
+    with pytest.raises(TokenError) as raised:
+        asyncio.run(go())
+    assert says in str(raised.value) and len(recorder.seen) == 1
+    if status >= 404:
+        assert "check OPENF1_USERNAME" not in str(raised.value) and "OPENF1_BASE_URL" in str(raised.value)

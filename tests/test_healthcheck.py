@@ -246,3 +246,36 @@ def test_healthcheck_format_marks() -> None:
     ]
     assert format_check(failed, ascii_only=False)[0].startswith("✗ migrations")
     assert format_check(Check("database", "ok", "up"), ascii_only=False) == ["✓ database   up"]
+
+
+def test_healthcheck_openf1_404_passes_only_as_no_results(
+    db_url: str, tmp_path: Path, openf1_server: ServerFactory
+) -> None:
+    """OpenF1's 404 "No results found." (no session yet) passes; a 404 of a page that is not there (a wrong
+    OPENF1_BASE_URL) fails with the fix, never "✓ ... answered HTTP 404"."""
+    server = openf1_server()  # no rows: /v1/sessions answers "No results found."
+    ok = _by_name(healthcheck(_settings(db_url, tmp_path, server.base_url), offline=True))
+    found = _by_name(healthcheck(_settings(db_url, tmp_path, server.base_url), offline=False))["openf1"]
+    assert found.status == "ok" and "No results found." in found.message and ok["openf1"].status == "skip"
+    wrong = server.base_url.replace("/v1", "/v9")
+    missing = _by_name(healthcheck(_settings(db_url, tmp_path, wrong), offline=False))["openf1"]
+    assert missing.status == "fail" and "HTTP 404" in missing.message
+    assert missing.fix is not None and "OPENF1_BASE_URL" in missing.fix
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"pid": 1, "host": "h", "sta', b"\x89PNG garbage", b"\0" * 64, b"", b"[]", None]
+)  # fmt: skip
+def test_healthcheck_unreadable_watch_state_fails(tmp_path: Path, content: bytes | None) -> None:
+    """A truncated, garbage, NUL-filled or empty watch.json (or one made a folder) fails the watch check:
+    no pass can be vouched for; never "SKIP: no watcher has run"."""
+    settings = _settings(UNREACHABLE, tmp_path)
+    settings.snapshot_dir.mkdir()
+    state = settings.snapshot_dir / "watch.json"
+    if content is None:
+        state.mkdir()
+    else:
+        state.write_bytes(content)
+    watch = _by_name(healthcheck(settings, offline=True))["watch"]
+    assert watch.status == "fail" and "watch.json is unreadable" in watch.message
+    assert watch.fix is not None and "ingest watch --once" in watch.fix

@@ -36,7 +36,7 @@ from ingestion.db import connect, migrate, require_schema, status
 from ingestion.db.clean import UserDataReferencesRacing, clean_racing
 from ingestion.db.migrate import available
 from ingestion.db.naming import EF, SNAKE, detect, pascal, resolve, snake
-from ingestion.errors import ConfigError, NotMigrated
+from ingestion.errors import ConfigError, MigrationError, NotMigrated
 from ingestion.ops.healthcheck import healthcheck
 from ingestion.ops.verify import verify
 from ingestion.replay import run_replay
@@ -122,6 +122,25 @@ def test_naming_detected_from_the_catalog(db_factory: DbFactory, empty_db_url: s
         assert detect(conn) == "ef"
     with connect(db_factory("ef"), autocommit=True) as conn:
         assert detect(conn) == "ef"
+
+
+def test_naming_app_database_without_ef_history_is_the_apps(app_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app database made by EF's EnsureCreated (its tables, no "__EFMigrationsHistory") is detected as
+    the app's: `db migrate` creates schema ingestion only, never our snake_case tables in its public
+    schema; forcing DATABASE_SCHEMA=snake on it is refused with nothing applied."""
+    with connect(app_db, autocommit=True) as conn:
+        conn.execute('DROP TABLE "__EFMigrationsHistory"')
+        before = _public_tables(conn)
+        assert detect(conn) == "ef" and resolve(conn, "auto") == EF
+        monkeypatch.setenv("DATABASE_SCHEMA", "snake")
+        with pytest.raises(MigrationError, match="never creates its own tables in the app's public schema"):
+            migrate(conn)
+        monkeypatch.delenv("DATABASE_SCHEMA")
+        assert migrate(conn) == [m.name for m in available("ef")]
+        assert _public_tables(conn) == before
+        assert require_schema(conn) == EF
+        checks = {c.name: c for c in healthcheck(load_settings({"DATABASE_URL": app_db}), offline=True)}
+        assert checks["app"].status == "ok" and "without EF migrations" in checks["app"].message
 
 
 # --- migrate --------------------------------------------------------------------------------------------

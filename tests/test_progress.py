@@ -240,3 +240,50 @@ def test_replay_stages_show_after_a_second_on_a_terminal_and_never_piped() -> No
     plain(ReplayStep(index=4, name="loaded", count=8, unit="table(s)"))
     plain.clear()
     assert piped.getvalue() == ""
+
+
+def test_watch_words_are_short_human_lines() -> None:
+    """On a terminal each event is a short line (what it asked, what changed, the next wake-up), never the
+    JSON: a fetched event with a 25-meeting batch key is one line under 80 columns, the key shortened."""
+    from ingestion.cli.progress import watch_words
+    from ingestion.cli.render import wrap_line
+
+    batch = "session_result?" + "&".join(f"meeting_key={k}" for k in range(1229, 1254))
+    fetched = Fetched(
+        at=AT, requests=1, http_requests=1, new=1, unchanged=0, empty=0, failed=0, changed=[batch],
+        why={batch: "after the race, +1 h " * 10},
+    )  # fmt: skip
+    lines = watch_words(fetched)
+    assert lines == [
+        "14:27Z asked 1 request(s): 1 new, 0 unchanged, 0 empty, 0 failed",
+        "  changed: session_result?meeting_key=1229&...&meeting_key=1253 (25)",
+    ]
+    assert watch_words(SLEEP) == [
+        "14:27Z next wake-up 15:30Z (in 1:02:03) for session_result?meeting_key=1252 (correction +6 h)"
+    ]
+    assert watch_words(WAKE) == []
+    assert watch_words(_replayed(40)) == ["14:27Z replayed 1 snapshot(s): 40 row(s) written"]
+    assert watch_words(Error(at=AT, stage="fetch", request=batch, status=503, reason="HTTP 503")) == [
+        "14:27Z error (fetch session_result?meeting_key=1229&...&meeting_key=1253 (25)): HTTP 503"
+    ]
+    for event in (fetched, SLEEP, STOPPED, _replayed(40)):
+        assert all(len(part) <= 80 for line in watch_words(event) for part in wrap_line(line, 80))
+
+
+def test_fetch_line_never_fills_then_drops_between_the_phases() -> None:
+    """The year lists come first and the meetings are planned from them: while the lists are asked, the
+    line says so and its bar stays empty, so it never shows 2/2 100% and then 2/3 67%."""
+    clock = Clock()
+    line = LiveLine(clock)
+    shown = []
+    for progress in (
+        Progress(stage="answer", phase=1, done=1, planned=2),
+        Progress(stage="answer", phase=1, done=2, planned=2),
+        Progress(stage="plan", phase=2, done=2, planned=27),
+        Progress(stage="answer", phase=2, done=27, planned=27),
+    ):
+        line.update(progress)
+        shown.append(line.text(80))
+    fractions = [fraction for fraction, _ in shown]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert shown[1][1].startswith("year lists 2/2, then the meetings") and "100%" not in shown[1][1]

@@ -134,3 +134,39 @@ def test_cli_runs_without_database_still_lists_fetches(
     assert code == 0
     assert "replay runs not listed: " in err and "cannot reach the database" in err
     assert out.splitlines()[1].startswith("20261130T000757Z-b4d6db  2026-11-30 00:07  fetch --year")
+
+
+def test_runs_committed_store_fetch_has_its_record_exit_0(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The committed store's fetch left its record (runs/RUN.json): `ingest runs` shows exit 0 for it,
+    not "?" (unknown), and the record agrees with the log."""
+    events = Store(COMMITTED).events()
+    record = read_records(COMMITTED)[events[0].run]
+    assert record.exit_code == 0 and record.requests == len(events) and not record.failed
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/x")
+    code, out, _ = cli(capsys, "runs", "--json", "--store", str(COMMITTED))
+    assert code == 0
+    [run] = [r for r in json.loads(out)["runs"] if r["kind"] == "fetch"]
+    assert run["exit_code"] == 0 and run["finished_at"] is not None
+
+
+def test_cli_runs_show_prints_words_not_python_values(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`ingest runs show 1`: a replay's details as words (`read 0.02 s, decode ...`, `yes`), never a
+    Python dict or bool; nothing shown twice, every line within 80 columns."""
+    from ingestion.replay import run_replay
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("COLUMNS", "80")
+    run_replay(db_url, Store(COMMITTED), datetime.now(UTC), results=True)
+    code, out, _ = cli(capsys, "runs", "show", "1", "--store", str(COMMITTED))
+    assert code == 0
+    assert not any(c in out for c in "{}'") and "True" not in out, out
+    assert "  results   yes" in out.splitlines() and " s, decode " in out
+    code, out, _ = cli(capsys, "runs", "show", "20261130T000757Z", "--store", str(COMMITTED))
+    assert code == 0 and out.count("asked") == 1 and "exit      0" in out
+    assert all(len(line) <= 80 for line in out.splitlines())

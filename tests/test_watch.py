@@ -3,6 +3,7 @@ driving both clocks (the watcher's and the server's) and the sleep; no real slee
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -649,3 +650,36 @@ def test_watch_database_down_is_logged_and_retried_not_fatal(
     assert run_watch(settings, once, log=lines.record, clock=clock, database=gone) == 1  # down again
     state = read_state(settings.snapshot_dir)
     assert state is not None and state.failures == 1 and state.last_success == success  # kept for healthcheck
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`ingest watch ARGS` with its stdout on a terminal (a pty); its exit code and what the terminal got."""
+    main, other = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingestion", "watch", *args], env={**env, "COLUMNS": "80"},
+        stdout=other, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(other)
+    chunks = []
+    with contextlib.suppress(OSError):  # EIO once the child has gone
+        while chunk := os.read(main, 65536):
+            chunks.append(chunk)
+    os.close(main)
+    return process.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_watch_on_a_terminal_prints_short_lines_and_json_only_when_asked(
+    tmp_path: Path, db_url: str, world_2024_server: RunningServer
+) -> None:
+    """On a terminal `ingest watch` prints a short human line per action (what it asked, the replay, the
+    end), no JSON; `--json` gives the JSON lines there too."""
+    env = _env(tmp_path, db_url, world_2024_server)
+    code, shown = _on_a_terminal(env, "--once")
+    assert code == 0, shown
+    lines = shown.splitlines()
+    assert lines and not any(line.lstrip().startswith("{") for line in lines), shown
+    assert any(" asked " in line for line in lines) and lines[-1].endswith("done: exit 0")
+    assert all(len(line) <= 80 for line in lines)
+    code, shown = _on_a_terminal(env, "--once", "--json")
+    assert code == 0
+    assert [json.loads(line)["event"] for line in shown.splitlines()][-1] == "done"

@@ -217,47 +217,41 @@ def _keys(keys: list[str], room: int = 3) -> str:
     return shown + (f" and {len(keys) - room} more" if len(keys) > room else "")
 
 
-def watch_words(event: WatchEvent) -> str | None:
+def watch_words(event: WatchEvent) -> list[str]:
     """What a person at the terminal reads for one of the watcher's events (``ingest watch`` on a
-    terminal, under its live line): what it asked, what changed, the next wake-up. None: nothing to say
-    (a wake-up: the pass's own lines follow). The JSON line says it all (``--json``, ``--log-file``)."""
+    terminal, under its live line): what it asked, what changed, the next wake-up; none for a wake-up (the
+    pass's own lines follow). The JSON line says it all (``--json``, ``--log-file``)."""
     when = _at(event.at)
     if event.event == "start":
         results = "results on" if event.results else "no results"
-        return f"{when} watching {event.store} ({event.mode}, {event.tier} tier, {results})"
+        return [f"{when} watching {event.store} ({event.mode}, {event.tier} tier, {results})"]
     if event.event == "fetched":
-        words = (
-            f"{when} asked {event.requests} request(s) ({event.http_requests} HTTP): {event.new} new, "
-            f"{event.unchanged} unchanged, {event.empty} empty, {event.failed} failed"
+        asked = (
+            f"{when} asked {event.requests} request(s): {event.new} new, {event.unchanged} unchanged, "
+            f"{event.empty} empty, {event.failed} failed"
         )
-        return words + (f"; changed: {_keys(event.changed)}" if event.changed else "")
+        return [asked, *([f"  changed: {_keys(event.changed)}"] if event.changed else [])]
     if event.event == "blocked":
-        return f"{when} live session{f' {event.session}' if event.session else ''}: nothing asked until " + (
-            _at(event.until)
-        )
+        session = f" {event.session}" if event.session else ""
+        return [f"{when} live session{session}: nothing asked until {_at(event.until)}"]
     if event.event == "error":
         where = f" {_keys([event.request], 1)}" if isinstance(event.request, str) else ""
-        return f"{when} error ({event.stage}{where}): {event.reason}"
-    if event.event == "replaying":
-        return None
+        return [f"{when} error ({event.stage}{where}): {event.reason}"]
     if event.event == "replayed":
-        tables = ", ".join(
-            f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in event.tables.items()
-        )
-        return f"{when} replayed {event.snapshots} snapshot(s): {event.written} row(s) written" + (
-            f" ({tables})" if tables else ""
-        )
+        lines = [f"{when} replayed {event.snapshots} snapshot(s): {event.written} row(s) written"]
+        tables = ", ".join(f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in event.tables.items())
+        return lines + ([f"  {tables}"] if tables else [])
     if event.event == "sleep":
         retry = f", {event.failures} failed pass(es)" if event.failures else ""
-        return (
+        return [
             f"{when} next wake-up {_at(event.until)} (in {clock_time(event.seconds)}) for "
             f"{event.waiting_for or 'the next step'}{retry}"
-        )
+        ]
     if event.event == "done":
-        return f"{when} done: exit {event.exit_code}"
+        return [f"{when} done: exit {event.exit_code}"]
     if event.event == "stopped":
-        return f"{when} stopped by {event.signal} during the {event.during}"
-    return None
+        return [f"{when} stopped by {event.signal} during the {event.during}"]
+    return []  # wake, replaying: the live line says it
 
 
 class WatchLine:

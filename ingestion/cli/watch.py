@@ -12,11 +12,10 @@ import typer
 
 from ingestion.cli.conventions import Verbosity, verbosity
 from ingestion.cli.options import StoreOption, settings_for
-from ingestion.cli.progress import WatchLine, WatchProgress, fit, watch_words
-from ingestion.cli.render import echo_lines, screen_width
+from ingestion.cli.progress import WatchLine, WatchProgress, watch_words
+from ingestion.cli.render import echo_lines
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
-from ingestion.masking import mask_text
 
 
 def _minutes(value: float, option: str) -> timedelta:
@@ -104,9 +103,8 @@ def watch_command(
     def log(event: WatchEvent) -> None:
         with display.paused() if shared else contextlib.nullcontext():
             sink.write(encode(event))
-            words = watch_words(event) if human else None
-            if words is not None:
-                typer.echo(mask_text(fit(words, screen_width()), settings.openf1_password))
+            if human:
+                echo_lines(watch_words(event), settings.openf1_password)
         display.event(event)
 
     stop = StopFlag()
