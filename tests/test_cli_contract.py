@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from conftest import DbFactory
 from test_store_commands import cli
 
 from ingestion.cli import app
@@ -28,8 +29,6 @@ from ingestion.replay import run_replay
 from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.watch.state import STATE_FILE
-
-from conftest import DbFactory
 
 COMMITTED = PROJECT_ROOT / "snapshots"
 MEETINGS = PROJECT_ROOT.parent / "shared" / "openf1" / "world" / "2024" / "meetings.json"
@@ -107,7 +106,8 @@ def replayed(db_factory: DbFactory, store: Path) -> str:
 
 @pytest.fixture
 def env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: Path, replayed: str, world_2024_server: RunningServer
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: Path, replayed: str,
+    world_2024_server: RunningServer,
 ) -> Path:
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("SNAPSHOT_DIR", str(store))
@@ -128,7 +128,8 @@ def _one_document(out: str, argv: list[str]) -> object:
     try:
         return json.loads(out)  # one document: json.loads refuses "extra data" after it
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"`ingest {' '.join(argv)}` printed no single JSON document: {exc}\n{out[:400]}")
+        shown = f"`ingest {' '.join(argv)}`"
+        raise AssertionError(f"{shown} printed no single JSON document: {exc}\n{out[:400]}") from None
 
 
 # --- --json -------------------------------------------------------------------------------------------
@@ -216,11 +217,10 @@ def _full_disk(path: Path, size: str = "1m") -> Iterator[None]:
 
 
 def _fill(path: Path) -> None:
-    with open(path / "filler", "wb") as filler:
-        with contextlib.suppress(OSError):
-            while True:
-                filler.write(b"\0" * 65536)
-                filler.flush()
+    with open(path / "filler", "wb") as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
 
 
 #: Commands that read or write the store, as typed (OPENF1 is the stand-in, nothing is due but 2026's lists).
@@ -313,7 +313,8 @@ def test_watch_state_file_unwritable_fails_the_pass(env: Path, capsys: pytest.Ca
     code, out, _ = cli(capsys, "watch", "--once", "--store", str(root))
     assert code == 1
     errors = [json.loads(x) for x in out.splitlines() if '"event":"error"' in x]
-    assert [e["stage"] for e in errors] == ["state"] and "cannot write the watcher's state" in errors[0]["reason"]
+    assert [e["stage"] for e in errors] == ["state"]
+    assert "cannot write the watcher's state" in errors[0]["reason"]
 
 
 # --- 80 columns -------------------------------------------------------------------------------------------

@@ -124,7 +124,9 @@ def test_naming_detected_from_the_catalog(db_factory: DbFactory, empty_db_url: s
         assert detect(conn) == "ef"
 
 
-def test_naming_app_database_without_ef_history_is_the_apps(app_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_naming_app_database_without_ef_history_is_the_apps(
+    app_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An app database made by EF's EnsureCreated (its tables, no "__EFMigrationsHistory") is detected as
     the app's: `db migrate` creates schema ingestion only, never our snake_case tables in its public
     schema; forcing DATABASE_SCHEMA=snake on it is refused with nothing applied."""

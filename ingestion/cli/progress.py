@@ -239,7 +239,8 @@ def watch_words(event: WatchEvent) -> list[str]:
         return [f"{when} error ({event.stage}{where}): {event.reason}"]
     if event.event == "replayed":
         lines = [f"{when} replayed {event.snapshots} snapshot(s): {event.written} row(s) written"]
-        tables = ", ".join(f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in event.tables.items())
+        writes = event.tables.items()
+        tables = ", ".join(f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in writes)
         return lines + ([f"  {tables}"] if tables else [])
     if event.event == "sleep":
         retry = f", {event.failures} failed pass(es)" if event.failures else ""

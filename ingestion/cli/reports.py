@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import typer
-
 from ingestion.cli.lazy import lazy
 from ingestion.cli.render import echo_lines, print_table, wrap_line
 

@@ -6,7 +6,6 @@ and ``.db`` entry points (:func:`run_standalone`), so every way in behaves the s
 
 from __future__ import annotations
 
-import io
 import logging
 import sys
 from collections.abc import Callable
@@ -133,14 +132,14 @@ def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
         _run_command(command, argv, prog_name)
         return
     watched = _Watched(sys.stdout)
-    errors = io.StringIO()
-    stderr, sys.stdout = sys.stderr, watched  # type: ignore[assignment]
-    sys.stderr = _Tee(stderr, errors)  # type: ignore[assignment]
+    stderr, sys.stdout = sys.stderr, watched
+    tee = _Tee(stderr)
+    sys.stderr = tee
     try:
         _run_command(command, argv, prog_name)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        said = [line for line in errors.getvalue().splitlines() if line.strip()]
+        said = [line for line in tee.tail.splitlines() if line.strip()]
         _json_failure(watched, code, said[-1].removeprefix("error: ") if said else f"exit {code}")
         raise
     finally:
@@ -148,14 +147,15 @@ def _run(command: typer.Typer, argv: list[str] | None, prog_name: str) -> None:
 
 
 class _Tee:
-    """stderr as it is, its text kept too (the last line is the error a ``--json`` failure reports)."""
+    """stderr as it is, its last few kB kept (the last line is the error a ``--json`` failure reports; a
+    watcher's live line would otherwise grow it for ever)."""
 
-    def __init__(self, stream: Any, copy: io.StringIO) -> None:
+    def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self._copy = copy
+        self.tail = ""
 
     def write(self, text: str) -> int:
-        self._copy.write(text)
+        self.tail = (self.tail + text)[-4096:]
         return int(self._stream.write(text))
 
     def __getattr__(self, name: str) -> Any:

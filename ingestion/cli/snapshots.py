@@ -69,7 +69,8 @@ def ls_command(
     for row in rows:
         latest = "" if row.latest_for == row.units else f", latest for {row.latest_for}"
         table.append([
-            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%dT%H:%M:%SZ}", human_size(row.size),
+            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%dT%H:%M:%SZ}",
+            human_size(row.size),
             f"{row.covers}{latest}",
         ])  # fmt: skip
     # one line a request at the terminal's width (80 off one): RECEIVED goes, then COVERS; the key never

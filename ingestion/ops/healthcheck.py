@@ -120,7 +120,9 @@ def _ef_checks(conn: Conn, naming: Naming) -> list[Check]:
     """On the app's database: its EF Core migrations applied; the entrants index the pipeline asks for."""
     def app() -> Check:
         history = '"__EFMigrationsHistory"'
-        found = conn.execute("""SELECT to_regclass('public."__EFMigrationsHistory"') IS NOT NULL""").fetchone()
+        found = conn.execute(
+            """SELECT to_regclass('public."__EFMigrationsHistory"') IS NOT NULL"""
+        ).fetchone()
         if not (found and found[0]):
             return Check("app", "ok", f"the app's tables, made without EF migrations (no {history})")
         row = conn.execute('SELECT count(*) FROM public."__EFMigrationsHistory"').fetchone()
@@ -285,7 +287,8 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
     if 200 <= code < 300:
         return Check("openf1", "ok", f"{shown} answered HTTP {code} in {ms:.0f} ms")
     if code == 404 and body_kind(response.content)[0] == "empty":  # OpenF1's "No results found."
-        return Check("openf1", "ok", f"{shown} answered in {ms:.0f} ms (no session yet: \"No results found.\")")
+        none_yet = '(no session yet: "No results found.")'
+        return Check("openf1", "ok", f"{shown} answered in {ms:.0f} ms {none_yet}")
     if code == 404:
         return Check(
             "openf1", "fail", f"{shown} answered HTTP 404 (no such page): not an OpenF1 API there",

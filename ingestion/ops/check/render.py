@@ -45,7 +45,8 @@ def render_check(report: CheckReport, width: int = WIDTH) -> list[str]:
             lines.append(f"      request   {f.request}")
             if f.snapshot is not None:
                 when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-                lines += _wrap(f"      snapshot  {short_key(f.snapshot.request)} received {when}", detail, width)
+                stored = short_key(f.snapshot.request)
+                lines += _wrap(f"      snapshot  {stored} received {when}", detail, width)
     lines += summary_lines(report, width)
     return lines
 
