@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -357,19 +359,24 @@ def _fits(line: str, width: int = 80) -> bool:
     return len(line) - len(longest) <= 30
 
 
-def test_cli_tables_and_summaries_fit_80_columns(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """At 80 columns every table is one line a row and every summary wraps within the width; ids,
-    requests and URLs stay whole. `ingest runs` is one line a run."""
+def test_cli_tables_and_summaries_fit_80_columns(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an 80-column terminal every table is one line a row and every summary wraps within the width;
+    ids, requests and URLs stay whole. `ingest runs` is one line a run."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # stdout is the terminal (COLUMNS=80)
+    monkeypatch.setenv("NO_COLOR", "1")
     batched = env / "batched"
     for argv in TABLES:
         args = [a.replace("{batched}", str(batched)) for a in argv]
         code, out, err = cli(capsys, *args)
         assert code in (0, 1), f"`ingest {' '.join(args)}` exited {code}: {err}"
         assert out.strip(), f"`ingest {' '.join(args)}` printed nothing"
+        out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)  # the terminal's bold headers
         wide = [line for line in out.splitlines() if not _fits(line)]
         assert not wide, f"`ingest {' '.join(args)}` is wider than 80 columns:\n" + "\n".join(wide)
     code, out, _ = cli(capsys, "runs")
-    assert "20261130T000757Z-b4d6db" in out and len(out.splitlines()) == 1 + len(
+    assert "20261130T000757Z-b4d6db" in out and len(out.strip().splitlines()) == 1 + len(
         json.loads(cli(capsys, "runs", "--json")[1])["runs"]
     )
 

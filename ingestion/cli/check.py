@@ -49,10 +49,10 @@ def register(app: typer.Typer) -> None:
             report = check_database(conn, season, store=Store(store_dir or settings.snapshot_dir))
         if as_json:
             typer.echo(json_text(report_json(report)))
-        elif sys.stdout.isatty() and screen_width() >= TABLE_WIDTH:
+        elif sys.stdout.isatty() and (screen_width() or TABLE_WIDTH) >= TABLE_WIDTH:
             print_tables(report)
-        else:  # a pipe, or a terminal too narrow for the tables: lines that fit it
-            for line in render_check(report, min(screen_width(), TABLE_WIDTH)):
+        else:  # a pipe (whole lines), or a terminal too narrow for the tables: lines that fit it
+            for line in render_check(report, screen_width()):
                 typer.echo(line)
         raise typer.Exit(report.exit_code)
 

@@ -30,7 +30,7 @@ __all__ = [
     "wrap_summary",
 ]
 
-#: The width tables and summaries fit when there is no terminal to ask (a pipe, a cron log).
+#: The width of a terminal that does not say (and of ``COLUMNS=80``).
 SCREEN = 80
 _GAP = 2  # spaces between two columns
 _READABLE = 16  # a cut column keeps this many characters before another column is dropped
@@ -71,19 +71,24 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def screen_width() -> int:
-    """The terminal's width (``COLUMNS`` first, as the shell sets it), else :data:`SCREEN`."""
+def screen_width() -> int | None:
+    """The width tables and summaries fit: the terminal's (``COLUMNS`` first, as the shell sets it); None
+    off a terminal: piped (a file, a cron log, grep), lines stay whole."""
     import shutil
 
+    if not sys.stdout.isatty():
+        return None
     return shutil.get_terminal_size((SCREEN, 24)).columns or SCREEN
 
 
 def wrap_summary(text: str, width: int | None = None, indent: str = "  ") -> list[str]:
-    """A summary line cut into lines of ``width`` at most (the terminal's), the next ones indented; a word
-    (an id, a request) is never split."""
+    """A summary line cut into lines of ``width`` at most (default :func:`screen_width`: whole when piped),
+    the next ones indented; a word (an id, a request) is never split."""
     import textwrap
 
     room = width or screen_width()
+    if room is None or len(text) <= room:
+        return [text]
     return textwrap.wrap(
         text, room, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     ) or [""]
@@ -94,7 +99,7 @@ def wrap_line(line: str, width: int | None = None) -> list[str]:
     indented two more than it; a word (an id, a request, a URL) is never split, so a word wider than the
     room stays whole on its own line."""
     room = width or screen_width()
-    if len(line) <= room:
+    if room is None or len(line) <= room:
         return [line]
     indent = line[: len(line) - len(line.lstrip())]
     return wrap_summary(line, room, indent + "  ")
@@ -171,17 +176,18 @@ def print_table(
     """A table: drawn by rich on a terminal (coloured unless ``NO_COLOR``), plain aligned text otherwise
     (a pipe, a cron log), so that ``grep`` and ``cut`` still work. ``console``: draw on this one (tests).
     ``no_wrap``: columns kept on one line on a terminal (a URL to copy), the others fold to make room.
-    With ``shrink`` or ``drop``, the table is first narrowed to the terminal's width (80 columns off a
-    terminal) by :func:`fit_table`: one line a row, ids whole."""
+    With ``shrink`` or ``drop``, the table is first narrowed to the terminal's width (:func:`screen_width`;
+    piped, it stays whole) by :func:`fit_table`: one line a row, ids whole."""
     aligned = frozenset(right)
     whole = frozenset(no_wrap)
     cuts, drops = list(shrink), list(drop)
     if cuts or drops:
         width = console.width if console is not None else screen_width()
-        headers, fitted, kept = fit_table(headers, rows, width, shrink=cuts, drop=drops)
-        rows = fitted
-        aligned = frozenset(n for n, i in enumerate(kept) if i in aligned)
-        whole = frozenset(range(len(kept)))  # fitted: nothing left to fold
+        if width is not None:
+            headers, fitted, kept = fit_table(headers, rows, width, shrink=cuts, drop=drops)
+            rows = fitted
+            aligned = frozenset(n for n, i in enumerate(kept) if i in aligned)
+            whole = frozenset(range(len(kept)))  # fitted: nothing left to fold
     if console is None and not sys.stdout.isatty():
         if title:
             typer.echo(title)

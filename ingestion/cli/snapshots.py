@@ -190,8 +190,9 @@ def import_command(
     """Record a body saved elsewhere as the answer to a request, or an f1db release archive downloaded by
     hand (offline installs), as a new run of the store. Data from f1db (CC BY 4.0).
 
-    Examples: ingest snapshots import meetings.json --url "/v1/meetings?year=2024";
-    ingest snapshots import ../shared/f1db/f1db-2025.24.2.tar.gz
+    Example: ingest snapshots import meetings.json --url "/v1/meetings?year=2024"
+
+    Example: ingest snapshots import ../shared/f1db/f1db-2025.24.2.tar.gz
     """
     when = _time(received_at, "--received-at") or datetime.now(UTC)
     if url is None:

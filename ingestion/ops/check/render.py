@@ -9,13 +9,12 @@ import msgspec
 from ingestion.ops.check.model import KINDS, CheckReport, Finding
 from ingestion.store import short_key
 
-#: The width of the plain report (a terminal's 80 columns); a request (a URL) is never split.
-WIDTH = 80
-
-__all__ = ["WIDTH", "finding_cells", "render_check", "report_json", "summary_line", "summary_lines"]
+__all__ = ["finding_cells", "render_check", "report_json", "summary_line", "summary_lines"]
 
 
-def _wrap(text: str, indent: str, width: int) -> list[str]:
+def _wrap(text: str, indent: str, width: int | None) -> list[str]:
+    if width is None or len(text) <= width:
+        return [text]
     return textwrap.wrap(
         text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     ) or [text]
@@ -28,8 +27,8 @@ def _scope(report: CheckReport) -> str:
     return f"{seasons}: {report.rounds} rounds, {report.sessions} classified sessions"
 
 
-def render_check(report: CheckReport, width: int = WIDTH) -> list[str]:
-    """The report as plain lines of ``width`` at most (a request, a URL, is never split): findings grouped
+def render_check(report: CheckReport, width: int | None = None) -> list[str]:
+    """The report as plain lines, of ``width`` at most if given (a request, a URL, is never split): findings grouped
     by kind, each with its request and the snapshot that holds it (a batch's key shortened: ``--json``
     has it whole); the summary last."""
     lines: list[str] = []
@@ -51,7 +50,7 @@ def render_check(report: CheckReport, width: int = WIDTH) -> list[str]:
     return lines
 
 
-def summary_lines(report: CheckReport, width: int = WIDTH) -> list[str]:
+def summary_lines(report: CheckReport, width: int | None = None) -> list[str]:
     """:func:`summary_line` in lines of ``width`` at most."""
     return _wrap(summary_line(report), "  ", width)
 
