@@ -69,16 +69,7 @@ def _asked(run: RunInfo) -> str:
 
 def _cell(run: RunInfo) -> str:
     """The RESULT cell: ``5979 rows``, ``148 answers, 2.9 MB, 2 failed``."""
-    if run.kind == "replay":
-        return f"{run.written} rows"
-    parts = [f"{run.requests} answers"]
-    if run.bytes:
-        parts.append(human_size(run.bytes))
-    if run.throttled:
-        parts.append(f"{run.throttled} x 429")
-    if run.failed:
-        parts.append(f"{run.failed} failed")
-    return ", ".join(parts)
+    return _result(run, compact=True)
 
 
 def _value(value: object, unit: str = "") -> str:
@@ -96,10 +87,12 @@ def _value(value: object, unit: str = "") -> str:
 _JSON_ONLY = frozenset({"run", "unchanged_proof", "command", "asked", "finished_at", "wall_s", "exit_code"})
 
 
-def _result(run: RunInfo) -> str:
+def _result(run: RunInfo, *, compact: bool = False) -> str:
+    """What a run did: ``5979 row(s) written``, ``148 answer(s), 2.9 MB, 2 failed`` (``compact``: the
+    table's cell, ``5979 rows``, ``148 answers, ...``)."""
     if run.kind == "replay":
-        return f"{run.written} row(s) written"
-    parts = [f"{run.requests} answer(s)"]
+        return f"{run.written} rows" if compact else f"{run.written} row(s) written"
+    parts = [f"{run.requests} answers" if compact else f"{run.requests} answer(s)"]
     if run.bytes:
         parts.append(human_size(run.bytes))
     if run.throttled:

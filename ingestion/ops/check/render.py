@@ -28,9 +28,9 @@ def _scope(report: CheckReport) -> str:
 
 
 def render_check(report: CheckReport, width: int | None = None) -> list[str]:
-    """The report as plain lines, of ``width`` at most if given (a request, a URL, is never split): findings grouped
-    by kind, each with its request and the snapshot that holds it (a batch's key shortened: ``--json``
-    has it whole); the summary last."""
+    """The report as plain lines, of ``width`` at most if given (a request, a URL, is never split):
+    findings grouped by kind, each with its request and the snapshot that holds it (a batch's key
+    shortened: ``--json`` has it whole); the summary last."""
     lines: list[str] = []
     detail = " " * 16
     for kind, count in report.counts().items():
