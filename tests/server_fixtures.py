@@ -24,6 +24,7 @@ import pytest
 from ingestion.config import Settings
 from ingestion.server import (
     Dataset,
+    Drop,
     Fault,
     RunningServer,
     ServerConfig,
@@ -83,6 +84,7 @@ class ServerFactory(Protocol):
         clock: Callable[[], float] | None = None,
         dataset: Dataset | None = None,
         or_repeated: bool = True,
+        drops: Sequence[str] = (),
     ) -> RunningServer: ...
 
 
@@ -93,7 +95,8 @@ def openf1_server() -> Iterator[ServerFactory]:
     Defaults are generous (1000/s, 100000/min) so only tests about limits see a 429; pass ``faults`` as
     ``Fault`` values or ``"KIND:EVERY"`` strings, ``token=("user", "password")`` to enable ``POST /token``,
     ``clock`` (monotonic seconds) to drive limits and token expiry by hand, ``or_repeated=False`` for a server
-that keeps only the last value of a repeated key (OpenF1 before August 2025, ``ingest serve --no-or``).
+that keeps only the last value of a repeated key (OpenF1 before August 2025, ``ingest serve --no-or``),
+    ``drops=["drivers:1250,1251"]`` to serve an endpoint without some meetings' rows (``--drop``).
     """
     started: list[RunningServer] = []
 
@@ -112,6 +115,7 @@ that keeps only the last value of a repeated key (OpenF1 before August 2025, ``i
         clock: Callable[[], float] | None = None,
         dataset: Dataset | None = None,
         or_repeated: bool = True,
+        drops: Sequence[str] = (),
     ) -> RunningServer:
         data = dataset if dataset is not None else Dataset()
         if rows:
@@ -129,6 +133,7 @@ that keeps only the last value of a repeated key (OpenF1 before August 2025, ``i
             faults=tuple(f if isinstance(f, Fault) else Fault.parse(f) for f in faults),
             slow_seconds=slow_seconds,
             or_repeated=or_repeated,
+            drops=tuple(Drop.parse(d) for d in drops),
         )
         server = start_server(data, config, clock=clock) if clock else start_server(data, config)
         started.append(server)

@@ -162,27 +162,32 @@ def test_fetch_revalidate_picks_up_a_correction_that_replay_writes_and_diff_list
     assert "results: 0 added, 0 removed, 1 changed" in text, text
 
 
-def test_fetch_batch_short_of_one_meeting_is_not_stored_and_its_meetings_are_asked_one_by_one(
+def test_fetch_batch_short_of_one_meeting_is_stored_and_that_meeting_asked_alone(
     openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
 ) -> None:
-    """A server that ORs but has lost one meeting's drivers: the batch would cover that meeting with
-    nothing, so it is not stored; its 25 meetings are asked one by one (the lost one re-asked, bounded, and
-    stored empty with a warning), the other batches stay batches, and the next fetch asks that one again."""
+    """A server that ORs but has lost one meeting's drivers (issue 21: a gap, not a server that cannot OR):
+    the batch is stored for the 24 meetings it holds, the lost one is asked alone (twice: the batch was its
+    first ask) and stored empty with a warning; the other batches stay batches. The next fetch right after
+    asks nothing (the gap backs off 1 h); past the back-off it asks that one meeting alone, once."""
     tables = {k: list(v) for k, v in load_rows([world_dir / "2024"]).tables.items()}
     tables["drivers"] = [r for r in tables["drivers"] if r.get("meeting_key") != 1240]
     server = openf1_server(dataset=Dataset.of(tables))
     store = tmp_path / "store"
     summary = fetch(_settings(server, store), _options(), NOW)
     assert summary.exit_code == 0 and summary.short_batches == 1 and not summary.fallback
-    # the lists, the short batch, 25 per meeting (+2 re-asks of the lost one), the 2 other batches
-    assert summary.http_requests == 2 + 1 + 25 + 2 + 2
+    # the lists, the 3 batches, the lost meeting alone twice
+    assert summary.http_requests == server.stats.gets == 2 + 3 + 2
     assert [w for w in summary.warnings if "drivers?meeting_key=1240" in w]
-    assert any("asked its meetings one by one" in note for note in summary.notes)
+    assert any("those asked alone" in note for note in summary.notes)
     drivers = [e for e in Store(store).events() if e.endpoint == "drivers"]
-    assert len(drivers) == 25 and all("&" not in e.query for e in drivers)
+    assert ["&" in e.query for e in drivers] == [True, False]
     assert len(_meeting_units(store)) == 3 * 25
+    [gap] = summary.gaps
+    assert gap.startswith("drivers of meeting 1240: no rows since"), gap
 
     server.reset_stats()
-    again = fetch(_settings(server, store), _options(), NOW)
-    assert server.stats.requests[0][1] == "/v1/drivers?meeting_key=1240"
-    assert again.requests == 1
+    wall = datetime.now(UTC)
+    assert fetch(_settings(server, store), _options(), wall).http_requests == server.stats.gets == 0
+    later = fetch(_settings(server, store), _options(), wall + timedelta(hours=2))
+    assert server.stats.requests == [("GET", "/v1/drivers?meeting_key=1240")]
+    assert later.requests == later.http_requests == 1

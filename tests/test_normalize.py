@@ -475,17 +475,31 @@ def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
 
 
 def test_normalize_later_snapshot_of_a_key_wins() -> None:
-    """Issue #420: a result later corrected; the later snapshot of the same request replaces the earlier."""
+    """Issue #420: a result later corrected; the later snapshot of the same request replaces the earlier.
+    A later "No results found." for it cannot be true (it had rows): the earlier rows stay, with a warning
+    naming the empty answer (issue 21: no detected fault deletes data)."""
     early = snapshots([("/v1/session_result?session_key=11299", 200, _edge("session_result_11299"))])
+    [corrected] = json.loads(_edge("session_result_11299"))
     late = snapshots(
-        [("/v1/session_result?session_key=11299", 404, b'{"detail":"No results found."}')],
+        [("/v1/session_result?session_key=11299", 200, json.dumps([dict(corrected, position=4)]).encode())],
         when=FETCHED.replace(year=2026),
         run="later",
+    )
+    empty = snapshots(
+        [("/v1/session_result?session_key=11299", 404, b'{"detail":"No results found."}')],
+        when=FETCHED.replace(year=2027),
+        run="empty",
     )
     from ingestion.replay.decoded import decode_snapshots
 
     decoded, _ = decode_snapshots(early + late, results=True)
-    assert decoded.results == {}
+    [(row, _origin)] = decoded.results[(11299, 6)]
+    assert row.position == 4
+    decoded, warnings = decode_snapshots(early + late + empty, results=True)
+    [(row, _origin)] = decoded.results[(11299, 6)]
+    assert row.position == 4
+    [warning] = warnings
+    assert warning.kind == "answer_cannot_be_true" and warning.request == "session_result?session_key=11299"
     decoded, _ = decode_snapshots(early, results=True)
     [(row, _origin)] = decoded.results[(11299, 6)]
     assert row.position == 3 and row.points == 15

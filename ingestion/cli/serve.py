@@ -12,7 +12,7 @@ from ingestion.cli.lazy import lazy
 from ingestion.instant import parse_optional
 
 if TYPE_CHECKING:
-    from ingestion.server import Fault, ServerConfig, serve
+    from ingestion.server import Drop, Fault, ServerConfig, serve
 else:  # the server (http.server, its answers) only when `ingest serve` runs
     ServerConfig = lazy("ingestion.server", "ServerConfig")
     serve = lazy("ingestion.server", "serve")
@@ -28,6 +28,12 @@ def _fault(text: str) -> Fault:
     from ingestion.server import Fault
 
     return Fault.parse(text)
+
+
+def _drop(text: str) -> Drop:
+    from ingestion.server import Drop
+
+    return Drop.parse(text)
 
 
 def _rate(flag: str, text: str) -> Any:
@@ -91,6 +97,12 @@ def serve_command(
         typer.Option("--no-or", help="Like OpenF1 before August 2025: a repeated filter key keeps only its "
                      "last value (meeting_key=1229&meeting_key=1230 answers 1230 alone)."),
     ] = False,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option("--drop", metavar="ENDPOINT:KEYS",
+                     help="Serve ENDPOINT without these meetings' rows (a gap, as OpenF1 has them): "
+                     "drivers:1250,1251,1252, or sessions:all; repeatable."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
 ) -> None:
     """Serve OpenF1's API (GET /v1/ENDPOINT?filters) from rows on disk or a snapshot store, until Ctrl-C.
@@ -114,6 +126,7 @@ def serve_command(
         slow_seconds=slow_seconds,
         live_block=live_block,
         or_repeated=not no_or,
+        drops=tuple(_drop(text) for text in drop or ()),
     )
     stats = serve(
         list(rows or ()),

@@ -26,11 +26,13 @@ A year list is settled when it was received after the year was over *and* more t
 :data:`SETTLE_DAYS` days after the year's last session ended (a schedule keeps changing during its
 season: added, moved and cancelled events). Anything else stored is *stale* and asked again.
 
-An empty answer ("No results found.") is settled only when it can be true: a meeting with an ended
-session has drivers, one with an ended qualifying or race (sprints included) has results, one with an
-ended race has a starting grid (:func:`expects_rows`). Such an empty answer is *empty* (asked again) until
-:data:`EMPTY_RUNS` runs in a row have stored it. A request whose stored blob is missing, corrupt or does not
-match its event is *unreadable* and asked again.
+An answer holding no rows for a unit settles it only when it can be true
+(:func:`ingestion.openf1.credibility.cannot_be_true`, the one rule: a meeting with an ended session has
+drivers, one with an ended qualifying or race has results, one with an ended race has a starting grid; a
+year list with sessions or meetings known has rows; nothing that had rows loses them all). One that cannot
+be true is a *gap*: never settled, asked again alone (reason ``empty``) on a back-off across runs
+(:data:`GAP_BACKOFF`, then every ``revalidate_days``; :func:`gaps`). A request whose stored blob is missing,
+corrupt or does not match its event is *unreadable* and asked again.
 
 **Revalidation.** OpenF1 corrects results long after a race (a disqualification a year later). With
 ``revalidate``, every settled answer of the years asked for is asked again (batched: 2 year lists + at most
@@ -78,16 +80,27 @@ from ingestion.fetch.season import (
     session_end,
 )
 from ingestion.instant import as_utc
+from ingestion.openf1.credibility import Evidence, cannot_be_true
 from ingestion.openf1.wire import MEETING_ENDPOINTS, RESULT_ENDPOINTS, Session
 from ingestion.store.check import is_empty
 from ingestion.store.coverage import Unit, covering
 from ingestion.store.model import Event, Request
 
-#: Times one run asks a request whose empty answer cannot be true before it stores the empty answer.
+#: Times one run asks a request whose empty answer cannot be true before it stores the empty answer (a
+#: batch that left a meeting out counts as the first time: that meeting is then asked alone, twice).
 EMPTY_ATTEMPTS = 3
-#: Runs in a row that must store such an empty answer before it is taken as settled (then the plan warns).
-EMPTY_RUNS = 3
+#: A gap (an answer that cannot be true) is asked again this long after the 1st, 2nd, 3rd run that stored
+#: it; after that, every ``revalidate_days`` (:data:`REVALIDATE_DAYS` when revalidation is off).
+GAP_BACKOFF: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
 
+
+class Rowless(msgspec.Struct, frozen=True):
+    """A unit whose latest answers hold no rows for it: those answers (``streak``, newest first) and
+    whether an answer before them had rows for it (computed by the run: a batch's body says which meetings
+    it holds)."""
+
+    streak: tuple[Event, ...]
+    had_rows: bool = False
 
 
 class Stored(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,20 +108,79 @@ class Stored(msgspec.Struct, frozen=True, kw_only=True):
 
     #: request keys whose latest blob is missing, corrupt or does not match its event
     unreadable: frozenset[str] = frozenset()
-    #: request key -> how many of its latest events in a row are empty answers (only keys with one)
-    empty_runs: Mapping[str, int] = msgspec.field(default_factory=dict)
+    #: the units whose latest answer holds no rows for them (only those)
+    rowless: Mapping[Unit, Rowless] = msgspec.field(default_factory=dict)
+
+
+class Gap(msgspec.Struct, frozen=True, kw_only=True):
+    """A unit whose latest answer cannot be true (no rows where there must be some): what, since when,
+    how many runs got that answer, and when it is asked next."""
+
+    endpoint: str
+    field: str  # "meeting_key" or "year"
+    value: str  # the meeting key or the year
+    key: str  # the request asking it alone: drivers?meeting_key=1250
+    why: str  # why the answer cannot be true
+    since: datetime  # the first answer of the streak
+    last: datetime  # the latest
+    runs: int  # runs that stored such an answer, in a row
+    next_ask: datetime
+    kept: bool  # an earlier answer had rows: replay keeps them
+
+    @property
+    def what(self) -> str:
+        return f"meeting {self.value}" if self.field == "meeting_key" else f"year {self.value}"
 
 
 class Plan(msgspec.Struct, frozen=True):
     lists: list[PlannedRequest]  # phase 1
     meetings: list[PlannedRequest]  # phase 2, from what is stored now
-    #: empty answers kept although they cannot be true (stored empty by EMPTY_RUNS runs in a row)
-    kept_empty: list[str] = msgspec.field(default_factory=list)
+    #: the known gaps of the years planned (answers that cannot be true), asked on their back-off
+    gaps: list[Gap] = msgspec.field(default_factory=list)
     revalidated: list[str] = msgspec.field(default_factory=list)  # "2024 revalidated: ... 45 days old"
 
     @property
     def all(self) -> list[PlannedRequest]:
         return self.lists + self.meetings
+
+
+def next_ask(rowless: Rowless, options: FetchOptions) -> datetime:
+    """When a gap is asked again: :data:`GAP_BACKOFF` after its latest answer by the number of runs that
+    stored it (1 h, 6 h, 24 h), then every ``revalidate_days`` days."""
+    runs = len({event.run for event in rowless.streak})
+    cadence = timedelta(days=options.revalidate_days or REVALIDATE_DAYS)
+    step = GAP_BACKOFF[runs - 1] if runs <= len(GAP_BACKOFF) else cadence
+    return as_utc(rowless.streak[0].received_at) + step
+
+
+def _gap(unit: Unit, stored: Stored, evidence: Evidence, options: FetchOptions, now: datetime) -> Gap | None:
+    """``unit`` as a gap when its latest answer holds no rows for it and that cannot be true, else None."""
+    rowless = stored.rowless.get(unit)
+    if rowless is None or not rowless.streak:
+        return None
+    why = cannot_be_true(unit, msgspec.structs.replace(evidence, had_rows=rowless.had_rows), now)
+    if why is None:
+        return None
+    return Gap(
+        endpoint=unit.endpoint,
+        field=unit.field,
+        value=unit.value,
+        key=unit.key,
+        why=why,
+        since=as_utc(rowless.streak[-1].received_at),
+        last=as_utc(rowless.streak[0].received_at),
+        runs=len({event.run for event in rowless.streak}),
+        next_ask=next_ask(rowless, options),
+        kept=rowless.had_rows,
+    )
+
+
+def _expect(unit: Unit, event: Event | None, stored: Stored, evidence: Evidence, now: datetime) -> str:
+    """Why an answer without rows for ``unit`` would not be true now ("" when it could be): the run asks
+    such an answer again (bounded) before storing it. An answer with rows stored for it counts."""
+    rowless = stored.rowless.get(unit)
+    had = rowless.had_rows if rowless is not None else event is not None and not is_empty(event)
+    return cannot_be_true(unit, msgspec.structs.replace(evidence, had_rows=had), now) or ""
 
 
 def _reason(
@@ -118,7 +190,7 @@ def _reason(
     now: datetime,
     stored: Stored,
     *,
-    expect_rows: bool = False,
+    gap: Gap | None = None,
     revalidate: bool = False,
 ) -> Reason | None:
     if options.refresh:
@@ -127,8 +199,8 @@ def _reason(
         return "missing"
     if event.key in stored.unreadable:
         return "unreadable"
-    if expect_rows and is_empty(event) and stored.empty_runs.get(event.key, 1) < EMPTY_RUNS:
-        return "empty"
+    if gap is not None:  # never settled: asked again when its back-off says so
+        return "empty" if now >= gap.next_ask else None
     if not is_settled(event, settles_at, now):
         return "stale"
     return "revalidate" if revalidate else None
@@ -190,27 +262,47 @@ def plan_lists(
     stored: Stored | None = None,
 ) -> list[PlannedRequest]:
     """Phase 1: the year lists not settled in the store (or unreadable there, or revalidated)."""
-    return _plan_lists(covering(latest.values()), seasons, options, now, stored or Stored())
+    return _list_items(covering(latest.values()), seasons, options, now, stored or Stored())[0]
 
 
-def _plan_lists(
+def _list_evidence(request: Request, season: Season) -> Evidence:
+    """What says a year list has rows: the year's sessions (for meetings), its meetings (for sessions)."""
+    if request.endpoint == "meetings":
+        return Evidence(sessions=season.sessions)
+    return Evidence(meetings=season.meetings)
+
+
+def _list_items(
     covered: Mapping[Unit, Event],
     seasons: Sequence[Season],
     options: FetchOptions,
     now: datetime,
     stored: Stored,
-) -> list[PlannedRequest]:
+) -> tuple[list[PlannedRequest], list[Gap]]:
+    now = as_utc(now)
     by_year = {season.year: season for season in seasons}
     again = revalidating(covered, seasons, options, now)
     planned: list[PlannedRequest] = []
+    gaps: list[Gap] = []
     for year in years_for(options, now):
-        settles_at = season_settles_at(by_year.get(year, Season(year)))
+        season = by_year.get(year, Season(year))
+        settles_at = season_settles_at(season)
         for request in year_requests(year):
-            event = covered.get(_list_unit(request, year))
-            reason = _reason(event, settles_at, options, now, stored, revalidate=year in again)
+            unit = _list_unit(request, year)
+            event = covered.get(unit)
+            evidence = _list_evidence(request, season)
+            gap = _gap(unit, stored, evidence, options, now)
+            if gap is not None:
+                gaps.append(gap)
+            reason = _reason(event, settles_at, options, now, stored, gap=gap, revalidate=year in again)
             if reason is not None:
-                planned.append(PlannedRequest(request=request, reason=reason, phase=1, year=year))
-    return planned
+                why = _expect(unit, event, stored, evidence, now)
+                planned.append(
+                    PlannedRequest(
+                        request=request, reason=reason, phase=1, year=year, expect_rows=bool(why), why=why
+                    )
+                )
+    return planned, gaps
 
 
 def _strongest(reasons: Iterable[Reason]) -> Reason:
@@ -227,7 +319,7 @@ def _meeting_items(
     options: FetchOptions,
     now: datetime,
     stored: Stored,
-) -> tuple[list[PlannedRequest], list[str]]:
+) -> tuple[list[PlannedRequest], list[Gap]]:
     now = as_utc(now)
     years = set(years_for(options, now))
     in_scope = [season for season in seasons if season.year in years]
@@ -239,28 +331,26 @@ def _meeting_items(
             sessions.setdefault(session.meeting_key, []).append(session)
     endpoints = _endpoints(options)
     singles: list[PlannedRequest] = []
-    batched: dict[tuple[int, str], dict[int, tuple[Reason, bool]]] = {}
-    kept: list[str] = []
+    batched: dict[tuple[int, str], dict[int, tuple[Reason, str]]] = {}
+    gaps: list[Gap] = []
     for year, meeting_key in selected_meetings(in_scope, options, now):
         end = ends.get(meeting_key)
         settles_at = None if end is None else end + SETTLE
         settled_by_time = settles_at is not None and now > settles_at
         for endpoint in endpoints:
-            expect = expects_rows(endpoint, sessions.get(meeting_key, ()), now)
-            event = covered.get(_meeting_unit(endpoint, meeting_key))
-            reason = _reason(
-                event, settles_at, options, now, stored, expect_rows=expect, revalidate=year in again
-            )
-            if reason is None and expect and event is not None and is_empty(event):
-                kept.append(
-                    f"{event.key} is stored empty although meeting {meeting_key}'s ended sessions say it "
-                    f"has rows; {stored.empty_runs.get(event.key, 1)} run(s) in a row got that answer, "
-                    "so it is kept (--refresh asks it again)"
-                )
+            unit = _meeting_unit(endpoint, meeting_key)
+            evidence = Evidence(sessions=tuple(sessions.get(meeting_key, ())))
+            event = covered.get(unit)
+            gap = _gap(unit, stored, evidence, options, now)
+            if gap is not None:
+                gaps.append(gap)
+            reason = _reason(event, settles_at, options, now, stored, gap=gap, revalidate=year in again)
             if reason is None:
                 continue
-            if options.batch and settled_by_time:
-                batched.setdefault((year, endpoint), {})[meeting_key] = (reason, expect)
+            why = _expect(unit, event, stored, evidence, now)
+            # a gap is asked alone (a batch would be answered without it again, for every meeting of it)
+            if options.batch and settled_by_time and reason != "empty":
+                batched.setdefault((year, endpoint), {})[meeting_key] = (reason, why)
                 continue
             singles.append(
                 PlannedRequest(
@@ -269,7 +359,9 @@ def _meeting_items(
                     phase=2,
                     year=year,
                     meeting_key=meeting_key,
-                    expect_rows=expect,
+                    expect_rows=bool(why),
+                    why=why,
+                    attempts=1 if reason == "empty" else EMPTY_ATTEMPTS,
                 )
             )
     batches: list[PlannedRequest] = []
@@ -288,7 +380,8 @@ def _meeting_items(
                             phase=2,
                             year=year,
                             meeting_key=key,
-                            expect_rows=members[key][1],
+                            expect_rows=bool(members[key][1]),
+                            why=members[key][1],
                         )
                     )
                     continue
@@ -302,7 +395,7 @@ def _meeting_items(
                         expect=tuple(k for k in chunk if members[k][1]),
                     )
                 )
-    return batches + singles, kept
+    return batches + singles, gaps
 
 
 def plan_meetings(
@@ -331,20 +424,21 @@ def plan(
     """
     stored = stored or Stored()
     covered = covering(latest.values())
-    meetings, kept = _meeting_items(covered, seasons, options, now, stored)
+    lists, list_gaps = _list_items(covered, seasons, options, now, stored)
+    meetings, meeting_gaps = _meeting_items(covered, seasons, options, now, stored)
     again = revalidating(covered, seasons, options, now)
     return Plan(
-        _plan_lists(covered, seasons, options, now, stored),
+        lists,
         meetings,
-        kept,
+        list_gaps + meeting_gaps,
         [why for why in again.values() if why != "--revalidate"],
     )
 
 
 __all__ = [
     "EMPTY_ATTEMPTS",
-    "EMPTY_RUNS",
     "FIRST_SEASON",
+    "GAP_BACKOFF",
     "MAX_BATCH",
     "MAX_PATH",
     "MEETING_ENDPOINTS",
@@ -354,9 +448,11 @@ __all__ = [
     "SETTLE_DAYS",
     "FetchOptions",
     "FetchUsageError",
+    "Gap",
     "Plan",
     "PlannedRequest",
     "Reason",
+    "Rowless",
     "Season",
     "Stored",
     "batch_request",
@@ -368,6 +464,7 @@ __all__ = [
     "meeting_ends",
     "meeting_keys_of",
     "meeting_request",
+    "next_ask",
     "plan",
     "plan_lists",
     "plan_meetings",

@@ -36,7 +36,8 @@ class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A request to ask, and why: ``missing`` (not stored), ``stale`` (stored, not settled), ``refresh``,
     ``empty`` (stored empty though the meeting's ended sessions say it has rows), ``unreadable`` (its blob is
     missing or corrupt), ``revalidate`` (settled, asked again for late corrections). ``expect_rows``: an
-    empty answer cannot be true (the run asks again, bounded).
+    empty answer cannot be true (``why``: :func:`ingestion.openf1.credibility.cannot_be_true`), so the run
+    asks again, up to ``attempts`` times in all (a known gap asked on its back-off: once).
 
     A batch names its meetings in ``meetings`` (``meeting_key`` is None) and in ``expect`` those whose
     ended sessions say the answer must hold rows for them (the run checks, to notice a server that does
@@ -49,6 +50,8 @@ class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
     year: int
     meeting_key: int | None = None
     expect_rows: bool = False
+    why: str = ""  # why an empty answer would not be true (when expect_rows)
+    attempts: int = 3  # asks of an empty answer that cannot be true, before it is stored
     meetings: tuple[int, ...] = ()  # a batch's meeting keys, sorted
     expect: tuple[int, ...] = ()  # a batch's meetings that must have rows in its answer
 
@@ -88,6 +91,7 @@ class PlannedRequest(msgspec.Struct, frozen=True, kw_only=True):
                 year=self.year,
                 meeting_key=key,
                 expect_rows=key in self.expect,
+                why=f"the batch's meeting {key} must have rows" if key in self.expect else "",
             )
             for key in self.meetings
         ]

@@ -15,12 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ingestion.config import Settings
 from ingestion.fetch.plan import (
     EMPTY_ATTEMPTS,
     FetchOptions,
     Plan,
     PlannedRequest,
+    Rowless,
     Season,
     Stored,
     decode_meetings,
@@ -34,11 +37,22 @@ from ingestion.fetch.plan import (
     years_for,
 )
 from ingestion.fetch.record import record_of, write_record
-from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice
+from ingestion.fetch.summary import FailedRequest, FetchSummary, Progress, Stage, live_advice, render_gap
 from ingestion.instant import as_utc
+from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.limiter import Limiter, least_time
 from ingestion.openf1.wire import ENDPOINTS
-from ingestion.store import BlobCorrupt, BlobMismatch, BlobMissing, Event, Store, Writer, address_of
+from ingestion.store import (
+    BlobCorrupt,
+    BlobMismatch,
+    BlobMissing,
+    Event,
+    Store,
+    Writer,
+    address_of,
+    event_order,
+)
+from ingestion.store.coverage import Unit, units_of
 
 if TYPE_CHECKING:
     from ingestion.openf1.client import Answer, Note, OpenF1Client
@@ -59,16 +73,27 @@ def _body(store: Store, event: Event | None) -> bytes | None:
         return None
 
 
+def _listed(store: Store, event: Event | None) -> Event | None:
+    """The answer a year list is read from: its latest, or when that one has no rows, the latest one with
+    rows before it (a list that had rows never loses them all: that answer cannot be true,
+    :func:`ingestion.openf1.credibility.cannot_be_true`)."""
+    if event is None or not is_empty(event):
+        return event
+    earlier = [e for e in store.history(event.key) if event_order(e) < event_order(event) and not is_empty(e)]
+    return earlier[-1] if earlier else event
+
+
 def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]) -> list[Season]:
-    """The meetings and sessions stored for ``years`` (from the latest ``meetings/sessions?year=Y``).
+    """The meetings and sessions stored for ``years`` (from the latest ``meetings/sessions?year=Y`` with rows:
+    an empty one after rows cannot be true).
 
     A list whose blob is missing, corrupt or does not match its event counts as not stored (the plan asks
     it again: :func:`stored_state`)."""
     seasons: list[Season] = []
     for year in years:
         meetings_request, sessions_request = year_requests(year)
-        meetings_body = _body(store, latest.get(meetings_request.key))
-        sessions_body = _body(store, latest.get(sessions_request.key))
+        meetings_body = _body(store, _listed(store, latest.get(meetings_request.key)))
+        sessions_body = _body(store, _listed(store, latest.get(sessions_request.key)))
         meetings = decode_meetings(meetings_body) if meetings_body is not None else ()
         sessions = decode_sessions(sessions_body) if sessions_body is not None else ()
         seasons.append(Season(year, meetings, sessions))
@@ -76,21 +101,35 @@ def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]
 
 
 def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
-    """Which latest answers cannot be read back (asked again), and how many runs in a row stored each
-    empty answer (an empty answer that cannot be true is asked again for a bounded number of runs)."""
+    """Which latest answers cannot be read back (asked again), and the units whose latest answers hold no
+    rows for them (with those answers, and whether an earlier one had rows): the plan judges whether that
+    can be true. A batch's body says which meetings it holds (read once per blob)."""
     planned = (event for event in latest.values() if event.endpoint in _PLANNED_ENDPOINTS)
     unreadable = frozenset(event.key for event in store.unanswered(planned))
-    empty_runs: dict[str, int] = {}
-    stopped: set[str] = set()
-    for event in reversed(store.events()):
-        key = event.key
-        if key in stopped:
-            continue
-        if is_empty(event):
-            empty_runs[key] = empty_runs.get(key, 0) + 1
-        else:
-            stopped.add(key)
-    return Stored(unreadable=unreadable, empty_runs=empty_runs)
+    present: dict[str, frozenset[Unit]] = {}
+
+    def rows(event: Event) -> frozenset[Unit]:
+        units = units_of(event.endpoint, event.query)
+        if len(units) == 1 or is_empty(event):
+            return frozenset() if is_empty(event) else frozenset(units)
+        if event.address not in present:
+            try:
+                present[event.address] = units_with_rows(event, store.read_event(event))
+            except (BlobMissing, BlobCorrupt, BlobMismatch):
+                present[event.address] = frozenset(units)  # unreadable: asked again as such
+        return present[event.address]
+
+    history: dict[Unit, list[Event]] = {}
+    for event in store.events():
+        if event.endpoint in _PLANNED_ENDPOINTS:
+            for unit in units_of(event.endpoint, event.query):
+                history.setdefault(unit, []).append(event)
+    rowless: dict[Unit, Rowless] = {}
+    for unit, events in history.items():
+        stand = standing(unit, reversed(events), rows)
+        if stand.streak:
+            rowless[unit] = Rowless(stand.streak, had_rows=stand.good is not None)
+    return Stored(unreadable=unreadable, rowless=rowless)
 
 
 def _now_utc(now: datetime | None) -> datetime:
@@ -182,7 +221,7 @@ class _Run:
             return Plan(lists, [r for r in self.requests if r.phase != 1])
         latest, stored = self.reload()
         planned = plan(latest, self.seasons, self.options, self.now, stored)
-        self.summary.warnings = list(planned.kept_empty)
+        self.summary.gaps = [render_gap(gap) for gap in planned.gaps]
         return planned
 
     def record(self, item: PlannedRequest, answer: Answer, writer: Writer) -> None:
@@ -235,37 +274,57 @@ class _Run:
             what = "new"
         self.emit("answer", f"{answer.stored_status} {what} ({len(answer.body)} bytes)")
 
-    def short_batch(self, item: PlannedRequest, answer: Answer) -> list[int]:
-        """The meetings a batch's answer should hold rows for and does not."""
+    def short_batch(self, item: PlannedRequest, answer: Answer) -> tuple[list[int], set[int]]:
+        """The meetings a batch's answer should hold rows for and does not, and those it holds rows for."""
         if not item.expect or answer.outcome not in ("rows", "empty"):
-            return []
+            return [], set()
         present: set[int] = set(meeting_keys_of(answer.body)) if answer.outcome == "rows" else set()
-        return [key for key in item.expect if key not in present]
+        return [key for key in item.expect if key not in present], present
 
-    def short(self, item: PlannedRequest, answer: Answer, missing: list[int]) -> None:
-        """A batch answer without rows for meetings that must have some is not stored (it would cover them
-        with nothing): its meetings are asked one by one. When it holds one meeting's rows or none (a server
-        keeping only the last repeated key: OpenF1 before August 2025), every later batch is too."""
+    def no_or(self, item: PlannedRequest, answer: Answer, missing: list[int]) -> None:
+        """A batch answered with rows for its last key's meeting alone, as a server that keeps only the last
+        value of a repeated key does (OpenF1 before August 2025): not stored (it would cover the others
+        with nothing); its meetings, and every later batch of the run, are asked one request per meeting."""
         s = self.summary
         s.requests += 1
         s.throttled += answer.throttled
         s.retries += answer.retries
         s.backoff_s += answer.backoff
         s.short_batches += 1
-        present = set(meeting_keys_of(answer.body)) if answer.outcome == "rows" else set()
-        shown = ", ".join(str(k) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        what = f"{item.request.endpoint} for {len(item.meetings)} meetings came back without rows for " + (
-            f"{len(missing)} of them ({shown})"
+        self.fallback = s.fallback = True
+        s.notes.append(
+            f"a batch of {item.request.endpoint} for {len(item.meetings)} meetings came back with rows for "
+            f"its last meeting ({item.meetings[-1]}) alone: the server does not OR repeated keys (OpenF1 "
+            "before August 2025); asked per meeting for the rest of this run (the short answer was not "
+            "stored)"
         )
-        if len(present) <= 1 and len(item.expect) > 1 and not self.fallback:
-            self.fallback = s.fallback = True
+        self.emit("answer", "batch answer holds the last meeting alone: asking per meeting")
+
+    def gaps_alone(self, item: PlannedRequest, missing: list[int], present: set[int]) -> list[PlannedRequest]:
+        """The meetings a stored batch answer left out, each asked alone (the batch was their first ask):
+        a meeting missing from an OR'd answer is that meeting's gap, not the server's inability to OR."""
+        s = self.summary
+        s.short_batches += 1
+        shown = ", ".join(str(k) for k in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        what = (
+            f"a batch of {item.request.endpoint} for {len(item.meetings)} meetings came back without rows "
+            "for "
+        )
+        if not present:
             s.notes.append(
-                f"a batch of {what}: the server does not OR repeated keys (OpenF1 before August 2025); "
-                "asked per meeting for the rest of this run (the short answer was not stored)"
+                f"{what}any of them, {EMPTY_ATTEMPTS} time(s): stored; each meeting is a gap, asked again "
+                "alone on its back-off (1 h, 6 h, 24 h, then every REVALIDATE_DAYS)"
             )
-        elif not self.fallback:
-            s.notes.append(f"a batch of {what}: asked its meetings one by one (the answer was not stored)")
-        self.emit("answer", "batch answer short: asking per meeting")
+            return []
+        s.notes.append(
+            f"{what}{len(missing)} of them ({shown}): stored for the {len(present)} it holds; those asked "
+            f"alone (up to {EMPTY_ATTEMPTS - 1} more time(s) each)"
+        )
+        return [
+            msgspec.structs.replace(single, attempts=EMPTY_ATTEMPTS - 1)
+            for single in item.per_meeting()
+            if single.meeting_key in missing
+        ]
 
     async def ask(self, items: Sequence[PlannedRequest], client: OpenF1Client, writer: Writer) -> None:
         queue = deque(items)
@@ -282,29 +341,39 @@ class _Run:
             self.current = item.label
             self.emit("request")
             answer = await client.get(item.request)
-            missing = self.short_batch(item, answer)
-            if missing:
-                self.short(item, answer, missing)
+            asked = 1
+            while True:
+                missing, present = self.short_batch(item, answer)
+                if missing and present and present <= {item.meetings[-1]} and len(item.expect) > 1:
+                    break  # the answer of a server that does not OR
+                empty = bool(missing and not present) if item.is_batch else answer.outcome == "empty"
+                if not (item.expect_rows or item.expect) or not empty or asked >= item.attempts:
+                    break
+                # "No results found." where there must be rows: a server hiccup as likely as the truth
+                # (or a gap). Ask again (bounded) before storing it.
+                self.summary.reasked_empty += 1
+                again = f"empty answer that cannot be true: asking again ({asked + 1}/{item.attempts})"
+                self.emit("note", again)
+                answer = await client.get(item.request)
+                asked += 1
+            if missing and present and present <= {item.meetings[-1]} and len(item.expect) > 1:
+                self.no_or(item, answer, missing)
                 singles = item.per_meeting()
                 self.summary.planned += len(singles)
                 queue.extendleft(reversed(singles))
                 continue
-            asked = 1
-            while item.expect_rows and answer.outcome == "empty" and asked < EMPTY_ATTEMPTS:
-                # "No results found." about a meeting whose ended sessions say it has rows: a server
-                # hiccup as likely as the truth. Ask again (bounded) before storing it.
-                self.summary.reasked_empty += 1
-                note = f"empty answer that cannot be true: asking again ({asked + 1}/{EMPTY_ATTEMPTS})"
-                self.emit("note", note)
-                answer = await client.get(item.request)
-                asked += 1
             if item.expect_rows and answer.outcome == "empty":
+                alone = " alone" if item.attempts < EMPTY_ATTEMPTS else ""
                 self.summary.warnings.append(
-                    f"{item.key} answered \"No results found.\" {asked} time(s) although meeting "
-                    f"{item.meeting_key}'s ended sessions say it has rows: stored as empty, asked again by "
-                    "the next fetch"
+                    f"{item.key} answered \"No results found.\" {asked} time(s){alone} although that cannot "
+                    f"be true ({item.why}): stored as a gap (replay keeps any earlier rows), asked again "
+                    "after a back-off"
                 )
             self.record(item, answer, writer)
+            if missing:
+                singles = self.gaps_alone(item, missing, present)
+                self.summary.planned += len(singles)
+                queue.extendleft(reversed(singles))
 
     def seed_limiter(self) -> None:
         """Count the answers stored in the last minute (an earlier fetch or sync): the server still does."""
@@ -389,6 +458,8 @@ class _Run:
             s.planned = len(first.lists)
             if writer is not None:
                 await self.ask_all(first, writer)
+        if writer is not None and self.requests is None:
+            self.plan()  # the gaps as the run leaves them
         latest = self.store.latest()
         for year in self.years:
             listed = latest.get(f"meetings?year={year}")

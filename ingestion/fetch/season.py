@@ -13,6 +13,7 @@ import msgspec
 from ingestion.fetch.options import FetchOptions
 from ingestion.instant import as_utc
 from ingestion.openf1.body import decode_rows
+from ingestion.openf1.credibility import RESULT_SESSION_TYPES, SESSION_LENGTH, expects_rows, session_end
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.store.model import Event
 
@@ -37,11 +38,6 @@ __all__ = [
 #: Days after a meeting (or a season) ends before its answers are final.
 SETTLE_DAYS = 14
 SETTLE = timedelta(days=SETTLE_DAYS)
-#: A session without ``date_end`` is taken to last this long.
-SESSION_LENGTH = timedelta(hours=2)
-#: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
-#: "Qualifying"); a race's end means it must have a starting grid.
-RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -86,15 +82,6 @@ def decode_sessions(body: bytes) -> tuple[Session, ...]:
 # --- time ---------------------------------------------------------------------------------------------
 
 
-def session_end(session: Session) -> datetime | None:
-    """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
-    if session.date_end is not None:
-        return as_utc(session.date_end)
-    if session.date_start is not None:
-        return as_utc(session.date_start) + SESSION_LENGTH
-    return None
-
-
 def meeting_ends(seasons: Iterable[Season]) -> dict[int, datetime]:
     """Meeting key -> when its last known session ended (meetings without dated sessions are absent)."""
     ends: dict[int, datetime] = {}
@@ -122,26 +109,6 @@ def season_settles_at(season: Season) -> datetime:
             if when is not None and as_utc(when) > last:
                 last = as_utc(when)
     return max(year_start(season.year + 1), last + SETTLE)
-
-
-def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:
-    """Whether a meeting whose ``sessions`` these are must have rows of ``endpoint`` by ``now``.
-
-    Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
-    has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
-    """
-    now = as_utc(now)
-    for session in sessions:
-        end = session_end(session)
-        if session.is_cancelled or end is None or end >= now:
-            continue
-        if endpoint == "drivers":
-            return True
-        if endpoint == "session_result" and session.session_type in RESULT_SESSION_TYPES:
-            return True
-        if endpoint == "starting_grid" and session.session_type == "Race":
-            return True
-    return False
 
 
 def is_settled(event: Event | None, settles_at: datetime | None, now: datetime) -> bool:

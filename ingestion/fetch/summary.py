@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from ingestion.fetch.plan import PlannedRequest, Season, session_end
+from ingestion.fetch.plan import Gap, PlannedRequest, Season, session_end
 from ingestion.instant import format_duration
 
 #: OpenF1 blocks anonymous access from 30 minutes before a session until 30 minutes after it.
@@ -68,8 +68,10 @@ class FetchSummary(msgspec.Struct, kw_only=True):
     blocked: Blocked | None = None
     plan: list[PlannedRequest] = msgspec.field(default_factory=list)  # dry runs only
     notes: list[str] = msgspec.field(default_factory=list)
-    #: empty answers that cannot be true (the meeting's ended sessions say it has rows), stored or kept
+    #: empty answers that cannot be true (the meeting's ended sessions say it has rows), stored as gaps
     warnings: list[str] = msgspec.field(default_factory=list)
+    #: the known gaps of the years fetched, as the run planned them (render_gap: what, since, next ask)
+    gaps: list[str] = msgspec.field(default_factory=list)
     reasked_empty: int = 0  # extra asks of empty answers that could not be true
     exit_code: int = EXIT_OK
 
@@ -136,6 +138,16 @@ def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str)
     return Blocked(url=url, detail=detail, retry_at=None, session=None, advice=advice)
 
 
+def render_gap(gap: Gap) -> str:
+    """One known gap on one line: ``drivers of meeting 1250: no rows since 2026-12-06 16:00 UTC (1 run), next
+    ask 2026-12-06 17:00 UTC (meeting 1250 has a session ended by then)``."""
+    kept = "; replay keeps the earlier rows" if gap.kept else ""
+    return (
+        f"{gap.endpoint} of {gap.what}: no rows since {gap.since:%Y-%m-%d %H:%M} UTC ({gap.runs} run(s)), "
+        f"next ask {gap.next_ask:%Y-%m-%d %H:%M} UTC ({gap.why}{kept})"
+    )
+
+
 def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:
     """One line per planned request: ``phase 2  stale    drivers?meeting_key=1229``; a batch shows its
     first and last key and how many meetings it covers."""
@@ -150,6 +162,7 @@ def render_summary(summary: FetchSummary) -> list[str]:
         lines.append(f"dry run for {years}: {summary.planned} request(s) would be asked")
         lines.extend(render_plan(summary.plan))
         lines.extend(f"warning: {warning}" for warning in summary.warnings)
+        lines.extend(f"gap: {gap}" for gap in summary.gaps)
         lines.extend(f"note: {note}" for note in summary.notes)
         return lines
     if summary.planned == 0 and summary.http_requests == 0:  # a settled store: one line, not five of zeros
@@ -188,9 +201,10 @@ def render_summary(summary: FetchSummary) -> list[str]:
 
 
 def render_problems(summary: FetchSummary) -> list[str]:
-    """The failed requests (with their URLs), empty answers that cannot be true, and a live-session stop
-    with its advice, one line each."""
+    """The failed requests (with their URLs), empty answers that cannot be true, the known gaps, and a
+    live-session stop with its advice, one line each."""
     lines = [f"warning: {warning}" for warning in summary.warnings]
+    lines.extend(f"gap: {gap}" for gap in summary.gaps)
     for failure in summary.failed:
         status = failure.status if failure.status is not None else "no answer"
         lines.append(f"failed: {failure.url} ({status}, {failure.attempts} tries): {failure.reason}")
@@ -224,6 +238,7 @@ __all__ = [
     "FetchSummary",
     "Progress",
     "live_advice",
+    "render_gap",
     "render_plan",
     "render_problems",
     "render_progress",

@@ -16,6 +16,7 @@ import msgspec
 from ingestion.db import connect, require_schema
 from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import as_utc
+from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
@@ -53,7 +54,8 @@ from ingestion.replay.rows import (
     TableSpec,
     TeamRow,
 )
-from ingestion.store import Store
+from ingestion.store import Event, Store, event_order
+from ingestion.store.coverage import Unit, units_of
 
 __all__ = [
     "COUNTS_HEADER",
@@ -109,10 +111,34 @@ __all__ = [
 def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapshot]:
     """The snapshots replay reads as of ``as_of``: for each (endpoint, meeting or year) a request covers, the
     latest snapshot covering it (:meth:`Store.current <ingestion.store.Store.current>`; only the endpoints
-    replay reads, :data:`ENDPOINTS`). Bodies verified by the store against
-    their address and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
+    replay reads, :data:`ENDPOINTS`) and, where that one holds no rows for the unit, the earlier ones back to
+    the latest with rows (an answer that cannot be true never replaces them:
+    :func:`~ingestion.replay.decoded.choose`). Bodies verified by the store against their address and their
+    event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
     wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
-    return [Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)]
+    snaps = {(e.run, e.seq): Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)}
+    history: dict[Unit, list[Event]] = {}
+    cutoff = as_utc(as_of)
+    for event in store.events():
+        if event.received_at > cutoff:
+            break
+        if event.endpoint in wanted:
+            for unit in units_of(event.endpoint, event.query):
+                history.setdefault(unit, []).append(event)
+
+    present: dict[tuple[str, int], frozenset[Unit]] = {}
+
+    def rows(event: Event) -> frozenset[Unit]:
+        ident = (event.run, event.seq)
+        if ident not in present:
+            if ident not in snaps:
+                snaps[ident] = Snapshot(event, store.read_event(event))
+            present[ident] = units_with_rows(event, snaps[ident].body)
+        return present[ident]
+
+    for unit, events in history.items():
+        standing(unit, reversed(events), rows)  # reads back to the latest answer with rows for the unit
+    return sorted(snaps.values(), key=lambda snap: event_order(snap.event))
 
 
 def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:
@@ -208,7 +234,7 @@ def run_replay(
         snapshots = snapshots_of(store, as_of, results=results)
         t1 = time.perf_counter()
         step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
-        decoded, warnings = decode_snapshots(snapshots, results=results)
+        decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
         replayed = normalize_decoded(decoded, warnings, as_of, results=results)

@@ -1,9 +1,11 @@
 """Replay's first stage, PURE: snapshots to decoded rows per natural key.
 
-For each (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it is decoded
-(:mod:`ingestion.store.coverage`, :mod:`ingestion.replay.decode`): a batch gives each meeting it is the
-latest for that meeting's rows. The rows of different requests of one endpoint are unioned (the same natural
-key in two snapshots: the later event wins). What
+For each (endpoint, meeting or year) a snapshot covers, the snapshot that counts for it is decoded
+(:func:`choose`; :mod:`ingestion.store.coverage`, :mod:`ingestion.replay.decode`): the latest covering it,
+unless that one holds no rows for it and that cannot be true (:mod:`ingestion.openf1.credibility`): then
+the latest with rows, and a warning names the answer. A batch gives each meeting it counts for that
+meeting's rows. The rows of different requests of one endpoint are unioned (the same natural key in two
+snapshots: the later event wins). What
 the rules read (:class:`Context`) and the helpers they share to choose among duplicates live here too.
 """
 
@@ -16,9 +18,12 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
+from ingestion.openf1.body import decode_rows as decode_wire
+from ingestion.openf1.credibility import Evidence, cannot_be_true, standing, units_with_rows
 from ingestion.openf1.wire import (
     RESULT_ENDPOINTS,
     ROW_TYPES,
+    YEAR_ENDPOINTS,
     Driver,
     Meeting,
     Session,
@@ -28,15 +33,19 @@ from ingestion.openf1.wire import (
 from ingestion.replay.decode import decode_rows
 from ingestion.replay.rows import ReplayWarning
 from ingestion.replay.values import INT4_MAX, INT4_MIN
-from ingestion.store.coverage import covering, unit_value, winners
+from ingestion.store import event_order
+from ingestion.store.coverage import Unit, unit_value, units_of
 from ingestion.store.model import Event
 
 __all__ = [
+    "CANNOT_BE_TRUE",
     "ROW_OUT_OF_RANGE",
+    "Chosen",
     "Context",
     "Decoded",
     "Origin",
     "Snapshot",
+    "choose",
     "decode_snapshots",
     "fullest",
     "pick",
@@ -44,8 +53,10 @@ __all__ = [
 
 S = TypeVar("S", bound=msgspec.Struct)
 
-#: Warning kind raised here.
+#: Warning kinds raised here.
 ROW_OUT_OF_RANGE = "row_out_of_range"
+#: An answer holding no rows for a unit although that cannot be true: the unit keeps an earlier answer's rows.
+CANNOT_BE_TRUE = "answer_cannot_be_true"
 
 #: Per endpoint replay reads: the :class:`Decoded` field its rows go to and the fields of its natural key.
 #: The row type of each is the wire's (:data:`~ingestion.openf1.wire.ROW_TYPES`).
@@ -84,26 +95,137 @@ class Decoded(msgspec.Struct):
     grid: dict[tuple[int, int], list[tuple[StartingGrid, Origin]]]
 
 
-def decode_snapshots(snapshots: Sequence[Snapshot], *, results: bool) -> tuple[Decoded, list[ReplayWarning]]:
-    """Decode the latest snapshot covering each (endpoint, meeting or year) and union the rows per endpoint
-    (later event wins)."""
+def decode_snapshots(
+    snapshots: Sequence[Snapshot], *, results: bool, as_of: datetime | None = None
+) -> tuple[Decoded, list[ReplayWarning]]:
+    """Decode the snapshot that counts for each (endpoint, meeting or year) (:func:`choose`) and union the
+    rows per endpoint (later event wins). ``as_of`` (default: the latest snapshot's time) is when answers
+    are judged (an ended session says a meeting has drivers)."""
     warnings: list[ReplayWarning] = []
-    return _decode_all(snapshots, results, warnings), warnings
+    now = as_of if as_of is not None else max((s.event.received_at for s in snapshots), default=None)
+    return _decode_all(snapshots, results, now, warnings), warnings
 
 
-def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[ReplayWarning]) -> Decoded:
-    # For each unit (endpoint, meeting or year) a snapshot covers, the latest snapshot covering it
-    # (ingestion.store.coverage); a batch gives each unit it wins the rows of that unit only.
-    body_of = {id(snap.event): snap.body for snap in snapshots}
+class Chosen(NamedTuple):
+    """A snapshot that counts for at least one unit: the units it counts for, and whether it covers one
+    unit only (then all its rows are that unit's, as before batches existed)."""
+
+    snapshot: Snapshot
+    units: tuple[Unit, ...]
+    whole: bool
+
+
+def _ident(event: Event) -> tuple[str, int]:
+    return (event.run, event.seq)
+
+
+def choose(
+    snapshots: Sequence[Snapshot], now: datetime | None, *, endpoints: Iterable[str] = tuple(_UNION)
+) -> tuple[list[Chosen], list[ReplayWarning]]:
+    """Which snapshot counts for each unit (an endpoint and a meeting or year) of ``endpoints``, PURE.
+
+    The latest snapshot covering the unit (:mod:`ingestion.store.coverage`), unless it holds no rows for
+    the unit and that cannot be true (:func:`ingestion.openf1.credibility.cannot_be_true`, judged as of
+    ``now``): then the latest snapshot with rows for the unit counts (or none), and an
+    ``answer_cannot_be_true`` warning names the answer. Year lists are judged first (each with the other
+    list's latest rows), then the meetings' endpoints (with the sessions of the chosen lists). The result
+    is in the store's order (oldest first: later replaces).
+    """
+    wanted = frozenset(endpoints)
+    body_of = {_ident(snap.event): snap for snap in snapshots}
+    present: dict[tuple[str, int], frozenset[Unit]] = {}
+
+    def rows(event: Event) -> frozenset[Unit]:
+        ident = _ident(event)
+        if ident not in present:
+            present[ident] = units_with_rows(event, body_of[ident].body)
+        return present[ident]
+
+    history: dict[Unit, list[Event]] = defaultdict(list)
+    for snap in sorted(snapshots, key=lambda s: event_order(s.event)):
+        if snap.event.endpoint in wanted:
+            for unit in units_of(snap.event.endpoint, snap.event.query):
+                history[unit].append(snap.event)
+    stands = {unit: standing(unit, reversed(events), rows) for unit, events in history.items()}
+    chosen: dict[Unit, Event | None] = {}
+    warnings: list[ReplayWarning] = []
+
+    def judge(unit: Unit, evidence: Evidence) -> None:
+        stand = stands[unit]
+        if not stand.streak:
+            chosen[unit] = stand.good
+            return
+        false = stand.streak[0]
+        why = None if now is None else cannot_be_true(unit, msgspec.structs.replace(
+            evidence, had_rows=stand.good is not None), now)
+        if why is None:
+            chosen[unit] = false
+            return
+        chosen[unit] = stand.good
+        kept = (
+            f"kept the rows of {stand.good.key} received {stand.good.received_at:%Y-%m-%dT%H:%M:%SZ}"
+            if stand.good is not None
+            else "no earlier answer has rows for it"
+        )
+        warnings.append(
+            ReplayWarning(
+                kind=CANNOT_BE_TRUE,
+                message=f"{false.key} (blob {false.address[:12]}) has no rows for {unit.key}, which "
+                f"cannot be true: {why}; {kept}",
+                request=false.key,
+                address=false.address,
+            )
+        )
+
+    def good_rows(endpoint: str, year: str, row_type: type[S]) -> tuple[S, ...]:
+        stand = stands.get(Unit(endpoint, "year", year))
+        if stand is None or stand.good is None:
+            return ()
+        return tuple(decode_wire(row_type, body_of[_ident(stand.good)].body).rows)
+
+    for unit in stands:
+        if unit.field == "year" and unit.endpoint in YEAR_ENDPOINTS:
+            if unit.endpoint == "meetings":
+                judge(unit, Evidence(sessions=good_rows("sessions", unit.value, Session)))
+            else:
+                judge(unit, Evidence(meetings=good_rows("meetings", unit.value, Meeting)))
+    sessions: dict[str, list[Session]] = defaultdict(list)
+    for ident in {_ident(e) for u, e in chosen.items() if e is not None and u.endpoint == "sessions"}:
+        for session in decode_wire(Session, body_of[ident].body).rows:
+            sessions[str(session.meeting_key)].append(session)
+    for unit in stands:
+        if unit not in chosen:
+            meeting = sessions.get(unit.value, []) if unit.field == "meeting_key" else []
+            judge(unit, Evidence(sessions=tuple(meeting)))
+    grouped: dict[tuple[str, int], list[Unit]] = defaultdict(list)
+    for unit, event in chosen.items():
+        if event is not None:
+            grouped[_ident(event)].append(unit)
+    out = [
+        Chosen(
+            body_of[ident],
+            tuple(sorted(units)),
+            len(units_of(body_of[ident].event.endpoint, body_of[ident].event.query)) == 1,
+        )
+        for ident, units in grouped.items()
+    ]
+    out.sort(key=lambda c: event_order(c.snapshot.event))
+    return out, warnings
+
+
+def _decode_all(
+    snapshots: Sequence[Snapshot], results: bool, now: datetime | None, warnings: list[ReplayWarning]
+) -> Decoded:
+    # For each unit (endpoint, meeting or year) a snapshot covers, the snapshot that counts for it (the
+    # latest, unless that one cannot be true: choose); a batch gives each unit it counts for that unit's rows.
+    endpoints = [e for e in _UNION if results or e not in RESULT_ENDPOINTS]
+    chosen, judged = choose(snapshots, now, endpoints=endpoints)
+    warnings.extend(judged)
     decoded = Decoded({}, {}, {}, {}, {})
-    for won in winners(covering(snap.event for snap in snapshots)):  # oldest first: later replaces
-        event = won.event
-        snap = Snapshot(event, body_of[id(event)])
+    for snap, units, whole in chosen:  # oldest first: later replaces
+        event = snap.event
         endpoint = event.endpoint
-        union = _UNION.get(endpoint)
-        if union is None or (endpoint in RESULT_ENDPOINTS and not results):
-            continue  # endpoints replay does not read
-        field, key_fields = union
+        field, key_fields = _UNION[endpoint]
         row_type = ROW_TYPES[endpoint]
         target: dict[Any, list[tuple[Any, Origin]]] = getattr(decoded, field)
         rows, problems = decode_rows(
@@ -111,13 +233,13 @@ def _decode_all(snapshots: Sequence[Snapshot], results: bool, warnings: list[Rep
         )
         warnings.extend(problems)
         fresh: dict[object, list[tuple[object, Origin]]] = defaultdict(list)
-        unit_field, values = won.units[0].field, {u.value for u in won.units}
+        unit_field, values = units[0].field, {u.value for u in units}
         present = tuple(f for f in _KEY_FIELDS if f in row_type.__struct_fields__)
         single = key_fields[0] if len(key_fields) == 1 else None
         request, address = event.key, event.address
         for index, row in enumerate(rows):
-            if not won.whole and unit_value(getattr(row, unit_field, None)) not in values:
-                continue  # a batch's row of a meeting a later snapshot covers (or one not asked about)
+            if not whole and unit_value(getattr(row, unit_field, None)) not in values:
+                continue  # a batch's row of a meeting another snapshot counts for (or one not asked about)
             if not all(INT4_MIN <= getattr(row, f) <= INT4_MAX for f in present):
                 warnings.append(
                     ReplayWarning(

@@ -31,7 +31,7 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 def normalize(snapshots: Sequence[Snapshot], as_of: datetime, *, results: bool) -> Replayed:
     """The racing rows and warnings for ``snapshots`` as of ``as_of`` (results only when ``results``)."""
-    decoded, warnings = decode_snapshots(snapshots, results=results)
+    decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
     return normalize_decoded(decoded, warnings, as_of, results=results)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ingestion.server._control import (
     FAULT_KINDS,
+    Drop,
     Fault,
     FaultKind,
     FaultSyntaxError,
@@ -43,6 +44,7 @@ __all__ = [
     "NO_RESULTS_BODY",
     "RATE_EXCEEDED",
     "Dataset",
+    "Drop",
     "Fault",
     "FaultKind",
     "FaultSyntaxError",

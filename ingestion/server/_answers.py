@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from ingestion.errors import UsageError
-from ingestion.server._control import Fault
+from ingestion.server._control import Drop, Fault
 from ingestion.server._query import last_of_each, parse_pairs, parse_query, select
 from ingestion.server._source import Dataset
 
@@ -93,6 +93,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     live_block: bool = False  # anonymous GETs get OpenF1's 401 while a served session is live
     #: False: like OpenF1 before August 2025, a repeated filter key keeps only its last value (no OR)
     or_repeated: bool = True
+    #: endpoints served without some meetings' rows (``--drop drivers:1250,1251``): gaps, for tests
+    drops: tuple[Drop, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.token_user is None) != (self.token_password is None):
@@ -183,10 +185,18 @@ def query_problem(query: str) -> str | None:
     return None
 
 
-def answer_get(dataset: Dataset, endpoint: str | None, query: str, *, or_repeated: bool = True) -> Answer:
+def answer_get(
+    dataset: Dataset,
+    endpoint: str | None,
+    query: str,
+    *,
+    or_repeated: bool = True,
+    drops: tuple[Drop, ...] = (),
+) -> Answer:
     """The answer to ``GET /v1/<endpoint>?<query>`` from ``dataset`` (pure: no socket, no clock).
 
     ``or_repeated=False`` answers like OpenF1 before August 2025: a repeated key keeps its last value only.
+    ``drops`` leave some meetings' rows of an endpoint out (as if OpenF1 had lost them).
     """
     if endpoint is None:
         return Answer(404, NOT_FOUND_BODY)
@@ -200,6 +210,9 @@ def answer_get(dataset: Dataset, endpoint: str | None, query: str, *, or_repeate
         return Answer(404, NO_RESULTS_BODY)
     parsed = parse_query(query) if or_repeated else parse_pairs(last_of_each(query))
     found = select(rows, parsed)
+    for drop in drops:
+        if drop.endpoint == endpoint:
+            found = [row for row in found if not drop.drops(row)]
     if not found:
         return Answer(404, NO_RESULTS_BODY)
     return Answer(200, msgspec.json.encode(found))

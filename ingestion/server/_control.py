@@ -14,6 +14,7 @@ from ingestion.errors import UsageError
 
 __all__ = [
     "FAULT_KINDS",
+    "Drop",
     "Fault",
     "FaultKind",
     "FaultPlan",
@@ -56,6 +57,36 @@ class Fault(msgspec.Struct, frozen=True):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.every}"
+
+
+class Drop(msgspec.Struct, frozen=True):
+    """An endpoint served without some meetings' rows (a gap, as OpenF1 has them): ``meetings`` empty means
+    every meeting (then ``meetings?year=Y`` and the like answer "No results found.")."""
+
+    endpoint: str
+    meetings: frozenset[int] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> Drop:
+        """``"drivers:1250,1251"`` -> drivers without meetings 1250 and 1251; ``"sessions:all"``: no rows."""
+        endpoint, sep, keys = text.strip().partition(":")
+        if not sep or not endpoint or not keys:
+            raise FaultSyntaxError(f"--drop {text!r}: ENDPOINT:MEETING_KEY[,MEETING_KEY...] or ENDPOINT:all")
+        if keys.strip().lower() == "all":
+            return cls(endpoint.lower())
+        try:
+            meetings = frozenset(int(k) for k in keys.split(","))
+        except ValueError:
+            raise FaultSyntaxError(f"--drop {text!r}: meeting keys must be integers (or all)") from None
+        return cls(endpoint.lower(), meetings)
+
+    def drops(self, row: dict[str, object]) -> bool:
+        """Whether ``row`` (of this endpoint) is left out."""
+        return not self.meetings or row.get("meeting_key") in self.meetings
+
+    def __str__(self) -> str:
+        keys = ",".join(str(k) for k in sorted(self.meetings)) if self.meetings else "all"
+        return f"{self.endpoint}:{keys}"
 
 
 class FaultPlan:

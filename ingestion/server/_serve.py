@@ -64,6 +64,8 @@ def serve(
         limits += "; faults " + " ".join(str(f) for f in config.faults)
     if not config.or_repeated:
         limits += "; --no-or: a repeated filter key keeps its last value only (OpenF1 before August 2025)"
+    if config.drops:
+        limits += "; --drop " + " ".join(str(d) for d in config.drops) + " (those meetings' rows left out)"
     announce(limits)
     announce(f"serving OpenF1 on {server.base_url}")
     in_main = threading.current_thread() is threading.main_thread()

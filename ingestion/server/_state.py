@@ -71,4 +71,6 @@ class ServerState:
                 self.log.flush()
 
     def answer_get(self, endpoint: str | None, query: str) -> Answer:
-        return answer_get(self.dataset, endpoint, query, or_repeated=self.config.or_repeated)
+        return answer_get(
+            self.dataset, endpoint, query, or_repeated=self.config.or_repeated, drops=self.config.drops
+        )
