@@ -18,7 +18,8 @@ from ingestion.cli import main
 from ingestion.config import Settings
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch
 from ingestion.fetch.plan import (
-    EMPTY_RUNS,
+    PlannedRequest,
+    Rowless,
     Season,
     Stored,
     decode_meetings,
@@ -29,6 +30,7 @@ from ingestion.fetch.plan import (
 from ingestion.server import RunningServer
 from ingestion.store import Event, Request, Store, address_of
 from ingestion.store import commands as ops
+from ingestion.store.coverage import units_of
 
 PER_SECOND, PER_MINUTE = 200.0, 6000
 FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
@@ -112,29 +114,40 @@ def test_expects_rows_follows_the_ended_sessions(season: Season) -> None:
 
 
 def test_plan_asks_again_a_stored_empty_answer_that_cannot_be_true(season: Season) -> None:
-    """A settled 404 for drivers of a meeting whose sessions ended is planned again (reason empty), until
-    EMPTY_RUNS runs in a row stored it; a 404 that can be true (testing's grid) stays settled."""
+    """A settled 404 for drivers of a meeting whose sessions ended is a gap: never settled, planned again
+    (reason empty, one ask) on its back-off: 1 h after the first run that stored it, 6 h after the second,
+    24 h after the third, then every REVALIDATE_DAYS; never taken as true. A 404 that can be true
+    (testing's grid) stays settled."""
     late = datetime(2025, 5, 1, tzinfo=UTC)
 
-    def event(key: str) -> Event:
+    def event(key: str, run: str = "r", when: datetime = late) -> Event:
         endpoint, _, query = key.partition("?")
         return Event(
-            run="r", seq=0, endpoint=endpoint, query=query, url=key, status=404, received_at=late,
+            run=run, seq=0, endpoint=endpoint, query=query, url=key, status=404, received_at=when,
             address=address_of(NO_RESULTS), size=len(NO_RESULTS),
         )
 
-    latest = {
-        key: event(key)
-        for key in ("drivers?meeting_key=1229", "starting_grid?meeting_key=1228", "drivers?meeting_key=1228")
+    keys = ("drivers?meeting_key=1229", "starting_grid?meeting_key=1228", "drivers?meeting_key=1228")
+    latest = {key: event(key) for key in keys}
+    units = {key: units_of(*key.split("?"))[0] for key in keys}
+    stored = Stored(rowless={units[k]: Rowless((latest[k],)) for k in keys})
+    def planned(options: FetchOptions, now: datetime, stored: Stored) -> dict[str, PlannedRequest]:
+        return {p.key: p for p in plan_meetings(latest, [season], options, now, stored) if p.key in keys}
+
+    assert planned(_options(), late + timedelta(minutes=59), stored) == {}
+    due = planned(_options(), late + timedelta(hours=1), stored)
+    assert {k: p.reason for k, p in due.items()} == {
+        "drivers?meeting_key=1229": "empty",
+        "drivers?meeting_key=1228": "empty",
     }
-    options = _options()
-    planned = {p.key: p.reason for p in plan_meetings(latest, [season], options, NOW)}
-    assert planned["drivers?meeting_key=1229"] == "empty"
-    assert planned["drivers?meeting_key=1228"] == "empty"
-    assert "starting_grid?meeting_key=1228" not in planned
-    settled = Stored(empty_runs={"drivers?meeting_key=1229": EMPTY_RUNS})
-    again = {p.key: p.reason for p in plan_meetings(latest, [season], options, NOW, settled)}
-    assert "drivers?meeting_key=1229" not in again and again["drivers?meeting_key=1228"] == "empty"
+    assert {p.attempts for p in due.values()} == {1}
+    key = "drivers?meeting_key=1229"
+    for runs, wait in ((2, 6), (3, 24), (4, 30 * 24), (9, 30 * 24)):
+        streak = tuple(event(key, f"r{n}", late - timedelta(hours=n)) for n in range(runs))
+        again = Stored(rowless={units[key]: Rowless(streak)})
+        options = _options(revalidate_days=30)
+        assert key not in planned(options, late + timedelta(hours=wait, seconds=-1), again)
+        assert planned(options, late + timedelta(hours=wait), again)[key].reason == "empty"
 
 
 def test_fetch_false_empty_answers_are_asked_again_and_never_stored(
@@ -163,7 +176,8 @@ def test_fetch_empty_after_every_attempt_is_stored_with_a_warning_and_asked_next
     server: RunningServer, tmp_path: Path
 ) -> None:
     """A meeting's drivers answered empty on every attempt of a run: stored as empty with a warning naming
-    it, asked again by the next fetch (which a healthy answer then settles)."""
+    it, a gap: asked again by the next fetch after its back-off (1 h; right away it asks nothing), whose
+    healthy answer then settles it."""
     root = tmp_path / "store"
     server.fail_at("empty", 3, 4, 5)  # GETs 1-2 are the year lists; 3 is testing's drivers, then 2 re-asks
     summary = fetch(_settings(server, root), _options(), NOW)
@@ -172,7 +186,9 @@ def test_fetch_empty_after_every_attempt_is_stored_with_a_warning_and_asked_next
     assert warning.startswith('drivers?meeting_key=1228 answered "No results found." 3 time(s)')
     assert Store(root).latest()["drivers?meeting_key=1228"].status == 404
     server.reset_stats()
-    again = fetch(_settings(server, root), _options(), NOW)
+    wall = datetime.now(UTC)
+    assert fetch(_settings(server, root), _options(), wall).requests == 0
+    again = fetch(_settings(server, root), _options(), wall + timedelta(hours=1, minutes=1))
     assert (again.requests, again.warnings, again.exit_code) == (1, [], 0)
     assert Store(root).latest()["drivers?meeting_key=1228"].status == 200
 

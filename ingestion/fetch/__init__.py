@@ -12,11 +12,13 @@ See docs/fetch.md.
 
 from __future__ import annotations
 
+from ingestion.fetch.gaps import known_gaps
 from ingestion.fetch.plan import (
     FIRST_SEASON,
     SETTLE_DAYS,
     FetchOptions,
     FetchUsageError,
+    Gap,
     Plan,
     PlannedRequest,
     Season,
@@ -32,6 +34,7 @@ from ingestion.fetch.summary import (
     FailedRequest,
     FetchSummary,
     Progress,
+    render_gap,
     render_plan,
     render_progress,
     render_summary,
@@ -48,6 +51,7 @@ __all__ = [
     "FetchOptions",
     "FetchSummary",
     "FetchUsageError",
+    "Gap",
     "Plan",
     "PlannedRequest",
     "Progress",
@@ -57,11 +61,13 @@ __all__ = [
     "TokenError",
     "fetch",
     "fetch_requests",
+    "known_gaps",
     "least_time",
     "load_seasons",
     "plan",
     "plan_lists",
     "plan_meetings",
+    "render_gap",
     "render_plan",
     "render_progress",
     "render_summary",

@@ -28,6 +28,7 @@ from ingestion.db.connection import (
 )
 from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
+from ingestion.fetch import known_gaps, render_gap
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.openf1.body import body_kind
 from ingestion.openf1.client import unresolvable
@@ -330,11 +331,27 @@ def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     return Check("watch", "ok", message + errors)
 
 
+def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
+    """The store's known gaps (answers that cannot be true, :func:`ingestion.fetch.known_gaps`): ``warn``
+    naming each (what, since when, next ask), ``ok`` when there is none. A gap changes no data: replay keeps
+    the earlier rows, and fetch asks it again on its back-off."""
+    gaps = known_gaps(Store(settings.snapshot_dir), now or datetime.now(UTC),
+                      revalidate_days=settings.revalidate_days)
+    if not gaps:
+        return Check("gaps", "ok", "no known gap (every answer that must have rows has them)")
+    shown = "; ".join(render_gap(gap) for gap in gaps)
+    return Check("gaps", "warn", f"{len(gaps)} known gap(s): {shown}",
+                 fix="nothing to do: `ingest fetch` asks each again at its next ask (--refresh: now)")
+
+
 def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
-    """Run every check, in order: database, migrations, snapshots, watch (only when a watcher ran on this
-    store), openf1 (``skip`` when ``offline``)."""
+    """Run every check, in order: database, migrations, snapshots, gaps (only when the store has a known
+    gap), watch (only when a watcher ran on this store), openf1 (``skip`` when ``offline``)."""
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
+    gaps = _guard("gaps", lambda: gaps_check(settings))
+    if gaps.status != "ok":
+        checks.append(gaps)
     if (settings.snapshot_dir / STATE_FILE).exists():
         checks.append(_guard("watch", lambda: watch_check(settings)))
     if offline:

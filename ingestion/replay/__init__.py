@@ -20,7 +20,7 @@ from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
-from ingestion.replay.decoded import Snapshot, decode_snapshots
+from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
@@ -188,6 +188,9 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     warnings: dict[str, int]  # warnings by kind
     seconds: dict[str, float]  # read, decode, normalize, load
     run_id: int | None = None
+    #: answers that cannot be true, each naming the answer and what its unit kept (no row was removed for
+    #: them: the earlier answer's rows stay)
+    kept: list[str] = msgspec.field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -262,6 +265,7 @@ def run_replay(
         warnings=replayed.warning_counts(),
         seconds={k: round(v, 4) for k, v in seconds.items()},
         run_id=loaded.run_id,
+        kept=[w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE],
     )
 
 
@@ -297,6 +301,7 @@ def render_summary(summary: ReplaySummary) -> list[str]:
         lines.extend(f"  {kind:<28}{count:>6}" for kind, count in summary.warnings.items())
     else:
         lines.append("warnings: none")
+    lines.extend(f"kept: {message}" for message in summary.kept)
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())
     lines.append(f"time: {stages}; {summary.written} row(s) written")
     return lines
