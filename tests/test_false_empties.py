@@ -20,6 +20,7 @@ from server_fixtures import client_settings
 
 from ingestion.db import connect
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch, known_gaps
+from ingestion.ops.check import check_database, render_check
 from ingestion.ops.healthcheck import gaps_check
 from ingestion.ops.verify import render_verify, verify
 from ingestion.replay import racing_snapshot, render_summary, run_replay
@@ -92,7 +93,7 @@ def test_fetch_three_dropped_meetings_cost_five_requests_plus_bounded_reasks_the
     """Done-when of issue 21 item 2: `ingest serve` over the 2024 world with three meetings' drivers
     dropped, at OpenF1's 3/s and 30/min: a cold fetch makes 5 requests with rows (2 lists, 3 batches) plus
     the bounded re-asks (each lost meeting alone, twice), no 429; a re-fetch right after asks nothing; the
-    three gaps show in verify and healthcheck (meeting, endpoint, since when, next ask)."""
+    three gaps show in verify, healthcheck and check (meeting, endpoint, since when, next ask)."""
     server = openf1_server(
         rows=[world_dir / "2024"], per_second=3, per_minute=30, drops=["drivers:1250,1251,1252"]
     )
@@ -118,5 +119,9 @@ def test_fetch_three_dropped_meetings_cost_five_requests_plus_bounded_reasks_the
     assert len(report.gaps) == 3 and report.ok, text
     for meeting in (1250, 1251, 1252):
         assert f"gap: drivers of meeting {meeting}: no rows since" in text and "next ask" in text
-    check = gaps_check(settings)
-    assert check.status == "warn" and check.message.startswith("3 known gap(s): drivers of meeting 1250")
+    health = gaps_check(settings)
+    assert health.status == "warn" and health.message.startswith("3 known gap(s): drivers of meeting 1250")
+    with connect(db_url) as conn:
+        checked = check_database(conn, store=Store(store))
+    assert [g.split(":")[0] for g in checked.gaps] == [f"drivers of meeting {m}" for m in (1250, 1251, 1252)]
+    assert any(line.startswith("gap: drivers of meeting 1251") for line in render_check(checked))

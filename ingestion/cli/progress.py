@@ -289,6 +289,8 @@ class WatchLine:
             self.doing = "pass: replaying into the database"
         elif event.event == "replayed":
             written = f"{event.written} row(s) written"
+            if event.kept:  # never silent: a detected fault kept the earlier rows
+                written += f", {len(event.kept)} answer(s) that cannot be true kept out"
             self.last = f"{self.last}, {written}" if self.last else written
             self.doing = "pass: replayed"
         elif event.event == "blocked":

@@ -224,6 +224,7 @@ def render_sync(summary: SyncSummary) -> list[str]:
         lines.append(f"warnings: {summary.warnings} ({kinds})")
     else:
         lines.append("warnings: none")
+    lines.extend(f"kept: {message}" for message in summary.replay.kept)
     lines.extend(render_problems(fetched))
     lines.extend(f"note: {note}" for note in (*fetched.notes, *summary.notes))
     lines.append(
@@ -231,5 +232,11 @@ def render_sync(summary: SyncSummary) -> list[str]:
         f"replay {format_duration(summary.replay_s)})"
     )
     outcome = {0: "ok", 1: "FAILED: some requests failed", 3: "STOPPED: live-session block"}
-    lines.append(f"status: {outcome.get(summary.exit_code, str(summary.exit_code))}")
+    status = outcome.get(summary.exit_code, str(summary.exit_code))
+    if summary.replay.kept:  # never "ok" silently: a detected fault changed no data, and says so
+        status += (
+            f", WARNING: {len(summary.replay.kept)} answer(s) that cannot be true kept out "
+            "(the earlier rows stay; see kept above)"
+        )
+    lines.append(f"status: {status}")
     return lines

@@ -94,6 +94,8 @@ class Replayed(_Event, frozen=True, kw_only=True):
     snapshots: int
     written: int
     tables: dict[str, TableWrites]  # only the tables with a write
+    #: answers that cannot be true, each named, whose units kept their earlier rows (only when there are)
+    kept: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Done(_Event, frozen=True, kw_only=True):

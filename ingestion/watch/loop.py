@@ -246,6 +246,7 @@ class _Watcher:
                     for name, c in replayed.tables.items()
                     if c.inserted or c.updated or c.removed
                 },
+                kept=replayed.kept or msgspec.UNSET,
             ))
         if failed:
             return 1

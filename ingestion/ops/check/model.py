@@ -96,6 +96,9 @@ class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
     rounds: int
     sessions: int  # classified sessions looked at (Q, SQ, S, R)
     findings: tuple[Finding, ...] = ()
+    #: the store's known gaps (answers that cannot be true, asked again on a back-off), one line each: shown,
+    #: not findings (the database keeps the earlier rows)
+    gaps: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
+import msgspec
 import psycopg
 
 from ingestion.errors import NotMigrated, UsageError
-from ingestion.fetch import FIRST_SEASON
+from ingestion.fetch import FIRST_SEASON, known_gaps, render_gap
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
@@ -124,10 +125,16 @@ def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int 
 
 
 def check_database(
-    conn: Conn, season: int | None = None, base_url: str = PUBLIC_BASE_URL, *, store: Store | None = None
+    conn: Conn,
+    season: int | None = None,
+    base_url: str = PUBLIC_BASE_URL,
+    *,
+    store: Store | None = None,
+    now: datetime | None = None,
 ) -> CheckReport:
     """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
-    snapshot (the store's latest answers; a store folder that does not exist names none).
+    snapshot (the store's latest answers; a store folder that does not exist names none) and list the
+    store's known gaps as of ``now`` (default: the current time).
 
     A ``season`` OpenF1 has no data for, or that has no round in the database, is a :class:`UsageError`
     (exit 2, as fetch refuses it): "no finding" would vouch for rounds never checked."""
@@ -142,4 +149,7 @@ def check_database(
     report = check(rounds, base_url)
     if store is not None and store.root.is_dir():
         report = with_snapshots(report, store.latest())
+        gaps = known_gaps(store, now or datetime.now(UTC))
+        shown = [gap for gap in gaps if season is None or gap.field != "year" or gap.value == str(season)]
+        report = msgspec.structs.replace(report, gaps=tuple(render_gap(gap) for gap in shown))
     return report

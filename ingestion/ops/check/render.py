@@ -46,6 +46,8 @@ def render_check(report: CheckReport, width: int | None = None) -> list[str]:
                 when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 stored = short_key(f.snapshot.request)
                 lines += _wrap(f"      snapshot  {stored} received {when}", detail, width)
+    for gap in report.gaps:
+        lines += _wrap(f"gap: {gap}", "  ", width)
     lines += summary_lines(report, width)
     return lines
 
@@ -83,4 +85,5 @@ def report_json(report: CheckReport) -> dict[str, object]:
         "sessions": report.sessions,
         "counts": report.counts(),
         "findings": msgspec.to_builtins(report.findings),
+        "gaps": list(report.gaps),
     }
