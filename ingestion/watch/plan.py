@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from ingestion.fetch import load_seasons
 from ingestion.fetch.plan import session_end
+from ingestion.fetch.run import stored_state
 from ingestion.instant import format_duration
 from ingestion.store import Event, Store
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
@@ -21,7 +22,8 @@ def store_schedule(
     latest = store.latest()
     years = [y for y in (now.year - 1, now.year)]
     seasons = load_seasons(store, latest, years)
-    return schedule(seasons, latest, options, now, blocked_until=blocked_until), latest
+    stored = stored_state(store, latest)
+    return schedule(seasons, latest, options, now, blocked_until=blocked_until, stored=stored), latest
 
 
 def iso(value: datetime) -> str:

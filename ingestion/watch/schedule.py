@@ -47,6 +47,7 @@ from ingestion.fetch.plan import (
     PlannedRequest,
     Reason,
     Season,
+    Stored,
     meeting_ends,
     meeting_request,
     plan_meetings,
@@ -317,12 +318,14 @@ def schedule(
     now: datetime,
     *,
     blocked_until: datetime | None = None,
+    stored: Stored | None = None,
 ) -> Schedule:
     """What is due at ``now`` and when to wake next (see the module doc for the rules).
 
     ``seasons``: the stored calendar (at least the watched years, see :func:`watched_years`; missing years
     are empty seasons). ``latest``: the latest event of every request. ``blocked_until``: a live 401 was met,
-    ask nothing before then.
+    ask nothing before then. ``stored``: what fetch knows beyond ``latest`` (the known gaps: a gap whose
+    back-off is over is due, asked alone, as fetch plans it).
     """
     now = as_utc(now)
     years = tuple(watched_years(seasons, now))
@@ -366,12 +369,16 @@ def schedule(
                      event, planned)
 
     # Per meeting: what fetch would still ask (nothing for settled meetings), by meeting.
-    fetch_plan = plan_meetings(latest, watched, FetchOptions(years=years, results=options.results), now)
+    fetch_plan = plan_meetings(
+        latest, watched, FetchOptions(years=years, results=options.results), now, stored
+    )
     unsettled: dict[int, list[PlannedRequest]] = {}
     for item in fetch_plan:
         if item.is_batch:  # settled meetings fetch asks in one request: due as fetch plans it
             why = "settled since" if item.reason == "stale" else "missing"
             due.append(Due(planned=item, why=why, step=now))
+        elif item.reason == "empty":  # a known gap whose back-off is over (fetch's rule): due, alone
+            due.append(Due(planned=item, why="gap: its back-off is over", step=now))
         elif item.meeting_key is not None:
             unsettled.setdefault(item.meeting_key, []).append(item)
     ends = meeting_ends(watched)
