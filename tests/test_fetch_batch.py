@@ -191,3 +191,19 @@ def test_fetch_batch_short_of_one_meeting_is_stored_and_that_meeting_asked_alone
     later = fetch(_settings(server, store), _options(), wall + timedelta(hours=2))
     assert server.stats.requests == [("GET", "/v1/drivers?meeting_key=1240")]
     assert later.requests == later.http_requests == 1
+
+
+def test_fetch_batch_with_rows_of_a_middle_meeting_alone_is_gaps_not_a_server_without_or(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 21: "this server does not OR" is decided only from what such a server does, rows for the LAST
+    key's meeting alone. A batch answered with one middle meeting's rows (1240: the others lost upstream) is
+    stored, and each other meeting is a gap asked alone (twice); no fallback, the other batches stay."""
+    tables = {k: list(v) for k, v in load_rows([world_dir / "2024"]).tables.items()}
+    tables["drivers"] = [r for r in tables["drivers"] if r.get("meeting_key") == 1240]
+    server = openf1_server(dataset=Dataset.of(tables))
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert not summary.fallback and summary.exit_code == 0
+    assert summary.http_requests == server.stats.gets == 2 + 3 + 24 * 2
+    assert not [n for n in summary.notes if "does not OR" in n]
+    assert len(summary.gaps) == 24

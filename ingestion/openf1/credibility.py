@@ -119,6 +119,11 @@ def cannot_be_true(unit: Unit, evidence: Evidence, now: datetime) -> str | None:
     return None
 
 
+def _integral(value: object) -> object:
+    """``1229.0`` as 1229 (OpenF1's numbers may come as floats; the key is the same)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 @lru_cache(maxsize=16)
 def _row_type(field: str) -> Any:
     return msgspec.defstruct("Keyed", [(field, Any, None)])
@@ -134,7 +139,7 @@ def units_with_rows(event: Event, body: bytes) -> frozenset[Unit]:
     if len(units) == 1:
         return frozenset(units)
     field = units[0].field
-    present = {unit_value(getattr(row, field)) for row in read.rows}
+    present = {unit_value(_integral(getattr(row, field))) for row in read.rows}
     return frozenset(u for u in units if u.value in present)
 
 

@@ -1,0 +1,71 @@
+"""The one rule for answers that cannot be true (ingestion/openf1/credibility.py), on real 2024 sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ingestion.fetch.plan import decode_meetings, decode_sessions
+from ingestion.openf1.credibility import Evidence, cannot_be_true, units_with_rows
+from ingestion.openf1.wire import Meeting, Session
+from ingestion.store import Event, address_of
+from ingestion.store.coverage import Unit
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world(world_dir: Path) -> tuple[list[Meeting], list[Session]]:
+    root = world_dir / "2024"
+    return (
+        list(decode_meetings((root / "meetings.json").read_bytes())),
+        list(decode_sessions((root / "sessions.json").read_bytes())),
+    )
+
+
+def test_cannot_be_true_year_lists_and_meetings(world: tuple[list[Meeting], list[Session]]) -> None:
+    """An empty sessions list while the year's meetings have started, an empty meetings list while its
+    sessions are known, a meeting's drivers after a session ended, results after a qualifying or race,
+    a grid after a race, anything that had rows: cannot be true. Testing's results and grid, a year nobody
+    has listed yet, a meeting before its first session ended: can be."""
+    meetings, sessions = world
+    testing = tuple(s for s in sessions if s.meeting_key == 1228)
+    bahrain = tuple(s for s in sessions if s.meeting_key == 1229)
+    year = "2024"
+    assert cannot_be_true(Unit("sessions", "year", year), Evidence(meetings=tuple(meetings)), NOW)
+    assert cannot_be_true(Unit("meetings", "year", year), Evidence(sessions=tuple(sessions)), NOW)
+    assert cannot_be_true(Unit("sessions", "year", year), Evidence(), NOW) is None
+    early = datetime(2023, 12, 1, tzinfo=UTC)  # before 2024's first meeting started
+    assert cannot_be_true(Unit("sessions", "year", year), Evidence(meetings=tuple(meetings)), early) is None
+    for endpoint in ("drivers", "session_result", "starting_grid"):
+        unit = Unit(endpoint, "meeting_key", "1229")
+        assert cannot_be_true(unit, Evidence(sessions=bahrain), NOW)
+        first_end = min(s.date_end for s in bahrain if s.date_end is not None)
+        assert cannot_be_true(unit, Evidence(sessions=bahrain), first_end - timedelta(minutes=1)) is None
+    assert cannot_be_true(Unit("drivers", "meeting_key", "1228"), Evidence(sessions=testing), NOW)
+    for endpoint in ("session_result", "starting_grid"):
+        assert cannot_be_true(Unit(endpoint, "meeting_key", "1228"), Evidence(sessions=testing), NOW) is None
+        assert cannot_be_true(Unit(endpoint, "meeting_key", "1228"), Evidence(had_rows=True), NOW)
+    assert cannot_be_true(Unit("laps", "session_key", "9472"), Evidence(had_rows=True), NOW)
+    assert cannot_be_true(Unit("laps", "session_key", "9472"), Evidence(), NOW) is None
+
+
+def test_units_with_rows_of_a_batch_are_its_meetings_with_rows() -> None:
+    """A batch holds rows for the meetings its rows name; a single request for its unit when it has any
+    row; "No results found." for none."""
+    body = b'[{"meeting_key":1229,"session_key":1},{"meeting_key":1231.0,"session_key":2}]'
+
+    def event(query: str, data: bytes, status: int = 200) -> Event:
+        return Event(
+            run="r", seq=0, endpoint="drivers", query=query, url="u", status=status, received_at=NOW,
+            address=address_of(data), size=len(data),
+        )
+
+    batch = event("meeting_key=1229&meeting_key=1230&meeting_key=1231", body)
+    unit = {key: Unit("drivers", "meeting_key", key) for key in ("1229", "1231")}
+    assert units_with_rows(batch, body) == {unit["1229"], unit["1231"]}
+    assert units_with_rows(event("meeting_key=1229", body), body) == {unit["1229"]}
+    empty = b'{"detail":"No results found."}'
+    assert units_with_rows(event("meeting_key=1229", empty, 404), empty) == frozenset()
