@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from campaign import FULL
+from naming_support import NAMINGS
 from server_fixtures import client_settings
 
 from ingestion.db import connect
@@ -45,8 +46,16 @@ def _options(**changes: object) -> FetchOptions:
     return msgspec.structs.replace(FetchOptions(years=(2024,), retry=FAST, revalidate_days=30), **changes)
 
 
+#: every attack on both database layouts (ours, the app's); the sample: two of them, one on each
+CASES = (
+    [(drop, key, naming) for drop, key in ATTACKS for naming in NAMINGS]
+    if FULL
+    else [(*ATTACKS[0], "snake"), (*ATTACKS[1], "ef")]
+)
+
+
 @pytest.mark.reliability("false empties (issue 21)")
-@pytest.mark.parametrize(("drop", "key"), ATTACKS if FULL else ATTACKS[:2])
+@pytest.mark.parametrize(("drop", "key", "schema_naming"), CASES, indirect=["schema_naming"])
 def test_false_empty_never_removes_a_row(
     openf1_server: ServerFactory, world_dir: Path, tmp_path: Path, db_url: str, drop: str, key: str
 ) -> None:
