@@ -335,8 +335,11 @@ def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
     """The store's known gaps (answers that cannot be true, :func:`ingestion.fetch.known_gaps`): ``warn``
     naming each (what, since when, next ask), ``ok`` when there is none. A gap changes no data: replay keeps
     the earlier rows, and fetch asks it again on its back-off."""
-    gaps = known_gaps(Store(settings.snapshot_dir), now or datetime.now(UTC),
-                      revalidate_days=settings.revalidate_days)
+    try:
+        gaps = known_gaps(Store(settings.snapshot_dir), now or datetime.now(UTC),
+                          revalidate_days=settings.revalidate_days)
+    except IngestionError as exc:  # a store that cannot be read: the snapshots check says why
+        return Check("gaps", "skip", f"not checked: {_first_line(exc)}")
     if not gaps:
         return Check("gaps", "ok", "no known gap (every answer that must have rows has them)")
     shown = "; ".join(render_gap(gap) for gap in gaps)
@@ -350,7 +353,7 @@ def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OP
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
     gaps = _guard("gaps", lambda: gaps_check(settings))
-    if gaps.status != "ok":
+    if gaps.status in ("warn", "fail"):
         checks.append(gaps)
     if (settings.snapshot_dir / STATE_FILE).exists():
         checks.append(_guard("watch", lambda: watch_check(settings)))
