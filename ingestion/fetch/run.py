@@ -106,18 +106,19 @@ def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
     can be true. A batch's body says which meetings it holds (read once per blob)."""
     planned = (event for event in latest.values() if event.endpoint in _PLANNED_ENDPOINTS)
     unreadable = frozenset(event.key for event in store.unanswered(planned))
-    present: dict[str, frozenset[Unit]] = {}
+    present: dict[tuple[str, str], frozenset[Unit]] = {}
 
     def rows(event: Event) -> frozenset[Unit]:
         units = units_of(event.endpoint, event.query)
         if len(units) == 1 or is_empty(event):
             return frozenset() if is_empty(event) else frozenset(units)
-        if event.address not in present:
+        known = (event.address, event.query)  # a batch: its body says which meetings it holds
+        if known not in present:
             try:
-                present[event.address] = units_with_rows(event, store.read_event(event))
+                present[known] = units_with_rows(event, store.read_event(event))
             except (BlobMissing, BlobCorrupt, BlobMismatch):
-                present[event.address] = frozenset(units)  # unreadable: asked again as such
-        return present[event.address]
+                present[known] = frozenset(units)  # unreadable: asked again as such
+        return present[known]
 
     history: dict[Unit, list[Event]] = {}
     for event in store.events():
