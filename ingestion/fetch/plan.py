@@ -31,8 +31,8 @@ An answer holding no rows for a unit settles it only when it can be true
 drivers, one with an ended qualifying or race has results, one with an ended race has a starting grid; a
 year list with sessions or meetings known has rows; nothing that had rows loses them all). One that cannot
 be true is a *gap*: never settled, asked again alone (reason ``empty``) on a back-off across runs
-(:data:`GAP_BACKOFF`, then every ``revalidate_days``; :attr:`Plan.gaps`). A request whose stored blob is missing,
-corrupt or does not match its event is *unreadable* and asked again.
+(:data:`GAP_BACKOFF`, then every ``revalidate_days``; :attr:`Plan.gaps`). A request whose stored blob is
+missing, corrupt or does not match its event is *unreadable* and asked again.
 
 **Revalidation.** OpenF1 corrects results long after a race (a disqualification a year later). With
 ``revalidate``, every settled answer of the years asked for is asked again (batched: 2 year lists + at most
