@@ -6,10 +6,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_replay_support import AS_OF, FETCHED, body_of, snapshots, world_rows
 
 from ingestion.fetch.plan import decode_meetings, decode_sessions
 from ingestion.openf1.credibility import Evidence, cannot_be_true, units_with_rows
 from ingestion.openf1.wire import Meeting, Session
+from ingestion.replay.decoded import CANNOT_BE_TRUE, decode_snapshots
 from ingestion.store import Event, address_of
 from ingestion.store.coverage import Unit
 
@@ -69,3 +73,30 @@ def test_units_with_rows_of_a_batch_are_its_meetings_with_rows() -> None:
     assert units_with_rows(event("meeting_key=1229", body), body) == {unit["1229"]}
     empty = b'{"detail":"No results found."}'
     assert units_with_rows(event("meeting_key=1229", empty, 404), empty) == frozenset()
+
+
+_DRIVERS_1229 = tuple(r for r in world_rows(2024, "drivers") if r["meeting_key"] == 1229)
+_LISTS = [(f"/v1/{e}?year=2024", *body_of(world_rows(2024, e))) for e in ("meetings", "sessions")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 20)), min_size=1, max_size=6))
+def test_decoded_rows_of_a_unit_are_its_latest_answer_with_rows(history: list[int | None]) -> None:
+    """Whatever the order of answers with rows (the first N of Bahrain's driver rows) and "No results
+    found." for drivers?meeting_key=1229 (whose sessions ended), replay decodes exactly the rows of the
+    latest answer with rows (none if there is none), never fewer; an empty latest answer is warned about
+    once, naming it."""
+    answers = snapshots(_LISTS)
+    for day, count in enumerate(history, start=1):
+        rows = _DRIVERS_1229[:count] if count else ()
+        answers += snapshots(
+            [("/v1/drivers?meeting_key=1229", *body_of(rows))], FETCHED + timedelta(days=day), f"r{day}"
+        )
+    decoded, warnings = decode_snapshots(answers, results=False, as_of=AS_OF)
+    with_rows = [count for count in history if count]
+    shown = _DRIVERS_1229[: with_rows[-1]] if with_rows else ()
+    expected = {(r["session_key"], r["driver_number"]) for r in shown}
+    assert set(decoded.drivers) == expected
+    kept = [w for w in warnings if w.kind == CANNOT_BE_TRUE]
+    assert len(kept) == (1 if history[-1] is None else 0)
+    assert all(w.request == "drivers?meeting_key=1229" for w in kept)
