@@ -100,3 +100,22 @@ def test_decoded_rows_of_a_unit_are_its_latest_answer_with_rows(history: list[in
     kept = [w for w in warnings if w.kind == CANNOT_BE_TRUE]
     assert len(kept) == (1 if history[-1] is None else 0)
     assert all(w.request == "drivers?meeting_key=1229" for w in kept)
+
+
+def test_serve_drop_parses_and_leaves_the_meetings_rows_out() -> None:
+    """`ingest serve --drop ENDPOINT:KEYS` (or `:all`) leaves those meetings' rows out of that endpoint's
+    answers (404 when none is left); anything else is a usage error naming the syntax."""
+    from ingestion.server import Dataset, Drop, FaultSyntaxError
+    from ingestion.server._answers import answer_get
+
+    rows = [{"meeting_key": 1, "session_key": 10}, {"meeting_key": 2, "session_key": 20}]
+    data = Dataset.of({"drivers": rows, "sessions": rows})
+    drop = Drop.parse("drivers:1")
+    assert (drop.endpoint, drop.meetings, str(drop)) == ("drivers", frozenset({1}), "drivers:1")
+    assert answer_get(data, "drivers", "", drops=(drop,)).body == b'[{"meeting_key":2,"session_key":20}]'
+    assert answer_get(data, "sessions", "", drops=(drop,)).status == 200
+    assert answer_get(data, "drivers", "meeting_key=1", drops=(drop,)).status == 404
+    assert answer_get(data, "sessions", "", drops=(Drop.parse("sessions:all"),)).status == 404
+    for bad in ("drivers", "drivers:", "drivers:x", ":1"):
+        with pytest.raises(FaultSyntaxError, match="--drop"):
+            Drop.parse(bad)

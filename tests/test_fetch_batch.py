@@ -207,3 +207,19 @@ def test_fetch_batch_with_rows_of_a_middle_meeting_alone_is_gaps_not_a_server_wi
     assert summary.http_requests == server.stats.gets == 2 + 3 + 24 * 2
     assert not [n for n in summary.notes if "does not OR" in n]
     assert len(summary.gaps) == 24
+
+
+def test_fetch_batch_with_no_rows_at_all_is_asked_again_whole_then_every_meeting_is_a_gap(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path
+) -> None:
+    """A batch answered "No results found." for every meeting (a false empty of the whole batch, as under
+    load; not the signature of a server without OR): asked again as the batch (3 times in all), then stored;
+    each of its meetings is a known gap, asked alone later on its back-off, none now."""
+    server = openf1_server(rows=[world_dir / "2024"], drops=["drivers:all"])
+    summary = fetch(_settings(server, tmp_path / "store"), _options(), NOW)
+    assert not summary.fallback and summary.exit_code == 0
+    drivers = [path for _, path in server.stats.requests if path.startswith("/v1/drivers")]
+    assert len(drivers) == 3 and len(set(drivers)) == 1
+    assert summary.http_requests == 2 + 3 + 2
+    assert len(summary.gaps) == 25
+    assert any("without rows for any of them, 3 time(s): stored" in note for note in summary.notes)

@@ -225,3 +225,26 @@ def test_schedule_corrections_follow_the_race_then_stop() -> None:
     ]
     assert len(result) == 5 + len(CORRECTIONS) + 1  # FP1, FP2, FP3, qualifying, race; corrections; settled
     assert asked["drivers?meeting_key=1252"][-1] == end + SETTLE + timedelta(minutes=1)
+
+
+def test_schedule_a_known_gap_of_a_settled_meeting_is_due_alone_after_its_back_off() -> None:
+    """Issue 21: a settled meeting whose drivers answer is "No results found." although its sessions ended
+    (a gap) is due alone once fetch's back-off is over (1 h after the run that got it), never before; the
+    other meetings stay settled."""
+    from ingestion.fetch.plan import Rowless, Stored
+    from ingestion.store.coverage import units_of
+
+    season = SEASONS[2024]
+    received = datetime(2024, 11, 4, 9, tzinfo=UTC)  # a quiet Monday; Bahrain (1229) long settled
+    latest = {r.key: _event(r, received) for r in _requests(season)}
+    gap = meeting_request("drivers", 1229)
+    empty = Event(
+        run="20241104T090000Z-000001", seq=0, endpoint="drivers", query=gap.query, url=f"/v1/{gap.key}",
+        status=404, received_at=received, address="1" * 64, size=30,
+    )
+    latest[gap.key] = empty
+    stored = Stored(rowless={units_of("drivers", gap.query)[0]: Rowless((empty,), had_rows=True)})
+    before = schedule([season], latest, WatchOptions(), received + timedelta(minutes=59), stored=stored)
+    assert [d.key for d in before.due if d.planned.phase == 2] == []
+    after = schedule([season], latest, WatchOptions(), received + timedelta(hours=1), stored=stored)
+    assert [(d.key, d.planned.reason) for d in after.due if d.planned.phase == 2] == [(gap.key, "empty")]
