@@ -241,7 +241,8 @@ def watch_words(event: WatchEvent) -> list[str]:
         lines = [f"{when} replayed {event.snapshots} snapshot(s): {event.written} row(s) written"]
         writes = event.tables.items()
         tables = ", ".join(f"{name} +{c.inserted} ~{c.updated} -{c.removed}" for name, c in writes)
-        return lines + ([f"  {tables}"] if tables else [])
+        kept = [f"  kept: {message}" for message in event.kept or ()]  # never silent: the earlier rows stay
+        return lines + ([f"  {tables}"] if tables else []) + kept
     if event.event == "sleep":
         retry = f", {event.failures} failed pass(es)" if event.failures else ""
         return [

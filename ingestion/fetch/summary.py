@@ -166,7 +166,10 @@ def render_summary(summary: FetchSummary) -> list[str]:
         lines.extend(f"note: {note}" for note in summary.notes)
         return lines
     if summary.planned == 0 and summary.http_requests == 0:  # a settled store: one line, not five of zeros
-        lines.append(f"fetch {years}: nothing to ask, every request is stored and settled")
+        lines.append(
+            f"fetch {years}: nothing to ask, every request is stored and settled"
+            + (" (or a known gap, not due yet)" if summary.gaps else "")
+        )
         lines.extend(f"  {line}" for line in render_problems(summary))
         lines.extend(f"  note: {note}" for note in summary.notes)
         return lines
