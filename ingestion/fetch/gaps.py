@@ -31,5 +31,6 @@ def known_gaps(store: Store, now: datetime, *, revalidate_days: int | None = REV
         return []
     options = FetchOptions(years=tuple(years), revalidate_days=revalidate_days)
     seasons = load_seasons(store, latest, years)
-    gaps = plan(latest, seasons, options, as_utc(now), stored_state(store, latest)).gaps
+    # read-only: no blob is checked for planning (nor its cache written); the gaps are all that is wanted
+    gaps = plan(latest, seasons, options, as_utc(now), stored_state(store, latest, check_blobs=False)).gaps
     return sorted(gaps, key=lambda g: (g.endpoint, g.field, int(g.value)))

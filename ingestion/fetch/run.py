@@ -100,12 +100,13 @@ def load_seasons(store: Store, latest: Mapping[str, Event], years: Sequence[int]
     return seasons
 
 
-def stored_state(store: Store, latest: Mapping[str, Event]) -> Stored:
-    """Which latest answers cannot be read back (asked again), and the units whose latest answers hold no
-    rows for them (with those answers, and whether an earlier one had rows): the plan judges whether that
-    can be true. A batch's body says which meetings it holds (read once per blob)."""
-    planned = (event for event in latest.values() if event.endpoint in _PLANNED_ENDPOINTS)
-    unreadable = frozenset(event.key for event in store.unanswered(planned))
+def stored_state(store: Store, latest: Mapping[str, Event], *, check_blobs: bool = True) -> Stored:
+    """Which latest answers cannot be read back (asked again; not looked for without ``check_blobs``), and
+    the units whose latest answers hold no rows for them (with those answers, and whether an earlier one
+    had rows): the plan judges whether that can be true. A batch's body says which meetings it holds (read
+    once per blob)."""
+    planned = [event for event in latest.values() if event.endpoint in _PLANNED_ENDPOINTS]
+    unreadable = frozenset(event.key for event in store.unanswered(planned)) if check_blobs else frozenset()
     present: dict[tuple[str, str], frozenset[Unit]] = {}
 
     def rows(event: Event) -> frozenset[Unit]:

@@ -22,7 +22,7 @@ def store_schedule(
     latest = store.latest()
     years = [y for y in (now.year - 1, now.year)]
     seasons = load_seasons(store, latest, years)
-    stored = stored_state(store, latest)
+    stored = stored_state(store, latest, check_blobs=False)  # the gaps; fetch checks blobs itself
     return schedule(seasons, latest, options, now, blocked_until=blocked_until, stored=stored), latest
 
 
