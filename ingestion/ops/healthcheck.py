@@ -344,7 +344,7 @@ def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
         return Check("gaps", "ok", "no known gap (every answer that must have rows has them)")
     shown = "; ".join(render_gap(gap) for gap in gaps)
     return Check("gaps", "warn", f"{len(gaps)} known gap(s): {shown}",
-                 fix="nothing to do: `ingest fetch` asks each again at its next ask (--refresh: now)")
+                 fix="nothing to do: `ingest fetch` asks each again at its next ask")
 
 
 def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
