@@ -20,6 +20,10 @@ from ingestion.errors import ConfigError
 from ingestion.masking import mask_url
 
 DEFAULT_BASE_URL = "https://api.openf1.org/v1"
+#: Where f1db's releases are asked (GitHub's REST API for the f1db/f1db repository).
+DEFAULT_F1DB_URL = "https://api.github.com/repos/f1db/f1db"
+#: Every source there is, in the order a command that uses several runs them.
+ALL_SOURCES = ("openf1", "f1db")
 
 #: The source checkout's root, for its tests and tools only: never a default (installed, this is the parent
 #: of site-packages).
@@ -42,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_minute: int = FREE_TIER[1]
     database_schema: str = "auto"  # DATABASE_SCHEMA: auto | snake | ef (see ingestion.db.naming)
     revalidate_days: int | None = 30  # REVALIDATE_DAYS; 0 in the environment: never by itself
+    f1db_url: str = DEFAULT_F1DB_URL  # F1DB_URL: GitHub's API for f1db/f1db, or `ingest serve --f1db`
+    github_token: str | None = None  # GITHUB_TOKEN: 5,000 API requests an hour instead of 60
+    sources: tuple[str, ...] = ALL_SOURCES  # SOURCES: what fetch, sync, bulk and watch use
 
     @property
     def credentials(self) -> tuple[str, str] | None:
@@ -67,6 +74,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "OPENF1_RATE_PER_MINUTE": str(self.rate_per_minute),
             "DATABASE_SCHEMA": self.database_schema,
             "REVALIDATE_DAYS": str(self.revalidate_days or 0),
+            "F1DB_URL": mask_url(self.f1db_url),
+            "GITHUB_TOKEN": "***" if self.github_token else "(none: 60 API requests an hour)",
+            "SOURCES": ",".join(self.sources),
         }
 
 
@@ -142,7 +152,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             "is set but empty: unset it to use the embedded PostgreSQL, or give a postgresql:// URL",
         )
     if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("DATABASE_URL", "must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
+        raise ConfigError(
+            "DATABASE_URL", "must start with postgresql:// (e.g. postgresql://user@host:5432/db)"
+        )
 
     base_url = (get("OPENF1_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -181,6 +193,12 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             problem = f"must be a whole number of days (0: never), got {revalidate_raw!r}"
             raise ConfigError("REVALIDATE_DAYS", problem)
 
+    f1db_url = (get("F1DB_URL") or DEFAULT_F1DB_URL).rstrip("/")
+    if not f1db_url.startswith(("http://", "https://")):
+        raise ConfigError("F1DB_URL", f"must be an http(s) URL, got {mask_url(f1db_url)!r}")
+    sources_raw = get("SOURCES")
+    sources = parse_sources(sources_raw, "SOURCES") if sources_raw is not None else ALL_SOURCES
+
     snapshot_raw = get("SNAPSHOT_DIR")
     snapshot_dir = _path(snapshot_raw or "snapshots", cwd)  # relative to the working directory
     pgdata_raw = get("EMBEDDED_PGDATA")
@@ -197,7 +215,23 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         rate_per_minute=per_minute,
         database_schema=schema,
         revalidate_days=revalidate_days or None,
+        f1db_url=f1db_url,
+        github_token=get("GITHUB_TOKEN"),
+        sources=sources,
     )
+
+
+def parse_sources(raw: str, name: str = "--source") -> tuple[str, ...]:
+    """``openf1``, ``f1db``, ``openf1,f1db`` or ``all`` as the sources, in :data:`ALL_SOURCES`' order;
+    :class:`ConfigError` for anything else (an empty list included)."""
+    wanted = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    if "all" in wanted:
+        wanted = set(ALL_SOURCES) | (wanted - {"all"})
+    unknown = sorted(wanted - set(ALL_SOURCES))
+    if unknown or not wanted:
+        got = ", ".join(unknown) if unknown else "nothing"
+        raise ConfigError(name, f"names the sources openf1, f1db (or all), got {got}")
+    return tuple(source for source in ALL_SOURCES if source in wanted)
 
 
 SCHEMA_SETTINGS = ("auto", "snake", "ef")

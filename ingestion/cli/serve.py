@@ -103,14 +103,35 @@ def serve_command(
                      help="Serve ENDPOINT without these meetings' rows (a gap, as OpenF1 has them): "
                      "drivers:1250,1251,1252, or sessions:all; repeatable."),
     ] = None,
+    f1db: Annotated[
+        Path | None,
+        typer.Option(
+            "--f1db",
+            metavar="DIR",
+            file_okay=False,
+            help="A folder of f1db release archives (f1db-YYYY.R.P.tar.gz): also answer GitHub's "
+            "release endpoints for them (releases/latest, releases/tags/TAG, tarball/TAG). "
+            "Data from f1db (CC BY 4.0).",
+        ),
+    ] = None,
+    f1db_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--f1db-limit",
+            metavar="N",
+            help="With --f1db: answer N API requests, then GitHub's 403 with x-ratelimit-remaining: 0.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
 ) -> None:
     """Serve OpenF1's API (GET /v1/ENDPOINT?filters) from rows on disk or a snapshot store, until Ctrl-C.
 
     Answers like OpenF1: same filters, 404 {"detail":"No results found."} when nothing matches,
-    429 "Rate exceeded" over the limits. Point OPENF1_BASE_URL at the printed URL.
+    429 "Rate exceeded" over the limits. Point OPENF1_BASE_URL at the printed URL. With --f1db, also
+    GitHub's f1db release endpoints from a folder of archives: point F1DB_URL at the printed URL.
+    Data from f1db (CC BY 4.0).
 
-    Example: ingest serve --rows ../shared/openf1/world/2024 --port 8000
+    Example: ingest serve --rows ../shared/openf1/world/2024 --f1db ../shared/f1db --port 8000
     """
     config = ServerConfig(
         host=host,
@@ -127,6 +148,7 @@ def serve_command(
         live_block=live_block,
         or_repeated=not no_or,
         drops=tuple(_drop(text) for text in drop or ()),
+        f1db_limit=f1db_limit,
     )
     stats = serve(
         list(rows or ()),
@@ -134,6 +156,7 @@ def serve_command(
         config,
         as_of=parse_optional(as_of, option="--as-of"),
         now_is=parse_optional(now_is, option="--now-is"),
+        f1db=f1db,
         announce=typer.echo,
         log=None if quiet else sys.stderr,
     )

@@ -23,6 +23,7 @@ from ingestion.server._control import (
     SlidingWindowLimiter,
     TokenBook,
 )
+from ingestion.server._f1db import F1dbFolder
 from ingestion.server._http import (
     LIVE_SESSION_DETAIL,
     NO_RESULTS_BODY,
@@ -45,6 +46,7 @@ __all__ = [
     "RATE_EXCEEDED",
     "Dataset",
     "Drop",
+    "F1dbFolder",
     "Fault",
     "FaultKind",
     "FaultSyntaxError",

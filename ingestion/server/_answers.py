@@ -95,6 +95,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     or_repeated: bool = True
     #: endpoints served without some meetings' rows (``--drop drivers:1250,1251``): gaps, for tests
     drops: tuple[Drop, ...] = ()
+    #: ``--f1db-limit``: GitHub API requests answered before every one is a 403 rate limit (None: no limit)
+    f1db_limit: int | None = None
 
     def __post_init__(self) -> None:
         if (self.token_user is None) != (self.token_password is None):
@@ -117,6 +119,8 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
         ):
             if not (rate == 0 or low <= rate <= high):
                 raise UsageError(f"{name} must be 0 (no limit) or from {low:.6g} to {high:g}, got {rate:g}")
+        if self.f1db_limit is not None and self.f1db_limit < 0:
+            raise UsageError(f"--f1db-limit must be 0 or more, got {self.f1db_limit}")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port must be 0..65535, got {self.port}")
 
@@ -132,7 +136,8 @@ class RequestRecord(msgspec.Struct, frozen=True):
     path: str  # path and query, as sent: "/v1/drivers?session_key=9472"
     status: int
     fault: str | None = None  # the injected fault's kind, if any
-    tier: str = "free"  # "free" or "paid"
+    tier: str = "free"  # "free" or "paid"; "f1db-api" or "f1db-download" for f1db's paths
+    bearer: bool = False  # an f1db request that came with "Authorization: Bearer ..." (GITHUB_TOKEN)
 
 
 class ServerStats(msgspec.Struct, frozen=True):
@@ -167,11 +172,21 @@ class ServerStats(msgspec.Struct, frozen=True):
     def faults(self) -> int:
         return sum(1 for r in self.records if r.fault is not None)
 
+    @property
+    def f1db_api(self) -> int:
+        """GitHub API requests answered for f1db (releases, tarball redirects; archive downloads are not)."""
+        return sum(1 for r in self.records if r.tier == "f1db-api")
+
+    @property
+    def f1db_downloads(self) -> int:
+        return sum(1 for r in self.records if r.tier == "f1db-download")
+
 
 class Answer(msgspec.Struct):
     status: int
     body: bytes
     content_type: str = JSON
+    headers: dict[str, str] = msgspec.field(default_factory=dict)  # more headers: ETag, Location...
 
 
 def query_problem(query: str) -> str | None:

@@ -40,6 +40,7 @@ from ingestion.server._answers import (
 from ingestion.server._control import (
     FaultKind,
 )
+from ingestion.server._f1db import API_PREFIX, F1dbFolder, answer_f1db, is_api_path
 from ingestion.server._source import Dataset
 from ingestion.server._state import ServerState
 from ingestion.server._time import live_windows
@@ -82,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -105,6 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state = self.server.state
         started = time.perf_counter()
+        if state.f1db is not None and self._f1db(state, started):
+            return
         number = state.next_get()
         fault = state.faults.fault_for(number)
         try:
@@ -120,6 +125,39 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
         else:
             self._send(answer, truncate=fault == "truncated")
+
+    def _f1db(self, state: ServerState, started: float) -> bool:
+        """Answer an f1db path (GitHub's release endpoints, an archive) and say so; False: not f1db's."""
+        assert state.f1db is not None
+        path = urlsplit(self.path).path
+        api = is_api_path(path)
+        host = self.headers.get("Host") or f"{state.config.host}:{self.server.server_address[1]}"
+        with state.lock:
+            asked = state.f1db_api
+            if api:
+                state.f1db_api += 1
+        try:
+            answer = answer_f1db(
+                state.f1db,
+                path,
+                origin=f"http://{host}",
+                if_none_match=self.headers.get("If-None-Match"),
+                api_requests=asked,
+                limit=state.config.f1db_limit,
+                now=state.wall(),
+            )
+        except Exception:  # a bug must not drop the connection without an answer
+            answer = REPLACING["500"]
+        if answer is None:
+            if api:
+                with state.lock:
+                    state.f1db_api -= 1
+            return False
+        tier = "f1db-api" if api else "f1db-download"
+        record = RequestRecord("GET", self.path, answer.status, None, tier, self._bearer() is not None)
+        state.record(record, (time.perf_counter() - started) * 1000)
+        self._send(answer)
+        return True
 
     def _get(self, state: ServerState, fault: FaultKind | None) -> tuple[Answer | None, str]:
         """The answer to this GET and the tier it was served at; None: reset the connection instead."""
@@ -242,6 +280,7 @@ class RunningServer:
         self.url = f"http://{shown}:{self.port}"
         self.base_url = f"{self.url}/v1"
         self.token_url = f"{self.url}/token"
+        self.f1db_url = f"{self.url}{API_PREFIX}"  # F1DB_URL of a client (with --f1db)
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -324,15 +363,19 @@ def start_server(
     clock: Callable[[], float] = time.monotonic,
     log: IO[str] | None = None,
     wall: Callable[[], datetime] | None = None,
+    f1db: F1dbFolder | None = None,
 ) -> RunningServer:
     """Serve ``source`` like OpenF1 in a background thread and return at once.
 
     ``clock`` (seconds, monotonic) drives the rate limits and token expiry, so tests can move time by hand;
     ``log`` gets one line per request (``GET /v1/meetings?year=2024 200 1.3 ms``), none when None;
     ``wall`` (default: the real time) is the instant ``config.live_block`` compares with the sessions.
+    ``f1db``: also answer GitHub's release endpoints for f1db from that folder of archives
+    (:mod:`ingestion.server._f1db`; ``f1db_url`` is where).
     """
     config = config or ServerConfig()
     state = ServerState(source, config, clock, log, wall)
+    state.f1db = f1db
     try:
         server = _Server((config.host, config.port), state)
     except OSError as error:

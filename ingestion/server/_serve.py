@@ -12,6 +12,7 @@ from typing import IO
 
 from ingestion.errors import UsageError
 from ingestion.server._answers import ServerConfig, ServerStats
+from ingestion.server._f1db import F1dbFolder
 from ingestion.server._http import start_server
 from ingestion.server._source import Dataset, load_rows, load_store
 from ingestion.server._time import shift_dataset
@@ -24,7 +25,7 @@ def open_source(
 ) -> Dataset:
     """The rows of every ``--rows`` directory, then the ``--store``'s (as of ``as_of``), per endpoint."""
     if not rows and store is None:
-        raise UsageError("nothing to serve: give --rows DIR (repeatable) and/or --store DIR")
+        raise UsageError("nothing to serve: give --rows DIR (repeatable), --store DIR and/or --f1db DIR")
     dataset = load_rows(rows) if rows else Dataset()
     if store is not None:
         dataset = dataset.merged(load_store(store, as_of))
@@ -38,6 +39,7 @@ def serve(
     *,
     as_of: datetime | None = None,
     now_is: datetime | None = None,
+    f1db: Path | None = None,
     announce: Callable[[str], None],
     log: IO[str] | None,
 ) -> ServerStats:
@@ -45,9 +47,12 @@ def serve(
 
     ``announce`` gets the summary lines (rows per endpoint, limits) and then
     ``serving OpenF1 on http://HOST:PORT/v1``. ``now_is``: serve the rows moved in time so that this
-    instant of theirs is now (see :func:`ingestion.server._time.shift_dataset`).
+    instant of theirs is now (see :func:`ingestion.server._time.shift_dataset`). ``f1db``: a folder of
+    f1db archives, served as GitHub's release endpoints too (``serving f1db on ...``).
     """
-    dataset = open_source(rows, store, as_of)
+    folder = F1dbFolder(f1db) if f1db is not None else None
+    only_f1db = folder is not None and not rows and store is None
+    dataset = Dataset() if only_f1db else open_source(rows, store, as_of)
     if now_is is not None:
         delta = datetime.now(UTC) - now_is
         dataset = shift_dataset(dataset, delta)
@@ -56,7 +61,7 @@ def serve(
     counts = dataset.counts()
     summary = ", ".join(f"{name} {count}" for name, count in counts.items())
     announce(f"rows: {summary or 'none (every query answers 404)'}")
-    server = start_server(dataset, config, log=log)
+    server = start_server(dataset, config, log=log, f1db=folder)
     limits = f"limits {config.per_second:g}/s {config.per_minute:g}/min (0 = none)"
     if config.tokens_enabled:
         limits += f"; POST {server.token_url} -> {config.paid_per_second:g}/s {config.paid_per_minute:g}/min"
@@ -67,6 +72,12 @@ def serve(
     if config.drops:
         limits += "; --drop " + " ".join(str(d) for d in config.drops) + " (those meetings' rows left out)"
     announce(limits)
+    if folder is not None:
+        tags = ", ".join(release.tag for release in folder.releases()) or "none yet"
+        limit = config.f1db_limit
+        limit_text = "" if limit is None else f"; 403 rate limit after {limit} API request(s)"
+        announce(f"f1db releases: {tags}{limit_text}. Data from f1db (CC BY 4.0)")
+        announce(f"serving f1db on {server.f1db_url} (F1DB_URL)")
     announce(f"serving OpenF1 on {server.base_url}")
     in_main = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS} if in_main else {}

@@ -9,6 +9,7 @@ from typing import IO
 
 from ingestion.server._answers import Answer, RequestRecord, ServerConfig, answer_get
 from ingestion.server._control import FaultPlan, SlidingWindowLimiter, TokenBook
+from ingestion.server._f1db import F1dbFolder
 from ingestion.server._source import Dataset
 from ingestion.server._time import live_windows
 
@@ -44,6 +45,8 @@ class ServerState:
         self.paid: dict[str, SlidingWindowLimiter] = {}
         self.gets = 0
         self.records: list[RequestRecord] = []
+        self.f1db: F1dbFolder | None = None  # --f1db: GitHub's release endpoints from a folder of archives
+        self.f1db_api = 0  # f1db API requests seen (for --f1db-limit)
 
     def next_get(self) -> int:
         with self.lock:
