@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ingestion.cli.options import JsonOption, RecentOption, StoreOption, WaitOption, YearsOption, settings_for
+from ingestion.cli.options import (
+    JsonOption,
+    RecentOption,
+    SourceOption,
+    StoreOption,
+    WaitOption,
+    YearsOption,
+    settings_for,
+)
 from ingestion.cli.progress import ProgressLine, StageProgress
 from ingestion.cli.render import print_outcome
 from ingestion.config import load_settings
@@ -62,22 +70,29 @@ def sync_command(
     as_json: JsonOption = False,
     store: StoreOption = None,
     wait: WaitOption = None,
+    source: SourceOption = None,
 ) -> None:
-    """Fetch what is new from OpenF1, then replay the snapshot store into the racing tables.
+    """Fetch what is new from OpenF1 and f1db, then replay the snapshot store into the racing tables.
 
     With neither --year nor --recent: the current season. Ends with one summary (rows synced per table,
     requests, warnings, wall time). Exit codes: 0 ok, 1 some requests failed (what was stored is still
     replayed), 2 bad usage, 3 stopped by a live-session block (what was stored is still replayed).
 
+    The sources are SOURCES (default openf1,f1db) or --source: a season before 2023 asks OpenF1 nothing;
+    f1db's latest release holds every season since 1950. A source that cannot be reached is one line and
+    exit 1; the other's data still lands. Data from f1db (CC BY 4.0).
+
     Example: ingest sync --recent 3
     """
+    from ingestion.fetch.sources import chosen_sources
     from ingestion.ops.sync import SyncOptions, SyncUsageError, sync
 
     if as_of is not None and now is not None:
         raise SyncUsageError("--as-of and --now cannot be used together: --as-of pins the fetch's clock too")
     pinned = parse_optional(as_of, option="--as-of")
     settings = settings_for(store)
-    secrets = (settings.openf1_password,)
+    sources = chosen_sources(settings, source)
+    secrets = (settings.openf1_password, settings.github_token)
     line = ProgressLine(sys.stderr, secrets)
     stages = StageProgress(sys.stderr)  # the replay's stages, on a terminal, once it has run a second
 
@@ -88,7 +103,13 @@ def sync_command(
     try:
         summary = sync(
             settings,
-            SyncOptions(years=tuple(year or ()), recent_days=recent, results=not no_results, lock_wait=wait),
+            SyncOptions(
+                years=tuple(year or ()),
+                recent_days=recent,
+                results=not no_results,
+                lock_wait=wait,
+                sources=sources,
+            ),
             now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,
             progress=line,
@@ -103,7 +124,9 @@ def sync_command(
 
 
 def bulk_command(
-    all_years: Annotated[bool, typer.Option("--all", help="Every season from 2023 to now.")] = False,
+    all_years: Annotated[
+        bool, typer.Option("--all", help="Every season to now: from 1950 with f1db, else from 2023.")
+    ] = False,
     current: Annotated[bool, typer.Option("--current", help="The current season only (default).")] = False,
     start_year: Annotated[int | None, typer.Option("--start-year", help="First season of a range.")] = None,
     end_year: Annotated[
@@ -112,6 +135,7 @@ def bulk_command(
     no_results: _NoResults = False,
     retries: Annotated[int, typer.Option("--retries", help="Extra tries for a failing season.")] = 2,
     as_json: JsonOption = False,
+    source: SourceOption = None,
 ) -> None:
     """Sync season after season (fetch the year, then replay); a failing season is retried, then reported.
 
@@ -119,8 +143,13 @@ def bulk_command(
     status. Exit codes: 0 all synced, 1 a season failed, 2 bad usage, 3 a season was stopped by a
     live-session block (and none failed).
 
+    f1db (SOURCES, or --source) is asked once, before the seasons: its latest release holds every season
+    since 1950; a season before 2023 asks OpenF1 nothing. Data from f1db (CC BY 4.0).
+
     Example: ingest bulk --start-year 2023 --end-year 2024 --no-results
     """
+    from ingestion.fetch import FIRST_SEASON
+    from ingestion.fetch.sources import F1DB_FIRST_SEASON, chosen_sources
     from ingestion.ops.bulk_sync import (
         BulkEvent,
         BulkOptions,
@@ -130,11 +159,17 @@ def bulk_command(
         render_event,
     )
 
-    years = bulk_years(
-        all_years=all_years, current=current, start_year=start_year, end_year=end_year, now=datetime.now(UTC)
-    )
     settings = load_settings()
-    secrets = (settings.openf1_password,)
+    sources = chosen_sources(settings, source)
+    years = bulk_years(
+        all_years=all_years,
+        current=current,
+        start_year=start_year,
+        end_year=end_year,
+        now=datetime.now(UTC),
+        first=F1DB_FIRST_SEASON if "f1db" in sources else FIRST_SEASON,
+    )
+    secrets = (settings.openf1_password, settings.github_token)
     line = ProgressLine(sys.stderr, secrets)
 
     def on_event(event: BulkEvent) -> None:
@@ -143,7 +178,9 @@ def bulk_command(
 
     try:
         summary = bulk_sync(
-            settings, BulkOptions(years=years, results=not no_results, retries=retries), on_event=on_event,
+            settings,
+            BulkOptions(years=years, results=not no_results, retries=retries, sources=sources),
+            on_event=on_event,
             progress=line,
         )
     finally:

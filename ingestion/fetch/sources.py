@@ -21,6 +21,7 @@ from ingestion.fetch.options import FIRST_SEASON
 
 __all__ = [
     "CREDIT",
+    "F1DB_FIRST_SEASON",
     "SourceFailure",
     "chosen_sources",
     "fetch_f1db_part",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: The credit every command that uses f1db gives (its licence asks for it).
 CREDIT = "Data from f1db (CC BY 4.0)"
+#: f1db's first season: the first World Championship.
+F1DB_FIRST_SEASON = 1950
 
 
 class SourceFailure(msgspec.Struct, frozen=True, kw_only=True):

@@ -24,6 +24,8 @@ from ingestion.config import Settings
 from ingestion.db import connect, database_url
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FIRST_SEASON, ProgressCallback
+from ingestion.fetch.f1db import F1dbFetch
+from ingestion.fetch.sources import SourceFailure, fetch_f1db_part
 from ingestion.openf1.retry import RetryPolicy
 from ingestion.ops.counts import season_counts
 from ingestion.ops.sync import SyncOptions, check_database, sync
@@ -52,6 +54,9 @@ class BulkOptions(msgspec.Struct, frozen=True, kw_only=True):
     results: bool = True
     retries: int = 2  # extra tries for a failing season
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)  # per request, inside each try
+    #: the sources (None: the SOURCES setting). f1db is asked once, before the seasons (its release holds
+    #: them all); each season then asks OpenF1 alone (nothing before 2023) and replays.
+    sources: tuple[str, ...] | None = None
 
 
 class SeasonOutcome(msgspec.Struct, kw_only=True):
@@ -72,6 +77,8 @@ class BulkSummary(msgspec.Struct, kw_only=True):
     results: bool
     wall_s: float
     exit_code: int
+    f1db: F1dbFetch | None = None  # f1db's part, asked once before the seasons
+    failures: list[str] = msgspec.field(default_factory=list)  # a source that could not be asked
 
 
 class BulkEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,11 +97,12 @@ def bulk_years(
     start_year: int | None = None,
     end_year: int | None = None,
     now: datetime,
+    first: int = FIRST_SEASON,
 ) -> tuple[int, ...]:
     """The seasons chosen by ``--all``, ``--current`` or ``--start-year A --end-year B`` (pure).
 
-    ``--start-year`` alone runs to the current season; ``--end-year`` alone starts at 2023. Nothing
-    chosen means ``--current``.
+    ``--start-year`` alone runs to the current season; ``--end-year`` alone starts at ``first`` (2023,
+    OpenF1's first season; 1950 when f1db is a source). Nothing chosen means ``--current``.
     """
     ranged = start_year is not None or end_year is not None
     options = (("--all", all_years), ("--current", current), ("--start-year/--end-year", ranged))
@@ -103,13 +111,14 @@ def bulk_years(
         raise BulkUsageError(f"{' and '.join(chosen)} cannot be used together: choose one")
     this_year = now.year
     if all_years:
-        return tuple(range(FIRST_SEASON, this_year + 1))
+        return tuple(range(first, this_year + 1))
     if not ranged:
         return (this_year,)
-    start = FIRST_SEASON if start_year is None else start_year
+    start = first if start_year is None else start_year
     end = this_year if end_year is None else end_year
-    if start < FIRST_SEASON:
-        raise BulkUsageError(f"--start-year {start}: OpenF1 has data from {FIRST_SEASON} on")
+    if start < first:
+        source = "OpenF1 has" if first == FIRST_SEASON else "the sources have"
+        raise BulkUsageError(f"--start-year {start}: {source} data from {first} on")
     if end > this_year + 1:
         raise BulkUsageError(f"--end-year {end}: that season is not scheduled yet (now is {this_year})")
     if start > end:
@@ -158,6 +167,16 @@ def bulk_sync(
         if on_event is not None:
             on_event(event)
 
+    sources = options.sources if options.sources is not None else settings.sources
+    f1db: F1dbFetch | None = None
+    failures: list[str] = []
+    if "f1db" in sources:
+        part = fetch_f1db_part(settings)
+        if isinstance(part, SourceFailure):
+            failures.append(part.message)
+        else:
+            f1db = part
+    per_season = tuple(source for source in sources if source != "f1db")
     outcomes: list[SeasonOutcome] = []
     for year in options.years:
         outcome = SeasonOutcome(year=year, status="failed", attempts=0, requests=0)
@@ -167,7 +186,12 @@ def bulk_sync(
             try:
                 summary = sync(
                     settings,
-                    SyncOptions(year=year, results=options.results, retry=options.retry),
+                    SyncOptions(
+                        year=year,
+                        results=options.results,
+                        retry=options.retry,
+                        sources=per_season if year >= FIRST_SEASON else (),  # OpenF1 starts in 2023
+                    ),
                     now=now,
                     progress=progress,
                     database=url,
@@ -197,9 +221,16 @@ def bulk_sync(
         emit(BulkEvent(stage="done", year=year, attempt=outcome.attempts, message=outcome.status))
         outcomes.append(outcome)
     statuses = {o.status for o in outcomes}
-    code = 1 if "failed" in statuses else 3 if "blocked" in statuses else 0
+    code = 1 if "failed" in statuses or failures else 3 if "blocked" in statuses else 0
     wall_s = time.monotonic() - started
-    return BulkSummary(seasons=outcomes, results=options.results, wall_s=wall_s, exit_code=code)
+    return BulkSummary(
+        seasons=outcomes,
+        results=options.results,
+        wall_s=wall_s,
+        exit_code=code,
+        f1db=f1db,
+        failures=failures,
+    )
 
 
 def render_event(event: BulkEvent) -> str:
@@ -225,6 +256,9 @@ def render_bulk(summary: BulkSummary) -> list[str]:
     for s in summary.seasons:
         if s.error:
             lines.append(f"season {s.year} {s.status}: {s.error}")
+    if summary.f1db is not None:
+        lines.append(summary.f1db.render())
+    lines.extend(f"error: {failure}" for failure in summary.failures)
     ok = sum(1 for s in summary.seasons if s.status == "ok")
     lines.append(f"{ok} of {len(summary.seasons)} season(s) synced in {summary.wall_s:.1f} s")
     return lines

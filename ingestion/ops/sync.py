@@ -33,8 +33,10 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, require_schema
-from ingestion.errors import UsageError
+from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
+from ingestion.fetch.f1db import F1dbFetch
+from ingestion.fetch.sources import SourceFailure, fetch_f1db_part, openf1_years
 from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.retry import RetryPolicy
@@ -86,6 +88,8 @@ class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
     #: seconds to wait for another writer's store lock, and for another replay's lock (None: 10 each)
     lock_wait: float | None = None
     years: tuple[int, ...] = ()  # several seasons (`--year 2023 --year 2024`), with ``year`` or instead
+    #: the sources to fetch (None: the SOURCES setting); a season before 2023 asks OpenF1 nothing
+    sources: tuple[str, ...] | None = None
 
     def seasons(self) -> tuple[int, ...]:
         """Every season asked for, in order, once each (empty: none named)."""
@@ -114,6 +118,9 @@ class SyncSummary(msgspec.Struct, kw_only=True):
     replay: ReplaySummary
     notes: list[str] = msgspec.field(default_factory=list)
     exit_code: int = 0
+    f1db: F1dbFetch | None = None  # f1db's part (None: not a source of this sync, or it failed)
+    #: sources that could not be asked, one line each ("f1db: ..."): their part only is missing
+    failures: list[str] = msgspec.field(default_factory=list)
 
 
 def validate(options: SyncOptions) -> None:
@@ -155,19 +162,35 @@ def sync(
     years = options.seasons()
     if not years and options.recent_days is None:
         years = (clock.year,)
-    fetched = fetch(
-        settings,
-        FetchOptions(
-            years=years,
-            recent_days=options.recent_days,
-            results=options.results,
-            retry=options.retry,
-            lock_wait=options.lock_wait,
-            revalidate_days=settings.revalidate_days,
-        ),
-        clock,
-        progress,
-    )
+    sources = options.sources if options.sources is not None else settings.sources
+    openf1, left_to_f1db = openf1_years(years, sources)
+    failures: list[str] = []
+    fetched = FetchSummary()
+    if "openf1" in sources and (openf1 or not years):
+        try:
+            fetched = fetch(
+                settings,
+                FetchOptions(
+                    years=openf1,
+                    recent_days=options.recent_days,
+                    results=options.results,
+                    retry=options.retry,
+                    lock_wait=options.lock_wait,
+                    revalidate_days=settings.revalidate_days,
+                ),
+                clock,
+                progress,
+            )
+        except UsageError:
+            raise
+        except IngestionError as error:
+            if "f1db" not in sources:
+                raise
+            failures.append(f"openf1: {error}")
+    f1db = fetch_f1db_part(settings, lock_wait=options.lock_wait) if "f1db" in sources else None
+    if isinstance(f1db, SourceFailure):
+        failures.append(f1db.message)
+        f1db = None
     fetch_ended = datetime.now(UTC)
     fetch_s = time.monotonic() - started
     instant = as_utc(as_of) if as_of is not None else fetch_ended
@@ -177,14 +200,14 @@ def sync(
         url, store, instant, results=options.results, lock_wait=replay_wait, progress=replay_progress
     )
     wall_s = time.monotonic() - started
-    notes: list[str] = []
+    notes: list[str] = [left_to_f1db] if left_to_f1db else []
     if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):
         notes.append(
             f"answers fetched by this run arrived after --as-of {instant:%Y-%m-%dT%H:%M:%SZ}: "
             "the replay does not see them (it reads the store as it was then)"
         )
     return SyncSummary(
-        years=list(fetched.years),
+        years=sorted({*fetched.years, *options.seasons()}),
         now=clock,
         as_of=instant,
         results=options.results,
@@ -199,7 +222,9 @@ def sync(
         fetch=fetched,
         replay=replayed,
         notes=notes,
-        exit_code=fetched.exit_code,
+        exit_code=fetched.exit_code or (1 if failures else 0),
+        f1db=f1db,
+        failures=failures,
     )
 
 
@@ -226,12 +251,16 @@ def render_sync(summary: SyncSummary) -> list[str]:
         lines.append("warnings: none")
     lines.extend(f"kept: {message}" for message in summary.replay.kept)
     lines.extend(render_problems(fetched))
+    if summary.f1db is not None:
+        lines.append(summary.f1db.render())
+    lines.extend(f"error: {failure}" for failure in summary.failures)
     lines.extend(f"note: {note}" for note in (*fetched.notes, *summary.notes))
     lines.append(
         f"wall time {format_duration(summary.wall_s)} (fetch {format_duration(summary.fetch_s)}, "
         f"replay {format_duration(summary.replay_s)})"
     )
-    outcome = {0: "ok", 1: "FAILED: some requests failed", 3: "STOPPED: live-session block"}
+    failed = "FAILED: a source could not be reached" if summary.failures else "FAILED: some requests failed"
+    outcome = {0: "ok", 1: failed, 3: "STOPPED: live-session block"}
     status = outcome.get(summary.exit_code, str(summary.exit_code))
     if summary.replay.kept:  # never "ok" silently: a detected fault changed no data, and says so
         status += (

@@ -1,0 +1,90 @@
+"""``ingest sync`` and ``ingest bulk`` with both sources (SOURCES=openf1,f1db): a season before 2023 asks
+OpenF1 nothing, f1db is asked once, and a source that fails costs only its own part. Real HTTP against the
+project's stand-in (``serve --f1db`` over the real v2024.24.2 archive), a real PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from server_fixtures import ServerFactory, client_settings
+
+from ingestion.openf1.client import RetryPolicy
+from ingestion.ops.bulk_sync import BulkOptions, bulk_sync, bulk_years, render_bulk
+from ingestion.ops.sync import SyncOptions, render_sync, sync
+from ingestion.store import Store
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
+ARCHIVE = "f1db-2024.24.2.tar.gz"
+FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
+BOTH = ("openf1", "f1db")
+
+pytestmark = pytest.mark.skipif(not (SHARED / ARCHIVE).is_file(), reason="no real f1db archives here")
+
+
+def mirror(tmp_path: Path) -> Path:
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    (folder / ARCHIVE).symlink_to(SHARED / ARCHIVE)
+    return folder
+
+
+def test_sync_f1db_lands_while_openf1_fails_and_1994_asks_openf1_nothing(
+    tmp_path: Path, db_url: str, openf1_server: ServerFactory, world_dir: Path
+) -> None:
+    """OpenF1 answering 500 to everything: its requests fail (exit 1) and f1db's release still lands, and
+    the store is replayed. Then ``sync --year 1994`` asks OpenF1 nothing and f1db one conditional
+    request (304): exit 0."""
+    server = openf1_server([world_dir / "2024"], f1db=mirror(tmp_path), faults=["500:1"])
+    settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=BOTH)
+    failing = sync(settings, SyncOptions(year=2024, retry=FAST), database=db_url)
+    assert failing.exit_code == 1 and failing.failed > 0
+    assert failing.f1db is not None and failing.f1db.tag == "v2024.24.2"
+    assert [r.tag for r in Store(settings.snapshot_dir).releases("f1db")] == ["v2024.24.2"]
+
+    server.clear_faults()
+    server.reset_stats()
+    old = sync(settings, SyncOptions(year=1994, retry=FAST), database=db_url)
+    assert old.exit_code == 0, render_sync(old)
+    assert all(r.tier == "f1db-api" for r in server.stats.records)  # OpenF1 was asked nothing
+    assert server.stats.f1db_api == 1 and server.stats.by_status == {304: 1}
+    text = "\n".join(render_sync(old))
+    assert "OpenF1 starts in 2023" in text and "unchanged (304)" in text and old.years == [1994]
+
+
+def test_sync_f1db_unreachable_is_one_line_and_openf1_still_lands(
+    tmp_path: Path, db_url: str, openf1_server: ServerFactory, world_dir: Path
+) -> None:
+    """f1db refusing (GitHub's rate limit): one error line naming it, exit 1; OpenF1's answers are stored
+    and replayed."""
+    server = openf1_server([world_dir / "2024"], f1db=mirror(tmp_path), f1db_limit=0)
+    settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=BOTH)
+    summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST), database=db_url)
+    assert summary.exit_code == 1 and summary.failed == 0
+    assert len(summary.failures) == 1 and "rate limit" in summary.failures[0]
+    assert summary.synced["meetings"].inserted > 0
+    errors = [line for line in render_sync(summary) if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: f1db:")
+
+
+def test_bulk_f1db_seasons_before_2023_ask_f1db_once_and_openf1_nothing(
+    tmp_path: Path, db_url: str, openf1_server: ServerFactory
+) -> None:
+    """``bulk --start-year 1950 --end-year 2022`` is allowed with f1db (refused with OpenF1 alone); a bulk
+    over seasons before 2023 asks f1db once (its release holds them all) and OpenF1 nothing."""
+    assert bulk_years(start_year=1950, end_year=2022, now=_now(), first=1950)[0] == 1950
+    with pytest.raises(Exception, match="2023"):
+        bulk_years(start_year=1950, end_year=2022, now=_now())
+    server = openf1_server(f1db=mirror(tmp_path))
+    settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=BOTH)
+    summary = bulk_sync(settings, BulkOptions(years=(1994, 1995), retry=FAST), database=db_url)
+    assert summary.exit_code == 0, render_bulk(summary)
+    assert [s.status for s in summary.seasons] == ["ok", "ok"]
+    assert summary.f1db is not None and summary.f1db.outcome == "new"
+    assert server.stats.f1db_api == 2 and all(r.tier.startswith("f1db") for r in server.stats.records)
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime(2026, 12, 1, tzinfo=UTC)
