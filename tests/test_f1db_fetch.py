@@ -202,3 +202,30 @@ def test_fetch_before_2023_asks_openf1_nothing(
     assert code == 0, out
     assert "OpenF1 starts in 2023" in out and "recorded v2025.1.0" in out
     assert all(r.tier.startswith("f1db") for r in server.stats.records)
+
+
+def test_f1db_health_says_how_old_the_newest_release_is_and_whether_github_answers(
+    tmp_path: Path, openf1_server: ServerFactory
+) -> None:
+    """healthcheck's f1db line: no release yet is a warning naming the fetch; after a fetch it gives the
+    newest release's tag and age, and (not offline) that the stand-in answered; a rate limit fails."""
+    from datetime import UTC, datetime
+
+    from ingestion.ops.healthcheck import f1db_check
+
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    small_archive(folder, "2025.1.0")  # files stamped 2025-06-15T15:06:40Z
+    server = openf1_server(f1db=folder)
+    settings = client_settings(server, tmp_path / "store", sources=("f1db",))
+    now = datetime(2025, 7, 15, tzinfo=UTC)
+    empty = f1db_check(settings, offline=True, now=now)
+    assert empty.status == "warn" and "no f1db release" in empty.message and empty.fix is not None
+    fetch_f1db(settings)
+    offline = f1db_check(settings, offline=True, now=now)
+    assert offline.status == "ok" and "v2025.1.0 of 2025-06-15 (29 days old)" in offline.message
+    online = f1db_check(settings, offline=False, now=now)
+    assert online.status == "ok" and "304" in online.message
+    limited = openf1_server(f1db=folder, f1db_limit=0)
+    refused = f1db_check(client_settings(limited, settings.snapshot_dir), offline=False, now=now)
+    assert refused.status == "fail" and "rate limit" in refused.message

@@ -26,6 +26,8 @@ def _settings(database_url: str, tmp_path: Path, base_url: str = "http://127.0.0
         openf1_base_url=base_url,
         snapshot_dir=tmp_path / "snapshots",
         pgdata_dir=tmp_path / "pgdata",
+        sources=("openf1",),  # f1db's check: test_f1db_health (never GitHub)
+        f1db_url="http://127.0.0.1:1/repos/f1db/f1db",
     )
 
 

@@ -100,7 +100,8 @@ def test_messages_healthcheck_store_and_openf1_failures_print_a_fix(db_url: str,
     blocker.write_text("a file where the store should be")
     settings = Settings(
         database_url=db_url, snapshot_dir=blocker / "snapshots", pgdata_dir=tmp_path / "pgdata",
-        openf1_base_url="http://nonexistent-host.invalid/v1",
+        openf1_base_url="http://nonexistent-host.invalid/v1", sources=("openf1",),
+        f1db_url="http://127.0.0.1:1/repos/f1db/f1db",  # never GitHub
     )  # fmt: skip
     checks = {c.name: c for c in healthcheck(settings, offline=False)}
     store, openf1 = checks["snapshots"], checks["openf1"]

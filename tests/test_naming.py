@@ -407,7 +407,8 @@ def _settings(url: str, tmp_path: Path) -> Any:
     from ingestion.config import Settings
 
     return Settings(database_url=url, openf1_base_url="http://127.0.0.1:1/v1",
-                    snapshot_dir=tmp_path / "snapshots", pgdata_dir=tmp_path / "pgdata")
+                    snapshot_dir=tmp_path / "snapshots", pgdata_dir=tmp_path / "pgdata",
+                    sources=("openf1",), f1db_url="http://127.0.0.1:1/repos/f1db/f1db")
 
 
 def test_naming_healthcheck_on_the_app_database(db_factory: DbFactory, tmp_path: Path) -> None:

@@ -116,7 +116,9 @@ class GithubClient:
         self._client = httpx.Client(headers=headers, timeout=TIMEOUT, follow_redirects=True)
         self.requests = 0  # HTTP requests sent (a redirect followed counts as one more)
 
-    def get(self, url: str, *, etag: str | None = None, archive: bool = False) -> GithubAnswer:
+    def get(
+        self, url: str, *, etag: str | None = None, archive: bool = False, timeout: float | None = None
+    ) -> GithubAnswer:
         """GET ``url`` (with ``If-None-Match: etag``), following redirects. A 200 or 304 is returned; a
         rate limit is :class:`RateLimited`; anything else :class:`Unreachable`."""
         headers = {"If-None-Match": etag} if etag else {}
@@ -124,7 +126,8 @@ class GithubClient:
             headers["Accept"] = "application/octet-stream"
         started = time.perf_counter()
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            limit = TIMEOUT if timeout is None else httpx.Timeout(timeout)
+            with self._client.stream("GET", url, headers=headers, timeout=limit) as response:
                 self.requests += 1 + len(response.history)
                 limited = rate_limit(response.status_code, response.headers, self._now or datetime.now(UTC))
                 if limited is not None:
@@ -143,6 +146,8 @@ class GithubClient:
                     url=str(response.url),
                     elapsed_ms=(time.perf_counter() - started) * 1000,
                 )
+        except httpx.TimeoutException:
+            raise Unreachable(url, "did not answer in time") from None
         except httpx.HTTPError as error:
             raise Unreachable(url, f"cannot be reached ({type(error).__name__}: {error})") from None
 

@@ -23,7 +23,7 @@ from ingestion.store._files import write_atomic
 if TYPE_CHECKING:
     from ingestion.f1db.github import GithubClient
 
-__all__ = ["ETAGS_FILE", "F1dbFetch", "fetch_f1db", "release_url"]
+__all__ = ["ETAGS_FILE", "F1dbFetch", "etag_for", "fetch_f1db", "release_url"]
 
 #: The ETag of each release URL's last 200, so the next fetch asks If-None-Match (a cache, not data).
 ETAGS_FILE = "cache/f1db-etags.json"
@@ -91,7 +91,7 @@ def _save_etag(root: Path, url: str, etag: str | None) -> None:
         )
 
 
-def _etag_for(store: Store, url: str) -> str | None:
+def etag_for(store: Store, url: str) -> str | None:
     """The ETag to send for ``url``: the last 200's (cache), else the newest release line's that came from
     it (a fresh clone has no cache)."""
     cached = _load_etags(store.root).get(url)
@@ -127,7 +127,7 @@ def fetch_f1db(
     with contextlib.ExitStack() as stack:
         github = client or stack.enter_context(GithubClient(settings.github_token, now=now))
         asked = 1
-        answer = github.get(url, etag=_etag_for(store, url))
+        answer = github.get(url, etag=etag_for(store, url))
         if answer.status == 304:
             return F1dbFetch(outcome="unchanged", tag=None, requests=asked, url=shown)
         release = read_release(shown, answer.body)

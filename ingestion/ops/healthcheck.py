@@ -28,11 +28,13 @@ from ingestion.db.connection import (
 )
 from ingestion.db.naming import SNAKE, Naming, detect, resolve
 from ingestion.errors import IngestionError
+from ingestion.f1db.github import GithubClient, RateLimited, Unreachable, read_release
 from ingestion.fetch import known_gaps, render_gap
+from ingestion.fetch.f1db import etag_for, release_url
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.openf1.body import body_kind
 from ingestion.openf1.client import unresolvable
-from ingestion.store import Store
+from ingestion.store import Store, release_order
 from ingestion.watch.state import STATE_FILE, StateUnreadable, read_state
 
 __all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
@@ -304,6 +306,40 @@ def _openf1_check(settings: Settings, timeout: float) -> Check:
     return Check("openf1", "fail", f"{shown} answered HTTP {code}{hint}", fix)
 
 
+def f1db_check(settings: Settings, *, offline: bool, now: datetime | None = None) -> Check:
+    """How old the newest f1db release in the store is (by its own date), and, unless ``offline``, whether
+    GitHub (F1DB_URL) answers and whether its latest release is in the store. One conditional request
+    (If-None-Match: a 304 does not count against a token's limit)."""
+    now = now or datetime.now(UTC)
+    store = Store(settings.snapshot_dir)
+    releases = store.releases("f1db", strict=False)
+    newest = max(releases, key=release_order) if releases else None
+    if newest is None:
+        held = "no f1db release in the store yet"
+    else:
+        days = (now - newest.released_at).total_seconds() / 86400
+        held = f"newest release {newest.tag} of {newest.released_at:%Y-%m-%d} ({days:.0f} days old)"
+    fetch_fix = "ingest fetch --source f1db"
+    if offline:
+        status: Status = "ok" if newest is not None else "warn"
+        return Check("f1db", status, f"{held}; GitHub not asked (--offline)", fetch_fix)
+    url = release_url(settings, None)
+    shown = public_url(url)
+    try:
+        with GithubClient(settings.github_token, now=now) as github:
+            answer = github.get(url, etag=etag_for(store, url), timeout=OPENF1_TIMEOUT)
+    except RateLimited as error:
+        return Check("f1db", "fail", f"{held}; {error}", "wait for the reset, or set GITHUB_TOKEN")
+    except Unreachable as error:
+        return Check("f1db", "fail", f"{held}; {error}", "check the network and F1DB_URL")
+    if answer.status == 304:
+        return Check("f1db", "ok", f"{held}; {shown} answered 304 (unchanged) in {answer.elapsed_ms:.0f} ms")
+    latest = read_release(shown, answer.body).tag_name
+    if newest is not None and any(r.tag == latest for r in releases):
+        return Check("f1db", "ok", f"{held}; {shown} answered in {answer.elapsed_ms:.0f} ms, latest {latest}")
+    return Check("f1db", "warn", f"{held}; GitHub's latest release {latest} is not in the store", fetch_fix)
+
+
 def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     """The last successful ``ingest watch`` pass on this store: ``skip`` when no watcher ever ran here,
     ``fail`` when it is older than the watcher promised (2 x its longest sleep), or when its state file is
@@ -349,7 +385,8 @@ def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
 
 def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
     """Run every check, in order: database, migrations, snapshots, gaps (only when the store has a known
-    gap), watch (only when a watcher ran on this store), openf1 (``skip`` when ``offline``)."""
+    gap), watch (only when a watcher ran on this store), openf1 (``skip`` when ``offline``), f1db (when it
+    is a source or the store holds a release: the newest release's age; GitHub asked unless ``offline``)."""
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
     gaps = _guard("gaps", lambda: gaps_check(settings))
@@ -361,6 +398,8 @@ def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OP
         checks.append(Check("openf1", "skip", "skipped (--offline)"))
     else:
         checks.append(_guard("openf1", lambda: _openf1_check(settings, openf1_timeout)))
+    if "f1db" in settings.sources or Store(settings.snapshot_dir).releases("f1db", strict=False):
+        checks.append(_guard("f1db", lambda: f1db_check(settings, offline=offline)))
     return checks
 
 
