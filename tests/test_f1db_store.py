@@ -259,3 +259,64 @@ def test_request_and_event_untouched_by_release_lines(store: Store) -> None:
     assert [e.key for e in store.events()] == ["drivers?session_key=1"]
     assert list(store.latest()) == ["drivers?session_key=1"]
     assert os.path.exists(store.blob_path(hashlib.sha256(b"[]").hexdigest()))
+
+
+def test_snapshots_ls_show_diff_stats_runs_know_releases(store: Store) -> None:
+    """ls lists the releases and marks the one replay reads; show prints a manifest or a file; diff names
+    the files each release changed; stats counts releases; runs lists a run per release."""
+    from ingestion.ops.runs import release_runs
+    from ingestion.store.commands import ls_releases, show, snapshot_diff, stats
+
+    path = "src/data/seasons/2025/races/01-australia/race-results.yml"
+    record(store, SMALL, "v2025.1.0", at=T0, mtime=1_750_000_000)
+    changed = {**SMALL, path: b"- position: 2\n", "src/data/drivers/new.yml": b"id: new\n"}
+    record(store, changed, "v2025.1.1", at=T0 + timedelta(hours=2), mtime=1_760_000_000)
+    rows = ls_releases(store)
+    assert [(r.tag, r.in_force) for r in rows] == [("v2025.1.0", False), ("v2025.1.1", True)]
+    assert [r.in_force for r in ls_releases(store, as_of=T0 + timedelta(hours=1))] == [True]
+    assert show(store, f"f1db:v2025.1.0:{path}") == "- position: 1\n"
+    assert show(store, f"f1db::{path}") == "- position: 2\n"  # f1db::PATH: the release in force
+    assert '"tag": "v2025.1.1"' in show(store, "f1db")
+    change = snapshot_diff(store, T0 + timedelta(hours=1), T0 + timedelta(days=1))
+    assert [(c.before, c.after, c.changed, c.added, c.removed) for c in change.releases] == [
+        ("v2025.1.0", "v2025.1.1", [path], ["src/data/drivers/new.yml"], [])
+    ]
+    assert stats(store).releases == 2
+    runs = release_runs(store.releases("f1db"))
+    assert [(r.kind, r.asked) for r in runs] == [
+        ("fetch", "f1db v2025.1.0 (4 files)"),
+        ("fetch", "f1db v2025.1.1 (5 files)"),
+    ]
+
+
+def test_cli_snapshots_import_archive_then_ls_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest snapshots import f1db-2025.1.0.tar.gz` records the release (tag from the name) as an import
+    run; a second import writes nothing; a file without a version needs --tag; ls and runs show it."""
+    from ingestion.cli import main
+
+    def cli(*argv: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exited:
+            main(list(argv))
+        out = capsys.readouterr()
+        code = exited.value.code
+        return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
+
+    monkeypatch.setenv("SNAPSHOT_DIR", str(tmp_path / "snap"))
+    named = tmp_path / "f1db-2025.1.0.tar.gz"
+    named.write_bytes(archive(SMALL))
+    code, out, _ = cli("snapshots", "import", str(named))
+    assert code == 0 and "as f1db v2025.1.0: 4 files, 5 new blob(s)" in out
+    code, out, _ = cli("snapshots", "import", str(named))
+    assert code == 0 and "already in the store: nothing written" in out
+    anonymous = tmp_path / "download.tar.gz"
+    anonymous.write_bytes(archive({**SMALL, "README.md": b"other\n"}))
+    code, _, err = cli("snapshots", "import", str(anonymous))
+    assert code == 2 and "--tag" in err
+    code, out, _ = cli("snapshots", "import", str(anonymous), "--tag", "v2025.1.1")
+    assert code == 0 and "1 new blob(s)" not in out and "2 new blob(s)" in out  # README and manifest
+    code, out, _ = cli("snapshots", "ls", "--source", "f1db")
+    assert code == 0 and "* f1db v2025.1.1" in out and "2 f1db release(s)" in out
+    code, out, _ = cli("runs")
+    assert code == 0 and out.count("import") >= 2 and "f1db v2025.1.1" in out

@@ -20,11 +20,12 @@ from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
     from ingestion.fetch.record import read_records
-    from ingestion.ops.runs import RunInfo, fetch_runs, find_run, history, replay_runs
+    from ingestion.ops.runs import RunInfo, fetch_runs, find_run, history, release_runs, replay_runs
     from ingestion.store import Store
 else:  # the store, fetch and the database only when `ingest runs` runs
     read_records = lazy("ingestion.fetch.record", "read_records")
     fetch_runs = lazy("ingestion.ops.runs", "fetch_runs")
+    release_runs = lazy("ingestion.ops.runs", "release_runs")
     find_run = lazy("ingestion.ops.runs", "find_run")
     history = lazy("ingestion.ops.runs", "history")
     replay_runs = lazy("ingestion.ops.runs", "replay_runs")
@@ -41,6 +42,8 @@ def _collect(store: Path | None) -> tuple[list[RunInfo], str | None]:
     the_store = Store(root)
     events = the_store.events(strict=False) if (root / "log").is_dir() else []
     fetches = fetch_runs(events, read_records(root))
+    if (root / "log").is_dir():  # f1db releases: a run of their own each, with no OpenF1 event
+        fetches += release_runs(the_store.releases(strict=False))
     note = None
     replays: list[RunInfo] = []
     try:

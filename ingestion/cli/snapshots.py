@@ -51,15 +51,33 @@ def ls_command(
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", metavar="SOURCE", help="openf1 (requests) or f1db (releases); default: both (text)."
+        ),
+    ] = None,
 ) -> None:
-    """List every request with its latest answer: status, time received, size, and what it covers.
+    """List every request with its latest answer: status, time received, size, and what it covers; then
+    the f1db releases recorded (the one replay reads is marked *).
 
     COVERS names the meetings (or year) a request asked about; "latest for N" when later answers (a batch,
     or one meeting alone) have replaced it for some of them: replay reads the latest answer per meeting.
+    --json prints the requests (or with --source f1db the releases). Data from f1db (CC BY 4.0).
 
     Example: ingest snapshots ls --endpoint drivers --as-of 2024-12-31
     """
-    rows = ops.ls(_store(store), endpoint=endpoint, as_of=_time(as_of, "--as-of"))
+    if source not in (None, "openf1", "f1db"):
+        raise UsageError(f"--source is openf1 or f1db, got {source!r}")
+    the_store, cutoff = _store(store), _time(as_of, "--as-of")
+    releases = ops.ls_releases(the_store, as_of=cutoff) if source != "openf1" and endpoint is None else []
+    if source == "f1db":
+        if as_json:
+            typer.echo(json_text(releases))
+            return
+        _print_releases(releases)
+        return
+    rows = ops.ls(the_store, endpoint=endpoint, as_of=cutoff)
     if as_json:
         typer.echo(json_text(rows))
         return
@@ -78,15 +96,34 @@ def ls_command(
         ["REQUEST", "STATUS", "RECEIVED_AT", "SIZE", "COVERS"], table, right=[1, 3], shrink=[4], drop=[2, 4]
     )
     typer.echo(f"{len(rows)} request(s)")
+    if releases:
+        typer.echo("")
+        _print_releases(releases)
+
+
+def _print_releases(releases: list[ops.ReleaseRow]) -> None:
+    typer.echo(f"  {'RELEASE':<18}{'RELEASED':<12}{'RECEIVED_AT':<22}{'FILES':>7}  RUN")
+    for r in releases:
+        mark = "*" if r.in_force else " "
+        name, received = f"{r.source} {r.tag}", f"{r.received_at:%Y-%m-%dT%H:%M:%SZ}"
+        typer.echo(f"{mark} {name:<18}{r.released_at:%Y-%m-%d}  {received:<22}{r.files:>7}  {r.run}")
+    typer.echo(f"{len(releases)} f1db release(s); * is the one replay reads")
 
 
 @snapshots_app.command("show")
 def show_command(
-    target: Annotated[str, typer.Argument(metavar="TARGET", help="A request or a blob address.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="TARGET",
+            help="A request, a blob address, or f1db[:TAG[:PATH]] (a release's manifest, or a file).",
+        ),
+    ],
     as_of: AsOfOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Print a stored body, pretty-printed: a request's latest answer, or a blob by its address.
+    """Print a stored body, pretty-printed: a request's latest answer, or a blob by its address; an f1db
+    release's manifest (f1db:v2025.24.2) or one of its files (f1db:v2025.24.2:src/data/drivers/x.yml).
 
     Example: ingest snapshots show "/v1/meetings?year=2024"
     """
@@ -238,6 +275,41 @@ def stats_command(as_json: JsonOption = False, store: StoreOption = None) -> Non
     typer.echo(f"raw          {human_size(result.raw_bytes)}")
     typer.echo(f"stored       {human_size(result.stored_bytes)}")
     typer.echo(f"ratio        {result.ratio:.2f}")
+    if result.releases:
+        typer.echo(f"releases     {result.releases} (f1db)")
+
+
+@snapshots_app.command("diff")
+def diff_command(
+    before: Annotated[str, typer.Option("--from", help="The earlier instant (ISO-8601).")],
+    after: Annotated[str, typer.Option("--to", help="The later instant (ISO-8601).")],
+    limit: Annotated[int, typer.Option("--limit", help="Paths shown per release and kind.")] = 20,
+    as_json: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """What the store learnt between two instants: per f1db release that came into force, the files added,
+    removed and changed; the OpenF1 requests whose latest answer changed. (Racing rows: ingest diff.)
+
+    Example: ingest snapshots diff --from 2024-12-01 --to 2025-12-31
+    """
+    t1, t2 = ops.parse_time(before, option="--from"), ops.parse_time(after, option="--to")
+    result = ops.snapshot_diff(_store(store), t1, t2)
+    if as_json:
+        typer.echo(json_text(result))
+        return
+    for change in result.releases:
+        start = f"{change.source} {change.before}" if change.before else f"no {change.source} release"
+        typer.echo(
+            f"{start} -> {change.after} (received {change.received_at:%Y-%m-%dT%H:%M:%SZ}): "
+            f"{len(change.changed)} changed, {len(change.added)} added, {len(change.removed)} removed"
+        )
+        for mark, paths in (("~", change.changed), ("+", change.added), ("-", change.removed)):
+            for path in paths[:limit]:
+                typer.echo(f"  {mark} {path}")
+            if len(paths) > limit:
+                typer.echo(f"  {mark} ... {len(paths) - limit} more")
+    typer.echo(f"{len(result.releases)} f1db release(s) came into force; {len(result.requests)} OpenF1 "
+               "request(s) answered differently")
 
 
 def register(app: typer.Typer) -> None:

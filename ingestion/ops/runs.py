@@ -22,9 +22,9 @@ import psycopg
 
 from ingestion.fetch.record import FetchRecord
 from ingestion.instant import as_utc
-from ingestion.store.model import Event
+from ingestion.store.model import Event, Release
 
-__all__ = ["RunInfo", "fetch_runs", "find_run", "history", "replay_runs"]
+__all__ = ["RunInfo", "fetch_runs", "find_run", "history", "release_runs", "replay_runs"]
 
 Kind = Literal["fetch", "replay", "import"]
 
@@ -112,6 +112,29 @@ def fetch_runs(events: Iterable[Event], records: Mapping[str, FetchRecord]) -> l
                     "counts are from the store's log",
                     "retried_requests": sum(1 for e in run_events if e.attempts > 1),
                 },
+            )
+        )
+    return runs
+
+
+def release_runs(releases: Iterable[Release]) -> list[RunInfo]:
+    """One :class:`RunInfo` per recorded release (f1db): a fetch (from GitHub or its stand-in) or an import
+    of an archive downloaded by hand (``url`` ``file:...``). Pure."""
+    runs = []
+    for release in releases:
+        imported = release.url.startswith("file:")
+        runs.append(
+            RunInfo(
+                kind="import" if imported else "fetch",
+                id=release.run,
+                started_at=release.received_at,
+                finished_at=release.received_at,
+                asked=f"{release.source} {release.tag} ({release.files} files)",
+                requests=None if imported else 2,
+                bytes=release.size,
+                exit_code=0,
+                duration_s=release.elapsed_ms / 1000,
+                details=msgspec.to_builtins(release),
             )
         )
     return runs

@@ -30,22 +30,27 @@ from ingestion.store.errors import (
     ManifestUnreadable,
     NotFound,
 )
-from ingestion.store.model import Event, Release, Request
+from ingestion.store.model import Event, Release, Request, release_order
 
 __all__ = [
+    "FileChanges",
     "GcReport",
     "LsRow",
     "Problem",
     "ProblemKind",
+    "ReleaseRow",
     "SetAside",
+    "SnapshotDiff",
     "Stats",
     "fsck",
     "gc",
     "import_file",
     "ls",
+    "ls_releases",
     "parse_time",
     "repair",
     "show",
+    "snapshot_diff",
     "stats",
     "suspicious_orphans",
 ]
@@ -128,6 +133,43 @@ class Stats(msgspec.Struct, frozen=True, kw_only=True):
     raw_bytes: int  # uncompressed bodies, each stored blob once
     stored_bytes: int  # blob files on disk
     ratio: float  # raw_bytes / stored_bytes (0 for an empty store)
+    releases: int = 0  # f1db releases recorded (their files are blobs too)
+
+
+class ReleaseRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded release (f1db), for ``snapshots ls``: in force as of the time asked or not."""
+
+    source: str
+    tag: str
+    released_at: datetime
+    received_at: datetime
+    files: int
+    manifest: str
+    run: str
+    url: str
+    in_force: bool  # the release replay reads as of the time asked
+
+
+class FileChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """The files of one release that differ from the release in force before it (paths sorted)."""
+
+    source: str
+    before: str | None  # the tag in force before (None: none)
+    after: str
+    received_at: datetime
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class SnapshotDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store learnt between two instants: per f1db release that came into force, its changed
+    files; and the OpenF1 requests whose latest answer changed (by key)."""
+
+    before: datetime
+    after: datetime
+    releases: list[FileChanges]
+    requests: list[str]
 
 
 def _cutoff(as_of: datetime | None) -> datetime | None:
@@ -165,6 +207,62 @@ def ls(store: Store, *, endpoint: str | None = None, as_of: datetime | None = No
     return rows
 
 
+def ls_releases(store: Store, *, as_of: datetime | None = None) -> list[ReleaseRow]:
+    """Every f1db release received at or before ``as_of``, oldest first by release date; the one replay
+    reads as of ``as_of`` is marked ``in_force``."""
+    cutoff = _cutoff(as_of)
+    known = [r for r in store.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+    current = max(known, key=release_order) if known else None
+    return [
+        ReleaseRow(
+            source=r.source,
+            tag=r.tag,
+            released_at=r.released_at,
+            received_at=r.received_at,
+            files=r.files,
+            manifest=r.manifest,
+            run=r.run,
+            url=r.url,
+            in_force=r is current,
+        )
+        for r in sorted(known, key=release_order)
+    ]
+
+
+def snapshot_diff(store: Store, before: datetime, after: datetime) -> SnapshotDiff:
+    """Between ``before`` and ``after``: each f1db release that came into force (in the order received),
+    with the files added, removed and changed against the release in force before it; and the OpenF1
+    request keys whose latest answer is another body at ``after`` than at ``before``."""
+    t1, t2 = to_utc(before, "--from"), to_utc(after, "--to")
+    if t2 < t1:
+        raise UsageError("--to is before --from")
+    changes: list[FileChanges] = []
+    previous = store.f1db_release(t1)
+    for line in store.releases("f1db"):
+        if not t1 < line.received_at <= t2:
+            continue
+        current = store.f1db_release(line.received_at)
+        if current is None or (previous is not None and current.manifest == previous.manifest):
+            continue
+        old = previous.files if previous is not None else {}
+        new = current.files
+        changes.append(
+            FileChanges(
+                source="f1db",
+                before=previous.tag if previous is not None else None,
+                after=current.tag,
+                received_at=line.received_at,
+                added=sorted(set(new) - set(old)),
+                removed=sorted(set(old) - set(new)),
+                changed=sorted(p for p in set(new) & set(old) if new[p] != old[p]),
+            )
+        )
+        previous = current
+    first, last = store.latest(t1), store.latest(t2)
+    requests = sorted(k for k, e in last.items() if k not in first or first[k].address != e.address)
+    return SnapshotDiff(before=t1, after=t2, releases=changes, requests=requests)
+
+
 def _pretty(body: bytes) -> str:
     try:
         return msgspec.json.format(body, indent=2).decode("utf-8")
@@ -173,7 +271,10 @@ def _pretty(body: bytes) -> str:
 
 
 def show(store: Store, target: str, *, as_of: datetime | None = None) -> str:
-    """The body of ``target``, pretty-printed: a blob address, or a request (key or URL) at ``as_of``."""
+    """The body of ``target``, pretty-printed: a blob address, a request (key or URL) at ``as_of``, or an
+    f1db release: ``f1db`` (the one in force), ``f1db:TAG`` (its manifest) or ``f1db:TAG:PATH`` (a file)."""
+    if target == "f1db" or target.startswith("f1db:"):
+        return _show_release(store, target, as_of)
     if is_address(target):
         if not store.has(target):
             raise NotFound(f"blob {target}")
@@ -216,6 +317,24 @@ def _empty_logs(store: Store) -> int:
     """Log files with no line at all: a run killed before its first line (a release's run writes every
     file of the release before its one line)."""
     return sum(1 for path in store.log_files() if path.stat().st_size == 0)
+
+
+def _show_release(store: Store, target: str, as_of: datetime | None) -> str:
+    _, _, rest = target.partition(":")
+    tag, _, path = rest.partition(":")
+    cutoff = _cutoff(as_of)
+    known = [r for r in store.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+    if tag:
+        known = [r for r in known if r.tag == tag]
+    if not known:
+        raise NotFound(f"f1db release {tag}" if tag else "f1db release (none recorded)")
+    line = max(known, key=release_order)
+    if not path:
+        return _pretty(store.read(line.manifest))
+    address = store.manifest(line).files.get(path)
+    if address is None:
+        raise NotFound(f"{path} in f1db {line.tag}")
+    return store.read(address).decode("utf-8", "replace")
 
 
 def suspicious_orphans(
@@ -483,4 +602,5 @@ def stats(store: Store) -> Stats:
         raw_bytes=raw,
         stored_bytes=stored,
         ratio=raw / stored if stored else 0.0,
+        releases=len(store.releases(strict=False)),
     )
