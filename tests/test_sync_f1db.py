@@ -88,3 +88,42 @@ def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_watch_f1db_asks_the_latest_release_once_per_pass_and_an_error_costs_only_its_part(
+    tmp_path: Path, db_url: str, openf1_server: ServerFactory
+) -> None:
+    """``watch --once`` with f1db: the pass records the release (an ``f1db`` event, then a replay); the next
+    pass asks one conditional request (304). f1db refusing: an ``error`` event of stage f1db, exit 1."""
+    import json
+    from datetime import UTC, datetime
+
+    from ingestion.watch.events import WatchEvent, encode
+    from ingestion.watch.loop import WatchConfig, run_watch
+
+    server = openf1_server(f1db=mirror(tmp_path))
+    settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=("f1db",))
+    lines: list[dict[str, object]] = []
+
+    def log(event: WatchEvent) -> None:
+        lines.append(json.loads(encode(event)))
+
+    def clock() -> datetime:
+        return datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    config = WatchConfig(once=True, retry=FAST)
+    assert run_watch(settings, config, log=log, clock=clock) == 0
+    f1db = [line for line in lines if line["event"] == "f1db"]
+    assert [(e["outcome"], e["tag"], e["requests"]) for e in f1db] == [("new", "v2024.24.2", 2)]
+    kinds = [line["event"] for line in lines]
+    assert kinds.index("replaying") > kinds.index("f1db")
+    lines.clear()
+    server.reset_stats()
+    assert run_watch(settings, config, log=log, clock=clock) == 0
+    assert server.stats.by_status == {304: 1}
+    limited = openf1_server(f1db=tmp_path / "mirror", f1db_limit=0)
+    lines.clear()
+    refused = client_settings(limited, settings.snapshot_dir, database_url=db_url, sources=("f1db",))
+    assert run_watch(refused, config, log=log, clock=clock) == 1
+    errors = [line for line in lines if line["event"] == "error"]
+    assert len(errors) == 1 and errors[0]["stage"] == "f1db" and "rate limit" in str(errors[0]["reason"])

@@ -294,6 +294,8 @@ class WatchLine:
                 written += f", {len(event.kept)} answer(s) that cannot be true kept out"
             self.last = f"{self.last}, {written}" if self.last else written
             self.doing = "pass: replayed"
+        elif event.event == "f1db":
+            self.last = f"f1db {event.outcome} {event.tag or ''}".rstrip()
         elif event.event == "blocked":
             self.last = f"live session, closed until {_at(event.until)}"
         elif event.event == "error":

@@ -11,7 +11,7 @@ from typing import IO, Annotated
 import typer
 
 from ingestion.cli.conventions import Verbosity, verbosity
-from ingestion.cli.options import StoreOption, settings_for
+from ingestion.cli.options import SourceOption, StoreOption, settings_for
 from ingestion.cli.progress import WatchLine, WatchProgress, watch_words
 from ingestion.cli.render import echo_lines
 from ingestion.errors import UsageError
@@ -54,6 +54,7 @@ def watch_command(
         str | None,
         typer.Option("--now", help="With --dry-run: the schedule as of this instant (ISO-8601, UTC)."),
     ] = None,
+    source: SourceOption = None,
 ) -> None:
     """Keep the database current: fetch what a race weekend makes due, replay, sleep, again.
 
@@ -62,9 +63,12 @@ def watch_command(
     asked, what changed, the next wake-up) under a live line that says what it does or waits for, with a
     countdown. One JSON line per action with --json, --log-file or off a terminal. SIGTERM/Ctrl-C stop it
     (exit 0).
+    With f1db among the sources (SOURCES, --source), a pass also asks f1db's latest release, at most once
+    an hour (one conditional request). Data from f1db (CC BY 4.0).
 
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
+    from ingestion.fetch.sources import chosen_sources
     from ingestion.store import Store
     from ingestion.watch.events import WatchEvent, encode
     from ingestion.watch.loop import StopFlag, WatchConfig, install_signals, restore_signals, run_watch
@@ -110,7 +114,7 @@ def watch_command(
     stop = StopFlag()
     previous = install_signals(stop)
     try:
-        config = WatchConfig(options=options, once=once)
+        config = WatchConfig(options=options, once=once, sources=chosen_sources(settings, source))
         code = run_watch(settings, config, log=log, stop=stop, progress=display.progress)
     finally:
         display.clear()

@@ -108,12 +108,14 @@ def fetch_f1db(
     dry_run: bool = False,
     lock_wait: float | None = None,
     client: GithubClient | None = None,
+    received_at: datetime | None = None,
 ) -> F1dbFetch:
     """Record f1db's latest release (or ``tag``) into ``settings.snapshot_dir`` unless the store holds it.
 
     Raises :class:`~ingestion.f1db.github.RateLimited` (GitHub's limit used up: one line with the reset
     time), :class:`~ingestion.f1db.github.Unreachable` (any other failure: one line), the store's errors,
-    and :class:`~ingestion.f1db.archive.ArchiveError` for an archive that is not one.
+    and :class:`~ingestion.f1db.archive.ArchiveError` for an archive that is not one. ``now`` is only for
+    messages (a rate limit's reset); the release is stamped ``received_at`` (default: the real time).
     """
     store = Store(settings.snapshot_dir)
     url = release_url(settings, check_tag(tag) if tag is not None else None)
@@ -141,7 +143,7 @@ def fetch_f1db(
             archive.body,
             tag=release.tag_name,
             url=public_url(release.tarball_url),
-            received_at=datetime.now(UTC),  # the real time it arrived, whatever clock the caller pins
+            received_at=received_at or datetime.now(UTC),  # the real time (a watcher's clock: its own)
             published_at=release.published_at,
             etag=answer.etag,
             elapsed_ms=answer.elapsed_ms + archive.elapsed_ms,

@@ -71,12 +71,15 @@ def fetch_f1db_part(
     now: datetime | None = None,
     dry_run: bool = False,
     lock_wait: float | None = None,
+    received_at: datetime | None = None,
 ) -> F1dbFetch | SourceFailure:
     """f1db's part of a command: its release fetched (:func:`fetch_f1db`), or why it could not be (a rate
     limit, an unreachable server, a bad archive, a locked store) as a :class:`SourceFailure`. Bad usage
     (a malformed ``--release``) still raises."""
     try:
-        return fetch_f1db(settings, tag=tag, now=now, dry_run=dry_run, lock_wait=lock_wait)
+        return fetch_f1db(
+            settings, tag=tag, now=now, dry_run=dry_run, lock_wait=lock_wait, received_at=received_at
+        )
     except UsageError:
         raise
     except IngestionError as error:

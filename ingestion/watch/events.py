@@ -15,6 +15,7 @@ __all__ = [
     "Blocked",
     "Done",
     "Error",
+    "F1db",
     "Fetched",
     "Replayed",
     "Replaying",
@@ -54,6 +55,17 @@ class Fetched(_Event, frozen=True, kw_only=True):
     failed: int
     changed: list[str]  # the requests whose answer changed
     why: dict[str, str]  # request -> why it was due
+
+
+class F1db(_Event, frozen=True, kw_only=True):
+    """f1db's latest release asked (at most once per ``f1db_every``): ``new`` (recorded), ``unchanged``
+    (304) or ``known`` (the tag is in the store)."""
+
+    event: Literal["f1db"] = "f1db"
+    outcome: str
+    tag: str | None
+    requests: int
+    new_blobs: int
 
 
 class Blocked(_Event, frozen=True, kw_only=True):
@@ -120,7 +132,7 @@ class Stopped(_Event, frozen=True, kw_only=True):
     note: str | msgspec.UnsetType = msgspec.UNSET
 
 
-WatchEvent = Start | Wake | Fetched | Blocked | Error | Replaying | Replayed | Done | Sleep | Stopped
+WatchEvent = Start | Wake | Fetched | F1db | Blocked | Error | Replaying | Replayed | Done | Sleep | Stopped
 
 _encoder = msgspec.json.Encoder()
 

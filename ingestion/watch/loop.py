@@ -32,12 +32,14 @@ from ingestion.config import Settings
 from ingestion.db import database_url
 from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, ProgressCallback, RetryPolicy, fetch_requests
+from ingestion.fetch.sources import SourceFailure, fetch_f1db_part
 from ingestion.replay import run_replay
 from ingestion.store import Store
 from ingestion.watch.events import (
     Blocked,
     Done,
     Error,
+    F1db,
     Fetched,
     Replayed,
     Replaying,
@@ -63,10 +65,17 @@ Clock = Callable[[], datetime]
 Sleeper = Callable[[float], None]
 
 
+#: How often a watcher asks f1db for its latest release (one conditional request; f1db releases within
+#: hours of a race, and GitHub allows 60 requests an hour without a token).
+F1DB_EVERY = timedelta(hours=1)
+
+
 class WatchConfig(msgspec.Struct, frozen=True, kw_only=True):
     options: WatchOptions = msgspec.field(default_factory=WatchOptions)
     once: bool = False
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    sources: tuple[str, ...] | None = None  # None: the SOURCES setting
+    f1db_every: timedelta = F1DB_EVERY
 
 
 class StopFlag:
@@ -157,6 +166,8 @@ class _Watcher:
             self.state.last_error = previous.last_error
         self.db_lock = DatabaseLock(url)
         self.progress: ProgressCallback | None = None
+        self.sources = config.sources if config.sources is not None else settings.sources
+        self.f1db_asked: datetime | None = None  # when f1db was last asked (in this process)
 
     def now(self) -> str:
         """The current time, as events carry it."""
@@ -219,7 +230,7 @@ class _Watcher:
         blocked = False
         plan, _ = store_schedule(self.store, self.options, now, self.blocked_until)
         for _round in range(3):  # lists first; new lists can make meetings due at once
-            if not plan.due:
+            if not plan.due or "openf1" not in self.sources:
                 break
             self.db_lock.take()  # nothing is fetched unless this watcher is the database's one
             lists = any(d.planned.phase == 1 for d in plan.due)
@@ -228,6 +239,13 @@ class _Watcher:
             if failed or blocked or not lists:
                 break
             plan, _ = store_schedule(self.store, self.options, self.clock(), self.blocked_until)
+        f1db_failed = False
+        if "f1db" in self.sources and (
+            self.f1db_asked is None or self.clock() - self.f1db_asked >= self.config.f1db_every
+        ):
+            self.db_lock.take()
+            new, f1db_failed = self.f1db_round()
+            changed = changed or new
         now = self.clock()
         ended = last_ended_session(self.store, self.store.latest(), now)
         if changed or self.last_replay is None or (ended is not None and ended > self.last_replay):
@@ -248,9 +266,24 @@ class _Watcher:
                 },
                 kept=replayed.kept or msgspec.UNSET,
             ))
-        if failed:
+        if failed or f1db_failed:
             return 1
         return 3 if blocked else 0
+
+    def f1db_round(self) -> tuple[bool, bool]:
+        """Ask f1db for its latest release (at most once per ``f1db_every``): (a release recorded, failed).
+        A failure is an error event: OpenF1's part of the pass stands, the replay still runs."""
+        self.f1db_asked = self.clock()
+        with self.stop.working():
+            part = fetch_f1db_part(self.settings, received_at=self.clock())
+        if isinstance(part, SourceFailure):
+            self.emit(Error(at=self.now(), stage="f1db", reason=part.message))
+            return False, True
+        self.emit(F1db(
+            at=self.now(), outcome=part.outcome, tag=part.tag, requests=part.requests,
+            new_blobs=part.new_blobs,
+        ))  # fmt: skip
+        return part.outcome == "new", False
 
     def record(self, *, ok: bool, error: str | None, wake: datetime | None) -> bool:
         """Write the state file after a pass; False (and an ``error`` event) when it cannot be written:
