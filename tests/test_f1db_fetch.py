@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from server_fixtures import ServerFactory, client_settings
+from test_store_commands import cli
 
-from ingestion.cli import main
 from ingestion.f1db.github import rate_limit
 from ingestion.fetch.f1db import fetch_f1db
 from ingestion.store import Store
@@ -35,14 +35,6 @@ def small_archive(folder: Path, version: str, files: dict[str, bytes] | None = N
     path = folder / f"f1db-{version}.tar.gz"
     path.write_bytes(out.getvalue())
     return path
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    out = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
 
 
 def state(store: Path) -> tuple[set[str], list[bytes]]:

@@ -294,14 +294,10 @@ def test_cli_snapshots_import_archive_then_ls_and_runs(
 ) -> None:
     """`ingest snapshots import f1db-2025.1.0.tar.gz` records the release (tag from the name) as an import
     run; a second import writes nothing; a file without a version needs --tag; ls and runs show it."""
-    from ingestion.cli import main
+    from test_store_commands import cli as run
 
     def cli(*argv: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as exited:
-            main(list(argv))
-        out = capsys.readouterr()
-        code = exited.value.code
-        return (code if isinstance(code, int) else (0 if code is None else 1)), out.out, out.err
+        return run(capsys, *argv)
 
     monkeypatch.setenv("SNAPSHOT_DIR", str(tmp_path / "snap"))
     named = tmp_path / "f1db-2025.1.0.tar.gz"

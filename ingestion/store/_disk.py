@@ -281,11 +281,20 @@ class Store:
         return [won.event for won in winners(covering(latest))]
 
     # --- releases (f1db) -------------------------------------------------------------------------------
-    def releases(self, source: str | None = None, *, strict: bool = True) -> list[Release]:
-        """Every release line (of ``source`` if given), in the order of events (received_at, run, seq)."""
+    def releases(
+        self, source: str | None = None, *, as_of: datetime | None = None, strict: bool = True
+    ) -> list[Release]:
+        """Every release line (of ``source`` if given; received at or before ``as_of`` if given), in the
+        order of events (received_at, run, seq)."""
+        cutoff = None if as_of is None else to_utc(as_of, "as_of")
         self.events(strict=strict)  # refreshes, and raises for an unparsable line as events() does
         found = [r for state in self._index.files.values() for r in state.releases]
-        return sorted((r for r in found if source is None or r.source == source), key=event_order)
+        wanted = (
+            r
+            for r in found
+            if (source is None or r.source == source) and (cutoff is None or r.received_at <= cutoff)
+        )
+        return sorted(wanted, key=event_order)
 
     def manifest(self, release: Release) -> Manifest:
         """The manifest ``release`` refers to, verified (sha256, then its size, source and tag against the
@@ -328,8 +337,7 @@ class Store:
         """The f1db release replay reads as of ``as_of``: of the releases received at or before it, the
         newest by release date (then received time, run, seq); None when there is none. Its manifest is
         read and verified (:meth:`manifest`); its files are read with :meth:`read` (verified too)."""
-        cutoff = None if as_of is None else to_utc(as_of, "as_of")
-        known = [r for r in self.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+        known = self.releases("f1db", as_of=as_of)
         if not known:
             return None
         return self._f1db(max(known, key=release_order))

@@ -210,8 +210,7 @@ def ls(store: Store, *, endpoint: str | None = None, as_of: datetime | None = No
 def ls_releases(store: Store, *, as_of: datetime | None = None) -> list[ReleaseRow]:
     """Every f1db release received at or before ``as_of``, oldest first by release date; the one replay
     reads as of ``as_of`` is marked ``in_force``."""
-    cutoff = _cutoff(as_of)
-    known = [r for r in store.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+    known = store.releases("f1db", as_of=as_of)
     current = max(known, key=release_order) if known else None
     return [
         ReleaseRow(
@@ -322,8 +321,7 @@ def _empty_logs(store: Store) -> int:
 def _show_release(store: Store, target: str, as_of: datetime | None) -> str:
     _, _, rest = target.partition(":")
     tag, _, path = rest.partition(":")
-    cutoff = _cutoff(as_of)
-    known = [r for r in store.releases("f1db") if cutoff is None or r.received_at <= cutoff]
+    known = store.releases("f1db", as_of=as_of)
     if tag:
         known = [r for r in known if r.tag == tag]
     if not known:
