@@ -297,7 +297,10 @@ def test_settled_fetch_imports_no_http_client(tmp_path: Path, complete_2024: Pat
         "    assert not e.code, e.code\n"
         "print(sorted(m for m in ('httpx', 'httpcore', 'pydantic') if m in sys.modules))"
     )
-    env = {"PATH": "/usr/bin:/bin", "OPENF1_BASE_URL": "http://127.0.0.1:9/v1", "REVALIDATE_DAYS": "100000"}
+    env = {
+        "PATH": "/usr/bin:/bin", "OPENF1_BASE_URL": "http://127.0.0.1:9/v1", "REVALIDATE_DAYS": "100000",
+        "SOURCES": "openf1", "F1DB_URL": "http://127.0.0.1:9/repos/f1db/f1db",  # f1db asks (httpx)
+    }  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env, check=True
     )
