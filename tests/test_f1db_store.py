@@ -295,3 +295,53 @@ def test_cli_snapshots_import_archive_then_ls_and_runs(
     assert code == 0 and "* f1db v2025.1.1" in out and "2 f1db release(s)" in out
     code, out, _ = cli("runs")
     assert code == 0 and out.count("import") >= 2 and "f1db v2025.1.1" in out
+
+
+@given(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1, max_size=30),
+    st.integers(min_value=0, max_value=10_000),
+    st.booleans(),
+    st.data(),
+)
+def test_f1db_store_release_line_round_trips_and_any_bit_flip_is_caught(
+    tag: str, files: int, published: bool, data: st.DataObject
+) -> None:
+    """Any release line parses back to itself; flipping any one bit of it makes it a damaged line (never a
+    different release, never an OpenF1 event), even the checksum member's name: release lines were always
+    written with a checksum, so one without is damaged (unlike OpenF1 lines from before checksums)."""
+    release = Release(
+        run="20261201T120000Z-abcdef", seq=files % 7, source="f1db", tag=tag, received_at=T0,
+        published_at=T0 - timedelta(days=3) if published else None, url="https://x/tarball/" + tag,
+        manifest="ab" * 32, size=files * 90, files=files, etag='W/"0a"' if published else None,
+    )  # fmt: skip
+    line = encode_event(release)
+    assert parse_log(line).releases == [release]
+    bit = data.draw(st.integers(min_value=0, max_value=(len(line) - 1) * 8 - 1))  # not the newline
+    flipped = bytearray(line)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    parsed = parse_log(bytes(flipped))
+    assert parsed.releases == [] and parsed.events == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("openf1", ("openf1",)),
+        ("f1db", ("f1db",)),
+        ("f1db, openf1", ("openf1", "f1db")),
+        ("all", ("openf1", "f1db")),
+    ],
+)
+def test_config_sources_reads_openf1_f1db_or_all(raw: str, expected: tuple[str, ...]) -> None:
+    """SOURCES (and --source) name the sources, in one order; a typo is a one-line ConfigError (exit 2)."""
+    from ingestion.config import load_settings, parse_sources
+    from ingestion.errors import ConfigError
+
+    assert parse_sources(raw) == expected
+    assert load_settings({"SOURCES": raw}, cwd=Path("/nonexistent")).sources == expected
+    assert load_settings({}, cwd=Path("/nonexistent")).sources == ("openf1", "f1db")
+    with pytest.raises(ConfigError, match="SOURCES") as caught:
+        load_settings({"SOURCES": "openf1,ergast"}, cwd=Path("/nonexistent"))
+    assert caught.value.exit_code == 2
+    with pytest.raises(ConfigError, match="F1DB_URL"):
+        load_settings({"F1DB_URL": "ftp://x"}, cwd=Path("/nonexistent"))

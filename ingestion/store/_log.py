@@ -123,6 +123,8 @@ def _read_line(raw: bytes) -> tuple[Event | Release | None, bool, str]:
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
         return None, b'"crc32"' in raw, str(error)
     if said is None:
+        if isinstance(event, Release):  # releases came after checksums: a line without one was damaged
+            return None, True, "a release line without its checksum (every release line is written with one)"
         return event, False, ""
     got = checksum(_encoder.encode(event))  # another layout (an edited line): check the event it says
     if got != said:
