@@ -207,3 +207,44 @@ def test_concurrent_fetches_and_gc_ask_each_request_once_and_end_identical(
     assert ops.fsck(Store(root)) == []
     assert _latest(root) == reference
     assert server.stats.gets == 77
+
+
+# --- kill -9 of an f1db release import ----------------------------------------------------------------------
+
+F1DB_ARCHIVE = PROJECT_ROOT.parent / "shared" / "f1db" / "f1db-2024.24.2.tar.gz"
+
+
+@pytest.mark.reliability("kill -9 of an f1db release import")
+@pytest.mark.skipif(not F1DB_ARCHIVE.is_file(), reason="no real f1db archive here")
+@pytest.mark.parametrize("seed", cases(full=8, sample=1))
+def test_f1db_import_killed_while_writing_its_files_leaves_a_clean_store_and_a_rerun_completes(
+    tmp_path: Path, seed: int
+) -> None:
+    """SIGKILL ``snapshots import`` of a real release after a seeded number of its ~15,600 blobs are in
+    objects/ (its files are written before its one line): fsck is clean (the orphans lie beside the run's
+    empty log file), gc removes them, and importing again records the release whole, fsck-clean."""
+    rng = random.Random(seed)
+    root = tmp_path / "store"
+    wanted = rng.randrange(1, 12_000)
+    argv = [sys.executable, "-m", "ingestion", "snapshots", "import", str(F1DB_ARCHIVE), "--store", str(root)]
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    objects = root / "objects"
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline:
+        if objects.is_dir() and sum(1 for _ in objects.rglob("*")) - 256 >= wanted:
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    store = Store(root)
+    assert ops.fsck(store) == [], f"seed {seed}: after the kill"
+    if not store.releases("f1db"):  # killed before its line: only orphans, which gc may remove
+        ops.gc(store)
+        assert list(store.addresses()) == []
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    store = Store(root)
+    assert [r.tag for r in store.releases("f1db")] == ["v2024.24.2"]
+    assert ops.fsck(store) == []
+    release = store.f1db_release()
+    assert release is not None and len(release.files) == 15_914
