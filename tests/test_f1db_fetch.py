@@ -221,3 +221,20 @@ def test_f1db_health_says_how_old_the_newest_release_is_and_whether_github_answe
     limited = openf1_server(f1db=folder, f1db_limit=0)
     refused = f1db_check(client_settings(limited, settings.snapshot_dir), offline=False, now=now)
     assert refused.status == "fail" and "rate limit" in refused.message
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["fetch", "sync", "bulk", "watch", "serve", "healthcheck", "snapshots import", "snapshots ls",
+     "snapshots show", "snapshots diff"],
+)  # fmt: skip
+def test_f1db_help_of_every_command_using_f1db_credits_it(command: str) -> None:
+    """f1db's licence (CC BY 4.0) asks for attribution: the --help of every command that uses it says
+    "Data from f1db (CC BY 4.0)"."""
+    from typer.testing import CliRunner
+
+    from ingestion.cli import app
+
+    result = CliRunner().invoke(app, [*command.split(), "--help"], prog_name="ingest", terminal_width=400)
+    assert result.exit_code == 0
+    assert "Data from f1db (CC BY 4.0)" in " ".join(result.output.split())

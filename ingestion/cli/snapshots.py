@@ -124,6 +124,7 @@ def show_command(
 ) -> None:
     """Print a stored body, pretty-printed: a request's latest answer, or a blob by its address; an f1db
     release's manifest (f1db:v2025.24.2) or one of its files (f1db:v2025.24.2:src/data/drivers/x.yml).
+    Data from f1db (CC BY 4.0).
 
     Example: ingest snapshots show "/v1/meetings?year=2024"
     """
@@ -289,6 +290,7 @@ def diff_command(
 ) -> None:
     """What the store learnt between two instants: per f1db release that came into force, the files added,
     removed and changed; the OpenF1 requests whose latest answer changed. (Racing rows: ingest diff.)
+    Data from f1db (CC BY 4.0).
 
     Example: ingest snapshots diff --from 2024-12-01 --to 2025-12-31
     """

@@ -93,7 +93,10 @@ def _save_etag(root: Path, url: str, etag: str | None) -> None:
 
 def etag_for(store: Store, url: str) -> str | None:
     """The ETag to send for ``url``: the last 200's (cache), else the newest release line's that came from
-    it (a fresh clone has no cache)."""
+    it (a fresh clone has no cache); none while the store holds no release (a 304 must never stand for a
+    release the store lacks)."""
+    if not store.releases(SOURCE, strict=False):
+        return None
     cached = _load_etags(store.root).get(url)
     if cached is not None or not url.endswith("/releases/latest"):
         return cached
