@@ -67,6 +67,7 @@ SUCCEEDS: dict[str, list[str]] = {
     "run": ["run"],
     "runs": ["runs"],
     "runs show": ["runs", "show", "1"],
+    "snapshots diff": ["snapshots", "diff", "--from", BEFORE, "--to", AFTER],
     "snapshots fsck": ["snapshots", "fsck"],
     "snapshots gc": ["snapshots", "gc", "--dry-run"],
     "snapshots import": ["snapshots", "import", str(MEETINGS), "--url", "/v1/meetings?year=2024"],
@@ -85,6 +86,7 @@ FAILS: list[list[str]] = [
     ["replay", "--store", "{missing}"],
     ["fetch", "--year", "1949"],
     ["snapshots", "ls", "--as-of", "not-a-time"],
+    ["snapshots", "diff", "--from", AFTER, "--to", BEFORE],
     ["watch", "--once", "--max-sleep", "0"],
 ]
 

@@ -231,6 +231,10 @@ def watch_words(event: WatchEvent) -> list[str]:
             f"{event.empty} empty, {event.failed} failed"
         )
         return [asked, *([f"  changed: {_keys(event.changed)}"] if event.changed else [])]
+    if event.event == "f1db":
+        tag = f" {event.tag}" if event.tag else ""
+        asked = f"{event.requests} request(s), {event.new_blobs} new blob(s)"
+        return [f"{when} f1db{tag}: {event.outcome}, {asked}"]
     if event.event == "blocked":
         session = f" {event.session}" if event.session else ""
         return [f"{when} live session{session}: nothing asked until {_at(event.until)}"]

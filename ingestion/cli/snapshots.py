@@ -102,11 +102,15 @@ def ls_command(
 
 
 def _print_releases(releases: list[ops.ReleaseRow]) -> None:
-    typer.echo(f"  {'RELEASE':<18}{'RELEASED':<12}{'RECEIVED_AT':<22}{'FILES':>7}  RUN")
-    for r in releases:
-        mark = "*" if r.in_force else " "
-        name, received = f"{r.source} {r.tag}", f"{r.received_at:%Y-%m-%dT%H:%M:%SZ}"
-        typer.echo(f"{mark} {name:<18}{r.released_at:%Y-%m-%d}  {received:<22}{r.files:>7}  {r.run}")
+    table = [
+        [
+            ("* " if r.in_force else "  ") + f"{r.source} {r.tag}", f"{r.released_at:%Y-%m-%d}",
+            f"{r.received_at:%Y-%m-%dT%H:%M:%SZ}", str(r.files), r.run,
+        ]
+        for r in releases
+    ]  # fmt: skip
+    # one line a release at the terminal's width (80 off one): RECEIVED_AT goes first, then RUN
+    print_table(["RELEASE", "RELEASED", "RECEIVED_AT", "FILES", "RUN"], table, right=[3], drop=[2, 4])
     typer.echo(f"{len(releases)} f1db release(s); * is the one replay reads")
 
 
