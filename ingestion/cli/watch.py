@@ -6,7 +6,7 @@ import contextlib
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,10 @@ from ingestion.cli.progress import WatchLine, WatchProgress, watch_words
 from ingestion.cli.render import echo_lines
 from ingestion.errors import UsageError
 from ingestion.instant import parse_optional
+
+if TYPE_CHECKING:
+    from ingestion.config import Settings
+    from ingestion.watch.state import WatchState
 
 
 def _minutes(value: float, option: str) -> timedelta:
@@ -63,8 +67,9 @@ def watch_command(
     asked, what changed, the next wake-up) under a live line that says what it does or waits for, with a
     countdown. One JSON line per action with --json, --log-file or off a terminal. SIGTERM/Ctrl-C stop it
     (exit 0).
-    With f1db among the sources (SOURCES, --source), a pass also asks f1db's latest release, at most once
-    an hour (one conditional request). Data from f1db (CC BY 4.0).
+    With f1db among the sources (SOURCES, --source), a pass also asks f1db's latest release after each race,
+    sprint and qualifying (+3 h, +6 h, +12 h, +24 h, then daily for a week after a race; weekly otherwise;
+    one conditional request a step, the last ask kept in watch.json). Data from f1db (CC BY 4.0).
 
     Example: ingest watch --log-file /var/log/parc-ferme/watch.jsonl
     """
@@ -72,7 +77,7 @@ def watch_command(
     from ingestion.store import Store
     from ingestion.watch.events import WatchEvent, encode
     from ingestion.watch.loop import StopFlag, WatchConfig, install_signals, restore_signals, run_watch
-    from ingestion.watch.plan import render_schedule, store_schedule
+    from ingestion.watch.plan import render_f1db, render_schedule, store_f1db_plan, store_schedule
     from ingestion.watch.schedule import WatchOptions
 
     if delay < 0:
@@ -88,8 +93,11 @@ def watch_command(
     if instant is not None and not dry_run:
         raise UsageError("--now only goes with --dry-run (the watcher runs on the real clock)")
     if dry_run:
-        plan, _ = store_schedule(Store(settings.snapshot_dir), options, instant or datetime.now(UTC))
+        at = instant or datetime.now(UTC)
+        plan, _ = store_schedule(Store(settings.snapshot_dir), options, at)
         echo_lines(render_schedule(plan))
+        if "f1db" in chosen_sources(settings, source):
+            echo_lines(render_f1db(store_f1db_plan(Store(settings.snapshot_dir), _state(settings), at)))
         return
     stream: IO[str] | None = None  # where the JSON lines go
     if log_file is not None:
@@ -121,6 +129,16 @@ def watch_command(
         restore_signals(previous)
         sink.close()
     raise SystemExit(code)
+
+
+def _state(settings: Settings) -> WatchState | None:
+    """The watcher's state in the store (its last f1db ask), None when there is none or it is unreadable."""
+    from ingestion.watch.state import StateUnreadable, read_state
+
+    try:
+        return read_state(settings.snapshot_dir)
+    except StateUnreadable:
+        return None
 
 
 class _JsonLines:

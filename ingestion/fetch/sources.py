@@ -41,6 +41,8 @@ class SourceFailure(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     message: str
     exit_code: int = 1
+    rate_limited: bool = False  # GitHub's limit is used up: ask again at ``retry_at`` (its reset) or later
+    retry_at: datetime | None = None
 
     def render(self) -> str:
         return f"error: {self.message}"
@@ -83,8 +85,14 @@ def fetch_f1db_part(
     except UsageError:
         raise
     except IngestionError as error:
+        from ingestion.f1db.github import RateLimited  # httpx only when f1db is asked
+
         message = str(error) if str(error).startswith("f1db") else f"f1db: {error}"
-        return SourceFailure(source="f1db", message=message, exit_code=max(1, error.exit_code))
+        limited = isinstance(error, RateLimited)
+        return SourceFailure(
+            source="f1db", message=message, exit_code=max(1, error.exit_code), rate_limited=limited,
+            retry_at=error.reset if isinstance(error, RateLimited) else None,
+        )
 
 
 def part_exit_code(part: F1dbFetch | SourceFailure | None) -> int:

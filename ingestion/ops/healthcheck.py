@@ -37,7 +37,15 @@ from ingestion.openf1.client import unresolvable
 from ingestion.store import Store, release_order
 from ingestion.watch.state import STATE_FILE, StateUnreadable, read_state
 
-__all__ = ["OPENF1_TIMEOUT", "Check", "Status", "exit_code", "format_check", "healthcheck"]
+__all__ = [
+    "OPENF1_TIMEOUT",
+    "Check",
+    "Status",
+    "exit_code",
+    "f1db_cadence_check",
+    "format_check",
+    "healthcheck",
+]
 
 Conn = Any
 
@@ -367,6 +375,38 @@ def watch_check(settings: Settings, now: datetime | None = None) -> Check:
     return Check("watch", "ok", message + errors)
 
 
+def f1db_cadence_check(settings: Settings, now: datetime | None = None) -> Check:
+    """Whether the watcher asks f1db as its cadence wants (docs/watch.md, "f1db"): ``fail`` when a step
+    (a race's +3 h, a daily correction ask...) has waited more than :data:`OVERDUE_MARGIN` for an ask, with
+    when f1db was last asked and what was due; ``ok`` naming the last ask and the next step. Read from the
+    store and ``watch.json`` only: nothing is asked."""
+    from ingestion.watch.cadence import OVERDUE_MARGIN, f1db_overdue
+    from ingestion.watch.plan import iso, store_f1db_plan
+
+    now = now or datetime.now(UTC)
+    try:
+        state = read_state(settings.snapshot_dir)
+    except StateUnreadable as exc:  # the watch check says so
+        return Check("f1db-watch", "skip", f"not checked: {STATE_FILE} is unreadable ({exc.why})")
+    plan = store_f1db_plan(Store(settings.snapshot_dir), state, now)
+    if plan.asked is None:
+        return Check("f1db-watch", "fail", "f1db never asked by the watcher on this store",
+                     "ingest watch --once")
+    asked = f"f1db last asked {iso(plan.asked)} ({(now - plan.asked).total_seconds() / 3600:.1f} h ago)"
+    late = f1db_overdue(plan, OVERDUE_MARGIN)
+    if late is not None:
+        hours = (now - late.at).total_seconds() / 3600
+        return Check(
+            "f1db-watch", "fail",
+            f"{asked}; due since {iso(late.at)} ({hours:.1f} h, more than "
+            f"{OVERDUE_MARGIN.total_seconds() / 3600:.0f} h late): {late.why}",
+            "ingest watch --once (is the watcher running?)",
+        )
+    after = f"next step {iso(plan.upcoming[0].at)}: {plan.upcoming[0].why}" if plan.upcoming else "no step"
+    due = f"; due now: {plan.due.why}" if plan.due is not None else ""
+    return Check("f1db-watch", "ok", f"{asked}{due}; {after}")
+
+
 def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
     """The store's known gaps (answers that cannot be true, :func:`ingestion.fetch.known_gaps`): ``warn``
     naming each (what, since when, next ask), ``ok`` when there is none. A gap changes no data: replay keeps
@@ -385,7 +425,8 @@ def gaps_check(settings: Settings, now: datetime | None = None) -> Check:
 
 def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OPENF1_TIMEOUT) -> list[Check]:
     """Run every check, in order: database, migrations, snapshots, gaps (only when the store has a known
-    gap), watch (only when a watcher ran on this store), openf1 (``skip`` when ``offline``), f1db (when it
+    gap), watch (only when a watcher ran on this store), f1db watch (a watcher ran and f1db is a source: f1db
+    asked on its cadence), openf1 (``skip`` when ``offline``), f1db (when it
     is a source or the store holds a release: the newest release's age; GitHub asked unless ``offline``)."""
     checks = _database_checks(settings)
     checks.append(_guard("snapshots", lambda: _snapshot_check(settings)))
@@ -394,6 +435,8 @@ def healthcheck(settings: Settings, *, offline: bool, openf1_timeout: float = OP
         checks.append(gaps)
     if (settings.snapshot_dir / STATE_FILE).exists():
         checks.append(_guard("watch", lambda: watch_check(settings)))
+        if "f1db" in settings.sources:  # a watcher asks f1db on its cadence
+            checks.append(_guard("f1db-watch", lambda: f1db_cadence_check(settings)))
     if offline:
         checks.append(Check("openf1", "skip", "skipped (--offline)"))
     else:

@@ -58,14 +58,15 @@ class Fetched(_Event, frozen=True, kw_only=True):
 
 
 class F1db(_Event, frozen=True, kw_only=True):
-    """f1db's latest release asked (at most once per ``f1db_every``): ``new`` (recorded), ``unchanged``
-    (304) or ``known`` (the tag is in the store)."""
+    """f1db's latest release asked (a step of its cadence was due: ``why``): ``new`` (recorded),
+    ``unchanged`` (304) or ``known`` (the tag is in the store)."""
 
     event: Literal["f1db"] = "f1db"
     outcome: str
     tag: str | None
     requests: int
     new_blobs: int
+    why: str = ""
 
 
 class Blocked(_Event, frozen=True, kw_only=True):

@@ -51,7 +51,7 @@ from ingestion.watch.events import (
     WatchEvent,
 )
 from ingestion.watch.locks import DatabaseLock, WatchLocked, store_lock
-from ingestion.watch.plan import iso, last_ended_session, store_schedule, waiting_for
+from ingestion.watch.plan import iso, last_ended_session, store_f1db_plan, store_schedule, waiting_for
 from ingestion.watch.schedule import Schedule, WatchOptions
 from ingestion.watch.state import StateUnreadable, WatchState, read_state, write_state
 
@@ -65,9 +65,8 @@ Clock = Callable[[], datetime]
 Sleeper = Callable[[float], None]
 
 
-#: How often a watcher asks f1db for its latest release (one conditional request; f1db releases within
-#: hours of a race, and GitHub allows 60 requests an hour without a token).
-F1DB_EVERY = timedelta(hours=1)
+#: How long GitHub's rate limit holds f1db's asks back when its answer names no reset.
+F1DB_UNKNOWN_RESET = timedelta(hours=1)
 
 
 class WatchConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +74,6 @@ class WatchConfig(msgspec.Struct, frozen=True, kw_only=True):
     once: bool = False
     retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
     sources: tuple[str, ...] | None = None  # None: the SOURCES setting
-    f1db_every: timedelta = F1DB_EVERY
 
 
 class StopFlag:
@@ -164,10 +162,11 @@ class _Watcher:
             self.state.last_success = previous.last_success
             self.state.failures = previous.failures
             self.state.last_error = previous.last_error
+            self.state.f1db_asked = previous.f1db_asked  # f1db's cadence across --once runs
+            self.state.f1db_blocked_until = previous.f1db_blocked_until
         self.db_lock = DatabaseLock(url)
         self.progress: ProgressCallback | None = None
         self.sources = config.sources if config.sources is not None else settings.sources
-        self.f1db_asked: datetime | None = None  # when f1db was last asked (in this process)
 
     def now(self) -> str:
         """The current time, as events carry it."""
@@ -240,12 +239,12 @@ class _Watcher:
                 break
             plan, _ = store_schedule(self.store, self.options, self.clock(), self.blocked_until)
         f1db_failed = False
-        if "f1db" in self.sources and (
-            self.f1db_asked is None or self.clock() - self.f1db_asked >= self.config.f1db_every
-        ):
-            self.db_lock.take()
-            new, f1db_failed = self.f1db_round()
-            changed = changed or new
+        if "f1db" in self.sources:
+            f1db = store_f1db_plan(self.store, self.state, self.clock())
+            if f1db.due is not None:  # a step of its cadence passed since the last ask
+                self.db_lock.take()
+                new, f1db_failed = self.f1db_round(f1db.due.why)
+                changed = changed or new
         now = self.clock()
         ended = last_ended_session(self.store, self.store.latest(), now)
         if changed or self.last_replay is None or (ended is not None and ended > self.last_replay):
@@ -270,18 +269,25 @@ class _Watcher:
             return 1
         return 3 if blocked else 0
 
-    def f1db_round(self) -> tuple[bool, bool]:
-        """Ask f1db for its latest release (at most once per ``f1db_every``): (a release recorded, failed).
-        A failure is an error event: OpenF1's part of the pass stands, the replay still runs."""
-        self.f1db_asked = self.clock()
+    def f1db_round(self, why: str) -> tuple[bool, bool]:
+        """Ask f1db for its latest release (a step of its cadence is due, ``why``): (a release recorded,
+        failed). Every answer is recorded as the last ask (``watch.json``); a rate limit holds the next ask
+        back until its reset. A failure is an error event: OpenF1's part of the pass stands, the replay
+        still runs."""
         with self.stop.working():
             part = fetch_f1db_part(self.settings, received_at=self.clock())
         if isinstance(part, SourceFailure):
+            if part.rate_limited:
+                now = self.clock()
+                reset = part.retry_at if part.retry_at and part.retry_at > now else now + F1DB_UNKNOWN_RESET
+                self.state.f1db_blocked_until = reset
             self.emit(Error(at=self.now(), stage="f1db", reason=part.message))
             return False, True
+        self.state.f1db_asked = self.clock()
+        self.state.f1db_blocked_until = None
         self.emit(F1db(
             at=self.now(), outcome=part.outcome, tag=part.tag, requests=part.requests,
-            new_blobs=part.new_blobs,
+            new_blobs=part.new_blobs, why=why,
         ))  # fmt: skip
         return part.outcome == "new", False
 
@@ -315,6 +321,10 @@ class _Watcher:
             backoff = FIRST_BACKOFF * (1 << min(self.state.failures, 10))
             return now + min(backoff, self.options.max_sleep), "a retry after the failed pass"
         plan, _ = store_schedule(self.store, self.options, now, self.blocked_until)
+        if "f1db" in self.sources:
+            f1db = store_f1db_plan(self.store, self.state, now)
+            if f1db.next_wake is not None and f1db.next_wake < plan.next_wake:
+                return f1db.next_wake, f"f1db ({f1db.upcoming[0].why})"
         return plan.next_wake, waiting_for(plan)
 
     def run(self) -> int:

@@ -10,9 +10,20 @@ from ingestion.fetch.plan import session_end
 from ingestion.fetch.run import stored_state
 from ingestion.instant import format_duration
 from ingestion.store import Event, Store
+from ingestion.watch.cadence import F1dbPlan, f1db_schedule, f1db_steps
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
+from ingestion.watch.state import WatchState
 
-__all__ = ["iso", "last_ended_session", "render_schedule", "store_schedule", "waiting_for"]
+__all__ = [
+    "f1db_last_asked",
+    "iso",
+    "last_ended_session",
+    "render_f1db",
+    "render_schedule",
+    "store_f1db_plan",
+    "store_schedule",
+    "waiting_for",
+]
 
 
 def store_schedule(
@@ -78,3 +89,37 @@ def last_ended_session(store: Store, latest: Mapping[str, Event], now: datetime)
         if (end := session_end(s)) is not None and end <= now
     ]
     return max(ends) if ends else None
+
+
+def f1db_last_asked(store: Store, state: WatchState | None) -> datetime | None:
+    """The last time f1db was asked: the watcher's record of its last ask (``watch.json``: every answer,
+    304s included), or the newest release the store received (``ingest fetch --source f1db`` counts)."""
+    received = [r.received_at for r in store.releases("f1db", strict=False)]
+    asked = [*received, *([state.f1db_asked] if state is not None and state.f1db_asked else [])]
+    return max(asked) if asked else None
+
+
+def store_f1db_plan(store: Store, state: WatchState | None, now: datetime) -> F1dbPlan:
+    """f1db's cadence at ``now`` as the store holds it: the steps of the stored calendar (this year and the
+    previous one), the last ask and the rate limit's reset from ``state``."""
+    seasons = load_seasons(store, store.latest(), [now.year - 1, now.year])
+    return f1db_schedule(
+        f1db_steps(seasons), f1db_last_asked(store, state), now,
+        blocked_until=state.f1db_blocked_until if state is not None else None,
+    )
+
+
+def render_f1db(plan: F1dbPlan, *, limit: int = 8) -> list[str]:
+    """f1db's part of ``ingest watch --dry-run`` (pure): the last ask, what is due, the next steps."""
+    asked = f"last asked {iso(plan.asked)}" if plan.asked is not None else "never asked"
+    lines = [f"f1db ({asked}; one conditional request a step, GitHub allows 60 an hour without a token):"]
+    if plan.due is not None:
+        lines.append(f"  due now: its latest release ({plan.due.why})")
+    else:
+        lines.append("  due now: nothing")
+    lines.extend(
+        f"  {iso(s.at)} (in {_until(s.at, plan.now):>11})  {s.why}" for s in plan.upcoming[:limit]
+    )
+    if len(plan.upcoming) > limit:
+        lines.append(f"  ... and {len(plan.upcoming) - limit} more step(s)")
+    return lines

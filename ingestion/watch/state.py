@@ -16,7 +16,8 @@ STATE_FILE = "watch.json"
 
 
 class WatchState(msgspec.Struct, kw_only=True):
-    """What ``watch.json`` holds: when the last pass ended and the last one that succeeded."""
+    """What ``watch.json`` holds: when the last pass ended and the last one that succeeded; when f1db was
+    last asked and until when GitHub's rate limit holds its asks back."""
 
     pid: int
     host: str
@@ -27,6 +28,10 @@ class WatchState(msgspec.Struct, kw_only=True):
     failures: int = 0  # consecutive failed passes
     last_error: str | None = None
     next_wake: datetime | None = None
+    # f1db (docs/watch.md, "f1db"): the last ask whatever it answered (a release, a 304, a known tag) and a
+    # rate limit's reset: the store's log records releases only, so its cadence across --once runs is here
+    f1db_asked: datetime | None = None
+    f1db_blocked_until: datetime | None = None
 
 
 class StateUnreadable(Exception):
