@@ -281,3 +281,46 @@ def test_healthcheck_unreadable_watch_state_fails(tmp_path: Path, content: bytes
     watch = _by_name(healthcheck(settings, offline=True))["watch"]
     assert watch.status == "fail" and "watch.json is unreadable" in watch.message
     assert watch.fix is not None and "ingest watch --once" in watch.fix
+
+
+def _f1db_watcher(tmp_path: Path, asked: datetime | None) -> Settings:
+    """A store a watcher ran on with f1db among the sources, f1db last asked at ``asked`` (no calendar
+    stored: its cadence is the weekly step)."""
+    from msgspec import structs
+
+    from ingestion.watch.state import WatchState, write_state
+
+    settings = structs.replace(_settings(UNREACHABLE, tmp_path), sources=("openf1", "f1db"))
+    settings.snapshot_dir.mkdir(parents=True)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    write_state(settings.snapshot_dir, WatchState(pid=1, host="h", started=start, last_success=start,
+                                                  f1db_asked=asked))
+    return settings
+
+
+def test_healthcheck_f1db_watch_fails_on_an_overdue_step_and_passes_on_time(tmp_path: Path) -> None:
+    """f1db last asked 8 days ago (its weekly step a day late, more than the 2 h margin): FAIL, one line
+    saying when it was last asked and what was due. Asked a day ago: OK naming the next step. Without
+    f1db among the sources the check is not there."""
+    from datetime import timedelta
+
+    from msgspec import structs
+
+    from ingestion.ops.healthcheck import f1db_cadence_check
+
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    late = f1db_cadence_check(_f1db_watcher(tmp_path / "late", now - timedelta(days=8)), now)
+    assert late.status == "fail" and late.fix is not None and "ingest watch --once" in late.fix
+    assert late.message == (
+        "f1db last asked 2026-02-21T12:00:00Z (192.0 h ago); due since 2026-02-28T12:00:00Z "
+        "(24.0 h, more than 2 h late): every 7 d"
+    )
+    settings = _f1db_watcher(tmp_path / "ok", now - timedelta(days=1))
+    ok = f1db_cadence_check(settings, now)
+    assert ok.status == "ok" and ok.message.endswith("next step 2026-03-07T12:00:00Z: every 7 d")
+    never = f1db_cadence_check(_f1db_watcher(tmp_path / "never", None), now)
+    assert never.status == "fail" and "never asked" in never.message
+    listed = _by_name(healthcheck(_f1db_watcher(tmp_path / "listed", datetime.now(UTC)), offline=True))
+    assert listed["f1db-watch"].status == "ok"
+    alone = structs.replace(settings, sources=("openf1",))
+    assert "f1db-watch" not in _by_name(healthcheck(alone, offline=True))

@@ -90,40 +90,66 @@ def _now():  # type: ignore[no-untyped-def]
     return datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def test_watch_f1db_asks_the_latest_release_once_per_pass_and_an_error_costs_only_its_part(
+def test_watch_f1db_asks_once_per_step_across_once_runs_and_a_rate_limit_waits_for_its_reset(
     tmp_path: Path, db_url: str, openf1_server: ServerFactory
 ) -> None:
-    """``watch --once`` with f1db: the pass records the release (an ``f1db`` event, then a replay); the next
-    pass asks one conditional request (304). f1db refusing: an ``error`` event of stage f1db, exit 1."""
+    """``watch --once`` from cron with f1db: the first pass records the release (an ``f1db`` event, then a
+    replay); a second run at the same time asks f1db nothing (no step passed since the ask, kept in
+    watch.json); a week later (the weekly step) one conditional request (304), recorded as the last ask.
+    A rate limit is an ``error`` of stage f1db (exit 1) and holds the next ask back until its reset: a run
+    before the reset asks nothing and succeeds."""
     import json
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from ingestion.watch.events import WatchEvent, encode
     from ingestion.watch.loop import WatchConfig, run_watch
+    from ingestion.watch.state import read_state
 
     server = openf1_server(f1db=mirror(tmp_path))
     settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=("f1db",))
     lines: list[dict[str, object]] = []
+    at = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
 
     def log(event: WatchEvent) -> None:
         lines.append(json.loads(encode(event)))
 
     def clock() -> datetime:
-        return datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+        return at[0]
 
     config = WatchConfig(once=True, retry=FAST)
     assert run_watch(settings, config, log=log, clock=clock) == 0
     f1db = [line for line in lines if line["event"] == "f1db"]
-    assert [(e["outcome"], e["tag"], e["requests"]) for e in f1db] == [("new", "v2024.24.2", 2)]
+    assert [(e["outcome"], e["tag"], e["requests"], e["why"]) for e in f1db] == [
+        ("new", "v2024.24.2", 2, "never asked")
+    ]
     kinds = [line["event"] for line in lines]
     assert kinds.index("replaying") > kinds.index("f1db")
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.f1db_asked == at[0]
+
     lines.clear()
     server.reset_stats()
+    at[0] += timedelta(hours=1)
+    assert run_watch(settings, config, log=log, clock=clock) == 0
+    assert server.stats.f1db_api == 0 and not [line for line in lines if line["event"] == "f1db"]
+
+    at[0] += timedelta(days=7)
     assert run_watch(settings, config, log=log, clock=clock) == 0
     assert server.stats.by_status == {304: 1}
+    assert [(e["outcome"], e["why"]) for e in lines if e["event"] == "f1db"] == [("unchanged", "every 7 d")]
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.f1db_asked == at[0]
+
     limited = openf1_server(f1db=tmp_path / "mirror", f1db_limit=0)
     lines.clear()
     refused = client_settings(limited, settings.snapshot_dir, database_url=db_url, sources=("f1db",))
+    at[0] += timedelta(days=7)
     assert run_watch(refused, config, log=log, clock=clock) == 1
     errors = [line for line in lines if line["event"] == "error"]
     assert len(errors) == 1 and errors[0]["stage"] == "f1db" and "rate limit" in str(errors[0]["reason"])
+    state = read_state(settings.snapshot_dir)
+    assert state is not None and state.f1db_blocked_until is not None and state.f1db_blocked_until > at[0]
+    assert state.f1db_asked == at[0] - timedelta(days=7)  # a refusal is not an answer
+    limited.reset_stats()
+    assert run_watch(refused, config, log=log, clock=clock) == 0  # before the reset: nothing asked
+    assert limited.stats.f1db_api == 0

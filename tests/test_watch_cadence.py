@@ -125,3 +125,19 @@ def test_render_f1db_shows_the_last_ask_the_due_step_and_the_next_ones(season: S
     assert lines[1] == "  due now: its latest release (2024 Abu Dhabi Grand Prix, Race +3 h)"
     assert lines[2] == "  2024-12-08T21:00:00Z (in  2 h 00 min)  2024 Abu Dhabi Grand Prix, Race +6 h"
     assert lines[4] == "  ... and 8 more step(s)"
+
+
+def test_watch_dry_run_shows_f1db_steps_only_when_f1db_is_a_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ingest watch --dry-run`` with f1db among the sources prints f1db's part (never asked: due now); with
+    OpenF1 alone it prints none. Nothing is asked either way."""
+    from test_store_commands import cli
+
+    store = str(tmp_path / "store")
+    args = ("watch", "--dry-run", "--store", store, "--now", "2025-02-01T00:00:00Z")
+    code, out, _ = cli(capsys, *args, "--source", "f1db")
+    assert code == 0 and "f1db (never asked;" in out
+    assert "  due now: its latest release (never asked)" in out.splitlines()
+    code, out, _ = cli(capsys, *args, "--source", "openf1")
+    assert code == 0 and "f1db" not in out
