@@ -44,14 +44,15 @@ def _abu_dhabi(season: Season) -> list[tuple[datetime, str]]:
 
 def test_f1db_steps_of_a_race_weekend_follow_qualifying_and_the_race(season: Season) -> None:
     """Abu Dhabi 2024 gives f1db +3/+6/+12/+24 h after qualifying, and after the race the same then daily
-    for a week (+2 d ... +7 d); practice gives none."""
+    for a week (+2 d ... +7 d); practice gives none; a sprint (Qatar) gets the four hour steps only."""
     steps = _abu_dhabi(season)
     assert [at for at, why in steps if "Qualifying" in why] == [QUALIFYING_END + d for d in AFTER_SESSION]
     race = [at for at, why in steps if why.startswith("2024 Abu Dhabi Grand Prix, Race")]
     assert race == [RACE_END + d for d in (*AFTER_SESSION, *AFTER_RACE)]
     assert race[-1] == RACE_END + timedelta(days=7) and len(steps) == 4 + 10
     assert not [why for _, why in steps if "Practice" in why]
-    assert ("2024 Abu Dhabi Grand Prix, Race +3 h") in {why for _, why in steps}
+    qatar = [s.why for s in f1db_steps([season]) if s.why.startswith("2024 Qatar Grand Prix, Sprint +")]
+    assert qatar == [f"2024 Qatar Grand Prix, Sprint +{h} h" for h in (3, 6, 12, 24)]  # no daily week
 
 
 def test_f1db_schedule_asks_nothing_during_a_weekend_before_a_session_ends(season: Season) -> None:

@@ -4,8 +4,8 @@ a rate-limit block and ``now`` (no clock, no file, no network here).
 f1db publishes the FIA's classification hours after a session (2.7-15.1 h after a 2025 race's start,
 median 6.1 h) and keeps correcting it for days, so after each race, sprint and qualifying (OpenF1's
 ``session_type`` Race or Qualifying, not cancelled) that has ended there are *steps*:
-:data:`AFTER_SESSION` after its end (+3 h, +6 h, +12 h, +24 h) and, after a race (sprints included),
-:data:`AFTER_RACE` (then daily for a week). Outside race weeks there is one step :data:`EVERY` after the
+:data:`AFTER_SESSION` after its end (+3 h, +6 h, +12 h, +24 h) and, after the Grand Prix itself (not a
+sprint), :data:`AFTER_RACE` (then daily for a week). Outside race weeks there is one step :data:`EVERY` after the
 last ask. f1db is due when a step has passed that the last ask came before (never asked: due at once);
 asking once answers every passed step, so each step costs at most one ask (one conditional request, a
 304 when nothing changed). While GitHub's limit is used up (``blocked_until``: its ``x-ratelimit-reset``)
@@ -42,7 +42,7 @@ __all__ = [
 F1DB_KEY = "f1db releases/latest"
 #: After a race, sprint or qualifying ends: when f1db is asked for its classification.
 AFTER_SESSION: tuple[timedelta, ...] = tuple(timedelta(hours=h) for h in (3, 6, 12, 24))
-#: After a race (sprints included): then daily for a week, for the corrections.
+#: After the Grand Prix (not a sprint): then daily for a week, for the corrections.
 AFTER_RACE: tuple[timedelta, ...] = tuple(timedelta(days=d) for d in range(2, 8))
 #: Outside race weeks: f1db is asked at least this often (corrections land for weeks).
 EVERY = timedelta(days=7)
@@ -91,7 +91,8 @@ def f1db_steps(
                 continue
             where = names.get(session.meeting_key, f"meeting {session.meeting_key}")
             what = f"{season.year} {where}, {session.session_name or session.session_type}"
-            deltas = [*after_session, *(after_race if session.session_type == "Race" else ())]
+            race = session.session_type == "Race" and session.session_name != "Sprint"
+            deltas = [*after_session, *(after_race if race else ())]
             steps.extend(Step(end + delta, F1DB_KEY, f"{what} {_fmt(delta)}") for delta in deltas)
     steps.sort(key=lambda s: (s.at, s.why))
     return steps
