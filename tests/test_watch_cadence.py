@@ -139,6 +139,9 @@ def test_watch_dry_run_shows_f1db_steps_only_when_f1db_is_a_source(
     args = ("watch", "--dry-run", "--store", store, "--now", "2025-02-01T00:00:00Z")
     code, out, _ = cli(capsys, *args, "--source", "f1db")
     assert code == 0 and "f1db (never asked;" in out
-    assert "  due now: its latest release (never asked)" in out.splitlines()
+    lines = out.splitlines()
+    assert "  due now: its latest release (never asked)" in lines
+    assert lines.index("  due now: its latest release (never asked)") < len(lines) - 1
+    assert lines[-1].startswith("next wake-up: ")  # OpenF1's and f1db's, once, last
     code, out, _ = cli(capsys, *args, "--source", "openf1")
     assert code == 0 and "f1db" not in out

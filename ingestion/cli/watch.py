@@ -77,7 +77,7 @@ def watch_command(
     from ingestion.store import Store
     from ingestion.watch.events import WatchEvent, encode
     from ingestion.watch.loop import StopFlag, WatchConfig, install_signals, restore_signals, run_watch
-    from ingestion.watch.plan import render_f1db, render_schedule, store_f1db_plan, store_schedule
+    from ingestion.watch.plan import render_watch, store_f1db_plan, store_schedule
     from ingestion.watch.schedule import WatchOptions
 
     if delay < 0:
@@ -95,9 +95,10 @@ def watch_command(
     if dry_run:
         at = instant or datetime.now(UTC)
         plan, _ = store_schedule(Store(settings.snapshot_dir), options, at)
-        echo_lines(render_schedule(plan))
+        f1db = None
         if "f1db" in chosen_sources(settings, source):
-            echo_lines(render_f1db(store_f1db_plan(Store(settings.snapshot_dir), _state(settings), at)))
+            f1db = store_f1db_plan(Store(settings.snapshot_dir), _state(settings), at)
+        echo_lines(render_watch(plan, f1db))
         return
     stream: IO[str] | None = None  # where the JSON lines go
     if log_file is not None:

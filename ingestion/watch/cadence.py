@@ -5,13 +5,13 @@ f1db publishes the FIA's classification hours after a session (2.7-15.1 h after 
 median 6.1 h) and keeps correcting it for days, so after each race, sprint and qualifying (OpenF1's
 ``session_type`` Race or Qualifying, not cancelled) that has ended there are *steps*:
 :data:`AFTER_SESSION` after its end (+3 h, +6 h, +12 h, +24 h) and, after the Grand Prix itself (not a
-sprint), :data:`AFTER_RACE` (then daily for a week). Outside race weeks there is one step :data:`EVERY` after the
-last ask. f1db is due when a step has passed that the last ask came before (never asked: due at once);
-asking once answers every passed step, so each step costs at most one ask (one conditional request, a
-304 when nothing changed). While GitHub's limit is used up (``blocked_until``: its ``x-ratelimit-reset``)
-nothing is due, and the reset is the next step. The steps are the same whoever keeps time: a watcher
-looping, or ``ingest watch --once`` from cron (the last ask is kept in ``watch.json``, see
-:mod:`ingestion.watch.state`).
+sprint), :data:`AFTER_RACE` (then daily for a week). Outside race weeks there is one step
+:data:`EVERY` after the last ask. f1db is due when a step has passed that the last ask came before
+(never asked: due at once); asking once answers every passed step, so each step costs at most one ask
+(one conditional request, a 304 when nothing changed). While GitHub's limit is used up
+(``blocked_until``: its ``x-ratelimit-reset``) nothing is due, and the reset is the next step. The steps
+are the same whoever keeps time: a watcher looping, or ``ingest watch --once`` from cron (the last ask
+is kept in ``watch.json``, see :mod:`ingestion.watch.state`).
 """
 
 from __future__ import annotations

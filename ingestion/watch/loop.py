@@ -51,7 +51,7 @@ from ingestion.watch.events import (
     WatchEvent,
 )
 from ingestion.watch.locks import DatabaseLock, WatchLocked, store_lock
-from ingestion.watch.plan import iso, last_ended_session, store_f1db_plan, store_schedule, waiting_for
+from ingestion.watch.plan import iso, last_ended_session, store_f1db_plan, store_schedule, wake_for
 from ingestion.watch.schedule import Schedule, WatchOptions
 from ingestion.watch.state import StateUnreadable, WatchState, read_state, write_state
 
@@ -321,11 +321,8 @@ class _Watcher:
             backoff = FIRST_BACKOFF * (1 << min(self.state.failures, 10))
             return now + min(backoff, self.options.max_sleep), "a retry after the failed pass"
         plan, _ = store_schedule(self.store, self.options, now, self.blocked_until)
-        if "f1db" in self.sources:
-            f1db = store_f1db_plan(self.store, self.state, now)
-            if f1db.next_wake is not None and f1db.next_wake < plan.next_wake:
-                return f1db.next_wake, f"f1db ({f1db.upcoming[0].why})"
-        return plan.next_wake, waiting_for(plan)
+        f1db = store_f1db_plan(self.store, self.state, now) if "f1db" in self.sources else None
+        return wake_for(plan, f1db)
 
     def run(self) -> int:
         mode = "once" if self.config.once else "loop"

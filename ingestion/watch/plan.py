@@ -20,9 +20,11 @@ __all__ = [
     "last_ended_session",
     "render_f1db",
     "render_schedule",
+    "render_watch",
     "store_f1db_plan",
     "store_schedule",
     "waiting_for",
+    "wake_for",
 ]
 
 
@@ -123,3 +125,20 @@ def render_f1db(plan: F1dbPlan, *, limit: int = 8) -> list[str]:
     if len(plan.upcoming) > limit:
         lines.append(f"  ... and {len(plan.upcoming) - limit} more step(s)")
     return lines
+
+
+def wake_for(plan: Schedule, f1db: F1dbPlan | None) -> tuple[datetime, str]:
+    """When the watcher wakes next and what for: OpenF1's schedule, or f1db's next step when sooner."""
+    if f1db is not None and f1db.next_wake is not None and f1db.next_wake < plan.next_wake:
+        return f1db.next_wake, f"f1db ({f1db.upcoming[0].why})"
+    return plan.next_wake, waiting_for(plan)
+
+
+def render_watch(plan: Schedule, f1db: F1dbPlan | None) -> list[str]:
+    """``ingest watch --dry-run``'s lines (pure): OpenF1's schedule, f1db's part when it is a source, and
+    the wake-up of both."""
+    lines = render_schedule(plan)
+    if f1db is None:
+        return lines
+    wake, _ = wake_for(plan, f1db)
+    return [*lines[:-1], *render_f1db(f1db), f"next wake-up: {iso(wake)} (in {_until(wake, plan.now)})"]
