@@ -34,6 +34,8 @@ LOCAL_IMPORTS_ALLOWED = {
     "something (a settled re-fetch asks nothing; test_fetch_repair checks httpx is not imported)",
     ("ingestion.fetch.f1db", "ingestion.f1db.github"): "start-up time: httpx only when f1db is asked (a "
     "pinned tag the store holds, a dry run and an OpenF1-only fetch ask nothing of GitHub)",
+    ("ingestion.fetch.sources", "ingestion.f1db.github"): "start-up time, as ingestion.fetch.f1db: only to "
+    "tell GitHub's rate limit (its reset) from f1db's other failures, once a fetch failed",
 }
 
 

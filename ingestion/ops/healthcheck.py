@@ -35,6 +35,8 @@ from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.openf1.body import body_kind
 from ingestion.openf1.client import unresolvable
 from ingestion.store import Store, release_order
+from ingestion.watch.cadence import OVERDUE_MARGIN, f1db_overdue
+from ingestion.watch.plan import iso, store_f1db_plan
 from ingestion.watch.state import STATE_FILE, StateUnreadable, read_state
 
 __all__ = [
@@ -380,9 +382,6 @@ def f1db_cadence_check(settings: Settings, now: datetime | None = None) -> Check
     (a race's +3 h, a daily correction ask...) has waited more than :data:`OVERDUE_MARGIN` for an ask, with
     when f1db was last asked and what was due; ``ok`` naming the last ask and the next step. Read from the
     store and ``watch.json`` only: nothing is asked."""
-    from ingestion.watch.cadence import OVERDUE_MARGIN, f1db_overdue
-    from ingestion.watch.plan import iso, store_f1db_plan
-
     now = now or datetime.now(UTC)
     try:
         state = read_state(settings.snapshot_dir)
