@@ -3,7 +3,8 @@ a rate-limit block and ``now`` (no clock, no file, no network here).
 
 f1db publishes the FIA's classification hours after a session (2.7-15.1 h after a 2025 race's start,
 median 6.1 h) and keeps correcting it for days, so after each race, sprint and qualifying (OpenF1's
-``session_type`` Race or Qualifying, not cancelled) that has ended there are *steps*:
+``session_type`` Race or Qualifying, not cancelled; or f1db's own calendar for a year without OpenF1's)
+that has ended there are *steps*:
 :data:`AFTER_SESSION` after its end (+3 h, +6 h, +12 h, +24 h) and, after the Grand Prix itself (not a
 sprint), :data:`AFTER_RACE` (then daily for a week). Outside race weeks there is one step
 :data:`EVERY` after the last ask. f1db is due when a step has passed that the last ask came before
@@ -32,10 +33,13 @@ __all__ = [
     "EVERY",
     "F1DB_KEY",
     "OVERDUE_MARGIN",
+    "Ended",
     "F1dbPlan",
     "f1db_overdue",
+    "f1db_race_sessions",
     "f1db_schedule",
     "f1db_steps",
+    "openf1_sessions",
 ]
 
 #: The key f1db's steps carry (what is asked: its latest release).
@@ -75,14 +79,18 @@ def _fmt(delta: timedelta) -> str:
     return f"+{hours // 24} d" if hours % 24 == 0 and hours >= 48 else f"+{hours} h"
 
 
-def f1db_steps(
-    seasons: Iterable[Season],
-    after_session: Sequence[timedelta] = AFTER_SESSION,
-    after_race: Sequence[timedelta] = AFTER_RACE,
-) -> list[Step]:
-    """Every step the calendar gives f1db (races, sprints and qualifyings with an end), by time; each says
-    what it is for ("2024 Abu Dhabi Grand Prix, Race +6 h")."""
-    steps: list[Step] = []
+class Ended(msgspec.Struct, frozen=True):
+    """A session f1db is asked after: when it ends, what it is ("2024 Abu Dhabi Grand Prix, Race"), and
+    whether it is the Grand Prix itself (its daily week follows)."""
+
+    end: datetime
+    what: str
+    race: bool
+
+
+def openf1_sessions(seasons: Iterable[Season]) -> list[Ended]:
+    """The races, sprints and qualifyings of OpenF1's stored calendar (not cancelled, with an end)."""
+    ended: list[Ended] = []
     for season in seasons:
         names = {m.meeting_key: m.meeting_name or str(m.meeting_key) for m in season.meetings}
         for session in season.sessions:
@@ -90,10 +98,53 @@ def f1db_steps(
             if end is None or session.is_cancelled or session.session_type not in _ASKED_AFTER:
                 continue
             where = names.get(session.meeting_key, f"meeting {session.meeting_key}")
-            what = f"{season.year} {where}, {session.session_name or session.session_type}"
             race = session.session_type == "Race" and session.session_name != "Sprint"
-            deltas = [*after_session, *(after_race if race else ())]
-            steps.extend(Step(end + delta, F1DB_KEY, f"{what} {_fmt(delta)}") for delta in deltas)
+            name = session.session_name or session.session_type
+            ended.append(Ended(end, f"{season.year} {where}, {name}", race))
+    return ended
+
+
+#: f1db's ``race.yml`` keys of the sessions asked after: (date key, time key, name, length, the race).
+_F1DB_SESSIONS = (
+    ("date", "time", "Race", timedelta(hours=2), True),
+    ("sprintRaceDate", "sprintRaceTime", "Sprint", timedelta(hours=1), False),
+    ("qualifyingDate", "qualifyingTime", "Qualifying", timedelta(hours=1), False),
+    ("sprintQualifyingDate", "sprintQualifyingTime", "Sprint Qualifying", timedelta(hours=1), False),
+)
+
+
+def f1db_race_sessions(year: int, race_yml: bytes) -> list[Ended]:
+    """The sessions of one f1db ``race.yml`` (its top-level ``key: value`` lines, read as text: YAML 1.1
+    would read ``13:00`` as 780), each ending its typical length after its UTC start; a session without
+    a time is taken to start at noon. Lines that are not dates are ignored."""
+    fields: dict[str, str] = {}
+    for line in race_yml.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key and not key.startswith((" ", "#")):
+            fields[key] = value.strip().strip("'\"")
+    where = fields.get("grandPrixId", "?")
+    ended: list[Ended] = []
+    for date_key, time_key, name, length, race in _F1DB_SESSIONS:
+        try:
+            start = datetime.fromisoformat(f"{fields[date_key]}T{fields.get(time_key, '12:00')}+00:00")
+        except (KeyError, ValueError):
+            continue
+        ended.append(Ended(start + length, f"{year} {where} (f1db's calendar), {name}", race))
+    return ended
+
+
+def f1db_steps(
+    ended: Iterable[Ended],
+    after_session: Sequence[timedelta] = AFTER_SESSION,
+    after_race: Sequence[timedelta] = AFTER_RACE,
+) -> list[Step]:
+    """Every step of the sessions f1db is asked after (:func:`openf1_sessions`, :func:`f1db_race_sessions`),
+    by time; each says what it is for ("2024 Abu Dhabi Grand Prix, Race +6 h")."""
+    steps = [
+        Step(e.end + delta, F1DB_KEY, f"{e.what} {_fmt(delta)}")
+        for e in ended
+        for delta in (*after_session, *(after_race if e.race else ()))
+    ]
     steps.sort(key=lambda s: (s.at, s.why))
     return steps
 

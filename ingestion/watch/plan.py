@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ingestion.fetch import load_seasons
@@ -10,11 +10,19 @@ from ingestion.fetch.plan import session_end
 from ingestion.fetch.run import stored_state
 from ingestion.instant import format_duration
 from ingestion.store import Event, Store
-from ingestion.watch.cadence import F1dbPlan, f1db_schedule, f1db_steps
+from ingestion.watch.cadence import (
+    Ended,
+    F1dbPlan,
+    f1db_race_sessions,
+    f1db_schedule,
+    f1db_steps,
+    openf1_sessions,
+)
 from ingestion.watch.schedule import Schedule, WatchOptions, schedule
 from ingestion.watch.state import WatchState
 
 __all__ = [
+    "f1db_calendar",
     "f1db_last_asked",
     "iso",
     "last_ended_session",
@@ -101,12 +109,33 @@ def f1db_last_asked(store: Store, state: WatchState | None) -> datetime | None:
     return max(asked) if asked else None
 
 
+def f1db_calendar(store: Store, years: Sequence[int], now: datetime) -> list[Ended]:
+    """The sessions of ``years`` in f1db's own calendar: the ``race.yml`` files of the release replay
+    reads at ``now`` (none without a release)."""
+    release = store.f1db_release(now)
+    if release is None:
+        return []
+    prefixes = {year: f"src/data/seasons/{year}/races/" for year in years}
+    return [
+        session
+        for year, prefix in prefixes.items()
+        for path, address in sorted(release.files.items())
+        if path.startswith(prefix) and path.endswith("/race.yml")
+        for session in f1db_race_sessions(year, store.read(address))
+    ]
+
+
 def store_f1db_plan(store: Store, state: WatchState | None, now: datetime) -> F1dbPlan:
     """f1db's cadence at ``now`` as the store holds it: the steps of the stored calendar (this year and the
-    previous one), the last ask and the rate limit's reset from ``state``."""
+    previous one: OpenF1's, else f1db's own from its release), the last ask and the rate limit's reset from
+    ``state``."""
     seasons = load_seasons(store, store.latest(), [now.year - 1, now.year])
+    ended = openf1_sessions(seasons)
+    without = [s.year for s in seasons if not s.sessions]  # no OpenF1 calendar: f1db's own, if stored
+    if without:
+        ended.extend(f1db_calendar(store, without, now))
     return f1db_schedule(
-        f1db_steps(seasons), f1db_last_asked(store, state), now,
+        f1db_steps(ended), f1db_last_asked(store, state), now,
         blocked_until=state.f1db_blocked_until if state is not None else None,
     )
 
