@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
         allow_empty: bool = typer.Option(
             False, "--allow-empty", help="Replay even a store with no snapshot at that time (writes nothing)."
         ),
+        allow_removals: bool = typer.Option(
+            False,
+            "--allow-removals",
+            help="Remove rows of settled seasons even beyond the circuit breaker's limit (10 per season).",
+        ),
     ) -> None:
         """Replay the snapshot store into the racing tables: deterministic, writes only what differs.
 
@@ -54,6 +59,7 @@ def register(app: typer.Typer) -> None:
                 results=not no_results,
                 lock_wait=wait,
                 allow_empty=allow_empty,
+                allow_removals=allow_removals,
                 progress=stages,
             )
         finally:

@@ -71,6 +71,13 @@ def sync_command(
     store: StoreOption = None,
     wait: WaitOption = None,
     source: SourceOption = None,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="Let the replay remove rows of settled seasons beyond the circuit breaker's limit.",
+        ),
+    ] = False,
 ) -> None:
     """Fetch what is new from OpenF1 and f1db, then replay the snapshot store into the racing tables.
 
@@ -109,6 +116,7 @@ def sync_command(
                 results=not no_results,
                 lock_wait=wait,
                 sources=sources,
+                allow_removals=allow_removals,
             ),
             now=pinned or parse_optional(now, option="--now"),
             as_of=pinned,

@@ -59,6 +59,13 @@ def watch_command(
         typer.Option("--now", help="With --dry-run: the schedule as of this instant (ISO-8601, UTC)."),
     ] = None,
     source: SourceOption = None,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="Let replays remove rows of settled seasons beyond the circuit breaker's limit.",
+        ),
+    ] = False,
 ) -> None:
     """Keep the database current: fetch what a race weekend makes due, replay, sleep, again.
 
@@ -88,6 +95,7 @@ def watch_command(
         paid=settings.has_credentials,
         publication_delay=timedelta(minutes=delay),
         max_sleep=_minutes(max_sleep, "--max-sleep"),
+        allow_removals=allow_removals,
     )
     instant = parse_optional(now, option="--now")
     if instant is not None and not dry_run:

@@ -50,6 +50,7 @@ from ingestion.replay import (
     replayed_line,
     run_replay,
 )
+from ingestion.replay.breaker import describe
 from ingestion.store import Store
 
 __all__ = [
@@ -90,6 +91,8 @@ class SyncOptions(msgspec.Struct, frozen=True, kw_only=True):
     years: tuple[int, ...] = ()  # several seasons (`--year 2023 --year 2024`), with ``year`` or instead
     #: the sources to fetch (None: the SOURCES setting); a season before 2023 asks OpenF1 nothing
     sources: tuple[str, ...] | None = None
+    #: let the replay remove rows of settled seasons beyond the circuit breaker's limit (``--allow-removals``)
+    allow_removals: bool = False
 
     def seasons(self) -> tuple[int, ...]:
         """Every season asked for, in order, once each (empty: none named)."""
@@ -197,7 +200,13 @@ def sync(
     replay_wait = DEFAULT_LOCK_WAIT if options.lock_wait is None else options.lock_wait
     store = Store(settings.snapshot_dir)
     replayed = run_replay(
-        url, store, instant, results=options.results, lock_wait=replay_wait, progress=replay_progress
+        url,
+        store,
+        instant,
+        results=options.results,
+        lock_wait=replay_wait,
+        allow_removals=options.allow_removals,
+        progress=replay_progress,
     )
     wall_s = time.monotonic() - started
     notes: list[str] = [left_to_f1db] if left_to_f1db else []
@@ -250,6 +259,8 @@ def render_sync(summary: SyncSummary) -> list[str]:
     else:
         lines.append("warnings: none")
     lines.extend(f"kept: {message}" for message in summary.replay.kept)
+    if summary.replay.allowed_removals:
+        lines.append(f"removals allowed (--allow-removals): {describe(summary.replay.allowed_removals)}")
     lines.extend(render_problems(fetched))
     if summary.f1db is not None:
         lines.append(summary.f1db.render())

@@ -18,6 +18,7 @@ from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import as_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
+from ingestion.replay.breaker import describe
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
@@ -26,6 +27,7 @@ from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
     LOCK_KEY,
     LoadSummary,
+    RemovalsRefused,
     ReplayLocked,
     TableCounts,
     load,
@@ -75,6 +77,7 @@ __all__ = [
     "NoSnapshotStore",
     "NothingToReplay",
     "Racing",
+    "RemovalsRefused",
     "ReplayLocked",
     "ReplayStep",
     "ReplaySummary",
@@ -191,6 +194,8 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     #: answers that cannot be true, each naming the answer and what its unit kept (no row was removed for
     #: them: the earlier answer's rows stay)
     kept: list[str] = msgspec.field(default_factory=list)
+    #: rows of settled seasons removed beyond the breaker's limit because of ``--allow-removals``
+    allowed_removals: dict[int, dict[str, int]] = {}
 
     @property
     def written(self) -> int:
@@ -215,6 +220,7 @@ def run_replay(
     results: bool,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
+    allow_removals: bool = False,
     progress: Callable[[ReplayStep], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
@@ -222,7 +228,8 @@ def run_replay(
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
     instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
-    starts (read, decode, normalize, load) and once at the end.
+    starts (read, decode, normalize, load) and once at the end. ``allow_removals``: let through removals
+    beyond the breaker's limit in a settled season (else :class:`RemovalsRefused`, nothing written).
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
@@ -252,7 +259,14 @@ def run_replay(
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }
         loaded = load(
-            conn, replayed, results=results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
+            conn,
+            replayed,
+            results=results,
+            as_of=as_of,
+            started_at=started,
+            extra=extra,
+            lock_wait=lock_wait,
+            allow_removals=allow_removals,
         )
         seconds["load"] = time.perf_counter() - t3
         step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))
@@ -266,6 +280,7 @@ def run_replay(
         seconds={k: round(v, 4) for k, v in seconds.items()},
         run_id=loaded.run_id,
         kept=[w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE],
+        allowed_removals=loaded.allowed_removals,
     )
 
 
@@ -302,6 +317,8 @@ def render_summary(summary: ReplaySummary) -> list[str]:
     else:
         lines.append("warnings: none")
     lines.extend(f"kept: {message}" for message in summary.kept)
+    if summary.allowed_removals:
+        lines.append(f"removals allowed (--allow-removals): {describe(summary.allowed_removals)}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())
     lines.append(f"time: {stages}; {summary.written} row(s) written")
     return lines

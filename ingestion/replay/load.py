@@ -33,7 +33,7 @@ and the driver aliases to ``ingestion.driver_aliases``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -45,16 +45,27 @@ from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import Naming, resolve
 from ingestion.replay import unchanged
 from ingestion.replay.adopt import adopt, stored_keys
+from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
-from ingestion.replay.write import Target, copy_fresh, copy_in, is_empty, make_room, remove, upsert
+from ingestion.replay.write import (
+    Target,
+    copy_fresh,
+    copy_in,
+    is_empty,
+    make_room,
+    plan_removals,
+    remove,
+    upsert,
+)
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
     "LOCK_KEY",
     "LastReplay",
     "LoadSummary",
+    "RemovalsRefused",
     "ReplayLocked",
     "TableCounts",
     "last_replay",
@@ -106,6 +117,8 @@ class LoadSummary(msgspec.Struct, frozen=True, kw_only=True):
 
     tables: dict[str, TableCounts]
     run_id: int | None = None
+    #: rows removed from settled seasons beyond the breaker's limit, by year and table (``--allow-removals``)
+    allowed_removals: dict[int, dict[str, int]] = {}
 
     @property
     def written(self) -> int:
@@ -122,12 +135,15 @@ def load(
     extra: dict[str, object] | None = None,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     naming: Naming | None = None,
+    allow_removals: bool = False,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
     ``as_of``, ``started_at`` and ``extra`` (JSON-able, e.g. warnings and timings) go into the
     ``ingestion.replay_runs`` row; without them the database's clock stands in. ``naming`` (default: the
-    database's, :func:`ingestion.db.naming.resolve`) names the tables.
+    database's, :func:`ingestion.db.naming.resolve`) names the tables. Removals beyond the breaker's limit
+    in a settled season (:mod:`.breaker`) raise :class:`~.breaker.RemovalsRefused` before anything is
+    written, unless ``allow_removals``.
     """
     racing = replayed.racing
     specs = written(results=results)
@@ -159,7 +175,11 @@ def load(
             copy_in(conn, db, spec, racing.table(spec.name))
 
         # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
-        for name, n in remove(conn, db, specs).items():
+        removals = plan_removals(conn, db, specs, (as_of or datetime.now(UTC)).astimezone(UTC).date())
+        beyond = over_limit(removals.settled)
+        if beyond and not allow_removals:
+            raise RemovalsRefused(beyond)
+        for name, n in remove(conn, db, removals).items():
             counts[name]["removed"] = n
 
         for spec in specs:
@@ -171,7 +191,8 @@ def load(
             c["unchanged"] = staged - inserted - updated
 
         left = unchanged.left_exactly(conn, naming, specs, racing, rows)
-        return _record(conn, counts, results, as_of, started_at, extra, left)
+        summary = _record(conn, counts, results, as_of, started_at, extra, left, beyond)
+        return summary
 
 
 def _record(
@@ -182,10 +203,16 @@ def _record(
     started_at: datetime | None,
     extra: dict[str, object] | None,
     proof: dict[str, str] | None,
+    allowed: dict[int, dict[str, int]] | None = None,
 ) -> LoadSummary:
-    """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left)."""
-    summary = LoadSummary(tables={name: TableCounts(**c) for name, c in counts.items()})
+    """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left, the
+    removals ``--allow-removals`` let through)."""
+    summary = LoadSummary(
+        tables={name: TableCounts(**c) for name, c in counts.items()}, allowed_removals=allowed or {}
+    )
     document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
+    if allowed:
+        document["allowed_removals"] = msgspec.to_builtins(allowed)
     document.update(extra or {})
     if proof is not None:
         document[unchanged.PROOF_KEY] = proof

@@ -10,7 +10,8 @@ A stored row of a table whose spec has a scope (``removes``) is REMOVED by a rep
   has results is kept: results are neither written nor deleted then);
 - users' data does not depend on it (found from the foreign-key catalog, :mod:`ingestion.db.userdata`).
 
-:func:`delete_statement` is that rule as the load's SQL (over the stage tables, before the upserts);
+:func:`lock_statement` and :func:`removal_statement` are that rule as the load's SQL (over the stage
+tables, before the upserts): the rows in scope are locked first, then users' data is checked;
 :class:`Removable` is the same rule over rows in memory, for ``ingest verify`` (what it calls *extra*: a
 row a replay would remove; any other row the snapshots do not imply is *kept*). Pure.
 """
@@ -24,7 +25,7 @@ from psycopg import sql
 from ingestion.db.naming import Naming
 from ingestion.replay.rows import TABLES, TableSpec
 
-__all__ = ["Removable", "delete_statement", "written"]
+__all__ = ["Removable", "lock_statement", "removal_statement", "written"]
 
 
 def written(*, results: bool) -> tuple[TableSpec, ...]:
@@ -68,17 +69,10 @@ def _reach(
     )
 
 
-def delete_statement(
-    spec: TableSpec,
-    naming: Naming,
-    writes: Collection[str],
-    stage: Callable[[str], sql.Composable],
-    protected: sql.Composable,
-) -> sql.Composed:
-    """The DELETE of ``spec``'s stored rows this replay removes (alias ``x``; ``spec.removes`` not None).
-
-    ``writes``: the tables this replay writes; ``stage(table)``: the stage table of the replayed rows;
-    ``protected``: the condition (on ``x``) that users' data depends on the row."""
+def _conditions(
+    spec: TableSpec, naming: Naming, writes: Collection[str], stage: Callable[[str], sql.Composable]
+) -> list[sql.Composable]:
+    """The scope's conditions on a stored row ``x`` of ``spec`` (all but users' data)."""
     assert spec.removes is not None
     x = sql.Identifier("x")
     conditions = [_reach(naming, spec.name, "x", spec.removes.path, stage)]
@@ -97,9 +91,38 @@ def delete_statement(
         )
         for table, column in _referrers(spec, writes)
     )
-    conditions.append(sql.SQL("NOT {}").format(protected))
-    return sql.SQL("DELETE FROM {} x WHERE {}").format(
-        naming.rel(spec.name), sql.SQL(" AND ").join(conditions)
+    return conditions
+
+
+def lock_statement(
+    spec: TableSpec, naming: Naming, writes: Collection[str], stage: Callable[[str], sql.Composable]
+) -> sql.Composed:
+    """``SELECT ... FOR UPDATE`` of ``spec``'s stored rows this replay may remove, users' data not looked at
+    yet: once locked, no other transaction can add a row that references one of them (its foreign-key
+    check takes ``FOR KEY SHARE``, which waits for this transaction), and a row added before is committed
+    by then, so the statement that checks users' data next sees every row that depends on them."""
+    return sql.SQL("SELECT x.{} FROM {} x WHERE {} ORDER BY 1 FOR UPDATE OF x").format(
+        naming.col(spec.name, "id"),
+        naming.rel(spec.name),
+        sql.SQL(" AND ").join(_conditions(spec, naming, writes, stage)),
+    )
+
+
+def removal_statement(
+    spec: TableSpec,
+    naming: Naming,
+    writes: Collection[str],
+    stage: Callable[[str], sql.Composable],
+    protected: sql.Composable,
+) -> sql.Composed:
+    """The ids of ``spec``'s stored rows this replay removes (alias ``x``; ``spec.removes`` not None).
+
+    ``writes``: the tables this replay writes; ``stage(table)``: the stage table of the replayed rows;
+    ``protected``: the condition (on ``x``) that users' data depends on the row. Run it after
+    :func:`lock_statement` (in READ COMMITTED, a later statement sees what committed while it waited)."""
+    conditions = [*_conditions(spec, naming, writes, stage), sql.SQL("NOT {}").format(protected)]
+    return sql.SQL("SELECT x.{} FROM {} x WHERE {} ORDER BY 1").format(
+        naming.col(spec.name, "id"), naming.rel(spec.name), sql.SQL(" AND ").join(conditions)
     )
 
 

@@ -5,8 +5,9 @@
   in id order, as the upserts would insert them), the same rows the staged path writes;
 - :func:`copy_in`: binary COPY of a table's rows (already adopted, :mod:`ingestion.replay.adopt`) into a temp
   stage table (``ON COMMIT DROP``);
-- :func:`remove`: the stored rows the replay answers for and no longer produces, deleted children first
-  (the scope declared on the table specs, :mod:`ingestion.replay.scope`), never a row users' data depends on;
+- :func:`plan_removals` and :func:`remove`: the stored rows the replay answers for and no longer produces
+  (the scope declared on the table specs, :mod:`ingestion.replay.scope`), locked, then checked against
+  users' data (never a row it depends on), then deleted children first;
 - :func:`make_room`: the slugs the staged rows need, freed (a row replay does not produce is moved aside to
   ``<slug>-<first 8 hex of its id>``, never deleted);
 - :func:`upsert`: the staged rows that differ from the stored ones, written (``INSERT ... ON CONFLICT (id)
@@ -18,6 +19,7 @@ Upserts conflict on the primary key only, never on a natural-key index the datab
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -28,9 +30,19 @@ from ingestion.db.clean import ForeignKey
 from ingestion.db.naming import OWN_SCHEMA, RACING_TABLES, Naming, SideColumn
 from ingestion.db.userdata import protected
 from ingestion.replay.rows import TableSpec
-from ingestion.replay.scope import delete_statement
+from ingestion.replay.scope import lock_statement, removal_statement
 
-__all__ = ["Target", "copy_fresh", "copy_in", "is_empty", "make_room", "remove", "upsert"]
+__all__ = [
+    "Removals",
+    "Target",
+    "copy_fresh",
+    "copy_in",
+    "is_empty",
+    "make_room",
+    "plan_removals",
+    "remove",
+    "upsert",
+]
 
 Conn = psycopg.Connection[Any]
 
@@ -257,13 +269,75 @@ def _upsert_side(
     )
 
 
-def remove(conn: Conn, db: Target, specs: Sequence[TableSpec]) -> dict[str, int]:
-    """Delete the stored rows of ``specs`` (the tables this replay writes) that it answers for and no longer
-    produces, children first (:mod:`ingestion.replay.scope`); the count per table."""
+class Removals(msgspec.Struct, frozen=True, kw_only=True):
+    """What a load is about to remove: the ids per table (children first), all locked ``FOR UPDATE``, and
+    per settled season (one whose stored rounds all ended before ``as_of``) its rows among them, per table."""
+
+    ids: dict[str, list[object]]
+    settled: dict[int, dict[str, int]]
+
+
+def plan_removals(conn: Conn, db: Target, specs: Sequence[TableSpec], as_of: date) -> Removals:
+    """The stored rows of ``specs`` (the tables this replay writes) that it answers for and no longer
+    produces (:mod:`ingestion.replay.scope`), never a row users' data depends on.
+
+    Every row in scope is locked first (children first), then users' data is checked in later statements:
+    an app transaction that added a reference to one of them has committed by then (it is seen, the row is
+    kept); one that adds a reference later waits for this transaction (and fails cleanly if the row goes).
+    """
     writes = {spec.name for spec in specs}
+    scoped = [spec for spec in reversed(specs) if spec.removes is not None]
+    for spec in scoped:
+        conn.execute(lock_statement(spec, db.naming, writes, _stage))
+    ids: dict[str, list[object]] = {}
+    for spec in scoped:
+        query = removal_statement(spec, db.naming, writes, _stage, db.protected(spec.name, "x"))
+        ids[spec.name] = [row[0] for row in conn.execute(query).fetchall()]
+    settled: dict[int, dict[str, int]] = {}
+    for spec in scoped:
+        if not ids[spec.name] or spec.removes is None or spec.removes.path[-1][1] != "rounds":
+            continue
+        for year, n in conn.execute(_settled_query(db, spec), (ids[spec.name], as_of)).fetchall():
+            settled.setdefault(int(year), {})[spec.name] = int(n)
+    return Removals(ids=ids, settled=dict(sorted(settled.items())))
+
+
+def _settled_query(db: Target, spec: TableSpec) -> sql.Composed:
+    """Per settled season, how many of ``spec``'s rows (ids ``%s``) it holds (``%s``: the as-of date)."""
+    assert spec.removes is not None
+    joins: list[sql.Composable] = []
+    table, alias = spec.name, "x"
+    for n, (column, parent) in enumerate(spec.removes.path):
+        hop = f"h{n}"
+        joins.append(
+            sql.SQL("JOIN {} {} ON {}.{} = {}.{}").format(
+                db.rel(parent), sql.Identifier(hop), sql.Identifier(hop), db.col(parent, "id"),
+                sql.Identifier(alias), db.col(table, column),
+            )
+        )
+        table, alias = parent, hop
+    return sql.SQL(
+        "SELECT se.{year}, count(*) FROM {rel} x {joins} JOIN {seasons} se ON se.{sid} = {last}.{season} "
+        "WHERE x.{id} = ANY(%s) AND NOT EXISTS (SELECT 1 FROM {rounds} r WHERE r.{season} = se.{sid} "
+        "AND r.{end} >= %s) GROUP BY 1 ORDER BY 1"
+    ).format(
+        year=db.col("seasons", "year"),
+        rel=db.rel(spec.name),
+        joins=sql.SQL(" ").join(joins),
+        seasons=db.rel("seasons"),
+        sid=db.col("seasons", "id"),
+        last=sql.Identifier(alias),
+        season=db.col("rounds", "season_id"),
+        id=db.col(spec.name, "id"),
+        rounds=db.rel("rounds"),
+        end=db.col("rounds", "date_end"),
+    )
+
+
+def remove(conn: Conn, db: Target, removals: Removals) -> dict[str, int]:
+    """Delete the rows :func:`plan_removals` found (locked since), children first; the count per table."""
     removed: dict[str, int] = {}
-    for spec in reversed(specs):
-        if spec.removes is not None:
-            query = delete_statement(spec, db.naming, writes, _stage, db.protected(spec.name, "x"))
-            removed[spec.name] = int(conn.execute(query).rowcount)
+    for table, ids in removals.ids.items():
+        query = sql.SQL("DELETE FROM {} x WHERE x.{} = ANY(%s)").format(db.rel(table), db.col(table, "id"))
+        removed[table] = int(conn.execute(query, (ids,)).rowcount) if ids else 0
     return removed

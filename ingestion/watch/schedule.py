@@ -108,6 +108,8 @@ class WatchOptions(msgspec.Struct, frozen=True, kw_only=True):
     lists_every_weekend: timedelta = LISTS_EVERY_WEEKEND
     live_margin: timedelta = LIVE_MARGIN
     max_sleep: timedelta = MAX_SLEEP
+    #: let replays remove rows of settled seasons beyond the circuit breaker's limit (``--allow-removals``)
+    allow_removals: bool = False
 
 
 class Step(msgspec.Struct, frozen=True):
