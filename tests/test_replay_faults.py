@@ -38,7 +38,8 @@ LATER = FETCHED + timedelta(days=2)
 
 
 def _meeting_of(session_key: int) -> int:
-    return next(int(str(s["meeting_key"])) for s in world_rows(2024, "sessions") if s["session_key"] == session_key)
+    sessions = world_rows(2024, "sessions")
+    return next(int(str(s["meeting_key"])) for s in sessions if s["session_key"] == session_key)
 
 
 def _store_with_drivers(root: Path, drop: int) -> Store:
@@ -82,7 +83,8 @@ def test_replay_breaker_refuses_mass_removal_of_a_settled_season(
     allowed = run_replay(db_url, store, AS_OF, results=True, allow_removals=True)
     assert allowed.tables["entrants"].removed == 18
     assert allowed.allowed_removals[2024]["entrants"] == 18
-    assert any(line.startswith("removals allowed (--allow-removals): 2024: ") for line in render_summary(allowed))
+    said = "removals allowed (--allow-removals): 2024: "
+    assert any(line.startswith(said) for line in render_summary(allowed))
 
 
 @pytest.mark.reliability("circuit breaker on removals")
@@ -109,7 +111,8 @@ def test_replay_breaker_cli_exits_1_in_one_line(db_url: str, tmp_path: Path) -> 
     refused = run_cli(args, env, tmp_path)
     assert refused.returncode == 1, refused.stderr
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "2024: 18 entrants" in lines[0] and "--allow-removals" in lines[0], refused.stderr
+    assert len(lines) == 1, refused.stderr
+    assert "2024: 18 entrants" in lines[0] and "--allow-removals" in lines[0]
     allowed = run_cli([*args, "--allow-removals"], env, tmp_path)
     assert allowed.returncode == 0, allowed.stderr
     assert "removals allowed (--allow-removals): 2024: " in allowed.stdout
@@ -158,7 +161,7 @@ def test_replay_removal_never_cascades_a_users_row_added_meanwhile(
         def replay() -> None:
             try:
                 outcome.append(run_replay(db_url, store, AS_OF, results=True, allow_removals=True))
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            except Exception as error:  # reported by the assertion below
                 outcome.append(error)
 
         thread = threading.Thread(target=replay)
