@@ -135,14 +135,32 @@ def show_command(
     typer.echo(ops.show(_store(store), target, as_of=_time(as_of, "--as-of")))
 
 
+@snapshots_app.command("seal")
+def seal_command(store: StoreOption = None, wait: WaitOption = None) -> None:
+    """Seal the log files written before checksums: sealed.json gets the hash of each of their lines, so a
+    changed byte there is a damaged line (fsck reports it, replay refuses the store). Commit sealed.json.
+
+    Example: ingest snapshots seal
+    """
+    the_store = _store(store)
+    report = ops.seal(the_store, timeout=wait)
+    for name, lines in report.sealed.items():
+        typer.echo(f"sealed {lines} line(s) of {name}")
+    if not report.sealed:
+        typer.echo(f"nothing to seal: every log file of {the_store.root} has checksums or is sealed")
+        return
+    typer.echo(f"wrote {report.path}")
+
+
 @snapshots_app.command("fsck")
 def fsck_command(
     repair: Annotated[
         bool,
         typer.Option(
             "--repair",
-            help="First set torn, damaged or unparsable log lines aside into quarantine/ (no complete event "
-            "is lost), then check.",
+            help="First rebuild damaged log lines (one damaged byte undone, checked against the line's "
+            "checksum or seal and its blob) or set them aside into quarantine/ (no complete event is lost), "
+            "then check.",
         ),
     ] = False,
     store: StoreOption = None,
@@ -157,6 +175,10 @@ def fsck_command(
     if repair:
         for aside in ops.repair(the_store, timeout=wait):
             for line, kind in zip(aside.lines, aside.kinds, strict=True):
+                if line in aside.rebuilt:
+                    said = f"rebuilt line {line} ({kind}) of {aside.log}: one damaged byte undone, its blob"
+                    typer.echo(f"{said} answers it; the damaged line is kept in {aside.to}", err=as_json)
+                    continue
                 typer.echo(f"set aside line {line} ({kind}) of {aside.log} into {aside.to}", err=as_json)
     problems = ops.fsck(the_store)
     if as_json:

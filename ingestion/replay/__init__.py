@@ -117,8 +117,10 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
     replay reads, :data:`ENDPOINTS`) and, where that one holds no rows for the unit, the earlier ones back to
     the latest with rows (an answer that cannot be true never replaces them:
     :func:`~ingestion.replay.decoded.choose`). Bodies verified by the store against their address and their
-    event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one."""
+    event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one; a store whose log is damaged is
+    refused whole (:class:`~ingestion.store.LogDamaged`)."""
     wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
+    store.require_intact()  # a damaged log line could hide or misdirect an answer: LogDamaged, nothing read
     snaps = {(e.run, e.seq): Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)}
     history: dict[Unit, list[Event]] = {}
     cutoff = as_utc(as_of)

@@ -31,6 +31,7 @@ from ingestion.store._checked import CheckedBlobs, stamp_of
 from ingestion.store._files import exclusive_lock, make_dirs, write_atomic
 from ingestion.store._log import LogProblem, event_order, make_run_id, to_utc, validate_run_id
 from ingestion.store._logindex import LogIndex
+from ingestion.store._seal import SEAL_FILE, SealDecoded, decode_seal
 from ingestion.store._writer import ZSTD_LEVEL, Writer
 from ingestion.store.address import Address, address_of, is_address, parse_address
 from ingestion.store.check import body_mismatch
@@ -40,6 +41,7 @@ from ingestion.store.errors import (
     BlobMismatch,
     BlobMissing,
     LogCorrupt,
+    LogDamaged,
     RunExists,
     StoreUnwritable,
 )
@@ -98,6 +100,8 @@ class Store:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
         self._index = LogIndex()
+        self._seal_stamp: tuple[int, int, int] | None = None
+        self._seal = SealDecoded(files={})
         self._sorted: list[Event] | None = None
         self._latest: dict[datetime | None, dict[str, Event]] = {}
         self._checked = CheckedBlobs(self.root)
@@ -219,20 +223,72 @@ class Store:
             return []
         return sorted(p for p in self.log_dir.iterdir() if p.suffix == LOG_SUFFIX and p.is_file())
 
+    @property
+    def seal_path(self) -> Path:
+        return self.root / SEAL_FILE
+
+    def seal(self) -> SealDecoded:
+        """The sealed hashes of the log lines from before checksums (:mod:`._seal`), as last read."""
+        self._refresh()
+        return self._seal
+
+    def _load_seal(self) -> bool:
+        """Read the seal again if its file changed; whether it did (every log file is then judged again)."""
+        try:
+            st = self.seal_path.stat()
+        except FileNotFoundError:
+            stamp = None
+        else:
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if stamp == self._seal_stamp:
+            return False
+        self._seal_stamp = stamp
+        self._seal = decode_seal(self.seal_path.read_bytes()) if stamp is not None else SealDecoded(files={})
+        self._index = LogIndex()
+        return True
+
     def _refresh(self) -> None:
         """Bring the cache up to date with the log files (append-only: usually reads only new bytes)."""
-        if self._index.refresh(self.log_files()):
+        reset = self._load_seal()
+        if self._index.refresh(self.log_files(), self._seal.files) or reset:
             self._sorted = None
             self._latest = {}
 
     def log_issues(self) -> list[LogIssue]:
-        """Every torn or unparsable line in the log files (never raises for them)."""
+        """Every torn, unparsable or damaged line in the log files, sealed lines missing, and a damaged seal
+        (never raises for them)."""
         self._refresh()
-        return [
+        issues = [
             LogIssue(path=self.log_dir / name, problem=problem)
             for name, state in sorted(self._index.files.items())
             for problem in state.problems
         ]
+        if self._seal.problem is not None:
+            problem = LogProblem(kind="damaged-seal", line=0, offset=0, detail=self._seal.problem)
+            issues.append(LogIssue(path=self.seal_path, problem=problem))
+        for name, hashes in sorted(self._seal.files.items()):
+            state = self._index.files.get(name)
+            lines = 0 if state is None else state.lines
+            if lines < len(hashes):
+                detail = f"sealed line(s) missing: the seal lists {len(hashes)}, the file has {lines}"
+                problem = LogProblem(kind="damaged-line", line=lines + 1, offset=0, detail=detail)
+                issues.append(LogIssue(path=self.log_dir / name, problem=problem))
+        return issues
+
+    def damage(self) -> LogIssue | None:
+        """The first log problem that makes the events untrustworthy: a damaged or unparsable line, a sealed
+        line missing, a damaged seal (a torn last line is not one: a write cut short, never an event)."""
+        for issue in self.log_issues():
+            if issue.problem.kind != "torn-line":
+                return issue
+        return None
+
+    def require_intact(self) -> None:
+        """Refuse (:class:`LogDamaged`) a store whose log is damaged: what replay, verify and diff read must
+        be every event there is, or nothing."""
+        issue = self.damage()
+        if issue is not None:
+            raise LogDamaged(issue.path, issue.problem.line, issue.problem.kind, issue.problem.detail)
 
     def events(self, *, strict: bool = True) -> list[Event]:
         """Every event, in the one deterministic order: (received_at, run, seq).

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
 
+from ingestion.store._seal import line_hash
 from ingestion.store.errors import InvalidRunId, NaiveDatetime
 from ingestion.store.model import Event, Release
 
@@ -24,6 +26,7 @@ __all__ = [
     "LogProblem",
     "ParsedLog",
     "ProblemKind",
+    "checked_line",
     "checksum",
     "encode_event",
     "event_order",
@@ -52,15 +55,17 @@ class _Checked(msgspec.Struct, frozen=True):
 
 _checked_decoder = msgspec.json.Decoder(_Checked)
 
-ProblemKind = Literal["torn-line", "unparsable-line", "damaged-line"]
+ProblemKind = Literal["torn-line", "unparsable-line", "damaged-line", "damaged-seal"]
 
 
 class LogProblem(msgspec.Struct, frozen=True, kw_only=True):
     """A line of a log file that yields no event.
 
     ``torn-line``: a last line without its newline (a write cut short); ``damaged-line``: a line whose
-    checksum does not match, or that has none (or does not parse) in a file whose lines carry one;
-    ``unparsable-line``: a complete line without checksum that does not parse (a file from before checksums).
+    checksum does not match, or that has none (or does not parse) in a file whose lines carry one, or a line
+    of a sealed file (:mod:`._seal`) that does not hash to its sealed entry (or is not in the seal);
+    ``unparsable-line``: a complete line without checksum that does not parse (a file from before checksums,
+    not sealed); ``damaged-seal``: the seal itself cannot be trusted (reported by the store, not the parser).
     """
 
     kind: ProblemKind
@@ -132,15 +137,29 @@ def _read_line(raw: bytes) -> tuple[Event | Release | None, bool, str]:
     return event, True, ""
 
 
+def checked_line(raw: bytes) -> bool:
+    """Whether ``raw`` (a line without its newline) carries a checksum its event matches."""
+    event, checked, _ = _read_line(raw)
+    return event is not None and checked
+
+
 def parse_log(
-    data: bytes, *, start_line: int = 1, start_offset: int = 0, checksummed: bool | None = None
+    data: bytes,
+    *,
+    start_line: int = 1,
+    start_offset: int = 0,
+    checksummed: bool | None = None,
+    seal: Sequence[str] | None = None,
 ) -> ParsedLog:
     """Parse log bytes. A final fragment without its newline is a torn line (a write cut short).
 
     ``checksummed``: whether the file's earlier lines carry checksums (None: decide from ``data``, as for a
-    whole file: any line with a checksum makes every line need one).
+    whole file: any line with a checksum makes every line need one). ``seal``: the sealed hashes of the
+    file's lines (:mod:`._seal`; line N is entry N-1), when it is sealed: every line without a checksum
+    must hash to its entry.
     """
     lines_read: list[tuple[int, int, Event | Release | None, bool, str]] = []
+    unsealed: set[int] = set()
     problems: list[LogProblem] = []
     position = 0
     line = start_line
@@ -157,7 +176,16 @@ def parse_log(
                 )
             )
             break
-        event, checked, why = _read_line(data[position:newline])
+        raw = data[position:newline]
+        event, checked, why = _read_line(raw)
+        if seal is not None and not checked:
+            index = line - 1
+            if index >= len(seal):
+                unsealed.add(line)
+                why = f"not in the seal ({len(seal)} sealed line(s)), and no checksum"
+            elif line_hash(raw) != seal[index]:
+                unsealed.add(line)
+                why = f"does not match its sealed hash ({seal[index][:12]}...)"
         lines_read.append((line, start_offset + position, event, checked, why))
         position = newline + 1
         line += 1
@@ -166,15 +194,15 @@ def parse_log(
     releases: list[Release] = []
     complete: list[LogProblem] = []
     for number, offset, event, checked, why in lines_read:
-        if event is not None and (checked or not sealed):
+        if event is not None and number not in unsealed and (checked or not sealed):
             if isinstance(event, Release):
                 releases.append(event)
             else:
                 events.append(event)
             continue
-        if event is not None:
+        if event is not None and number not in unsealed:
             why = "no checksum, in a file whose lines carry one"
-        kind: ProblemKind = "damaged-line" if sealed else "unparsable-line"
+        kind: ProblemKind = "damaged-line" if sealed or seal is not None else "unparsable-line"
         complete.append(LogProblem(kind=kind, line=number, offset=offset, detail=why))
     return ParsedLog(
         events=events,

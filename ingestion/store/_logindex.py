@@ -5,7 +5,7 @@ one whose inode, size and mtime are unchanged is not read again."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -38,8 +38,10 @@ class LogIndex:
     def __init__(self) -> None:
         self.files: dict[str, FileState] = {}
 
-    def refresh(self, paths: Iterable[Path]) -> bool:
-        """Bring :attr:`files` up to date with ``paths`` (the log files, sorted); whether anything changed."""
+    def refresh(self, paths: Iterable[Path], seals: Mapping[str, Sequence[str]] | None = None) -> bool:
+        """Bring :attr:`files` up to date with ``paths`` (the log files, sorted); whether anything changed.
+        ``seals``: the sealed hashes of the files from before checksums, by file name (:mod:`._seal`)."""
+        seals = seals or {}
         seen: set[str] = set()
         changed = False
         for path in paths:
@@ -56,7 +58,11 @@ class LogIndex:
                     f.seek(old.consumed)
                     tail = f.read()
                 parsed = parse_log(
-                    tail, start_line=old.lines + 1, start_offset=old.consumed, checksummed=old.checksummed
+                    tail,
+                    start_line=old.lines + 1,
+                    start_offset=old.consumed,
+                    checksummed=old.checksummed,
+                    seal=seals.get(path.name),
                 )
                 if parsed.checksummed and not old.checksummed and old.lines:
                     parsed = None  # the file turns out to carry checksums: judge its earlier lines again
@@ -75,7 +81,7 @@ class LogIndex:
                 )
             else:
                 data = path.read_bytes()
-                parsed = parse_log(data)
+                parsed = parse_log(data, seal=seals.get(path.name))
                 state = FileState(
                     ino=st.st_ino,
                     size=len(data),

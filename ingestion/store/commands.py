@@ -17,7 +17,8 @@ from ingestion.errors import UsageError
 from ingestion.instant import parse_instant as parse_time
 from ingestion.openf1.body import body_kind
 from ingestion.store._disk import Store, write_durably
-from ingestion.store._log import parse_log, to_utc
+from ingestion.store._log import checked_line, parse_log, to_utc
+from ingestion.store._seal import SEAL_FILE, encode_seal, line_hash, rebuild_line
 from ingestion.store.address import is_address
 from ingestion.store.check import rows_mismatch
 from ingestion.store.coverage import Unit, covering, units_of
@@ -29,6 +30,7 @@ from ingestion.store.errors import (
     LogIncomplete,
     ManifestUnreadable,
     NotFound,
+    StoreError,
 )
 from ingestion.store.model import Event, Release, Request, release_order
 
@@ -39,6 +41,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "ReleaseRow",
+    "SealReport",
     "SetAside",
     "SnapshotDiff",
     "Stats",
@@ -49,6 +52,7 @@ __all__ = [
     "ls_releases",
     "parse_time",
     "repair",
+    "seal",
     "show",
     "snapshot_diff",
     "stats",
@@ -64,6 +68,7 @@ ProblemKind = Literal[
     "unparsable-line",
     "torn-line",
     "damaged-line",
+    "damaged-seal",
     "unreferenced-blobs",
     "bad-manifest",
 ]
@@ -111,12 +116,23 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SetAside(msgspec.Struct, frozen=True, kw_only=True):
-    """The lines of one log file that ``fsck --repair`` moved out of the log, and where they went."""
+    """The lines of one log file that ``fsck --repair`` rebuilt or moved out of the log, and where their
+    damaged bytes went."""
 
     log: Path
     lines: list[int]  # 1-based line numbers in the file as it was
     kinds: list[str]
     to: Path  # the file in quarantine/ holding their bytes, exactly as they were
+    #: of ``lines``, those rebuilt in place (a single damaged byte undone: the line's checksum or sealed hash
+    #: matches again and its blob answers it); the others were set aside
+    rebuilt: list[int] = []
+
+
+class SealReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``snapshots seal`` did: the log files it sealed now (name: lines), and the seal file."""
+
+    sealed: dict[str, int]
+    path: Path
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -450,48 +466,118 @@ def _release_problems(
     return problems
 
 
-def repair(store: Store, *, timeout: float | None = None) -> list[SetAside]:
-    """Set aside every torn, damaged or unparsable log line, holding the writer lock.
+def _rebuilt(store: Store, raw: bytes, sealed: str | None) -> bytes | None:
+    """The damaged line ``raw`` with its one damaged byte undone, or None: the line's sealed hash
+    (``sealed``) or its checksum must match again, and the rebuilt event's blob must answer it."""
+    def good(candidate: bytes) -> bool:
+        return line_hash(candidate) == sealed if sealed is not None else checked_line(candidate)
 
-    Each such line's bytes go, exactly as they were, to ``quarantine/<log file>.<UTC time>`` and the log
-    file is replaced (atomically) by its other lines, byte for byte: no complete event is ever lost. After
-    it, fsck no longer reports those lines; blobs only they referred to are left for the next fetch (the
-    requests are asked again) and gc.
+    line = rebuild_line(raw, good)
+    if line is None:
+        return None
+    parsed = parse_log(line + b"\n", seal=None if sealed is None else [sealed])
+    if len(parsed.events) != 1:
+        return None
+    try:
+        store.read_event(parsed.events[0])
+    except StoreError:
+        return None
+    return line
+
+
+def repair(store: Store, *, timeout: float | None = None) -> list[SetAside]:
+    """Rebuild or set aside every torn, damaged or unparsable log line, holding the writer lock.
+
+    A damaged line whose one damaged byte can be undone (its checksum, or its hash in the seal, matches again
+    and the event's blob answers it) is rebuilt in place. Any other such line's bytes go, exactly as they
+    were, to ``quarantine/<log file>.<UTC time>`` and the log file is replaced (atomically) by its other
+    lines, byte for byte: no complete event is ever lost. The damaged bytes of rebuilt lines go to
+    quarantine too (the record). A sealed file's seal entries follow its lines (the old seal is kept in
+    quarantine). After it, fsck no longer reports those lines; blobs only they referred to are left for the
+    next fetch (the requests are asked again) and gc. A damaged seal is not repaired (restore it).
     """
     if not store.log_dir.is_dir():
         return []
     done: list[SetAside] = []
     with store.locked("fsck --repair", timeout):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        seal = store.seal()
+        seals = dict(seal.files) if seal.problem is None else {}
         for path in store.log_files():
             data = path.read_bytes()
-            parsed = parse_log(data)
-            if not parsed.problems:
+            hashes = seals.get(path.name)
+            parsed = parse_log(data, seal=hashes)
+            short = hashes is not None and parsed.lines < len(hashes)
+            if not parsed.problems and not short:
                 continue
-            bad: list[tuple[int, int]] = []
-            for problem in sorted(parsed.problems, key=lambda p: p.offset):
-                newline = data.find(b"\n", problem.offset)
-                bad.append((problem.offset, len(data) if newline < 0 else newline + 1))
             kept = bytearray()
             removed = bytearray()
+            rebuilt: list[int] = []
+            dropped: set[int] = set()
             position = 0
-            for start, end in bad:
-                kept += data[position:start]
-                removed += data[start:end]
+            for problem in sorted(parsed.problems, key=lambda p: p.offset):
+                newline = data.find(b"\n", problem.offset)
+                end = len(data) if newline < 0 else newline + 1
+                kept += data[position : problem.offset]
+                removed += data[problem.offset : end]
                 position = end
+                index = problem.line - 1
+                sealed = hashes[index] if hashes is not None and index < len(hashes) else None
+                line = None
+                if problem.kind == "damaged-line" and newline >= 0:
+                    line = _rebuilt(store, data[problem.offset : newline], sealed)
+                if line is not None:
+                    kept += line + b"\n"
+                    rebuilt.append(problem.line)
+                else:
+                    dropped.add(index)
             kept += data[position:]
             target = store.root / "quarantine" / f"{path.name}.{stamp}"
-            write_durably(target, bytes(removed))
+            if removed:
+                write_durably(target, bytes(removed))
             write_durably(path, bytes(kept))
+            if hashes is not None:
+                seals[path.name] = [h for i, h in enumerate(hashes[: parsed.lines]) if i not in dropped]
             done.append(
                 SetAside(
                     log=path,
                     lines=[p.line for p in parsed.problems],
                     kinds=[p.kind for p in parsed.problems],
                     to=target,
+                    rebuilt=rebuilt,
                 )
             )
+        present = {path.name for path in store.log_files()}
+        for name in [name for name in seals if name not in present]:  # a sealed file gone: its lines are lost
+            del seals[name]
+        if seal.problem is None and seals != seal.files:
+            write_durably(store.root / "quarantine" / f"{SEAL_FILE}.{stamp}", store.seal_path.read_bytes())
+            write_durably(store.seal_path, encode_seal(seals))
     return done
+
+
+def seal(store: Store, *, timeout: float | None = None) -> SealReport:
+    """Seal the log files from before checksums (:mod:`ingestion.store._seal`): write ``sealed.json`` with
+    the hash of each of their lines, holding the writer lock. A file already sealed keeps its entry; a file
+    with a problem is not sealed (repair it first); files whose lines carry checksums need no seal."""
+    with store.locked("snapshots seal", timeout):
+        current = store.seal()
+        if current.problem is not None:
+            raise UsageError(f"the seal {store.seal_path} is damaged ({current.problem}): restore it first")
+        files = dict(current.files)
+        added: dict[str, int] = {}
+        for path in store.log_files():
+            if path.name in files:
+                continue
+            data = path.read_bytes()
+            parsed = parse_log(data)
+            if parsed.checksummed or parsed.problems or not parsed.lines:
+                continue
+            files[path.name] = [line_hash(raw) for raw in data[: parsed.consumed].split(b"\n")[:-1]]
+            added[path.name] = parsed.lines
+        if added:
+            write_durably(store.seal_path, encode_seal(files))
+    return SealReport(sealed=added, path=store.seal_path)
 
 
 def gc(store: Store, *, dry_run: bool = False, force: bool = False, timeout: float | None = None) -> GcReport:

@@ -14,6 +14,7 @@ __all__ = [
     "InvalidAddress",
     "InvalidRunId",
     "LogCorrupt",
+    "LogDamaged",
     "LogIncomplete",
     "ManifestUnreadable",
     "NaiveDatetime",
@@ -109,6 +110,27 @@ class LogCorrupt(StoreError):
         super().__init__(f"log {path} line {line} is unparsable ({problem}): run `ingest snapshots fsck`")
         self.path = path
         self.line = line
+
+
+class LogDamaged(StoreError):
+    """The log has a damaged line (checksum or sealed hash mismatch, unparsable, a sealed line missing) or a
+    damaged seal: replay, verify and diff refuse to read a store that may be missing or misreading an event
+    (exit 1)."""
+
+    def __init__(self, path: Path, line: int, kind: str, detail: str) -> None:
+        where = f"{path} line {line}" if line else str(path)
+        if kind == "damaged-seal":
+            way_out = "restore it (git checkout, or a backup) and run `ingest snapshots fsck`"
+        else:
+            way_out = (
+                "run `ingest snapshots fsck --repair` (it rebuilds the line from its checksum or seal where "
+                "it can, else sets it aside and the next fetch asks its request again)"
+            )
+        super().__init__(f"the snapshot store is damaged: {where} ({kind}: {detail}); nothing was read: "
+                         f"{way_out}")
+        self.path = path
+        self.line = line
+        self.kind = kind
 
 
 class StoreLocked(StoreError):
