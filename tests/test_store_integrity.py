@@ -275,12 +275,14 @@ def test_repair_sets_a_torn_tail_aside_and_fsck_is_clean_after(tmp_path: Path) -
 
 
 def test_repair_sets_damaged_lines_aside_keeping_the_lines_after_them(tmp_path: Path) -> None:
-    """A damaged line in the middle goes to quarantine; the complete events after it stay."""
+    """A damaged line in the middle that cannot be rebuilt (two bytes damaged) goes to quarantine; the
+    complete events after it stay."""
     store = Store(tmp_path)
     events = _put_many(store, [b"[1]", b"[2]", b"[3]"])
     path = store.log_path("r")
     first_line = path.read_bytes().splitlines(keepends=True)[0]
     _flip(path, 8 * (len(first_line) + 50) + 3)  # a bit in the middle of line 2
+    _flip(path, 8 * (len(first_line) + 60) + 3)  # and one in another byte: no single-byte repair
     assert Store(tmp_path).events() == [events[0], events[2]]
     (aside,) = ops.repair(Store(tmp_path))
     assert aside.kinds == ["damaged-line"]
