@@ -21,6 +21,8 @@ __all__ = ["INTERRUPTED", "database_failure", "fail", "os_failure", "run_app", "
 #: What Ctrl-C leaves behind, for every command: writes are all-or-nothing (one transaction per replay and
 #: migration; each snapshot is written to a temporary file and renamed), so nothing is half-written.
 INTERRUPTED = "interrupted: nothing was left half-written; run the same command again to finish"
+#: What a command stopped by SIGTERM says (exit 143; a replay cancels its statement in the server first).
+TERMINATED = "terminated (SIGTERM): nothing was left half-written; run the same command again to finish"
 
 
 def fail(error: IngestionError) -> None:
@@ -185,6 +187,8 @@ def _run_command(command: typer.Typer, argv: list[str] | None, prog_name: str) -
     except SystemExit as done:
         if done.code == 130:
             typer.echo(INTERRUPTED, err=True)
+        elif done.code == 143:
+            typer.echo(TERMINATED, err=True)
         raise
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
+import psycopg
 
 from ingestion.db import connect, require_schema
 from ingestion.errors import IngestionError, UsageError
@@ -33,6 +34,7 @@ from ingestion.replay.load import (
     load,
     racing_snapshot,
 )
+from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
 from ingestion.replay.normalize import normalize, normalize_decoded
 from ingestion.replay.rows import (
     TABLE_NAMES,
@@ -78,6 +80,7 @@ __all__ = [
     "NothingToReplay",
     "Racing",
     "RemovalsRefused",
+    "ReplayBlocked",
     "ReplayLocked",
     "ReplayStep",
     "ReplaySummary",
@@ -226,7 +229,9 @@ def run_replay(
     progress: Callable[[ReplayStep], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
-    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).
+    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after); so is any
+    other lock (an app transaction holding a row or a table): said after 1 s, the holder named, then
+    :class:`ReplayBlocked` (nothing written). SIGTERM cancels the statement in the server.
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
     instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
@@ -238,7 +243,8 @@ def run_replay(
     require_store(store, as_of, allow_empty=allow_empty)
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
-    with connect(url) as conn:
+    with cancel_on_sigterm(), connect(url) as conn:
+        watch_client(conn)
         require_schema(conn)
         conn.rollback()
         t0 = time.perf_counter()
@@ -260,16 +266,22 @@ def run_replay(
             "warnings": replayed.warning_counts(),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }
-        loaded = load(
-            conn,
-            replayed,
-            results=results,
-            as_of=as_of,
-            started_at=started,
-            extra=extra,
-            lock_wait=lock_wait,
-            allow_removals=allow_removals,
-        )
+        with LockWatch(url, conn.info.backend_pid, lock_wait) as watch:
+            try:
+                loaded = load(
+                    conn,
+                    replayed,
+                    results=results,
+                    as_of=as_of,
+                    started_at=started,
+                    extra=extra,
+                    lock_wait=lock_wait,
+                    allow_removals=allow_removals,
+                )
+            except psycopg.errors.QueryCanceled:
+                if watch.cancelled is None:
+                    raise
+                raise ReplayBlocked(lock_wait, watch.cancelled) from None
         seconds["load"] = time.perf_counter() - t3
         step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))
     return ReplaySummary(
