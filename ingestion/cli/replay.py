@@ -66,10 +66,12 @@ def register(app: typer.Typer) -> None:
             stages.clear()
         if as_json:
             typer.echo(msgspec.json.encode(summary).decode())
+            _exit_on_findings(summary.findings)
             return
         lines = render_summary(summary)
         if not sys.stdout.isatty():
             echo_lines(lines)
+            _exit_on_findings(summary.findings)
             return
         from ingestion.cli.render import print_table  # a rich table on a terminal
 
@@ -85,3 +87,10 @@ def register(app: typer.Typer) -> None:
         headers = ["TABLE", "ROWS", "INSERTED", "UPDATED", "UNCHANGED", "REMOVED"]
         print_table(headers, rows, right=[1, 2, 3, 4, 5])
         echo_lines(lines[2 + len(summary.tables):])
+        _exit_on_findings(summary.findings)
+
+
+def _exit_on_findings(findings: list[str]) -> None:
+    """Exit 1 after the summary when replay held rows against upstream oddities (its findings)."""
+    if findings:
+        raise typer.Exit(1)

@@ -23,6 +23,7 @@ from ingestion.replay.breaker import describe
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
+from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
@@ -201,6 +202,8 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     kept: list[str] = msgspec.field(default_factory=list)
     #: rows of settled seasons removed beyond the breaker's limit because of ``--allow-removals``
     allowed_removals: dict[int, dict[str, int]] = {}
+    #: upstream oddities whose last good rows were kept (:mod:`.findings`), one line each: exit 1
+    findings: list[str] = []
 
     @property
     def written(self) -> int:
@@ -295,7 +298,16 @@ def run_replay(
         run_id=loaded.run_id,
         kept=[w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE],
         allowed_removals=loaded.allowed_removals,
+        findings=[
+            f"{w.kind}: {w.message}"
+            for w in (*replayed.warnings, *loaded.findings)
+            if w.kind in FINDING_KINDS
+        ],
     )
+
+
+#: How many findings the summary shows, one line each.
+FINDINGS_SHOWN = 10
 
 
 def replayed_line(summary: ReplaySummary) -> str:
@@ -331,6 +343,11 @@ def render_summary(summary: ReplaySummary) -> list[str]:
     else:
         lines.append("warnings: none")
     lines.extend(f"kept: {message}" for message in summary.kept)
+    if summary.findings:
+        lines.append(f"findings (upstream oddities: the last good rows kept): {len(summary.findings)}")
+        lines.extend(f"  {finding}" for finding in summary.findings[:FINDINGS_SHOWN])
+        if len(summary.findings) > FINDINGS_SHOWN:
+            lines.append(f"  ... and {len(summary.findings) - FINDINGS_SHOWN} more (--json has them all)")
     if summary.allowed_removals:
         lines.append(f"removals allowed (--allow-removals): {describe(summary.allowed_removals)}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())

@@ -128,7 +128,8 @@ def sessions(ctx: Context) -> dict[int, SessionInfo]:
 
 
 def rounds(ctx: Context, sessions: dict[int, SessionInfo]) -> dict[int, RoundInfo]:
-    """The meetings that are rounds (not cancelled, complete), dated by their sessions."""
+    """The meetings that are rounds (complete; a cancelled one too: its sessions are Cancelled), dated by
+    their sessions."""
     by_meeting: dict[int, list[SessionInfo]] = defaultdict(list)
     for s in sessions.values():
         by_meeting[s.session.meeting_key].append(s)
@@ -137,8 +138,12 @@ def rounds(ctx: Context, sessions: dict[int, SessionInfo]) -> dict[int, RoundInf
         meeting, origin = pick(ctx.decoded.meetings[key])
         name = clean_text(meeting.meeting_name)
         if meeting.is_cancelled:
-            ctx.warn(MEETING_CANCELLED, f"meeting {key} ({name}) is cancelled: not a round", origin)
-            continue
+            ctx.warn(
+                MEETING_CANCELLED,
+                f"meeting {key} ({name}) is cancelled: its round keeps its number, its sessions are "
+                "Cancelled",
+                origin,
+            )
         circuit_name = clean_text(meeting.circuit_short_name) or clean_text(meeting.location)
         location = clean_text(meeting.location) or circuit_name
         country = clean_text(meeting.country_name)
@@ -266,7 +271,7 @@ def calendar(sessions: dict[int, SessionInfo], rounds: dict[int, RoundInfo], cut
 
     session_rows: dict[int, SessionRow] = {}
     for key, s in sessions.items():
-        if s.session.is_cancelled:
+        if s.session.is_cancelled or rounds[s.session.meeting_key].meeting.is_cancelled:
             status = SessionStatus.Cancelled
         elif s.end is not None and cutoff >= s.end:
             status = SessionStatus.Completed

@@ -47,16 +47,18 @@ from ingestion.replay import unchanged
 from ingestion.replay.adopt import adopt, stored_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
-from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
+from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, ReplayWarning, one_entrant_per_driver
 from ingestion.replay.scope import written
 from ingestion.replay.write import (
     Target,
     copy_fresh,
     copy_in,
+    hold_stored,
     is_empty,
     make_room,
     plan_removals,
     remove,
+    staged_count,
     upsert,
 )
 
@@ -119,6 +121,8 @@ class LoadSummary(msgspec.Struct, frozen=True, kw_only=True):
     run_id: int | None = None
     #: rows removed from settled seasons beyond the breaker's limit, by year and table (``--allow-removals``)
     allowed_removals: dict[int, dict[str, int]] = {}
+    #: upstream oddities found against the stored rows, whose last good rows were kept (:mod:`.findings`)
+    findings: list[ReplayWarning] = []
 
     @property
     def written(self) -> int:
@@ -173,6 +177,8 @@ def load(
         racing, _ = adopt(racing, stored_keys(conn, naming), naming)
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))
+        # upstream oddities against the stored rows: the last good rows are kept (.findings)
+        findings = hold_stored(conn, db, specs, replayed.held)
 
         # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
         removals = plan_removals(conn, db, specs, (as_of or datetime.now(UTC)).astimezone(UTC).date())
@@ -185,14 +191,15 @@ def load(
         for spec in specs:
             moved = make_room(conn, db, spec)
             inserted, updated = upsert(conn, db, spec)
-            staged = len(racing.table(spec.name))
+            staged = staged_count(conn, spec) if findings else len(racing.table(spec.name))
             c = counts[spec.name]
             c["inserted"], c["updated"] = inserted, updated + moved
             c["unchanged"] = staged - inserted - updated
 
-        left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+        # rows held against the stored ones: no proof (the next load looks again, and finds them again)
+        left = None if findings else unchanged.left_exactly(conn, naming, specs, racing, rows)
         summary = _record(conn, counts, results, as_of, started_at, extra, left, beyond)
-        return summary
+        return msgspec.structs.replace(summary, findings=findings)
 
 
 def _record(

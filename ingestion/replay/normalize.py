@@ -18,7 +18,8 @@ from typing import TypeVar
 import msgspec
 
 from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
-from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots
+from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots, pick
+from ingestion.replay.findings import hold
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
 from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow
@@ -57,7 +58,7 @@ def normalize_decoded(
     if results:
         results_rows = result_rows(ctx, known_sessions, cal.sessions, candidates, entrants)
 
-    racing = Racing(
+    staged = Racing(
         series=(cal.series,),
         seasons=_sorted(cal.seasons.values()),
         circuits=_sorted(cal.circuits.values()),
@@ -69,7 +70,19 @@ def normalize_decoded(
         results=_sorted(results_rows),
         driver_aliases=_sorted(aliases),
     )
-    return Replayed(racing=racing, warnings=tuple(ctx.warnings))
+    held = hold(staged, _inverted(decoded))
+    return Replayed(racing=held.racing, warnings=(*ctx.warnings, *held.findings), held=held.ids)
+
+
+def _inverted(decoded: Decoded) -> dict[int, tuple[datetime, datetime]]:
+    """The sessions whose date_end is before their date_start: (start, end) by session key."""
+    out: dict[int, tuple[datetime, datetime]] = {}
+    for key, entries in decoded.sessions.items():
+        session, _ = pick(entries)
+        start, end = utc_or_none(session.date_start), utc_or_none(session.date_end)
+        if start is not None and end is not None and end < start:
+            out[key] = (start, end)
+    return out
 
 
 def _sorted(rows: Iterable[R]) -> tuple[R, ...]:

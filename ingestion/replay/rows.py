@@ -199,6 +199,9 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
 
     racing: Racing
     warnings: tuple[ReplayWarning, ...] = ()
+    #: ids of stored sessions and results whose upstream rows cannot be true (:mod:`.findings`): the load
+    #: keeps their stored rows as they are (neither updated nor removed)
+    held: frozenset[uuid.UUID] = frozenset()
 
     def warning_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

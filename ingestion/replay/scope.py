@@ -69,8 +69,36 @@ def _reach(
     )
 
 
+def _held(spec: TableSpec, naming: Naming, held: sql.Composable) -> list[sql.Composable]:
+    """A row is kept when it, a row it points at, or a row of a racing table pointing at it is held
+    (``held``: a table of ids, :mod:`ingestion.replay.findings`)."""
+    ids = sql.SQL("(SELECT id FROM {})").format(held)
+    columns = ["id", *(column for column, _ in spec.parents)]
+    conditions: list[sql.Composable] = [
+        sql.SQL("x.{} NOT IN {}").format(naming.col(spec.name, column), ids) for column in columns
+    ]
+    for other in TABLES:
+        for column, parent in other.parents:
+            if parent != spec.name:
+                continue
+            theirs = ["id", *(c for c, _ in other.parents)]
+            conditions.append(
+                sql.SQL("NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = x.{} AND ({}))").format(
+                    naming.rel(other.name),
+                    naming.col(other.name, column),
+                    naming.col(spec.name, "id"),
+                    sql.SQL(" OR ").join(sql.SQL("r.{} IN {}").format(naming.col(other.name, c), ids) for c in theirs),
+                )
+            )
+    return conditions
+
+
 def _conditions(
-    spec: TableSpec, naming: Naming, writes: Collection[str], stage: Callable[[str], sql.Composable]
+    spec: TableSpec,
+    naming: Naming,
+    writes: Collection[str],
+    stage: Callable[[str], sql.Composable],
+    held: sql.Composable | None = None,
 ) -> list[sql.Composable]:
     """The scope's conditions on a stored row ``x`` of ``spec`` (all but users' data)."""
     assert spec.removes is not None
@@ -91,11 +119,17 @@ def _conditions(
         )
         for table, column in _referrers(spec, writes)
     )
+    if held is not None:
+        conditions.extend(_held(spec, naming, held))
     return conditions
 
 
 def lock_statement(
-    spec: TableSpec, naming: Naming, writes: Collection[str], stage: Callable[[str], sql.Composable]
+    spec: TableSpec,
+    naming: Naming,
+    writes: Collection[str],
+    stage: Callable[[str], sql.Composable],
+    held: sql.Composable | None = None,
 ) -> sql.Composed:
     """``SELECT ... FOR UPDATE`` of ``spec``'s stored rows this replay may remove, users' data not looked at
     yet: once locked, no other transaction can add a row that references one of them (its foreign-key
@@ -104,7 +138,7 @@ def lock_statement(
     return sql.SQL("SELECT x.{} FROM {} x WHERE {} ORDER BY 1 FOR UPDATE OF x").format(
         naming.col(spec.name, "id"),
         naming.rel(spec.name),
-        sql.SQL(" AND ").join(_conditions(spec, naming, writes, stage)),
+        sql.SQL(" AND ").join(_conditions(spec, naming, writes, stage, held)),
     )
 
 
@@ -114,13 +148,15 @@ def removal_statement(
     writes: Collection[str],
     stage: Callable[[str], sql.Composable],
     protected: sql.Composable,
+    held: sql.Composable | None = None,
 ) -> sql.Composed:
     """The ids of ``spec``'s stored rows this replay removes (alias ``x``; ``spec.removes`` not None).
 
     ``writes``: the tables this replay writes; ``stage(table)``: the stage table of the replayed rows;
-    ``protected``: the condition (on ``x``) that users' data depends on the row. Run it after
+    ``protected``: the condition (on ``x``) that users' data depends on the row; ``held``: a table of the
+    ids whose rows are kept as stored (:func:`_held`). Run it after
     :func:`lock_statement` (in READ COMMITTED, a later statement sees what committed while it waited)."""
-    conditions = [*_conditions(spec, naming, writes, stage), sql.SQL("NOT {}").format(protected)]
+    conditions = [*_conditions(spec, naming, writes, stage, held), sql.SQL("NOT {}").format(protected)]
     return sql.SQL("SELECT x.{} FROM {} x WHERE {} ORDER BY 1").format(
         naming.col(spec.name, "id"), naming.rel(spec.name), sql.SQL(" AND ").join(conditions)
     )

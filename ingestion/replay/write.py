@@ -18,7 +18,8 @@ Upserts conflict on the primary key only, never on a natural-key index the datab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -29,7 +30,8 @@ from psycopg import sql
 from ingestion.db.clean import ForeignKey
 from ingestion.db.naming import OWN_SCHEMA, RACING_TABLES, Naming, SideColumn
 from ingestion.db.userdata import protected
-from ingestion.replay.rows import TableSpec
+from ingestion.replay.findings import MEETING_MISSING, SESSION_MOVED
+from ingestion.replay.rows import ReplayWarning, TableSpec
 from ingestion.replay.scope import lock_statement, removal_statement
 
 __all__ = [
@@ -37,10 +39,12 @@ __all__ = [
     "Target",
     "copy_fresh",
     "copy_in",
+    "hold_stored",
     "is_empty",
     "make_room",
     "plan_removals",
     "remove",
+    "staged_count",
     "upsert",
 ]
 
@@ -269,6 +273,91 @@ def _upsert_side(
     )
 
 
+#: The temp table of the ids whose stored rows a load keeps as they are (:func:`hold_stored`).
+HELD = sql.Identifier("replay_held")
+
+
+def staged_count(conn: Conn, spec: TableSpec) -> int:
+    """How many rows the stage table of ``spec`` holds (after :func:`hold_stored` took some out)."""
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_stage(spec.name))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def hold_stored(
+    conn: Conn, db: Target, specs: Sequence[TableSpec], held: Collection[uuid.UUID]
+) -> list[ReplayWarning]:
+    """Keep the stored rows that upstream oddities would change (:mod:`ingestion.replay.findings`), after
+    the stage tables are filled: ``held`` (sessions and results normalize held) and the sessions OpenF1 now
+    files under another meeting than their stored one go to :data:`HELD` (their staged rows and their
+    staged results out of the stage: neither updated nor removed); a season with a stored round the
+    snapshots no longer list keeps its stored rounds as they are (no renumbering). The findings."""
+    names = {spec.name for spec in specs}
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (id uuid PRIMARY KEY) ON COMMIT DROP").format(HELD))
+    if held:
+        conn.execute(sql.SQL("INSERT INTO {} SELECT unnest(%s::uuid[])").format(HELD), (list(held),))
+    findings: list[ReplayWarning] = []
+    sessions, rounds = db.rel("sessions"), db.rel("rounds")
+    sid, sround = db.col("sessions", "id"), db.col("sessions", "round_id")
+    rid, key = db.col("rounds", "id"), db.col("rounds", "open_f1_meeting_key")
+    moved = conn.execute(
+        sql.SQL(
+            "INSERT INTO {held} SELECT s.id FROM {stage} s JOIN {sessions} t ON t.{sid} = s.id "
+            "WHERE t.{sround} <> s.round_id ON CONFLICT DO NOTHING RETURNING id"
+        ).format(held=HELD, stage=_stage("sessions"), sessions=sessions, sid=sid, sround=sround)
+    ).fetchall()
+    if moved:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT s.open_f1_session_key, o.{key}, n.{key} FROM {stage} s "
+                "JOIN {sessions} t ON t.{sid} = s.id JOIN {rounds} o ON o.{rid} = t.{sround} "
+                "LEFT JOIN {rounds} n ON n.{rid} = s.round_id WHERE s.id = ANY(%s) ORDER BY 1"
+            ).format(key=key, stage=_stage("sessions"), sessions=sessions, sid=sid, rounds=rounds, rid=rid,
+                     sround=sround),
+            ([r[0] for r in moved],),
+        ).fetchall()
+        findings.extend(
+            ReplayWarning(
+                kind=SESSION_MOVED,
+                message=f"session {k}: OpenF1 now files it under meeting {new} (stored under {old}): it stays "
+                "on its stored round with its results",
+            )
+            for k, old, new in rows
+        )
+    conn.execute(sql.SQL("DELETE FROM {} s WHERE s.id IN (SELECT id FROM {})").format(_stage("sessions"), HELD))
+    if "results" in names:
+        conn.execute(
+            sql.SQL("DELETE FROM {} s WHERE s.id IN (SELECT id FROM {h}) OR s.session_id IN (SELECT id FROM {h})")
+            .format(_stage("results"), h=HELD)
+        )
+    missing = conn.execute(
+        sql.SQL(
+            "SELECT t.{key}, t.{name}, t.{season} FROM {rounds} t WHERE t.{key} IS NOT NULL "
+            "AND t.{season} IN (SELECT id FROM {seasons}) AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.id = t.{rid}) "
+            "ORDER BY 1"
+        ).format(
+            key=key, name=db.col("rounds", "name"), season=db.col("rounds", "season_id"), rounds=rounds,
+            seasons=_stage("seasons"), stage=_stage("rounds"), rid=rid,
+        )
+    ).fetchall()
+    findings.extend(
+        ReplayWarning(
+            kind=MEETING_MISSING,
+            message=f"meeting {k} ({name}) is stored but no longer in the snapshots: its season's rounds keep "
+            "their stored numbers and nothing of the season is removed",
+        )
+        for k, name, _ in missing
+    )
+    if missing:
+        conn.execute(
+            sql.SQL(
+                "DELETE FROM {stage} s WHERE s.season_id = ANY(%s) AND EXISTS (SELECT 1 FROM {rounds} t "
+                "WHERE t.{rid} = s.id)"
+            ).format(stage=_stage("rounds"), rounds=rounds, rid=rid),
+            (sorted({m[2] for m in missing}),),
+        )
+    return findings
+
+
 class Removals(msgspec.Struct, frozen=True, kw_only=True):
     """What a load is about to remove: the ids per table (children first), all locked ``FOR UPDATE``, and
     per settled season (one whose stored rounds all ended before ``as_of``) its rows among them, per table."""
@@ -288,10 +377,10 @@ def plan_removals(conn: Conn, db: Target, specs: Sequence[TableSpec], as_of: dat
     writes = {spec.name for spec in specs}
     scoped = [spec for spec in reversed(specs) if spec.removes is not None]
     for spec in scoped:
-        conn.execute(lock_statement(spec, db.naming, writes, _stage))
+        conn.execute(lock_statement(spec, db.naming, writes, _stage, HELD))
     ids: dict[str, list[object]] = {}
     for spec in scoped:
-        query = removal_statement(spec, db.naming, writes, _stage, db.protected(spec.name, "x"))
+        query = removal_statement(spec, db.naming, writes, _stage, db.protected(spec.name, "x"), HELD)
         ids[spec.name] = [row[0] for row in conn.execute(query).fetchall()]
     settled: dict[int, dict[str, int]] = {}
     for spec in scoped:
