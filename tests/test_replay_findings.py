@@ -49,6 +49,7 @@ def _one(conn: Conn, query: str, *params: object) -> Any:
 
 ROUND_OF_SESSION = ("SELECT r.open_f1_meeting_key FROM sessions s JOIN rounds r ON r.id = s.round_id "
                     "WHERE s.open_f1_session_key = %s")
+NUMBERS = "SELECT open_f1_meeting_key, round_number FROM rounds ORDER BY 1"
 RESULTS_OF_SESSION = ("SELECT count(*) FROM results x JOIN sessions s ON s.id = x.session_id "
                       "WHERE s.open_f1_session_key = %s")
 
@@ -112,14 +113,13 @@ def test_replay_meeting_gone_keeps_round_numbers_and_removes_nothing_of_the_seas
     entrant or result of 2024 is removed."""
     store = _replayed(db_url, tmp_path / "store")
     singapore = _meeting("Singapore Grand Prix")
-    numbers_before = conn.execute("SELECT open_f1_meeting_key, round_number FROM rounds ORDER BY 1").fetchall()
+    numbers_before = conn.execute(NUMBERS).fetchall()
     meetings = [m for m in world_rows(2024, "meetings") if m["meeting_key"] != singapore]
     put_answers(store, [("/v1/meetings?year=2024", *body_of(meetings))], when=LATER)
     summary = run_replay(db_url, store, AS_OF, results=True)
     assert [f.split(":")[0] for f in summary.findings] == ["meeting_missing"]
     assert str(singapore) in summary.findings[0]
-    assert conn.execute("SELECT open_f1_meeting_key, round_number FROM rounds ORDER BY 1").fetchall() == (
-        numbers_before)
+    assert conn.execute(NUMBERS).fetchall() == numbers_before
     assert summary.tables["entrants"].removed == 0 and summary.tables["results"].removed == 0
 
 
@@ -132,13 +132,12 @@ def test_replay_real_cancellation_marks_sessions_cancelled_without_a_duplicate_r
     share one), its sessions are Cancelled, and it is a warning, not a finding (exit 0)."""
     store = _replayed(db_url, tmp_path / "store")
     singapore = _meeting("Singapore Grand Prix")
-    numbers_before = conn.execute("SELECT open_f1_meeting_key, round_number FROM rounds ORDER BY 1").fetchall()
+    numbers_before = conn.execute(NUMBERS).fetchall()
     meetings = [dict(m, is_cancelled=m["meeting_key"] == singapore) for m in world_rows(2024, "meetings")]
     put_answers(store, [("/v1/meetings?year=2024", *body_of(meetings))], when=LATER)
     summary = run_replay(db_url, store, AS_OF, results=True)
     assert summary.findings == [] and summary.warnings.get("meeting_cancelled") == 1
-    assert conn.execute("SELECT open_f1_meeting_key, round_number FROM rounds ORDER BY 1").fetchall() == (
-        numbers_before)
+    assert conn.execute(NUMBERS).fetchall() == numbers_before
     statuses = conn.execute(
         "SELECT DISTINCT s.status FROM sessions s JOIN rounds r ON r.id = s.round_id "
         "WHERE r.open_f1_meeting_key = %s", (singapore,)).fetchall()

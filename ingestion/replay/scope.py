@@ -87,7 +87,9 @@ def _held(spec: TableSpec, naming: Naming, held: sql.Composable) -> list[sql.Com
                     naming.rel(other.name),
                     naming.col(other.name, column),
                     naming.col(spec.name, "id"),
-                    sql.SQL(" OR ").join(sql.SQL("r.{} IN {}").format(naming.col(other.name, c), ids) for c in theirs),
+                    sql.SQL(" OR ").join(
+                        sql.SQL("r.{} IN {}").format(naming.col(other.name, c), ids) for c in theirs
+                    ),
                 )
             )
     return conditions

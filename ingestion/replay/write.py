@@ -318,22 +318,21 @@ def hold_stored(
         findings.extend(
             ReplayWarning(
                 kind=SESSION_MOVED,
-                message=f"session {k}: OpenF1 now files it under meeting {new} (stored under {old}): it stays "
-                "on its stored round with its results",
+                message=f"session {k}: OpenF1 now files it under meeting {new} (stored under {old}): it "
+                "stays on its stored round with its results",
             )
             for k, old, new in rows
         )
-    conn.execute(sql.SQL("DELETE FROM {} s WHERE s.id IN (SELECT id FROM {})").format(_stage("sessions"), HELD))
+    drop = "DELETE FROM {} s WHERE s.id IN (SELECT id FROM {h})"
+    conn.execute(sql.SQL(drop).format(_stage("sessions"), h=HELD))
     if "results" in names:
-        conn.execute(
-            sql.SQL("DELETE FROM {} s WHERE s.id IN (SELECT id FROM {h}) OR s.session_id IN (SELECT id FROM {h})")
-            .format(_stage("results"), h=HELD)
-        )
+        also = " OR s.session_id IN (SELECT id FROM {h})"
+        conn.execute(sql.SQL(drop + also).format(_stage("results"), h=HELD))
     missing = conn.execute(
         sql.SQL(
             "SELECT t.{key}, t.{name}, t.{season} FROM {rounds} t WHERE t.{key} IS NOT NULL "
-            "AND t.{season} IN (SELECT id FROM {seasons}) AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.id = t.{rid}) "
-            "ORDER BY 1"
+            "AND t.{season} IN (SELECT id FROM {seasons}) "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.id = t.{rid}) ORDER BY 1"
         ).format(
             key=key, name=db.col("rounds", "name"), season=db.col("rounds", "season_id"), rounds=rounds,
             seasons=_stage("seasons"), stage=_stage("rounds"), rid=rid,
@@ -342,8 +341,8 @@ def hold_stored(
     findings.extend(
         ReplayWarning(
             kind=MEETING_MISSING,
-            message=f"meeting {k} ({name}) is stored but no longer in the snapshots: its season's rounds keep "
-            "their stored numbers and nothing of the season is removed",
+            message=f"meeting {k} ({name}) is stored but no longer in the snapshots: its season's rounds "
+            "keep their stored numbers and nothing of the season is removed",
         )
         for k, name, _ in missing
     )
