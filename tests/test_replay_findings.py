@@ -18,6 +18,7 @@ import pytest
 from naming_support import BOTH_NAMINGS
 from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows, world_store
 from test_sync import run_cli
+from test_verify import _one
 
 from ingestion.replay import SessionStatus, render_summary, run_replay
 from ingestion.store import Store
@@ -39,12 +40,6 @@ def _replayed(db_url: str, root: Path) -> Store:
     store = world_store(root, years=(2024,))
     run_replay(db_url, store, AS_OF, results=True)
     return store
-
-
-def _one(conn: Conn, query: str, *params: object) -> Any:
-    row = conn.execute(query, params).fetchone()
-    assert row is not None
-    return row[0]
 
 
 ROUND_OF_SESSION = ("SELECT r.open_f1_meeting_key FROM sessions s JOIN rounds r ON r.id = s.round_id "
