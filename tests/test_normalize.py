@@ -466,11 +466,12 @@ def test_normalize_2026_meeting_schema_and_pre_rename_sprint() -> None:
     assert sq.type == SessionType.SprintQualifying and sq.open_f1_session_key == 9841
 
 
-def test_normalize_cancelled_meeting_is_skipped_with_a_warning() -> None:
-    """A meeting with is_cancelled (2026 schema; the real #367 row, flagged) is skipped with a warning."""
+def test_normalize_cancelled_meeting_keeps_its_round_with_a_warning() -> None:
+    """A meeting with is_cancelled (2026 schema; the real #367 row, flagged) stays a round, numbered like
+    any other (issue 21: no duplicate round number once it is cancelled), with a warning."""
     meeting = dict(json.loads(_edge("meetings_1282"))[0], is_cancelled=True)
     replayed = normalize(snapshots([("/v1/meetings?year=2026", *body_of([meeting]))]), AS_OF, results=False)
-    assert replayed.racing.rounds == ()
+    assert [(r.open_f1_meeting_key, r.round_number) for r in replayed.racing.rounds] == [(1282, 1)]
     assert [w.kind for w in replayed.warnings] == ["meeting_cancelled"]
 
 

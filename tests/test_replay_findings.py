@@ -140,7 +140,8 @@ def test_replay_real_cancellation_marks_sessions_cancelled_without_a_duplicate_r
 
 
 def test_replay_cli_exits_1_on_findings(db_url: str, tmp_path: Path) -> None:
-    """``ingest replay`` with a finding: the summary (its findings lines), then exit 1; --json has them."""
+    """``ingest replay`` with a finding: the summary (its findings lines), then exit 1; --json has them;
+    ``ingest check`` lists the last replay's findings and exits 1."""
     store = _replayed(db_url, tmp_path / "store")
     monaco = _meeting("Monaco Grand Prix")
     results = [dict(r) for r in world_rows(2024, "session_result") if r["meeting_key"] == monaco]
@@ -154,3 +155,7 @@ def test_replay_cli_exits_1_on_findings(db_url: str, tmp_path: Path) -> None:
     as_json = run_cli(["-m", "ingestion", "replay", "--as-of", "2026-01-01", "--json"], env, tmp_path)
     assert as_json.returncode == 1
     assert len(json.loads(as_json.stdout)["findings"]) == 1
+    checked = run_cli(["-m", "ingestion", "check", "--season", "2024"], env, tmp_path)
+    assert checked.returncode == 1, checked.stderr
+    assert "replay_held: the last replay kept the last good rows (1)" in checked.stdout
+    assert "result_position_impossible" in checked.stdout

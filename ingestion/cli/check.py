@@ -67,13 +67,15 @@ COLUMNS = ("ROUND", "SESSION", "DRIVER", "EXPECTED", "OPENF1", "REQUEST", "SNAPS
 def print_tables(report: CheckReport, console: Console | None = None) -> None:
     """On a terminal: one rich table per kind of finding, then the summary line. (Off a terminal the
     findings are plain lines, one field each, so that grep finds a request whole.)"""
-    from ingestion.ops.check import KINDS, finding_cells, summary_lines
+    from ingestion.ops.check import KINDS, finding_cells, replay_lines, summary_lines
 
     for kind, count in report.counts().items():
         rows = [finding_cells(f) for f in report.findings if f.kind == kind]
         title = f"{kind}: {KINDS[kind]} ({count})"
         print_table(COLUMNS, rows, title=title, console=console, no_wrap=[COLUMNS.index("REQUEST")])
-    for line in summary_lines(report, console.width if console is not None else screen_width()):
+    width = console.width if console is not None else screen_width()
+    lines = replay_lines(report) + summary_lines(report, width)
+    for line in lines:
         if console is None:
             typer.echo(line)
         else:

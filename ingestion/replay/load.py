@@ -46,6 +46,7 @@ from ingestion.db.naming import Naming, resolve
 from ingestion.replay import unchanged
 from ingestion.replay.adopt import adopt, stored_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
+from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, ReplayWarning, one_entrant_per_driver
 from ingestion.replay.scope import written
@@ -85,6 +86,8 @@ class LastReplay(msgspec.Struct, frozen=True, kw_only=True):
     as_of: datetime
     results: bool
     proof: dict[str, str] | None = None  # the database it left, when it left exactly its rows (.unchanged)
+    #: its findings (:mod:`.findings`): upstream oddities whose last good rows it kept, one line each
+    findings: list[str] = []
 
 
 def last_replay(conn: Conn) -> LastReplay | None:
@@ -94,13 +97,15 @@ def last_replay(conn: Conn) -> LastReplay | None:
     if exists is None or not exists[0]:
         return None
     row = conn.execute(
-        "SELECT id, as_of, results, summary -> %s FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1",
+        "SELECT id, as_of, results, summary -> %s, summary -> 'findings' FROM ingestion.replay_runs "
+        "ORDER BY id DESC LIMIT 1",
         (unchanged.PROOF_KEY,),
     ).fetchone()
     if row is None:
         return None
     proof = row[3] if isinstance(row[3], dict) else None
-    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof)
+    findings = [str(f) for f in row[4]] if isinstance(row[4], list) else []
+    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof, findings=findings)
 
 
 class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -154,6 +159,7 @@ def load(
     counts: dict[str, dict[str, int]] = {
         s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0} for s in TABLES
     }
+    found = [f"{w.kind}: {w.message}" for w in replayed.warnings if w.kind in FINDING_KINDS]
     with conn.transaction():
         take_lock(conn, lock_wait)
         naming = naming or resolve(conn)
@@ -165,14 +171,14 @@ def load(
         if proven:
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
-            return _record(conn, counts, results, as_of, started_at, extra, recorded)
+            return _record(conn, counts, results, as_of, started_at, extra, recorded, findings=found)
         if is_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
             copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
             for spec in specs:
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
-            return _record(conn, counts, results, as_of, started_at, extra, left)
+            return _record(conn, counts, results, as_of, started_at, extra, left, findings=found)
         db = Target(naming, foreign_keys(conn))
         racing, _ = adopt(racing, stored_keys(conn, naming), naming)
         for spec in specs:
@@ -198,7 +204,8 @@ def load(
 
         # rows held against the stored ones: no proof (the next load looks again, and finds them again)
         left = None if findings else unchanged.left_exactly(conn, naming, specs, racing, rows)
-        summary = _record(conn, counts, results, as_of, started_at, extra, left, beyond)
+        found += [f"{w.kind}: {w.message}" for w in findings]
+        summary = _record(conn, counts, results, as_of, started_at, extra, left, beyond, findings=found)
         return msgspec.structs.replace(summary, findings=findings)
 
 
@@ -211,6 +218,8 @@ def _record(
     extra: dict[str, object] | None,
     proof: dict[str, str] | None,
     allowed: dict[int, dict[str, int]] | None = None,
+    *,
+    findings: list[str] | None = None,
 ) -> LoadSummary:
     """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left, the
     removals ``--allow-removals`` let through)."""
@@ -220,6 +229,8 @@ def _record(
     document: dict[str, object] = {"results": results, "tables": msgspec.to_builtins(summary.tables)}
     if allowed:
         document["allowed_removals"] = msgspec.to_builtins(allowed)
+    if findings:
+        document["findings"] = findings
     document.update(extra or {})
     if proof is not None:
         document[unchanged.PROOF_KEY] = proof

@@ -45,7 +45,14 @@ from __future__ import annotations
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, openf1_request, with_snapshots
 from ingestion.ops.check.model import KINDS, CheckReport, Entrant, Finding, Round, Row, Session, Snapshot
 from ingestion.ops.check.read import check_database, read_rounds, rounds_of
-from ingestion.ops.check.render import finding_cells, render_check, report_json, summary_line, summary_lines
+from ingestion.ops.check.render import (
+    finding_cells,
+    render_check,
+    replay_lines,
+    report_json,
+    summary_line,
+    summary_lines,
+)
 from ingestion.ops.check.rules import check
 
 __all__ = [
@@ -64,6 +71,7 @@ __all__ = [
     "openf1_request",
     "read_rounds",
     "render_check",
+    "replay_lines",
     "report_json",
     "rounds_of",
     "summary_line",

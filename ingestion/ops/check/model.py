@@ -99,10 +99,12 @@ class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
     #: the store's known gaps (answers that cannot be true, asked again on a back-off), one line each: shown,
     #: not findings (the database keeps the earlier rows)
     gaps: tuple[str, ...] = ()
+    #: the last replay's findings (upstream oddities whose last good rows it kept: ingestion.replay.findings)
+    replay_findings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.findings and not self.replay_findings
 
     @property
     def exit_code(self) -> int:

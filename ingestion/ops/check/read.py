@@ -18,6 +18,7 @@ from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
 from ingestion.replay import TABLES as _TABLES
 from ingestion.replay import DriverRole, SessionStatus, TableSpec, racing_snapshot
+from ingestion.replay.load import last_replay
 from ingestion.store import Store
 
 __all__ = ["check_database", "read_rounds", "rounds_of"]
@@ -152,4 +153,7 @@ def check_database(
         gaps = known_gaps(store, now or datetime.now(UTC))
         shown = [gap for gap in gaps if season is None or gap.field != "year" or gap.value == str(season)]
         report = msgspec.structs.replace(report, gaps=tuple(render_gap(gap) for gap in shown))
+    last = last_replay(conn)
+    if last is not None and last.findings:
+        report = msgspec.structs.replace(report, replay_findings=tuple(last.findings))
     return report

@@ -48,6 +48,8 @@ def render_check(report: CheckReport, width: int | None = None) -> list[str]:
                 lines += _wrap(f"      snapshot  {stored} received {when}", detail, width)
     for gap in report.gaps:
         lines += _wrap(f"gap: {gap}", "  ", width)
+    for line in replay_lines(report):
+        lines += _wrap(line, "    ", width)
     lines += summary_lines(report, width)
     return lines
 
@@ -57,12 +59,23 @@ def summary_lines(report: CheckReport, width: int | None = None) -> list[str]:
     return _wrap(summary_line(report), "  ", width)
 
 
+def replay_lines(report: CheckReport) -> list[str]:
+    """The last replay's findings: upstream oddities whose last good rows it kept (none: no line)."""
+    if not report.replay_findings:
+        return []
+    head = f"replay_held: the last replay kept the last good rows ({len(report.replay_findings)})"
+    return [head, *(f"  {finding}" for finding in report.replay_findings)]
+
+
 def summary_line(report: CheckReport) -> str:
     """``check 2023: 23 rounds, 56 classified sessions: 23 finding(s): points_missing 10, ...``."""
     if report.ok:
         return f"check {_scope(report)}: no finding"
     counts = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
-    return f"check {_scope(report)}: {len(report.findings)} finding(s): {counts}"
+    if report.replay_findings:
+        counts = ", ".join(part for part in (counts, f"replay_held {len(report.replay_findings)}") if part)
+    total = len(report.findings) + len(report.replay_findings)
+    return f"check {_scope(report)}: {total} finding(s): {counts}"
 
 
 def finding_cells(finding: Finding) -> list[str]:
@@ -86,4 +99,5 @@ def report_json(report: CheckReport) -> dict[str, object]:
         "counts": report.counts(),
         "findings": msgspec.to_builtins(report.findings),
         "gaps": list(report.gaps),
+        "replay_findings": list(report.replay_findings),
     }
