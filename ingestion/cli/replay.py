@@ -26,7 +26,11 @@ def register(app: typer.Typer) -> None:
             None, "--store", help="Snapshot store directory (default SNAPSHOT_DIR)."
         ),
         wait: float = typer.Option(
-            10.0, "--wait", metavar="SECONDS", min=0, help="How long to wait for another replay's lock."
+            10.0,
+            "--wait",
+            metavar="SECONDS",
+            min=0,
+            help="How long to wait for another replay's lock, or any lock an app holds.",
         ),
         allow_empty: bool = typer.Option(
             False, "--allow-empty", help="Replay even a store with no snapshot at that time (writes nothing)."
