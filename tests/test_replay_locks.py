@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from naming_support import BOTH_NAMINGS
+from campaign import FULL
 from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows, world_store
 
 from ingestion.db import connect
@@ -77,9 +77,12 @@ def app(db_url: str, schema_naming: str) -> Iterator[Conn]:
         yield conn
 
 
+#: (layout, lock): all four in the whole campaign, two in ``make test`` (each layout, each lock once).
+LOCK_CASES = [("snake", "row"), ("ef", "table"), ("ef", "row"), ("snake", "table")][: 4 if FULL else 2]
+
+
 @pytest.mark.reliability("locks that speak")
-@BOTH_NAMINGS
-@pytest.mark.parametrize("lock", ["row", "table"])
+@pytest.mark.parametrize(("schema_naming", "lock"), LOCK_CASES, indirect=["schema_naming"])
 def test_replay_behind_an_app_lock_says_whom_it_waits_for_and_gives_up_after_wait(
     db_url: str, conn: Conn, app: Conn, schema_naming: str, tmp_path: Path, lock: str
 ) -> None:
@@ -111,7 +114,7 @@ def test_replay_behind_an_app_lock_says_whom_it_waits_for_and_gives_up_after_wai
 
 
 @pytest.mark.reliability("locks that speak")
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL][: 2 if FULL else 1])
 def test_replay_killed_while_waiting_leaves_no_backend_holding_the_replay_lock(
     db_url: str, conn: Conn, app: Conn, tmp_path: Path, how: signal.Signals
 ) -> None:
