@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 from naming_support import BOTH_NAMINGS
@@ -159,3 +160,22 @@ def test_replay_cli_exits_1_on_findings(db_url: str, tmp_path: Path) -> None:
     assert checked.returncode == 1, checked.stderr
     assert "replay_held: the last replay kept the last good rows (1)" in checked.stdout
     assert "result_position_impossible" in checked.stdout
+
+
+def test_watch_replayed_event_carries_findings_and_allowed_removals_only_when_there_are() -> None:
+    """The watcher's ``replayed`` line names the replay's findings and the removals --allow-removals let
+    through; without any, the line is byte for byte what it was."""
+    from ingestion.watch.events import Replayed, encode
+
+    at = "2026-01-01T00:00:00Z"
+    plain = Replayed(at=at, as_of=at, snapshots=5, written=0, tables={})
+    assert encode(plain) == (
+        '{"at":"2026-01-01T00:00:00Z","event":"replayed","as_of":"2026-01-01T00:00:00Z","snapshots":5,'
+        '"written":0,"tables":{}}'
+    )
+    full = msgspec.structs.replace(
+        plain, findings=["session_moved: session 9472 ..."], allowed_removals={"2024": {"entrants": 18}}
+    )
+    line = json.loads(encode(full))
+    assert line["findings"] == ["session_moved: session 9472 ..."]
+    assert line["allowed_removals"] == {"2024": {"entrants": 18}}

@@ -107,6 +107,11 @@ class Replayed(_Event, frozen=True, kw_only=True):
     snapshots: int
     written: int
     tables: dict[str, TableWrites]  # only the tables with a write
+    #: upstream oddities whose last good rows the replay kept (left out of the line when there are none)
+    findings: list[str] | msgspec.UnsetType = msgspec.UNSET
+    #: rows of settled seasons removed past the breaker by ``--allow-removals``, "year": {table: n} (left
+    #: out when there are none)
+    allowed_removals: dict[str, dict[str, int]] | msgspec.UnsetType = msgspec.UNSET
     #: answers that cannot be true, each named, whose units kept their earlier rows (only when there are)
     kept: list[str] | msgspec.UnsetType = msgspec.UNSET
 

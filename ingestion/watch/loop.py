@@ -270,6 +270,8 @@ class _Watcher:
                     if c.inserted or c.updated or c.removed
                 },
                 kept=replayed.kept or msgspec.UNSET,
+                findings=replayed.findings or msgspec.UNSET,
+                allowed_removals={str(y): t for y, t in replayed.allowed_removals.items()} or msgspec.UNSET,
             ))
         if failed or f1db_failed:
             return 1
