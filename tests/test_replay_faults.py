@@ -15,18 +15,27 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from naming_support import BOTH_NAMINGS
+from campaign import FULL
+from naming_support import BOTH_NAMINGS, NAMINGS
 from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows, world_store
 from test_sync import run_cli
 
 from ingestion.db import connect
-from ingestion.replay import RemovalsRefused, ReplaySummary, racing_snapshot, render_summary, run_replay
+from ingestion.replay import (
+    RemovalsRefused,
+    ReplaySummary,
+    SessionStatus,
+    racing_snapshot,
+    render_summary,
+    run_replay,
+)
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
@@ -118,29 +127,24 @@ def test_replay_breaker_cli_exits_1_in_one_line(db_url: str, tmp_path: Path) -> 
     assert "removals allowed (--allow-removals): 2024: " in allowed.stdout
 
 
-def _wait_for_lock_wait(conn: Conn, what: str) -> None:
-    """Until a backend of this database waits on a lock (replay, behind the app's transaction)."""
+def _waiting(conn: Conn, at_least: int, what: str) -> None:
+    """Until ``at_least`` backends of this database wait on a lock (a bounded wait, not a timing check)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND wait_event_type = 'Lock'"
         ).fetchone()
-        if row and row[0]:
+        if row and row[0] >= at_least:
             return
         time.sleep(0.05)
     pytest.fail(f"{what} never waited on a lock")
 
 
-@pytest.mark.reliability("removals vs the app writing")
-@BOTH_NAMINGS
-def test_replay_removal_never_cascades_a_users_row_added_meanwhile(
-    db_url: str, conn: Conn, schema_naming: str, tmp_path: Path
-) -> None:
-    """The app adds a user's row referencing a result (ON DELETE CASCADE) in a transaction that is open while
-    replay removes that result: replay waits for it, then sees the row and keeps the result; the user's
-    row survives."""
-    store = world_store(tmp_path / "store", years=(2024,))
+def _app_setup(db_url: str, conn: Conn, schema_naming: str, root: Path) -> tuple[Store, object]:
+    """2024 replayed, a later answer without Abu Dhabi's race results, a user table ``favourites`` with ON
+    DELETE CASCADE to the results; the store and the id of one of the race's results."""
+    store = world_store(root, years=(2024,))
     meeting = _meeting_of(ABU_DHABI_RACE)
     results = [r for r in world_rows(2024, "session_result")
                if r["meeting_key"] == meeting and r["session_key"] != ABU_DHABI_RACE]
@@ -152,22 +156,40 @@ def test_replay_removal_never_cascades_a_users_row_added_meanwhile(
     row = conn.execute("SELECT x.id FROM results x JOIN sessions s ON s.id = x.session_id "
                        "WHERE s.open_f1_session_key = %s ORDER BY x.id LIMIT 1", (ABU_DHABI_RACE,)).fetchone()
     assert row is not None
-    result = row[0]
-    favourite = uuid.uuid4()
+    return store, row[0]
+
+
+def _in_thread(outcome: list[object], work: Callable[[], object]) -> threading.Thread:
+    """Run ``work`` in a thread, its result or exception appended to ``outcome``."""
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as error:  # reported by the test's assertions
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.reliability("removals vs the app writing")
+@BOTH_NAMINGS
+def test_replay_removal_never_cascades_a_users_row_added_meanwhile(
+    db_url: str, conn: Conn, schema_naming: str, tmp_path: Path
+) -> None:
+    """The app adds a user's row referencing a result (ON DELETE CASCADE) in a transaction that is open while
+    replay removes that result: replay waits for it, then sees the row and keeps the result; the user's
+    row survives."""
+    store, result = _app_setup(db_url, conn, schema_naming, tmp_path / "store")
     outcome: list[object] = []
     with connect(db_url) as app:
-        app.execute("INSERT INTO public.favourites VALUES (%s, %s)", (favourite, result))  # not committed
-
-        def replay() -> None:
-            try:
-                outcome.append(run_replay(db_url, store, AS_OF, results=True, allow_removals=True))
-            except Exception as error:  # reported by the assertion below
-                outcome.append(error)
-
-        thread = threading.Thread(target=replay)
-        thread.start()
+        app.execute("INSERT INTO public.favourites VALUES (%s, %s)", (uuid.uuid4(), result))  # not committed
+        thread = _in_thread(
+            outcome, lambda: run_replay(db_url, store, AS_OF, results=True, allow_removals=True)
+        )
         try:
-            _wait_for_lock_wait(conn, "replay")
+            _waiting(conn, 1, "replay")
         finally:
             app.commit()
             thread.join(timeout=300)
@@ -175,3 +197,46 @@ def test_replay_removal_never_cascades_a_users_row_added_meanwhile(
     assert outcome[0].tables["results"].removed == 19  # the race's other results go
     assert conn.execute("SELECT count(*) FROM public.favourites").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM results WHERE id = %s", (result,)).fetchone() == (1,)
+
+
+@pytest.mark.reliability("removals vs the app writing")
+@pytest.mark.parametrize("schema_naming", NAMINGS if FULL else ("ef",), indirect=True)  # the app's, sampled
+def test_replay_removal_makes_a_later_app_insert_wait_then_fail_cleanly(
+    db_url: str, conn: Conn, schema_naming: str, tmp_path: Path
+) -> None:
+    """The other order: replay has locked and deleted the race's results (and waits, further on, behind an
+    app lock on a session it updates) when the app inserts a user's row on one of them: the insert waits
+    for replay, then fails with a foreign-key violation once replay commits; no user row is lost, none
+    points at nothing."""
+    store, result = _app_setup(db_url, conn, schema_naming, tmp_path / "store")
+    other = conn.execute("SELECT id FROM sessions WHERE open_f1_session_key <> %s ORDER BY id LIMIT 1",
+                         (ABU_DHABI_RACE,)).fetchone()
+    assert other is not None
+    conn.execute("UPDATE sessions SET status = %s WHERE id = %s", (int(SessionStatus.Scheduled), other[0]))
+    sessions, key = ('public."Sessions"', '"Id"') if schema_naming == "ef" else ("public.sessions", "id")
+    replayed: list[object] = []
+    inserted: list[object] = []
+    with connect(db_url) as holder, connect(db_url) as app:
+        holder.execute(f"SELECT 1 FROM {sessions} WHERE {key} = %s FOR UPDATE", (other[0],))
+        replay = _in_thread(
+            replayed,
+            lambda: run_replay(db_url, store, AS_OF, results=True, allow_removals=True, lock_wait=300),
+        )
+        try:
+            _waiting(conn, 1, "replay")  # behind the holder, at the sessions: the results are gone by now
+
+            def insert() -> None:
+                app.execute("INSERT INTO public.favourites VALUES (%s, %s)", (uuid.uuid4(), result))
+                app.commit()
+
+            adding = _in_thread(inserted, insert)
+            _waiting(conn, 2, "the app's insert")
+        finally:
+            holder.rollback()
+            replay.join(timeout=300)
+        adding.join(timeout=300)
+    assert len(replayed) == 1 and isinstance(replayed[0], ReplaySummary), replayed
+    assert replayed[0].tables["results"].removed == 20
+    assert len(inserted) == 1 and isinstance(inserted[0], psycopg.errors.ForeignKeyViolation), inserted
+    assert conn.execute("SELECT count(*) FROM public.favourites").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM results WHERE id = %s", (result,)).fetchone() == (0,)
