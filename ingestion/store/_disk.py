@@ -236,7 +236,7 @@ class Store:
         """Read the seal again if its file changed; whether it did (every log file is then judged again)."""
         try:
             st = self.seal_path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no store there (yet), or no seal: none
             stamp = None
         else:
             stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
