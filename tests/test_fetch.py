@@ -66,7 +66,7 @@ def _expected_2024(world_dir: Path) -> int:
     """2 year lists + 3 requests per 2024 meeting with a session ended before NOW, counted from the data."""
     sessions = decode_sessions((world_dir / "2024" / "sessions.json").read_bytes())
     meetings = decode_meetings((world_dir / "2024" / "meetings.json").read_bytes())
-    ended = {s.meeting_key for s in sessions if (end := session_end(s)) is not None and end < NOW}
+    ended = {s.meeting_key for s in sessions if (end := session_end(s)) is not None and end <= NOW}
     assert ended <= {m.meeting_key for m in meetings}
     return 2 + 3 * len(ended)
 

@@ -31,11 +31,11 @@ from naming_support import NAMINGS
 from psycopg import sql
 from test_replay_support import NO_RESULTS, put_answers, snapshots
 
+from ingestion.calendar import SESSION_NAMES
 from ingestion.db import connect
 from ingestion.db.naming import resolve
 from ingestion.ops.verify import render_verify, verify
 from ingestion.replay import (
-    SESSION_TYPES,
     TABLE_NAMES,
     TABLES,
     LoadSummary,
@@ -123,7 +123,7 @@ FEEDER = [d for d in _DRIVER_ROWS if not _is_f1(d)]
 #: Session names: the real ones, 2025's testing days (openf1/README.md), and names replay must not guess.
 KNOWN_NAMES = sorted(
     {str(s["session_name"]) for ss in SESSIONS_OF.values() for s in ss}
-    | set(SESSION_TYPES)
+    | set(SESSION_NAMES)
     | {"Day 1", "Day 2", "Day 3"}
 )
 UNKNOWN_NAMES = [
@@ -133,7 +133,7 @@ UNKNOWN_NAMES = [
         "Shakedown",
         "Day 4",
     ]
-    if n.casefold() not in SESSION_TYPES
+    if n.casefold() not in SESSION_NAMES
 ]
 #: "Kimi ANTONELLI" / "Andrea Kimi ANTONELLI" (openf1/README.md): the first-name variant OpenF1 writes.
 FIRST_NAME_VARIANTS = {"Kimi": "Andrea Kimi"}

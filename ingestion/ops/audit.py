@@ -8,10 +8,10 @@ expected, a round whose sessions are not published yet, a reserve driver without
 session pattern): exit 0.
 
 Session types: a type outside 0..10 cannot be stored (CHECK constraint), so "unknown type" means a session
-that does not fit its round's pattern (see :data:`SESSION_TYPES` and ``docs/operations.md``):
-a Grand Prix round (a name without "test") must have a Race; a testing round has practice sessions only;
-no type appears twice in a round; a Sprint comes with a Sprint Qualifying and vice versa; Warmup and the
-Moto classes (7..10) are never produced from OpenF1.
+that does not fit its round's pattern (see :data:`SESSION_TYPE_NAMES` and ``docs/operations.md``):
+a Grand Prix round (numbered 1..N; a testing round is numbered 0, :mod:`ingestion.calendar`) must have a
+Race; a testing round has practice sessions only; no type appears twice in a round; a Sprint comes with a
+Sprint Qualifying and vice versa; Warmup and the Moto classes (7..10) are never produced from OpenF1.
 
 The checks, one SQL query each, are :mod:`ingestion.ops.audit_checks`; this module runs them in one snapshot
 and holds what they find (findings, null shares, the season summary, table counts).
@@ -28,7 +28,14 @@ from psycopg import sql
 
 from ingestion.db.naming import RACING_TABLES as TABLES
 from ingestion.db.naming import Naming, catalog_columns, require_tables, resolve, rewriter
-from ingestion.ops.audit_checks import RELATIONS, RESULTS_GRACE, SESSION_TYPES, STATUS_GRACE, Severity, checks
+from ingestion.ops.audit_checks import (
+    RELATIONS,
+    RESULTS_GRACE,
+    SESSION_TYPE_NAMES,
+    STATUS_GRACE,
+    Severity,
+    checks,
+)
 from ingestion.ops.check import check, rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
 from ingestion.replay import racing_snapshot
@@ -36,7 +43,7 @@ from ingestion.replay.load import last_replay
 
 __all__ = [
     "EXPECTED_COLUMNS",
-    "SESSION_TYPES",
+    "SESSION_TYPE_NAMES",
     "AuditReport",
     "Finding",
     "NullShare",

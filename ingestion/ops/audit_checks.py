@@ -13,18 +13,19 @@ from typing import Literal
 
 import msgspec
 
-from ingestion.replay.rows import SessionStatus, SessionType
+from ingestion import calendar
+from ingestion.calendar import TESTING_ROUND_NUMBER, SessionStatus, SessionType
 
-__all__ = ["RELATIONS", "RESULTS_GRACE", "SESSION_TYPES", "STATUS_GRACE", "Check", "Severity", "checks"]
+__all__ = ["RELATIONS", "RESULTS_GRACE", "SESSION_TYPE_NAMES", "STATUS_GRACE", "Check", "Severity", "checks"]
 
 Severity = Literal["problem", "warning"]
 
 #: The stored session types by number, named as :class:`~ingestion.replay.rows.SessionType` names them.
-SESSION_TYPES: dict[int, str] = {int(kind): kind.name for kind in SessionType}
+SESSION_TYPE_NAMES: dict[int, str] = {int(kind): kind.name for kind in SessionType}
 RACE, SPRINT = int(SessionType.Race), int(SessionType.Sprint)
 SPRINT_QUALIFYING = int(SessionType.SprintQualifying)
 COMPLETED = int(SessionStatus.Completed)
-PRACTICE = tuple(int(kind) for kind in (SessionType.FP1, SessionType.FP2, SessionType.FP3))
+PRACTICE_TYPES = tuple(sorted(int(kind) for kind in calendar.PRACTICE))
 #: Scheduled, InProgress and Delayed: a session in one of these has not ended.
 NOT_ENDED = tuple(int(s) for s in (SessionStatus.Scheduled, SessionStatus.InProgress, SessionStatus.Delayed))
 
@@ -62,13 +63,14 @@ class Check(msgspec.Struct, frozen=True):
 ROUND_LABEL = "se.year || ' R' || r.round_number || ' ' || r.name"
 SESSION_LABEL = (
     "se.year || ' ' || r.name || ' ' || "
-    "(CASE s.type " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in SESSION_TYPES.items()) + " END)"
+    "(CASE s.type " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in SESSION_TYPE_NAMES.items()) + " END)"
     " || coalesce(' (session_key ' || s.open_f1_session_key || ')', '')"
 )
 ROUND_FROM = "rounds r JOIN seasons se ON se.id = r.season_id"
 SESSION_FROM = "sessions s JOIN rounds r ON r.id = s.round_id JOIN seasons se ON se.id = r.season_id"
-TESTING = "r.name ILIKE '%%test%%'"
-RACES = f"s.type IN ({RACE}, {SPRINT}) AND s.status = {COMPLETED}"
+#: A testing round, as the database says it (:data:`ingestion.calendar.TESTING_ROUND_NUMBER`).
+TESTING = f"r.round_number = {TESTING_ROUND_NUMBER}"
+COMPLETED_RACES = f"s.type IN {tuple(sorted(int(k) for k in calendar.RACES))} AND s.status = {COMPLETED}"
 HAS_RESULTS = "EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id)"
 
 
@@ -116,7 +118,7 @@ def _integrity() -> list[Check]:
         Check(
             "completed_race_without_results", "problem",
             "{n} races completed over a day ago have no results",
-            _sessions(f"{RACES} AND s.start_time_utc < %(results_due)s AND NOT {HAS_RESULTS}"),
+            _sessions(f"{COMPLETED_RACES} AND s.start_time_utc < %(results_due)s AND NOT {HAS_RESULTS}"),
             needs_results=True,
         ),
     ]
@@ -128,7 +130,7 @@ def _worth_a_look() -> list[Check]:
         Check(
             "completed_race_results_pending", "warning",
             "{n} races completed within the last day have no results yet",
-            _sessions(f"{RACES} AND s.start_time_utc >= %(results_due)s AND NOT {HAS_RESULTS}"),
+            _sessions(f"{COMPLETED_RACES} AND s.start_time_utc >= %(results_due)s AND NOT {HAS_RESULTS}"),
             needs_results=True,
         ),
         Check(
@@ -137,7 +139,7 @@ def _worth_a_look() -> list[Check]:
             f"""SELECT {SESSION_LABEL} || ': ' || d.first_name || ' ' || d.last_name FROM {SESSION_FROM}
                 JOIN entrants e ON e.round_id = s.round_id AND e.role = 0
                 JOIN drivers d ON d.id = e.driver_id
-                WHERE {RACES} AND {HAS_RESULTS}
+                WHERE {COMPLETED_RACES} AND {HAS_RESULTS}
                   AND NOT EXISTS (SELECT 1 FROM results x WHERE x.session_id = s.id AND x.entrant_id = e.id)
                 ORDER BY s.start_time_utc, d.last_name""",
             needs_results=True,
@@ -163,7 +165,7 @@ def _worth_a_look() -> list[Check]:
         Check(
             "testing_session_not_practice", "warning",
             "{n} sessions of testing rounds are not practice sessions",
-            _sessions(f"{TESTING} AND s.type NOT IN {PRACTICE}"),
+            _sessions(f"{TESTING} AND s.type NOT IN {PRACTICE_TYPES}"),
         ),
         Check(
             "duplicate_session_type", "warning", "{n} sessions repeat a type already present in their round",

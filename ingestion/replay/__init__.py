@@ -18,7 +18,6 @@ from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import as_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
-from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
@@ -63,7 +62,6 @@ __all__ = [
     "ENDPOINTS",
     "LOCK_KEY",
     "NAMESPACE",
-    "SESSION_TYPES",
     "TABLES",
     "TABLE_NAMES",
     "CircuitRow",

@@ -18,29 +18,9 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
+from ingestion.calendar import SessionStatus as SessionStatus
+from ingestion.calendar import SessionType as SessionType
 from ingestion.db.naming import RACING_TABLES
-
-
-class SessionType(enum.IntEnum):
-    FP1 = 0
-    FP2 = 1
-    FP3 = 2
-    Qualifying = 3
-    SprintQualifying = 4
-    Sprint = 5
-    Race = 6
-    Warmup = 7
-    Moto3Race = 8
-    Moto2Race = 9
-    MotoGPRace = 10
-
-
-class SessionStatus(enum.IntEnum):
-    Scheduled = 0
-    InProgress = 1
-    Completed = 2
-    Cancelled = 3
-    Delayed = 4
 
 
 class ResultStatus(enum.IntEnum):

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from ingestion.calendar import LIVE_MARGIN, live_window, session_span
 from ingestion.fetch.plan import (
     FIRST_SEASON,
     MEETING_ENDPOINTS,
@@ -54,7 +55,6 @@ from ingestion.fetch.plan import (
     season_settles_at,
     year_requests,
 )
-from ingestion.fetch.summary import LIVE_MARGIN
 from ingestion.instant import as_utc
 from ingestion.openf1.wire import Session
 from ingestion.store.model import Event, Request
@@ -158,17 +158,8 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _span(session: Session) -> tuple[datetime, datetime] | None:
-    """(start, scheduled end) of a session that is not cancelled; a missing bound is taken from the other."""
-    if session.is_cancelled:
-        return None
-    start = as_utc(session.date_start) if session.date_start else None
-    end = as_utc(session.date_end) if session.date_end else None
-    if start is None and end is None:
-        return None
-    if end is None:
-        assert start is not None
-        end = start + timedelta(hours=2)
-    return (start or end, end)
+    """(start, end) of a session that is not cancelled (:func:`ingestion.calendar.session_span`)."""
+    return None if session.is_cancelled else session_span(session.date_start, session.date_end)
 
 
 def _session_name(names: Mapping[int, str], session: Session) -> str:
@@ -190,9 +181,9 @@ def closed_windows(seasons: Sequence[Season], margin: timedelta) -> list[Window]
     spans: list[Window] = []
     for season in seasons:
         for session in season.sessions:
-            span = _span(session)
+            span = live_window(session.date_start, session.date_end, session.is_cancelled, margin)
             if span is not None:
-                spans.append(Window(span[0] - margin, span[1] + margin, _session_name(names, session)))
+                spans.append(Window(span[0], span[1], _session_name(names, session)))
     spans.sort(key=lambda w: (w.start, w.end))
     merged: list[Window] = []
     for window in spans:
