@@ -469,7 +469,7 @@ def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_result
     asking for them finds every completed race without results."""
     from test_replay_support import AS_OF, world_store
 
-    from ingestion.replay import run_replay
+    from ingestion.replay.run import run_replay
 
     store = world_store(tmp_path / "store")
     run_replay(db_url, store, AS_OF, results=True)

@@ -21,10 +21,13 @@ from server_fixtures import client_settings
 
 from ingestion.db import connect
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch, known_gaps
-from ingestion.ops.check import check_database, render_check
+from ingestion.ops.check import render_check
+from ingestion.ops.check.read import check_database
 from ingestion.ops.healthcheck import gaps_check
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import racing_snapshot, render_summary, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import render_summary
 from ingestion.server import RunningServer
 from ingestion.store import Store
 

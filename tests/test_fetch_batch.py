@@ -16,7 +16,8 @@ from ingestion.config import Settings
 from ingestion.db import connect
 from ingestion.fetch import FetchOptions, RetryPolicy, fetch
 from ingestion.ops.diff import diff, render_diff
-from ingestion.replay import racing_snapshot, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
 from ingestion.server import Dataset, RunningServer, load_rows
 from ingestion.store import Store
 from ingestion.store.coverage import covering

@@ -17,7 +17,8 @@ CYCLES_TOOL = PACKAGE.parents[1] / "shared" / "tools" / "import_cycles.py"
 #: Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("ingestion", "ingestion.calendar", "ingestion.config", "ingestion.errors", "ingestion.instant",
-              "ingestion.masking", "ingestion.regulations", "ingestion.text")),
+              "ingestion.masking", "ingestion.regulations", "ingestion.tables",
+              "ingestion.text")),
     ("store/openf1/f1db/db", ("ingestion.store", "ingestion.openf1", "ingestion.f1db", "ingestion.db")),
     ("stages", ("ingestion.fetch", "ingestion.replay", "ingestion.server")),
     ("operations", ("ingestion.ops", "ingestion.watch")),

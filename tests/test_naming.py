@@ -39,9 +39,9 @@ from ingestion.db.naming import EF, SNAKE, detect, pascal, resolve, snake
 from ingestion.errors import ConfigError, MigrationError, NotMigrated
 from ingestion.ops.healthcheck import healthcheck
 from ingestion.ops.verify import verify
-from ingestion.replay import run_replay
 from ingestion.replay.identity import make_id
 from ingestion.replay.rows import EntrantRow, Racing, ResultRow, one_entrant_per_driver
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]

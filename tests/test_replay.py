@@ -29,8 +29,10 @@ from test_replay_support import (
 from ingestion.cli import main
 from ingestion.db import connect
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import TABLE_NAMES, load, normalize, racing_snapshot, replay, run_replay
+from ingestion.replay import TABLE_NAMES, normalize
 from ingestion.replay.identity import make_id
+from ingestion.replay.load import load, racing_snapshot
+from ingestion.replay.run import replay, run_replay
 from ingestion.store import Store
 
 DB_SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

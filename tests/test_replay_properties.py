@@ -35,17 +35,11 @@ from ingestion.calendar import SESSION_NAMES
 from ingestion.db import connect
 from ingestion.db.naming import resolve
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import (
-    TABLE_NAMES,
-    TABLES,
-    LoadSummary,
-    Snapshot,
-    load,
-    normalize,
-    racing_snapshot,
-    run_replay,
-)
+from ingestion.replay import TABLE_NAMES, TABLES, Snapshot, normalize
 from ingestion.replay.identity import names_agree
+from ingestion.replay.load import load, racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import LoadSummary
 from ingestion.store import Store
 
 WORLD = Path(__file__).resolve().parents[2] / "shared" / "openf1" / "world"

@@ -14,12 +14,14 @@ from naming_support import BOTH_NAMINGS, NAMINGS
 from test_replay_support import AS_OF, put_answers, world_answers
 
 from ingestion.db import connect
-from ingestion.replay import ReplaySummary, racing_snapshot, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import ReplaySummary
 from ingestion.replay.unchanged import PROOF_KEY
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
-load_module = importlib.import_module("ingestion.replay.load")  # the package exports the function `load`
+load_module = importlib.import_module("ingestion.replay.load")  # the module, not its function `load`
 
 
 @pytest.fixture(scope="module")

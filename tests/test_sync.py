@@ -19,7 +19,7 @@ from ingestion.errors import UsageError
 from ingestion.openf1.client import RetryPolicy
 from ingestion.ops.sync import SyncOptions, SyncUsageError, render_sync, sync
 from ingestion.ops.verify import verify
-from ingestion.replay import ReplayStep
+from ingestion.replay.summary import ReplayStep
 from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.store.coverage import covering

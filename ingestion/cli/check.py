@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         from ingestion.config import load_settings
         from ingestion.db import connect, database_url
         from ingestion.db.connection import translated
-        from ingestion.ops.check import check_database, render_check, report_json
+        from ingestion.ops.check import render_check, report_json
+        from ingestion.ops.check.read import check_database
         from ingestion.store import Store
 
         settings = load_settings()

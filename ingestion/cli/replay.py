@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
         """
         from ingestion.config import load_settings
         from ingestion.db import database_url
-        from ingestion.replay import render_summary, require_store, run_replay
+        from ingestion.replay.run import require_store, run_replay
+        from ingestion.replay.summary import render_summary
         from ingestion.store import Store
 
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)

@@ -30,7 +30,7 @@ from ingestion.instant import parse_instant, parse_optional
 from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
-    from ingestion.replay import ReplayStep
+    from ingestion.replay.summary import ReplayStep
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
 

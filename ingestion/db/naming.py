@@ -1,8 +1,8 @@
 """The SQL names of the racing tables in one database: ``snake`` (ours) or ``ef`` (the app's own database).
 
-The racing tables are listed once (:data:`RACING_TABLES`, snake_case names as in ``shared/SCHEMA.md``;
-replay describes those it writes in :data:`ingestion.replay.rows.TABLES`); a :class:`Naming` turns a table
-or column of that model into the SQL name a given database uses:
+The racing tables are listed once (:data:`ingestion.tables.RACING_TABLES`, snake_case names as in
+``shared/SCHEMA.md``; replay describes those it writes in :data:`ingestion.replay.rows.TABLES`); a
+:class:`Naming` turns a table or column of that model into the SQL name a given database uses:
 
 - ``snake``: the schema ``ingest db migrate`` creates: unquoted snake_case (``sessions.open_f1_session_key``);
 - ``ef``: the schema the app's Entity Framework Core migrations create: quoted PascalCase, every word
@@ -31,6 +31,7 @@ from psycopg import sql
 
 from ingestion.config import database_schema
 from ingestion.errors import NotMigrated
+from ingestion.tables import RACING_TABLES
 
 __all__ = [
     "EF",
@@ -60,13 +61,6 @@ _EF_EXCEPTIONS = {"ui_order": "UIOrder"}
 #: The schema of the ingester's own tables (bookkeeping; on an ``ef`` database also its side tables).
 OWN_SCHEMA = "ingestion"
 
-#: THE racing tables of ``shared/SCHEMA.md`` (model names), in load order: parents before children.
-#: Replay's table specs (:data:`ingestion.replay.rows.TABLES`) follow this order for the tables it writes;
-#: clean-racing, audit and the readers take the whole set.
-RACING_TABLES: tuple[str, ...] = (
-    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-    "driver_aliases", "team_aliases", "circuit_aliases",
-)
 
 
 def snake(name: str) -> str:

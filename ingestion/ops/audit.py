@@ -36,10 +36,10 @@ from ingestion.ops.audit_checks import (
     Severity,
     checks,
 )
-from ingestion.ops.check import check, rounds_of
+from ingestion.ops.check import check
+from ingestion.ops.check.read import rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
-from ingestion.replay import racing_snapshot
-from ingestion.replay.load import last_replay
+from ingestion.replay.load import last_replay, racing_snapshot
 
 __all__ = [
     "EXPECTED_COLUMNS",

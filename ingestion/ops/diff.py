@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 
 from ingestion.instant import as_utc
-from ingestion.replay import TABLES, NoSnapshotStore, Racing, replay
+from ingestion.replay import TABLES, Racing
+from ingestion.replay.run import NoSnapshotStore, replay
 from ingestion.store import Store
 
 __all__ = [

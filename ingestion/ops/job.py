@@ -12,7 +12,8 @@ import msgspec
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.ops.report import Report, build_report
-from ingestion.replay import ReplaySummary, run_replay
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import ReplaySummary
 from ingestion.store import Store
 
 

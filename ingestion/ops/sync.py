@@ -5,7 +5,7 @@
     summary = sync(load_settings(), SyncOptions(recent_days=3))
     print(summary.exit_code)
 
-A thin shell over :func:`ingestion.fetch.fetch` and :func:`ingestion.replay.run_replay`; nothing here
+A thin shell over :func:`ingestion.fetch.fetch` and :func:`ingestion.replay.run.run_replay`; nothing here
 plans, fetches, decodes or writes racing rows itself.
 
 Clocks. ``now`` is the fetch's clock (which season is current, which meetings are over, what is settled);
@@ -40,15 +40,15 @@ from ingestion.fetch.sources import SourceFailure, fetch_f1db_part, openf1_years
 from ingestion.fetch.summary import render_problems
 from ingestion.instant import as_utc, format_duration
 from ingestion.openf1.retry import RetryPolicy
-from ingestion.replay import (
+from ingestion.replay.load import DEFAULT_LOCK_WAIT
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import (
     COUNTS_HEADER,
-    DEFAULT_LOCK_WAIT,
     ReplayStep,
     ReplaySummary,
     TableCounts,
     counts_columns,
     replayed_line,
-    run_replay,
 )
 from ingestion.store import Store
 

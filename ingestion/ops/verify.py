@@ -5,9 +5,9 @@
     report = verify(database_url(settings), Store(settings.snapshot_dir))
     print(report.exit_code)
 
-It recomputes the rows with the replay's own functions (:func:`ingestion.replay.replay`, same ``as_of``,
+It recomputes the rows with the replay's own functions (:func:`ingestion.replay.run.replay`, same ``as_of``,
 same results option as the last replay unless told otherwise), reads every owned column of every racing
-table (:func:`ingestion.replay.racing_snapshot`) in a READ ONLY transaction, and compares them by id,
+table (:func:`ingestion.replay.load.racing_snapshot`) in a READ ONLY transaction, and compares them by id,
 column by column (:func:`compare`, pure), once the expected rows have adopted the ids of the stored rows
 holding their natural keys, as the load does (:mod:`ingestion.replay.adopt`: rows the app or an older
 pipeline wrote keep their ids). It never writes.
@@ -22,12 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
+import psycopg
+from psycopg import sql
 
 from ingestion.db import connect, require_schema
+from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
-from ingestion.db.userdata import spared
+from ingestion.db.naming import Naming
+from ingestion.db.userdata import protected
 from ingestion.errors import UsageError
 from ingestion.fetch import known_gaps, render_gap
 from ingestion.instant import as_utc
@@ -38,10 +43,10 @@ from ingestion.ops.verify_facts import (
     empty_driver_meetings,
     rounds_without_drivers,
 )
-from ingestion.replay import NoSnapshotStore, racing_snapshot, replay
 from ingestion.replay.adopt import adopt
-from ingestion.replay.load import last_replay
-from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
+from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.replay.rows import DRIVER_KEY, REMOVABLE_TABLES, one_entrant_per_driver
+from ingestion.replay.run import NoSnapshotStore, replay
 from ingestion.store import Store
 
 __all__ = [
@@ -119,7 +124,7 @@ def verify(
             last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
-            keep = spared(conn, naming, naming.racing_tables())
+            keep = spared(conn, naming)
     sources: list[str] = []
     if as_of is None:
         if last is not None:
@@ -240,3 +245,18 @@ def render_verify(report: VerifyReport) -> list[str]:
             total += sum(c.kept for c in report.tables)
         lines.append(f"DIFFERENT: {total} row(s) do not match the snapshots; `ingest replay` rewrites them")
     return lines
+
+
+def spared(conn: psycopg.Connection[Any], naming: Naming) -> frozenset[object]:
+    """Ids of the rows of the removable tables (:data:`~ingestion.replay.rows.REMOVABLE_TABLES`) that replay
+    would never delete because users' data depends on them (replay's own condition,
+    :func:`ingestion.db.userdata.protected`), read in ``conn``'s transaction: what verify counts as kept."""
+    keys = foreign_keys(conn)
+    racing = naming.racing_tables()
+    ids: set[object] = set()
+    for table in REMOVABLE_TABLES:
+        query = sql.SQL("SELECT t.{} FROM {} t WHERE {}").format(
+            naming.col(table, "id"), naming.rel(table), protected(keys, naming, racing, table, "t")
+        )
+        ids.update(row[0] for row in conn.execute(query).fetchall())
+    return frozenset(ids)

@@ -11,8 +11,8 @@ import msgspec
 
 from ingestion.instant import as_utc
 from ingestion.ops.verify_compare import Rows
-from ingestion.replay import TABLES, SessionStatus, SessionType
-from ingestion.replay.rows import spec_of
+from ingestion.replay import TABLES
+from ingestion.replay.rows import SessionStatus, SessionType, spec_of
 from ingestion.store import Event
 from ingestion.store.check import is_empty
 

@@ -44,22 +44,22 @@ from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import Naming, resolve
 from ingestion.replay import unchanged
-from ingestion.replay.adopt import adopt, stored_keys
+from ingestion.replay.adopt import adopt, adoption_keys
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
+from ingestion.replay.summary import LoadSummary, TableCounts
 from ingestion.replay.write import Target, copy_fresh, copy_in, is_empty, make_room, remove, upsert
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
     "LOCK_KEY",
     "LastReplay",
-    "LoadSummary",
     "ReplayLocked",
-    "TableCounts",
     "last_replay",
     "load",
     "racing_snapshot",
+    "stored_keys",
 ]
 
 Conn = psycopg.Connection[Any]
@@ -88,28 +88,6 @@ def last_replay(conn: Conn) -> LastReplay | None:
         return None
     proof = row[3] if isinstance(row[3], dict) else None
     return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof)
-
-
-class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated + self.removed
-
-
-class LoadSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Per racing table: rows inserted, updated, unchanged, removed; and the replay_runs row's id."""
-
-    tables: dict[str, TableCounts]
-    run_id: int | None = None
-
-    @property
-    def written(self) -> int:
-        return sum(c.written for c in self.tables.values())
 
 
 def load(
@@ -208,4 +186,15 @@ def racing_snapshot(conn: Conn, naming: Naming | None = None) -> dict[str, list[
             sql.SQL("{} ORDER BY 1").format(naming.select(spec.name, spec.columns))
         ).fetchall()
         out[spec.name] = [tuple(r) for r in rows]
+    return out
+
+
+def stored_keys(conn: Conn, naming: Naming) -> dict[str, list[dict[str, object]]]:
+    """The id and adoption key columns of every stored racing row (model names), read in ``conn``'s
+    transaction: what :func:`ingestion.replay.adopt.adopt` adopts from."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for spec in TABLES:
+        columns = tuple(dict.fromkeys(("id", *(c for key in adoption_keys(naming, spec) for c in key))))
+        rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
+        out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
     return out

@@ -20,7 +20,7 @@ import msgspec
 
 from ingestion.calendar import SessionStatus as SessionStatus
 from ingestion.calendar import SessionType as SessionType
-from ingestion.db.naming import RACING_TABLES
+from ingestion.tables import RACING_TABLES
 
 
 class ResultStatus(enum.IntEnum):
@@ -316,3 +316,6 @@ def one_entrant_per_driver(racing: Racing) -> Racing:
         entrants=tuple(e for e in racing.entrants if e.id not in remap),
         results=tuple(sorted(results, key=lambda r: r.id)),
     )
+#: The tables replay deletes rows of: those whose spec declares a removal scope (results, entrants, openf1
+#: driver aliases). Whatever the scope, rows users' data depends on are kept (:mod:`ingestion.db.userdata`).
+REMOVABLE_TABLES: tuple[str, ...] = tuple(spec.name for spec in TABLES if spec.removes is not None)

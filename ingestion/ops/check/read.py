@@ -17,7 +17,9 @@ from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
 from ingestion.replay import TABLES as _TABLES
-from ingestion.replay import DriverRole, SessionStatus, TableSpec, racing_snapshot
+from ingestion.replay import TableSpec
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.rows import DriverRole, SessionStatus
 from ingestion.store import Store
 
 __all__ = ["check_database", "read_rounds", "rounds_of"]
@@ -57,7 +59,7 @@ def read_rounds(conn: Conn, season: int | None = None) -> list[Round]:
 
 
 def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int | None) -> list[Round]:
-    """Typed rounds from :func:`ingestion.replay.racing_snapshot`'s rows (pure)."""
+    """Typed rounds from :func:`ingestion.replay.load.racing_snapshot`'s rows (pure)."""
     years = {s["id"]: s["year"] for s in _rows(snapshot, "seasons")}
     rounds = {
         r["id"]: r for r in _rows(snapshot, "rounds")
