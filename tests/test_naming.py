@@ -31,7 +31,7 @@ from test_replay_support import (
 )
 from test_sync import run_cli
 
-from ingestion.config import database_schema, load_settings
+from ingestion.config import load_settings
 from ingestion.db import connect, migrate, require_schema, status
 from ingestion.db.clean import UserDataReferencesRacing, clean_racing
 from ingestion.db.migrate import available
@@ -102,10 +102,10 @@ def test_naming_snake_and_pascal_invert_each_other(words: list[str]) -> None:
 
 def test_naming_setting_is_validated(tmp_path: Path) -> None:
     """DATABASE_SCHEMA is auto, snake or ef (any case); anything else is a one-line configuration error."""
-    assert database_schema({}, tmp_path) == "auto"
-    assert database_schema({"DATABASE_SCHEMA": "EF"}, tmp_path) == "ef"
+    assert load_settings({}, tmp_path).database_schema == "auto"
+    assert load_settings({"DATABASE_SCHEMA": "EF"}, tmp_path).database_schema == "ef"
     (tmp_path / ".env").write_text("DATABASE_SCHEMA=snake\n")
-    assert database_schema({}, tmp_path) == "snake"
+    assert load_settings({}, tmp_path).database_schema == "snake"
     with pytest.raises(ConfigError, match="DATABASE_SCHEMA: must be auto, snake or ef"):
         load_settings({"DATABASE_SCHEMA": "pascal"}, tmp_path)
     assert load_settings({"DATABASE_SCHEMA": "ef"}, tmp_path).database_schema == "ef"

@@ -23,6 +23,7 @@ from ingestion.masking import mask_url
 if TYPE_CHECKING:
     from ingestion.db import connect, database_url
     from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
+    from ingestion.db.naming import resolve
     from ingestion.ops.audit import audit
     from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 else:  # the database, audit and healthcheck only when their command runs
@@ -30,6 +31,7 @@ else:  # the database, audit and healthcheck only when their command runs
     database_url = lazy("ingestion.db", "database_url")
     UserDataReferencesRacing = lazy("ingestion.db.clean", "UserDataReferencesRacing")
     clean_racing = lazy("ingestion.db.clean", "clean_racing")
+    resolve = lazy("ingestion.db.naming", "resolve")
     audit = lazy("ingestion.ops.audit", "audit")
     exit_code = lazy("ingestion.ops.healthcheck", "exit_code")
     format_check = lazy("ingestion.ops.healthcheck", "format_check")
@@ -86,7 +88,7 @@ def audit_command(
     """
     settings = load_settings()
     with connect(database_url(settings), autocommit=True) as conn:
-        report = audit(conn, results=results)
+        report = audit(conn, results=results, naming=resolve(conn, settings.database_schema))
     if json:
         _json(
             {
@@ -130,11 +132,11 @@ def clean_racing_command(
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
         if as_json:
-            report = clean_racing(conn, dry_run=dry_run)
+            report = clean_racing(conn, dry_run=dry_run, naming=resolve(conn, settings.database_schema))
             _json({"database": mask_url(url), "total": report.total, **msgspec.to_builtins(report)})
             raise typer.Exit(1 if report.blockers else 0)
         if dry_run or not yes:
-            preview = clean_racing(conn, dry_run=True)
+            preview = clean_racing(conn, dry_run=True, naming=resolve(conn, settings.database_schema))
             typer.echo(f"racing data in {mask_url(url)}:")
             _print_counts(preview, "would delete")
             if preview.blockers:
@@ -150,7 +152,7 @@ def clean_racing_command(
             if not typer.confirm(f"Delete these {preview.total} rows from {mask_url(url)}?", default=False):
                 typer.echo("aborted: nothing was deleted")
                 raise typer.Exit(1)
-        report = clean_racing(conn, dry_run=False)
+        report = clean_racing(conn, dry_run=False, naming=resolve(conn, settings.database_schema))
     _print_counts(report, "deleted")
     typer.echo("racing data cleaned: the next `ingest replay` rebuilds it")
 

@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
                 lock_wait=wait,
                 allow_empty=allow_empty,
                 progress=stages,
+                schema=settings.database_schema,
             )
         finally:
             stages.clear()

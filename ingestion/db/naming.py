@@ -16,7 +16,8 @@ a table with every model column under its snake_case name (side columns joined i
 same on both namings.
 
 Which naming a database uses is detected from its catalog (:func:`detect`), or forced by
-``DATABASE_SCHEMA=snake|ef`` (default ``auto``); :func:`resolve` does both.
+``DATABASE_SCHEMA=snake|ef`` (default ``auto``; read once, into the settings, and passed down);
+:func:`resolve` does both.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.config import database_schema
 from ingestion.errors import NotMigrated
 from ingestion.tables import RACING_TABLES
 
@@ -217,11 +217,10 @@ def detect(conn: Conn) -> Kind | None:
     return None
 
 
-def resolve(conn: Conn, setting: str | None = None) -> Naming:
-    """The naming to use on ``conn``'s database: ``setting`` (default: ``DATABASE_SCHEMA``, ``auto``) when
-    it forces one, else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
-    if setting is None:
-        setting = database_schema()
+def resolve(conn: Conn, setting: str = "auto") -> Naming:
+    """The naming to use on ``conn``'s database: ``setting`` (``DATABASE_SCHEMA`` as the settings read it,
+    :attr:`ingestion.config.Settings.database_schema`, passed down by each command) when it forces one,
+    else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
     if setting == "ef":
         return EF
     if setting == "snake":

@@ -26,7 +26,6 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.db.naming import RACING_TABLES as TABLES
 from ingestion.db.naming import Naming, catalog_columns, require_tables, resolve, rewriter
 from ingestion.ops.audit_checks import (
     RELATIONS,
@@ -40,6 +39,7 @@ from ingestion.ops.check import check
 from ingestion.ops.check.read import rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
 from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.tables import RACING_TABLES as TABLES
 
 __all__ = [
     "EXPECTED_COLUMNS",

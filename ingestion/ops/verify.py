@@ -31,11 +31,11 @@ from psycopg import sql
 from ingestion.db import connect, require_schema
 from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
-from ingestion.db.naming import Naming
+from ingestion.db.naming import Naming, resolve
 from ingestion.db.userdata import protected
 from ingestion.errors import UsageError
 from ingestion.fetch import known_gaps, render_gap
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, format_utc
 from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, as_dicts, compare
 from ingestion.ops.verify_facts import (
     LatestSession,
@@ -92,7 +92,7 @@ class EmptySnapshotStore(UsageError):
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
             f"nothing to verify against: the store at {root} has no snapshot received at or before "
-            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: check --store/SNAPSHOT_DIR or --as-of"
+            f"{format_utc(as_of)}: check --store/SNAPSHOT_DIR or --as-of"
         )
 
 
@@ -107,20 +107,21 @@ def verify(
     results: bool | None = None,
     strict: bool = False,
     examples: int = EXAMPLES,
+    schema: str = "auto",
 ) -> VerifyReport:
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 
     ``as_of`` and ``results`` default to those of the last replay recorded in ``ingestion.replay_runs``
     (else now, with results). Raises :class:`NoSnapshotStore` when ``store`` has no folder (a mistyped
     ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
-    errors (unreachable, not migrated).
+    errors (unreachable, not migrated). ``schema``: the ``DATABASE_SCHEMA`` setting.
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     with connect(url) as conn:
         conn.read_only = True
         with conn.transaction():
-            naming = require_schema(conn)
+            naming = require_schema(conn, resolve(conn, schema))
             last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
@@ -191,7 +192,7 @@ def _issue_lines(kind: str, issues: Sequence[RowIssue], total: int) -> list[str]
 def render_verify(report: VerifyReport) -> list[str]:
     """The report as lines of text (pure)."""
     lines = [
-        f"verify as of {report.as_of:%Y-%m-%dT%H:%M:%SZ}{'' if report.results else ' (no results)'} "
+        f"verify as of {format_utc(report.as_of)}{'' if report.results else ' (no results)'} "
         f"({report.source}); {report.snapshots} request(s) in the store",
         f"  {'table':<16}{'expected':>9}{'database':>9}{'missing':>9}{'extra':>7}{'different':>11}"
         f"{'kept':>6}",

@@ -49,7 +49,7 @@ from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, tak
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
 from ingestion.replay.summary import LoadSummary, TableCounts
-from ingestion.replay.write import Target, copy_fresh, copy_in, is_empty, make_room, remove, upsert
+from ingestion.replay.write import Target, copy_fresh, copy_in, make_room, remove, tables_empty, upsert
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
@@ -124,7 +124,7 @@ def load(
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             return _record(conn, counts, results, as_of, started_at, extra, recorded)
-        if is_empty(conn, naming, TABLES):
+        if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
             copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
             for spec in specs:

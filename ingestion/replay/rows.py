@@ -20,7 +20,7 @@ import msgspec
 
 from ingestion.calendar import SessionStatus as SessionStatus
 from ingestion.calendar import SessionType as SessionType
-from ingestion.tables import RACING_TABLES
+from ingestion.tables import RACING_TABLES, parents_of
 
 
 class ResultStatus(enum.IntEnum):
@@ -218,44 +218,37 @@ def _spec(
     name: str,
     row_type: type[msgspec.Struct],
     unique_keys: tuple[tuple[str, ...], ...],
-    parents: tuple[tuple[str, str], ...] = (),
     removes: Scope | None = None,
 ) -> TableSpec:
-    return TableSpec(name, row_type, tuple(row_type.__struct_fields__), unique_keys, parents, removes)
+    """A table's spec: its parents are its foreign keys of :data:`ingestion.tables.FOREIGN_KEYS`."""
+    columns = tuple(row_type.__struct_fields__)
+    return TableSpec(name, row_type, columns, unique_keys, parents_of(name), removes)
 
 
 _SPECS: tuple[TableSpec, ...] = (
     _spec("series", SeriesRow, (("slug",),)),
-    _spec("seasons", SeasonRow, (("series_id", "year"),), (("series_id", "series"),)),
+    _spec("seasons", SeasonRow, (("series_id", "year"),)),
     _spec("circuits", CircuitRow, (("open_f1_circuit_key",), ("slug",))),
-    _spec(
-        "rounds",
-        RoundRow,
-        (("open_f1_meeting_key",), ("slug",)),
-        (("season_id", "seasons"), ("circuit_id", "circuits")),
-    ),
-    _spec("sessions", SessionRow, (("open_f1_session_key",),), (("round_id", "rounds"),)),
+    _spec("rounds", RoundRow, (("open_f1_meeting_key",), ("slug",))),
+    _spec("sessions", SessionRow, (("open_f1_session_key",),)),
     _spec("drivers", DriverRow, (("slug",),)),
     _spec("teams", TeamRow, (("slug",),)),
     _spec(
         "entrants",
         EntrantRow,
         (("round_id", "driver_id", "team_id"),),
-        (("round_id", "rounds"), ("driver_id", "drivers"), ("team_id", "teams")),
         Scope((("round_id", "rounds"),)),  # the entrants of the replayed rounds
     ),
     _spec(
         "results",
         ResultRow,
         (("session_id", "entrant_id"),),
-        (("session_id", "sessions"), ("entrant_id", "entrants")),
         Scope((("session_id", "sessions"), ("round_id", "rounds"))),  # the results of the replayed rounds
     ),
     _spec(
         "driver_aliases",
         DriverAliasRow,
         (("driver_id", "alias_slug"),),
-        (("driver_id", "drivers"),),
         Scope((("driver_id", "drivers"),), (("source", "openf1"),)),  # openf1's of the replayed drivers
     ),
 )

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ingestion.db import connect, require_schema
+from ingestion.db.naming import resolve
 from ingestion.errors import IngestionError, UsageError
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, format_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
@@ -77,7 +78,7 @@ class NothingToReplay(IngestionError):
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
             f"nothing to replay: the store at {root} has no snapshot received at or before "
-            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: fetch first (ingest fetch), check --store/--as-of, "
+            f"{format_utc(as_of)}: fetch first (ingest fetch), check --store/--as-of, "
             "or pass --allow-empty"
         )
 
@@ -89,7 +90,7 @@ def require_store(store: Store, as_of: datetime, *, allow_empty: bool) -> None:
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     if not allow_empty and not store.latest(as_utc(as_of)):
-        raise NothingToReplay(str(store.root), as_utc(as_of).astimezone(UTC))
+        raise NothingToReplay(str(store.root), as_utc(as_of))
 
 
 def run_replay(
@@ -101,13 +102,15 @@ def run_replay(
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
     progress: Callable[[ReplayStep], None] | None = None,
+    schema: str = "auto",
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
     instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
-    starts (read, decode, normalize, load) and once at the end.
+    starts (read, decode, normalize, load) and once at the end. ``schema``: the ``DATABASE_SCHEMA`` setting
+    (:func:`ingestion.db.naming.resolve`).
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
@@ -115,7 +118,7 @@ def run_replay(
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
     with connect(url) as conn:
-        require_schema(conn)
+        naming = require_schema(conn, resolve(conn, schema))
         conn.rollback()
         t0 = time.perf_counter()
         step(ReplayStep(index=0, name="reading the store"))
@@ -137,7 +140,14 @@ def run_replay(
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }
         loaded = load(
-            conn, replayed, results=results, as_of=as_of, started_at=started, extra=extra, lock_wait=lock_wait
+            conn,
+            replayed,
+            results=results,
+            as_of=as_of,
+            started_at=started,
+            extra=extra,
+            lock_wait=lock_wait,
+            naming=naming,
         )
         seconds["load"] = time.perf_counter() - t3
         step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))

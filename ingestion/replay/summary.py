@@ -7,6 +7,8 @@ from datetime import datetime
 
 import msgspec
 
+from ingestion.instant import format_utc
+
 __all__ = [
     "COUNTS_HEADER",
     "LoadSummary",
@@ -76,7 +78,7 @@ def replayed_line(summary: ReplaySummary) -> str:
     """``replayed 148 snapshot(s) as of 2024-12-08T12:00:00Z`` (`` (no results)`` without results): the first
     line of every replay summary (``ingest replay``, ``sync``, ``run``)."""
     suffix = "" if summary.results else " (no results)"
-    return f"replayed {summary.snapshots} snapshot(s) as of {summary.as_of:%Y-%m-%dT%H:%M:%SZ}{suffix}"
+    return f"replayed {summary.snapshots} snapshot(s) as of {format_utc(summary.as_of)}{suffix}"
 
 
 #: The header of the count columns of a replay's table (``ingest replay``, ``sync``): :func:`counts_columns`.

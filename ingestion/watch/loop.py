@@ -251,7 +251,8 @@ class _Watcher:
             self.db_lock.take()
             self.emit(Replaying(at=self.now(), as_of=iso(now), changed=changed))
             with self.stop.working():
-                replayed = run_replay(self.url, self.store, now, results=self.options.results)
+                schema = self.settings.database_schema
+                replayed = run_replay(self.url, self.store, now, results=self.options.results, schema=schema)
             self.last_replay = now
             self.emit(Replayed(
                 at=self.now(),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 import psycopg
 
+from ingestion.db.naming import Naming
 from ingestion.errors import NotMigrated, UsageError
 from ingestion.fetch import FIRST_SEASON, known_gaps, render_gap
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
@@ -44,14 +45,14 @@ def _float_or_none(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def read_rounds(conn: Conn, season: int | None = None) -> list[Round]:
+def read_rounds(conn: Conn, season: int | None = None, naming: Naming | None = None) -> list[Round]:
     """The rounds of ``season`` (every season: None) as typed rows, read in one read-only snapshot."""
     outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:
         with conn.transaction():
             if outermost:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            snapshot = racing_snapshot(conn)
+            snapshot = racing_snapshot(conn, naming)
     except psycopg.errors.UndefinedTable as error:
         raise NotMigrated(f"the database lacks the racing tables ({error.diag.message_primary}): "
                           "run `ingest db migrate`") from error
@@ -133,6 +134,7 @@ def check_database(
     *,
     store: Store | None = None,
     now: datetime | None = None,
+    naming: Naming | None = None,
 ) -> CheckReport:
     """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
     snapshot (the store's latest answers; a store folder that does not exist names none) and list the
@@ -142,7 +144,7 @@ def check_database(
     (exit 2, as fetch refuses it): "no finding" would vouch for rounds never checked."""
     if season is not None and season < FIRST_SEASON:
         raise UsageError(f"--season {season}: OpenF1 has data from {FIRST_SEASON} on")
-    rounds = read_rounds(conn, season)
+    rounds = read_rounds(conn, season, naming)
     if season is not None and not rounds:
         raise UsageError(
             f"--season {season}: no round of {season} in the database: replay it first (ingest sync --year "
