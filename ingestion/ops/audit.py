@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import psycopg
 from psycopg import sql
 
+from ingestion.config import Settings
+from ingestion.db.connection import connect, database_url
 from ingestion.db.naming import Naming, catalog_columns, require_tables, resolve, rewriter
 from ingestion.ops.audit_checks import (
     RELATIONS,
@@ -50,6 +53,7 @@ __all__ = [
     "SeasonSummary",
     "Severity",
     "audit",
+    "audit_database",
 ]
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -119,6 +123,15 @@ class AuditReport(msgspec.Struct, frozen=True):
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "warning")
+
+    def json(self) -> dict[str, Any]:
+        """What ``ingest db audit --json`` prints: ok, how many problems and warnings, then the report."""
+        return {
+            "ok": self.ok,
+            "problems": len(self.problems),
+            "warnings": len(self.warnings),
+            **msgspec.to_builtins(self),
+        }
 
     @property
     def ok(self) -> bool:
@@ -257,3 +270,10 @@ def audit(
         regulations=regulations,
         notes=tuple(notes),
     )
+
+
+def audit_database(settings: Settings, *, results: bool | None = None) -> AuditReport:
+    """:func:`audit` of the configured database, its naming resolved with the ``DATABASE_SCHEMA`` setting
+    (what ``ingest db audit`` runs)."""
+    with connect(database_url(settings), autocommit=True) as conn:
+        return audit(conn, results=results, naming=resolve(conn, settings.database_schema))
