@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from server_fixtures import client_settings
+from server_fixtures import FAST, client_settings
 
 from ingestion.cli import main
 from ingestion.cli.fetch import INTERRUPTED
@@ -29,7 +29,6 @@ from ingestion.fetch import (
     FetchOptions,
     FetchSummary,
     Progress,
-    RetryPolicy,
     TokenError,
     fetch,
     render_summary,
@@ -43,7 +42,6 @@ from ingestion.store import Request, Store
 from ingestion.store.commands import fsck
 
 PER_SECOND, PER_MINUTE = 60.0, 600
-FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
 
 ServerFactory = Callable[..., RunningServer]

@@ -44,8 +44,10 @@ from ingestion.store import Store
 
 WORLD = Path(__file__).resolve().parents[2] / "shared" / "openf1" / "world"
 YEARS = (2023, 2024)
-#: 5 examples per naming: 10 per property in all, as when the properties ran on our schema only.
-PROPS = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+#: 8 examples per naming: 16 per property in all. Hypothesis' health checks run (too slow data generation,
+#: too much filtering, too large data...); only the function-scoped fixture check is off: the database a
+#: fixture makes is shared by the examples on purpose (each example loads into it and checks what it holds).
+PROPS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 Conn = psycopg.Connection[Any]
 Row = dict[str, object]
 Answer = tuple[str, int, bytes]
