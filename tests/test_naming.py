@@ -124,9 +124,7 @@ def test_naming_detected_from_the_catalog(db_factory: DbFactory, empty_db_url: s
         assert detect(conn) == "ef"
 
 
-def test_naming_app_database_without_ef_history_is_the_apps(
-    app_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_naming_app_database_without_ef_history_is_the_apps(app_db: str) -> None:
     """An app database made by EF's EnsureCreated (its tables, no "__EFMigrationsHistory") is detected as
     the app's: `db migrate` creates schema ingestion only, never our snake_case tables in its public
     schema; forcing DATABASE_SCHEMA=snake on it is refused with nothing applied."""
@@ -134,10 +132,9 @@ def test_naming_app_database_without_ef_history_is_the_apps(
         conn.execute('DROP TABLE "__EFMigrationsHistory"')
         before = _public_tables(conn)
         assert detect(conn) == "ef" and resolve(conn, "auto") == EF
-        monkeypatch.setenv("DATABASE_SCHEMA", "snake")
+        forced = resolve(conn, "snake")  # DATABASE_SCHEMA=snake, as the settings pass it down
         with pytest.raises(MigrationError, match="never creates its own tables in the app's public schema"):
-            migrate(conn)
-        monkeypatch.delenv("DATABASE_SCHEMA")
+            migrate(conn, naming=forced)
         assert migrate(conn) == [m.name for m in available("ef")]
         assert _public_tables(conn) == before
         assert require_schema(conn) == EF
