@@ -66,3 +66,9 @@ def test_one_definition_names_mean_one_thing() -> None:
     assert _where(r"\bis_empty\b", allowed=()) == []
     assert _where(r"\bSESSION_TYPES\b", allowed=()) == []
     assert _where(r"^class Check\b", allowed=("ops/healthcheck.py",)) == []
+
+
+def test_one_definition_check_reads_typed_rows() -> None:
+    """``ingest check``'s query layer reads the table specs' typed rows by attribute: no ``{column: value}``
+    dict looked up by column name, no ``int(str(x["status"]))``."""
+    assert "ops/check/read.py" not in _where(r'\w\["\w+"\]|int\(str\(', allowed=())

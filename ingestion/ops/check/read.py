@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -20,7 +22,16 @@ from ingestion.ops.check.rules import check
 from ingestion.replay import TABLES as _TABLES
 from ingestion.replay import TableSpec
 from ingestion.replay.load import racing_snapshot
-from ingestion.replay.rows import DriverRole, SessionStatus
+from ingestion.replay.rows import (
+    DriverRole,
+    DriverRow,
+    EntrantRow,
+    ResultRow,
+    RoundRow,
+    SeasonRow,
+    SessionRow,
+    SessionStatus,
+)
 from ingestion.store import Store
 
 __all__ = ["check_database", "read_rounds", "rounds_of"]
@@ -28,9 +39,16 @@ __all__ = ["check_database", "read_rounds", "rounds_of"]
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], name: str) -> list[dict[str, object]]:
-    spec: TableSpec = next(s for s in _TABLES if s.name == name)
-    return [dict(zip(spec.columns, values, strict=True)) for values in snapshot.get(name, ())]
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], row_type: type[R]) -> list[R]:
+    """The stored rows of the table whose rows are ``row_type`` (its spec's), as those typed rows: read by
+    attribute, not as ``{column: value}`` dicts. Not validated (a row the app wrote may hold a null where
+    OpenF1's never does): the values that can differ are read through :func:`_int_or_none`."""
+    spec: TableSpec = next(s for s in _TABLES if s.row_type is row_type)
+    stored = snapshot.get(spec.name, ())
+    return [row_type(**dict(zip(spec.columns, values, strict=True))) for values in stored]
 
 
 def _int_or_none(value: object) -> int | None:
@@ -61,65 +79,61 @@ def read_rounds(conn: Conn, season: int | None = None, naming: Naming | None = N
 
 def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int | None) -> list[Round]:
     """Typed rounds from :func:`ingestion.replay.load.racing_snapshot`'s rows (pure)."""
-    years = {s["id"]: s["year"] for s in _rows(snapshot, "seasons")}
+    years = {s.id: s.year for s in _rows(snapshot, SeasonRow)}
     rounds = {
-        r["id"]: r for r in _rows(snapshot, "rounds")
-        if season is None or years.get(r["season_id"]) == season
+        r.id: r for r in _rows(snapshot, RoundRow) if season is None or years.get(r.season_id) == season
     }
-    drivers = {d["id"]: d for d in _rows(snapshot, "drivers")}
-    entrants = {e["id"]: e for e in _rows(snapshot, "entrants") if e["round_id"] in rounds}
-    sessions = {s["id"]: s for s in _rows(snapshot, "sessions") if s["round_id"] in rounds}
-    results: dict[object, list[dict[str, object]]] = defaultdict(list)
-    numbers: dict[object, int] = {}  # entrant id -> the car number of any of its rows in the round
-    for x in _rows(snapshot, "results"):
-        if x["session_id"] in sessions and x["entrant_id"] in entrants:
-            results[x["session_id"]].append(x)
-            number = _int_or_none(x["car_number"])
+    drivers = {d.id: d for d in _rows(snapshot, DriverRow)}
+    entrants = {e.id: e for e in _rows(snapshot, EntrantRow) if e.round_id in rounds}
+    sessions = {s.id: s for s in _rows(snapshot, SessionRow) if s.round_id in rounds}
+    results: dict[UUID, list[ResultRow]] = defaultdict(list)
+    numbers: dict[UUID, int] = {}  # entrant id -> the car number of any of its rows in the round
+    for x in _rows(snapshot, ResultRow):
+        if x.session_id in sessions and x.entrant_id in entrants:
+            results[x.session_id].append(x)
+            number = _int_or_none(x.car_number)
             if number is not None:
-                numbers.setdefault(x["entrant_id"], number)
+                numbers.setdefault(x.entrant_id, number)
 
-    def who(entrant_id: object) -> tuple[str, str, int | None]:
-        driver = drivers[entrants[entrant_id]["driver_id"]]
-        name = f"{driver['first_name']} {driver['last_name']}".strip()
-        fallback = _int_or_none(driver["driver_number"])
-        return name, str(driver["slug"]), numbers.get(entrant_id, fallback)
+    def who(entrant_id: UUID) -> tuple[str, str, int | None]:
+        driver = drivers[entrants[entrant_id].driver_id]
+        name = f"{driver.first_name} {driver.last_name}".strip()
+        return name, str(driver.slug), numbers.get(entrant_id, _int_or_none(driver.driver_number))
 
-    by_round: dict[object, list[Session]] = defaultdict(list)
+    by_round: dict[UUID, list[Session]] = defaultdict(list)
     for sid, s in sessions.items():
         rows = []
         for x in results.get(sid, ()):
-            name, slug, number = who(x["entrant_id"])
+            name, slug, number = who(x.entrant_id)
             rows.append(
                 Row(
                     driver=name, slug=slug,
-                    number=_int_or_none(x["car_number"]) if x["car_number"] is not None else number,
-                    position=_int_or_none(x["position"]), status=int(str(x["status"])),
-                    points=_float_or_none(x["points"]), laps=_int_or_none(x["laps"]),
-                    grid=_int_or_none(x["grid_position"]),
+                    number=_int_or_none(x.car_number) if x.car_number is not None else number,
+                    position=_int_or_none(x.position), status=x.status,
+                    points=_float_or_none(x.points), laps=_int_or_none(x.laps),
+                    grid=_int_or_none(x.grid_position),
                 )
             )
         rows.sort(key=lambda r: (r.position is None, r.position or 0, r.number or 0, r.slug))
-        start = s["start_time_utc"]
-        assert isinstance(start, datetime)
-        by_round[s["round_id"]].append(
+        by_round[s.round_id].append(
             Session(
-                key=_int_or_none(s["open_f1_session_key"]), type=int(str(s["type"])),
-                completed=s["status"] == SessionStatus.Completed, start=start, rows=tuple(rows),
+                key=_int_or_none(s.open_f1_session_key), type=s.type,
+                completed=s.status == SessionStatus.Completed, start=s.start_time_utc, rows=tuple(rows),
             )
         )
-    regulars: dict[object, dict[str, Entrant]] = defaultdict(dict)
+    regulars: dict[UUID, dict[str, Entrant]] = defaultdict(dict)
     for eid, e in entrants.items():
-        if e["role"] == DriverRole.Regular:
+        if e.role == DriverRole.Regular:
             name, slug, number = who(eid)
-            regulars[e["round_id"]].setdefault(slug, Entrant(driver=name, slug=slug, number=number))
+            regulars[e.round_id].setdefault(slug, Entrant(driver=name, slug=slug, number=number))
     out: list[Round] = []
     for rid, r in rounds.items():
         out.append(
             Round(
-                season=int(str(years.get(r["season_id"], 0))),
-                number=int(str(r["round_number"])),
-                name=str(r["name"]),
-                meeting_key=_int_or_none(r["open_f1_meeting_key"]),
+                season=years.get(r.season_id, 0),
+                number=r.round_number,
+                name=r.name,
+                meeting_key=_int_or_none(r.open_f1_meeting_key),
                 sessions=tuple(sorted(by_round.get(rid, ()), key=lambda s: (s.start, s.key or 0))),
                 entrants=tuple(sorted(regulars.get(rid, {}).values(), key=lambda e: (e.number or 0, e.slug))),
             )
