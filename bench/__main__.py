@@ -28,9 +28,11 @@ from bench.process import bench_plan, bench_processes
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
-from ingestion.replay import TABLES, Replayed, load, normalize, snapshots_of
+from ingestion.replay import TABLES, Replayed, normalize
 from ingestion.replay.decode import decode_endpoint
 from ingestion.replay.decoded import Snapshot
+from ingestion.replay.load import load
+from ingestion.replay.run import snapshots_of
 from ingestion.store import Store
 
 #: Replay everything stored: the bench's clock is read once, here in the shell.

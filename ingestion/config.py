@@ -242,17 +242,3 @@ def _schema_setting(raw: str | None) -> str:
     if value not in SCHEMA_SETTINGS:
         raise ConfigError("DATABASE_SCHEMA", f"must be auto, snake or ef, got {raw!r}")
     return value
-
-
-def database_schema(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str:
-    """``DATABASE_SCHEMA`` alone (environment over ``.env``): which naming the database uses, or auto."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get("DATABASE_SCHEMA")
-    if not raw:
-        dotenv = (Path.cwd() if cwd is None else cwd) / ".env"
-        try:
-            text = dotenv.read_text(encoding="utf-8") if dotenv.is_file() else ""
-            raw = parse_dotenv(text).get("DATABASE_SCHEMA")
-        except (OSError, UnicodeDecodeError, ConfigError):
-            raw = None
-    return _schema_setting(raw)

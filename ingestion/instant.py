@@ -45,6 +45,16 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: THE text of an instant in messages, logs and JSON: ``2024-12-08T12:00:00Z`` (UTC, whole seconds).
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_utc(value: datetime) -> str:
+    """``value`` as :data:`UTC_FORMAT` text (a naive time is UTC, :func:`as_utc`): the one way an instant is
+    written for people."""
+    return as_utc(value).strftime(UTC_FORMAT)
+
+
 def parse_optional(text: str | None, *, option: str) -> datetime | None:
     """:func:`parse_instant`, passing ``None`` through (an option left out)."""
     return None if text is None else parse_instant(text, option=option)

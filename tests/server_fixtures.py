@@ -22,6 +22,7 @@ from typing import Protocol
 import pytest
 
 from ingestion.config import Settings
+from ingestion.openf1.retry import RetryPolicy
 from ingestion.server import (
     Dataset,
     Drop,
@@ -35,6 +36,10 @@ from ingestion.server import (
 )
 
 _DATASETS: dict[tuple[str, ...], Dataset] = {}
+
+#: THE retry policy of the tests: real retries (4 tries, 6 while throttled) with millisecond backoffs, so
+#: a test of failures never sleeps long. Tests count tries as ``FAST.attempts``, never a literal.
+FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.001, cap=0.005, timeout=5.0)
 
 
 def client_settings(

@@ -28,7 +28,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 NS = uuid.UUID("6f0c5c3e-1d0a-4e0b-9a57-2024b4a1a1a1")
 MEETINGS = (1228, 1229)  # 2024 Pre-Season Testing and Bahrain Grand Prix (Sakhir)
 RACE_KEY = 9472  # the 2024 Bahrain Grand Prix race
-SESSION_TYPES = {
+TYPE_OF_NAME = {
     "Practice 1": 0, "Practice 2": 1, "Practice 3": 2, "Qualifying": 3,
     "Sprint Qualifying": 4, "Sprint Shootout": 4, "Sprint": 5, "Race": 6,
 }
@@ -101,7 +101,7 @@ def seed_racing(conn: Conn, world_dir: Path) -> Seed:
             conn.execute(
                 """INSERT INTO sessions (id, round_id, type, start_time_utc, status, open_f1_session_key)
                    VALUES (%s, %s, %s, %s, 2, %s)""",
-                (seed.sessions[session_key], round_id, SESSION_TYPES[str(s["session_name"])],
+                (seed.sessions[session_key], round_id, TYPE_OF_NAME[str(s["session_name"])],
                  _when(s["date_start"]), session_key),
             )
     gp = seed.rounds[1229]
@@ -318,6 +318,21 @@ def test_audit_testing_round_with_a_race_is_flagged(conn: Conn, seeded: Seed) ->
 
 
 @BOTH_NAMINGS
+def test_audit_testing_round_is_the_one_numbered_0(conn: Conn, seeded: Seed) -> None:
+    """A testing round is the round numbered 0 (the calendar's rule, as replay stores it), not a name with the
+    letters "test" in it: a Grand Prix called "Greatest Show Grand Prix" without a Race is flagged, and a
+    testing round named without the word is still testing."""
+    gp, testing = seeded.rounds[1229], seeded.rounds[1228]
+    conn.execute("UPDATE rounds SET name = 'Greatest Show Grand Prix' WHERE id = %s", (gp,))
+    conn.execute("UPDATE rounds SET name = 'Pre-Season Track Days' WHERE id = %s", (testing,))
+    conn.execute("DELETE FROM sessions WHERE round_id = %s AND type = 6", (gp,))
+    report = audit(conn, results=False)
+    (finding,) = [f for f in report.findings if f.check == "round_without_race"]
+    assert finding.examples == ("2024 R1 Greatest Show Grand Prix",)
+    assert "testing_session_not_practice" not in _checks(report)
+
+
+@BOTH_NAMINGS
 def test_audit_driver_number_shared_in_a_season(conn: Conn, seeded: Seed) -> None:
     """Two drivers of one season under the same number (in one round or in two) are a warning naming the
     season, the number and each driver once; the same number in another season is not."""
@@ -454,7 +469,7 @@ def test_audit_replayed_world_has_no_problem_and_follows_the_last_replays_result
     asking for them finds every completed race without results."""
     from test_replay_support import AS_OF, world_store
 
-    from ingestion.replay import run_replay
+    from ingestion.replay.run import run_replay
 
     store = world_store(tmp_path / "store")
     run_replay(db_url, store, AS_OF, results=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from server_fixtures import ServerFactory
-from test_sync import FAST, env_for, run_cli, settings_for
+from server_fixtures import FAST, ServerFactory
+from test_sync import env_for, run_cli, settings_for
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.ops.bulk_sync import BulkEvent, BulkOptions, BulkUsageError, bulk_sync, bulk_years, render_bulk
@@ -87,10 +87,11 @@ def test_bulk_season_failing_once_succeeds_on_retry(
     tmp_path: Path, db_url: str, conn: psycopg.Connection[tuple[object, ...]], world_dir: Path,
     openf1_server: ServerFactory,
 ) -> None:
-    """The first try loses ``meetings?year=2024`` (503 twice); the second asks only that and succeeds."""
+    """The first try loses ``meetings?year=2024`` (503 on each of its tries); the second asks only that and
+    succeeds."""
     server = openf1_server(rows=[world_dir / "2024"])
     settings = settings_for(tmp_path, db_url, server)
-    server.fail_next("503", 2)
+    server.fail_next("503", FAST.attempts)
     summary = bulk_sync(settings, BulkOptions(years=(2024,), results=True, retries=1, retry=FAST))
     assert summary.exit_code == 0
     [season] = summary.seasons

@@ -25,11 +25,10 @@ from ingestion.ops.check import (
     PUBLIC_BASE_URL,
     CheckReport,
     Finding,
-    check_database,
-    read_rounds,
     summary_line,
 )
-from ingestion.replay import run_replay
+from ingestion.ops.check.read import check_database, read_rounds
+from ingestion.replay.run import run_replay
 from ingestion.server import ServerConfig, load_rows, start_server
 from ingestion.store import Store
 

@@ -26,7 +26,7 @@ from ingestion.ops.check import (
     with_snapshots,
 )
 from ingestion.regulations import FULL_RACE, FULL_SPRINT, race_scales, sprint_scales
-from ingestion.replay import ResultStatus, SessionType
+from ingestion.replay.rows import ResultStatus, SessionType
 from ingestion.store import Event, Request
 
 START = datetime(2024, 3, 2, 15, tzinfo=UTC)

@@ -27,7 +27,7 @@ from test_store_commands import cli
 
 from ingestion.cli import app
 from ingestion.config import PROJECT_ROOT
-from ingestion.replay import run_replay
+from ingestion.replay.run import run_replay
 from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.watch.state import STATE_FILE

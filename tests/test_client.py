@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from server_fixtures import FAST
 
 from ingestion.openf1.body import classify
 from ingestion.openf1.client import Answer, Note, OpenF1Client, RetryPolicy, retry_after
@@ -24,7 +25,6 @@ from ingestion.store import Request
 NO_RESULTS = b'{"detail":"No results found."}'
 LIVE = b'{"detail":"Session in progress, access is restricted to authenticated users..."}'
 ROWS = b'[{"meeting_key":1229,"year":2024}]'
-FAST = RetryPolicy(attempts=3, throttled_attempts=4, base=0.01, cap=0.04, timeout=2.0)
 
 
 def test_classify_reads_every_kind_of_answer() -> None:
@@ -157,7 +157,7 @@ def test_client_retries_5xx_resets_and_bad_bodies_then_succeeds() -> None:
         client = OpenF1Client(
             "http://openf1.test/v1",
             Limiter(1000, 100000),
-            RetryPolicy(attempts=4, base=0.01, cap=0.02),
+            FAST,
             transport=httpx.MockTransport(recorder),
             sleep=no_sleep,
         )
@@ -172,10 +172,10 @@ def test_client_retries_5xx_resets_and_bad_bodies_then_succeeds() -> None:
 def test_client_gives_up_after_the_attempts() -> None:
     """Only 5xx: after `attempts` tries the request fails with its URL and last status."""
     request = Request.make("meetings", [("year", "2024")])
-    answer, recorder, _ = _get([httpx.Response(502)] * 3, request)
+    answer, recorder, _ = _get([httpx.Response(502)] * FAST.attempts, request)
     assert answer.outcome == "failed"
-    assert answer.status == 502 and answer.attempts == 3 and len(recorder.seen) == 3
-    assert "gave up after 3 tries" in answer.reason
+    assert answer.status == 502 and answer.attempts == FAST.attempts and len(recorder.seen) == FAST.attempts
+    assert f"gave up after {FAST.attempts} tries" in answer.reason
 
 
 def test_client_honours_retry_after_on_429() -> None:
@@ -226,7 +226,7 @@ def test_client_retries_timeouts_and_undecodable_bodies() -> None:
             httpx.Response(200, content=ROWS),
         ],
         request,
-        RetryPolicy(attempts=4, base=0.01, cap=0.02),
+        FAST,
     )
     assert answer.outcome == "rows" and answer.body == ROWS
     assert (answer.attempts, answer.retries, answer.throttled, len(recorder.seen)) == (4, 3, 0, 4)
@@ -239,9 +239,11 @@ def test_client_retries_timeouts_and_undecodable_bodies() -> None:
 def test_client_timeouts_give_up_as_a_failure_without_status() -> None:
     """Only timeouts: after `attempts` tries the request fails with no status, never an exception."""
     request = Request.make("meetings", [("year", "2024")])
-    answer, recorder, _ = _get([httpx.ReadTimeout("read timed out")] * 3, request)
-    assert (answer.outcome, answer.status, answer.attempts, len(recorder.seen)) == ("failed", None, 3, 3)
-    assert "timeout" in answer.reason and "gave up after 3 tries" in answer.reason
+    answer, recorder, _ = _get([httpx.ReadTimeout("read timed out")] * FAST.attempts, request)
+    tries = FAST.attempts
+    assert (answer.outcome, answer.status) == ("failed", None)
+    assert answer.attempts == len(recorder.seen) == tries
+    assert "timeout" in answer.reason and f"gave up after {tries} tries" in answer.reason
 
 
 def test_client_never_shows_the_token_or_the_password() -> None:

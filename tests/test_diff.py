@@ -18,7 +18,8 @@ from test_replay_support import AS_OF, FETCHED, put_answers, snapshots, world_an
 from test_sync import run_cli
 
 from ingestion.ops.diff import apply_diff, diff, diff_racing, invert, render_diff
-from ingestion.replay import TABLES, Racing, ResultRow, SessionRow, normalize
+from ingestion.replay import TABLES, Racing, normalize
+from ingestion.replay.rows import ResultRow, SessionRow
 
 BAHRAIN_2024 = 1229
 

@@ -17,18 +17,20 @@ import msgspec
 import pytest
 from campaign import FULL
 from naming_support import NAMINGS
-from server_fixtures import client_settings
+from server_fixtures import FAST, client_settings
 
 from ingestion.db import connect
-from ingestion.fetch import FetchOptions, RetryPolicy, fetch, known_gaps
-from ingestion.ops.check import check_database, render_check
+from ingestion.fetch import FetchOptions, fetch, known_gaps
+from ingestion.ops.check import render_check
+from ingestion.ops.check.read import check_database
 from ingestion.ops.healthcheck import gaps_check
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import racing_snapshot, render_summary, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import render_summary
 from ingestion.server import RunningServer
 from ingestion.store import Store
 
-FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
 
 ServerFactory = Callable[..., RunningServer]

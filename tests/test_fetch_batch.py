@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from server_fixtures import client_settings
+from server_fixtures import FAST, client_settings
 
 from ingestion.config import Settings
 from ingestion.db import connect
-from ingestion.fetch import FetchOptions, RetryPolicy, fetch
+from ingestion.fetch import FetchOptions, fetch
 from ingestion.ops.diff import diff, render_diff
-from ingestion.replay import racing_snapshot, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
 from ingestion.server import Dataset, RunningServer, load_rows
 from ingestion.store import Store
 from ingestion.store.coverage import covering
 
-FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
 
 ServerFactory = Callable[..., RunningServer]

@@ -103,7 +103,7 @@ def _candidates(
             end = _session_end(session)
             ends[session.meeting_key] = max(end, ends.get(session.meeting_key, end))
         for meeting_key, end in ends.items():
-            ended = any(_session_end(s) < now for s in season.sessions if s.meeting_key == meeting_key)
+            ended = any(_session_end(s) <= now for s in season.sessions if s.meeting_key == meeting_key)
             if not ended:
                 continue
             endpoints = ["drivers", "session_result", "starting_grid"] if options.results else ["drivers"]
@@ -191,7 +191,7 @@ def test_plan_cold_store_is_two_lists_and_three_per_ended_meeting(
         years=tuple(s.year for s in season_list), results=results, **PER_MEETING  # type: ignore[arg-type]
     )
     result = plan({}, season_list, options, now)
-    ended = {s.meeting_key for season in season_list for s in season.sessions if _session_end(s) < now}
+    ended = {s.meeting_key for season in season_list for s in season.sessions if _session_end(s) <= now}
     assert len(result.lists) == 2 * len(season_list)
     assert len(result.meetings) == (3 if results else 1) * len(ended)
     assert {p.meeting_key for p in result.meetings} == ended
@@ -251,7 +251,7 @@ def test_plan_recent_only_meetings_with_a_session_in_the_window(hours: int, days
         if s.date_start is not None
         and s.date_start <= now
         and _session_end(s) >= start
-        and _session_end(s) < now
+        and _session_end(s) <= now
     }
     assert _meetings(result.meetings) == expected
     assert all(p.year in years_for(FetchOptions(recent_days=days), now) for p in result.all)

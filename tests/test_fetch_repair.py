@@ -12,11 +12,11 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from server_fixtures import client_settings
+from server_fixtures import FAST, client_settings
 
 from ingestion.cli import main
 from ingestion.config import Settings
-from ingestion.fetch import FetchOptions, RetryPolicy, fetch
+from ingestion.fetch import FetchOptions, fetch
 from ingestion.fetch.plan import (
     PlannedRequest,
     Rowless,
@@ -33,7 +33,6 @@ from ingestion.store import commands as ops
 from ingestion.store.coverage import units_of
 
 PER_SECOND, PER_MINUTE = 200.0, 6000
-FAST = RetryPolicy(attempts=4, throttled_attempts=6, base=0.01, cap=0.05, timeout=5.0)
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # 2024 is over and settled
 NO_RESULTS = b'{"detail":"No results found."}'
 

@@ -15,7 +15,7 @@ import pytest
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
-from ingestion.replay import run_replay
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 from ingestion.store.commands import fsck
 

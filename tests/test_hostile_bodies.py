@@ -22,7 +22,8 @@ from test_replay_support import AS_OF, put_answers, world_answers
 from ingestion.db import connect
 from ingestion.openf1.body import MAX_DEPTH, body_kind, classify, decode_rows, detail_of, too_deep
 from ingestion.openf1.wire import Driver
-from ingestion.replay import TABLE_NAMES, run_replay
+from ingestion.replay import TABLE_NAMES
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 DEEP = b"[" * 1000 + b"]" * 1000

@@ -11,7 +11,8 @@ import pytest
 from ingestion.cli import main
 from ingestion.config import Settings
 from ingestion.ops.healthcheck import format_check, healthcheck
-from ingestion.replay import TABLE_NAMES, ReplaySummary, TableCounts, render_summary
+from ingestion.replay import TABLE_NAMES
+from ingestion.replay.summary import ReplaySummary, TableCounts, render_summary
 from ingestion.server import RunningServer
 
 

@@ -31,7 +31,7 @@ from test_replay_support import (
 )
 from test_sync import run_cli
 
-from ingestion.config import database_schema, load_settings
+from ingestion.config import load_settings
 from ingestion.db import connect, migrate, require_schema, status
 from ingestion.db.clean import UserDataReferencesRacing, clean_racing
 from ingestion.db.migrate import available
@@ -39,9 +39,9 @@ from ingestion.db.naming import EF, SNAKE, detect, pascal, resolve, snake
 from ingestion.errors import ConfigError, MigrationError, NotMigrated
 from ingestion.ops.healthcheck import healthcheck
 from ingestion.ops.verify import verify
-from ingestion.replay import run_replay
 from ingestion.replay.identity import make_id
 from ingestion.replay.rows import EntrantRow, Racing, ResultRow, one_entrant_per_driver
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
@@ -102,10 +102,10 @@ def test_naming_snake_and_pascal_invert_each_other(words: list[str]) -> None:
 
 def test_naming_setting_is_validated(tmp_path: Path) -> None:
     """DATABASE_SCHEMA is auto, snake or ef (any case); anything else is a one-line configuration error."""
-    assert database_schema({}, tmp_path) == "auto"
-    assert database_schema({"DATABASE_SCHEMA": "EF"}, tmp_path) == "ef"
+    assert load_settings({}, tmp_path).database_schema == "auto"
+    assert load_settings({"DATABASE_SCHEMA": "EF"}, tmp_path).database_schema == "ef"
     (tmp_path / ".env").write_text("DATABASE_SCHEMA=snake\n")
-    assert database_schema({}, tmp_path) == "snake"
+    assert load_settings({}, tmp_path).database_schema == "snake"
     with pytest.raises(ConfigError, match="DATABASE_SCHEMA: must be auto, snake or ef"):
         load_settings({"DATABASE_SCHEMA": "pascal"}, tmp_path)
     assert load_settings({"DATABASE_SCHEMA": "ef"}, tmp_path).database_schema == "ef"
@@ -124,9 +124,7 @@ def test_naming_detected_from_the_catalog(db_factory: DbFactory, empty_db_url: s
         assert detect(conn) == "ef"
 
 
-def test_naming_app_database_without_ef_history_is_the_apps(
-    app_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_naming_app_database_without_ef_history_is_the_apps(app_db: str) -> None:
     """An app database made by EF's EnsureCreated (its tables, no "__EFMigrationsHistory") is detected as
     the app's: `db migrate` creates schema ingestion only, never our snake_case tables in its public
     schema; forcing DATABASE_SCHEMA=snake on it is refused with nothing applied."""
@@ -134,10 +132,9 @@ def test_naming_app_database_without_ef_history_is_the_apps(
         conn.execute('DROP TABLE "__EFMigrationsHistory"')
         before = _public_tables(conn)
         assert detect(conn) == "ef" and resolve(conn, "auto") == EF
-        monkeypatch.setenv("DATABASE_SCHEMA", "snake")
+        forced = resolve(conn, "snake")  # DATABASE_SCHEMA=snake, as the settings pass it down
         with pytest.raises(MigrationError, match="never creates its own tables in the app's public schema"):
-            migrate(conn)
-        monkeypatch.delenv("DATABASE_SCHEMA")
+            migrate(conn, naming=forced)
         assert migrate(conn) == [m.name for m in available("ef")]
         assert _public_tables(conn) == before
         assert require_schema(conn) == EF

@@ -23,8 +23,9 @@ from test_replay_support import (
     world_rows,
 )
 
-from ingestion.replay import DriverRole, Racing, Replayed, ResultStatus, SessionStatus, SessionType, normalize
+from ingestion.replay import Racing, Replayed, normalize
 from ingestion.replay.identity import Sighting, assign_identities, make_id, unique_slugs
+from ingestion.replay.rows import DriverRole, ResultStatus, SessionStatus, SessionType
 from ingestion.replay.values import local_end_date
 
 

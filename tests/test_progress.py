@@ -11,7 +11,7 @@ from ingestion.cli.conventions import Verbosity, set_verbosity
 from ingestion.cli.progress import LiveLine, ProgressLine, StageProgress, WatchLine, WatchProgress, clock_time
 from ingestion.fetch import Progress
 from ingestion.instant import format_duration as _duration
-from ingestion.replay import ReplayStep
+from ingestion.replay.summary import ReplayStep
 from ingestion.watch.events import Error, Fetched, Replayed, Replaying, Sleep, Stopped, Wake
 
 REQUEST = Progress(

@@ -19,7 +19,7 @@ from campaign import FULL, cases
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.errors import IngestionError
-from ingestion.replay import replay
+from ingestion.replay.run import replay
 from ingestion.server import Dataset, RunningServer, ServerConfig, load_rows, start_server
 from ingestion.store import Store
 from ingestion.store import commands as ops

@@ -29,11 +29,16 @@ from test_replay_support import (
 from ingestion.cli import main
 from ingestion.db import connect
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import TABLE_NAMES, load, normalize, racing_snapshot, replay, run_replay
+from ingestion.replay import TABLE_NAMES, normalize
 from ingestion.replay.identity import make_id
+from ingestion.replay.load import load, racing_snapshot
+from ingestion.replay.run import replay, run_replay
 from ingestion.store import Store
 
-DB_SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+#: Health checks on, but the function-scoped fixture one: the examples share the test's database on purpose.
+DB_SETTINGS = settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 Conn = psycopg.Connection[Any]
 
 

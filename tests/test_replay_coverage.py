@@ -14,7 +14,10 @@ from test_replay_support import AS_OF, body_of, snapshots, world_answers, world_
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
-from ingestion.replay import ENDPOINTS, normalize, racing_snapshot, run_replay, snapshots_of
+from ingestion.openf1.wire import ENDPOINTS
+from ingestion.replay import normalize
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay, snapshots_of
 from ingestion.store import Store, event_order
 from ingestion.store.coverage import units_of
 

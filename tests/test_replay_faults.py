@@ -27,15 +27,12 @@ from naming_support import BOTH_NAMINGS, NAMINGS
 from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows, world_store
 from test_sync import run_cli
 
+from ingestion.calendar import SessionStatus
 from ingestion.db import connect
-from ingestion.replay import (
-    RemovalsRefused,
-    ReplaySummary,
-    SessionStatus,
-    racing_snapshot,
-    render_summary,
-    run_replay,
-)
+from ingestion.replay.breaker import RemovalsRefused
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import ReplaySummary, render_summary
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]

@@ -21,7 +21,9 @@ from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows
 from test_sync import run_cli
 from test_verify import _one
 
-from ingestion.replay import SessionStatus, render_summary, run_replay
+from ingestion.calendar import SessionStatus
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import render_summary
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]

@@ -28,7 +28,8 @@ from test_replay_support import AS_OF, world_store
 
 from ingestion.db import connect
 from ingestion.db.connection import database_name, with_database
-from ingestion.replay import TABLE_NAMES, run_replay
+from ingestion.replay import TABLE_NAMES
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 AFTER = AS_OF  # everything stored is visible

@@ -21,7 +21,9 @@ from campaign import FULL
 from test_replay_support import AS_OF, FETCHED, body_of, put_answers, world_rows, world_store
 
 from ingestion.db import connect
-from ingestion.replay import LOCK_KEY, racing_snapshot, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.lock import LOCK_KEY
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]

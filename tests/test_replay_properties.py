@@ -31,27 +31,23 @@ from naming_support import NAMINGS
 from psycopg import sql
 from test_replay_support import NO_RESULTS, put_answers, snapshots
 
+from ingestion.calendar import SESSION_NAMES
 from ingestion.db import connect
 from ingestion.db.naming import resolve
 from ingestion.ops.verify import render_verify, verify
-from ingestion.replay import (
-    SESSION_TYPES,
-    TABLE_NAMES,
-    TABLES,
-    LoadSummary,
-    Snapshot,
-    load,
-    normalize,
-    racing_snapshot,
-    run_replay,
-)
+from ingestion.replay import TABLE_NAMES, TABLES, Snapshot, normalize
 from ingestion.replay.identity import names_agree
+from ingestion.replay.load import load, racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import LoadSummary
 from ingestion.store import Store
 
 WORLD = Path(__file__).resolve().parents[2] / "shared" / "openf1" / "world"
 YEARS = (2023, 2024)
-#: 5 examples per naming: 10 per property in all, as when the properties ran on our schema only.
-PROPS = settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+#: 8 examples per naming: 16 per property in all. Hypothesis' health checks run (too slow data generation,
+#: too much filtering, too large data...); only the function-scoped fixture check is off: the database a
+#: fixture makes is shared by the examples on purpose (each example loads into it and checks what it holds).
+PROPS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 Conn = psycopg.Connection[Any]
 Row = dict[str, object]
 Answer = tuple[str, int, bytes]
@@ -123,7 +119,7 @@ FEEDER = [d for d in _DRIVER_ROWS if not _is_f1(d)]
 #: Session names: the real ones, 2025's testing days (openf1/README.md), and names replay must not guess.
 KNOWN_NAMES = sorted(
     {str(s["session_name"]) for ss in SESSIONS_OF.values() for s in ss}
-    | set(SESSION_TYPES)
+    | set(SESSION_NAMES)
     | {"Day 1", "Day 2", "Day 3"}
 )
 UNKNOWN_NAMES = [
@@ -133,7 +129,7 @@ UNKNOWN_NAMES = [
         "Shakedown",
         "Day 4",
     ]
-    if n.casefold() not in SESSION_TYPES
+    if n.casefold() not in SESSION_NAMES
 ]
 #: "Kimi ANTONELLI" / "Andrea Kimi ANTONELLI" (openf1/README.md): the first-name variant OpenF1 writes.
 FIRST_NAME_VARIANTS = {"Kimi": "Andrea Kimi"}

@@ -14,12 +14,14 @@ from naming_support import BOTH_NAMINGS, NAMINGS
 from test_replay_support import AS_OF, put_answers, world_answers
 
 from ingestion.db import connect
-from ingestion.replay import ReplaySummary, racing_snapshot, run_replay
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import ReplaySummary
 from ingestion.replay.unchanged import PROOF_KEY
 from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
-load_module = importlib.import_module("ingestion.replay.load")  # the package exports the function `load`
+load_module = importlib.import_module("ingestion.replay.load")  # the module, not its function `load`
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +145,7 @@ def test_replay_into_empty_tables_leaves_what_the_staged_load_leaves(
     staged_url, fresh_url = db_factory(naming), db_factory(naming)
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(load_module, "is_empty", lambda *_: False)
+            patch.setattr(load_module, "tables_empty", lambda *_: False)
             staged = _replayed(staged_url, store, results=results)
         def refuse(*_: object) -> None:
             raise AssertionError("the load staged rows into empty tables")
@@ -160,7 +162,7 @@ def test_replay_into_empty_tables_leaves_what_the_staged_load_leaves(
         assert all(c.inserted == fresh[0].rows.get(n, 0) for n, c in fresh[0].tables.items() if results)
         # the next replay, now into full tables, stages as before and writes nothing
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(load_module, "is_empty", lambda *_: False)
+            patch.setattr(load_module, "tables_empty", lambda *_: False)
             patch.setattr(load_module.unchanged, "proven", lambda *a, **k: ("", False))
             again = run_replay(fresh_url, store, AS_OF, results=results)
         assert again.written == 0

@@ -155,7 +155,7 @@ def test_cli_runs_show_prints_words_not_python_values(
 ) -> None:
     """`ingest runs show 1`: a replay's details as words (`read 0.02 s, decode ...`, `yes`), never a
     Python dict or bool; nothing shown twice, every line within 80 columns."""
-    from ingestion.replay import run_replay
+    from ingestion.replay.run import run_replay
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", db_url)

@@ -28,7 +28,8 @@ from test_replay_support import AS_OF, world_store
 
 from ingestion.ops.diff import diff
 from ingestion.ops.verify import verify
-from ingestion.replay import racing_snapshot, run_replay, snapshots_of
+from ingestion.replay.load import racing_snapshot
+from ingestion.replay.run import run_replay, snapshots_of
 from ingestion.store import LogDamaged, Store
 from ingestion.store import commands as ops
 from ingestion.store._log import parse_log

@@ -375,7 +375,7 @@ def test_replay_waits_for_the_replay_lock_with_a_message_then_gives_up(
     """A replay lock held from psql (an open transaction): `ingest replay --wait 0.4` says it waits and for
     whom, then one error line naming the holder, exit 1, nothing written; once released, replay runs."""
     from ingestion.cli import main
-    from ingestion.replay import LOCK_KEY
+    from ingestion.replay.load import LOCK_KEY
 
     url = db_factory()
     monkeypatch.setenv("DATABASE_URL", url)

@@ -12,20 +12,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from server_fixtures import ServerFactory, client_settings
+from server_fixtures import FAST, ServerFactory, client_settings
 
 from ingestion.config import PROJECT_ROOT, Settings
 from ingestion.errors import UsageError
-from ingestion.openf1.client import RetryPolicy
 from ingestion.ops.sync import SyncOptions, SyncUsageError, render_sync, sync
 from ingestion.ops.verify import verify
-from ingestion.replay import ReplayStep
+from ingestion.replay.summary import ReplayStep
 from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.store.coverage import covering
 
 #: Tests never back off for long.
-FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
 #: Right after the 2024 Bahrain Grand Prix (race 2024-03-02 15:00 UTC), the first race of 2024.
 AFTER_BAHRAIN = datetime(2024, 3, 4, 12, 0, tzinfo=UTC)
 BAHRAIN_2024 = 1229
@@ -188,7 +186,8 @@ def test_sync_failed_requests_exit_1_and_still_replay_what_was_stored(
     """A request that fails every try makes the sync exit 1; every answer stored is replayed anyway."""
     server = openf1_server(rows=[world_dir / "2024"])
     settings = settings_for(tmp_path, db_url, server)
-    server.fail_at("503", 3, 4)  # the drivers batch of the 25 settled meetings, both tries
+    # the drivers batch of the 25 settled meetings, every try
+    server.fail_at("503", *range(3, 3 + FAST.attempts))
     summary = sync(settings, SyncOptions(year=2024, results=False, retry=FAST))
     assert summary.exit_code == 1 and summary.failed == 1
     assert summary.fetch.failed[0].key.startswith("drivers?meeting_key=1228&meeting_key=1229&")

@@ -7,16 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from server_fixtures import ServerFactory, client_settings
+from server_fixtures import FAST, ServerFactory, client_settings
 
-from ingestion.openf1.client import RetryPolicy
 from ingestion.ops.bulk_sync import BulkOptions, bulk_sync, bulk_years, render_bulk
 from ingestion.ops.sync import SyncOptions, render_sync, sync
 from ingestion.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
 ARCHIVE = "f1db-2024.24.2.tar.gz"
-FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
 BOTH = ("openf1", "f1db")
 
 pytestmark = pytest.mark.skipif(not (SHARED / ARCHIVE).is_file(), reason="no real f1db archives here")

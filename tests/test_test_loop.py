@@ -1,10 +1,13 @@
-"""The test loop itself: an unreachable database stops the run at once with one line."""
+"""The test loop itself: an unreachable database stops the run at once with one line; one fast retry
+policy; property tests keep hypothesis' health checks."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from ingestion.config import PROJECT_ROOT
 
@@ -32,3 +35,24 @@ def test_suite_pure_tests_run_without_a_database() -> None:
     result = _pytest("tests/test_limiter.py", database_url="postgresql://postgres@127.0.0.1:1/postgres")
     assert result.returncode == 0, result.stdout
     assert "unreachable" not in result.stdout
+
+
+TESTS = PROJECT_ROOT / "tests"
+
+
+def _test_sources() -> dict[str, str]:
+    """The test files but this one (which names the patterns it looks for)."""
+    here = Path(__file__).name
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(TESTS.glob("*.py")) if p.name != here}
+
+
+def test_suite_one_fast_retry_policy() -> None:
+    """The tests' fast retry policy is defined once (server_fixtures.FAST); tests count tries with it."""
+    defined = [name for name, text in _test_sources().items() if re.search(r"^FAST\w*\s*=", text, re.M)]
+    assert defined == ["server_fixtures.py"]
+
+
+def test_suite_property_tests_keep_hypothesis_health_checks() -> None:
+    """No property test turns every health check off (``suppress_health_check=list(HealthCheck)``)."""
+    everything = re.compile(r"suppress_health_check\s*=\s*(list\(HealthCheck\)|HealthCheck\.all\(\))")
+    assert [name for name, text in _test_sources().items() if everything.search(text)] == []

@@ -14,7 +14,7 @@ from test_replay_support import AS_OF, world_store
 from test_sync import run_cli
 
 from ingestion.ops.verify import compare, render_verify, verify
-from ingestion.replay import run_replay
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -148,7 +148,8 @@ def test_verify_results_off_follows_the_last_replay(tmp_path: Path, db_url: str,
 
 def test_verify_compare_of_identical_rows_is_empty(replayed: Store, db_url: str) -> None:
     """The pure comparison of the replay's rows with themselves finds nothing."""
-    from ingestion.replay import TABLES, replay
+    from ingestion.replay import TABLES
+    from ingestion.replay.run import replay
 
     racing = replay(replayed, AS_OF, results=True).racing
     as_rows = {spec.name: [tuple(getattr(r, c) for c in spec.columns) for r in racing.table(spec.name)]

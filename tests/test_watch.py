@@ -20,11 +20,10 @@ import httpx
 import msgspec
 import psycopg
 import pytest
-from server_fixtures import client_settings
+from server_fixtures import FAST, client_settings
 
 from ingestion.config import Settings
 from ingestion.fetch.plan import SETTLE
-from ingestion.openf1.client import RetryPolicy
 from ingestion.server import Dataset, RunningServer, ServerConfig, load_rows, start_server
 from ingestion.server._time import shift_dataset
 from ingestion.store import Store
@@ -40,7 +39,6 @@ from ingestion.watch.plan import render_schedule, store_schedule, waiting_for
 from ingestion.watch.schedule import WatchOptions
 from ingestion.watch.state import read_state
 
-FAST = RetryPolicy(attempts=2, throttled_attempts=3, base=0.001, cap=0.005, timeout=10.0)
 ABU_DHABI = 1252
 RACE = 9662  # 2024 Abu Dhabi Grand Prix, race: 13:00-15:00 UTC on 2024-12-08
 RACE_END = datetime(2024, 12, 8, 15, 0, tzinfo=UTC)
@@ -347,7 +345,8 @@ def test_watch_errors_never_stop_it_and_back_off(
 ) -> None:
     clock = FakeClock(RACE_END + timedelta(hours=3))
     server, requests = served(clock)
-    server.fail_next("503", 10)  # OpenF1 down for a while
+    # OpenF1 down for three passes: two with both year lists failing every try, one with the first list
+    server.fail_next("503", 5 * FAST.attempts)
     stop = StopFlag()
     sleeps: list[float] = []
     lines = JsonLines()

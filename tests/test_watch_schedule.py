@@ -24,10 +24,17 @@ from ingestion.openf1.wire import Session
 from ingestion.store.model import Event, Request
 from ingestion.watch.schedule import (
     CORRECTIONS,
+    ClosedWindows,
     Schedule,
+    Step,
     WatchOptions,
+    Window,
+    closed_now,
     closed_windows,
+    due_step,
     meeting_steps,
+    next_step,
+    next_wake,
     schedule,
 )
 
@@ -248,3 +255,65 @@ def test_schedule_a_known_gap_of_a_settled_meeting_is_due_alone_after_its_back_o
     assert [d.key for d in before.due if d.planned.phase == 2] == []
     after = schedule([season], latest, WatchOptions(), received + timedelta(hours=1), stored=stored)
     assert [(d.key, d.planned.reason) for d in after.due if d.planned.phase == 2] == [(gap.key, "empty")]
+
+
+# --- the small steps of schedule() ------------------------------------------------------------------------
+
+T0 = datetime(2024, 12, 8, 12, tzinfo=UTC)
+
+
+def _steps(*hours: float) -> list[Step]:
+    return [Step(T0 + timedelta(hours=h), "drivers?meeting_key=1252", f"step {h}") for h in hours]
+
+
+def test_schedule_due_step_is_the_last_passed_step_after_the_answer() -> None:
+    """A request is due for its last passed step that its latest answer came before; an answer after it
+    (or no passed step) leaves it not due; a never-asked request is due for its last passed step."""
+    open_all = ClosedWindows([])
+    steps = _steps(1, 2, 5)
+    now = T0 + timedelta(hours=3)
+    assert due_step(steps, None, open_all, now) == steps[1]
+    assert due_step(steps, T0 + timedelta(hours=1, minutes=30), open_all, now) == steps[1]
+    assert due_step(steps, T0 + timedelta(hours=2, minutes=1), open_all, now) is None
+    assert due_step(steps, None, open_all, T0) is None
+
+
+def test_schedule_next_step_is_the_first_after_now_moved_out_of_windows() -> None:
+    """The next step is the first one after ``now``; one inside a closed window moves to the window's end
+    (and a passed step moved past ``now`` by a window is still to come, not due)."""
+    steps = _steps(1, 2, 5)
+    now = T0 + timedelta(hours=1, minutes=30)
+    assert next_step(steps, ClosedWindows([]), now) == steps[1]
+    window = Window(T0 + timedelta(minutes=30), T0 + timedelta(hours=4), "2024 Abu Dhabi Grand Prix, Race")
+    closed = ClosedWindows([window])
+    moved = next_step(steps, closed, now)
+    assert moved is not None and moved.at == window.end and moved.why == "step 1"
+    assert due_step(steps, None, closed, now) is None
+
+
+def test_schedule_next_wake_is_capped_and_waits_for_a_closed_window() -> None:
+    """The wake-up is the earliest step to come, at most ``max_sleep`` away; in a closed window, its end
+    (capped the same way); with nothing to come, ``now + max_sleep``."""
+    hour = timedelta(hours=1)
+    steps = _steps(0.5, 3)
+    assert next_wake(steps, None, T0, hour) == steps[0].at
+    assert next_wake(steps[1:], None, T0, hour) == T0 + hour
+    assert next_wake((), None, T0, hour) == T0 + hour
+    window = Window(T0, T0 + timedelta(minutes=20), "race")
+    assert next_wake(steps, window, T0, hour) == window.end
+
+
+def test_schedule_closed_now_extends_to_a_live_block() -> None:
+    """Outside every window nothing is closed; a live 401 met closes everything until ``blocked_until``,
+    even inside a window that ends sooner; a block already over changes nothing."""
+    window = Window(T0, T0 + timedelta(minutes=30), "2024 Abu Dhabi Grand Prix, Race")
+    windows = ClosedWindows([window])
+    assert closed_now(windows, T0 - timedelta(minutes=1)) is None
+    assert closed_now(windows, T0 + timedelta(minutes=1)) == window
+    later = T0 + timedelta(hours=2)
+    assert closed_now(windows, T0 + timedelta(minutes=1), later) == Window(
+        T0 + timedelta(minutes=1), later, window.session
+    )
+    block = closed_now(ClosedWindows([]), T0, later)
+    assert block is not None and block.end == later and block.session == "a live session (401)"
+    assert closed_now(ClosedWindows([]), T0, T0 - timedelta(minutes=1)) is None

@@ -40,13 +40,17 @@ def register(app: typer.Typer) -> None:
         from ingestion.config import load_settings
         from ingestion.db import connect, database_url
         from ingestion.db.connection import translated
-        from ingestion.ops.check import check_database, render_check, report_json
+        from ingestion.db.naming import resolve
+        from ingestion.ops.check import render_check, report_json
+        from ingestion.ops.check.read import check_database
         from ingestion.store import Store
 
         settings = load_settings()
         url = database_url(settings)
         with translated(url), connect(url, autocommit=True) as conn:
-            report = check_database(conn, season, store=Store(store_dir or settings.snapshot_dir))
+            store = Store(store_dir or settings.snapshot_dir)
+            naming = resolve(conn, settings.database_schema)
+            report = check_database(conn, season, store=store, naming=naming)
         if as_json:
             typer.echo(json_text(report_json(report)))
         elif sys.stdout.isatty() and (screen_width() or TABLE_WIDTH) >= TABLE_WIDTH:

@@ -4,6 +4,14 @@
 metavar style (upper-case words: ``DIR``, ``YEAR``, ``TIME``; flags show none), and help texts rewrapped to
 the terminal's width by the plain formatter (typer's rich panels show ``<bool>`` and keep ragged lines, and
 importing rich costs start-up time). :func:`verbosity` tells commands what was asked.
+
+Why the built command tree is edited rather than each command declared so: typer has no public way to give
+every command the same options (a group callback's options go before the subcommand: ``ingest -q fetch``,
+not ``ingest fetch -q``), so :func:`apply` walks the click commands typer built and uses click's public
+attributes (``context_settings["help_option_names"]``, ``Command.params``, ``Parameter.metavar``) and
+typer's public ``rich_markup_mode``. One internal remains: a required argument's usage piece
+(``get_usage_pieces``), which click offers no setting for; ``tests/test_cli_conventions.py`` pins the
+result, so a typer or click upgrade that changes it fails there, not in front of an operator.
 """
 
 from __future__ import annotations

@@ -14,14 +14,12 @@ from ingestion.masking import mask_url
 if TYPE_CHECKING:
     from ingestion import db as database
     from ingestion.db import embedded
-    from ingestion.db.migrate import unknown
-    from ingestion.db.naming import detect, resolve
+    from ingestion.db.commands import database_status, migrate_database
 else:  # psycopg only when a database command runs
     database = LazyModule("ingestion.db")
     embedded = LazyModule("ingestion.db.embedded")
-    unknown = lazy("ingestion.db.migrate", "unknown")
-    detect = lazy("ingestion.db.naming", "detect")
-    resolve = lazy("ingestion.db.naming", "resolve")
+    database_status = lazy("ingestion.db.commands", "database_status")
+    migrate_database = lazy("ingestion.db.commands", "migrate_database")
 
 db_app = typer.Typer(help="The database: migrations, URL, the embedded server, audit, clean-racing.",
                      no_args_is_help=True)
@@ -42,23 +40,19 @@ def migrate_command(as_json: bool = JSON) -> None:
 
     Example: ingest db migrate
     """
-    settings = load_settings()
-    url = database.database_url(settings)
-    with database.connect(url, autocommit=True) as conn:
-        naming = resolve(conn, settings.database_schema)
-        applied = database.migrate(conn, naming=naming)
+    done = migrate_database(load_settings())
     if as_json:
-        _json({"database": mask_url(url), "naming": naming.kind, "applied": applied})
+        _json(done)
         return
-    if naming.kind == "ef":
+    if done.naming == "ef":
         typer.echo("the app's database (EF Core naming): only schema ingestion is managed here; "
                    "its own tables come from the app's migrations")
-    if applied:
-        for name in applied:
+    if done.applied:
+        for name in done.applied:
             typer.echo(f"applied {name}")
-        typer.echo(f"{len(applied)} migration(s) applied to {mask_url(url)}")
+        typer.echo(f"{len(done.applied)} migration(s) applied to {done.database}")
     else:
-        typer.echo(f"nothing to do: {mask_url(url)} is up to date")
+        typer.echo(f"nothing to do: {done.database} is up to date")
 
 
 @db_app.command("status")
@@ -67,27 +61,13 @@ def status_command(as_json: bool = JSON) -> None:
 
     Example: ingest db status
     """
-    settings = load_settings()
-    url = database.database_url(settings)
-    with database.connect(url, autocommit=True) as conn:
-        naming = resolve(conn, settings.database_schema)
-        found = detect(conn)
-        states = database.status(conn, naming=naming)
-        strangers = unknown(conn, naming=naming)
-    pending = sum(1 for s in states if s.applied_at is None)
+    found = database_status(load_settings())
     if as_json:
-        _json({
-            "database": mask_url(url),
-            "naming": naming.kind,
-            "applied": len(states) - pending,
-            "pending": pending,
-            "migrations": states,
-            "unknown": strangers,
-        })  # fmt: skip
+        _json(found.json())
         raise typer.Exit(0)
-    typer.echo(f"database: {mask_url(url)}")
-    typer.echo(f"naming: {naming.kind} ({_naming_source(found, settings.database_schema)})")
-    for s in states:
+    typer.echo(f"database: {found.database}")
+    typer.echo(f"naming: {found.naming} ({found.source})")
+    for s in found.migrations:
         if s.applied_at is None:
             mark = "pending"
         elif s.changed:
@@ -95,20 +75,9 @@ def status_command(as_json: bool = JSON) -> None:
         else:
             mark = f"applied {s.applied_at:%Y-%m-%d %H:%M:%S %Z}"
         typer.echo(f"  {s.name:<32} {mark}")
-    for name in strangers:
+    for name in found.unknown:
         typer.echo(f"  {name:<32} applied, but not shipped by this version (renamed, or a newer ingester)")
-    typer.echo(f"{len(states) - pending} applied, {pending} pending")
-
-
-def _naming_source(found: str | None, setting: str) -> str:
-    if setting != "auto":
-        return f"DATABASE_SCHEMA={setting}; the catalog shows {found or 'no racing schema'}"
-    if found == "ef":
-        return "the app's EF Core database: only schema ingestion is the ingester's"
-    if found == "snake":
-        return "the ingester's own schema"
-    return ("no racing schema yet: `ingest db migrate` creates the ingester's own; for the app's database, "
-            "run its migrations (dotnet ef database update) first")
+    typer.echo(f"{found.applied} applied, {found.pending} pending")
 
 
 @db_app.command("url")

@@ -1,7 +1,8 @@
 """Operations: ``ingest healthcheck``, ``ingest db audit`` and ``ingest db clean-racing``.
 
 Each command parses its options, calls one library function (:func:`ingestion.ops.healthcheck.healthcheck`,
-:func:`ingestion.ops.audit.audit`, :func:`ingestion.db.clean.clean_racing`) and prints what it returns.
+:func:`ingestion.ops.audit.audit_database`, :func:`ingestion.db.commands.clean_racing_database`) and prints
+what it returns.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import msgspec
 import typer
 
 from ingestion.cli.db import db_app
@@ -18,19 +18,15 @@ from ingestion.cli.render import echo_lines, json_text
 from ingestion.cli.reports import print_audit
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
-from ingestion.masking import mask_url
 
 if TYPE_CHECKING:
-    from ingestion.db import connect, database_url
-    from ingestion.db.clean import CleanReport, UserDataReferencesRacing, clean_racing
-    from ingestion.ops.audit import audit
+    from ingestion.db.clean import CleanReport
+    from ingestion.db.commands import clean_racing_database
+    from ingestion.ops.audit import audit_database
     from ingestion.ops.healthcheck import exit_code, format_check, healthcheck
 else:  # the database, audit and healthcheck only when their command runs
-    connect = lazy("ingestion.db", "connect")
-    database_url = lazy("ingestion.db", "database_url")
-    UserDataReferencesRacing = lazy("ingestion.db.clean", "UserDataReferencesRacing")
-    clean_racing = lazy("ingestion.db.clean", "clean_racing")
-    audit = lazy("ingestion.ops.audit", "audit")
+    clean_racing_database = lazy("ingestion.db.commands", "clean_racing_database")
+    audit_database = lazy("ingestion.ops.audit", "audit_database")
     exit_code = lazy("ingestion.ops.healthcheck", "exit_code")
     format_check = lazy("ingestion.ops.healthcheck", "format_check")
     healthcheck = lazy("ingestion.ops.healthcheck", "healthcheck")
@@ -84,18 +80,9 @@ def audit_command(
 
     Example: ingest db audit --no-results
     """
-    settings = load_settings()
-    with connect(database_url(settings), autocommit=True) as conn:
-        report = audit(conn, results=results)
+    report = audit_database(load_settings(), results=results)
     if json:
-        _json(
-            {
-                "ok": report.ok,
-                "problems": len(report.problems),
-                "warnings": len(report.warnings),
-                **msgspec.to_builtins(report),
-            }
-        )
+        _json(report.json())
     else:
         print_audit(report)
     raise typer.Exit(0 if report.ok else 1)
@@ -127,31 +114,32 @@ def clean_racing_command(
             "clean-racing deletes every racing row and there is no terminal to confirm on: pass --yes"
         )
     settings = load_settings()
-    url = database_url(settings)
-    with connect(url, autocommit=True) as conn:
-        if as_json:
-            report = clean_racing(conn, dry_run=dry_run)
-            _json({"database": mask_url(url), "total": report.total, **msgspec.to_builtins(report)})
-            raise typer.Exit(1 if report.blockers else 0)
-        if dry_run or not yes:
-            preview = clean_racing(conn, dry_run=True)
-            typer.echo(f"racing data in {mask_url(url)}:")
-            _print_counts(preview, "would delete")
-            if preview.blockers:
-                if dry_run:
-                    typer.echo("would refuse: user data references racing data:")
-                    for r in preview.blockers:
-                        typer.echo(f"  {r.describe()}")
-                    raise typer.Exit(1)
-                raise UserDataReferencesRacing(preview.blockers)
-            if dry_run:
-                typer.echo("dry run: nothing was deleted")
-                return
-            if not typer.confirm(f"Delete these {preview.total} rows from {mask_url(url)}?", default=False):
-                typer.echo("aborted: nothing was deleted")
-                raise typer.Exit(1)
-        report = clean_racing(conn, dry_run=False)
-    _print_counts(report, "deleted")
+    if as_json:
+        run = clean_racing_database(settings, dry_run=dry_run)
+        _json(run.json())
+        raise typer.Exit(1 if run.report.blockers else 0)
+
+    def preview(database: str, report: CleanReport) -> None:
+        typer.echo(f"racing data in {database}:")
+        _print_counts(report, "would delete")
+
+    def confirm(database: str, report: CleanReport) -> bool:
+        return typer.confirm(f"Delete these {report.total} rows from {database}?", default=False)
+
+    ask = None if yes else confirm
+    run = clean_racing_database(settings, dry_run=dry_run, on_preview=preview, confirm=ask)
+    if dry_run:
+        if run.report.blockers:
+            typer.echo("would refuse: user data references racing data:")
+            for r in run.report.blockers:
+                typer.echo(f"  {r.describe()}")
+            raise typer.Exit(1)
+        typer.echo("dry run: nothing was deleted")
+        return
+    if run.aborted:
+        typer.echo("aborted: nothing was deleted")
+        raise typer.Exit(1)
+    _print_counts(run.report, "deleted")
     typer.echo("racing data cleaned: the next `ingest replay` rebuilds it")
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
     from ingestion.fetch import Progress, render_progress
-    from ingestion.replay import ReplayStep
+    from ingestion.replay.summary import ReplayStep
     from ingestion.watch.events import WatchEvent
 else:  # the fetch stage only once progress is drawn
     render_progress = lazy("ingestion.fetch", "render_progress")

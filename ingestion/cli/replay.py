@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         """
         from ingestion.config import load_settings
         from ingestion.db import database_url
-        from ingestion.replay import render_summary, require_store, run_replay
+        from ingestion.replay.run import require_store, run_replay
+        from ingestion.replay.summary import render_summary
         from ingestion.store import Store
 
         instant = parse_optional(as_of, option="--as-of") or datetime.now(UTC)
@@ -65,6 +66,7 @@ def register(app: typer.Typer) -> None:
                 allow_empty=allow_empty,
                 allow_removals=allow_removals,
                 progress=stages,
+                schema=settings.database_schema,
             )
         finally:
             stages.clear()

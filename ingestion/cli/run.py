@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         from ingestion.masking import mask_url
         from ingestion.ops.job import run_main_job
         from ingestion.ops.report import format_report
-        from ingestion.replay import render_summary
+        from ingestion.replay.summary import render_summary
 
         settings = load_settings()
         result = run_main_job(settings, datetime.now(UTC), results=not no_results)

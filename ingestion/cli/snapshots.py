@@ -16,6 +16,7 @@ from ingestion.cli.options import JsonOption, StoreOption, WaitOption
 from ingestion.cli.render import human_size, json_text, print_table
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
+from ingestion.instant import format_utc
 
 if TYPE_CHECKING:
     from ingestion.f1db import record as f1db_record
@@ -87,7 +88,7 @@ def ls_command(
     for row in rows:
         latest = "" if row.latest_for == row.units else f", latest for {row.latest_for}"
         table.append([
-            short_key(row.key), str(row.status), f"{row.received_at:%Y-%m-%dT%H:%M:%SZ}",
+            short_key(row.key), str(row.status), format_utc(row.received_at),
             human_size(row.size),
             f"{row.covers}{latest}",
         ])  # fmt: skip
@@ -105,7 +106,7 @@ def _print_releases(releases: list[ops.ReleaseRow]) -> None:
     table = [
         [
             ("* " if r.in_force else "  ") + f"{r.source} {r.tag}", f"{r.released_at:%Y-%m-%d}",
-            f"{r.received_at:%Y-%m-%dT%H:%M:%SZ}", str(r.files), r.run,
+            format_utc(r.received_at), str(r.files), r.run,
         ]
         for r in releases
     ]  # fmt: skip
@@ -328,7 +329,7 @@ def diff_command(
     for change in result.releases:
         start = f"{change.source} {change.before}" if change.before else f"no {change.source} release"
         typer.echo(
-            f"{start} -> {change.after} (received {change.received_at:%Y-%m-%dT%H:%M:%SZ}): "
+            f"{start} -> {change.after} (received {format_utc(change.received_at)}): "
             f"{len(change.changed)} changed, {len(change.added)} added, {len(change.removed)} removed"
         )
         for mark, paths in (("~", change.changed), ("+", change.added), ("-", change.removed)):

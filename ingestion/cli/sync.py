@@ -26,11 +26,11 @@ from ingestion.cli.progress import ProgressLine, StageProgress
 from ingestion.cli.render import print_outcome
 from ingestion.config import load_settings
 from ingestion.errors import UsageError
-from ingestion.instant import parse_instant, parse_optional
+from ingestion.instant import format_utc, parse_instant, parse_optional
 from ingestion.masking import mask_text
 
 if TYPE_CHECKING:
-    from ingestion.replay import ReplayStep
+    from ingestion.replay.summary import ReplayStep
 
 __all__ = ["bulk_command", "diff_command", "register", "sync_command", "verify_command"]
 
@@ -227,7 +227,8 @@ def verify_command(
     instant = parse_optional(as_of, option="--as-of")
     settings = settings_for(store)
     snapshots = Store(settings.snapshot_dir)
-    report = verify(database_url(settings), snapshots, instant, results=results, strict=strict)
+    url = database_url(settings)
+    report = verify(url, snapshots, instant, results=results, strict=strict, schema=settings.database_schema)
     if as_json:
         _finish(report, lambda: [], as_json, report.exit_code)
         return
@@ -259,7 +260,7 @@ def diff_command(
     t1, t2 = parse_instant(before, option="--from"), parse_instant(after, option="--to")
     if t1 > t2:  # read backwards, every row added since would show as removed
         raise UsageError(
-            f"--from {t1:%Y-%m-%dT%H:%M:%SZ} is after --to {t2:%Y-%m-%dT%H:%M:%SZ}: swap them (--from is the "
+            f"--from {format_utc(t1)} is after --to {format_utc(t2)}: swap them (--from is the "
             "earlier instant)"
         )
     settings = settings_for(store)

@@ -1,8 +1,8 @@
 """The SQL names of the racing tables in one database: ``snake`` (ours) or ``ef`` (the app's own database).
 
-The racing tables are listed once (:data:`RACING_TABLES`, snake_case names as in ``shared/SCHEMA.md``;
-replay describes those it writes in :data:`ingestion.replay.rows.TABLES`); a :class:`Naming` turns a table
-or column of that model into the SQL name a given database uses:
+The racing tables are listed once (:data:`ingestion.tables.RACING_TABLES`, snake_case names as in
+``shared/SCHEMA.md``; replay describes those it writes in :data:`ingestion.replay.rows.TABLES`); a
+:class:`Naming` turns a table or column of that model into the SQL name a given database uses:
 
 - ``snake``: the schema ``ingest db migrate`` creates: unquoted snake_case (``sessions.open_f1_session_key``);
 - ``ef``: the schema the app's Entity Framework Core migrations create: quoted PascalCase, every word
@@ -16,7 +16,8 @@ a table with every model column under its snake_case name (side columns joined i
 same on both namings.
 
 Which naming a database uses is detected from its catalog (:func:`detect`), or forced by
-``DATABASE_SCHEMA=snake|ef`` (default ``auto``); :func:`resolve` does both.
+``DATABASE_SCHEMA=snake|ef`` (default ``auto``; read once, into the settings, and passed down);
+:func:`resolve` does both.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.config import database_schema
 from ingestion.errors import NotMigrated
+from ingestion.tables import RACING_TABLES
 
 __all__ = [
     "EF",
@@ -60,13 +61,6 @@ _EF_EXCEPTIONS = {"ui_order": "UIOrder"}
 #: The schema of the ingester's own tables (bookkeeping; on an ``ef`` database also its side tables).
 OWN_SCHEMA = "ingestion"
 
-#: THE racing tables of ``shared/SCHEMA.md`` (model names), in load order: parents before children.
-#: Replay's table specs (:data:`ingestion.replay.rows.TABLES`) follow this order for the tables it writes;
-#: clean-racing, audit and the readers take the whole set.
-RACING_TABLES: tuple[str, ...] = (
-    "series", "seasons", "circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results",
-    "driver_aliases", "team_aliases", "circuit_aliases",
-)
 
 
 def snake(name: str) -> str:
@@ -223,11 +217,10 @@ def detect(conn: Conn) -> Kind | None:
     return None
 
 
-def resolve(conn: Conn, setting: str | None = None) -> Naming:
-    """The naming to use on ``conn``'s database: ``setting`` (default: ``DATABASE_SCHEMA``, ``auto``) when
-    it forces one, else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
-    if setting is None:
-        setting = database_schema()
+def resolve(conn: Conn, setting: str = "auto") -> Naming:
+    """The naming to use on ``conn``'s database: ``setting`` (``DATABASE_SCHEMA`` as the settings read it,
+    :attr:`ingestion.config.Settings.database_schema`, passed down by each command) when it forces one,
+    else the detected one, else ``snake`` (the schema ``ingest db migrate`` creates)."""
     if setting == "ef":
         return EF
     if setting == "snake":

@@ -7,21 +7,21 @@ table outside the racing set": a direct reference from such a table, or a racing
 would cascade to and that is itself protected, at any depth. Replay adds ``AND NOT <condition>`` to every
 delete it makes. Tables of schema ``ingestion`` (the ingester's own) are not user data.
 
-Pure: the foreign keys come in as data (:func:`ingestion.db.clean.foreign_keys` reads them).
+Pure: the foreign keys come in as data (:func:`ingestion.db.clean.foreign_keys` reads them); the tables
+replay deletes from are its table specs' (:data:`ingestion.replay.rows.REMOVABLE_TABLES`), and verify reads
+the rows it spares (:func:`ingestion.ops.verify.spared`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
-import psycopg
 from psycopg import sql
 
-from ingestion.db.clean import ForeignKey, foreign_keys
+from ingestion.db.clean import ForeignKey
 from ingestion.db.naming import OWN_SCHEMA, Naming
 
-__all__ = ["MAX_DEPTH", "REMOVABLE", "protected", "spared"]
+__all__ = ["MAX_DEPTH", "protected"]
 
 #: How many racing tables deep a cascade is followed.
 MAX_DEPTH = 6
@@ -87,20 +87,3 @@ def _clause(
     if not parts:
         return None
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts))
-
-
-#: The racing tables replay deletes rows of (results, entrants, openf1 driver aliases).
-REMOVABLE: tuple[str, ...] = ("results", "entrants", "driver_aliases")
-
-
-def spared(conn: psycopg.Connection[Any], naming: Naming, racing: Collection[str]) -> frozenset[object]:
-    """Ids of the rows of :data:`REMOVABLE` that replay would never delete because users' data depends on
-    them (the same condition as replay's), read in ``conn``'s transaction: what verify counts as kept."""
-    keys = foreign_keys(conn)
-    ids: set[object] = set()
-    for table in REMOVABLE:
-        query = sql.SQL("SELECT t.{} FROM {} t WHERE {}").format(
-            naming.col(table, "id"), naming.rel(table), protected(keys, naming, racing, table, "t")
-        )
-        ids.update(row[0] for row in conn.execute(query).fetchall())
-    return frozenset(ids)

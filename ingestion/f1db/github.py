@@ -16,6 +16,7 @@ import httpx
 import msgspec
 
 from ingestion.errors import IngestionError
+from ingestion.instant import format_utc
 from ingestion.masking import mask_text
 
 __all__ = [
@@ -42,7 +43,7 @@ class RateLimited(IngestionError):
         when = "at an unknown time"
         if reset is not None:
             minutes = max(0, round((reset - now).total_seconds() / 60))
-            when = f"at {reset:%Y-%m-%dT%H:%M:%SZ} (in {minutes} min)"
+            when = f"at {format_utc(reset)} (in {minutes} min)"
         of = f" of {limit}" if limit else ""
         super().__init__(
             f"f1db: GitHub's API rate limit is used up ({status}, 0{of} requests left); it resets {when}. "

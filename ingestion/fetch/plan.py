@@ -82,7 +82,7 @@ from ingestion.fetch.season import (
 from ingestion.instant import as_utc
 from ingestion.openf1.credibility import Evidence, cannot_be_true
 from ingestion.openf1.wire import MEETING_ENDPOINTS, RESULT_ENDPOINTS, Session
-from ingestion.store.check import is_empty
+from ingestion.store.check import says_no_rows
 from ingestion.store.coverage import Unit, covering
 from ingestion.store.model import Event, Request
 
@@ -179,7 +179,7 @@ def _expect(unit: Unit, event: Event | None, stored: Stored, evidence: Evidence,
     """Why an answer without rows for ``unit`` would not be true now ("" when it could be): the run asks
     such an answer again (bounded) before storing it. An answer with rows stored for it counts."""
     rowless = stored.rowless.get(unit)
-    had = rowless.had_rows if rowless is not None else event is not None and not is_empty(event)
+    had = rowless.had_rows if rowless is not None else event is not None and not says_no_rows(event)
     return cannot_be_true(unit, msgspec.structs.replace(evidence, had_rows=had), now) or ""
 
 
@@ -459,7 +459,6 @@ __all__ = [
     "decode_meetings",
     "decode_sessions",
     "expects_rows",
-    "is_empty",
     "is_settled",
     "meeting_ends",
     "meeting_keys_of",
@@ -469,6 +468,7 @@ __all__ = [
     "plan_lists",
     "plan_meetings",
     "revalidating",
+    "says_no_rows",
     "season_settles_at",
     "selected_meetings",
     "session_end",

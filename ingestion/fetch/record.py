@@ -5,7 +5,6 @@ and :func:`read_records` are the thin shells."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ import msgspec
 from ingestion.fetch.plan import FetchOptions
 from ingestion.fetch.summary import FetchSummary
 from ingestion.instant import as_utc
+from ingestion.store import write_atomic
 
 __all__ = ["RUNS_DIR", "FetchRecord", "describe_options", "read_records", "record_of", "write_record"]
 
@@ -98,10 +98,9 @@ def read_records(store_root: Path) -> dict[str, FetchRecord]:
 
 
 def write_record(store_root: Path, record: FetchRecord) -> None:
-    """Write ``record`` atomically (a temporary file renamed); a failure to write it is not fatal."""
+    """Write ``record`` all-or-nothing and durably (the store's :func:`~ingestion.store.write_atomic`:
+    temporary file, fsync, rename, folder fsync); a failure to write it is not fatal."""
     folder = store_root / RUNS_DIR
+    data = msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n"
     with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{record.run}.json.tmp"
-        temporary.write_bytes(msgspec.json.format(msgspec.json.encode(record), indent=2) + b"\n")
-        os.replace(temporary, folder / f"{record.run}.json")
+        write_atomic(folder / f"{record.run}.json", data, tmp_dir=folder, prefix=f".{record.run}.json.")

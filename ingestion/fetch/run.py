@@ -28,10 +28,10 @@ from ingestion.fetch.plan import (
     Stored,
     decode_meetings,
     decode_sessions,
-    is_empty,
     meeting_keys_of,
     plan,
     plan_meetings,
+    says_no_rows,
     validate,
     year_requests,
     years_for,
@@ -77,9 +77,11 @@ def _listed(store: Store, event: Event | None) -> Event | None:
     """The answer a year list is read from: its latest, or when that one has no rows, the latest one with
     rows before it (a list that had rows never loses them all: that answer cannot be true,
     :func:`ingestion.openf1.credibility.cannot_be_true`)."""
-    if event is None or not is_empty(event):
+    if event is None or not says_no_rows(event):
         return event
-    earlier = [e for e in store.history(event.key) if event_order(e) < event_order(event) and not is_empty(e)]
+    earlier = [
+        e for e in store.history(event.key) if event_order(e) < event_order(event) and not says_no_rows(e)
+    ]
     return earlier[-1] if earlier else event
 
 
@@ -111,8 +113,8 @@ def stored_state(store: Store, latest: Mapping[str, Event], *, check_blobs: bool
 
     def rows(event: Event) -> frozenset[Unit]:
         units = units_of(event.endpoint, event.query)
-        if len(units) == 1 or is_empty(event):
-            return frozenset() if is_empty(event) else frozenset(units)
+        if len(units) == 1 or says_no_rows(event):
+            return frozenset() if says_no_rows(event) else frozenset(units)
         known = (event.address, event.query)  # a batch: its body says which meetings it holds
         if known not in present:
             try:

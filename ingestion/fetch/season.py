@@ -10,22 +10,22 @@ from typing import TypeVar
 
 import msgspec
 
+from ingestion import calendar
 from ingestion.fetch.options import FetchOptions
 from ingestion.instant import as_utc
 from ingestion.openf1.body import decode_rows
-from ingestion.openf1.credibility import RESULT_SESSION_TYPES, SESSION_LENGTH, expects_rows, session_end
+from ingestion.openf1.credibility import expects_rows, has_ended, session_end
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.store.model import Event
 
 __all__ = [
-    "RESULT_SESSION_TYPES",
-    "SESSION_LENGTH",
     "SETTLE",
     "SETTLE_DAYS",
     "Season",
     "decode_meetings",
     "decode_sessions",
     "expects_rows",
+    "has_ended",
     "is_settled",
     "meeting_ends",
     "meeting_keys_of",
@@ -150,12 +150,12 @@ def selected_meetings(
     window_start = now - timedelta(days=options.recent_days or 0)
     for season in seasons:
         for session in season.sessions:
-            end = session_end(session)
-            if end is None:
+            span = calendar.session_span(session.date_start, session.date_end)
+            if span is None:
                 continue
-            if end < now:
+            start, end = span
+            if has_ended(session, now):
                 ended.add(session.meeting_key)
-            start = as_utc(session.date_start) if session.date_start else end
             if start <= now and end >= window_start:
                 recent.add(session.meeting_key)
     chosen = ended if options.recent_days is None else ended & recent

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
 
-from ingestion.fetch.plan import Gap, PlannedRequest, Season, session_end
+from ingestion.calendar import LIVE_MARGIN, is_live, live_window
+from ingestion.fetch.plan import Gap, PlannedRequest, Season
 from ingestion.instant import format_duration
-
-#: OpenF1 blocks anonymous access from 30 minutes before a session until 30 minutes after it.
-LIVE_MARGIN = timedelta(minutes=30)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -106,8 +104,8 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str) -> Blocked:
-    """What to tell after a live-session 401: the session in progress and when to retry, if stored."""
-    now = now.astimezone(UTC)
+    """What to tell after a live-session 401: the session in progress and when to retry, if stored (the
+    calendar's live window: :func:`ingestion.calendar.live_window`)."""
     names: dict[int, str] = {}
     for season in seasons:
         for meeting in season.meetings:
@@ -115,25 +113,21 @@ def live_advice(seasons: Sequence[Season], now: datetime, url: str, detail: str)
     live: list[tuple[datetime, str]] = []
     for season in seasons:
         for session in season.sessions:
-            end = session_end(session)
-            start = session.date_start.astimezone(UTC) if session.date_start else end
-            if end is None or start is None:
-                continue
-            if start - LIVE_MARGIN <= now <= end + LIVE_MARGIN:
+            window = live_window(session.date_start, session.date_end, session.is_cancelled)
+            if window is not None and is_live(window, now):
                 where = names.get(session.meeting_key, f"meeting {session.meeting_key}")
-                live.append((end, f"{where}, {session.session_name or session.session_key}"))
+                live.append((window[1], f"{where}, {session.session_name or session.session_key}"))
     credentials = "set OPENF1_USERNAME and OPENF1_PASSWORD (paid tier) to fetch during sessions"
     if live:
-        end, name = max(live)
-        retry_at = end + LIVE_MARGIN
+        retry_at, name = max(live)
         advice = (
             f"OpenF1 blocks anonymous requests while {name} is live: retry after "
             f"{retry_at:%Y-%m-%d %H:%M} UTC, or {credentials}"
         )
         return Blocked(url=url, detail=detail, retry_at=retry_at, session=name, advice=advice)
     advice = (
-        "OpenF1 blocks anonymous requests from 30 minutes before a session until 30 minutes after it: "
-        f"retry in 30 minutes, or {credentials}"
+        f"OpenF1 blocks anonymous requests from {_minutes(LIVE_MARGIN)} before a session until "
+        f"{_minutes(LIVE_MARGIN)} after it: retry in {_minutes(LIVE_MARGIN)}, or {credentials}"
     )
     return Blocked(url=url, detail=detail, retry_at=None, session=None, advice=advice)
 
@@ -146,6 +140,10 @@ def render_gap(gap: Gap) -> str:
         f"{gap.endpoint} of {gap.what}: no rows since {gap.since:%Y-%m-%d %H:%M} UTC ({gap.runs} run(s)), "
         f"next ask {gap.next_ask:%Y-%m-%d %H:%M} UTC ({gap.why}{kept})"
     )
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)} minutes"
 
 
 def render_plan(planned: Sequence[PlannedRequest]) -> list[str]:

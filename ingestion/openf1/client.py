@@ -37,7 +37,7 @@ from ingestion.instant import as_utc
 from ingestion.masking import mask_text, public_url, url_secrets
 from ingestion.openf1.body import RETRYABLE_STATUS, Verdict, classify
 from ingestion.openf1.limiter import Limiter, Sleep, Ticket
-from ingestion.openf1.retry import RetryPolicy
+from ingestion.openf1.retry import Retrying, RetryPolicy
 from ingestion.openf1.token import Token, TokenError, parse_token, token_url
 from ingestion.store.model import Request
 
@@ -214,7 +214,8 @@ class OpenF1Client:
         shown = token_url(self.public_base_url)
         self._note("token", reason=f"asking {shown} for a token")
         last = ""
-        for attempt in range(1, self.policy.attempts + 1):
+        tries = Retrying(self.policy, self._rng.random)
+        while True:
             ticket = await self._acquire()
             self.stats.http_requests += 1
             self.stats.token_requests += 1
@@ -242,9 +243,10 @@ class OpenF1Client:
                         "tier) or check OPENF1_BASE_URL"
                     )
                 last = f"HTTP {response.status_code}"
-            if attempt < self.policy.attempts:
-                await self._pause(self.policy.backoff(attempt, self._rng.random()))
-        raise TokenError(self.mask(f"POST {shown} failed {self.policy.attempts} times ({last})"))
+            delay = tries.after_failure()  # a 429 too: a token is asked once in a while, never throttled
+            if delay is None:
+                raise TokenError(self.mask(f"POST {shown} failed {tries.failures} times ({last})"))
+            await self._pause(delay)
 
     async def _headers(self) -> dict[str, str]:
         if self._credentials is None:
@@ -257,7 +259,8 @@ class OpenF1Client:
     async def get(self, request: Request) -> Answer:
         """Ask for ``request`` until it is answered, fails for good, or is blocked by a live session."""
         url = self.url(request)
-        attempts = throttled = failures = dns_failures = 0
+        tries = Retrying(self.policy, self._rng.random)
+        attempts = dns_failures = 0
         waited = backoff = 0.0
         renewed_after_401 = False
 
@@ -268,7 +271,7 @@ class OpenF1Client:
                 outcome=outcome,
                 status=status,
                 attempts=attempts,
-                throttled=throttled,
+                throttled=tries.throttled,
                 retries=max(0, attempts - 1),
                 waited=waited,
                 backoff=backoff,
@@ -330,25 +333,18 @@ class OpenF1Client:
             if kind == "failed":
                 return answer("failed", status, verdict.reason)
             if kind == "throttled":
-                throttled += 1
-                if throttled >= self.policy.throttled_attempts:
-                    return answer("failed", status, f"still 429 after {throttled} tries")
-                delay = (
-                    min(after, self.policy.retry_after_cap)
-                    if after is not None
-                    else self.policy.backoff(throttled, self._rng.random())
-                )
-                self._note("throttled", delay, verdict.reason)
+                wait = tries.after_throttle(after)
+                if wait is None:
+                    return answer("failed", status, f"still 429 after {tries.throttled} tries")
+                self._note("throttled", wait, verdict.reason)
             else:  # retry
-                failures += 1
-                if failures >= self.policy.attempts:
-                    return answer("failed", status, f"{verdict.reason} (gave up after {failures} tries)")
-                delay = self.policy.backoff(failures, self._rng.random())
-                if after is not None:
-                    delay = max(delay, min(after, self.policy.retry_after_cap))
-                self._note("retry", delay, verdict.reason)
-            backoff += delay
-            await self._pause(delay)
+                wait = tries.after_failure(after)
+                if wait is None:
+                    reason = f"{verdict.reason} (gave up after {tries.failures} tries)"
+                    return answer("failed", status, reason)
+                self._note("retry", wait, verdict.reason)
+            backoff += wait
+            await self._pause(wait)
 
 
 __all__ = [

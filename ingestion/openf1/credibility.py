@@ -23,12 +23,13 @@ walks a unit's answers back to the latest one with rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import msgspec
 
+from ingestion import calendar
 from ingestion.instant import as_utc
 from ingestion.openf1.body import decode_rows
 from ingestion.openf1.wire import MEETING_ENDPOINTS, YEAR_ENDPOINTS, Meeting, Session
@@ -36,22 +37,16 @@ from ingestion.store.coverage import Unit, unit_value, units_of
 from ingestion.store.model import Event
 
 __all__ = [
-    "RESULT_SESSION_TYPES",
-    "SESSION_LENGTH",
     "Evidence",
     "Standing",
     "cannot_be_true",
     "expects_rows",
+    "has_ended",
     "session_end",
     "standing",
     "units_with_rows",
 ]
 
-#: A session without ``date_end`` is taken to last this long.
-SESSION_LENGTH = timedelta(hours=2)
-#: Session types whose end means a meeting must have results (a sprint is a "Race", sprint shootout a
-#: "Qualifying"); a race's end means it must have a starting grid.
-RESULT_SESSION_TYPES = frozenset({"Qualifying", "Race"})
 #: Per meeting endpoint, the sessions whose end says a meeting has its rows (the words of the reason).
 _ENDED = {"drivers": "a session", "session_result": "a qualifying or race", "starting_grid": "a race"}
 
@@ -70,12 +65,13 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def session_end(session: Session) -> datetime | None:
-    """When a session ended: ``date_end``, else ``date_start`` + :data:`SESSION_LENGTH`, else unknown."""
-    if session.date_end is not None:
-        return as_utc(session.date_end)
-    if session.date_start is not None:
-        return as_utc(session.date_start) + SESSION_LENGTH
-    return None
+    """When a session ends, by the calendar's one rule (:func:`ingestion.calendar.session_end`)."""
+    return calendar.session_end(session.date_start, session.date_end)
+
+
+def has_ended(session: Session, now: datetime) -> bool:
+    """Whether a session has ended at ``now`` (:func:`ingestion.calendar.has_ended`)."""
+    return calendar.has_ended(session.date_start, session.date_end, now)
 
 
 def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> bool:
@@ -84,16 +80,14 @@ def expects_rows(endpoint: str, sessions: Iterable[Session], now: datetime) -> b
     Drivers once any session has ended; ``session_result`` once a qualifying or a race (sprints included)
     has; ``starting_grid`` once a race has. Cancelled sessions do not count. Pure.
     """
-    now = as_utc(now)
     for session in sessions:
-        end = session_end(session)
-        if session.is_cancelled or end is None or end >= now:
+        if session.is_cancelled or not has_ended(session, now):
             continue
         if endpoint == "drivers":
             return True
-        if endpoint == "session_result" and session.session_type in RESULT_SESSION_TYPES:
+        if endpoint == "session_result" and session.session_type in calendar.OPENF1_RESULT_TYPES:
             return True
-        if endpoint == "starting_grid" and session.session_type == "Race":
+        if endpoint == "starting_grid" and session.session_type == calendar.OPENF1_RACE_TYPE:
             return True
     return False
 

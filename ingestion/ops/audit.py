@@ -8,10 +8,10 @@ expected, a round whose sessions are not published yet, a reserve driver without
 session pattern): exit 0.
 
 Session types: a type outside 0..10 cannot be stored (CHECK constraint), so "unknown type" means a session
-that does not fit its round's pattern (see :data:`SESSION_TYPES` and ``docs/operations.md``):
-a Grand Prix round (a name without "test") must have a Race; a testing round has practice sessions only;
-no type appears twice in a round; a Sprint comes with a Sprint Qualifying and vice versa; Warmup and the
-Moto classes (7..10) are never produced from OpenF1.
+that does not fit its round's pattern (see :data:`SESSION_TYPE_NAMES` and ``docs/operations.md``):
+a Grand Prix round (numbered 1..N; a testing round is numbered 0, :mod:`ingestion.calendar`) must have a
+Race; a testing round has practice sessions only; no type appears twice in a round; a Sprint comes with a
+Sprint Qualifying and vice versa; Warmup and the Moto classes (7..10) are never produced from OpenF1.
 
 The checks, one SQL query each, are :mod:`ingestion.ops.audit_checks`; this module runs them in one snapshot
 and holds what they find (findings, null shares, the season summary, table counts).
@@ -21,28 +21,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import psycopg
 from psycopg import sql
 
-from ingestion.db.naming import RACING_TABLES as TABLES
+from ingestion.config import Settings
+from ingestion.db.connection import connect, database_url
 from ingestion.db.naming import Naming, catalog_columns, require_tables, resolve, rewriter
-from ingestion.ops.audit_checks import RELATIONS, RESULTS_GRACE, SESSION_TYPES, STATUS_GRACE, Severity, checks
-from ingestion.ops.check import check, rounds_of
+from ingestion.ops.audit_checks import (
+    RELATIONS,
+    RESULTS_GRACE,
+    SESSION_TYPE_NAMES,
+    STATUS_GRACE,
+    Severity,
+    checks,
+)
+from ingestion.ops.check import check
+from ingestion.ops.check.read import rounds_of
 from ingestion.ops.counts import SeasonCounts, season_counts
-from ingestion.replay import racing_snapshot
-from ingestion.replay.load import last_replay
+from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.tables import RACING_TABLES as TABLES
 
 __all__ = [
     "EXPECTED_COLUMNS",
-    "SESSION_TYPES",
+    "SESSION_TYPE_NAMES",
     "AuditReport",
     "Finding",
     "NullShare",
     "SeasonSummary",
     "Severity",
     "audit",
+    "audit_database",
 ]
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -112,6 +123,15 @@ class AuditReport(msgspec.Struct, frozen=True):
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity == "warning")
+
+    def json(self) -> dict[str, Any]:
+        """What ``ingest db audit --json`` prints: ok, how many problems and warnings, then the report."""
+        return {
+            "ok": self.ok,
+            "problems": len(self.problems),
+            "warnings": len(self.warnings),
+            **msgspec.to_builtins(self),
+        }
 
     @property
     def ok(self) -> bool:
@@ -250,3 +270,10 @@ def audit(
         regulations=regulations,
         notes=tuple(notes),
     )
+
+
+def audit_database(settings: Settings, *, results: bool | None = None) -> AuditReport:
+    """:func:`audit` of the configured database, its naming resolved with the ``DATABASE_SCHEMA`` setting
+    (what ``ingest db audit`` runs)."""
+    with connect(database_url(settings), autocommit=True) as conn:
+        return audit(conn, results=results, naming=resolve(conn, settings.database_schema))

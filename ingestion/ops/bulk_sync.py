@@ -161,7 +161,7 @@ def bulk_sync(
         raise BulkUsageError("no season to sync")
     started = time.monotonic()
     url = database or database_url(settings)
-    check_database(url)
+    check_database(url, settings.database_schema)
 
     def emit(event: BulkEvent) -> None:
         if on_event is not None:

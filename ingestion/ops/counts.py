@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 import psycopg
 
+from ingestion.calendar import TESTING_ROUND_NUMBER, SessionStatus
 from ingestion.db.naming import reader
-from ingestion.replay.rows import SessionStatus
 
 __all__ = ["SeasonCounts", "season_counts"]
 
@@ -49,8 +49,8 @@ _ENTRANTS = "FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.season_i
 QUERY = f"""
 SELECT sr.name, se.year,
        ({_ROUNDS}),
-       ({_ROUNDS} AND r.round_number > 0),
-       ({_ROUNDS} AND r.round_number = 0),
+       ({_ROUNDS} AND r.round_number > {TESTING_ROUND_NUMBER}),
+       ({_ROUNDS} AND r.round_number = {TESTING_ROUND_NUMBER}),
        ({_SESSIONS}),
        ({_SESSIONS} AND s.status = {int(SessionStatus.Completed)}),
        (SELECT count(*) {_ENTRANTS}),

@@ -16,13 +16,14 @@ Nothing here touches the database.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from ingestion.instant import as_utc
-from ingestion.replay import TABLES, NoSnapshotStore, Racing, replay
+from ingestion.instant import as_utc, format_utc
+from ingestion.replay import TABLES, Racing
+from ingestion.replay.run import NoSnapshotStore, replay
 from ingestion.store import Store
 
 __all__ = [
@@ -172,7 +173,7 @@ def diff(store: Store, before: datetime, after: datetime, *, results: bool) -> R
 
 def _value(value: object) -> str:
     if isinstance(value, datetime):
-        return f"{value.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        return format_utc(value)
     return repr(value) if isinstance(value, str) else str(value)
 
 

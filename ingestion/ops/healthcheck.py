@@ -31,6 +31,7 @@ from ingestion.errors import IngestionError
 from ingestion.f1db.github import GithubClient, RateLimited, Unreachable, read_release
 from ingestion.fetch import known_gaps, render_gap
 from ingestion.fetch.f1db import etag_for, release_url
+from ingestion.instant import format_utc
 from ingestion.masking import mask_text, mask_url, public_url, url_secrets
 from ingestion.openf1.body import body_kind
 from ingestion.openf1.client import unresolvable
@@ -370,7 +371,7 @@ def watch_check(settings: Settings, now: datetime | None = None) -> Check:
         return Check("watch", "fail", f"no successful watch pass yet{errors}", "ingest watch --once")
     age = now - state.last_success
     minutes = age.total_seconds() / 60
-    message = f"last successful pass {state.last_success:%Y-%m-%dT%H:%M:%SZ} ({minutes:.0f} min ago)"
+    message = f"last successful pass {format_utc(state.last_success)} ({minutes:.0f} min ago)"
     if age > expected:
         limit = expected.total_seconds() / 60
         return Check("watch", "fail", f"{message}, older than {limit:.0f} min{errors}", "ingest watch --once")

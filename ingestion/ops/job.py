@@ -11,8 +11,10 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, migrate
+from ingestion.db.naming import resolve
 from ingestion.ops.report import Report, build_report
-from ingestion.replay import ReplaySummary, run_replay
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import ReplaySummary
 from ingestion.store import Store
 
 
@@ -27,8 +29,9 @@ def run_main_job(settings: Settings, as_of: datetime, *, results: bool = True) -
     """Migrate the database, replay ``settings.snapshot_dir`` as of ``as_of``, and read the report."""
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
-        applied = migrate(conn)
-    summary = run_replay(url, Store(settings.snapshot_dir), as_of, results=results)
+        applied = migrate(conn, naming=resolve(conn, settings.database_schema))
+    store = Store(settings.snapshot_dir)
+    summary = run_replay(url, store, as_of, results=results, schema=settings.database_schema)
     with connect(url, autocommit=True) as conn:
         report = build_report(conn)
     return JobResult(database=url, migrations_applied=applied, replay=summary, report=report)

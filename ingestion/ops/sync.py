@@ -5,7 +5,7 @@
     summary = sync(load_settings(), SyncOptions(recent_days=3))
     print(summary.exit_code)
 
-A thin shell over :func:`ingestion.fetch.fetch` and :func:`ingestion.replay.run_replay`; nothing here
+A thin shell over :func:`ingestion.fetch.fetch` and :func:`ingestion.replay.run.run_replay`; nothing here
 plans, fetches, decodes or writes racing rows itself.
 
 Clocks. ``now`` is the fetch's clock (which season is current, which meetings are over, what is settled);
@@ -33,24 +33,25 @@ import msgspec
 
 from ingestion.config import Settings
 from ingestion.db import connect, database_url, require_schema
+from ingestion.db.naming import resolve
 from ingestion.errors import IngestionError, UsageError
 from ingestion.fetch import FetchOptions, FetchSummary, ProgressCallback, fetch
 from ingestion.fetch.f1db import F1dbFetch
 from ingestion.fetch.sources import SourceFailure, fetch_f1db_part, openf1_years
 from ingestion.fetch.summary import render_problems
-from ingestion.instant import as_utc, format_duration
+from ingestion.instant import as_utc, format_duration, format_utc
 from ingestion.openf1.retry import RetryPolicy
-from ingestion.replay import (
+from ingestion.replay.breaker import describe
+from ingestion.replay.load import DEFAULT_LOCK_WAIT
+from ingestion.replay.run import run_replay
+from ingestion.replay.summary import (
     COUNTS_HEADER,
-    DEFAULT_LOCK_WAIT,
     ReplayStep,
     ReplaySummary,
     TableCounts,
     counts_columns,
     replayed_line,
-    run_replay,
 )
-from ingestion.replay.breaker import describe
 from ingestion.store import Store
 
 __all__ = [
@@ -132,10 +133,11 @@ def validate(options: SyncOptions) -> None:
         raise SyncUsageError("--year and --recent cannot be used together: choose one")
 
 
-def check_database(url: str) -> None:
-    """Raise the database's one-line error unless it is reachable and fully migrated (reads only)."""
+def check_database(url: str, schema: str = "auto") -> None:
+    """Raise the database's one-line error unless it is reachable and fully migrated (reads only);
+    ``schema``: the ``DATABASE_SCHEMA`` setting."""
     with connect(url) as conn:
-        require_schema(conn)
+        require_schema(conn, resolve(conn, schema))
         conn.rollback()
 
 
@@ -161,7 +163,7 @@ def sync(
     started = time.monotonic()
     clock = as_utc(now) if now is not None else datetime.now(UTC)
     url = database or database_url(settings)
-    check_database(url)
+    check_database(url, settings.database_schema)
     years = options.seasons()
     if not years and options.recent_days is None:
         years = (clock.year,)
@@ -207,12 +209,13 @@ def sync(
         lock_wait=replay_wait,
         allow_removals=options.allow_removals,
         progress=replay_progress,
+        schema=settings.database_schema,
     )
     wall_s = time.monotonic() - started
     notes: list[str] = [left_to_f1db] if left_to_f1db else []
     if as_of is not None and instant < fetch_ended and fetched.requests > len(fetched.failed):
         notes.append(
-            f"answers fetched by this run arrived after --as-of {instant:%Y-%m-%dT%H:%M:%SZ}: "
+            f"answers fetched by this run arrived after --as-of {format_utc(instant)}: "
             "the replay does not see them (it reads the store as it was then)"
         )
     return SyncSummary(

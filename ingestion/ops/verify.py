@@ -5,9 +5,9 @@
     report = verify(database_url(settings), Store(settings.snapshot_dir))
     print(report.exit_code)
 
-It recomputes the rows with the replay's own functions (:func:`ingestion.replay.replay`, same ``as_of``,
+It recomputes the rows with the replay's own functions (:func:`ingestion.replay.run.replay`, same ``as_of``,
 same results option as the last replay unless told otherwise), reads every owned column of every racing
-table (:func:`ingestion.replay.racing_snapshot`) in a READ ONLY transaction, and compares them by id,
+table (:func:`ingestion.replay.load.racing_snapshot`) in a READ ONLY transaction, and compares them by id,
 column by column (:func:`compare`, pure), once the expected rows have adopted the ids of the stored rows
 holding their natural keys, as the load does (:mod:`ingestion.replay.adopt`: rows the app or an older
 pipeline wrote keep their ids). It never writes.
@@ -22,15 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
+import psycopg
+from psycopg import sql
 
 from ingestion.db import connect, require_schema
+from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
-from ingestion.db.userdata import spared
+from ingestion.db.naming import Naming, resolve
+from ingestion.db.userdata import protected
 from ingestion.errors import UsageError
 from ingestion.fetch import known_gaps, render_gap
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, format_utc
 from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, as_dicts, compare
 from ingestion.ops.verify_facts import (
     LatestSession,
@@ -38,10 +43,10 @@ from ingestion.ops.verify_facts import (
     empty_driver_meetings,
     rounds_without_drivers,
 )
-from ingestion.replay import NoSnapshotStore, racing_snapshot, replay
 from ingestion.replay.adopt import adopt
-from ingestion.replay.load import last_replay
-from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
+from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.replay.rows import DRIVER_KEY, REMOVABLE_TABLES, one_entrant_per_driver
+from ingestion.replay.run import NoSnapshotStore, replay
 from ingestion.store import Store
 
 __all__ = [
@@ -87,7 +92,7 @@ class EmptySnapshotStore(UsageError):
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
             f"nothing to verify against: the store at {root} has no snapshot received at or before "
-            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: check --store/SNAPSHOT_DIR or --as-of"
+            f"{format_utc(as_of)}: check --store/SNAPSHOT_DIR or --as-of"
         )
 
 
@@ -102,24 +107,25 @@ def verify(
     results: bool | None = None,
     strict: bool = False,
     examples: int = EXAMPLES,
+    schema: str = "auto",
 ) -> VerifyReport:
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 
     ``as_of`` and ``results`` default to those of the last replay recorded in ``ingestion.replay_runs``
     (else now, with results). Raises :class:`NoSnapshotStore` when ``store`` has no folder (a mistyped
     ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
-    errors (unreachable, not migrated).
+    errors (unreachable, not migrated). ``schema``: the ``DATABASE_SCHEMA`` setting.
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     with connect(url) as conn:
         conn.read_only = True
         with conn.transaction():
-            naming = require_schema(conn)
+            naming = require_schema(conn, resolve(conn, schema))
             last = last_replay(conn)
             database = racing_snapshot(conn, naming)
             one_per_driver = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
-            keep = spared(conn, naming, naming.racing_tables())
+            keep = spared(conn, naming)
     sources: list[str] = []
     if as_of is None:
         if last is not None:
@@ -186,7 +192,7 @@ def _issue_lines(kind: str, issues: Sequence[RowIssue], total: int) -> list[str]
 def render_verify(report: VerifyReport) -> list[str]:
     """The report as lines of text (pure)."""
     lines = [
-        f"verify as of {report.as_of:%Y-%m-%dT%H:%M:%SZ}{'' if report.results else ' (no results)'} "
+        f"verify as of {format_utc(report.as_of)}{'' if report.results else ' (no results)'} "
         f"({report.source}); {report.snapshots} request(s) in the store",
         f"  {'table':<16}{'expected':>9}{'database':>9}{'missing':>9}{'extra':>7}{'different':>11}"
         f"{'kept':>6}",
@@ -240,3 +246,18 @@ def render_verify(report: VerifyReport) -> list[str]:
             total += sum(c.kept for c in report.tables)
         lines.append(f"DIFFERENT: {total} row(s) do not match the snapshots; `ingest replay` rewrites them")
     return lines
+
+
+def spared(conn: psycopg.Connection[Any], naming: Naming) -> frozenset[object]:
+    """Ids of the rows of the removable tables (:data:`~ingestion.replay.rows.REMOVABLE_TABLES`) that replay
+    would never delete because users' data depends on them (replay's own condition,
+    :func:`ingestion.db.userdata.protected`), read in ``conn``'s transaction: what verify counts as kept."""
+    keys = foreign_keys(conn)
+    racing = naming.racing_tables()
+    ids: set[object] = set()
+    for table in REMOVABLE_TABLES:
+        query = sql.SQL("SELECT t.{} FROM {} t WHERE {}").format(
+            naming.col(table, "id"), naming.rel(table), protected(keys, naming, racing, table, "t")
+        )
+        ids.update(row[0] for row in conn.execute(query).fetchall())
+    return frozenset(ids)

@@ -39,7 +39,7 @@ __all__ = ["EXAMPLES", "ColumnDiff", "RowIssue", "Rows", "TableCheck", "as_dicts
 EXAMPLES = 3
 _ID = "id"
 
-#: Per racing table, its rows as :func:`ingestion.replay.racing_snapshot` reads them (owned columns).
+#: Per racing table, its rows as :func:`ingestion.replay.load.racing_snapshot` reads them (owned columns).
 Rows = Mapping[str, Sequence[tuple[object, ...]]]
 
 

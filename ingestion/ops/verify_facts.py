@@ -11,10 +11,10 @@ import msgspec
 
 from ingestion.instant import as_utc
 from ingestion.ops.verify_compare import Rows
-from ingestion.replay import TABLES, SessionStatus, SessionType
-from ingestion.replay.rows import spec_of
+from ingestion.replay import TABLES
+from ingestion.replay.rows import SessionStatus, SessionType, spec_of
 from ingestion.store import Event
-from ingestion.store.check import is_empty
+from ingestion.store.check import says_no_rows
 
 __all__ = ["LatestSession", "database_facts", "empty_driver_meetings", "rounds_without_drivers"]
 
@@ -72,7 +72,7 @@ def empty_driver_meetings(events: Iterable[Event]) -> set[int]:
     """Meeting keys whose latest stored ``drivers`` answer (among ``events``) is empty (pure)."""
     keys: set[int] = set()
     for event in events:
-        if event.endpoint != "drivers" or not is_empty(event):
+        if event.endpoint != "drivers" or not says_no_rows(event):
             continue
         for name, value in event.request.params():
             if name == "meeting_key" and value.isdigit():

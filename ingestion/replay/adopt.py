@@ -10,23 +10,24 @@ order, with the children's foreign keys following the ids their parents adopted:
 - a key held by two stored rows (a non-unique column) gives the smallest id; keys with a null never match.
 
 The one rule both the load (which stages already adopted rows) and ``ingest verify`` (which compares what
-the load keeps) apply. Pure: the stored rows come in as data (:func:`stored_keys` reads them).
+the load keeps) apply. Pure: the stored rows come in as data
+(:func:`ingestion.replay.load.stored_keys` reads them).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import psycopg
-from psycopg import sql
 
-from ingestion.db.naming import Naming
 from ingestion.replay.rows import TABLES, Racing, TableSpec
 
-__all__ = ["Stored", "adopt", "adoption_keys", "stored_keys"]
+if TYPE_CHECKING:  # only its type: the naming comes in (importing db.naming loads the database driver)
+    from ingestion.db.naming import Naming
+
+__all__ = ["Stored", "adopt", "adoption_keys"]
 
 #: Per table, the stored rows as ``{model column: value}`` (at least the id and the key columns).
 Stored = Mapping[str, Sequence[Mapping[str, object]]]
@@ -101,13 +102,3 @@ def adopt(racing: Racing, stored: Stored, naming: Naming) -> tuple[Racing, dict[
 def _id(row: msgspec.Struct) -> uuid.UUID:
     value: uuid.UUID = row.id  # type: ignore[attr-defined]
     return value
-
-
-def stored_keys(conn: psycopg.Connection[Any], naming: Naming) -> dict[str, list[dict[str, object]]]:
-    """The id and key columns of every stored racing row (model names), read in ``conn``'s transaction."""
-    out: dict[str, list[dict[str, object]]] = {}
-    for spec in TABLES:
-        columns = tuple(dict.fromkeys(("id", *(c for key in adoption_keys(naming, spec) for c in key))))
-        rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
-        out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
-    return out

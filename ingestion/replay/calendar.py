@@ -7,25 +7,14 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
+from ingestion.calendar import TESTING_ROUND_NUMBER, SessionType, is_testing, session_status, session_type
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.replay.decoded import Context, pick
-from ingestion.replay.identity import clean_text, make_id, name_tokens, slugify, unique_slugs
-from ingestion.replay.rows import (
-    CircuitRow,
-    RoundRow,
-    SeasonRow,
-    SeriesRow,
-    SessionRow,
-    SessionStatus,
-    SessionType,
-)
+from ingestion.replay.identity import clean_text, make_id, slugify, unique_slugs
+from ingestion.replay.rows import CircuitRow, RoundRow, SeasonRow, SeriesRow, SessionRow
 from ingestion.replay.values import int4, local_date, local_end_date, utc_or_none
 
 __all__ = [
-    "PRACTICE",
-    "QUALIFYING",
-    "RACES",
-    "SESSION_TYPES",
     "Calendar",
     "RoundInfo",
     "SessionInfo",
@@ -37,24 +26,6 @@ __all__ = [
 
 SERIES_SLUG = "formula-1"
 SERIES_NAME = "Formula 1"
-
-#: ``session_name`` (case-folded) to session type. Anything else is skipped with a warning, never guessed.
-SESSION_TYPES: dict[str, SessionType] = {
-    "practice 1": SessionType.FP1,
-    "practice 2": SessionType.FP2,
-    "practice 3": SessionType.FP3,
-    "day 1": SessionType.FP1,  # testing days (2025+)
-    "day 2": SessionType.FP2,
-    "day 3": SessionType.FP3,
-    "qualifying": SessionType.Qualifying,
-    "sprint qualifying": SessionType.SprintQualifying,
-    "sprint shootout": SessionType.SprintQualifying,  # 2023's name
-    "sprint": SessionType.Sprint,
-    "race": SessionType.Race,
-}
-PRACTICE = frozenset({SessionType.FP1, SessionType.FP2, SessionType.FP3})
-QUALIFYING = frozenset({SessionType.Qualifying, SessionType.SprintQualifying})
-RACES = frozenset({SessionType.Race, SessionType.Sprint})
 
 # Warning kinds.
 MEETING_CANCELLED = "meeting_cancelled"
@@ -80,7 +51,8 @@ class RoundInfo(NamedTuple):
 
 
 class SessionInfo(NamedTuple):
-    """A session that passed the checks: its type and its UTC start and end."""
+    """A session that passed the checks: its type, its UTC start and its stated end (``date_end``; None when
+    missing or before the start: :mod:`ingestion.calendar` says when such a session ends)."""
 
     session: Session
     type: SessionType
@@ -98,17 +70,13 @@ class Calendar(NamedTuple):
     sessions: dict[int, SessionRow]
 
 
-def is_testing(name: str) -> bool:
-    return bool({"testing", "test"} & set(name_tokens(name)))
-
-
 def sessions(ctx: Context) -> dict[int, SessionInfo]:
     """The sessions with a known type and a start (sessions first: rounds take their dates from them)."""
     out: dict[int, SessionInfo] = {}
     for key in sorted(ctx.decoded.sessions):
         session, origin = pick(ctx.decoded.sessions[key])
         name = clean_text(session.session_name)
-        kind = SESSION_TYPES.get(name.casefold()) if name else None
+        kind = session_type(name)
         if kind is None:
             ctx.warn(
                 SESSION_UNKNOWN_NAME,
@@ -263,7 +231,7 @@ def calendar(sessions: dict[int, SessionInfo], rounds: dict[int, RoundInfo], cut
                 circuit_id=circuits[r.circuit_key].id,
                 name=r.name,
                 slug=slug,
-                round_number=0 if r.testing else number,
+                round_number=TESTING_ROUND_NUMBER if r.testing else number,
                 date_start=r.date_start,
                 date_end=r.date_end,
                 open_f1_meeting_key=mk,
@@ -271,14 +239,8 @@ def calendar(sessions: dict[int, SessionInfo], rounds: dict[int, RoundInfo], cut
 
     session_rows: dict[int, SessionRow] = {}
     for key, s in sessions.items():
-        if s.session.is_cancelled or rounds[s.session.meeting_key].meeting.is_cancelled:
-            status = SessionStatus.Cancelled
-        elif s.end is not None and cutoff >= s.end:
-            status = SessionStatus.Completed
-        elif cutoff >= s.start:
-            status = SessionStatus.InProgress
-        else:
-            status = SessionStatus.Scheduled
+        cancelled = bool(s.session.is_cancelled or rounds[s.session.meeting_key].meeting.is_cancelled)
+        status = session_status(s.start, s.end, cancelled, cutoff)
         session_rows[key] = SessionRow(
             id=make_id("session", key),
             round_id=round_rows[s.session.meeting_key].id,

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
+from ingestion.instant import format_utc
 from ingestion.openf1.body import decode_rows as decode_wire
 from ingestion.openf1.credibility import Evidence, cannot_be_true, standing, units_with_rows
 from ingestion.openf1.wire import (
@@ -163,7 +164,7 @@ def choose(
             return
         chosen[unit] = stand.good
         kept = (
-            f"kept the rows of {stand.good.key} received {stand.good.received_at:%Y-%m-%dT%H:%M:%SZ}"
+            f"kept the rows of {stand.good.key} received {format_utc(stand.good.received_at)}"
             if stand.good is not None
             else "no earlier answer has rows for it"
         )

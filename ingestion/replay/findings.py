@@ -26,6 +26,7 @@ from datetime import datetime
 
 import msgspec
 
+from ingestion.instant import format_utc
 from ingestion.replay.rows import Racing, ReplayWarning
 
 __all__ = [
@@ -76,8 +77,8 @@ def hold(racing: Racing, inverted: Mapping[int, tuple[datetime, datetime]]) -> H
         findings.append(
             ReplayWarning(
                 kind=SESSION_DATES_INVERTED,
-                message=f"session {s.open_f1_session_key}: date_end {dates[1]:%Y-%m-%dT%H:%M:%SZ} is before "
-                f"date_start {dates[0]:%Y-%m-%dT%H:%M:%SZ}: its stored row and results are kept",
+                message=f"session {s.open_f1_session_key}: date_end {format_utc(dates[1])} is before "
+                f"date_start {format_utc(dates[0])}: its stored row and results are kept",
             )
         )
     results = []

@@ -22,17 +22,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
+from ingestion.text import ascii_fold, words
+from ingestion.text import slugify as slugify
+
 #: The one namespace every replay id is made in (never change it: every id would change).
 NAMESPACE = uuid.UUID("6f1e3c1a-5b0d-5c53-9a57-0c9a1c2d7e11")
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"\s+")
 
 
@@ -63,20 +64,6 @@ _FOLDS = 8192
 
 
 @functools.lru_cache(maxsize=_FOLDS)
-def ascii_fold(text: str) -> str:
-    """Accents transliterated (NFKD, combining marks dropped): ``São Paulo`` -> ``Sao Paulo``."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@functools.lru_cache(maxsize=_FOLDS)
-def slugify(text: str) -> str:
-    """Lower-case ASCII words joined by ``-``: ``São Paulo Grand Prix`` -> ``sao-paulo-grand-prix``."""
-    folded = ascii_fold(text).lower().replace("'", "").replace("\u2019", "")
-    return _NON_ALNUM.sub("-", folded).strip("-")
-
-
-@functools.lru_cache(maxsize=_FOLDS)
 def clean_text(text: str | None) -> str | None:
     """Whitespace collapsed and stripped; None for None or blank."""
     if text is None:
@@ -93,7 +80,7 @@ def name_tokens(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=_FOLDS)
 def _name_tokens(text: str) -> tuple[str, ...]:
-    return tuple(sorted(t for t in slugify(text).split("-") if t))
+    return tuple(sorted(words(text)))
 
 
 def names_agree(full_name: str, first_name: str, last_name: str) -> bool:

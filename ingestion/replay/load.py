@@ -43,23 +43,25 @@ from psycopg import sql
 from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import Naming, resolve
+from ingestion.instant import as_utc
 from ingestion.replay import unchanged
-from ingestion.replay.adopt import adopt, stored_keys
+from ingestion.replay.adopt import adopt, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
-from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, ReplayWarning, one_entrant_per_driver
+from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
+from ingestion.replay.summary import LoadSummary, TableCounts
 from ingestion.replay.write import (
     Target,
     copy_fresh,
     copy_in,
     hold_stored,
-    is_empty,
     make_room,
     plan_removals,
     remove,
     staged_count,
+    tables_empty,
     upsert,
 )
 
@@ -67,13 +69,12 @@ __all__ = [
     "DEFAULT_LOCK_WAIT",
     "LOCK_KEY",
     "LastReplay",
-    "LoadSummary",
     "RemovalsRefused",
     "ReplayLocked",
-    "TableCounts",
     "last_replay",
     "load",
     "racing_snapshot",
+    "stored_keys",
 ]
 
 Conn = psycopg.Connection[Any]
@@ -106,32 +107,6 @@ def last_replay(conn: Conn) -> LastReplay | None:
     proof = row[3] if isinstance(row[3], dict) else None
     findings = [str(f) for f in row[4]] if isinstance(row[4], list) else []
     return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof, findings=findings)
-
-
-class TableCounts(msgspec.Struct, frozen=True, kw_only=True):
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-
-    @property
-    def written(self) -> int:
-        return self.inserted + self.updated + self.removed
-
-
-class LoadSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Per racing table: rows inserted, updated, unchanged, removed; and the replay_runs row's id."""
-
-    tables: dict[str, TableCounts]
-    run_id: int | None = None
-    #: rows removed from settled seasons beyond the breaker's limit, by year and table (``--allow-removals``)
-    allowed_removals: dict[int, dict[str, int]] = {}
-    #: upstream oddities found against the stored rows, whose last good rows were kept (:mod:`.findings`)
-    findings: list[ReplayWarning] = []
-
-    @property
-    def written(self) -> int:
-        return sum(c.written for c in self.tables.values())
 
 
 def load(
@@ -172,7 +147,7 @@ def load(
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             return _record(conn, counts, results, as_of, started_at, extra, recorded, findings=found)
-        if is_empty(conn, naming, TABLES):
+        if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
             copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
             for spec in specs:
@@ -187,7 +162,7 @@ def load(
         findings = hold_stored(conn, db, specs, replayed.held)
 
         # removals, scoped to the replayed rounds and drivers; before the upserts so no stale row blocks
-        removals = plan_removals(conn, db, specs, (as_of or datetime.now(UTC)).astimezone(UTC).date())
+        removals = plan_removals(conn, db, specs, as_utc(as_of or datetime.now(UTC)).date())
         beyond = over_limit(removals.settled)
         if beyond and not allow_removals:
             raise RemovalsRefused(beyond)
@@ -253,4 +228,15 @@ def racing_snapshot(conn: Conn, naming: Naming | None = None) -> dict[str, list[
             sql.SQL("{} ORDER BY 1").format(naming.select(spec.name, spec.columns))
         ).fetchall()
         out[spec.name] = [tuple(r) for r in rows]
+    return out
+
+
+def stored_keys(conn: Conn, naming: Naming) -> dict[str, list[dict[str, object]]]:
+    """The id and adoption key columns of every stored racing row (model names), read in ``conn``'s
+    transaction: what :func:`ingestion.replay.adopt.adopt` adopts from."""
+    out: dict[str, list[dict[str, object]]] = {}
+    for spec in TABLES:
+        columns = tuple(dict.fromkeys(("id", *(c for key in adoption_keys(naming, spec) for c in key))))
+        rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
+        out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
     return out

@@ -12,8 +12,9 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import NamedTuple
 
+from ingestion.calendar import PRACTICE
 from ingestion.openf1.wire import Driver
-from ingestion.replay.calendar import PRACTICE, RoundInfo, SessionInfo
+from ingestion.replay.calendar import RoundInfo, SessionInfo
 from ingestion.replay.decoded import Context, Origin, fullest
 from ingestion.replay.identity import (
     Sighting,

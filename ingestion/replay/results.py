@@ -6,18 +6,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
+from ingestion.calendar import GRID_FROM, QUALIFYING, RACES, SessionType, has_ended
 from ingestion.openf1.wire import SessionResult
-from ingestion.replay.calendar import QUALIFYING, RACES, SessionInfo
+from ingestion.replay.calendar import SessionInfo
 from ingestion.replay.decoded import Context, pick
 from ingestion.replay.identity import make_id
 from ingestion.replay.people import Candidate
-from ingestion.replay.rows import EntrantRow, ResultRow, ResultStatus, SessionRow, SessionType
+from ingestion.replay.rows import EntrantRow, ResultRow, ResultStatus, SessionRow
 from ingestion.replay.values import int4, lap_time, laps_detail, parse_seconds, to_millis
 
-__all__ = ["GRID_FROM", "result_rows", "result_status"]
-
-#: The session whose starting grid (filed by OpenF1 under the qualifying session) a race starts from.
-GRID_FROM = {SessionType.Race: SessionType.Qualifying, SessionType.Sprint: SessionType.SprintQualifying}
+__all__ = ["result_rows", "result_status"]
 
 # Warning kinds.
 RESULT_WITHOUT_ENTRANT = "result_without_entrant"
@@ -55,7 +53,7 @@ def result_rows(
     for key in sorted(ctx.decoded.results):
         sk, number = key
         session = sessions.get(sk)
-        if session is None or session.end is None or session.end > cutoff:
+        if session is None or not has_ended(session.start, session.end, cutoff):
             continue  # unknown or skipped session, or not ended as of as_of: no results (yet)
         result, origin = pick(ctx.decoded.results[key])
         mk = session.session.meeting_key

@@ -18,29 +18,9 @@ from datetime import date, datetime, timedelta
 
 import msgspec
 
-from ingestion.db.naming import RACING_TABLES
-
-
-class SessionType(enum.IntEnum):
-    FP1 = 0
-    FP2 = 1
-    FP3 = 2
-    Qualifying = 3
-    SprintQualifying = 4
-    Sprint = 5
-    Race = 6
-    Warmup = 7
-    Moto3Race = 8
-    Moto2Race = 9
-    MotoGPRace = 10
-
-
-class SessionStatus(enum.IntEnum):
-    Scheduled = 0
-    InProgress = 1
-    Completed = 2
-    Cancelled = 3
-    Delayed = 4
+from ingestion.calendar import SessionStatus as SessionStatus
+from ingestion.calendar import SessionType as SessionType
+from ingestion.tables import RACING_TABLES, parents_of
 
 
 class ResultStatus(enum.IntEnum):
@@ -241,44 +221,37 @@ def _spec(
     name: str,
     row_type: type[msgspec.Struct],
     unique_keys: tuple[tuple[str, ...], ...],
-    parents: tuple[tuple[str, str], ...] = (),
     removes: Scope | None = None,
 ) -> TableSpec:
-    return TableSpec(name, row_type, tuple(row_type.__struct_fields__), unique_keys, parents, removes)
+    """A table's spec: its parents are its foreign keys of :data:`ingestion.tables.FOREIGN_KEYS`."""
+    columns = tuple(row_type.__struct_fields__)
+    return TableSpec(name, row_type, columns, unique_keys, parents_of(name), removes)
 
 
 _SPECS: tuple[TableSpec, ...] = (
     _spec("series", SeriesRow, (("slug",),)),
-    _spec("seasons", SeasonRow, (("series_id", "year"),), (("series_id", "series"),)),
+    _spec("seasons", SeasonRow, (("series_id", "year"),)),
     _spec("circuits", CircuitRow, (("open_f1_circuit_key",), ("slug",))),
-    _spec(
-        "rounds",
-        RoundRow,
-        (("open_f1_meeting_key",), ("slug",)),
-        (("season_id", "seasons"), ("circuit_id", "circuits")),
-    ),
-    _spec("sessions", SessionRow, (("open_f1_session_key",),), (("round_id", "rounds"),)),
+    _spec("rounds", RoundRow, (("open_f1_meeting_key",), ("slug",))),
+    _spec("sessions", SessionRow, (("open_f1_session_key",),)),
     _spec("drivers", DriverRow, (("slug",),)),
     _spec("teams", TeamRow, (("slug",),)),
     _spec(
         "entrants",
         EntrantRow,
         (("round_id", "driver_id", "team_id"),),
-        (("round_id", "rounds"), ("driver_id", "drivers"), ("team_id", "teams")),
         Scope((("round_id", "rounds"),)),  # the entrants of the replayed rounds
     ),
     _spec(
         "results",
         ResultRow,
         (("session_id", "entrant_id"),),
-        (("session_id", "sessions"), ("entrant_id", "entrants")),
         Scope((("session_id", "sessions"), ("round_id", "rounds"))),  # the results of the replayed rounds
     ),
     _spec(
         "driver_aliases",
         DriverAliasRow,
         (("driver_id", "alias_slug"),),
-        (("driver_id", "drivers"),),
         Scope((("driver_id", "drivers"),), (("source", "openf1"),)),  # openf1's of the replayed drivers
     ),
 )
@@ -339,3 +312,6 @@ def one_entrant_per_driver(racing: Racing) -> Racing:
         entrants=tuple(e for e in racing.entrants if e.id not in remap),
         results=tuple(sorted(results, key=lambda r: r.id)),
     )
+#: The tables replay deletes rows of: those whose spec declares a removal scope (results, entrants, openf1
+#: driver aliases). Whatever the scope, rows users' data depends on are kept (:mod:`ingestion.db.userdata`).
+REMOVABLE_TABLES: tuple[str, ...] = tuple(spec.name for spec in TABLES if spec.removes is not None)

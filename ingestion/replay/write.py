@@ -1,6 +1,6 @@
 """The SQL steps of one load, on one database (named through its :class:`~ingestion.db.naming.Naming`):
 
-- :func:`is_empty` and :func:`copy_fresh`: when no racing table (nor side table) holds a row, a load has
+- :func:`tables_empty` and :func:`copy_fresh`: when no racing table (nor side table) holds a row, a load has
   nothing to adopt, remove, move aside or compare: each table's rows are COPYed straight into it (binary,
   in id order, as the upserts would insert them), the same rows the staged path writes;
 - :func:`copy_in`: binary COPY of a table's rows (already adopted, :mod:`ingestion.replay.adopt`) into a temp
@@ -40,11 +40,11 @@ __all__ = [
     "copy_fresh",
     "copy_in",
     "hold_stored",
-    "is_empty",
     "make_room",
     "plan_removals",
     "remove",
     "staged_count",
+    "tables_empty",
     "upsert",
 ]
 
@@ -98,7 +98,7 @@ def _own(naming: Naming, spec: TableSpec) -> list[str]:
     return [c for c in spec.columns if naming.side(spec.name, c) is None]
 
 
-def is_empty(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> bool:
+def tables_empty(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> bool:
     """Whether none of ``specs``' tables (pass every racing table) nor their side tables holds a row: one
     query."""
     sides = [sql.Identifier(OWN_SCHEMA, side.table) for s in specs for _, side in naming.side_columns(s.name)]
@@ -114,7 +114,7 @@ def copy_fresh(
     conn: Conn, naming: Naming, specs: Sequence[TableSpec], tables: Mapping[str, Sequence[msgspec.Struct]]
 ) -> None:
     """COPY each table's rows straight into it (in id order, as :class:`~.rows.Racing` holds them), side
-    columns into their side tables: only into empty tables (:func:`is_empty`), where it writes what
+    columns into their side tables: only into empty tables (:func:`tables_empty`), where it writes what
     :func:`upsert` would. One catalog query for the column types, then one COPY per table."""
     targets: list[tuple[sql.Identifier, list[str], list[tuple[object, ...]]]] = []
     for spec in specs:

@@ -25,6 +25,7 @@ import msgspec
 
 from ingestion.errors import UsageError
 from ingestion.f1db.record import tag_from_name
+from ingestion.instant import format_utc
 from ingestion.server._answers import JSON, Answer
 
 __all__ = ["API_PREFIX", "F1dbFolder", "ServedRelease", "answer_f1db", "is_api_path"]
@@ -120,7 +121,7 @@ def _conditional(answer: Answer, if_none_match: str | None) -> Answer:
 
 
 def _release_json(release: ServedRelease, origin: str, prefix: str) -> bytes:
-    when = None if release.published_at is None else f"{release.published_at:%Y-%m-%dT%H:%M:%SZ}"
+    when = None if release.published_at is None else format_utc(release.published_at)
     return msgspec.json.encode(
         {
             "url": f"{origin}{prefix}/releases/tags/{release.tag}",

@@ -11,6 +11,7 @@ from types import FrameType
 from typing import IO
 
 from ingestion.errors import UsageError
+from ingestion.instant import format_utc
 from ingestion.server._answers import ServerConfig, ServerStats
 from ingestion.server._f1db import F1dbFolder
 from ingestion.server._http import start_server
@@ -57,7 +58,7 @@ def serve(
         delta = datetime.now(UTC) - now_is
         dataset = shift_dataset(dataset, delta)
         days = delta.total_seconds() / 86400
-        announce(f"rows moved by {days:.2f} days: their {now_is:%Y-%m-%dT%H:%M:%SZ} is now")
+        announce(f"rows moved by {days:.2f} days: their {format_utc(now_is)} is now")
     counts = dataset.counts()
     summary = ", ".join(f"{name} {count}" for name, count in counts.items())
     announce(f"rows: {summary or 'none (every query answers 404)'}")

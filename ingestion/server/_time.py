@@ -13,13 +13,13 @@ from __future__ import annotations
 import bisect
 from datetime import datetime, timedelta
 
+from ingestion.calendar import LIVE_MARGIN, live_window
 from ingestion.instant import as_utc
 from ingestion.server._query import Row
 from ingestion.server._source import Dataset
 
-__all__ = ["DATE_FIELDS", "LIVE_MARGIN", "LiveWindows", "live_windows", "shift_dataset", "shift_row"]
+__all__ = ["DATE_FIELDS", "LiveWindows", "live_windows", "shift_dataset", "shift_row"]
 
-LIVE_MARGIN = timedelta(minutes=30)
 DATE_FIELDS = ("date", "date_start", "date_end")
 _YEAR = timedelta(days=365.2425)
 
@@ -53,16 +53,14 @@ class LiveWindows:
 
 
 def live_windows(dataset: Dataset, margin: timedelta = LIVE_MARGIN) -> LiveWindows:
-    """The closed spans of every ``sessions`` row with a start (end: ``date_end``, else start + 2 h)."""
+    """The closed spans of every ``sessions`` row: the calendar's live windows
+    (:func:`ingestion.calendar.live_window`)."""
     spans: list[tuple[datetime, datetime]] = []
     for row in dataset.rows("sessions") or []:
-        if row.get("is_cancelled") is True:
-            continue
-        start = _instant(row.get("date_start"))
-        if start is None:
-            continue
-        end = _instant(row.get("date_end")) or start + timedelta(hours=2)
-        spans.append((start - margin, end + margin))
+        start, end = _instant(row.get("date_start")), _instant(row.get("date_end"))
+        window = live_window(start, end, row.get("is_cancelled") is True, margin)
+        if window is not None:
+            spans.append(window)
     return LiveWindows(spans)
 
 

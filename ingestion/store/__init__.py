@@ -8,6 +8,7 @@ for the layout and the guarantees.
 from __future__ import annotations
 
 from ingestion.store._disk import DEFAULT_LOCK_TIMEOUT, ZSTD_LEVEL, LogIssue, Store, Writer
+from ingestion.store._files import write_atomic
 from ingestion.store._log import LogProblem, event_order, make_run_id
 from ingestion.store.address import Address, address_of, is_address, parse_address
 from ingestion.store.errors import (
@@ -68,4 +69,5 @@ __all__ = [
     "parse_address",
     "release_order",
     "short_key",
+    "write_atomic",
 ]

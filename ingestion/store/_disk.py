@@ -29,7 +29,7 @@ import zstandard
 
 from ingestion.store._checked import CheckedBlobs, stamp_of
 from ingestion.store._files import exclusive_lock, make_dirs, write_atomic
-from ingestion.store._log import LogProblem, event_order, make_run_id, to_utc, validate_run_id
+from ingestion.store._log import LogProblem, aware_utc, event_order, make_run_id, validate_run_id
 from ingestion.store._logindex import LogIndex
 from ingestion.store._seal import SEAL_FILE, SealDecoded, decode_seal
 from ingestion.store._writer import ZSTD_LEVEL, Writer
@@ -314,7 +314,7 @@ class Store:
 
         Ties on time go to the later event in the order (received_at, run, seq). ``as_of`` must be aware.
         """
-        cutoff = None if as_of is None else to_utc(as_of, "as_of")
+        cutoff = None if as_of is None else aware_utc(as_of, "as_of")
         events = self.events()  # refreshes the cache first
         cached = self._latest.get(cutoff)
         if cached is None:
@@ -342,7 +342,7 @@ class Store:
     ) -> list[Release]:
         """Every release line (of ``source`` if given; received at or before ``as_of`` if given), in the
         order of events (received_at, run, seq)."""
-        cutoff = None if as_of is None else to_utc(as_of, "as_of")
+        cutoff = None if as_of is None else aware_utc(as_of, "as_of")
         self.events(strict=strict)  # refreshes, and raises for an unparsable line as events() does
         found = [r for state in self._index.files.values() for r in state.releases]
         wanted = (

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 import msgspec
 
+from ingestion.instant import as_utc
 from ingestion.store._seal import line_hash
 from ingestion.store.errors import InvalidRunId, NaiveDatetime
 from ingestion.store.model import Event, Release
@@ -26,13 +27,13 @@ __all__ = [
     "LogProblem",
     "ParsedLog",
     "ProblemKind",
+    "aware_utc",
     "checked_line",
     "checksum",
     "encode_event",
     "event_order",
     "make_run_id",
     "parse_log",
-    "to_utc",
     "validate_run_id",
 ]
 
@@ -219,11 +220,12 @@ def event_order(event: Event | Release) -> tuple[datetime, str, int]:
     return (event.received_at, event.run, event.seq)
 
 
-def to_utc(value: datetime, what: str) -> datetime:
-    """``value`` in UTC; a naive datetime is refused (:class:`NaiveDatetime`)."""
+def aware_utc(value: datetime, what: str) -> datetime:
+    """``value`` in UTC (:func:`ingestion.instant.as_utc`, the one conversion); the store refuses a naive
+    datetime (:class:`NaiveDatetime`) where :func:`~ingestion.instant.as_utc` would take it as UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetime(what, value)
-    return value.astimezone(UTC)
+    return as_utc(value)
 
 
 def validate_run_id(run: str) -> str:
@@ -234,4 +236,4 @@ def validate_run_id(run: str) -> str:
 
 def make_run_id(now: datetime, token: str) -> str:
     """``20241208T120000Z-a1b2c3``: sortable by time, unique by ``token`` (pure: the caller brings both)."""
-    return validate_run_id(f"{to_utc(now, 'run time'):%Y%m%dT%H%M%SZ}-{token}")
+    return validate_run_id(f"{aware_utc(now, 'run time'):%Y%m%dT%H%M%SZ}-{token}")

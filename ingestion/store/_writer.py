@@ -15,7 +15,7 @@ import msgspec
 import zstandard
 
 from ingestion.store._files import fsync_dir, make_dirs, sync_filesystem, write_all, write_atomic
-from ingestion.store._log import encode_event, to_utc
+from ingestion.store._log import aware_utc, encode_event
 from ingestion.store.address import Address, address_of
 from ingestion.store.errors import RunExists, StoreUnwritable, WriterClosed
 from ingestion.store.model import Event, Manifest, Release, Request
@@ -113,7 +113,7 @@ class Writer:
             raise WriterClosed(self.run)
         if self._failed:
             raise WriterClosed(self.run, "stopped after a failed write to its log")
-        when = to_utc(received_at, "received_at")
+        when = aware_utc(received_at, "received_at")
         self._open_log()  # before the blob: a blob without its event always has its run's log file beside it
         address = self.put_blob(body)
         event = Event(
@@ -158,9 +158,9 @@ class Writer:
             raise WriterClosed(self.run)
         if self._failed:
             raise WriterClosed(self.run, "stopped after a failed write to its log")
-        when = to_utc(received_at, "received_at")
-        published = None if published_at is None else to_utc(published_at, "published_at")
-        committed = None if committed_at is None else to_utc(committed_at, "committed_at")
+        when = aware_utc(received_at, "received_at")
+        published = None if published_at is None else aware_utc(published_at, "published_at")
+        committed = None if committed_at is None else aware_utc(committed_at, "committed_at")
         self._open_log()
         addresses: dict[str, str] = {path: address_of(body) for path, body in sorted(files.items())}
         written = self._put_batch({address: files[path] for path, address in addresses.items()})

@@ -17,13 +17,13 @@ import msgspec
 
 from ingestion.store.model import Event
 
-__all__ = ["body_mismatch", "is_empty", "rows_mismatch"]
+__all__ = ["body_mismatch", "rows_mismatch", "says_no_rows"]
 
 _MAX_SHOWN = 3
 _EMPTY_ARRAY = hashlib.sha256(b"[]").hexdigest()
 
 
-def is_empty(event: Event) -> bool:
+def says_no_rows(event: Event) -> bool:
     """Whether a stored answer says "no rows" (OpenF1's 404 "No results found.", or an empty array)."""
     return event.status == 404 or event.address == _EMPTY_ARRAY
 

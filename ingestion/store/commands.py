@@ -17,7 +17,7 @@ from ingestion.errors import UsageError
 from ingestion.instant import parse_instant as parse_time
 from ingestion.openf1.body import body_kind
 from ingestion.store._disk import Store, write_durably
-from ingestion.store._log import checked_line, parse_log, to_utc
+from ingestion.store._log import aware_utc, checked_line, parse_log
 from ingestion.store._seal import SEAL_FILE, encode_seal, line_hash, rebuild_line
 from ingestion.store.address import is_address
 from ingestion.store.check import rows_mismatch
@@ -189,7 +189,7 @@ class SnapshotDiff(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _cutoff(as_of: datetime | None) -> datetime | None:
-    return None if as_of is None else to_utc(as_of, "as_of")
+    return None if as_of is None else aware_utc(as_of, "as_of")
 
 
 def ls(store: Store, *, endpoint: str | None = None, as_of: datetime | None = None) -> list[LsRow]:
@@ -248,7 +248,7 @@ def snapshot_diff(store: Store, before: datetime, after: datetime) -> SnapshotDi
     """Between ``before`` and ``after``: each f1db release that came into force (in the order received),
     with the files added, removed and changed against the release in force before it; and the OpenF1
     request keys whose latest answer is another body at ``after`` than at ``before``."""
-    t1, t2 = to_utc(before, "--from"), to_utc(after, "--to")
+    t1, t2 = aware_utc(before, "--from"), aware_utc(after, "--to")
     if t2 < t1:
         raise UsageError("--to is before --from")
     changes: list[FileChanges] = []
@@ -651,7 +651,7 @@ def import_file(
             body,
             url=url,
             status=status,
-            received_at=to_utc(received_at, "received_at"),
+            received_at=aware_utc(received_at, "received_at"),
             content_type="application/json",
         )
 

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from ingestion.calendar import SESSION_LENGTH
 from ingestion.fetch.plan import Season
 from ingestion.instant import as_utc
 from ingestion.openf1.credibility import session_end
-from ingestion.watch.schedule import Step
+from ingestion.watch.schedule import MAX_SLEEP, Step
 
 __all__ = [
     "AFTER_RACE",
@@ -52,7 +53,7 @@ AFTER_RACE: tuple[timedelta, ...] = tuple(timedelta(days=d) for d in range(2, 8)
 EVERY = timedelta(days=7)
 #: ``ingest healthcheck`` fails when a step has waited longer than this for an ask (a watcher wakes at
 #: least hourly: twice its longest sleep).
-OVERDUE_MARGIN = timedelta(hours=2)
+OVERDUE_MARGIN = 2 * MAX_SLEEP
 _ASKED_AFTER = ("Race", "Qualifying")
 
 
@@ -106,7 +107,7 @@ def openf1_sessions(seasons: Iterable[Season]) -> list[Ended]:
 
 #: f1db's ``race.yml`` keys of the sessions asked after: (date key, time key, name, length, the race).
 _F1DB_SESSIONS = (
-    ("date", "time", "Race", timedelta(hours=2), True),
+    ("date", "time", "Race", SESSION_LENGTH, True),  # the calendar's length of a session without an end
     ("sprintRaceDate", "sprintRaceTime", "Sprint", timedelta(hours=1), False),
     ("qualifyingDate", "qualifyingTime", "Qualifying", timedelta(hours=1), False),
     ("sprintQualifyingDate", "sprintQualifyingTime", "Sprint Qualifying", timedelta(hours=1), False),

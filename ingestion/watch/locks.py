@@ -14,6 +14,7 @@ import psycopg
 
 from ingestion.db.connection import advisory_lock_holder, translate_connect_error
 from ingestion.errors import IngestionError
+from ingestion.instant import format_utc
 from ingestion.masking import mask_url
 from ingestion.store import StoreLocked, StoreUnwritable
 from ingestion.store._files import exclusive_lock
@@ -48,7 +49,7 @@ def store_lock(store_dir: Path, since: datetime) -> Iterator[None]:
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(
-                    exclusive_lock(fd, path, 0, f"{holder_name()} since {since:%Y-%m-%dT%H:%M:%SZ}")
+                    exclusive_lock(fd, path, 0, f"{holder_name()} since {format_utc(since)}")
                 )
             except StoreLocked:
                 holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"

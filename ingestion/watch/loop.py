@@ -2,7 +2,7 @@
 
 Each *pass*: read the store's calendar and events, schedule, ask what is due with fetch's own client,
 limits and store (:func:`ingestion.fetch.fetch_requests`; after new year lists, schedule again at once so a
-first start asks every ended meeting), replay (fetch's sibling :func:`ingestion.replay.run_replay`, same
+first start asks every ended meeting), replay (fetch's sibling :func:`ingestion.replay.run.run_replay`, same
 rules, ``results`` as everywhere) when the store changed or a session ended since the last replay, write
 the state file the healthcheck reads, then sleep until the next wake-up. Errors (OpenF1 down, 5xx, the
 database restarting) are logged and end the pass; the next one comes after a back-off. One JSON line per
@@ -33,7 +33,7 @@ from ingestion.db import database_url
 from ingestion.errors import IngestionError
 from ingestion.fetch import FetchOptions, ProgressCallback, RetryPolicy, fetch_requests
 from ingestion.fetch.sources import SourceFailure, fetch_f1db_part
-from ingestion.replay import run_replay
+from ingestion.replay.run import run_replay
 from ingestion.store import Store
 from ingestion.watch.events import (
     Blocked,
@@ -257,6 +257,7 @@ class _Watcher:
                     now,
                     results=self.options.results,
                     allow_removals=self.options.allow_removals,
+                    schema=self.settings.database_schema,
                 )
             self.last_replay = now
             self.emit(Replayed(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ingestion.fetch import load_seasons
 from ingestion.fetch.plan import session_end
 from ingestion.fetch.run import stored_state
-from ingestion.instant import format_duration
+from ingestion.instant import format_duration, format_utc
 from ingestion.store import Event, Store
 from ingestion.watch.cadence import (
     Ended,
@@ -48,7 +48,7 @@ def store_schedule(
 
 
 def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(value)
 
 
 def waiting_for(plan: Schedule) -> str:

@@ -33,11 +33,14 @@ The rules (docs/watch.md explains them with a race weekend):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import msgspec
 
+from ingestion.calendar import LIVE_MARGIN, live_window, session_span
 from ingestion.fetch.plan import (
     FIRST_SEASON,
     MEETING_ENDPOINTS,
@@ -54,7 +57,6 @@ from ingestion.fetch.plan import (
     season_settles_at,
     year_requests,
 )
-from ingestion.fetch.summary import LIVE_MARGIN
 from ingestion.instant import as_utc
 from ingestion.openf1.wire import Session
 from ingestion.store.model import Event, Request
@@ -65,13 +67,18 @@ __all__ = [
     "LISTS_EVERY_WEEKEND",
     "MAX_SLEEP",
     "PUBLICATION_DELAY",
+    "ClosedWindows",
     "Due",
     "Schedule",
     "Step",
     "WatchOptions",
     "Window",
+    "closed_now",
     "closed_windows",
+    "due_step",
     "meeting_steps",
+    "next_step",
+    "next_wake",
     "schedule",
     "watched_years",
 ]
@@ -160,17 +167,8 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _span(session: Session) -> tuple[datetime, datetime] | None:
-    """(start, scheduled end) of a session that is not cancelled; a missing bound is taken from the other."""
-    if session.is_cancelled:
-        return None
-    start = as_utc(session.date_start) if session.date_start else None
-    end = as_utc(session.date_end) if session.date_end else None
-    if start is None and end is None:
-        return None
-    if end is None:
-        assert start is not None
-        end = start + timedelta(hours=2)
-    return (start or end, end)
+    """(start, end) of a session that is not cancelled (:func:`ingestion.calendar.session_span`)."""
+    return None if session.is_cancelled else session_span(session.date_start, session.date_end)
 
 
 def _session_name(names: Mapping[int, str], session: Session) -> str:
@@ -192,9 +190,9 @@ def closed_windows(seasons: Sequence[Season], margin: timedelta) -> list[Window]
     spans: list[Window] = []
     for season in seasons:
         for session in season.sessions:
-            span = _span(session)
+            span = live_window(session.date_start, session.date_end, session.is_cancelled, margin)
             if span is not None:
-                spans.append(Window(span[0] - margin, span[1] + margin, _session_name(names, session)))
+                spans.append(Window(span[0], span[1], _session_name(names, session)))
     spans.sort(key=lambda w: (w.start, w.end))
     merged: list[Window] = []
     for window in spans:
@@ -207,12 +205,15 @@ def closed_windows(seasons: Sequence[Season], margin: timedelta) -> list[Window]
     return merged
 
 
-class _Windows:
+class ClosedWindows:
+    """The closed windows of a schedule (merged, sorted), asked where an instant falls."""
+
     def __init__(self, windows: list[Window]) -> None:
         self.windows = windows
         self.starts = [w.start for w in windows]
 
     def containing(self, at: datetime) -> Window | None:
+        """The window ``at`` falls in (its start included, its end excluded), if any."""
         i = bisect.bisect_right(self.starts, at) - 1
         if i >= 0 and at < self.windows[i].end:
             return self.windows[i]
@@ -310,53 +311,68 @@ def _list_steps(
     return steps
 
 
-# --- the schedule -------------------------------------------------------------------------------------------
+# --- the schedule: small pure steps -------------------------------------------------------------------------
 
 
-def schedule(
-    seasons: Sequence[Season],
-    latest: Mapping[str, Event],
-    options: WatchOptions,
-    now: datetime,
-    *,
-    blocked_until: datetime | None = None,
-    stored: Stored | None = None,
-) -> Schedule:
-    """What is due at ``now`` and when to wake next (see the module doc for the rules).
-
-    ``seasons``: the stored calendar (at least the watched years, see :func:`watched_years`; missing years
-    are empty seasons). ``latest``: the latest event of every request. ``blocked_until``: a live 401 was met,
-    ask nothing before then. ``stored``: what fetch knows beyond ``latest`` (the known gaps: a gap whose
-    back-off is over is due, asked alone, as fetch plans it).
-    """
-    now = as_utc(now)
-    years = tuple(watched_years(seasons, now))
-    by_year = {s.year: s for s in seasons}
-    watched = [by_year.get(y, Season(y)) for y in years]
-    windows = _Windows([] if options.paid else closed_windows(watched, options.live_margin))
+def closed_now(windows: ClosedWindows, now: datetime, blocked_until: datetime | None = None) -> Window | None:
+    """The closed window ``now`` is in, if any; a live 401 met (``blocked_until``) closes everything until
+    then (the window is extended when it ends sooner)."""
     closed = windows.containing(now)
     if blocked_until is not None and now < as_utc(blocked_until):
         until = as_utc(blocked_until)
         if closed is None or closed.end < until:
             closed = Window(now, until, closed.session if closed else "a live session (401)")
+    return closed
 
-    due: list[Due] = []
-    future: dict[str, Step] = {}
 
-    def consider(steps: Iterable[Step], event: Event | None, planned: PlannedRequest) -> None:
-        received = as_utc(event.received_at) if event is not None else None
-        passed: Step | None = None
-        for step in steps:
-            at = windows.open_at(step.at)
-            if at <= now:
-                if received is None or received < at:
-                    passed = Step(at, step.key, step.why)
-            elif step.key not in future or at < future[step.key].at:
-                future[step.key] = Step(at, step.key, step.why)
-                break
-        if passed is not None:
-            due.append(Due(planned=planned, why=passed.why, step=passed.at))
+def due_step(
+    steps: Iterable[Step], received: datetime | None, windows: ClosedWindows, now: datetime
+) -> Step | None:
+    """The step that makes a request due at ``now``: of its passed steps (each moved out of the closed
+    windows, in order, up to the first still to come), the last one its latest answer (``received``; None:
+    never asked) came before. None: not due."""
+    passed: Step | None = None
+    for step in steps:
+        at = windows.open_at(step.at)
+        if at > now:
+            break
+        if received is None or received < at:
+            passed = Step(at, step.key, step.why)
+    return passed
 
+
+def next_step(steps: Iterable[Step], windows: ClosedWindows, now: datetime) -> Step | None:
+    """A request's next step after ``now`` (moved out of the closed windows), if any."""
+    for step in steps:
+        at = windows.open_at(step.at)
+        if at > now:
+            return Step(at, step.key, step.why)
+    return None
+
+
+def next_wake(
+    upcoming: Sequence[Step], closed: Window | None, now: datetime, max_sleep: timedelta
+) -> datetime:
+    """When to wake: the end of the closed window ``now`` is in, else the earliest step to come; never later
+    than ``max_sleep`` from ``now``."""
+    cap = now + max_sleep
+    if closed is not None:  # nothing can be asked before it opens; what is due then is asked then
+        return min(closed.end, cap)
+    return min(upcoming[0].at, cap) if upcoming else cap
+
+
+class _Tracked(NamedTuple):
+    """A request with steps: what it would ask, its steps (in time order) and its latest answer."""
+
+    planned: PlannedRequest
+    steps: Sequence[Step]
+    event: Event | None
+
+
+def _list_requests(
+    watched: Sequence[Season], latest: Mapping[str, Event], options: WatchOptions, now: datetime
+) -> Iterator[Due | _Tracked]:
+    """The year lists of the watched years: due at once when missing, else tracked by their steps."""
     weekend = _in_weekend(watched, now)
     for season in watched:
         for request in year_requests(season.year):
@@ -365,22 +381,32 @@ def schedule(
                 request=request, reason="missing" if event is None else "stale", phase=1, year=season.year
             )
             if event is None:
-                due.append(Due(planned=planned, why="missing", step=now))
+                yield Due(planned=planned, why="missing", step=now)
                 continue
-            consider(sorted(_list_steps(season, request, event, options, weekend), key=lambda s: s.at),
-                     event, planned)
+            steps = sorted(_list_steps(season, request, event, options, weekend), key=lambda s: s.at)
+            yield _Tracked(planned, steps, event)
 
-    # Per meeting: what fetch would still ask (nothing for settled meetings), by meeting.
+
+def _meeting_requests(
+    watched: Sequence[Season],
+    latest: Mapping[str, Event],
+    options: WatchOptions,
+    now: datetime,
+    years: tuple[int, ...],
+    stored: Stored | None,
+) -> Iterator[Due | _Tracked]:
+    """Per meeting: what fetch would still ask (nothing for settled meetings). Batches of settled meetings,
+    known gaps whose back-off is over and meetings past settlement are due at once, as fetch plans them;
+    the others are tracked by steps."""
     fetch_plan = plan_meetings(
         latest, watched, FetchOptions(years=years, results=options.results), now, stored
     )
     unsettled: dict[int, list[PlannedRequest]] = {}
     for item in fetch_plan:
         if item.is_batch:  # settled meetings fetch asks in one request: due as fetch plans it
-            why = "settled since" if item.reason == "stale" else "missing"
-            due.append(Due(planned=item, why=why, step=now))
+            yield Due(planned=item, why="settled since" if item.reason == "stale" else "missing", step=now)
         elif item.reason == "empty":  # a known gap whose back-off is over (fetch's rule): due, alone
-            due.append(Due(planned=item, why="gap: its back-off is over", step=now))
+            yield Due(planned=item, why="gap: its back-off is over", step=now)
         elif item.meeting_key is not None:
             unsettled.setdefault(item.meeting_key, []).append(item)
     ends = meeting_ends(watched)
@@ -391,16 +417,15 @@ def schedule(
         for session in season.sessions:
             sessions_of.setdefault(session.meeting_key, []).append(session)
             year_of.setdefault(session.meeting_key, season.year)
-    endpoints = MEETING_ENDPOINTS
     for meeting_key in sorted(sessions_of, key=lambda k: (ends.get(k, now), k)):
         end = ends.get(meeting_key)
         if end is not None and now > end + SETTLE:
             # past settlement: exactly what fetch plans for it (batched as fetch batches)
             for item in unsettled.get(meeting_key, []):
-                due.append(Due(planned=item, why="settled since" if item.reason == "stale" else "missing",
-                               step=now))
+                why = "settled since" if item.reason == "stale" else "missing"
+                yield Due(planned=item, why=why, step=now)
             continue
-        for endpoint in endpoints:
+        for endpoint in MEETING_ENDPOINTS:
             if not options.results and endpoint in RESULT_ENDPOINTS:
                 continue
             request = meeting_request(endpoint, meeting_key)
@@ -413,15 +438,54 @@ def schedule(
                 meeting_key, sessions_of[meeting_key], endpoint, options,
                 settles_at=(end or now) + SETTLE, names=names,
             )
-            consider(steps, event, planned)
+            yield _Tracked(planned, steps, event)
 
-    if closed is not None:
-        due = []
+
+def schedule(
+    seasons: Sequence[Season],
+    latest: Mapping[str, Event],
+    options: WatchOptions,
+    now: datetime,
+    *,
+    blocked_until: datetime | None = None,
+    stored: Stored | None = None,
+) -> Schedule:
+    """What is due at ``now`` and when to wake next (see the module doc for the rules): the requests of
+    :func:`_list_requests` and :func:`_meeting_requests` through :func:`due_step` and :func:`next_step`,
+    nothing due while :func:`closed_now`, the wake-up by :func:`next_wake`.
+
+    ``seasons``: the stored calendar (at least the watched years, see :func:`watched_years`; missing years
+    are empty seasons). ``latest``: the latest event of every request. ``blocked_until``: a live 401 was met,
+    ask nothing before then. ``stored``: what fetch knows beyond ``latest`` (the known gaps: a gap whose
+    back-off is over is due, asked alone, as fetch plans it).
+    """
+    now = as_utc(now)
+    years = tuple(watched_years(seasons, now))
+    by_year = {s.year: s for s in seasons}
+    watched = [by_year.get(y, Season(y)) for y in years]
+    windows = ClosedWindows([] if options.paid else closed_windows(watched, options.live_margin))
+    closed = closed_now(windows, now, blocked_until)
+    due: list[Due] = []
+    future: dict[str, Step] = {}
+    lists = _list_requests(watched, latest, options, now)
+    meetings = _meeting_requests(watched, latest, options, now, years, stored)
+    for item in itertools.chain(lists, meetings):
+        if isinstance(item, Due):
+            due.append(item)
+            continue
+        received = as_utc(item.event.received_at) if item.event is not None else None
+        passed = due_step(item.steps, received, windows, now)
+        if passed is not None:
+            due.append(Due(planned=item.planned, why=passed.why, step=passed.at))
+        coming = next_step(item.steps, windows, now)
+        if coming is not None and (coming.key not in future or coming.at < future[coming.key].at):
+            future[coming.key] = coming
     upcoming = tuple(sorted(future.values(), key=lambda s: (s.at, s.key)))
-    cap = now + options.max_sleep
-    wake = min(upcoming[0].at, cap) if upcoming else cap
-    if closed is not None:  # nothing can be asked before it opens; what is due then is asked then
-        wake = min(closed.end, cap)
     return Schedule(
-        now=now, years=years, due=tuple(due), upcoming=upcoming, next_wake=wake, closed=closed
+        now=now,
+        years=years,
+        due=() if closed is not None else tuple(due),
+        upcoming=upcoming,
+        next_wake=next_wake(upcoming, closed, now, options.max_sleep),
+        closed=closed,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
+
+from ingestion.store import write_atomic
 
 __all__ = ["STATE_FILE", "StateUnreadable", "WatchState", "read_state", "write_state"]
 
@@ -60,12 +60,7 @@ def read_state(store_dir: Path) -> WatchState | None:
 
 
 def write_state(store_dir: Path, state: WatchState) -> None:
+    """Write ``state`` all-or-nothing and durably (the store's :func:`~ingestion.store.write_atomic`:
+    temporary file, fsync, rename, folder fsync)."""
     path = store_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(msgspec.json.encode(state) + b"\n")
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, msgspec.json.encode(state) + b"\n", tmp_dir=store_dir, prefix=f".{STATE_FILE}.")

@@ -1,6 +1,7 @@
 """``ingest check``: where OpenF1 is wrong or silent, judged against the sporting regulations. Read-only.
 
-    from ingestion.ops.check import check, read_rounds
+    from ingestion.ops.check import check
+    from ingestion.ops.check.read import read_rounds
 
     with connect(url) as conn:
         report = check(read_rounds(conn, season=2023))
@@ -18,8 +19,8 @@ One module per concept: :mod:`.model` (the typed rows it reads and the findings 
 (the regulation rules: :func:`check` takes :class:`Round` values and returns a :class:`CheckReport`, pure),
 :mod:`.evidence` (each finding's provenance: its OpenF1 request and the stored answer), :mod:`.read` (the one
 query layer, reading the racing tables through the replay's table specs,
-:func:`ingestion.replay.racing_snapshot`, in one read-only snapshot) and :mod:`.render` (the report as lines
-and JSON). The kinds (:data:`KINDS`):
+:func:`ingestion.replay.load.racing_snapshot`, in one read-only snapshot; the shell, imported from there:
+this package's face is pure) and :mod:`.render` (the report as lines and JSON). The kinds (:data:`KINDS`):
 
 - points, against :mod:`ingestion.regulations` for the season (of the season's scales that fit the leader's
   laps, the one most non-zero points values agree with; full points on a tie):
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, openf1_request, with_snapshots
 from ingestion.ops.check.model import KINDS, CheckReport, Entrant, Finding, Round, Row, Session, Snapshot
-from ingestion.ops.check.read import check_database, read_rounds, rounds_of
 from ingestion.ops.check.render import (
     finding_cells,
     render_check,
@@ -66,14 +66,11 @@ __all__ = [
     "Session",
     "Snapshot",
     "check",
-    "check_database",
     "finding_cells",
     "openf1_request",
-    "read_rounds",
     "render_check",
     "replay_lines",
     "report_json",
-    "rounds_of",
     "summary_line",
     "summary_lines",
     "with_snapshots",

@@ -7,18 +7,31 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
 
 import msgspec
 import psycopg
 
+from ingestion.db.naming import Naming
 from ingestion.errors import NotMigrated, UsageError
 from ingestion.fetch import FIRST_SEASON, known_gaps, render_gap
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
 from ingestion.replay import TABLES as _TABLES
-from ingestion.replay import DriverRole, SessionStatus, TableSpec, racing_snapshot
-from ingestion.replay.load import last_replay
+from ingestion.replay import TableSpec
+from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.replay.rows import (
+    DriverRole,
+    DriverRow,
+    EntrantRow,
+    ResultRow,
+    RoundRow,
+    SeasonRow,
+    SessionRow,
+    SessionStatus,
+)
 from ingestion.store import Store
 
 __all__ = ["check_database", "read_rounds", "rounds_of"]
@@ -26,9 +39,16 @@ __all__ = ["check_database", "read_rounds", "rounds_of"]
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], name: str) -> list[dict[str, object]]:
-    spec: TableSpec = next(s for s in _TABLES if s.name == name)
-    return [dict(zip(spec.columns, values, strict=True)) for values in snapshot.get(name, ())]
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], row_type: type[R]) -> list[R]:
+    """The stored rows of the table whose rows are ``row_type`` (its spec's), as those typed rows: read by
+    attribute, not as ``{column: value}`` dicts. Not validated (a row the app wrote may hold a null where
+    OpenF1's never does): the values that can differ are read through :func:`_int_or_none`."""
+    spec: TableSpec = next(s for s in _TABLES if s.row_type is row_type)
+    stored = snapshot.get(spec.name, ())
+    return [row_type(**dict(zip(spec.columns, values, strict=True))) for values in stored]
 
 
 def _int_or_none(value: object) -> int | None:
@@ -43,14 +63,14 @@ def _float_or_none(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def read_rounds(conn: Conn, season: int | None = None) -> list[Round]:
+def read_rounds(conn: Conn, season: int | None = None, naming: Naming | None = None) -> list[Round]:
     """The rounds of ``season`` (every season: None) as typed rows, read in one read-only snapshot."""
     outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:
         with conn.transaction():
             if outermost:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            snapshot = racing_snapshot(conn)
+            snapshot = racing_snapshot(conn, naming)
     except psycopg.errors.UndefinedTable as error:
         raise NotMigrated(f"the database lacks the racing tables ({error.diag.message_primary}): "
                           "run `ingest db migrate`") from error
@@ -58,66 +78,62 @@ def read_rounds(conn: Conn, season: int | None = None) -> list[Round]:
 
 
 def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int | None) -> list[Round]:
-    """Typed rounds from :func:`ingestion.replay.racing_snapshot`'s rows (pure)."""
-    years = {s["id"]: s["year"] for s in _rows(snapshot, "seasons")}
+    """Typed rounds from :func:`ingestion.replay.load.racing_snapshot`'s rows (pure)."""
+    years = {s.id: s.year for s in _rows(snapshot, SeasonRow)}
     rounds = {
-        r["id"]: r for r in _rows(snapshot, "rounds")
-        if season is None or years.get(r["season_id"]) == season
+        r.id: r for r in _rows(snapshot, RoundRow) if season is None or years.get(r.season_id) == season
     }
-    drivers = {d["id"]: d for d in _rows(snapshot, "drivers")}
-    entrants = {e["id"]: e for e in _rows(snapshot, "entrants") if e["round_id"] in rounds}
-    sessions = {s["id"]: s for s in _rows(snapshot, "sessions") if s["round_id"] in rounds}
-    results: dict[object, list[dict[str, object]]] = defaultdict(list)
-    numbers: dict[object, int] = {}  # entrant id -> the car number of any of its rows in the round
-    for x in _rows(snapshot, "results"):
-        if x["session_id"] in sessions and x["entrant_id"] in entrants:
-            results[x["session_id"]].append(x)
-            number = _int_or_none(x["car_number"])
+    drivers = {d.id: d for d in _rows(snapshot, DriverRow)}
+    entrants = {e.id: e for e in _rows(snapshot, EntrantRow) if e.round_id in rounds}
+    sessions = {s.id: s for s in _rows(snapshot, SessionRow) if s.round_id in rounds}
+    results: dict[UUID, list[ResultRow]] = defaultdict(list)
+    numbers: dict[UUID, int] = {}  # entrant id -> the car number of any of its rows in the round
+    for x in _rows(snapshot, ResultRow):
+        if x.session_id in sessions and x.entrant_id in entrants:
+            results[x.session_id].append(x)
+            number = _int_or_none(x.car_number)
             if number is not None:
-                numbers.setdefault(x["entrant_id"], number)
+                numbers.setdefault(x.entrant_id, number)
 
-    def who(entrant_id: object) -> tuple[str, str, int | None]:
-        driver = drivers[entrants[entrant_id]["driver_id"]]
-        name = f"{driver['first_name']} {driver['last_name']}".strip()
-        fallback = _int_or_none(driver["driver_number"])
-        return name, str(driver["slug"]), numbers.get(entrant_id, fallback)
+    def who(entrant_id: UUID) -> tuple[str, str, int | None]:
+        driver = drivers[entrants[entrant_id].driver_id]
+        name = f"{driver.first_name} {driver.last_name}".strip()
+        return name, str(driver.slug), numbers.get(entrant_id, _int_or_none(driver.driver_number))
 
-    by_round: dict[object, list[Session]] = defaultdict(list)
+    by_round: dict[UUID, list[Session]] = defaultdict(list)
     for sid, s in sessions.items():
         rows = []
         for x in results.get(sid, ()):
-            name, slug, number = who(x["entrant_id"])
+            name, slug, number = who(x.entrant_id)
             rows.append(
                 Row(
                     driver=name, slug=slug,
-                    number=_int_or_none(x["car_number"]) if x["car_number"] is not None else number,
-                    position=_int_or_none(x["position"]), status=int(str(x["status"])),
-                    points=_float_or_none(x["points"]), laps=_int_or_none(x["laps"]),
-                    grid=_int_or_none(x["grid_position"]),
+                    number=_int_or_none(x.car_number) if x.car_number is not None else number,
+                    position=_int_or_none(x.position), status=x.status,
+                    points=_float_or_none(x.points), laps=_int_or_none(x.laps),
+                    grid=_int_or_none(x.grid_position),
                 )
             )
         rows.sort(key=lambda r: (r.position is None, r.position or 0, r.number or 0, r.slug))
-        start = s["start_time_utc"]
-        assert isinstance(start, datetime)
-        by_round[s["round_id"]].append(
+        by_round[s.round_id].append(
             Session(
-                key=_int_or_none(s["open_f1_session_key"]), type=int(str(s["type"])),
-                completed=s["status"] == SessionStatus.Completed, start=start, rows=tuple(rows),
+                key=_int_or_none(s.open_f1_session_key), type=s.type,
+                completed=s.status == SessionStatus.Completed, start=s.start_time_utc, rows=tuple(rows),
             )
         )
-    regulars: dict[object, dict[str, Entrant]] = defaultdict(dict)
+    regulars: dict[UUID, dict[str, Entrant]] = defaultdict(dict)
     for eid, e in entrants.items():
-        if e["role"] == DriverRole.Regular:
+        if e.role == DriverRole.Regular:
             name, slug, number = who(eid)
-            regulars[e["round_id"]].setdefault(slug, Entrant(driver=name, slug=slug, number=number))
+            regulars[e.round_id].setdefault(slug, Entrant(driver=name, slug=slug, number=number))
     out: list[Round] = []
     for rid, r in rounds.items():
         out.append(
             Round(
-                season=int(str(years.get(r["season_id"], 0))),
-                number=int(str(r["round_number"])),
-                name=str(r["name"]),
-                meeting_key=_int_or_none(r["open_f1_meeting_key"]),
+                season=years.get(r.season_id, 0),
+                number=r.round_number,
+                name=r.name,
+                meeting_key=_int_or_none(r.open_f1_meeting_key),
                 sessions=tuple(sorted(by_round.get(rid, ()), key=lambda s: (s.start, s.key or 0))),
                 entrants=tuple(sorted(regulars.get(rid, {}).values(), key=lambda e: (e.number or 0, e.slug))),
             )
@@ -132,6 +148,7 @@ def check_database(
     *,
     store: Store | None = None,
     now: datetime | None = None,
+    naming: Naming | None = None,
 ) -> CheckReport:
     """Read the rounds of ``season`` (all: None) and check them; with a ``store``, name each finding's
     snapshot (the store's latest answers; a store folder that does not exist names none) and list the
@@ -141,7 +158,7 @@ def check_database(
     (exit 2, as fetch refuses it): "no finding" would vouch for rounds never checked."""
     if season is not None and season < FIRST_SEASON:
         raise UsageError(f"--season {season}: OpenF1 has data from {FIRST_SEASON} on")
-    rounds = read_rounds(conn, season)
+    rounds = read_rounds(conn, season, naming)
     if season is not None and not rounds:
         raise UsageError(
             f"--season {season}: no round of {season} in the database: replay it first (ingest sync --year "

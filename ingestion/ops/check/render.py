@@ -6,6 +6,7 @@ import textwrap
 
 import msgspec
 
+from ingestion.instant import format_utc
 from ingestion.ops.check.model import KINDS, CheckReport, Finding
 from ingestion.store import short_key
 
@@ -43,7 +44,7 @@ def render_check(report: CheckReport, width: int | None = None) -> list[str]:
             lines += _wrap(f"      OpenF1    {f.openf1}", detail, width)
             lines.append(f"      request   {f.request}")
             if f.snapshot is not None:
-                when = f.snapshot.received_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                when = format_utc(f.snapshot.received_at)
                 stored = short_key(f.snapshot.request)
                 lines += _wrap(f"      snapshot  {stored} received {when}", detail, width)
     for gap in report.gaps:

@@ -6,18 +6,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from ingestion.calendar import GRID_FROM, RACES, SessionType
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, openf1_request
 from ingestion.ops.check.model import CheckReport, Entrant, Finding, Round, Row, Session
 from ingestion.regulations import Scale, race_scales, sprint_scales
-from ingestion.replay import ResultStatus, SessionType
+from ingestion.replay.rows import ResultStatus
 
-__all__ = ["CLASSIFIED_SESSIONS", "GRID_FROM", "RACES", "check"]
+__all__ = ["CLASSIFIED_SESSIONS", "check"]
 
 CLASSIFIED_SESSIONS = (
     SessionType.Qualifying, SessionType.SprintQualifying, SessionType.Sprint, SessionType.Race,
 )
-RACES = (SessionType.Sprint, SessionType.Race)
-GRID_FROM = {SessionType.Race: SessionType.Qualifying, SessionType.Sprint: SessionType.SprintQualifying}
 #: The sporting regulations classify a car that covered at least 90% of the winner's laps.
 CLASSIFIED_SHARE = 0.9
 

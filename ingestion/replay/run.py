@@ -1,0 +1,188 @@
+"""A replay run (the shell): the store's snapshots as of a time, normalised, loaded into the database in one
+transaction, timed stage by stage (:func:`run_replay`, what ``ingest replay`` does); and the rows a store says
+without a database (:func:`replay`, what verify and diff compare with)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+
+from ingestion.db import connect, require_schema
+from ingestion.db.naming import resolve
+from ingestion.errors import IngestionError, UsageError
+from ingestion.instant import as_utc, format_utc
+from ingestion.openf1.credibility import standing, units_with_rows
+from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
+from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
+from ingestion.replay.findings import FINDING_KINDS
+from ingestion.replay.load import DEFAULT_LOCK_WAIT, load
+from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
+from ingestion.replay.normalize import normalize, normalize_decoded
+from ingestion.replay.rows import Replayed
+from ingestion.replay.summary import ReplayStep, ReplaySummary
+from ingestion.store import Event, Store, event_order
+from ingestion.store.coverage import Unit, units_of
+
+__all__ = ["NoSnapshotStore", "NothingToReplay", "replay", "require_store", "run_replay", "snapshots_of"]
+
+
+def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapshot]:
+    """The snapshots replay reads as of ``as_of``: for each (endpoint, meeting or year) a request covers, the
+    latest snapshot covering it (:meth:`Store.current <ingestion.store.Store.current>`; only the endpoints
+    replay reads, :data:`ENDPOINTS`) and, where that one holds no rows for the unit, the earlier ones back to
+    the latest with rows (an answer that cannot be true never replaces them:
+    :func:`~ingestion.replay.decoded.choose`). Bodies verified by the store against their address and their
+    event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one; a store whose log is damaged is
+    refused whole (:class:`~ingestion.store.LogDamaged`)."""
+    wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
+    store.require_intact()  # a damaged log line could hide or misdirect an answer: LogDamaged, nothing read
+    snaps = {(e.run, e.seq): Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)}
+    history: dict[Unit, list[Event]] = {}
+    cutoff = as_utc(as_of)
+    for event in store.events():
+        if event.received_at > cutoff:
+            break
+        if event.endpoint in wanted:
+            for unit in units_of(event.endpoint, event.query):
+                history.setdefault(unit, []).append(event)
+
+    present: dict[tuple[str, int], frozenset[Unit]] = {}
+
+    def rows(event: Event) -> frozenset[Unit]:
+        ident = (event.run, event.seq)
+        if ident not in present:
+            if ident not in snaps:
+                snaps[ident] = Snapshot(event, store.read_event(event))
+            present[ident] = units_with_rows(event, snaps[ident].body)
+        return present[ident]
+
+    for unit, events in history.items():
+        standing(unit, reversed(events), rows)  # reads back to the latest answer with rows for the unit
+    return sorted(snaps.values(), key=lambda snap: event_order(snap.event))
+
+
+def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:
+    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``)."""
+    return normalize(snapshots_of(store, as_of, results=results), as_of, results=results)
+
+
+class NoSnapshotStore(UsageError):
+    """The snapshot store directory does not exist (a mistyped ``--store`` or ``SNAPSHOT_DIR``)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(f"no snapshot store at {root}: check --store or SNAPSHOT_DIR")
+        self.root = root
+
+
+class NothingToReplay(IngestionError):
+    """The store holds no snapshot received at or before ``as_of``: a replay would write nothing at all,
+    which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
+
+    def __init__(self, root: str, as_of: datetime) -> None:
+        super().__init__(
+            f"nothing to replay: the store at {root} has no snapshot received at or before "
+            f"{format_utc(as_of)}: fetch first (ingest fetch), check --store/--as-of, "
+            "or pass --allow-empty"
+        )
+
+
+def require_store(store: Store, as_of: datetime, *, allow_empty: bool) -> None:
+    """:class:`NoSnapshotStore` when ``store`` has no folder; :class:`NothingToReplay` when it has no
+    snapshot at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it starts a
+    database (a replay from the wrong folder says so at once)."""
+    if not store.root.is_dir():
+        raise NoSnapshotStore(str(store.root))
+    if not allow_empty and not store.latest(as_utc(as_of)):
+        raise NothingToReplay(str(store.root), as_utc(as_of))
+
+
+def run_replay(
+    url: str,
+    store: Store,
+    as_of: datetime,
+    *,
+    results: bool,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    allow_empty: bool = True,
+    allow_removals: bool = False,
+    progress: Callable[[ReplayStep], None] | None = None,
+    schema: str = "auto",
+) -> ReplaySummary:
+    """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
+    replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after); so is any
+    other lock (an app transaction holding a row or a table): said after 1 s, the holder named, then
+    :class:`ReplayBlocked` (nothing written). SIGTERM cancels the statement in the server.
+
+    ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
+    instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
+    starts (read, decode, normalize, load) and once at the end. ``schema``: the ``DATABASE_SCHEMA`` setting
+    (:func:`ingestion.db.naming.resolve`). ``allow_removals``: let through removals beyond the breaker's
+    limit in a settled season (else :class:`~.breaker.RemovalsRefused`, nothing written).
+    """
+    step = progress or (lambda _step: None)
+    as_of = as_utc(as_of)
+    require_store(store, as_of, allow_empty=allow_empty)
+    started = datetime.now(UTC)
+    seconds: dict[str, float] = {}
+    with cancel_on_sigterm(), connect(url) as conn:
+        watch_client(conn)
+        naming = require_schema(conn, resolve(conn, schema))
+        conn.rollback()
+        t0 = time.perf_counter()
+        step(ReplayStep(index=0, name="reading the store"))
+        snapshots = snapshots_of(store, as_of, results=results)
+        t1 = time.perf_counter()
+        step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
+        decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
+        t2 = time.perf_counter()
+        step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
+        replayed = normalize_decoded(decoded, warnings, as_of, results=results)
+        t3 = time.perf_counter()
+        counts = replayed.racing.counts()
+        tables = f"row(s), {len(counts)} tables"
+        step(ReplayStep(index=3, name="loading", count=sum(counts.values()), unit=tables))
+        seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
+        extra: dict[str, object] = {
+            "snapshots": len(snapshots),
+            "warnings": replayed.warning_counts(),
+            "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        }
+        with LockWatch(url, conn.info.backend_pid, lock_wait) as watch:
+            try:
+                loaded = load(
+                    conn,
+                    replayed,
+                    results=results,
+                    as_of=as_of,
+                    started_at=started,
+                    extra=extra,
+                    lock_wait=lock_wait,
+                    naming=naming,
+                    allow_removals=allow_removals,
+                )
+            except psycopg.errors.QueryCanceled:
+                if watch.cancelled is None:
+                    raise
+                raise ReplayBlocked(lock_wait, watch.cancelled) from None
+        seconds["load"] = time.perf_counter() - t3
+        step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))
+    return ReplaySummary(
+        as_of=as_of,
+        results=results,
+        snapshots=len(snapshots),
+        rows=replayed.racing.counts(),
+        tables=loaded.tables,
+        warnings=replayed.warning_counts(),
+        seconds={k: round(v, 4) for k, v in seconds.items()},
+        run_id=loaded.run_id,
+        kept=[w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE],
+        allowed_removals=loaded.allowed_removals,
+        findings=[
+            f"{w.kind}: {w.message}"
+            for w in (*replayed.warnings, *loaded.findings)
+            if w.kind in FINDING_KINDS
+        ],
+    )
