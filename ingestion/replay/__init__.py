@@ -8,7 +8,7 @@ both, timed and summarised (what ``ingest replay`` prints). See docs/replay.md f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -20,7 +20,7 @@ from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
-from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
+from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
@@ -31,7 +31,9 @@ from ingestion.replay.load import (
     load,
     racing_snapshot,
 )
-from ingestion.replay.normalize import normalize, normalize_decoded
+from ingestion.replay.f1db import merge_f1db
+from ingestion.replay.normalize import normalize, normalize_decoded, normalize_linked
+from ingestion.replay.release import ReleaseInput, current_release, decode_release, release_input
 from ingestion.replay.rows import (
     TABLE_NAMES,
     TABLES,
@@ -78,6 +80,7 @@ __all__ = [
     "ReplayLocked",
     "ReplayStep",
     "ReplaySummary",
+    "ReleaseInput",
     "ReplayWarning",
     "Replayed",
     "ResultRow",
@@ -99,6 +102,7 @@ __all__ = [
     "make_id",
     "normalize",
     "racing_snapshot",
+    "release_input",
     "render_summary",
     "replay",
     "replayed_line",
@@ -141,9 +145,30 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
     return sorted(snaps.values(), key=lambda snap: event_order(snap.event))
 
 
-def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:
-    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``)."""
-    return normalize(snapshots_of(store, as_of, results=results), as_of, results=results)
+def replay(
+    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | None | bool = True
+) -> Replayed:
+    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
+    snapshots and the store's current f1db release (``f1db``: True, the store's; a
+    :class:`ReleaseInput` to replay that one instead; None or False, none)."""
+    release = current_release(store, as_of) if f1db is True else (f1db or None)
+    decoded, warnings = decode_snapshots(snapshots_of(store, as_of, results=results), results=results)
+    return replay_decoded(decoded, warnings, release, as_of, results=results)
+
+
+def replay_decoded(
+    decoded: Decoded,
+    warnings: Sequence[ReplayWarning],
+    release: ReleaseInput | None,
+    as_of: datetime,
+    *,
+    results: bool,
+) -> Replayed:
+    """OpenF1's decoded rows normalized, and the f1db ``release`` merged in (docs/f1db.md): pure."""
+    replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
+    if release is None:
+        return replayed
+    return merge_f1db(decode_release(release.files), replayed, links, as_of, results=results, release=release.tag)
 
 
 class NoSnapshotStore(UsageError):
@@ -216,13 +241,14 @@ def run_replay(
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
     progress: Callable[[ReplayStep], None] | None = None,
+    f1db: ReleaseInput | None | bool = True,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
     instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
-    starts (read, decode, normalize, load) and once at the end.
+    starts (read, decode, normalize, load) and once at the end. ``f1db``: as for :func:`replay`.
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
@@ -235,12 +261,13 @@ def run_replay(
         t0 = time.perf_counter()
         step(ReplayStep(index=0, name="reading the store"))
         snapshots = snapshots_of(store, as_of, results=results)
+        release = current_release(store, as_of) if f1db is True else (f1db or None)
         t1 = time.perf_counter()
         step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        replayed = normalize_decoded(decoded, warnings, as_of, results=results)
+        replayed = replay_decoded(decoded, warnings, release, as_of, results=results)
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
         tables = f"row(s), {len(counts)} tables"
@@ -248,6 +275,7 @@ def run_replay(
         seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
         extra: dict[str, object] = {
             "snapshots": len(snapshots),
+            "f1db": release.tag if release is not None else None,
             "warnings": replayed.warning_counts(),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }

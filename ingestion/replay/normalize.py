@@ -12,7 +12,7 @@ cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import msgspec
@@ -21,10 +21,11 @@ from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
 from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
-from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow
+from ingestion.replay.f1db import OpenF1Links
+from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow, SessionType
 from ingestion.replay.values import utc_or_none
 
-__all__ = ["normalize", "normalize_decoded"]
+__all__ = ["normalize", "normalize_decoded", "normalize_linked"]
 
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -39,6 +40,15 @@ def normalize_decoded(
     decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
 ) -> Replayed:
     """The rules applied to decoded rows (:func:`decode_snapshots`); ``warnings`` are carried over first."""
+    return normalize_linked(decoded, warnings, as_of, results=results)[0]
+
+
+def normalize_linked(
+    decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
+) -> tuple[Replayed, OpenF1Links]:
+    """:func:`normalize_decoded`, and what f1db's rows are matched by (:class:`OpenF1Links`): each round's
+    year and Race session's UTC date, and each Race session's car numbers -> (driver, team) from OpenF1's
+    drivers (so the match needs no results)."""
     cutoff = utc_or_none(as_of)
     if cutoff is None:
         raise ValueError(f"as_of is not a usable instant: {as_of!r}")
@@ -69,7 +79,23 @@ def normalize_decoded(
         results=_sorted(results_rows),
         driver_aliases=_sorted(aliases),
     )
-    return Replayed(racing=racing, warnings=tuple(ctx.warnings))
+    race_day: dict[object, date | None] = {r.id: None for r in cal.rounds.values()}
+    race_cars: dict[object, dict[int, tuple[object, object]]] = {}
+    for key, s in known_sessions.items():
+        if s.type == SessionType.Race:
+            round_id = cal.rounds[s.session.meeting_key].id
+            race_day[round_id] = s.start.date()
+            race_cars.setdefault(round_id, {})
+    for (session_key, number), c in candidates.items():
+        s = known_sessions[session_key]
+        if s.type == SessionType.Race:
+            round_id = cal.rounds[s.session.meeting_key].id
+            race_cars[round_id][number] = (drivers[c.identity][0].id, teams[c.team_slug].id)
+    links = OpenF1Links(
+        rounds={r.id: (known_rounds[mk].year, race_day[r.id]) for mk, r in cal.rounds.items()},
+        race_cars=race_cars,
+    )
+    return Replayed(racing=racing, warnings=tuple(ctx.warnings)), links
 
 
 def _sorted(rows: Iterable[R]) -> tuple[R, ...]:
