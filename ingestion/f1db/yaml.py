@@ -41,6 +41,7 @@ class YamlSubsetError(IngestionError):
         )
         super().__init__(f"f1db file {path}{where}: {problem}")
         self.path = path
+        self.problem = problem
         self.row = row
         self.line = line
 
@@ -165,13 +166,19 @@ def parse(path: str, text: bytes) -> Node:
     items: list[tuple[int, int, bool, str | None, str | None, bool]] = []  # line, indent, dash, key, value
     if b"\r" in text:
         text = text.replace(b"\r\n", b"\n")
+    row = -1
     for number, line in enumerate(text.split(b"\n"), start=1):
         if not line:
             continue
+        if line.startswith(b"- "):
+            row += 1
         match = _LINE.fullmatch(line)
         if match is None:
             raise YamlSubsetError(
-                path, f"not in f1db's YAML subset: {line[:60].decode('utf-8', 'replace')!r}", line=number
+                path,
+                f"not in f1db's YAML subset: {line[:60].decode('utf-8', 'replace')!r}",
+                row=row if row >= 0 else None,
+                line=number,
             )
         spaces, dash, key, scalar = match.group(1, 2, 3, 4)
         value: bytes | None = None
@@ -186,12 +193,18 @@ def parse(path: str, text: bytes) -> Node:
                  key is not None and value is None)
             )
         except UnicodeDecodeError:
-            raise YamlSubsetError(path, "not UTF-8", line=number) from None
+            raise YamlSubsetError(path, "not UTF-8", row=row if row >= 0 else None, line=number) from None
     if not items:
         return None
-    node, end = _block(path, items, 0, items[0][1])
-    if end != len(items):
-        raise YamlSubsetError(path, "unexpected indentation", line=items[end][0])
+    try:
+        node, end = _block(path, items, 0, items[0][1])
+        if end != len(items):
+            raise YamlSubsetError(path, "unexpected indentation", line=items[end][0])
+    except YamlSubsetError as error:
+        if error.line is None or error.row is not None:
+            raise
+        rows = sum(1 for item in items if item[0] <= error.line and item[1] == 0 and item[2]) - 1
+        raise YamlSubsetError(path, error.problem, row=rows if rows >= 0 else None, line=error.line) from None
     return node
 
 

@@ -138,10 +138,13 @@ def _rank(position: str) -> tuple[int, int]:
 
 class OpenF1Links(msgspec.Struct, frozen=True, kw_only=True):
     """What f1db is matched against in OpenF1's rows: per round, its year, the UTC date of its Race
-    session and its circuit; per Race session, car number -> (driver id, team id) from OpenF1's drivers."""
+    session; per session, car number -> (driver id, team id) from OpenF1's drivers."""
 
-    rounds: dict[object, tuple[int, date | None]] = {}  # round id -> (year, race session's UTC date)
-    race_cars: dict[object, dict[int, tuple[object, object]]] = {}  # round id -> number -> (driver, team)
+    #: round id -> (year, the days of its Race session: in UTC and at the circuit; f1db dates races before
+    #: 2024 by the local day: 2023 Las Vegas is 18 November there, 19 November in UTC)
+    rounds: dict[object, tuple[int, frozenset[date]]] = {}
+    #: round id -> (session type, car number) -> (driver id, team id), from OpenF1's drivers of each session
+    cars: dict[object, dict[tuple[int, int], tuple[object, object]]] = {}
 
 
 class RaceFiles(NamedTuple):
@@ -304,16 +307,15 @@ def merge_f1db(
     work = _Work(rel, openf1.racing)
     racing = openf1.racing
 
-    # OpenF1's rounds by (year, race date in UTC): the round matching rule (46 of 46 on 2023-2024)
+    # OpenF1's rounds by (year, race day): the round matching rule (46 of 46 on 2023-2024)
     openf1_round: dict[tuple[int, date], object] = {}
     ambiguous: set[tuple[int, date]] = set()
-    for round_id, (year, race_day) in links.rounds.items():
-        if race_day is None:
-            continue
-        key = (year, race_day)
-        if key in openf1_round:
-            ambiguous.add(key)
-        openf1_round[key] = round_id
+    for round_id, (year, race_days) in links.rounds.items():
+        for race_day in race_days:
+            key = (year, race_day)
+            if key in openf1_round and openf1_round[key] != round_id:
+                ambiguous.add(key)
+            openf1_round[key] = round_id
     openf1_years = {year for year, _ in links.rounds.values()}
     matched_round: dict[int, object] = {}  # index of rel.races -> OpenF1 round id
     for index, rf in enumerate(rel.races):
@@ -339,18 +341,19 @@ def merge_f1db(
         rf = rel.races[index]
         if round_id in round_rows:
             circuit_pairs[rf.race.circuit_id].add(round_rows[round_id].circuit_id)
-        cars = links.race_cars.get(round_id, {})
-        for row in rf.sessions.get("race-results.yml", []):
-            number = int(row.driver_number) if row.driver_number and row.driver_number.isdigit() else None
-            who = cars.get(number) if number is not None else None
-            if who is None:
-                continue
-            driver_id, team_id = who
-            person = rel.drivers.get(row.driver_id)
-            known = openf1_drivers.get(driver_id)
-            if person is not None and known is not None and person.abbreviation == known.abbreviation:
-                driver_pairs[row.driver_id].add(driver_id)
-            team_pairs[row.constructor_id].add(team_id)
+        cars = links.cars.get(round_id, {})
+        for file_name, kind in SESSION_FILES.items():
+            for row in rf.sessions.get(file_name, []):
+                number = int(row.driver_number) if row.driver_number and row.driver_number.isdigit() else None
+                who = cars.get((int(kind), number)) if number is not None else None
+                if who is None:
+                    continue
+                driver_id, team_id = who
+                person = rel.drivers.get(row.driver_id)
+                known = openf1_drivers.get(driver_id)
+                if person is not None and known is not None and person.abbreviation == known.abbreviation:
+                    driver_pairs[row.driver_id].add(driver_id)
+                team_pairs[row.constructor_id].add(team_id)
     driver_match = _one_to_one(work, "driver", driver_pairs, release)
     team_match = _one_to_one(work, "constructor", team_pairs, release)
     circuit_match = _one_to_one(work, "circuit", circuit_pairs, release)

@@ -11,6 +11,7 @@ cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TypeVar
@@ -23,7 +24,7 @@ from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows
 from ingestion.replay.results import result_rows
 from ingestion.replay.f1db import OpenF1Links
 from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow, SessionType
-from ingestion.replay.values import utc_or_none
+from ingestion.replay.values import local_date, utc_or_none
 
 __all__ = ["normalize", "normalize_decoded", "normalize_linked"]
 
@@ -47,8 +48,8 @@ def normalize_linked(
     decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
 ) -> tuple[Replayed, OpenF1Links]:
     """:func:`normalize_decoded`, and what f1db's rows are matched by (:class:`OpenF1Links`): each round's
-    year and Race session's UTC date, and each Race session's car numbers -> (driver, team) from OpenF1's
-    drivers (so the match needs no results)."""
+    year and the Race session's days (in UTC and at the circuit), and each session's car numbers ->
+    (driver, team) from OpenF1's drivers (so the match needs no results)."""
     cutoff = utc_or_none(as_of)
     if cutoff is None:
         raise ValueError(f"as_of is not a usable instant: {as_of!r}")
@@ -79,21 +80,21 @@ def normalize_linked(
         results=_sorted(results_rows),
         driver_aliases=_sorted(aliases),
     )
-    race_day: dict[object, date | None] = {r.id: None for r in cal.rounds.values()}
-    race_cars: dict[object, dict[int, tuple[object, object]]] = {}
-    for key, s in known_sessions.items():
+    race_days: dict[object, frozenset[date]] = {r.id: frozenset() for r in cal.rounds.values()}
+    cars: dict[object, dict[tuple[int, int], tuple[object, object]]] = defaultdict(dict)
+    for s in known_sessions.values():
         if s.type == SessionType.Race:
-            round_id = cal.rounds[s.session.meeting_key].id
-            race_day[round_id] = s.start.date()
-            race_cars.setdefault(round_id, {})
-    for (session_key, number), c in candidates.items():
+            mk = s.session.meeting_key
+            round_id = cal.rounds[mk].id
+            offset = s.session.gmt_offset or known_rounds[mk].meeting.gmt_offset
+            race_days[round_id] = frozenset({s.start.date(), local_date(s.start, offset)})
+    for (session_key, number), c in sorted(candidates.items()):
         s = known_sessions[session_key]
-        if s.type == SessionType.Race:
-            round_id = cal.rounds[s.session.meeting_key].id
-            race_cars[round_id][number] = (drivers[c.identity][0].id, teams[c.team_slug].id)
+        round_id = cal.rounds[s.session.meeting_key].id
+        cars[round_id][(int(s.type), number)] = (drivers[c.identity][0].id, teams[c.team_slug].id)
     links = OpenF1Links(
-        rounds={r.id: (known_rounds[mk].year, race_day[r.id]) for mk, r in cal.rounds.items()},
-        race_cars=race_cars,
+        rounds={r.id: (known_rounds[mk].year, race_days[r.id]) for mk, r in cal.rounds.items()},
+        cars=dict(cars),
     )
     return Replayed(racing=racing, warnings=tuple(ctx.warnings)), links
 

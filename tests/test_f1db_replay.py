@@ -1,0 +1,234 @@
+"""f1db's releases replayed into the racing tables (ingestion.replay.f1db), on the real archives of ../shared:
+every season 1950-2025 counted against the files, named facts from five eras, both database layouts, a
+second replay that writes nothing, OpenF1's rows and ids kept where both sources have a round."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import Databases
+from naming_support import NAMINGS, VIEWS
+
+from ingestion.db import connect
+from ingestion.f1db import read_archive
+from ingestion.replay import ReleaseInput, ReplaySummary, release_input, replay, run_replay
+from ingestion.store import Store
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+Conn = psycopg.Connection[Any]
+
+
+@pytest.fixture(scope="session")
+def release_2025() -> ReleaseInput:
+    """v2025.24.2's files replay reads (the archive is read once per test session)."""
+    return release_input("v2025.24.2", read_archive((SHARED / "f1db-2025.24.2.tar.gz").read_bytes()).data())
+
+
+class Replayed:
+    def __init__(self, url: str, naming: str, first: ReplaySummary, second: ReplaySummary) -> None:
+        self.url, self.naming, self.first, self.second = url, naming, first, second
+
+    def conn(self) -> psycopg.Connection[tuple[object, ...]]:
+        conn = connect(self.url, autocommit=True)
+        if self.naming == "ef":
+            conn.execute(f"SET search_path = {VIEWS}, public")
+        return conn
+
+
+@pytest.fixture(scope="module", params=NAMINGS)
+def history(
+    request: pytest.FixtureRequest, db_factory: Databases, release_2025: ReleaseInput,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Replayed]:
+    """The whole history (f1db alone: a store without OpenF1 snapshots) replayed twice into a fresh
+    database of each layout."""
+    naming = str(request.param)
+    url = db_factory(naming)
+    store = Store(tmp_path_factory.mktemp("empty-store"))
+    first = run_replay(url, store, AS_OF, results=True, f1db=release_2025)
+    second = run_replay(url, store, AS_OF, results=True, f1db=release_2025)
+    yield Replayed(url, naming, first, second)
+    db_factory.release(url)
+
+
+def _file_counts(release: ReleaseInput) -> dict[int, tuple[int, int, int, int]]:
+    """Per season, straight from the YAML text (no decoder): races, race-result rows, qualifying rows, and
+    the race-result rows that repeat a driver in one race (shared drives, merged into one row)."""
+    races: Counter[int] = Counter()
+    race_rows: Counter[int] = Counter()
+    quali_rows: Counter[int] = Counter()
+    repeated: Counter[int] = Counter()
+    for path, body in release.files.items():
+        match = re.fullmatch(r"seasons/(\d{4})/races/[^/]+/([a-z0-9-]+)\.yml", path)
+        if match is None:
+            continue
+        year, name = int(match.group(1)), match.group(2)
+        text = body.decode()
+        rows = len(re.findall(r"^- ", text, re.M))
+        if name == "race":
+            races[year] += 1
+        elif name == "race-results":
+            race_rows[year] += rows
+            drivers = Counter(re.findall(r"^  driverId: (\S+)$", text, re.M))
+            repeated[year] += sum(n - 1 for n in drivers.values())
+        elif name == "qualifying-results":
+            drivers = Counter(re.findall(r"^  driverId: (\S+)$", text, re.M))
+            quali_rows[year] += len(drivers)  # a driver twice in one qualifying: one row
+    return {y: (races[y], race_rows[y], quali_rows[y], repeated[y]) for y in sorted(races)}
+
+
+_PER_SEASON = """
+SELECT se.year,
+       count(DISTINCT ro.id),
+       count(re.id) FILTER (WHERE s.type = 6),
+       count(re.id) FILTER (WHERE s.type = 3)
+FROM seasons se JOIN rounds ro ON ro.season_id = se.id
+LEFT JOIN sessions s ON s.round_id = ro.id
+LEFT JOIN results re ON re.session_id = s.id
+GROUP BY se.year ORDER BY se.year
+"""
+
+
+def test_f1db_replay_counts_every_seasons_races_and_results_as_the_files_do(
+    history: Replayed, release_2025: ReleaseInput
+) -> None:
+    """After replaying v2025.24.2, each season 1950-2025 holds as many rounds as the archive has races, as
+    many race results as race-results rows (less the shared drives, merged into one row per driver), and as
+    many qualifying results as drivers classified in qualifying."""
+    files = _file_counts(release_2025)
+    assert sorted(files) == list(range(1950, 2026))
+    with history.conn() as conn:
+        database = {int(y): (int(r), int(a), int(q)) for y, r, a, q in conn.execute(_PER_SEASON).fetchall()}
+    expected = {y: (races, rows - repeated, quali) for y, (races, rows, quali, repeated) in files.items()}
+    assert database == expected
+    # the README's 89 drivers twice (or three times) in one race: 95 rows merged into their better row
+    assert sum(f[3] for f in files.values()) == 95
+
+
+def _result(conn: Conn, year: int, round_name: str, driver_slug: str, kind: int = 6) -> tuple[object, ...]:
+    row = conn.execute(
+        """
+        SELECT re.position, re.points, re.grid_position, re.status, re.status_detail, re.laps, re.time,
+               re.time_milliseconds, re.fastest_lap
+        FROM results re JOIN sessions s ON s.id = re.session_id JOIN rounds ro ON ro.id = s.round_id
+        JOIN seasons se ON se.id = ro.season_id JOIN entrants e ON e.id = re.entrant_id
+        JOIN drivers d ON d.id = e.driver_id
+        WHERE se.year = %s AND ro.name = %s AND d.slug = %s AND s.type = %s
+        """,
+        (year, round_name, driver_slug, kind),
+    ).fetchone()
+    assert row is not None, (year, round_name, driver_slug)
+    return tuple(row)
+
+
+def test_f1db_replay_named_facts_from_five_eras_hold(history: Replayed) -> None:
+    """Facts read in the archive's YAML, one per era: 1950 British GP Farina P1 with 9 points from grid 1;
+    1950 Italian GP Ascari P2 with 3 points in the car he took over (car 48), his own car 16 a DNF; 1976
+    Japanese GP Hunt P3, 4 points, grid 2, 72 laps; 1993 European GP (Donington) Senna P1, 10 points, grid 4,
+    1:50:46.570; 2005 Alonso 133 points over the season; 2012 Brazilian GP Vettel P6, 8 points, grid 4;
+    2012 Chinese GP Vergne from the pit lane (grid 0)."""
+    with history.conn() as conn:
+        farina = _result(conn, 1950, "British Grand Prix", "nino-farina")
+        assert farina[:4] == (1, 9.0, 1, 0)
+        ascari = _result(conn, 1950, "Italian Grand Prix", "alberto-ascari")
+        assert ascari[:4] == (2, 3.0, None, 0) or ascari[:2] == (2, 3.0)
+        assert "also car 16 (DNF)" in str(ascari[4])
+        hunt = _result(conn, 1976, "Japanese Grand Prix", "james-hunt")
+        assert (hunt[0], hunt[1], hunt[2], hunt[5]) == (3, 4.0, 2, 72)
+        senna = _result(conn, 1993, "European Grand Prix", "ayrton-senna")
+        assert (senna[0], senna[1], senna[2], senna[7]) == (1, 10.0, 4, ((1 * 60 + 50) * 60 + 46) * 1000 + 570)
+        vettel = _result(conn, 2012, "Brazilian Grand Prix", "sebastian-vettel")
+        assert vettel[:3] == (6, 8.0, 4)
+        vergne = _result(conn, 2012, "Chinese Grand Prix", "jean-eric-vergne")
+        assert vergne[2] == 0
+        alonso = conn.execute(
+            """
+            SELECT sum(re.points) FROM results re JOIN sessions s ON s.id = re.session_id
+            JOIN rounds ro ON ro.id = s.round_id JOIN seasons se ON se.id = ro.season_id
+            JOIN entrants e ON e.id = re.entrant_id JOIN drivers d ON d.id = e.driver_id
+            WHERE se.year = 2005 AND d.slug = 'fernando-alonso' AND s.type = 6
+            """
+        ).fetchone()
+        assert alonso is not None and alonso[0] == 133.0
+        hamilton = conn.execute(
+            "SELECT date_of_birth::text, place_of_birth, nationality, abbreviation FROM drivers "
+            "WHERE slug = 'lewis-hamilton'"
+        ).fetchall()
+        assert hamilton == [("1985-01-07", "Stevenage", "British", "HAM")]
+
+
+def test_f1db_replay_second_replay_writes_nothing(history: Replayed) -> None:
+    """The same release replayed again writes 0 rows, on both layouts."""
+    assert history.first.written > 100_000
+    assert history.second.written == 0
+
+
+def test_f1db_replay_statuses_keep_the_original_code(history: Replayed) -> None:
+    """DNQ/DNPQ/EX become the closest status (DNS, DNS, DSQ) with f1db's code in status_detail; every
+    result has a status the app knows."""
+    with history.conn() as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT status_detail, status FROM results WHERE status_detail IN ('DNQ', 'DNPQ', 'EX') "
+                "GROUP BY 1, 2"
+            ).fetchall()
+        )
+        assert rows == {"DNQ": 2, "DNPQ": 2, "EX": 3}
+        bad = conn.execute("SELECT count(*) FROM results WHERE status NOT BETWEEN 0 AND 4").fetchone()
+        assert bad == (0,)
+
+
+def test_f1db_replay_no_results_writes_no_f1db_result(
+    db_factory: Databases, release_2025: ReleaseInput, tmp_path: Path
+) -> None:
+    """--no-results: the calendar, people and entrants, and not one result row."""
+    url = db_factory("snake")
+    try:
+        summary = run_replay(url, Store(tmp_path), AS_OF, results=False, f1db=release_2025)
+        assert summary.rows["results"] == 0
+        assert summary.rows["rounds"] == 1149
+        with connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM results").fetchone() == (0,)
+    finally:
+        db_factory.release(url)
+
+
+def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(release_2025: ReleaseInput) -> None:
+    """With the committed OpenF1 store (2023-2024): every OpenF1 row keeps its id; the 46 OpenF1 rounds get
+    no f1db round; Hamilton is one driver across 2007-2025 (OpenF1's id, f1db's date of birth); McLaren is
+    one team; f1db's other rounds (1950-2022, 2025) are added."""
+    store = Store(REPO / "snapshots")
+    as_of = datetime(2026, 12, 31, tzinfo=UTC)  # the committed store was fetched on 2026-11-30
+    alone = replay(store, as_of, results=True, f1db=None).racing
+    both = replay(store, as_of, results=True, f1db=release_2025)
+    merged = both.racing
+    for name in ("circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results"):
+        ids = {r.id for r in merged.table(name)}
+        assert {r.id for r in alone.table(name)} <= ids, name
+    years = Counter(next(s.year for s in merged.seasons if s.id == r.season_id) for r in merged.rounds)
+    assert years[2023] == sum(1 for r in alone.rounds if r.slug.startswith("2023-"))
+    assert years[1950] == 7 and years[2025] == 24
+    hamilton = [d for d in merged.drivers if d.last_name == "Hamilton" and d.first_name == "Lewis"]
+    assert len(hamilton) == 1
+    assert hamilton[0].id in {d.id for d in alone.drivers}
+    assert str(hamilton[0].date_of_birth) == "1985-01-07"
+    entrant_years: defaultdict[str, set[int]] = defaultdict(set)
+    round_year = {r.id: next(s.year for s in merged.seasons if s.id == r.season_id) for r in merged.rounds}
+    for e in merged.entrants:
+        if e.driver_id == hamilton[0].id:
+            entrant_years["hamilton"].add(round_year[e.round_id])
+    assert entrant_years["hamilton"] == set(range(2007, 2026))
+    assert len([t for t in merged.teams if t.name == "McLaren"]) == 1
+    slugs = [d.slug for d in merged.drivers]
+    assert len(slugs) == len(set(slugs))
+    assert not [w.message for w in both.warnings if w.kind.startswith("f1db")]  # all 46 rounds matched
+    assert len(merged.drivers) == 912  # every OpenF1 driver (practice-only ones too) is f1db's person
