@@ -18,6 +18,7 @@ from naming_support import NAMINGS, VIEWS
 
 from ingestion.db import connect
 from ingestion.f1db import read_archive
+from ingestion.ops.verify import verify
 from ingestion.replay import ReleaseInput, ReplaySummary, release_input, replay, run_replay
 from ingestion.store import Store
 
@@ -170,6 +171,15 @@ def test_f1db_replay_second_replay_writes_nothing(history: Replayed) -> None:
     """The same release replayed again writes 0 rows, on both layouts."""
     assert history.first.written > 100_000
     assert history.second.written == 0
+
+
+def test_f1db_replay_verify_finds_nothing_missing_extra_or_different(
+    history: Replayed, release_2025: ReleaseInput, tmp_path: Path
+) -> None:
+    """``verify`` replays the same release and finds the database exactly as replay left it."""
+    report = verify(history.url, Store(tmp_path), AS_OF, results=True, f1db=release_2025)
+    assert sum(check.differences for check in report.tables) == 0
+    assert report.ok and report.exit_code == 0
 
 
 def test_f1db_replay_statuses_keep_the_original_code(history: Replayed) -> None:

@@ -38,7 +38,7 @@ from ingestion.ops.verify_facts import (
     empty_driver_meetings,
     rounds_without_drivers,
 )
-from ingestion.replay import NoSnapshotStore, racing_snapshot, replay
+from ingestion.replay import NoSnapshotStore, ReleaseInput, racing_snapshot, replay
 from ingestion.replay.adopt import adopt
 from ingestion.replay.load import last_replay
 from ingestion.replay.rows import DRIVER_KEY, one_entrant_per_driver
@@ -102,13 +102,15 @@ def verify(
     results: bool | None = None,
     strict: bool = False,
     examples: int = EXAMPLES,
+    f1db: ReleaseInput | None | bool = True,
 ) -> VerifyReport:
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 
     ``as_of`` and ``results`` default to those of the last replay recorded in ``ingestion.replay_runs``
     (else now, with results). Raises :class:`NoSnapshotStore` when ``store`` has no folder (a mistyped
     ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
-    errors (unreachable, not migrated).
+    errors (unreachable, not migrated). ``f1db``: the release replayed with the snapshots (True: the store's
+    current one, as replay reads it).
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
@@ -137,9 +139,10 @@ def verify(
             sources.append(f"results {'on' if results else 'off'} as in replay run {last.id}")
         else:
             results = True
-    if not store.latest(instant):
+    has_release = store.f1db_release(instant) is not None if f1db is True else bool(f1db)
+    if not store.latest(instant) and not has_release:
         raise EmptySnapshotStore(str(store.root), instant)
-    replayed = replay(store, instant, results=results)
+    replayed = replay(store, instant, results=results, f1db=f1db)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
     racing, _ = adopt(racing, as_dicts(database), naming)
     snapshots = len(store.latest(instant))
@@ -213,7 +216,7 @@ def render_verify(report: VerifyReport) -> list[str]:
         s = report.latest_completed
         lines.append(
             f"latest completed session: {s.round}, {s.type} ({s.start_time_utc:%Y-%m-%d %H:%M} UTC, "
-            f"session {s.open_f1_session_key})"
+            f"{'session ' + str(s.open_f1_session_key) if s.open_f1_session_key is not None else 'f1db'})"
         )
     else:
         lines.append("latest completed session: none")
