@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.decode import Decoded, decode_file, wanted
+from ingestion.store import Store
 
 __all__ = ["ReleaseInput", "current_release", "decode_release", "release_input"]
 
@@ -29,13 +30,10 @@ def release_input(tag: str, data: Mapping[str, bytes]) -> ReleaseInput:
     return ReleaseInput(tag, {path: body for path, body in data.items() if wanted(path)})
 
 
-def current_release(store: Any, as_of: datetime) -> ReleaseInput | None:
+def current_release(store: Store, as_of: datetime) -> ReleaseInput | None:
     """The store's current f1db release as of ``as_of`` (``Store.f1db_release``), its needed files read
-    through ``Store.read`` (hash verified); None when the store holds none (or cannot hold one yet)."""
-    find = getattr(store, "f1db_release", None)
-    if find is None:
-        return None
-    release = find(as_of)
+    through ``Store.read`` (hash verified); None when the store holds none."""
+    release = store.f1db_release(as_of)
     if release is None:
         return None
     files: dict[str, bytes] = {}
