@@ -33,7 +33,7 @@ from ingestion.replay.load import (
 )
 from ingestion.replay.f1db import merge_f1db
 from ingestion.replay.normalize import normalize, normalize_decoded, normalize_linked
-from ingestion.replay.release import ReleaseInput, current_release, decode_release, release_input
+from ingestion.replay.release import DecodedRelease, ReleaseInput, decode_input, read_release, release_input
 from ingestion.replay.rows import (
     TABLE_NAMES,
     TABLES,
@@ -151,15 +151,21 @@ def replay(
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
     :class:`ReleaseInput` to replay that one instead; None or False, none)."""
-    release = current_release(store, as_of) if f1db is True else (f1db or None)
+    release = _release(store, as_of, f1db)
     decoded, warnings = decode_snapshots(snapshots_of(store, as_of, results=results), results=results)
     return replay_decoded(decoded, warnings, release, as_of, results=results)
+
+
+def _release(store: Store, as_of: datetime, f1db: ReleaseInput | None | bool) -> DecodedRelease | None:
+    if f1db is True:
+        return read_release(store, as_of)
+    return decode_input(f1db) if isinstance(f1db, ReleaseInput) else None
 
 
 def replay_decoded(
     decoded: Decoded,
     warnings: Sequence[ReplayWarning],
-    release: ReleaseInput | None,
+    release: DecodedRelease | None,
     as_of: datetime,
     *,
     results: bool,
@@ -168,7 +174,7 @@ def replay_decoded(
     replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
     if release is None:
         return replayed
-    return merge_f1db(decode_release(release.files), replayed, links, as_of, results=results, release=release.tag)
+    return merge_f1db(release.files, replayed, links, as_of, results=results, release=release.tag)
 
 
 class NoSnapshotStore(UsageError):
@@ -261,7 +267,7 @@ def run_replay(
         t0 = time.perf_counter()
         step(ReplayStep(index=0, name="reading the store"))
         snapshots = snapshots_of(store, as_of, results=results)
-        release = current_release(store, as_of) if f1db is True else (f1db or None)
+        release = _release(store, as_of, f1db)
         t1 = time.perf_counter()
         step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
