@@ -9,11 +9,13 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestion.f1db import read_archive
+from ingestion.f1db.cache import CACHE_FILE, DecodeCache
 from ingestion.f1db.decode import Classified, Race, decode_file
 from ingestion.f1db.yaml import YamlSubsetError, flat_json, parse
 from ingestion.replay import ReleaseInput, release_input
@@ -202,3 +204,24 @@ def test_ids_do_not_change_when_f1db_renumbers_a_race_or_renames_a_slug(data: st
     assert len(aliases) == 1
     assert f"{old}-renamed" in {d.slug for d in after.racing.drivers}
     assert old not in {d.slug for d in after.racing.drivers}
+
+
+def test_decode_cache_is_keyed_by_address_and_can_be_deleted_or_damaged(tmp_path: Path) -> None:
+    """An entry is found only under its blob's address; a damaged cache file, or one written for other
+    Structs, is ignored as a whole; deleting it loses nothing but time."""
+    body = b"- position: 1\n  driverId: a\n  constructorId: b\n  laps: 3\n"
+    path = "seasons/1994/races/01-brazil/race-results.yml"
+    value = decode_file(path, body)
+    cache = DecodeCache(tmp_path)
+    assert cache.get("a" * 64, path) is None
+    cache.put("a" * 64, value)
+    cache.save()
+    again = DecodeCache(tmp_path)
+    assert again.get("a" * 64, path) == value
+    assert again.get("b" * 64, path) is None
+    (tmp_path / CACHE_FILE).write_bytes(b"\x00garbage")
+    assert DecodeCache(tmp_path).get("a" * 64, path) is None
+    (tmp_path / CACHE_FILE).write_bytes(msgspec.msgpack.encode({"schema": "other", "entries": {"a" * 64: 1}}))
+    assert DecodeCache(tmp_path).get("a" * 64, path) is None
+    (tmp_path / CACHE_FILE).unlink()
+    assert DecodeCache(tmp_path).get("a" * 64, path) is None

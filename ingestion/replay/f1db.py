@@ -292,6 +292,17 @@ def _rounds_of(spec: str | None) -> set[int]:
     return out
 
 
+def _listings(entries: list[SeasonEntrant]) -> dict[int, dict[tuple[str, str], bool]]:
+    """Per round number of a season's entrants.yml: (driver, constructor) -> whether only as a test driver."""
+    out: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
+    for entry in entries:
+        for constructor_id, d in entry.pairs():
+            for number in _rounds_of(d.rounds):
+                pair = (d.driver_id, constructor_id)
+                out[number][pair] = out[number].get(pair, True) and d.test_driver
+    return out
+
+
 def merge_f1db(
     files: Mapping[str, Decoded],
     openf1: Replayed,
@@ -498,6 +509,7 @@ def _make(
         )
         rounds.append((rf, row, natural))
 
+    listings: dict[int, dict[int, dict[tuple[str, str], bool]]] = {}
     for rf, round_row, natural in rounds:
         schedule = _schedule(rf.race)
         kinds: dict[SessionType, list[Classified]] = {}
@@ -529,11 +541,7 @@ def _make(
 
         # entrants: who drove for whom in this round (any session), roles from the season's entrants.yml
         number = round_row.round_number
-        listed: dict[tuple[str, str], bool] = {}  # (driver, constructor) -> test driver
-        for entry in rel.entrants.get(rf.year, []):
-            for constructor_id, d in entry.pairs():
-                if number in _rounds_of(d.rounds):
-                    listed[(d.driver_id, constructor_id)] = listed.get((d.driver_id, constructor_id), True) and d.test_driver
+        listed = listings.setdefault(rf.year, _listings(rel.entrants.get(rf.year, []))).get(number, {})
         seen: dict[tuple[str, str], set[SessionType]] = defaultdict(set)
         for kind, rows in kinds.items():
             for r in rows:
