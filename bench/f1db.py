@@ -35,7 +35,7 @@ RELEASE = SHARED_F1DB / "f1db-2025.24.2.tar.gz"
 
 
 def changed_archive(source: Path, target: Path, files: int = 31) -> None:
-    """``source`` with ``files`` race-result files edited (a retirement reason rewritten), as a new archive."""
+    """``source`` with ``files`` race-result files edited (a retirement reason rewritten): a new archive."""
     out = io.BytesIO()
     edited = 0
     with tarfile.open(source, "r:gz") as old, tarfile.open(fileobj=out, mode="w:gz") as new:

@@ -50,7 +50,8 @@ _NAMES = st.text(
     min_size=1,
     max_size=12,
 ).map(str.strip).filter(lambda s: s and s[0] not in "-[]{}&*!|>%@`?,~" and s.lower() != "null")
-_POSITION = st.one_of(st.integers(1, 40).map(str), st.sampled_from(["DNF", "DNS", "DSQ", "NC", "DNQ", "DNPQ", "EX"]))
+_CODES = ["DNF", "DNS", "DSQ", "NC", "DNQ", "DNPQ", "EX"]
+_POSITION = st.one_of(st.integers(1, 40).map(str), st.sampled_from(_CODES))
 _TIME = st.tuples(st.integers(0, 2), st.integers(0, 59), st.integers(0, 59), st.integers(0, 999)).map(
     lambda t: f"{t[0]}:{t[1]:02d}:{t[2]:02d}.{t[3]:03d}" if t[0] else f"{t[1]}:{t[2]:02d}.{t[3]:03d}"
 )

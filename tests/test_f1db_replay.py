@@ -154,7 +154,8 @@ def test_f1db_replay_named_facts_from_five_eras_hold(history: Replayed) -> None:
         hunt = _result(conn, 1976, "Japanese Grand Prix", "james-hunt")
         assert (hunt[0], hunt[1], hunt[2], hunt[5]) == (3, 4.0, 2, 72)
         senna = _result(conn, 1993, "European Grand Prix", "ayrton-senna")
-        assert (senna[0], senna[1], senna[2], senna[7]) == (1, 10.0, 4, ((1 * 60 + 50) * 60 + 46) * 1000 + 570)
+        senna_ms = ((1 * 60 + 50) * 60 + 46) * 1000 + 570
+        assert (senna[0], senna[1], senna[2], senna[7]) == (1, 10.0, 4, senna_ms)
         vettel = _result(conn, 2012, "Brazilian Grand Prix", "sebastian-vettel")
         assert vettel[:3] == (6, 8.0, 4)
         vergne = _result(conn, 2012, "Chinese Grand Prix", "jean-eric-vergne")
@@ -181,7 +182,9 @@ def test_f1db_replay_second_replay_writes_nothing(history: Replayed) -> None:
     assert history.second.written == 0
 
 
-def test_f1db_replay_verify_finds_nothing_missing_extra_or_different(history: Replayed, f1db_store: Store) -> None:
+def test_f1db_replay_verify_finds_nothing_missing_extra_or_different(
+    history: Replayed, f1db_store: Store
+) -> None:
     """``ingest verify`` replays the store's release as replay did and finds the database exactly as replay
     left it: exit 0 (on our layout as a person runs it; the library's report on both)."""
     report = verify(history.url, f1db_store)

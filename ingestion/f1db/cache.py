@@ -106,7 +106,13 @@ class DecodeCache:
         if not self.added:
             return
         body = _ENCODER.encode(
-            {"schema": SCHEMA, "entries": {a: v if isinstance(v, msgspec.Raw) else msgspec.Raw(v) for a, v in sorted(self.entries.items())}}
+            {
+                "schema": SCHEMA,
+                "entries": {
+                    a: v if isinstance(v, msgspec.Raw) else msgspec.Raw(v)
+                    for a, v in sorted(self.entries.items())
+                },
+            }
         )
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:

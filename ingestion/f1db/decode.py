@@ -13,8 +13,8 @@ what the decode cache keys by blob address, :mod:`ingestion.f1db.cache`).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from datetime import date
 from typing import Final
 
 import msgspec
@@ -47,24 +47,24 @@ class _Base(msgspec.Struct, frozen=True, rename="camel"):
 class Race(_Base, frozen=True, kw_only=True):
     """``seasons/YYYY/races/RR-slug/race.yml``: the date (and, recently, the UTC time) of each session."""
 
-    date: date
+    date: dt.date
     time: str | None = None
     grand_prix_id: str
     official_name: str
     circuit_id: str
     laps: int | None = None
     qualifying_format: str | None = None
-    free_practice_1_date: date | None = None
+    free_practice_1_date: dt.date | None = None
     free_practice_1_time: str | None = None
-    free_practice_2_date: date | None = None
+    free_practice_2_date: dt.date | None = None
     free_practice_2_time: str | None = None
-    free_practice_3_date: date | None = None
+    free_practice_3_date: dt.date | None = None
     free_practice_3_time: str | None = None
-    qualifying_date: date | None = None
+    qualifying_date: dt.date | None = None
     qualifying_time: str | None = None
-    sprint_qualifying_date: date | None = None
+    sprint_qualifying_date: dt.date | None = None
     sprint_qualifying_time: str | None = None
-    sprint_race_date: date | None = None
+    sprint_race_date: dt.date | None = None
     sprint_race_time: str | None = None
 
 
@@ -107,8 +107,10 @@ class EntrantConstructor(_Base, frozen=True, kw_only=True):
     test_driver: bool = False
 
     def entries(self) -> list[EntrantDriver]:
-        inline = [EntrantDriver(driver_id=self.driver_id, rounds=self.rounds, test_driver=self.test_driver)]
-        return list(self.drivers) + (inline if self.driver_id is not None else [])
+        if self.driver_id is None:
+            return list(self.drivers)
+        inline = EntrantDriver(driver_id=self.driver_id, rounds=self.rounds, test_driver=self.test_driver)
+        return [*self.drivers, inline]
 
 
 class SeasonEntrant(EntrantConstructor, frozen=True, kw_only=True):
@@ -133,7 +135,7 @@ class Driver(_Base, frozen=True, kw_only=True):
     full_name: str | None = None
     abbreviation: str | None = None
     permanent_number: str | None = None
-    date_of_birth: date | None = None
+    date_of_birth: dt.date | None = None
     place_of_birth: str | None = None
     nationality_country_id: str | None = None
 

@@ -90,7 +90,7 @@ def flat_json(path: str, text: bytes, *, rows: bool) -> bytes:
     if fast is not None:
         return fast
     node = parse(path, text)
-    if rows and not isinstance(node, list) or not rows and not isinstance(node, dict):
+    if (rows and not isinstance(node, list)) or (not rows and not isinstance(node, dict)):
         raise YamlSubsetError(path, f"expected {'a list of rows' if rows else 'a mapping'}")
     for index, item in enumerate(node if isinstance(node, list) else [node]):
         if not isinstance(item, dict) or any(isinstance(v, list | dict) for v in item.values()):
@@ -145,7 +145,10 @@ def _explain(path: str, text: bytes, *, rows: bool) -> None:
         if not good or (rows and row < 0):
             shown = line[:60].decode("utf-8", "replace")
             raise YamlSubsetError(
-                path, f"not in f1db's YAML subset: {shown!r}", row=row if rows and row >= 0 else None, line=number
+                path,
+                f"not in f1db's YAML subset: {shown!r}",
+                row=row if rows and row >= 0 else None,
+                line=number,
             )
     raise YamlSubsetError(path, "not in f1db's YAML subset")  # pragma: no cover - the fullmatch said so
 

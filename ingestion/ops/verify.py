@@ -102,7 +102,7 @@ def verify(
     results: bool | None = None,
     strict: bool = False,
     examples: int = EXAMPLES,
-    f1db: ReleaseInput | None | bool = True,
+    f1db: ReleaseInput | bool | None = True,
 ) -> VerifyReport:
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 

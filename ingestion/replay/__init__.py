@@ -21,6 +21,7 @@ from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
+from ingestion.replay.f1db import merge_f1db
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
@@ -31,8 +32,7 @@ from ingestion.replay.load import (
     load,
     racing_snapshot,
 )
-from ingestion.replay.f1db import merge_f1db
-from ingestion.replay.normalize import normalize, normalize_decoded, normalize_linked
+from ingestion.replay.normalize import normalize, normalize_linked
 from ingestion.replay.release import DecodedRelease, ReleaseInput, decode_input, read_release, release_input
 from ingestion.replay.rows import (
     TABLE_NAMES,
@@ -77,10 +77,10 @@ __all__ = [
     "NoSnapshotStore",
     "NothingToReplay",
     "Racing",
+    "ReleaseInput",
     "ReplayLocked",
     "ReplayStep",
     "ReplaySummary",
-    "ReleaseInput",
     "ReplayWarning",
     "Replayed",
     "ResultRow",
@@ -146,7 +146,7 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
 
 
 def replay(
-    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | None | bool = True
+    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | bool | None = True
 ) -> Replayed:
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
@@ -156,7 +156,7 @@ def replay(
     return replay_decoded(decoded, warnings, release, as_of, results=results)
 
 
-def _release(store: Store, as_of: datetime, f1db: ReleaseInput | None | bool) -> DecodedRelease | None:
+def _release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> DecodedRelease | None:
     if f1db is True:
         return read_release(store, as_of)
     return decode_input(f1db) if isinstance(f1db, ReleaseInput) else None
@@ -247,7 +247,7 @@ def run_replay(
     lock_wait: float = DEFAULT_LOCK_WAIT,
     allow_empty: bool = True,
     progress: Callable[[ReplayStep], None] | None = None,
-    f1db: ReleaseInput | None | bool = True,
+    f1db: ReleaseInput | bool | None = True,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after).

@@ -16,6 +16,7 @@ with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db'
 from __future__ import annotations
 
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -142,9 +143,9 @@ class OpenF1Links(msgspec.Struct, frozen=True, kw_only=True):
 
     #: round id -> (year, the days of its Race session: in UTC and at the circuit; f1db dates races before
     #: 2024 by the local day: 2023 Las Vegas is 18 November there, 19 November in UTC)
-    rounds: dict[object, tuple[int, frozenset[date]]] = {}
+    rounds: dict[uuid.UUID, tuple[int, frozenset[date]]] = {}
     #: round id -> (session type, car number) -> (driver id, team id), from OpenF1's drivers of each session
-    cars: dict[object, dict[tuple[int, int], tuple[object, object]]] = {}
+    cars: dict[uuid.UUID, dict[tuple[int, int], tuple[uuid.UUID, uuid.UUID]]] = {}
 
 
 class RaceFiles(NamedTuple):
@@ -169,7 +170,11 @@ class Release(NamedTuple):
     def of(cls, files: Mapping[str, Decoded]) -> Release:
         folders: dict[tuple[int, str], dict[str, Decoded]] = defaultdict(dict)
         entrants: dict[int, list[SeasonEntrant]] = {}
-        entities: dict[str, dict[str, msgspec.Struct]] = defaultdict(dict)
+        drivers: dict[str, Driver] = {}
+        constructors: dict[str, Constructor] = {}
+        circuits: dict[str, Circuit] = {}
+        grands_prix: dict[str, GrandPrix] = {}
+        countries: dict[str, Country] = {}
         for path in sorted(files):
             value = files[path]
             match = _RACE_DIR.fullmatch(path)
@@ -177,8 +182,16 @@ class Release(NamedTuple):
                 folders[(int(match.group(1)), match.group(2))][match.group(3)] = value
             elif path.endswith("/entrants.yml") and isinstance(value, list):
                 entrants[int(path.split("/")[1])] = [e for e in value if isinstance(e, SeasonEntrant)]
-            elif isinstance(value, Driver | Constructor | Circuit | GrandPrix | Country):
-                entities[path.split("/")[0]][value.id] = value
+            elif isinstance(value, Driver):
+                drivers[value.id] = value
+            elif isinstance(value, Constructor):
+                constructors[value.id] = value
+            elif isinstance(value, Circuit):
+                circuits[value.id] = value
+            elif isinstance(value, GrandPrix):
+                grands_prix[value.id] = value
+            elif isinstance(value, Country):
+                countries[value.id] = value
         races = []
         for (year, folder), parts in sorted(folders.items()):
             race = parts.get("race.yml")
@@ -190,15 +203,7 @@ class Release(NamedTuple):
                 if name != "race.yml" and isinstance(rows, list)
             }
             races.append(RaceFiles(year, folder, race, sessions))
-        return cls(
-            races,
-            entrants,
-            entities["drivers"],  # type: ignore[arg-type]
-            entities["constructors"],  # type: ignore[arg-type]
-            entities["circuits"],  # type: ignore[arg-type]
-            entities["grands-prix"],  # type: ignore[arg-type]
-            entities["countries"],  # type: ignore[arg-type]
-        )
+        return cls(races, entrants, drivers, constructors, circuits, grands_prix, countries)
 
 
 # -- identity ---------------------------------------------------------------------------------------------
@@ -319,7 +324,7 @@ def merge_f1db(
     racing = openf1.racing
 
     # OpenF1's rounds by (year, race day): the round matching rule (46 of 46 on 2023-2024)
-    openf1_round: dict[tuple[int, date], object] = {}
+    openf1_round: dict[tuple[int, date], uuid.UUID] = {}
     ambiguous: set[tuple[int, date]] = set()
     for round_id, (year, race_days) in links.rounds.items():
         for race_day in race_days:
@@ -328,11 +333,13 @@ def merge_f1db(
                 ambiguous.add(key)
             openf1_round[key] = round_id
     openf1_years = {year for year, _ in links.rounds.values()}
-    matched_round: dict[int, object] = {}  # index of rel.races -> OpenF1 round id
+    matched_round: dict[int, uuid.UUID] = {}  # index of rel.races -> OpenF1 round id
     for index, rf in enumerate(rel.races):
         key = (rf.year, rf.race.date)
         if key in ambiguous:
-            work.warn(F1DB_UNMATCHED, f"{rf.year} {rf.folder}: two OpenF1 rounds race on {rf.race.date}", release)
+            work.warn(
+                F1DB_UNMATCHED, f"{rf.year} {rf.folder}: two OpenF1 rounds race on {rf.race.date}", release
+            )
         elif key in openf1_round:
             matched_round[index] = openf1_round[key]
         elif rf.year in openf1_years:
@@ -344,9 +351,9 @@ def merge_f1db(
 
     # drivers, teams, circuits: through the matched rounds, one-to-one or not at all
     round_rows = {r.id: r for r in racing.rounds}
-    driver_pairs: dict[str, set[object]] = defaultdict(set)
-    team_pairs: dict[str, set[object]] = defaultdict(set)
-    circuit_pairs: dict[str, set[object]] = defaultdict(set)
+    driver_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    team_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    circuit_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
     openf1_drivers = {d.id: d for d in racing.drivers}
     for index, round_id in matched_round.items():
         rf = rel.races[index]
@@ -373,9 +380,12 @@ def merge_f1db(
         ((i, rf) for i, rf in enumerate(rel.races) if i not in matched_round),
         key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
     )
-    made = _make(work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release)
+    made = _make(
+        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
+    )
     merged = Racing(
-        series=racing.series or (SeriesRow(id=make_id("series", SERIES_SLUG), name=SERIES_NAME, slug=SERIES_SLUG),),
+        series=racing.series
+        or (SeriesRow(id=make_id("series", SERIES_SLUG), name=SERIES_NAME, slug=SERIES_SLUG),),
         seasons=_union(racing.seasons, made.seasons),
         circuits=_union(_with_facts(racing.circuits, made.circuit_facts), made.circuits),
         rounds=_union(racing.rounds, made.rounds),
@@ -390,14 +400,14 @@ def merge_f1db(
 
 
 def _one_to_one(
-    work: _Work, what: str, pairs: Mapping[str, set[object]], release: str
-) -> dict[str, object]:
+    work: _Work, what: str, pairs: Mapping[str, set[uuid.UUID]], release: str
+) -> dict[str, uuid.UUID]:
     """f1db id -> OpenF1 id for the pairs that are one-to-one; a warning for every other."""
-    claimed: dict[object, set[str]] = defaultdict(set)
+    claimed: dict[uuid.UUID, set[str]] = defaultdict(set)
     for f1db_id, ids in pairs.items():
         for i in ids:
             claimed[i].add(f1db_id)
-    out: dict[str, object] = {}
+    out: dict[str, uuid.UUID] = {}
     for f1db_id, ids in sorted(pairs.items()):
         if len(ids) == 1 and len(claimed[next(iter(ids))]) == 1:
             out[f1db_id] = next(iter(ids))
@@ -405,8 +415,8 @@ def _one_to_one(
             others = sorted({o for i in ids for o in claimed[i]})
             work.warn(
                 F1DB_UNMATCHED,
-                f"{what} {f1db_id}: not one-to-one with OpenF1 ({len(ids)} OpenF1 rows, f1db {', '.join(others)}): "
-                "kept apart",
+                f"{what} {f1db_id}: not one-to-one with OpenF1 ({len(ids)} OpenF1 rows, f1db "
+                f"{', '.join(others)}): kept apart",
                 release,
             )
     return out
@@ -422,17 +432,17 @@ class _Made(NamedTuple):
     entrants: list[EntrantRow]
     results: list[ResultRow]
     aliases: list[DriverAliasRow]
-    circuit_facts: dict[object, dict[str, object]]
-    driver_facts: dict[object, dict[str, object]]
-    team_facts: dict[object, dict[str, object]]
+    circuit_facts: dict[uuid.UUID, dict[str, object]]
+    driver_facts: dict[uuid.UUID, dict[str, object]]
+    team_facts: dict[uuid.UUID, dict[str, object]]
 
 
 def _make(
     work: _Work,
     races: list[tuple[int, RaceFiles]],
-    driver_match: Mapping[str, object],
-    team_match: Mapping[str, object],
-    circuit_match: Mapping[str, object],
+    driver_match: Mapping[str, uuid.UUID],
+    team_match: Mapping[str, uuid.UUID],
+    circuit_match: Mapping[str, uuid.UUID],
     as_of: datetime,
     *,
     results: bool,
@@ -445,7 +455,9 @@ def _make(
     team_ids = _unique(
         {k: constructor_identity(c) for k, c in rel.constructors.items()}, {k: k for k in rel.constructors}
     )
-    circuit_ids = _unique({k: circuit_identity(c) for k, c in rel.circuits.items()}, {k: k for k in rel.circuits})
+    circuit_ids = _unique(
+        {k: circuit_identity(c) for k, c in rel.circuits.items()}, {k: k for k in rel.circuits}
+    )
 
     # the f1db entities the replayed rounds use, in a deterministic order
     used_drivers: set[str] = set()
@@ -459,17 +471,17 @@ def _make(
     entrant_rows: dict[tuple[str, str, str], EntrantRow] = {}
     result_rows: list[ResultRow] = []
 
-    def circuit_row_id(circuit_id: str) -> object:
+    def circuit_row_id(circuit_id: str) -> uuid.UUID:
         if circuit_id in circuit_match:
             return circuit_match[circuit_id]
         return make_id("f1db-circuit", circuit_ids[circuit_id])
 
-    def driver_row_id(driver_id: str) -> object:
+    def driver_row_id(driver_id: str) -> uuid.UUID:
         if driver_id in driver_match:
             return driver_match[driver_id]
         return make_id("f1db-driver", driver_ids[driver_id])
 
-    def team_row_id(constructor_id: str) -> object:
+    def team_row_id(constructor_id: str) -> uuid.UUID:
         if constructor_id in team_match:
             return team_match[constructor_id]
         return make_id("f1db-team", team_ids[constructor_id])
@@ -499,7 +511,7 @@ def _make(
         row = RoundRow(
             id=make_id("f1db-round", natural),
             season_id=season.id,
-            circuit_id=circuit_row_id(rf.race.circuit_id),  # type: ignore[arg-type]
+            circuit_id=circuit_row_id(rf.race.circuit_id),
             name=name,
             slug=slug,
             round_number=number,
@@ -519,10 +531,10 @@ def _make(
                 kinds[kind] = rows
         if not rf.sessions.get("race-results.yml"):
             work.warn(F1DB_NO_RESULTS, f"{rf.year} {rf.folder}: no race results in this release", release)
-        session_ids: dict[SessionType, object] = {}
+        session_ids: dict[SessionType, uuid.UUID] = {}
         for kind in sorted(set(kinds) | set(schedule)):
             start = schedule.get(kind, schedule[SessionType.Race])
-            if kind in kinds and kinds[kind]:
+            if kinds.get(kind):
                 status = SessionStatus.Completed
             elif start > as_of:
                 status = SessionStatus.Scheduled
@@ -567,8 +579,8 @@ def _make(
             entrant = EntrantRow(
                 id=make_id("f1db-entrant", *key),
                 round_id=round_row.id,
-                driver_id=driver_row_id(driver_id),  # type: ignore[arg-type]
-                team_id=team_row_id(constructor_id),  # type: ignore[arg-type]
+                driver_id=driver_row_id(driver_id),
+                team_id=team_row_id(constructor_id),
                 role=int(role),
             )
             entrant_rows[key] = entrant
@@ -589,7 +601,7 @@ def _make(
         work.warn(F1DB_MISSING, f"the release has no {what}: its rows are skipped", release)
 
     # drivers: OpenF1's row (id, names, numbers) with f1db's facts when matched; else f1db's own row
-    driver_facts: dict[object, dict[str, object]] = {}
+    driver_facts: dict[uuid.UUID, dict[str, object]] = {}
     driver_rows: list[DriverRow] = []
     aliases: list[DriverAliasRow] = []
     slugs_taken = {d.slug for d in openf1.drivers}
@@ -599,33 +611,35 @@ def _make(
         d = rel.drivers.get(f1db_id)
         if d is None:
             continue
-        facts: dict[str, object] = {
-            "nationality": _demonym(rel, d.nationality_country_id),
-            "date_of_birth": d.date_of_birth,
-            "place_of_birth": (d.place_of_birth or None),
-        }
+        nationality = _demonym(rel, d.nationality_country_id)
+        place = d.place_of_birth or None
         row_id = driver_row_id(f1db_id)
         if f1db_id in driver_match:
-            driver_facts[row_id] = facts
+            driver_facts[row_id] = {
+                "nationality": nationality, "date_of_birth": d.date_of_birth, "place_of_birth": place
+            }
         else:
-            number = int(d.permanent_number) if d.permanent_number and d.permanent_number.isdigit() else None
+            digits = d.permanent_number if d.permanent_number and d.permanent_number.isdigit() else None
+            permanent = int(digits) if digits else None
             driver_rows.append(
                 DriverRow(
-                    id=row_id,  # type: ignore[arg-type]
+                    id=row_id,
                     first_name=d.first_name,
                     last_name=d.last_name,
                     slug=driver_slugs[own_drivers.index(f1db_id)],
                     abbreviation=d.abbreviation or None,
                     headshot_url=None,
-                    driver_number=number if number is not None and number < 2**31 else None,
+                    driver_number=permanent if permanent is not None and permanent < 2**31 else None,
                     open_f1_driver_number=None,
-                    **facts,  # type: ignore[arg-type]
+                    nationality=nationality,
+                    date_of_birth=d.date_of_birth,
+                    place_of_birth=place,
                 )
             )
         aliases.append(
             DriverAliasRow(
                 id=make_id("f1db-driver-alias", driver_ids[f1db_id], f1db_id),
-                driver_id=row_id,  # type: ignore[arg-type]
+                driver_id=row_id,
                 alias_name=d.name,
                 alias_slug=f1db_id,
                 valid_from=None,
@@ -635,54 +649,56 @@ def _make(
             )
         )
 
-    team_facts: dict[object, dict[str, object]] = {}
+    team_facts: dict[uuid.UUID, dict[str, object]] = {}
     team_rows: list[TeamRow] = []
     own_teams = sorted(t for t in used_teams if t not in team_match)
     team_slugs = _slugs_avoiding(own_teams, {t.slug for t in openf1.teams})
     for f1db_id in sorted(set(used_teams) | set(team_match)):
-        c = rel.constructors.get(f1db_id)
-        if c is None:
+        constructor = rel.constructors.get(f1db_id)
+        if constructor is None:
             continue
-        nationality = _demonym(rel, c.country_id)
+        nationality = _demonym(rel, constructor.country_id)
         if f1db_id in team_match:
             team_facts[team_match[f1db_id]] = {"nationality": nationality}
             continue
         team_rows.append(
             TeamRow(
-                id=team_row_id(f1db_id),  # type: ignore[arg-type]
-                name=c.name,
+                id=team_row_id(f1db_id),
+                name=constructor.name,
                 slug=team_slugs[own_teams.index(f1db_id)],
                 primary_color=None,
                 nationality=nationality,
             )
         )
 
-    circuit_facts: dict[object, dict[str, object]] = {}
+    circuit_facts: dict[uuid.UUID, dict[str, object]] = {}
     circuit_rows: list[CircuitRow] = []
     own_circuits = sorted(c for c in used_circuits if c not in circuit_match)
     circuit_slugs = _slugs_avoiding(own_circuits, {c.slug for c in openf1.circuits})
     for f1db_id in sorted(set(used_circuits) | set(circuit_match)):
-        c = rel.circuits[f1db_id]
-        facts = {
-            "latitude": c.latitude,
-            "longitude": c.longitude,
-            "length_meters": round(c.length * 1000) if c.length is not None else None,
-            "track_type": c.type.lower() if c.type else None,
-        }
+        circuit = rel.circuits[f1db_id]
+        length = round(circuit.length * 1000) if circuit.length is not None else None
+        track_type = circuit.type.lower() if circuit.type else None
         if f1db_id in circuit_match:
-            circuit_facts[circuit_match[f1db_id]] = facts
+            circuit_facts[circuit_match[f1db_id]] = {
+                "latitude": circuit.latitude, "longitude": circuit.longitude, "length_meters": length,
+                "track_type": track_type,
+            }
             continue
-        country = rel.countries.get(c.country_id or "")
+        country = rel.countries.get(circuit.country_id or "")
         circuit_rows.append(
             CircuitRow(
-                id=circuit_row_id(f1db_id),  # type: ignore[arg-type]
-                name=c.name,
+                id=circuit_row_id(f1db_id),
+                name=circuit.name,
                 slug=circuit_slugs[own_circuits.index(f1db_id)],
-                location=c.place_name or c.name,
-                country=country.name if country else (c.country_id or ""),
+                location=circuit.place_name or circuit.name,
+                country=country.name if country else (circuit.country_id or ""),
                 country_code=country.alpha3_code if country else None,
                 open_f1_circuit_key=None,
-                **facts,  # type: ignore[arg-type]
+                latitude=circuit.latitude,
+                longitude=circuit.longitude,
+                length_meters=length,
+                track_type=track_type,
             )
         )
 
@@ -705,7 +721,7 @@ def _make(
 def _results(
     kind: SessionType,
     rows: list[Classified],
-    session_id: object,
+    session_id: uuid.UUID,
     session_natural: str,
     entrant_of: Mapping[tuple[str, str], EntrantRow],
     driver_ids: Mapping[str, str],
@@ -751,7 +767,7 @@ def _results(
         out.append(
             ResultRow(
                 id=make_id("f1db-result", session_natural, int(kind), driver_ids[driver_id]),
-                session_id=session_id,  # type: ignore[arg-type]
+                session_id=session_id,
                 entrant_id=entrant.id,
                 position=position,
                 grid_position=grid,
@@ -787,7 +803,7 @@ def _union(first: Iterable[msgspec.Struct], second: Iterable[msgspec.Struct]) ->
     return tuple(sorted(rows.values(), key=lambda r: r.id.int))
 
 
-def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[object, Mapping[str, object]]) -> list:  # type: ignore[type-arg]
+def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, Mapping[str, object]]) -> list:  # type: ignore[type-arg]
     """``rows`` with f1db's facts set on the ones it matched."""
     return [
         msgspec.structs.replace(r, **facts[r.id]) if r.id in facts else r  # type: ignore[attr-defined]

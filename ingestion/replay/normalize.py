@@ -11,6 +11,7 @@ cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -20,9 +21,9 @@ import msgspec
 
 from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
 from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots
+from ingestion.replay.f1db import OpenF1Links
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
-from ingestion.replay.f1db import OpenF1Links
 from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow, SessionType
 from ingestion.replay.values import local_date, utc_or_none
 
@@ -80,8 +81,8 @@ def normalize_linked(
         results=_sorted(results_rows),
         driver_aliases=_sorted(aliases),
     )
-    race_days: dict[object, frozenset[date]] = {r.id: frozenset() for r in cal.rounds.values()}
-    cars: dict[object, dict[tuple[int, int], tuple[object, object]]] = defaultdict(dict)
+    race_days: dict[uuid.UUID, frozenset[date]] = {r.id: frozenset() for r in cal.rounds.values()}
+    cars: dict[uuid.UUID, dict[tuple[int, int], tuple[uuid.UUID, uuid.UUID]]] = defaultdict(dict)
     for s in known_sessions.values():
         if s.type == SessionType.Race:
             mk = s.session.meeting_key

@@ -15,7 +15,9 @@ from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
 from ingestion.store import Store
 
-__all__ = ["DecodedRelease", "ReleaseInput", "decode_input", "decode_release", "read_release", "release_input"]
+__all__ = [
+    "DecodedRelease", "ReleaseInput", "decode_input", "decode_release", "read_release", "release_input",
+]
 
 
 class ReleaseInput(NamedTuple):
