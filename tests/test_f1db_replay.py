@@ -24,6 +24,9 @@ from ingestion.f1db import read_archive
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
 from ingestion.replay import ReleaseInput, ReplaySummary, release_input, replay, run_replay
+from ingestion.replay.f1db import OpenF1Links, merge_f1db
+from ingestion.replay.release import decode_input
+from ingestion.replay.rows import Racing, Replayed
 from ingestion.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
@@ -46,7 +49,7 @@ def f1db_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-class Replayed:
+class History:
     def __init__(self, url: str, naming: str, first: ReplaySummary, second: ReplaySummary) -> None:
         self.url, self.naming, self.first, self.second = url, naming, first, second
 
@@ -58,14 +61,14 @@ class Replayed:
 
 
 @pytest.fixture(scope="module", params=NAMINGS)
-def history(request: pytest.FixtureRequest, db_factory: Databases, f1db_store: Store) -> Iterator[Replayed]:
+def history(request: pytest.FixtureRequest, db_factory: Databases, f1db_store: Store) -> Iterator[History]:
     """The whole history (the store's f1db release, no OpenF1 snapshot) replayed twice into a fresh
     database of each layout."""
     naming = str(request.param)
     url = db_factory(naming)
     first = run_replay(url, f1db_store, AS_OF, results=True)
     second = run_replay(url, f1db_store, AS_OF, results=True)
-    yield Replayed(url, naming, first, second)
+    yield History(url, naming, first, second)
     db_factory.release(url)
 
 
@@ -108,7 +111,7 @@ GROUP BY se.year ORDER BY se.year
 
 
 def test_f1db_replay_counts_every_seasons_races_and_results_as_the_files_do(
-    history: Replayed, release_2025: ReleaseInput
+    history: History, release_2025: ReleaseInput
 ) -> None:
     """After replaying v2025.24.2, each season 1950-2025 holds as many rounds as the archive has races, as
     many race results as race-results rows (less the shared drives, merged into one row per driver), and as
@@ -139,7 +142,7 @@ def _result(conn: Conn, year: int, round_name: str, driver_slug: str, kind: int 
     return tuple(row)
 
 
-def test_f1db_replay_named_facts_from_five_eras_hold(history: Replayed) -> None:
+def test_f1db_replay_named_facts_from_five_eras_hold(history: History) -> None:
     """Facts read in the archive's YAML, one per era: 1950 British GP Farina P1 with 9 points from grid 1;
     1950 Italian GP Ascari P2 with 3 points in the car he took over (car 48), his own car 16 a DNF; 1976
     Japanese GP Hunt P3, 4 points, grid 2, 72 laps; 1993 European GP (Donington) Senna P1, 10 points, grid 4,
@@ -176,14 +179,14 @@ def test_f1db_replay_named_facts_from_five_eras_hold(history: Replayed) -> None:
         assert hamilton == [("1985-01-07", "Stevenage", "British", "HAM")]
 
 
-def test_f1db_replay_second_replay_writes_nothing(history: Replayed) -> None:
+def test_f1db_replay_second_replay_writes_nothing(history: History) -> None:
     """The same release replayed again writes 0 rows, on both layouts."""
     assert history.first.written > 100_000
     assert history.second.written == 0
 
 
 def test_f1db_replay_verify_finds_nothing_missing_extra_or_different(
-    history: Replayed, f1db_store: Store
+    history: History, f1db_store: Store
 ) -> None:
     """``ingest verify`` replays the store's release as replay did and finds the database exactly as replay
     left it: exit 0 (on our layout as a person runs it; the library's report on both)."""
@@ -199,7 +202,7 @@ def test_f1db_replay_verify_finds_nothing_missing_extra_or_different(
         assert "OK: the database matches the snapshots" in done.stdout
 
 
-def test_f1db_replay_statuses_keep_the_original_code(history: Replayed) -> None:
+def test_f1db_replay_statuses_keep_the_original_code(history: History) -> None:
     """DNQ/DNPQ/EX become the closest status (DNS, DNS, DSQ) with f1db's code in status_detail; every
     result has a status the app knows."""
     with history.conn() as conn:
@@ -257,3 +260,56 @@ def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(release_2025
     assert len(slugs) == len(set(slugs))
     assert not [w.message for w in both.warnings if w.kind.startswith("f1db")]  # all 46 rounds matched
     assert len(merged.drivers) == 912  # every OpenF1 driver (practice-only ones too) is f1db's person
+
+
+def test_f1db_replay_real_renamed_slug_keeps_its_driver_id(release_2025: ReleaseInput) -> None:
+    """Between the two real releases f1db renamed ``andrea-kimi-antonelli`` (first name Andrea) to
+    ``kimi-antonelli`` (first name Kimi): the same person by date of birth and last name, so the same
+    driver id in both; only the slug and first name follow the newer release, and each release's slug is an
+    alias of that one driver."""
+    older = release_input("v2024.24.2", read_archive((SHARED / "f1db-2024.24.2.tar.gz").read_bytes()).data())
+    empty = Replayed(racing=Racing())
+    before = merge_f1db(decode_input(older).files, empty, OpenF1Links(), AS_OF, results=True).racing
+    after = merge_f1db(decode_input(release_2025).files, empty, OpenF1Links(), AS_OF, results=True).racing
+    old = [d for d in before.drivers if d.last_name == "Antonelli"]
+    new = [d for d in after.drivers if d.last_name == "Antonelli"]
+    assert [(d.slug, d.first_name) for d in old] == [("andrea-kimi-antonelli", "Andrea")]
+    assert [(d.slug, d.first_name) for d in new] == [("kimi-antonelli", "Kimi")]
+    assert old[0].id == new[0].id
+    old_aliases = {a.alias_slug for a in before.driver_aliases if a.driver_id == old[0].id}
+    new_aliases = {a.alias_slug for a in after.driver_aliases if a.driver_id == new[0].id}
+    assert (old_aliases, new_aliases) == ({"andrea-kimi-antonelli"}, {"kimi-antonelli"})
+    # every round (2014 Russia's date was corrected), session, team and circuit (Losail renamed Lusail, slug
+    # and name) of 1950-2024 keeps its id from one release to the next; every driver but the one whose
+    # date of birth f1db corrected (Alex Soler-Roig: 1932 -> 1931), whom a database keeps by his slug
+    for name in ("rounds", "sessions", "teams", "circuits"):
+        assert {r.id for r in before.table(name)} <= {r.id for r in after.table(name)}, name
+    kept = {d.id for d in after.drivers}
+    assert {d.slug for d in before.drivers if d.id not in kept} == {"alex-soler-roig"}
+
+
+def test_f1db_replay_newer_release_keeps_every_row_id(
+    db_factory: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A store holding both real releases replays the older as of its day, then the newer: no driver,
+    round, session, team or circuit row is left behind (a date of birth corrected: the row is kept by its
+    slug), Antonelli keeps his row under his new slug, and the second replay changes no id."""
+    store = Store(tmp_path_factory.mktemp("two-releases"))
+    import_archive(store, SHARED / "f1db-2024.24.2.tar.gz", received_at=datetime(2024, 12, 9, tzinfo=UTC))
+    import_archive(store, SHARED / "f1db-2025.24.2.tar.gz", received_at=datetime(2025, 12, 19, tzinfo=UTC))
+    url = db_factory("snake")
+    try:
+        run_replay(url, store, datetime(2025, 1, 1, tzinfo=UTC), results=False)
+        with connect(url) as conn:
+            before = dict(conn.execute("SELECT slug, id FROM drivers").fetchall())
+        newer = run_replay(url, store, AS_OF, results=False)
+        with connect(url) as conn:
+            after = dict(conn.execute("SELECT slug, id FROM drivers").fetchall())
+            for table in ("drivers", "rounds", "sessions", "teams", "circuits"):
+                stored = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                assert stored == (newer.rows[table],), table
+        assert after["kimi-antonelli"] == before["andrea-kimi-antonelli"]
+        assert after["alex-soler-roig"] == before["alex-soler-roig"]
+        assert set(before.values()) <= set(after.values())
+    finally:
+        db_factory.release(url)

@@ -8,16 +8,17 @@ docs/f1db.md ("Replaying", "Identity", "Rules").
 
 Ids (uuid5, :func:`~ingestion.replay.identity.make_id`, kinds prefixed ``f1db-``) never come from f1db's
 race id, round number or folder name (f1db renumbers them), nor from its slugs (renamed now and then):
-a driver is their date of birth and last name, a constructor its full name, a circuit its name, a round its
-race date, a session its round and type. Where OpenF1 has the same driver, team, circuit or round (matched
-with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db's facts added.
+a driver is their date of birth and last name, a constructor its full name, a circuit where it is, a round
+its year and Grand Prix, a session its round and type. Where OpenF1 has the same driver, team, circuit or
+round (matched with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db's facts
+added.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -221,17 +222,37 @@ def constructor_identity(c: Constructor) -> str:
 
 
 def circuit_identity(c: Circuit) -> str:
-    """A circuit by its name (``silverstone``), which outlives the sponsors of its full name."""
-    return slugify(c.name)
+    """A circuit by where it is: latitude and longitude to 0.1 degree (``52.1:-1.0``; every circuit apart,
+    and unchanged by renames: f1db renamed Losail to Lusail, slug and name); its name without them."""
+    if c.latitude is None or c.longitude is None:
+        return slugify(c.name)
+    return f"{c.latitude:.1f}:{c.longitude:.1f}"
 
 
-def _unique(identities: dict[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """f1db id -> identity, made unique: identities two entities share get ``/`` + the f1db id appended
-    (never seen in the real data; deterministic all the same)."""
-    counts: dict[str, int] = defaultdict(int)
-    for identity in identities.values():
-        counts[identity] += 1
-    return {k: (v if counts[v] == 1 else f"{v}/{extra[k]}") for k, v in identities.items()}
+def _unique(identities: Mapping[str, str], first_seen: Mapping[str, date]) -> dict[str, str]:
+    """f1db id -> identity, made unique: of the entities sharing one (v2025.24.2's ``racing-bulls`` has
+    ``rb``'s full name, Racing Bulls), the one raced first keeps it and each later one gets ``/`` and its
+    f1db id appended, so a newcomer never moves an older entity's id."""
+    owner: dict[str, str] = {}
+    never = date.max
+    for k in sorted(identities, key=lambda k: (first_seen.get(k, never), k)):
+        owner.setdefault(identities[k], k)
+    return {k: v if owner[v] == k else f"{v}/{k}" for k, v in identities.items()}
+
+
+def _first_seen(races: Iterable[RaceFiles]) -> tuple[dict[str, date], dict[str, date], dict[str, date]]:
+    """The first race day of every driver, constructor and circuit in the release."""
+    drivers: dict[str, date] = {}
+    constructors: dict[str, date] = {}
+    circuits: dict[str, date] = {}
+    for rf in sorted(races, key=lambda rf: rf.race.date):
+        day = rf.race.date
+        circuits.setdefault(rf.race.circuit_id, day)
+        for rows in rf.sessions.values():
+            for r in rows:
+                drivers.setdefault(r.driver_id, day)
+                constructors.setdefault(r.constructor_id, day)
+    return drivers, constructors, circuits
 
 
 # -- the merge --------------------------------------------------------------------------------------------
@@ -451,13 +472,10 @@ def _make(
     rel, openf1 = work.release, work.openf1
     series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
 
-    driver_ids = _unique({k: driver_identity(d) for k, d in rel.drivers.items()}, {k: k for k in rel.drivers})
-    team_ids = _unique(
-        {k: constructor_identity(c) for k, c in rel.constructors.items()}, {k: k for k in rel.constructors}
-    )
-    circuit_ids = _unique(
-        {k: circuit_identity(c) for k, c in rel.circuits.items()}, {k: k for k in rel.circuits}
-    )
+    seen_drivers, seen_constructors, seen_circuits = _first_seen(rel.races)
+    driver_ids = _unique({k: driver_identity(d) for k, d in rel.drivers.items()}, seen_drivers)
+    team_ids = _unique({k: constructor_identity(c) for k, c in rel.constructors.items()}, seen_constructors)
+    circuit_ids = _unique({k: circuit_identity(c) for k, c in rel.circuits.items()}, seen_circuits)
 
     # the f1db entities the replayed rounds use, in a deterministic order
     used_drivers: set[str] = set()
@@ -497,10 +515,13 @@ def _make(
         name = (gp.full_name or gp.name) if gp else rf.race.official_name
         schedule = _schedule(rf.race)
         days = [t.date() for t in schedule.values()]
-        natural = rf.race.date.isoformat()
+        natural = f"{rf.year}:{slugify(name)}"  # not the date: f1db corrects dates (2014 Russia)
         round_number = int(rf.folder.split("-")[0]) if rf.folder.split("-")[0].isdigit() else 0
         pending.append((rf, name, round_number, natural, min(days), max(days)))
         round_bases.append(f"{rf.year}-{slugify(name) or 'grand-prix'}")
+    twice = Counter(p[3] for p in pending)  # one Grand Prix twice in a year (never yet): its dates tell apart
+    pending = [(rf, n, num, f"{nat}:{rf.race.date}" if twice[nat] > 1 else nat, a, b)
+               for rf, n, num, nat, a, b in pending]
     taken = {r.slug for r in openf1.rounds}
     round_slugs = _slugs_avoiding(round_bases, taken)
     for (rf, name, number, natural, first, last), slug in zip(pending, round_slugs, strict=True):
@@ -558,8 +579,10 @@ def _make(
         for kind, rows in kinds.items():
             for r in rows:
                 seen[(r.driver_id, r.constructor_id)].add(kind)
-        for pair in listed:
-            seen.setdefault(pair, set())
+        classified = {driver_id for driver_id, _ in seen}
+        for pair in listed:  # a listed driver with no row in the round (one yet to run, or withdrawn)
+            if pair[0] not in classified:
+                seen.setdefault(pair, set())
         entrant_of: dict[tuple[str, str], EntrantRow] = {}
         for (driver_id, constructor_id), kinds_seen in sorted(seen.items()):
             if driver_id not in rel.drivers:
