@@ -186,8 +186,8 @@ class NoSnapshotStore(UsageError):
 
 
 class NothingToReplay(IngestionError):
-    """The store holds no snapshot received at or before ``as_of``: a replay would write nothing at all,
-    which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
+    """The store holds no snapshot (nor f1db release) received at or before ``as_of``: a replay would write
+    nothing at all, which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
 
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
@@ -230,11 +230,11 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
 
 def require_store(store: Store, as_of: datetime, *, allow_empty: bool) -> None:
     """:class:`NoSnapshotStore` when ``store`` has no folder; :class:`NothingToReplay` when it has no
-    snapshot at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it starts a
-    database (a replay from the wrong folder says so at once)."""
+    snapshot nor f1db release at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it
+    starts a database (a replay from the wrong folder says so at once)."""
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
-    if not allow_empty and not store.latest(as_utc(as_of)):
+    if not allow_empty and not store.latest(as_utc(as_of)) and store.f1db_release(as_utc(as_of)) is None:
         raise NothingToReplay(str(store.root), as_utc(as_of).astimezone(UTC))
 
 
