@@ -21,11 +21,12 @@ from naming_support import NAMINGS, VIEWS
 
 from ingestion.db import connect
 from ingestion.f1db import read_archive
+from ingestion.f1db.cache import CACHE_FILE
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
 from ingestion.replay import ReleaseInput, ReplaySummary, release_input, replay, run_replay
 from ingestion.replay.f1db import OpenF1Links, merge_f1db
-from ingestion.replay.release import decode_input
+from ingestion.replay.release import MEMO_FILE, decode_input
 from ingestion.replay.rows import Racing, Replayed
 from ingestion.store import Store
 
@@ -316,3 +317,18 @@ def test_f1db_replay_newer_release_keeps_every_row_id(
         assert set(before.values()) <= set(after.values())
     finally:
         db_factory.release(url)
+
+
+def test_f1db_replay_merge_memo_is_used_only_for_the_same_inputs(f1db_store: Store) -> None:
+    """The memo of the last merge (``cache/f1db-merged.msgpack``) gives the rows a fresh merge gives; it is
+    never used for other inputs (results off after on: no result row), and a damaged or deleted memo (or
+    decode cache) changes nothing but the time."""
+    memo = f1db_store.root / MEMO_FILE
+    with_results = replay(f1db_store, AS_OF, results=True).racing
+    assert memo.exists()
+    assert replay(f1db_store, AS_OF, results=True).racing == with_results
+    without = replay(f1db_store, AS_OF, results=False).racing
+    assert without.results == () and without.rounds == with_results.rounds
+    memo.write_bytes(b"\x00 not a memo")
+    (f1db_store.root / CACHE_FILE).unlink()
+    assert replay(f1db_store, AS_OF, results=True).racing == with_results

@@ -21,7 +21,7 @@ from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.calendar import SESSION_TYPES
 from ingestion.replay.decode import decode_endpoint, decode_rows
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
-from ingestion.replay.f1db import merge_f1db
+from ingestion.replay.f1db import combine, f1db_part
 from ingestion.replay.identity import NAMESPACE, make_id, slugify
 from ingestion.replay.load import (
     DEFAULT_LOCK_WAIT,
@@ -33,7 +33,7 @@ from ingestion.replay.load import (
     racing_snapshot,
 )
 from ingestion.replay.normalize import normalize, normalize_linked
-from ingestion.replay.release import DecodedRelease, ReleaseInput, decode_input, read_release, release_input
+from ingestion.replay.release import ReleaseInput, decode_input, release_input, release_part
 from ingestion.replay.rows import (
     TABLE_NAMES,
     TABLES,
@@ -151,30 +151,43 @@ def replay(
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
     :class:`ReleaseInput` to replay that one instead; None or False, none)."""
-    release = _release(store, as_of, f1db)
-    decoded, warnings = decode_snapshots(snapshots_of(store, as_of, results=results), results=results)
-    return replay_decoded(decoded, warnings, release, as_of, results=results)
+    snapshots = snapshots_of(store, as_of, results=results)
+    decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
+    return replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
 
 
-def _release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> DecodedRelease | None:
+def replayed_release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> str | None:
+    """The tag of the f1db release a replay reads (None: none)."""
     if f1db is True:
-        return read_release(store, as_of)
-    return decode_input(f1db) if isinstance(f1db, ReleaseInput) else None
+        release = store.f1db_release(as_of)
+        return release.tag if release is not None else None
+    return f1db.tag if isinstance(f1db, ReleaseInput) else None
 
 
 def replay_decoded(
+    store: Store,
     decoded: Decoded,
     warnings: Sequence[ReplayWarning],
-    release: DecodedRelease | None,
+    f1db: ReleaseInput | bool | None,
     as_of: datetime,
     *,
     results: bool,
 ) -> Replayed:
-    """OpenF1's decoded rows normalized, and the f1db ``release`` merged in (docs/f1db.md): pure."""
+    """OpenF1's decoded rows normalized, and the f1db release merged in (docs/f1db.md): the store's current
+    one (``f1db`` True; through its decode cache and merge memo, :mod:`~ingestion.replay.release`), the one
+    given, or none."""
     replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
-    if release is None:
+    if f1db is True:
+        release = store.f1db_release(as_of)
+        if release is None:
+            return replayed
+        part = release_part(store, release, replayed.racing, links, as_of, results=results)
+    elif isinstance(f1db, ReleaseInput):
+        files = decode_input(f1db).files
+        part = f1db_part(files, replayed.racing, links, as_of, results=results, release=f1db.tag)
+    else:
         return replayed
-    return merge_f1db(release.files, replayed, links, as_of, results=results, release=release.tag)
+    return combine(replayed, part)
 
 
 class NoSnapshotStore(UsageError):
@@ -187,7 +200,8 @@ class NoSnapshotStore(UsageError):
 
 class NothingToReplay(IngestionError):
     """The store holds no snapshot (nor f1db release) received at or before ``as_of``: a replay would write
-    nothing at all, which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
+    nothing at all, which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than
+    the wish."""
 
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
@@ -267,13 +281,12 @@ def run_replay(
         t0 = time.perf_counter()
         step(ReplayStep(index=0, name="reading the store"))
         snapshots = snapshots_of(store, as_of, results=results)
-        release = _release(store, as_of, f1db)
         t1 = time.perf_counter()
         step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        replayed = replay_decoded(decoded, warnings, release, as_of, results=results)
+        replayed = replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
         tables = f"row(s), {len(counts)} tables"
@@ -281,7 +294,7 @@ def run_replay(
         seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
         extra: dict[str, object] = {
             "snapshots": len(snapshots),
-            "f1db": release.tag if release is not None else None,
+            "f1db": replayed_release(store, as_of, f1db),
             "warnings": replayed.warning_counts(),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }

@@ -16,6 +16,7 @@ added.
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
 from collections import Counter, defaultdict
@@ -61,8 +62,11 @@ from ingestion.replay.values import laps_detail
 
 __all__ = [
     "ALIAS_SOURCE",
+    "F1dbPart",
     "OpenF1Links",
     "Release",
+    "combine",
+    "f1db_part",
     "merge_f1db",
     "parse_millis",
     "result_status",
@@ -340,9 +344,40 @@ def merge_f1db(
 ) -> Replayed:
     """OpenF1's rows with f1db's release merged in (see the module doc). ``release`` names the release in
     warnings. Pure."""
-    rel = Release.of(files)
-    work = _Work(rel, openf1.racing)
+    return combine(openf1, f1db_part(files, openf1.racing, links, as_of, results=results, release=release))
+
+
+def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
+    """OpenF1's rows and warnings with f1db's ``part`` merged in: OpenF1's row wins an id both have. Pure."""
     racing = openf1.racing
+    merged = Racing(
+        series=racing.series
+        or (SeriesRow(id=make_id("series", SERIES_SLUG), name=SERIES_NAME, slug=SERIES_SLUG),),
+        seasons=_union(racing.seasons, part.seasons),
+        circuits=_union(_with_facts(racing.circuits, part.circuit_facts), part.circuits),
+        rounds=_union(racing.rounds, part.rounds),
+        sessions=_union(racing.sessions, part.sessions),
+        drivers=_union(_with_facts(racing.drivers, part.driver_facts), part.drivers),
+        teams=_union(_with_facts(racing.teams, part.team_facts), part.teams),
+        entrants=_union(racing.entrants, part.entrants),
+        results=_union(racing.results, part.results),
+        driver_aliases=_union(racing.driver_aliases, part.aliases),
+    )
+    return Replayed(racing=merged, warnings=(*openf1.warnings, *part.warnings))
+
+
+def f1db_part(
+    files: Mapping[str, Decoded],
+    racing: Racing,
+    links: OpenF1Links,
+    as_of: datetime,
+    *,
+    results: bool,
+    release: str = "f1db",
+) -> F1dbPart:
+    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure."""
+    rel = Release.of(files)
+    work = _Work(rel, racing)
 
     # OpenF1's rounds by (year, race day): the round matching rule (46 of 46 on 2023-2024)
     openf1_round: dict[tuple[int, date], uuid.UUID] = {}
@@ -401,23 +436,9 @@ def merge_f1db(
         ((i, rf) for i, rf in enumerate(rel.races) if i not in matched_round),
         key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
     )
-    made = _make(
+    return _make(
         work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
     )
-    merged = Racing(
-        series=racing.series
-        or (SeriesRow(id=make_id("series", SERIES_SLUG), name=SERIES_NAME, slug=SERIES_SLUG),),
-        seasons=_union(racing.seasons, made.seasons),
-        circuits=_union(_with_facts(racing.circuits, made.circuit_facts), made.circuits),
-        rounds=_union(racing.rounds, made.rounds),
-        sessions=_union(racing.sessions, made.sessions),
-        drivers=_union(_with_facts(racing.drivers, made.driver_facts), made.drivers),
-        teams=_union(_with_facts(racing.teams, made.team_facts), made.teams),
-        entrants=_union(racing.entrants, made.entrants),
-        results=_union(racing.results, made.results),
-        driver_aliases=_union(racing.driver_aliases, made.aliases),
-    )
-    return Replayed(racing=merged, warnings=(*openf1.warnings, *work.warnings))
 
 
 def _one_to_one(
@@ -443,19 +464,46 @@ def _one_to_one(
     return out
 
 
-class _Made(NamedTuple):
-    seasons: list[SeasonRow]
-    circuits: list[CircuitRow]
-    rounds: list[RoundRow]
-    sessions: list[SessionRow]
-    drivers: list[DriverRow]
-    teams: list[TeamRow]
-    entrants: list[EntrantRow]
-    results: list[ResultRow]
-    aliases: list[DriverAliasRow]
-    circuit_facts: dict[uuid.UUID, dict[str, object]]
-    driver_facts: dict[uuid.UUID, dict[str, object]]
-    team_facts: dict[uuid.UUID, dict[str, object]]
+class DriverFacts(msgspec.Struct, frozen=True):
+    nationality: str | None
+    date_of_birth: date | None
+    place_of_birth: str | None
+
+
+class TeamFacts(msgspec.Struct, frozen=True):
+    nationality: str | None
+
+
+class CircuitFacts(msgspec.Struct, frozen=True):
+    latitude: float | None
+    longitude: float | None
+    length_meters: int | None
+    track_type: str | None
+
+
+class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
+    """What f1db's release adds to OpenF1's rows (:func:`f1db_part`): its own rows, its facts for the OpenF1
+    rows it matched, its warnings, and the session starts its statuses were judged against (two ``as_of``
+    with as many starts at or before them give the same part)."""
+
+    seasons: tuple[SeasonRow, ...]
+    circuits: tuple[CircuitRow, ...]
+    rounds: tuple[RoundRow, ...]
+    sessions: tuple[SessionRow, ...]
+    drivers: tuple[DriverRow, ...]
+    teams: tuple[TeamRow, ...]
+    entrants: tuple[EntrantRow, ...]
+    results: tuple[ResultRow, ...]
+    aliases: tuple[DriverAliasRow, ...]
+    circuit_facts: dict[uuid.UUID, CircuitFacts]
+    driver_facts: dict[uuid.UUID, DriverFacts]
+    team_facts: dict[uuid.UUID, TeamFacts]
+    warnings: tuple[ReplayWarning, ...] = ()
+    starts: tuple[datetime, ...] = ()
+
+    def bucket(self, as_of: datetime) -> int:
+        """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
+        return bisect.bisect_right(self.starts, as_of)
 
 
 def _make(
@@ -468,7 +516,7 @@ def _make(
     *,
     results: bool,
     release: str,
-) -> _Made:
+) -> F1dbPart:
     rel, openf1 = work.release, work.openf1
     series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
 
@@ -624,7 +672,7 @@ def _make(
         work.warn(F1DB_MISSING, f"the release has no {what}: its rows are skipped", release)
 
     # drivers: OpenF1's row (id, names, numbers) with f1db's facts when matched; else f1db's own row
-    driver_facts: dict[uuid.UUID, dict[str, object]] = {}
+    driver_facts: dict[uuid.UUID, DriverFacts] = {}
     driver_rows: list[DriverRow] = []
     aliases: list[DriverAliasRow] = []
     slugs_taken = {d.slug for d in openf1.drivers}
@@ -638,9 +686,7 @@ def _make(
         place = d.place_of_birth or None
         row_id = driver_row_id(f1db_id)
         if f1db_id in driver_match:
-            driver_facts[row_id] = {
-                "nationality": nationality, "date_of_birth": d.date_of_birth, "place_of_birth": place
-            }
+            driver_facts[row_id] = DriverFacts(nationality, d.date_of_birth, place)
         else:
             digits = d.permanent_number if d.permanent_number and d.permanent_number.isdigit() else None
             permanent = int(digits) if digits else None
@@ -672,7 +718,7 @@ def _make(
             )
         )
 
-    team_facts: dict[uuid.UUID, dict[str, object]] = {}
+    team_facts: dict[uuid.UUID, TeamFacts] = {}
     team_rows: list[TeamRow] = []
     own_teams = sorted(t for t in used_teams if t not in team_match)
     team_slugs = _slugs_avoiding(own_teams, {t.slug for t in openf1.teams})
@@ -682,7 +728,7 @@ def _make(
             continue
         nationality = _demonym(rel, constructor.country_id)
         if f1db_id in team_match:
-            team_facts[team_match[f1db_id]] = {"nationality": nationality}
+            team_facts[team_match[f1db_id]] = TeamFacts(nationality)
             continue
         team_rows.append(
             TeamRow(
@@ -694,7 +740,7 @@ def _make(
             )
         )
 
-    circuit_facts: dict[uuid.UUID, dict[str, object]] = {}
+    circuit_facts: dict[uuid.UUID, CircuitFacts] = {}
     circuit_rows: list[CircuitRow] = []
     own_circuits = sorted(c for c in used_circuits if c not in circuit_match)
     circuit_slugs = _slugs_avoiding(own_circuits, {c.slug for c in openf1.circuits})
@@ -703,10 +749,9 @@ def _make(
         length = round(circuit.length * 1000) if circuit.length is not None else None
         track_type = circuit.type.lower() if circuit.type else None
         if f1db_id in circuit_match:
-            circuit_facts[circuit_match[f1db_id]] = {
-                "latitude": circuit.latitude, "longitude": circuit.longitude, "length_meters": length,
-                "track_type": track_type,
-            }
+            circuit_facts[circuit_match[f1db_id]] = CircuitFacts(
+                circuit.latitude, circuit.longitude, length, track_type
+            )
             continue
         country = rel.countries.get(circuit.country_id or "")
         circuit_rows.append(
@@ -725,19 +770,21 @@ def _make(
             )
         )
 
-    return _Made(
-        seasons=list(seasons.values()),
-        circuits=circuit_rows,
-        rounds=[r for _, r, _ in rounds],
-        sessions=sessions,
-        drivers=driver_rows,
-        teams=team_rows,
-        entrants=list(entrant_rows.values()),
-        results=result_rows,
-        aliases=aliases,
+    return F1dbPart(
+        seasons=tuple(seasons.values()),
+        circuits=tuple(circuit_rows),
+        rounds=tuple(r for _, r, _ in rounds),
+        sessions=tuple(sessions),
+        drivers=tuple(driver_rows),
+        teams=tuple(team_rows),
+        entrants=tuple(entrant_rows.values()),
+        results=tuple(result_rows),
+        aliases=tuple(aliases),
         circuit_facts=circuit_facts,
         driver_facts=driver_facts,
         team_facts=team_facts,
+        warnings=tuple(work.warnings),
+        starts=tuple(sorted({s.start_time_utc for s in sessions})),
     )
 
 
@@ -826,9 +873,11 @@ def _union(first: Iterable[msgspec.Struct], second: Iterable[msgspec.Struct]) ->
     return tuple(sorted(rows.values(), key=lambda r: r.id.int))
 
 
-def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, Mapping[str, object]]) -> list:  # type: ignore[type-arg]
+def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, msgspec.Struct]) -> list:  # type: ignore[type-arg]
     """``rows`` with f1db's facts set on the ones it matched."""
     return [
-        msgspec.structs.replace(r, **facts[r.id]) if r.id in facts else r  # type: ignore[attr-defined]
+        msgspec.structs.replace(r, **msgspec.structs.asdict(facts[r.id]))  # type: ignore[attr-defined]
+        if r.id in facts  # type: ignore[attr-defined]
+        else r
         for r in rows
     ]
