@@ -26,7 +26,7 @@ from psycopg import sql
 from ingestion.db.naming import Naming
 from ingestion.replay.rows import TABLES, Racing, TableSpec
 
-__all__ = ["Stored", "adopt", "adoption_keys", "stored_keys"]
+__all__ = ["Stored", "adopt", "adoption_keys", "all_held", "stored_keys"]
 
 #: Per table, the stored rows as ``{model column: value}`` (at least the id and the key columns).
 Stored = Mapping[str, Sequence[Mapping[str, object]]]
@@ -111,3 +111,18 @@ def stored_keys(conn: psycopg.Connection[Any], naming: Naming) -> dict[str, list
         rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
         out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
     return out
+
+
+def all_held(conn: psycopg.Connection[Any], naming: Naming, racing: Racing) -> bool:
+    """Whether the database holds the id of every replayed row (ids only, one query per table): then no row
+    adopts an id (:func:`adopt` takes ids only for rows whose own id is not stored) and the whole adoption,
+    which reads every stored row's keys, can be skipped (a release that changed 31 files: 6 s less)."""
+    for spec in TABLES:
+        rows = racing.table(spec.name)
+        if not rows:
+            continue
+        query = sql.SQL("SELECT {} FROM {}").format(naming.col(spec.name, "id"), naming.rel(spec.name))
+        held = {r[0] for r in conn.execute(query).fetchall()}
+        if any(getattr(r, "id") not in held for r in rows):  # noqa: B009
+            return False
+    return True

@@ -44,7 +44,7 @@ from ingestion.db.clean import foreign_keys
 from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import Naming, resolve
 from ingestion.replay import unchanged
-from ingestion.replay.adopt import adopt, stored_keys
+from ingestion.replay.adopt import adopt, all_held, stored_keys
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
@@ -154,7 +154,8 @@ def load(
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
             return _record(conn, counts, results, as_of, started_at, extra, left)
         db = Target(naming, foreign_keys(conn))
-        racing, _ = adopt(racing, stored_keys(conn, naming), naming)
+        if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
+            racing, _ = adopt(racing, stored_keys(conn, naming), naming)
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))
 
