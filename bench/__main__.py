@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import tempfile
 import time
 import tracemalloc
 import uuid
@@ -24,7 +25,8 @@ import psycopg
 import zstandard
 from psycopg import sql
 
-from bench.process import bench_plan, bench_processes
+from bench.f1db import bench_f1db
+from bench.process import bench_plan, bench_processes, process_env
 from ingestion.config import PROJECT_ROOT, load_settings
 from ingestion.db import connect, database_url, migrate
 from ingestion.db.connection import with_database
@@ -174,7 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=5, help="repeats per measurement (best is kept)")
     parser.add_argument("--no-db", action="store_true", help="skip the database benchmarks")
+    parser.add_argument("--only-f1db", action="store_true", help="only the f1db replay benchmarks")
     args = parser.parse_args(argv)
+    if args.only_f1db:
+        with throwaway_database() as new_db, tempfile.TemporaryDirectory() as scratch:
+            bench_f1db(args.store, new_db, process_env(), max(1, args.repeats // 2), Path(scratch))
+        return 0
     snapshots = snapshots_of(Store(args.store), AS_OF, results=True)
     raw = sum(len(s.body) for s in snapshots)
     print(f"input: {len(snapshots)} snapshots, {raw / 1e6:.1f} MB of JSON from {args.store}")
@@ -187,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_load(replayed, max(1, args.repeats // 2))
         with throwaway_database() as new_db:
             bench_processes(args.store, "", new_db, args.repeats)
+        with throwaway_database() as new_db, tempfile.TemporaryDirectory() as scratch:
+            bench_f1db(args.store, new_db, process_env(), max(1, args.repeats // 2), Path(scratch))
     return 0
 
 

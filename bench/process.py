@@ -100,7 +100,8 @@ def bench_plan() -> None:
         )
 
 
-def bench_processes(store: Path, server_url: str, new_db: Callable[[], str], repeats: int) -> None:
+def process_env() -> dict[str, str]:
+    """The environment of the benchmarked processes, the package compiled once first."""
     # Bytecode as an installed package has it (pip compiles it): compiled once here, and children may use
     # and write it (PYTHONDONTWRITEBYTECODE, set in some shells, made every run compile every module).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENF1_", "PYTHONDONTWRITEBYTECODE"))}
@@ -108,6 +109,11 @@ def bench_processes(store: Path, server_url: str, new_db: Callable[[], str], rep
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     env["REVALIDATE_DAYS"] = "0"
+    return env
+
+
+def bench_processes(store: Path, server_url: str, new_db: Callable[[], str], repeats: int) -> None:
+    env = process_env()
     bare = _process(["-c", "pass"], env, repeats)
     name = "ingest --help (whole process)"
     _line(name, _timed(name, ["-m", "ingestion", "--help"], env, repeats), bare, "bare python -c pass")
@@ -130,8 +136,11 @@ def bench_processes(store: Path, server_url: str, new_db: Callable[[], str], rep
 
 
 def bench_replay_vs_copy(store: Path, new_db: Callable[[], str], env: dict[str, str], repeats: int,
-                         scratch: Path) -> None:
-    """Replay of the committed store as a whole process vs a process COPYing its final rows in binary."""
+                         scratch: Path, label: str = "committed store",
+                         before_cold: Callable[[], None] | None = None) -> str:
+    """Replay of ``store`` as a whole process (into an empty database, then unchanged) vs a process COPYing
+    its final rows in binary; ``before_cold`` runs before each cold replay (e.g. deleting a cache). Returns
+    the database the last replay wrote."""
     dbs: list[str] = []
 
     def fresh() -> None:
@@ -141,17 +150,19 @@ def bench_replay_vs_copy(store: Path, new_db: Callable[[], str], env: dict[str, 
         best = cpu = float("inf")
         for _ in range(repeats):
             fresh()
+            if before_cold is not None:
+                before_cold()
             used = _children_cpu()
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "ingestion", "replay", "--store", str(store)],
                            env={**env, "DATABASE_URL": dbs[-1]}, check=True, stdout=subprocess.DEVNULL)
             best = min(best, time.perf_counter() - start)
             cpu = min(cpu, _children_cpu() - used)
-        _CPU["replay committed store, cold"] = cpu
+        _CPU[f"replay {label}, cold"] = cpu
         return best
 
     cold = run_replay()
-    again = _timed("replay committed store, unchanged", ["-m", "ingestion", "replay", "--store", str(store)],
+    again = _timed(f"replay {label}, unchanged", ["-m", "ingestion", "replay", "--store", str(store)],
                    {**env, "DATABASE_URL": dbs[-1]}, repeats)
     # the final rows, in PostgreSQL's binary COPY format, one file per table
     with connect(dbs[-1]) as conn:
@@ -174,10 +185,12 @@ def bench_replay_vs_copy(store: Path, new_db: Callable[[], str], env: dict[str, 
         f"            copy.write(open({str(scratch)!r} + '/' + table + '.bin', 'rb').read())\n"
     )
     best = float("inf")
+    last = dbs[-1]
     for _ in range(repeats):
         fresh()
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", script, dbs[-1]], env=env, check=True)
         best = min(best, time.perf_counter() - start)
-    _line("replay committed store, cold", cold, best, "process COPYing the final rows, binary")
-    _line("replay committed store, unchanged", again, best, "process COPYing the final rows, binary")
+    _line(f"replay {label}, cold", cold, best, "process COPYing the final rows, binary")
+    _line(f"replay {label}, unchanged", again, best, "process COPYing the final rows, binary")
+    return last

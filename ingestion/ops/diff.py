@@ -179,7 +179,7 @@ def _value(value: object) -> str:
 
 def _label(row: msgspec.Struct) -> str:
     for name in ("slug", "open_f1_session_key", "alias_slug", "year"):
-        if hasattr(row, name):
+        if getattr(row, name, None) is not None:  # a session only f1db knows has no OpenF1 key
             return f"{name} {getattr(row, name)} (id {_id(row)})"
     return f"id {_id(row)}"
 

@@ -45,6 +45,7 @@ from ingestion.ops.verify_facts import (
 )
 from ingestion.replay.adopt import adopt
 from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.replay.release import ReleaseInput
 from ingestion.replay.rows import DRIVER_KEY, REMOVABLE_TABLES, one_entrant_per_driver
 from ingestion.replay.run import NoSnapshotStore, replay
 from ingestion.store import Store
@@ -108,13 +109,15 @@ def verify(
     strict: bool = False,
     examples: int = EXAMPLES,
     schema: str = "auto",
+    f1db: ReleaseInput | bool | None = True,
 ) -> VerifyReport:
     """Compare the database at ``url`` with what ``store`` implies (see the module doc); read-only.
 
     ``as_of`` and ``results`` default to those of the last replay recorded in ``ingestion.replay_runs``
     (else now, with results). Raises :class:`NoSnapshotStore` when ``store`` has no folder (a mistyped
     ``--store`` or ``SNAPSHOT_DIR`` would otherwise "verify" every row as kept), and the database's one-line
-    errors (unreachable, not migrated). ``schema``: the ``DATABASE_SCHEMA`` setting.
+    errors (unreachable, not migrated). ``schema``: the ``DATABASE_SCHEMA`` setting. ``f1db``: the release
+    replayed with the snapshots (True: the store's current one, as replay reads it).
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
@@ -143,9 +146,10 @@ def verify(
             sources.append(f"results {'on' if results else 'off'} as in replay run {last.id}")
         else:
             results = True
-    if not store.latest(instant):
+    has_release = store.f1db_release(instant) is not None if f1db is True else bool(f1db)
+    if not store.latest(instant) and not has_release:
         raise EmptySnapshotStore(str(store.root), instant)
-    replayed = replay(store, instant, results=results)
+    replayed = replay(store, instant, results=results, f1db=f1db)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
     racing, _ = adopt(racing, as_dicts(database), naming)
     snapshots = len(store.latest(instant))
@@ -219,7 +223,7 @@ def render_verify(report: VerifyReport) -> list[str]:
         s = report.latest_completed
         lines.append(
             f"latest completed session: {s.round}, {s.type} ({s.start_time_utc:%Y-%m-%d %H:%M} UTC, "
-            f"session {s.open_f1_session_key})"
+            f"{'session ' + str(s.open_f1_session_key) if s.open_f1_session_key is not None else 'f1db'})"
         )
     else:
         lines.append("latest completed session: none")

@@ -94,7 +94,7 @@ class _Names:
 
     def __init__(self, racing: Racing, database: Rows) -> None:
         self.slugs: dict[object, str] = {}
-        self.session_keys: dict[object, int] = {}
+        self.session_keys: dict[object, object] = {}  # id -> OpenF1's session key (an f1db session: its id)
         self.entrants: dict[object, tuple[object, object]] = {}  # id -> (round_id, driver_id)
         for table in ("rounds", "drivers", "teams", "circuits", "series"):
             columns = spec_of(table).columns
@@ -105,9 +105,9 @@ class _Names:
                 self.slugs[r.id] = str(r.slug)  # type: ignore[attr-defined]
         for values in database.get("sessions", ()):
             row = dict(zip(spec_of("sessions").columns, values, strict=True))
-            self.session_keys[row["id"]] = int(row["open_f1_session_key"])  # type: ignore[call-overload]
+            self.session_keys[row["id"]] = row["open_f1_session_key"] or row["id"]
         for s in racing.sessions:
-            self.session_keys[s.id] = s.open_f1_session_key
+            self.session_keys[s.id] = s.open_f1_session_key or s.id
         for values in database.get("entrants", ()):
             row = dict(zip(spec_of("entrants").columns, values, strict=True))
             self.entrants[row["id"]] = (row["round_id"], row["driver_id"])
@@ -119,7 +119,7 @@ class _Names:
 
     def label(self, table: str, row: Mapping[str, object]) -> str:
         if table == "sessions":
-            return f"session {row['open_f1_session_key']}"
+            return f"session {row['open_f1_session_key'] or row['id']}"
         if table == "seasons":
             return f"season {row['year']}"
         if table == "entrants":

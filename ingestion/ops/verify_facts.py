@@ -23,7 +23,7 @@ class LatestSession(msgspec.Struct, frozen=True, kw_only=True):
     round: str
     type: str
     start_time_utc: datetime
-    open_f1_session_key: int
+    open_f1_session_key: int | None  # None: a session only f1db knows
 
 
 def database_facts(
@@ -43,7 +43,7 @@ def database_facts(
         round_names[row["id"]] = f"{year} {row['name']}"
     session_cols = spec_of("sessions").columns
     per_type: dict[str, int] = {}
-    latest: tuple[datetime, int, dict[str, object]] | None = None
+    latest: tuple[datetime, int, dict[str, object]] | None = None  # (start, OpenF1's key or -1, row)
     for values in database.get("sessions", ()):
         row = dict(zip(session_cols, values, strict=True))
         kind = _type_name(row["type"])
@@ -51,7 +51,8 @@ def database_facts(
         start = row["start_time_utc"]
         start = as_utc(start) if isinstance(start, datetime) else start
         if row["status"] == SessionStatus.Completed and isinstance(start, datetime):
-            candidate = (start, int(row["open_f1_session_key"]), row)  # type: ignore[call-overload]
+            session_key = row["open_f1_session_key"]
+            candidate = (start, session_key if isinstance(session_key, int) else -1, row)
             if latest is None or candidate[:2] > latest[:2]:
                 latest = candidate
     last = None
@@ -61,7 +62,7 @@ def database_facts(
             round=round_names.get(row["round_id"], str(row["round_id"])),
             type=_type_name(row["type"]),
             start_time_utc=start,
-            open_f1_session_key=key,
+            open_f1_session_key=key if key >= 0 else None,
         )
     ordered_types = {t.name: per_type[t.name] for t in SessionType if t.name in per_type}
     ordered_types.update({k: v for k, v in per_type.items() if k not in ordered_types})

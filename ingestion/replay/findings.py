@@ -69,7 +69,7 @@ def hold(racing: Racing, inverted: Mapping[int, tuple[datetime, datetime]]) -> H
     ids: set[uuid.UUID] = set()
     sessions = []
     for s in racing.sessions:
-        dates = inverted.get(s.open_f1_session_key)
+        dates = None if s.open_f1_session_key is None else inverted.get(s.open_f1_session_key)
         if dates is None:
             sessions.append(s)
             continue

@@ -11,21 +11,24 @@ cannot use becomes a :class:`~ingestion.replay.rows.Warning`, never an exception
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 import msgspec
 
 from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
 from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots, pick
+from ingestion.replay.f1db import OpenF1Links
 from ingestion.replay.findings import hold
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
-from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow
-from ingestion.replay.values import utc_or_none
+from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow, SessionType
+from ingestion.replay.values import local_date, utc_or_none
 
-__all__ = ["normalize", "normalize_decoded"]
+__all__ = ["normalize", "normalize_decoded", "normalize_linked"]
 
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -40,6 +43,15 @@ def normalize_decoded(
     decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
 ) -> Replayed:
     """The rules applied to decoded rows (:func:`decode_snapshots`); ``warnings`` are carried over first."""
+    return normalize_linked(decoded, warnings, as_of, results=results)[0]
+
+
+def normalize_linked(
+    decoded: Decoded, warnings: Sequence[ReplayWarning], as_of: datetime, *, results: bool
+) -> tuple[Replayed, OpenF1Links]:
+    """:func:`normalize_decoded`, and what f1db's rows are matched by (:class:`OpenF1Links`): each round's
+    year and the Race session's days (in UTC and at the circuit), and each session's car numbers ->
+    (driver, team) from OpenF1's drivers (so the match needs no results)."""
     cutoff = utc_or_none(as_of)
     if cutoff is None:
         raise ValueError(f"as_of is not a usable instant: {as_of!r}")
@@ -70,8 +82,25 @@ def normalize_decoded(
         results=_sorted(results_rows),
         driver_aliases=_sorted(aliases),
     )
+    race_days: dict[uuid.UUID, frozenset[date]] = {r.id: frozenset() for r in cal.rounds.values()}
+    cars: dict[uuid.UUID, dict[tuple[int, int], tuple[uuid.UUID, uuid.UUID]]] = defaultdict(dict)
+    for s in known_sessions.values():
+        if s.type == SessionType.Race:
+            mk = s.session.meeting_key
+            round_id = cal.rounds[mk].id
+            offset = s.session.gmt_offset or known_rounds[mk].meeting.gmt_offset
+            race_days[round_id] = frozenset({s.start.date(), local_date(s.start, offset)})
+    for (session_key, number), c in sorted(candidates.items()):
+        s = known_sessions[session_key]
+        round_id = cal.rounds[s.session.meeting_key].id
+        cars[round_id][(int(s.type), number)] = (drivers[c.identity][0].id, teams[c.team_slug].id)
+    links = OpenF1Links(
+        rounds={r.id: (known_rounds[mk].year, race_days[r.id]) for mk, r in cal.rounds.items()},
+        cars=dict(cars),
+    )
     held = hold(staged, _inverted(decoded))
-    return Replayed(racing=held.racing, warnings=(*ctx.warnings, *held.findings), held=held.ids)
+    replayed = Replayed(racing=held.racing, warnings=(*ctx.warnings, *held.findings), held=held.ids)
+    return replayed, links
 
 
 def _inverted(decoded: Decoded) -> dict[int, tuple[datetime, datetime]]:

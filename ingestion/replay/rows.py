@@ -57,7 +57,12 @@ class CircuitRow(msgspec.Struct, frozen=True, kw_only=True):
     location: str
     country: str
     country_code: str | None  # OpenF1's meeting country_code ("BRN"), from the circuit's latest meeting
-    open_f1_circuit_key: int
+    open_f1_circuit_key: int | None  # None: a circuit only f1db knows
+    # f1db's facts (None from OpenF1, which has none of them)
+    latitude: float | None = None
+    longitude: float | None = None
+    length_meters: int | None = None
+    track_type: str | None = None  # f1db's type, lower case: race, street, road
 
 
 class RoundRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,7 +74,7 @@ class RoundRow(msgspec.Struct, frozen=True, kw_only=True):
     round_number: int
     date_start: date
     date_end: date
-    open_f1_meeting_key: int
+    open_f1_meeting_key: int | None  # None: a round only f1db knows
 
 
 class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,7 +83,7 @@ class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
     type: int  # SessionType
     start_time_utc: datetime
     status: int  # SessionStatus
-    open_f1_session_key: int
+    open_f1_session_key: int | None  # None: a session only f1db knows
 
 
 class DriverRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,6 +95,10 @@ class DriverRow(msgspec.Struct, frozen=True, kw_only=True):
     headshot_url: str | None
     driver_number: int | None
     open_f1_driver_number: int | None
+    # f1db's facts (None from OpenF1)
+    nationality: str | None = None  # the demonym of f1db's nationality country ("British")
+    date_of_birth: date | None = None
+    place_of_birth: str | None = None
 
 
 class TeamRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,6 +106,7 @@ class TeamRow(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     slug: str
     primary_color: str | None  # upper-case hex without '#'
+    nationality: str | None = None  # f1db's constructor country's demonym
 
 
 class EntrantRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +134,10 @@ class ResultRow(msgspec.Struct, frozen=True, kw_only=True):
     q2_time: str | None
     q3_time: str | None
     car_number: str | None
+    # f1db's fastest laps (race sessions; None from OpenF1, which does not say)
+    fastest_lap_number: int | None = None
+    fastest_lap_rank: int | None = None
+    fastest_lap_time: str | None = None
 
 
 class DriverAliasRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -252,7 +266,8 @@ _SPECS: tuple[TableSpec, ...] = (
         "driver_aliases",
         DriverAliasRow,
         (("driver_id", "alias_slug"),),
-        Scope((("driver_id", "drivers"),), (("source", "openf1"),)),  # openf1's of the replayed drivers
+        # openf1's of the replayed drivers (f1db's are kept: an old slug stays an alias of its driver)
+        Scope((("driver_id", "drivers"),), (("source", "openf1"),)),
     ),
 )
 

@@ -5,7 +5,7 @@ without a database (:func:`replay`, what verify and diff compare with)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import psycopg
@@ -16,12 +16,14 @@ from ingestion.errors import IngestionError, UsageError
 from ingestion.instant import as_utc, format_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
-from ingestion.replay.decoded import CANNOT_BE_TRUE, Snapshot, decode_snapshots
+from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
+from ingestion.replay.f1db import combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.load import DEFAULT_LOCK_WAIT, load
 from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
-from ingestion.replay.normalize import normalize, normalize_decoded
-from ingestion.replay.rows import Replayed
+from ingestion.replay.normalize import normalize_linked
+from ingestion.replay.release import ReleaseInput, decode_input, release_part
+from ingestion.replay.rows import Replayed, ReplayWarning
 from ingestion.replay.summary import ReplayStep, ReplaySummary
 from ingestion.store import Event, Store, event_order
 from ingestion.store.coverage import Unit, units_of
@@ -64,9 +66,49 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
     return sorted(snaps.values(), key=lambda snap: event_order(snap.event))
 
 
-def replay(store: Store, as_of: datetime, *, results: bool) -> Replayed:
-    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``)."""
-    return normalize(snapshots_of(store, as_of, results=results), as_of, results=results)
+def replay(
+    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | bool | None = True
+) -> Replayed:
+    """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
+    snapshots and the store's current f1db release (``f1db``: True, the store's; a
+    :class:`ReleaseInput` to replay that one instead; None or False, none)."""
+    snapshots = snapshots_of(store, as_of, results=results)
+    decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
+    return replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
+
+
+def replayed_release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> str | None:
+    """The tag of the f1db release a replay reads (None: none)."""
+    if f1db is True:
+        release = store.f1db_release(as_of)
+        return release.tag if release is not None else None
+    return f1db.tag if isinstance(f1db, ReleaseInput) else None
+
+
+def replay_decoded(
+    store: Store,
+    decoded: Decoded,
+    warnings: Sequence[ReplayWarning],
+    f1db: ReleaseInput | bool | None,
+    as_of: datetime,
+    *,
+    results: bool,
+) -> Replayed:
+    """OpenF1's decoded rows normalized, and the f1db release merged in (docs/f1db.md): the store's current
+    one (``f1db`` True; through its decode cache and merge memo, :mod:`~ingestion.replay.release`), the one
+    given, or none."""
+    replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
+    if f1db is True:
+        release = store.f1db_release(as_of)
+        if release is None:
+            return replayed
+        part = release_part(store, release, replayed.racing, links, as_of, results=results)
+    elif isinstance(f1db, ReleaseInput):
+        files = decode_input(f1db).files
+        part = f1db_part(files, replayed.racing, links, as_of, results=results, release=f1db.tag)
+    else:
+        return replayed
+    return combine(replayed, part)
 
 
 class NoSnapshotStore(UsageError):
@@ -78,8 +120,9 @@ class NoSnapshotStore(UsageError):
 
 
 class NothingToReplay(IngestionError):
-    """The store holds no snapshot received at or before ``as_of``: a replay would write nothing at all,
-    which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than the wish."""
+    """The store holds no snapshot (nor f1db release) received at or before ``as_of``: a replay would write
+    nothing at all, which is almost always a wrong ``--store`` / ``SNAPSHOT_DIR`` / ``--as-of`` rather than
+    the wish."""
 
     def __init__(self, root: str, as_of: datetime) -> None:
         super().__init__(
@@ -91,11 +134,11 @@ class NothingToReplay(IngestionError):
 
 def require_store(store: Store, as_of: datetime, *, allow_empty: bool) -> None:
     """:class:`NoSnapshotStore` when ``store`` has no folder; :class:`NothingToReplay` when it has no
-    snapshot at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it starts a
-    database (a replay from the wrong folder says so at once)."""
+    snapshot nor f1db release at ``as_of`` (unless ``allow_empty``). ``ingest replay`` asks first, before it
+    starts a database (a replay from the wrong folder says so at once)."""
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
-    if not allow_empty and not store.latest(as_utc(as_of)):
+    if not allow_empty and not store.latest(as_utc(as_of)) and store.f1db_release(as_utc(as_of)) is None:
         raise NothingToReplay(str(store.root), as_utc(as_of))
 
 
@@ -110,6 +153,7 @@ def run_replay(
     allow_removals: bool = False,
     progress: Callable[[ReplayStep], None] | None = None,
     schema: str = "auto",
+    f1db: ReleaseInput | bool | None = True,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after); so is any
@@ -118,9 +162,10 @@ def run_replay(
 
     ``allow_empty=False`` (``ingest replay`` without ``--allow-empty``): raise :class:`NothingToReplay`
     instead of replaying a store with no snapshot at ``as_of``. ``progress`` is told each stage as it
-    starts (read, decode, normalize, load) and once at the end. ``schema``: the ``DATABASE_SCHEMA`` setting
-    (:func:`ingestion.db.naming.resolve`). ``allow_removals``: let through removals beyond the breaker's
-    limit in a settled season (else :class:`~.breaker.RemovalsRefused`, nothing written).
+    starts (read, decode, normalize, load) and once at the end. ``f1db``: as for :func:`replay`.
+    ``schema``: the ``DATABASE_SCHEMA`` setting (:func:`ingestion.db.naming.resolve`). ``allow_removals``:
+    let through removals beyond the breaker's limit in a settled season (else
+    :class:`~.breaker.RemovalsRefused`, nothing written).
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
@@ -139,7 +184,7 @@ def run_replay(
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        replayed = normalize_decoded(decoded, warnings, as_of, results=results)
+        replayed = replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
         tables = f"row(s), {len(counts)} tables"
@@ -147,6 +192,7 @@ def run_replay(
         seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
         extra: dict[str, object] = {
             "snapshots": len(snapshots),
+            "f1db": replayed_release(store, as_of, f1db),
             "warnings": replayed.warning_counts(),
             "seconds": {k: round(v, 4) for k, v in seconds.items()},
         }

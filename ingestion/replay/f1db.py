@@ -1,0 +1,883 @@
+"""f1db's release, normalized into the racing rows next to OpenF1's: PURE (no I/O, no clock).
+
+``merge_f1db(files, openf1, links, results=...)`` takes the decoded files of one f1db release
+(:mod:`ingestion.f1db.decode`, path below ``src/data/`` -> Struct) and what OpenF1's replay made of its
+snapshots, and gives one :class:`~ingestion.replay.rows.Replayed`: OpenF1's rows untouched, f1db's facts
+added to the OpenF1 rows it matches, and f1db's rows for every round OpenF1 does not have. Rules and ids:
+docs/f1db.md ("Replaying", "Identity", "Rules").
+
+Ids (uuid5, :func:`~ingestion.replay.identity.make_id`, kinds prefixed ``f1db-``) never come from f1db's
+race id, round number or folder name (f1db renumbers them), nor from its slugs (renamed now and then):
+a driver is their date of birth and last name, a constructor its full name, a circuit where it is, a round
+its year and Grand Prix, a session its round and type. Where OpenF1 has the same driver, team, circuit or
+round (matched with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db's facts
+added.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
+
+import msgspec
+
+from ingestion.f1db.decode import (
+    Circuit,
+    Classified,
+    Constructor,
+    Country,
+    Decoded,
+    Driver,
+    GrandPrix,
+    Race,
+    SeasonEntrant,
+)
+from ingestion.replay.calendar import SERIES_NAME, SERIES_SLUG
+from ingestion.replay.identity import make_id, slugify, unique_slugs
+from ingestion.replay.rows import (
+    CircuitRow,
+    DriverAliasRow,
+    DriverRole,
+    DriverRow,
+    EntrantRow,
+    Racing,
+    Replayed,
+    ReplayWarning,
+    ResultRow,
+    ResultStatus,
+    RoundRow,
+    SeasonRow,
+    SeriesRow,
+    SessionRow,
+    SessionStatus,
+    SessionType,
+    TeamRow,
+)
+from ingestion.replay.values import laps_detail
+
+__all__ = [
+    "ALIAS_SOURCE",
+    "F1dbPart",
+    "OpenF1Links",
+    "Release",
+    "combine",
+    "f1db_part",
+    "merge_f1db",
+    "parse_millis",
+    "result_status",
+]
+
+ALIAS_SOURCE = "f1db"
+
+# Warning kinds.
+F1DB_UNMATCHED = "f1db_unmatched"  # an f1db entity in a round OpenF1 has, that cannot be matched for sure
+F1DB_MISSING = "f1db_missing"  # a file names a driver, constructor, circuit or grand prix the release lacks
+F1DB_NO_RESULTS = "f1db_race_without_results"
+
+#: Classification file -> the session it classifies (fastest laps join the race's rows).
+SESSION_FILES: dict[str, SessionType] = {
+    "race-results.yml": SessionType.Race,
+    "qualifying-results.yml": SessionType.Qualifying,
+    "sprint-race-results.yml": SessionType.Sprint,
+    "sprint-qualifying-results.yml": SessionType.SprintQualifying,
+    "free-practice-1-results.yml": SessionType.FP1,
+    "free-practice-2-results.yml": SessionType.FP2,
+    "free-practice-3-results.yml": SessionType.FP3,
+    "warming-up-results.yml": SessionType.Warmup,
+}
+FASTEST_LAPS = "fastest-laps.yml"
+RACES = frozenset({SessionType.Race, SessionType.Sprint})
+QUALIFYING = frozenset({SessionType.Qualifying, SessionType.SprintQualifying})
+PRACTICE = frozenset({SessionType.FP1, SessionType.FP2, SessionType.FP3, SessionType.Warmup})
+
+#: f1db's position codes: (status, kept in status_detail). DNQ/DNPQ/DNP (did not qualify / pre-qualify /
+#: practise) are starts that never happened: DNS; EX (excluded) is a disqualification: DSQ.
+CODES: dict[str, tuple[ResultStatus, str | None]] = {
+    "DNF": (ResultStatus.DNF, None),
+    "DNS": (ResultStatus.DNS, None),
+    "DSQ": (ResultStatus.DSQ, None),
+    "NC": (ResultStatus.NC, None),
+    "DNQ": (ResultStatus.DNS, "DNQ"),
+    "DNPQ": (ResultStatus.DNS, "DNPQ"),
+    "DNP": (ResultStatus.DNS, "DNP"),
+    "EX": (ResultStatus.DSQ, "EX"),
+}
+#: How well a code classifies, for choosing among one driver's two rows in one session (a number first).
+_CODE_RANK = {"NC": 1, "DNF": 2, "DNS": 3, "DNQ": 4, "DNPQ": 5, "DNP": 6, "DSQ": 7, "EX": 8}
+
+#: Pit-lane starts: ``grid_position`` 0 (f1db's ``PL``; Ergast's convention); an unknown grid is NULL.
+PIT_LANE = 0
+
+_TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+)(?:\.(\d{1,3}))?$")
+_RACE_DIR = re.compile(r"seasons/(\d{4})/races/([^/]+)/([^/]+)$")
+
+
+def parse_millis(text: str | None) -> int | None:
+    """``2:13:23.600`` / ``1:27.689`` / ``59.5`` as milliseconds; None for anything else (``+1 lap``)."""
+    if not text:
+        return None
+    match = _TIME.match(text.strip())
+    if match is None:
+        return None
+    a, b, secs, frac = match.groups()
+    hours, minutes = (int(a), int(b)) if b is not None else (0, int(a or 0))
+    millis = int((frac or "0").ljust(3, "0"))
+    return ((hours * 60 + minutes) * 60 + int(secs)) * 1000 + millis
+
+
+def result_status(position: str) -> tuple[int | None, ResultStatus, str | None]:
+    """(position, status, code kept in status_detail) of f1db's ``position`` (a number or a code)."""
+    if position.isdigit():
+        return int(position), ResultStatus.Finished, None
+    status, kept = CODES.get(position, (ResultStatus.NC, position))
+    return None, status, kept
+
+
+def _rank(position: str) -> tuple[int, int]:
+    return (0, int(position)) if position.isdigit() else (1, _CODE_RANK.get(position, 9))
+
+
+class OpenF1Links(msgspec.Struct, frozen=True, kw_only=True):
+    """What f1db is matched against in OpenF1's rows: per round, its year, the UTC date of its Race
+    session; per session, car number -> (driver id, team id) from OpenF1's drivers."""
+
+    #: round id -> (year, the days of its Race session: in UTC and at the circuit; f1db dates races before
+    #: 2024 by the local day: 2023 Las Vegas is 18 November there, 19 November in UTC)
+    rounds: dict[uuid.UUID, tuple[int, frozenset[date]]] = {}
+    #: round id -> (session type, car number) -> (driver id, team id), from OpenF1's drivers of each session
+    cars: dict[uuid.UUID, dict[tuple[int, int], tuple[uuid.UUID, uuid.UUID]]] = {}
+
+
+class RaceFiles(NamedTuple):
+    year: int
+    folder: str  # for messages only: never a key
+    race: Race
+    sessions: dict[str, list[Classified]]  # classification file name -> rows
+
+
+class Release(NamedTuple):
+    """The decoded files of a release, grouped."""
+
+    races: list[RaceFiles]
+    entrants: dict[int, list[SeasonEntrant]]
+    drivers: dict[str, Driver]
+    constructors: dict[str, Constructor]
+    circuits: dict[str, Circuit]
+    grands_prix: dict[str, GrandPrix]
+    countries: dict[str, Country]
+
+    @classmethod
+    def of(cls, files: Mapping[str, Decoded]) -> Release:
+        folders: dict[tuple[int, str], dict[str, Decoded]] = defaultdict(dict)
+        entrants: dict[int, list[SeasonEntrant]] = {}
+        drivers: dict[str, Driver] = {}
+        constructors: dict[str, Constructor] = {}
+        circuits: dict[str, Circuit] = {}
+        grands_prix: dict[str, GrandPrix] = {}
+        countries: dict[str, Country] = {}
+        for path in sorted(files):
+            value = files[path]
+            match = _RACE_DIR.fullmatch(path)
+            if match is not None:
+                folders[(int(match.group(1)), match.group(2))][match.group(3)] = value
+            elif path.endswith("/entrants.yml") and isinstance(value, list):
+                entrants[int(path.split("/")[1])] = [e for e in value if isinstance(e, SeasonEntrant)]
+            elif isinstance(value, Driver):
+                drivers[value.id] = value
+            elif isinstance(value, Constructor):
+                constructors[value.id] = value
+            elif isinstance(value, Circuit):
+                circuits[value.id] = value
+            elif isinstance(value, GrandPrix):
+                grands_prix[value.id] = value
+            elif isinstance(value, Country):
+                countries[value.id] = value
+        races = []
+        for (year, folder), parts in sorted(folders.items()):
+            race = parts.get("race.yml")
+            if not isinstance(race, Race):
+                continue
+            sessions = {
+                name: [r for r in rows if isinstance(r, Classified)]
+                for name, rows in parts.items()
+                if name != "race.yml" and isinstance(rows, list)
+            }
+            races.append(RaceFiles(year, folder, race, sessions))
+        return cls(races, entrants, drivers, constructors, circuits, grands_prix, countries)
+
+
+# -- identity ---------------------------------------------------------------------------------------------
+
+
+def driver_identity(d: Driver) -> str:
+    """A person by facts, not by f1db's slug: date of birth and last name (``1985-01-07:hamilton``)."""
+    born = d.date_of_birth.isoformat() if d.date_of_birth else "unknown"
+    return f"{born}:{slugify(d.last_name) or slugify(d.name)}"
+
+
+def constructor_identity(c: Constructor) -> str:
+    """A constructor by its full name (``red-bull-racing``); its short name when it has none."""
+    return slugify(c.full_name or c.name) or slugify(c.name)
+
+
+def circuit_identity(c: Circuit) -> str:
+    """A circuit by where it is: latitude and longitude to 0.1 degree (``52.1:-1.0``; every circuit apart,
+    and unchanged by renames: f1db renamed Losail to Lusail, slug and name); its name without them."""
+    if c.latitude is None or c.longitude is None:
+        return slugify(c.name)
+    return f"{c.latitude:.1f}:{c.longitude:.1f}"
+
+
+def _unique(identities: Mapping[str, str], first_seen: Mapping[str, date]) -> dict[str, str]:
+    """f1db id -> identity, made unique: of the entities sharing one (v2025.24.2's ``racing-bulls`` has
+    ``rb``'s full name, Racing Bulls), the one raced first keeps it and each later one gets ``/`` and its
+    f1db id appended, so a newcomer never moves an older entity's id."""
+    owner: dict[str, str] = {}
+    never = date.max
+    for k in sorted(identities, key=lambda k: (first_seen.get(k, never), k)):
+        owner.setdefault(identities[k], k)
+    return {k: v if owner[v] == k else f"{v}/{k}" for k, v in identities.items()}
+
+
+def _first_seen(races: Iterable[RaceFiles]) -> tuple[dict[str, date], dict[str, date], dict[str, date]]:
+    """The first race day of every driver, constructor and circuit in the release."""
+    drivers: dict[str, date] = {}
+    constructors: dict[str, date] = {}
+    circuits: dict[str, date] = {}
+    for rf in sorted(races, key=lambda rf: rf.race.date):
+        day = rf.race.date
+        circuits.setdefault(rf.race.circuit_id, day)
+        for rows in rf.sessions.values():
+            for r in rows:
+                drivers.setdefault(r.driver_id, day)
+                constructors.setdefault(r.constructor_id, day)
+    return drivers, constructors, circuits
+
+
+# -- the merge --------------------------------------------------------------------------------------------
+
+
+class _Work:
+    """The rows being made, and the warnings."""
+
+    def __init__(self, release: Release, openf1: Racing) -> None:
+        self.release = release
+        self.openf1 = openf1
+        self.warnings: list[ReplayWarning] = []
+
+    def warn(self, kind: str, message: str, request: str | None = None) -> None:
+        self.warnings.append(ReplayWarning(kind=kind, message=message, request=request))
+
+
+def _demonym(release: Release, country_id: str | None) -> str | None:
+    country = release.countries.get(country_id or "")
+    if country is None:
+        return None
+    return country.demonym or country.name
+
+
+def _at(day: date | None, clock: str | None, fallback: date) -> datetime:
+    """A session's UTC start: its date and time where f1db gives them, else its day (or the race's) at
+    00:00 UTC."""
+    when = day or fallback
+    if clock:
+        parts = clock.split(":")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts):
+            hour, minute = int(parts[0]), int(parts[1])
+            second = int(parts[2]) if len(parts) > 2 else 0
+            if hour < 24 and minute < 60 and second < 60:
+                return datetime.combine(when, time(hour, minute, second), UTC)
+    return datetime.combine(when, time(0), UTC)
+
+
+def _schedule(race: Race) -> dict[SessionType, datetime]:
+    """The sessions race.yml dates (practice, qualifying, sprint) and the race, at their UTC start."""
+    day = race.date
+    out = {SessionType.Race: _at(race.date, race.time, day)}
+    for kind, d, t in (
+        (SessionType.FP1, race.free_practice_1_date, race.free_practice_1_time),
+        (SessionType.FP2, race.free_practice_2_date, race.free_practice_2_time),
+        (SessionType.FP3, race.free_practice_3_date, race.free_practice_3_time),
+        (SessionType.Qualifying, race.qualifying_date, race.qualifying_time),
+        (SessionType.SprintQualifying, race.sprint_qualifying_date, race.sprint_qualifying_time),
+        (SessionType.Sprint, race.sprint_race_date, race.sprint_race_time),
+    ):
+        if d is not None:
+            out[kind] = _at(d, t, day)
+    return out
+
+
+def _rounds_of(spec: str | None) -> set[int]:
+    """``1-24`` / ``1,4-6`` / ``24`` as the round numbers; empty or unreadable: none."""
+    out: set[int] = set()
+    for part in (spec or "").split(","):
+        lo, _, hi = part.strip().partition("-")
+        if lo.isdigit() and (not hi or hi.isdigit()):
+            out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _listings(entries: list[SeasonEntrant]) -> dict[int, dict[tuple[str, str], bool]]:
+    """Per round number of a season's entrants.yml: (driver, constructor) -> whether only as a test driver."""
+    out: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
+    for entry in entries:
+        for constructor_id, d in entry.pairs():
+            for number in _rounds_of(d.rounds):
+                pair = (d.driver_id, constructor_id)
+                out[number][pair] = out[number].get(pair, True) and d.test_driver
+    return out
+
+
+def merge_f1db(
+    files: Mapping[str, Decoded],
+    openf1: Replayed,
+    links: OpenF1Links,
+    as_of: datetime,
+    *,
+    results: bool,
+    release: str = "f1db",
+) -> Replayed:
+    """OpenF1's rows with f1db's release merged in (see the module doc). ``release`` names the release in
+    warnings. Pure."""
+    return combine(openf1, f1db_part(files, openf1.racing, links, as_of, results=results, release=release))
+
+
+def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
+    """OpenF1's rows and warnings with f1db's ``part`` merged in: OpenF1's row wins an id both have. Pure."""
+    racing = openf1.racing
+    merged = Racing(
+        series=racing.series
+        or (SeriesRow(id=make_id("series", SERIES_SLUG), name=SERIES_NAME, slug=SERIES_SLUG),),
+        seasons=_union(racing.seasons, part.seasons),
+        circuits=_union(_with_facts(racing.circuits, part.circuit_facts), part.circuits),
+        rounds=_union(racing.rounds, part.rounds),
+        sessions=_union(racing.sessions, part.sessions),
+        drivers=_union(_with_facts(racing.drivers, part.driver_facts), part.drivers),
+        teams=_union(_with_facts(racing.teams, part.team_facts), part.teams),
+        entrants=_union(racing.entrants, part.entrants),
+        results=_union(racing.results, part.results),
+        driver_aliases=_union(racing.driver_aliases, part.aliases),
+    )
+    return Replayed(racing=merged, warnings=(*openf1.warnings, *part.warnings))
+
+
+def f1db_part(
+    files: Mapping[str, Decoded],
+    racing: Racing,
+    links: OpenF1Links,
+    as_of: datetime,
+    *,
+    results: bool,
+    release: str = "f1db",
+) -> F1dbPart:
+    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure."""
+    rel = Release.of(files)
+    work = _Work(rel, racing)
+
+    # OpenF1's rounds by (year, race day): the round matching rule (46 of 46 on 2023-2024)
+    openf1_round: dict[tuple[int, date], uuid.UUID] = {}
+    ambiguous: set[tuple[int, date]] = set()
+    for round_id, (year, race_days) in links.rounds.items():
+        for race_day in race_days:
+            key = (year, race_day)
+            if key in openf1_round and openf1_round[key] != round_id:
+                ambiguous.add(key)
+            openf1_round[key] = round_id
+    openf1_years = {year for year, _ in links.rounds.values()}
+    matched_round: dict[int, uuid.UUID] = {}  # index of rel.races -> OpenF1 round id
+    for index, rf in enumerate(rel.races):
+        key = (rf.year, rf.race.date)
+        if key in ambiguous:
+            work.warn(
+                F1DB_UNMATCHED, f"{rf.year} {rf.folder}: two OpenF1 rounds race on {rf.race.date}", release
+            )
+        elif key in openf1_round:
+            matched_round[index] = openf1_round[key]
+        elif rf.year in openf1_years:
+            work.warn(
+                F1DB_UNMATCHED,
+                f"{rf.year} {rf.folder}: no OpenF1 round races on {rf.race.date}: replayed from f1db",
+                release,
+            )
+
+    # drivers, teams, circuits: through the matched rounds, one-to-one or not at all
+    round_rows = {r.id: r for r in racing.rounds}
+    driver_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    team_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    circuit_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    openf1_drivers = {d.id: d for d in racing.drivers}
+    for index, round_id in matched_round.items():
+        rf = rel.races[index]
+        if round_id in round_rows:
+            circuit_pairs[rf.race.circuit_id].add(round_rows[round_id].circuit_id)
+        cars = links.cars.get(round_id, {})
+        for file_name, kind in SESSION_FILES.items():
+            for row in rf.sessions.get(file_name, []):
+                number = int(row.driver_number) if row.driver_number and row.driver_number.isdigit() else None
+                who = cars.get((int(kind), number)) if number is not None else None
+                if who is None:
+                    continue
+                driver_id, team_id = who
+                person = rel.drivers.get(row.driver_id)
+                known = openf1_drivers.get(driver_id)
+                if person is not None and known is not None and person.abbreviation == known.abbreviation:
+                    driver_pairs[row.driver_id].add(driver_id)
+                team_pairs[row.constructor_id].add(team_id)
+    driver_match = _one_to_one(work, "driver", driver_pairs, release)
+    team_match = _one_to_one(work, "constructor", team_pairs, release)
+    circuit_match = _one_to_one(work, "circuit", circuit_pairs, release)
+
+    f1db_races = sorted(
+        ((i, rf) for i, rf in enumerate(rel.races) if i not in matched_round),
+        key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
+    )
+    return _make(
+        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
+    )
+
+
+def _one_to_one(
+    work: _Work, what: str, pairs: Mapping[str, set[uuid.UUID]], release: str
+) -> dict[str, uuid.UUID]:
+    """f1db id -> OpenF1 id for the pairs that are one-to-one; a warning for every other."""
+    claimed: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for f1db_id, ids in pairs.items():
+        for i in ids:
+            claimed[i].add(f1db_id)
+    out: dict[str, uuid.UUID] = {}
+    for f1db_id, ids in sorted(pairs.items()):
+        if len(ids) == 1 and len(claimed[next(iter(ids))]) == 1:
+            out[f1db_id] = next(iter(ids))
+        else:
+            others = sorted({o for i in ids for o in claimed[i]})
+            work.warn(
+                F1DB_UNMATCHED,
+                f"{what} {f1db_id}: not one-to-one with OpenF1 ({len(ids)} OpenF1 rows, f1db "
+                f"{', '.join(others)}): kept apart",
+                release,
+            )
+    return out
+
+
+class DriverFacts(msgspec.Struct, frozen=True):
+    nationality: str | None
+    date_of_birth: date | None
+    place_of_birth: str | None
+
+
+class TeamFacts(msgspec.Struct, frozen=True):
+    nationality: str | None
+
+
+class CircuitFacts(msgspec.Struct, frozen=True):
+    latitude: float | None
+    longitude: float | None
+    length_meters: int | None
+    track_type: str | None
+
+
+class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
+    """What f1db's release adds to OpenF1's rows (:func:`f1db_part`): its own rows, its facts for the OpenF1
+    rows it matched, its warnings, and the session starts its statuses were judged against (two ``as_of``
+    with as many starts at or before them give the same part)."""
+
+    seasons: tuple[SeasonRow, ...]
+    circuits: tuple[CircuitRow, ...]
+    rounds: tuple[RoundRow, ...]
+    sessions: tuple[SessionRow, ...]
+    drivers: tuple[DriverRow, ...]
+    teams: tuple[TeamRow, ...]
+    entrants: tuple[EntrantRow, ...]
+    results: tuple[ResultRow, ...]
+    aliases: tuple[DriverAliasRow, ...]
+    circuit_facts: dict[uuid.UUID, CircuitFacts]
+    driver_facts: dict[uuid.UUID, DriverFacts]
+    team_facts: dict[uuid.UUID, TeamFacts]
+    warnings: tuple[ReplayWarning, ...] = ()
+    starts: tuple[datetime, ...] = ()
+
+    def bucket(self, as_of: datetime) -> int:
+        """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
+        return bisect.bisect_right(self.starts, as_of)
+
+
+def _make(
+    work: _Work,
+    races: list[tuple[int, RaceFiles]],
+    driver_match: Mapping[str, uuid.UUID],
+    team_match: Mapping[str, uuid.UUID],
+    circuit_match: Mapping[str, uuid.UUID],
+    as_of: datetime,
+    *,
+    results: bool,
+    release: str,
+) -> F1dbPart:
+    rel, openf1 = work.release, work.openf1
+    series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
+
+    seen_drivers, seen_constructors, seen_circuits = _first_seen(rel.races)
+    driver_ids = _unique({k: driver_identity(d) for k, d in rel.drivers.items()}, seen_drivers)
+    team_ids = _unique({k: constructor_identity(c) for k, c in rel.constructors.items()}, seen_constructors)
+    circuit_ids = _unique({k: circuit_identity(c) for k, c in rel.circuits.items()}, seen_circuits)
+
+    # the f1db entities the replayed rounds use, in a deterministic order
+    used_drivers: set[str] = set()
+    used_teams: set[str] = set()
+    used_circuits: set[str] = set()
+    missing: set[str] = set()
+
+    seasons: dict[int, SeasonRow] = {}
+    rounds: list[tuple[RaceFiles, RoundRow, str]] = []
+    sessions: list[SessionRow] = []
+    entrant_rows: dict[tuple[str, str, str], EntrantRow] = {}
+    result_rows: list[ResultRow] = []
+
+    def circuit_row_id(circuit_id: str) -> uuid.UUID:
+        if circuit_id in circuit_match:
+            return circuit_match[circuit_id]
+        return make_id("f1db-circuit", circuit_ids[circuit_id])
+
+    def driver_row_id(driver_id: str) -> uuid.UUID:
+        if driver_id in driver_match:
+            return driver_match[driver_id]
+        return make_id("f1db-driver", driver_ids[driver_id])
+
+    def team_row_id(constructor_id: str) -> uuid.UUID:
+        if constructor_id in team_match:
+            return team_match[constructor_id]
+        return make_id("f1db-team", team_ids[constructor_id])
+
+    # rounds: the Grand Prix's name, f1db's round number (a value, never a key), the days of its sessions
+    round_bases: list[str] = []
+    pending: list[tuple[RaceFiles, str, int, str, date, date]] = []
+    for _, rf in races:
+        gp = rel.grands_prix.get(rf.race.grand_prix_id)
+        if rf.race.circuit_id not in rel.circuits:
+            missing.add(f"circuit {rf.race.circuit_id}")
+            continue
+        name = (gp.full_name or gp.name) if gp else rf.race.official_name
+        schedule = _schedule(rf.race)
+        days = [t.date() for t in schedule.values()]
+        natural = f"{rf.year}:{slugify(name)}"  # not the date: f1db corrects dates (2014 Russia)
+        round_number = int(rf.folder.split("-")[0]) if rf.folder.split("-")[0].isdigit() else 0
+        pending.append((rf, name, round_number, natural, min(days), max(days)))
+        round_bases.append(f"{rf.year}-{slugify(name) or 'grand-prix'}")
+    twice = Counter(p[3] for p in pending)  # one Grand Prix twice in a year (never yet): its dates tell apart
+    pending = [(rf, n, num, f"{nat}:{rf.race.date}" if twice[nat] > 1 else nat, a, b)
+               for rf, n, num, nat, a, b in pending]
+    taken = {r.slug for r in openf1.rounds}
+    round_slugs = _slugs_avoiding(round_bases, taken)
+    for (rf, name, number, natural, first, last), slug in zip(pending, round_slugs, strict=True):
+        season = seasons.setdefault(
+            rf.year, SeasonRow(id=make_id("season", rf.year), series_id=series_id, year=rf.year)
+        )
+        used_circuits.add(rf.race.circuit_id)
+        row = RoundRow(
+            id=make_id("f1db-round", natural),
+            season_id=season.id,
+            circuit_id=circuit_row_id(rf.race.circuit_id),
+            name=name,
+            slug=slug,
+            round_number=number,
+            date_start=first,
+            date_end=last,
+            open_f1_meeting_key=None,
+        )
+        rounds.append((rf, row, natural))
+
+    listings: dict[int, dict[int, dict[tuple[str, str], bool]]] = {}
+    for rf, round_row, natural in rounds:
+        schedule = _schedule(rf.race)
+        kinds: dict[SessionType, list[Classified]] = {}
+        for file_name, kind in SESSION_FILES.items():
+            rows = rf.sessions.get(file_name)
+            if rows is not None:
+                kinds[kind] = rows
+        if not rf.sessions.get("race-results.yml"):
+            work.warn(F1DB_NO_RESULTS, f"{rf.year} {rf.folder}: no race results in this release", release)
+        session_ids: dict[SessionType, uuid.UUID] = {}
+        for kind in sorted(set(kinds) | set(schedule)):
+            start = schedule.get(kind, schedule[SessionType.Race])
+            if kinds.get(kind):
+                status = SessionStatus.Completed
+            elif start > as_of:
+                status = SessionStatus.Scheduled
+            else:
+                status = SessionStatus.Completed
+            session = SessionRow(
+                id=make_id("f1db-session", natural, int(kind)),
+                round_id=round_row.id,
+                type=int(kind),
+                start_time_utc=start,
+                status=int(status),
+                open_f1_session_key=None,
+            )
+            sessions.append(session)
+            session_ids[kind] = session.id
+
+        # entrants: who drove for whom in this round (any session), roles from the season's entrants.yml
+        number = round_row.round_number
+        listed = listings.setdefault(rf.year, _listings(rel.entrants.get(rf.year, []))).get(number, {})
+        seen: dict[tuple[str, str], set[SessionType]] = defaultdict(set)
+        for kind, rows in kinds.items():
+            for r in rows:
+                seen[(r.driver_id, r.constructor_id)].add(kind)
+        classified = {driver_id for driver_id, _ in seen}
+        for pair in listed:  # a listed driver with no row in the round (one yet to run, or withdrawn)
+            if pair[0] not in classified:
+                seen.setdefault(pair, set())
+        entrant_of: dict[tuple[str, str], EntrantRow] = {}
+        for (driver_id, constructor_id), kinds_seen in sorted(seen.items()):
+            if driver_id not in rel.drivers:
+                missing.add(f"driver {driver_id}")
+                continue
+            if constructor_id not in rel.constructors:
+                missing.add(f"constructor {constructor_id}")
+                continue
+            test = listed.get((driver_id, constructor_id), False)
+            raced = bool(kinds_seen - PRACTICE)
+            role = DriverRole.Regular if raced or (not test and not kinds_seen) else DriverRole.Fp1Only
+            if not raced and kinds_seen and not test and (driver_id, constructor_id) in listed:
+                role = DriverRole.Regular  # listed for the round, classified only in practice (withdrew)
+            used_drivers.add(driver_id)
+            used_teams.add(constructor_id)
+            key = (natural, driver_ids[driver_id], team_ids[constructor_id])
+            entrant = EntrantRow(
+                id=make_id("f1db-entrant", *key),
+                round_id=round_row.id,
+                driver_id=driver_row_id(driver_id),
+                team_id=team_row_id(constructor_id),
+                role=int(role),
+            )
+            entrant_rows[key] = entrant
+            entrant_of[(driver_id, constructor_id)] = entrant
+
+        if not results:
+            continue
+        fastest: dict[str, Classified] = {}
+        for r in rf.sessions.get(FASTEST_LAPS, []):
+            if r.driver_id not in fastest or _rank(r.position) < _rank(fastest[r.driver_id].position):
+                fastest[r.driver_id] = r
+        for kind, rows in kinds.items():
+            result_rows.extend(
+                _results(kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest)
+            )
+
+    for what in sorted(missing):
+        work.warn(F1DB_MISSING, f"the release has no {what}: its rows are skipped", release)
+
+    # drivers: OpenF1's row (id, names, numbers) with f1db's facts when matched; else f1db's own row
+    driver_facts: dict[uuid.UUID, DriverFacts] = {}
+    driver_rows: list[DriverRow] = []
+    aliases: list[DriverAliasRow] = []
+    slugs_taken = {d.slug for d in openf1.drivers}
+    own_drivers = sorted(d for d in used_drivers if d not in driver_match)
+    driver_slugs = _slugs_avoiding(own_drivers, slugs_taken)
+    for f1db_id in sorted(set(used_drivers) | set(driver_match)):
+        d = rel.drivers.get(f1db_id)
+        if d is None:
+            continue
+        nationality = _demonym(rel, d.nationality_country_id)
+        place = d.place_of_birth or None
+        row_id = driver_row_id(f1db_id)
+        if f1db_id in driver_match:
+            driver_facts[row_id] = DriverFacts(nationality, d.date_of_birth, place)
+        else:
+            digits = d.permanent_number if d.permanent_number and d.permanent_number.isdigit() else None
+            permanent = int(digits) if digits else None
+            driver_rows.append(
+                DriverRow(
+                    id=row_id,
+                    first_name=d.first_name,
+                    last_name=d.last_name,
+                    slug=driver_slugs[own_drivers.index(f1db_id)],
+                    abbreviation=d.abbreviation or None,
+                    headshot_url=None,
+                    driver_number=permanent if permanent is not None and permanent < 2**31 else None,
+                    open_f1_driver_number=None,
+                    nationality=nationality,
+                    date_of_birth=d.date_of_birth,
+                    place_of_birth=place,
+                )
+            )
+        aliases.append(
+            DriverAliasRow(
+                id=make_id("f1db-driver-alias", driver_ids[f1db_id], f1db_id),
+                driver_id=row_id,
+                alias_name=d.name,
+                alias_slug=f1db_id,
+                valid_from=None,
+                valid_until=None,
+                source=ALIAS_SOURCE,
+                driver_number=None,
+            )
+        )
+
+    team_facts: dict[uuid.UUID, TeamFacts] = {}
+    team_rows: list[TeamRow] = []
+    own_teams = sorted(t for t in used_teams if t not in team_match)
+    team_slugs = _slugs_avoiding(own_teams, {t.slug for t in openf1.teams})
+    for f1db_id in sorted(set(used_teams) | set(team_match)):
+        constructor = rel.constructors.get(f1db_id)
+        if constructor is None:
+            continue
+        nationality = _demonym(rel, constructor.country_id)
+        if f1db_id in team_match:
+            team_facts[team_match[f1db_id]] = TeamFacts(nationality)
+            continue
+        team_rows.append(
+            TeamRow(
+                id=team_row_id(f1db_id),
+                name=constructor.name,
+                slug=team_slugs[own_teams.index(f1db_id)],
+                primary_color=None,
+                nationality=nationality,
+            )
+        )
+
+    circuit_facts: dict[uuid.UUID, CircuitFacts] = {}
+    circuit_rows: list[CircuitRow] = []
+    own_circuits = sorted(c for c in used_circuits if c not in circuit_match)
+    circuit_slugs = _slugs_avoiding(own_circuits, {c.slug for c in openf1.circuits})
+    for f1db_id in sorted(set(used_circuits) | set(circuit_match)):
+        circuit = rel.circuits[f1db_id]
+        length = round(circuit.length * 1000) if circuit.length is not None else None
+        track_type = circuit.type.lower() if circuit.type else None
+        if f1db_id in circuit_match:
+            circuit_facts[circuit_match[f1db_id]] = CircuitFacts(
+                circuit.latitude, circuit.longitude, length, track_type
+            )
+            continue
+        country = rel.countries.get(circuit.country_id or "")
+        circuit_rows.append(
+            CircuitRow(
+                id=circuit_row_id(f1db_id),
+                name=circuit.name,
+                slug=circuit_slugs[own_circuits.index(f1db_id)],
+                location=circuit.place_name or circuit.name,
+                country=country.name if country else (circuit.country_id or ""),
+                country_code=country.alpha3_code if country else None,
+                open_f1_circuit_key=None,
+                latitude=circuit.latitude,
+                longitude=circuit.longitude,
+                length_meters=length,
+                track_type=track_type,
+            )
+        )
+
+    return F1dbPart(
+        seasons=tuple(seasons.values()),
+        circuits=tuple(circuit_rows),
+        rounds=tuple(r for _, r, _ in rounds),
+        sessions=tuple(sessions),
+        drivers=tuple(driver_rows),
+        teams=tuple(team_rows),
+        entrants=tuple(entrant_rows.values()),
+        results=tuple(result_rows),
+        aliases=tuple(aliases),
+        circuit_facts=circuit_facts,
+        driver_facts=driver_facts,
+        team_facts=team_facts,
+        warnings=tuple(work.warnings),
+        starts=tuple(sorted({s.start_time_utc for s in sessions})),
+    )
+
+
+def _results(
+    kind: SessionType,
+    rows: list[Classified],
+    session_id: uuid.UUID,
+    session_natural: str,
+    entrant_of: Mapping[tuple[str, str], EntrantRow],
+    driver_ids: Mapping[str, str],
+    fastest: Mapping[str, Classified],
+) -> list[ResultRow]:
+    """One result per driver of a session: a driver with two rows (a shared car, a team-mate's car taken
+    over) keeps the better-classified row, with the points summed and the other car noted."""
+    by_driver: dict[str, list[Classified]] = defaultdict(list)
+    for r in rows:
+        if (r.driver_id, r.constructor_id) in entrant_of:
+            by_driver[r.driver_id].append(r)
+    out: list[ResultRow] = []
+    for driver_id, mine in by_driver.items():
+        mine.sort(key=lambda r: _rank(r.position))
+        best, others = mine[0], mine[1:]
+        entrant = entrant_of[(best.driver_id, best.constructor_id)]
+        position, status, code = result_status(best.position)
+        detail = code or (best.reason_retired or None)
+        if detail is None and status == ResultStatus.Finished:
+            detail = laps_detail(best.gap)
+        points: float | None = None
+        if kind in RACES:
+            given = [r.points for r in mine if r.points is not None]
+            points = sum(given) if given else None
+        if others:
+            note = "; ".join(f"also car {o.driver_number or '?'} ({o.position})" for o in others)
+            detail = f"{detail}; {note}" if detail else note
+        millis: int | None = None
+        q: list[str | None] = [None, None, None]
+        if kind in QUALIFYING:
+            q = [best.q1 or None, best.q2 or None, best.q3 or None]
+            times = [m for m in (parse_millis(t) for t in (*q, best.time)) if m is not None]
+            millis = min(times) if times else None
+        else:
+            millis = parse_millis(best.time)
+        grid: int | None = None
+        if kind in RACES and best.grid_position:
+            grid = PIT_LANE if best.grid_position == "PL" else (
+                int(best.grid_position) if best.grid_position.isdigit() else None
+            )
+        lap = fastest.get(driver_id) if kind == SessionType.Race else None
+        lap_rank = int(lap.position) if lap is not None and lap.position.isdigit() else None
+        out.append(
+            ResultRow(
+                id=make_id("f1db-result", session_natural, int(kind), driver_ids[driver_id]),
+                session_id=session_id,
+                entrant_id=entrant.id,
+                position=position,
+                grid_position=grid,
+                status=int(status),
+                points=points,
+                time=timedelta(milliseconds=millis) if kind in RACES and millis is not None else None,
+                laps=best.laps,
+                fastest_lap=lap_rank == 1,
+                time_milliseconds=millis,
+                status_detail=detail,
+                q1_time=q[0],
+                q2_time=q[1],
+                q3_time=q[2],
+                car_number=best.driver_number,
+                fastest_lap_number=lap.lap if lap is not None else None,
+                fastest_lap_rank=lap_rank,
+                fastest_lap_time=lap.time if lap is not None else None,
+            )
+        )
+    return out
+
+
+def _slugs_avoiding(bases: list[str], taken: set[str]) -> list[str]:
+    """Slugs for ``bases`` unique among themselves and never one of ``taken`` (OpenF1's rows' own)."""
+    out = unique_slugs([*sorted(taken), *bases])[len(taken) :]
+    return out
+
+
+def _union(first: Iterable[msgspec.Struct], second: Iterable[msgspec.Struct]) -> tuple:  # type: ignore[type-arg]
+    """Both tables' rows by id (the first's row wins an id both have), sorted by id."""
+    rows = {r.id: r for r in second}  # type: ignore[attr-defined]
+    rows.update({r.id: r for r in first})  # type: ignore[attr-defined]
+    return tuple(sorted(rows.values(), key=lambda r: r.id.int))
+
+
+def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, msgspec.Struct]) -> list:  # type: ignore[type-arg]
+    """``rows`` with f1db's facts set on the ones it matched."""
+    return [
+        msgspec.structs.replace(r, **msgspec.structs.asdict(facts[r.id]))  # type: ignore[attr-defined]
+        if r.id in facts  # type: ignore[attr-defined]
+        else r
+        for r in rows
+    ]

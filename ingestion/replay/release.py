@@ -1,0 +1,155 @@
+"""The f1db release replay reads: which one (the store's current release as of ``as_of``), its files, and
+their decoding (:mod:`ingestion.f1db.decode`, through the store's decode cache, :mod:`ingestion.f1db.cache`).
+
+A store without any f1db release replays exactly as before: :func:`read_release` gives None.
+
+:func:`release_part` also keeps the last merge's outcome (:class:`~ingestion.replay.f1db.F1dbPart`) in the
+store's ``cache/f1db-merged.msgpack``, keyed by everything it is a function of: the release's manifest
+address, the code of the modules that make it, OpenF1's rows it is matched against, the results flag, and
+which session starts ``as_of`` has passed. An unchanged replay then reads one file instead of decoding and
+merging the release; the file is deletable at any time and never trusted for other inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import msgspec
+
+from ingestion.f1db import cache as decode_cache
+from ingestion.f1db import decode as f1db_decode
+from ingestion.f1db import yaml as f1db_yaml
+from ingestion.f1db.archive import DATA_PREFIX
+from ingestion.f1db.cache import DecodeCache
+from ingestion.f1db.decode import Decoded, decode_file, wanted
+from ingestion.replay import f1db as f1db_merge
+from ingestion.replay import identity, rows, values
+from ingestion.replay.f1db import F1dbPart, OpenF1Links, f1db_part
+from ingestion.replay.rows import Racing
+from ingestion.store import F1dbRelease, Store
+
+__all__ = [
+    "DecodedRelease", "ReleaseInput", "decode_input", "decode_release", "read_release", "release_input",
+    "release_part",
+]
+
+#: Where the last merge's outcome is kept, relative to the store's root.
+MEMO_FILE = "cache/f1db-merged.msgpack"
+
+#: The code the merge's outcome is a function of: another version of it never reads an older memo.
+_CODE = hashlib.sha256(
+    b"".join(
+        Path(str(m.__file__)).read_bytes()
+        for m in (f1db_merge, f1db_decode, f1db_yaml, decode_cache, identity, rows, values)
+    )
+).hexdigest()
+
+
+class _Memo(msgspec.Struct):
+    key: str
+    bucket: int
+    part: F1dbPart
+
+
+class ReleaseInput(NamedTuple):
+    """One f1db release given as bytes (tests, benches): its tag and the files replay needs (path below
+    ``src/data/`` -> bytes)."""
+
+    tag: str
+    files: dict[str, bytes]
+
+
+class DecodedRelease(NamedTuple):
+    """One f1db release as replay reads it: its tag and its needed files decoded (path below
+    ``src/data/`` -> Structs)."""
+
+    tag: str
+    files: dict[str, Decoded]
+
+
+def release_input(tag: str, data: Mapping[str, bytes]) -> ReleaseInput:
+    """The files replay needs among ``data`` (paths below ``src/data/``, e.g. ``ReleaseFiles.data()``)."""
+    return ReleaseInput(tag, {path: body for path, body in data.items() if wanted(path)})
+
+
+def decode_release(files: Mapping[str, bytes]) -> dict[str, Decoded]:
+    """Every file decoded (:func:`~ingestion.f1db.decode.decode_file`); a damaged one stops with one line
+    naming the file and the row (:class:`~ingestion.f1db.yaml.YamlSubsetError`). Pure."""
+    return {path: decode_file(path, body) for path, body in files.items()}
+
+
+def decode_input(release: ReleaseInput) -> DecodedRelease:
+    return DecodedRelease(release.tag, decode_release(release.files))
+
+
+def read_release(
+    store: Store, as_of: datetime, release: F1dbRelease | None = None
+) -> DecodedRelease | None:
+    """The store's current f1db release as of ``as_of`` (``Store.f1db_release``, or ``release``; None when
+    it holds none), its needed files decoded: from the decode cache when it has the blob's address, else
+    read through ``Store.read`` (hash verified), decoded, and cached."""
+    release = release or store.f1db_release(as_of)
+    if release is None:
+        return None
+    cache = DecodeCache(store.root)
+    files: dict[str, Decoded] = {}
+    used: set[str] = set()
+    for path, address in sorted(release.files.items()):
+        if not path.startswith(DATA_PREFIX) or not wanted(path[len(DATA_PREFIX) :]):
+            continue
+        name = path[len(DATA_PREFIX) :]
+        used.add(address)
+        value = cache.get(address, name)
+        if value is None:
+            value = decode_file(name, store.read(address))
+            cache.put(address, value)
+        files[name] = value
+    cache.keep_only(used)
+    cache.save()
+    return DecodedRelease(release.tag, files)
+
+
+def _memo_key(release: F1dbRelease, racing: Racing, links: OpenF1Links, results: bool) -> str:
+    h = hashlib.sha256(f"{_CODE}\n{release.tag}\n{release.manifest}\n{results}\n".encode())
+    for table in (racing.series, racing.circuits, racing.rounds, racing.drivers, racing.teams):
+        h.update(msgspec.msgpack.encode(table))
+    # canonical: sorted, never a set's order (dates hash differently in every process)
+    rounds = sorted((str(r), year, sorted(days)) for r, (year, days) in links.rounds.items())
+    cars = sorted(
+        (str(r), sorted((k, str(d), str(t)) for k, (d, t) in c.items())) for r, c in links.cars.items()
+    )
+    h.update(msgspec.msgpack.encode([rounds, cars]))
+    return h.hexdigest()
+
+
+def release_part(
+    store: Store, release: F1dbRelease, racing: Racing, links: OpenF1Links, as_of: datetime, *, results: bool
+) -> F1dbPart:
+    """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`): from the
+    memo when it was made from the same inputs (see the module doc), else decoded, merged and memoized."""
+    path = store.root / MEMO_FILE
+    key = _memo_key(release, racing, links, results)
+    with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
+        memo = msgspec.msgpack.decode(path.read_bytes(), type=_Memo)
+        if memo.key == key and memo.part.bucket(as_of) == memo.bucket:
+            return memo.part
+    files: dict[str, Decoded] = {}
+    decoded = read_release(store, as_of, release)
+    if decoded is not None:
+        files = decoded.files
+    part = f1db_part(files, racing, links, as_of, results=results, release=release.tag)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part)))
+        os.replace(tmp, path)
+    except OSError:  # a store that cannot be written keeps no memo
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return part
