@@ -122,15 +122,30 @@ def is_testing(meeting_name: str) -> bool:
     return bool({"testing", "test"} & set(words(meeting_name)))
 
 
+def _instant(value: datetime | None) -> datetime | None:
+    """``value`` in UTC, or None when there is none or it cannot be shifted to UTC (``0001-01-01T00:00+14:00``
+    from a damaged answer): such a time is unknown, never a crash."""
+    if value is None:
+        return None
+    try:
+        return as_utc(value)
+    except OverflowError:
+        return None
+
+
 def session_end(start: datetime | None, end: datetime | None) -> datetime | None:
     """When a session ends (UTC): ``end`` if it is at or after ``start``, else ``start`` +
-    :data:`SESSION_LENGTH`; ``end`` alone without a start; None without either."""
-    if start is None:
-        return None if end is None else as_utc(end)
-    start = as_utc(start)
-    if end is not None and as_utc(end) >= start:
-        return as_utc(end)
-    return start + SESSION_LENGTH
+    :data:`SESSION_LENGTH`; ``end`` alone without a start; None without either (a time that cannot be
+    shifted to UTC is no time)."""
+    first, last = _instant(start), _instant(end)
+    if first is None:
+        return last
+    if last is not None and last >= first:
+        return last
+    try:
+        return first + SESSION_LENGTH
+    except OverflowError:  # a start at the end of time has no end
+        return None
 
 
 def session_span(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
@@ -138,7 +153,8 @@ def session_span(start: datetime | None, end: datetime | None) -> tuple[datetime
     last = session_end(start, end)
     if last is None:
         return None
-    return (last if start is None else as_utc(start), last)
+    first = _instant(start)
+    return (last if first is None else first, last)
 
 
 def has_ended(start: datetime | None, end: datetime | None, now: datetime) -> bool:

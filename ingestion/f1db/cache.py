@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from pathlib import Path
 
 import msgspec
@@ -29,6 +28,7 @@ from ingestion.f1db.decode import (
     SeasonEntrant,
     file_kind,
 )
+from ingestion.store._files import write_atomic
 
 __all__ = ["CACHE_FILE", "DecodeCache"]
 
@@ -114,12 +114,6 @@ class DecodeCache:
                 },
             }
         )
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(body)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):  # a store that cannot be written keeps no cache
+            write_atomic(self.path, body, tmp_dir=self.path.parent, prefix=f".{self.path.name}.", sync=False)
         self.added = 0

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import msgspec
 
+from ingestion.calendar import PRACTICE, QUALIFYING, RACES
 from ingestion.f1db.decode import (
     Circuit,
     Classified,
@@ -91,9 +92,6 @@ SESSION_FILES: dict[str, SessionType] = {
     "warming-up-results.yml": SessionType.Warmup,
 }
 FASTEST_LAPS = "fastest-laps.yml"
-RACES = frozenset({SessionType.Race, SessionType.Sprint})
-QUALIFYING = frozenset({SessionType.Qualifying, SessionType.SprintQualifying})
-PRACTICE = frozenset({SessionType.FP1, SessionType.FP2, SessionType.FP3, SessionType.Warmup})
 
 #: f1db's position codes: (status, kept in status_detail). DNQ/DNPQ/DNP (did not qualify / pre-qualify /
 #: practise) are starts that never happened: DNS; EX (excluded) is a disqualification: DSQ.
@@ -640,7 +638,7 @@ def _make(
                 missing.add(f"constructor {constructor_id}")
                 continue
             test = listed.get((driver_id, constructor_id), False)
-            raced = bool(kinds_seen - PRACTICE)
+            raced = bool(kinds_seen - PRACTICE - {SessionType.Warmup})
             role = DriverRole.Regular if raced or (not test and not kinds_seen) else DriverRole.Fp1Only
             if not raced and kinds_seen and not test and (driver_id, constructor_id) in listed:
                 role = DriverRole.Regular  # listed for the round, classified only in practice (withdrew)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from ingestion.replay import f1db as f1db_merge
 from ingestion.replay import identity, rows, values
 from ingestion.replay.f1db import F1dbPart, OpenF1Links, f1db_part
 from ingestion.replay.rows import Racing
-from ingestion.store import F1dbRelease, Store
+from ingestion.store import F1dbRelease, Store, write_atomic
 
 __all__ = [
     "DecodedRelease", "ReleaseInput", "decode_input", "decode_release", "read_release", "release_input",
@@ -144,12 +143,7 @@ def release_part(
     if decoded is not None:
         files = decoded.files
     part = f1db_part(files, racing, links, as_of, results=results, release=release.tag)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part)))
-        os.replace(tmp, path)
-    except OSError:  # a store that cannot be written keeps no memo
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    body = msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part))
+    with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
+        write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
     return part

@@ -52,21 +52,28 @@ def sync_filesystem() -> None:
     os.sync()
 
 
-def write_atomic(path: Path, data: bytes, *, tmp_dir: Path, prefix: str, mode: int = 0o644) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, tmp_dir: Path, prefix: str, mode: int = 0o644, sync: bool = True
+) -> None:
     """Write ``data`` to ``path`` all-or-nothing: a temporary file in ``tmp_dir`` (created if missing) is
     written, fsynced and renamed over ``path``, then ``path``'s folder is fsynced. A failure leaves no
-    temporary file behind. OSError propagates (the caller names what could not be written)."""
+    temporary file behind. OSError propagates (the caller names what could not be written).
+
+    ``sync=False`` skips both fsyncs, for a derived cache only: after a crash it may be empty or torn, which
+    its reader detects (it checks what it decodes) and rebuilds; it is never data."""
     make_dirs(tmp_dir)
     fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix, suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         write_all(fd, data)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         make_dirs(path.parent)
         os.replace(tmp_name, path)
-        fsync_dir(path.parent)
+        if sync:
+            fsync_dir(path.parent)
     except BaseException:
         if fd >= 0:
             os.close(fd)
