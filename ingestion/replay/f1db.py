@@ -71,6 +71,7 @@ __all__ = [
     "merge_f1db",
     "parse_millis",
     "result_status",
+    "session_starts",
 ]
 
 ALIAS_SOURCE = "f1db"
@@ -879,3 +880,8 @@ def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, msgspe
         else r
         for r in rows
     ]
+
+
+#: The UTC start of each session race.yml dates (a session without a time: its day at 00:00 UTC); for
+#: ``ingest check``'s comparison with OpenF1.
+session_starts = _schedule

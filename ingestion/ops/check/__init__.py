@@ -44,8 +44,22 @@ this package's face is pure) and :mod:`.render` (the report as lines and JSON). 
 from __future__ import annotations
 
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, openf1_request, with_snapshots
-from ingestion.ops.check.model import KINDS, CheckReport, Entrant, Finding, Round, Row, Session, Snapshot
+from ingestion.ops.check.model import (
+    FIELDS,
+    KINDS,
+    CheckReport,
+    Disagreement,
+    Entrant,
+    Finding,
+    Round,
+    Row,
+    Session,
+    Snapshot,
+)
 from ingestion.ops.check.render import (
+    disagreement_cells,
+    disagreement_lines,
+    f1db_evidence,
     finding_cells,
     render_check,
     replay_lines,
@@ -54,11 +68,14 @@ from ingestion.ops.check.render import (
     summary_lines,
 )
 from ingestion.ops.check.rules import check
+from ingestion.ops.check.sources import compare_sources, explain, f1db_codes
 
 __all__ = [
+    "FIELDS",
     "KINDS",
     "PUBLIC_BASE_URL",
     "CheckReport",
+    "Disagreement",
     "Entrant",
     "Finding",
     "Round",
@@ -66,6 +83,12 @@ __all__ = [
     "Session",
     "Snapshot",
     "check",
+    "compare_sources",
+    "disagreement_cells",
+    "disagreement_lines",
+    "explain",
+    "f1db_codes",
+    "f1db_evidence",
     "finding_cells",
     "openf1_request",
     "render_check",

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import msgspec
 
 from ingestion.config import DEFAULT_BASE_URL
-from ingestion.ops.check.model import CheckReport, Snapshot
+from ingestion.ops.check.model import CheckReport, Disagreement, Finding, Snapshot
 from ingestion.store import Event, event_order
 
 __all__ = ["PUBLIC_BASE_URL", "openf1_request", "with_snapshots"]
@@ -31,23 +32,37 @@ def _endpoint_and_session(request: str) -> tuple[str, str | None]:
     return parts.path.rstrip("/").rsplit("/", 1)[-1], params.get("session_key")
 
 
+#: Endpoints fetched a season at a time: their answer for the season holds the row.
+_BY_YEAR = frozenset({"sessions", "meetings"})
+
+_Evidenced = TypeVar("_Evidenced", Finding, Disagreement)
+
+
 def with_snapshots(report: CheckReport, latest: Mapping[str, Event]) -> CheckReport:
-    """The report with each finding's snapshot: of the store's latest answers (``Store.latest()``), the
-    newest one of the finding's endpoint asked for its session or its meeting (pure)."""
+    """The report with each finding's and disagreement's snapshot: of the store's latest answers
+    (``Store.latest()``), the newest one of its request's endpoint asked for its session or its meeting
+    (or, for sessions and meetings, its season) (pure)."""
     by_endpoint: dict[str, list[Event]] = defaultdict(list)
     for event in latest.values():
         if event.status in (200, 404):
             by_endpoint[event.endpoint].append(event)
-    findings = []
-    for finding in report.findings:
-        endpoint, session_key = _endpoint_and_session(finding.request)
+
+    def held(item: _Evidenced) -> _Evidenced:
+        endpoint, session_key = _endpoint_and_session(item.request)
         wanted = {("session_key", session_key)} if session_key else set()
-        if finding.meeting_key is not None:
-            wanted.add(("meeting_key", str(finding.meeting_key)))
+        if item.meeting_key is not None:
+            wanted.add(("meeting_key", str(item.meeting_key)))
+        if endpoint in _BY_YEAR:
+            wanted.add(("year", str(item.season)))
         holding = [e for e in by_endpoint.get(endpoint, ()) if wanted & set(e.request.params())]
-        if holding:
-            event = max(holding, key=event_order)
-            snapshot = Snapshot(request=event.key, received_at=event.received_at, address=event.address)
-            finding = msgspec.structs.replace(finding, snapshot=snapshot)
-        findings.append(finding)
-    return msgspec.structs.replace(report, findings=tuple(findings))
+        if not holding:
+            return item
+        event = max(holding, key=event_order)
+        snapshot = Snapshot(request=event.key, received_at=event.received_at, address=event.address)
+        return msgspec.structs.replace(item, snapshot=snapshot)
+
+    return msgspec.structs.replace(
+        report,
+        findings=tuple(held(f) for f in report.findings),
+        disagreements=tuple(held(d) for d in report.disagreements),
+    )

@@ -8,7 +8,10 @@ from datetime import datetime
 
 import msgspec
 
-__all__ = ["KINDS", "CheckReport", "Entrant", "Finding", "Round", "Row", "Session", "Snapshot"]
+__all__ = [
+    "FIELDS", "KINDS", "CheckReport", "Disagreement", "Entrant", "Finding", "Round", "Row", "Session",
+    "Snapshot",
+]
 
 #: Every kind of finding, in report order, with what it means.
 KINDS: dict[str, str] = {
@@ -23,6 +26,22 @@ KINDS: dict[str, str] = {
     "entrant_without_result": "a regular entrant of the round with no row in its Race or Sprint",
     "grid_missing": "a Race or Sprint with no starting grid",
     "starter_without_grid": "a car that started with no starting_grid row (pit-lane start or missing row)",
+}
+
+
+#: Every field the sources are compared on (:mod:`ingestion.ops.check.sources`), in report order.
+FIELDS: dict[str, str] = {
+    "rows": "a session one source classifies with no row at all",
+    "row": "a car one source has a row for and the other has not",
+    "position": "the classified position",
+    "status": "the classification code (classified, DNF, DNS, DSQ, NC)",
+    "points": "points of a Race or Sprint",
+    "grid": "the starting grid slot (PL: pit lane)",
+    "laps": "laps completed",
+    "q1": "Q1 time",
+    "q2": "Q2 time",
+    "q3": "Q3 time",
+    "start": "the session's start time (UTC)",
 }
 
 
@@ -91,6 +110,30 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     address: str  # sha256 of the body
 
 
+class Disagreement(msgspec.Struct, frozen=True, kw_only=True):
+    """A field of a session both sources have where OpenF1 and f1db disagree, with both sides' evidence:
+    the OpenF1 request (and the stored answer), the f1db file, its row and the release. f1db follows the
+    FIA's classification: it is presumed right (``right``), so the line is a report to OpenF1."""
+
+    field: str  # one of FIELDS
+    season: int
+    round: int
+    round_name: str
+    session: str  # "Race", "Sprint", "Qualifying", "SprintQualifying"
+    session_key: int | None
+    driver: str | None
+    driver_number: int | None
+    openf1: str
+    f1db: str
+    request: str  # the OpenF1 request that shows OpenF1's side
+    f1db_file: str  # "src/data/seasons/2023/races/02-saudi-arabia/race-results.yml"
+    f1db_row: int | None  # 1-based row of the file (None: the file has no row for the car)
+    release: str  # the f1db release tag: "v2025.24.2"
+    right: str = "f1db"
+    meeting_key: int | None = None
+    snapshot: Snapshot | None = None
+
+
 class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
     seasons: tuple[int, ...]
     rounds: int
@@ -101,10 +144,16 @@ class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
     gaps: tuple[str, ...] = ()
     #: the last replay's findings (upstream oddities whose last good rows it kept: ingestion.replay.findings)
     replay_findings: tuple[str, ...] = ()
+    #: the f1db release compared with (None: the store holds none, and nothing is compared)
+    release: str | None = None
+    #: where OpenF1 and f1db disagree (:mod:`ingestion.ops.check.sources`)
+    disagreements: tuple[Disagreement, ...] = ()
+    #: regulation findings f1db's codes explain (a pit-lane start, a car f1db classifies NC): not findings
+    explained: tuple[Finding, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.findings and not self.replay_findings
+        return not self.findings and not self.replay_findings and not self.disagreements
 
     @property
     def exit_code(self) -> int:
@@ -114,3 +163,8 @@ class CheckReport(msgspec.Struct, frozen=True, kw_only=True):
         """Findings per kind, in :data:`KINDS` order (kinds without a finding left out)."""
         counted = Counter(f.kind for f in self.findings)
         return {kind: counted[kind] for kind in KINDS if counted[kind]}
+
+    def disagreement_counts(self) -> dict[str, int]:
+        """Disagreements per field, in :data:`FIELDS` order (fields without one left out)."""
+        counted = Counter(d.field for d in self.disagreements)
+        return {name: counted[name] for name in FIELDS if counted[name]}

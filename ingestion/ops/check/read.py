@@ -15,13 +15,18 @@ import psycopg
 
 from ingestion.db.naming import Naming
 from ingestion.errors import NotMigrated, UsageError
+from ingestion.f1db.archive import DATA_PREFIX
+from ingestion.f1db.decode import CLASSIFICATIONS, Classified, Decoded, decode_file
 from ingestion.fetch import FIRST_SEASON, known_gaps, render_gap
 from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
+from ingestion.ops.check.sources import compare_sources, explain, f1db_codes
 from ingestion.replay import TABLES as _TABLES
 from ingestion.replay import TableSpec
+from ingestion.replay.decoded import decode_snapshots
 from ingestion.replay.load import last_replay, racing_snapshot
+from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.rows import (
     DriverRole,
     DriverRow,
@@ -32,9 +37,10 @@ from ingestion.replay.rows import (
     SessionRow,
     SessionStatus,
 )
-from ingestion.store import Store
+from ingestion.replay.run import snapshots_of
+from ingestion.store import F1dbRelease, Store
 
-__all__ = ["check_database", "read_rounds", "rounds_of"]
+__all__ = ["check_database", "compare_store", "read_rounds", "rounds_of"]
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -166,6 +172,7 @@ def check_database(
         )
     report = check(rounds, base_url)
     if store is not None and store.root.is_dir():
+        report = compare_store(report, store, now or datetime.now(UTC), season, base_url)
         report = with_snapshots(report, store.latest())
         gaps = known_gaps(store, now or datetime.now(UTC))
         shown = [gap for gap in gaps if season is None or gap.field != "year" or gap.value == str(season)]
@@ -174,3 +181,51 @@ def check_database(
     if last is not None and last.findings:
         report = msgspec.structs.replace(report, replay_findings=tuple(last.findings))
     return report
+
+
+#: The f1db files the comparison reads below a race's folder.
+_COMPARED = frozenset({"race.yml", *CLASSIFICATIONS})
+
+
+def _release_files(store: Store, release: F1dbRelease, season: int | None) -> dict[str, Decoded]:
+    """The release's race files of the seasons OpenF1 covers (``season`` only, when given), decoded: read
+    through ``Store.read`` (verified), never through the decode cache (a read-only command writes
+    nothing)."""
+    files: dict[str, Decoded] = {}
+    for path, address in release.files.items():
+        name = path.removeprefix(DATA_PREFIX)
+        parts = name.split("/")
+        if (
+            path.startswith(DATA_PREFIX) and len(parts) == 5 and parts[0] == "seasons" and parts[2] == "races"
+            and parts[1].isdigit() and int(parts[1]) >= FIRST_SEASON
+            and (season is None or int(parts[1]) == season) and parts[4] in _COMPARED
+        ):
+            files[name] = decode_file(name, store.read(address))
+    named = {  # the drivers the comparison may name (a row OpenF1 lacks)
+        f"drivers/{row.driver_id}.yml" for rows in files.values() if isinstance(rows, list)
+        for row in rows if isinstance(row, Classified)
+    }
+    for name in sorted(named):
+        held = release.files.get(DATA_PREFIX + name)
+        if held is not None:
+            files[name] = decode_file(name, store.read(held))
+    return files
+
+
+def compare_store(
+    report: CheckReport, store: Store, as_of: datetime, season: int | None, base_url: str = PUBLIC_BASE_URL
+) -> CheckReport:
+    """``report`` with OpenF1 compared with the store's current f1db release as of ``as_of``: both read
+    from the store (OpenF1's snapshots replayed without f1db), compared (pure,
+    :mod:`~ingestion.ops.check.sources`); the regulation findings f1db's codes explain set apart. The
+    report as it is when the store holds no f1db release."""
+    release = store.f1db_release(as_of)
+    if release is None:
+        return report
+    snapshots = snapshots_of(store, as_of, results=True)
+    decoded, warnings = decode_snapshots(snapshots, results=True, as_of=as_of)
+    replayed, links = normalize_linked(decoded, warnings, as_of, results=True)
+    files = _release_files(store, release, season)
+    disagreements = compare_sources(replayed.racing, links, files, release.tag, season, base_url)
+    report = msgspec.structs.replace(report, release=release.tag, disagreements=disagreements)
+    return explain(report, f1db_codes(replayed.racing, links, files))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 
 import msgspec
 
 from ingestion.instant import format_utc
-from ingestion.ops.check.model import KINDS, CheckReport, Finding
+from ingestion.ops.check.model import FIELDS, KINDS, CheckReport, Disagreement, Finding, Snapshot
 from ingestion.store import short_key
 
-__all__ = ["finding_cells", "render_check", "report_json", "summary_line", "summary_lines"]
+__all__ = [
+    "disagreement_cells", "disagreement_lines", "f1db_evidence", "finding_cells", "render_check",
+    "report_json", "summary_line", "summary_lines",
+]
 
 
 def _wrap(text: str, indent: str, width: int | None) -> list[str]:
@@ -44,15 +48,70 @@ def render_check(report: CheckReport, width: int | None = None) -> list[str]:
             lines += _wrap(f"      OpenF1    {f.openf1}", detail, width)
             lines.append(f"      request   {f.request}")
             if f.snapshot is not None:
-                when = format_utc(f.snapshot.received_at)
-                stored = short_key(f.snapshot.request)
-                lines += _wrap(f"      snapshot  {stored} received {when}", detail, width)
+                lines += _wrap(f"      snapshot  {_snapshot_text(f.snapshot)}", detail, width)
+    lines += disagreement_lines(report, width)
     for gap in report.gaps:
         lines += _wrap(f"gap: {gap}", "  ", width)
     for line in replay_lines(report):
         lines += _wrap(line, "    ", width)
     lines += summary_lines(report, width)
     return lines
+
+
+def _snapshot_text(snapshot: Snapshot) -> str:
+    when = format_utc(snapshot.received_at)
+    return f"{short_key(snapshot.request)} received {when}"
+
+
+def f1db_evidence(d: Disagreement) -> str:
+    """``src/data/seasons/2023/races/02-saudi-arabia/race-results.yml @ v2025.24.2, row 2``."""
+    row = f", row {d.f1db_row}" if d.f1db_row is not None else ", no row" if d.field == "row" else ""
+    return f"{d.f1db_file} @ {d.release}{row}"
+
+
+def _who(d: Disagreement) -> str:
+    return f"#{d.driver_number} {d.driver}" if d.driver_number is not None else "-"
+
+
+def disagreement_lines(report: CheckReport, width: int | None = None) -> list[str]:
+    """Where OpenF1 and f1db disagree, grouped by field, each with both sides' evidence (the stored
+    answer's key shortened: ``--json`` has it whole)."""
+    if report.release is None:
+        return []
+    lines = _wrap(
+        f"OpenF1 against f1db {report.release} (f1db follows the FIA: presumed right): "
+        f"{len(report.disagreements)} disagreement(s)", "  ", width,
+    )
+    detail = " " * 16
+    for name, count in report.disagreement_counts().items():
+        lines += _wrap(f"{name}: {FIELDS[name]} ({count})", "  ", width)
+        for d in (d for d in report.disagreements if d.field == name):
+            key = f" {d.session_key}" if d.session_key is not None else ""
+            who = f" {_who(d)}" if d.driver_number is not None else ""
+            lines += _wrap(f"  {d.season} R{d.round} {d.round_name}, {d.session}{key}{who}", "    ", width)
+            lines += _wrap(f"      OpenF1    {d.openf1}", detail, width)
+            lines += _wrap(f"      f1db      {d.f1db}", detail, width)
+            lines.append(f"      request   {d.request}")
+            if d.snapshot is not None:
+                lines += _wrap(f"      snapshot  {_snapshot_text(d.snapshot)}", detail, width)
+            lines.append(f"      file      {d.f1db_file}")
+            lines.append(f"{detail}{f1db_evidence(d).removeprefix(d.f1db_file).lstrip()}")
+    if report.explained:
+        counted = ", ".join(f"{kind} {n}" for kind, n in Counter(f.kind for f in report.explained).items())
+        lines += _wrap(
+            f"f1db explains {len(report.explained)} regulation finding(s) (pit-lane starts, cars it "
+            f"classifies NC): {counted}", "  ", width,
+        )
+    return lines
+
+
+def disagreement_cells(d: Disagreement) -> list[str]:
+    """One disagreement as table cells: round, session, driver, OpenF1, f1db, request, f1db file."""
+    key = f" {d.session_key}" if d.session_key is not None else ""
+    return [
+        f"{d.season} R{d.round} {d.round_name}", f"{d.session}{key}", _who(d), d.openf1, d.f1db, d.request,
+        f1db_evidence(d).removeprefix("src/data/seasons/"),
+    ]
 
 
 def summary_lines(report: CheckReport, width: int | None = None) -> list[str]:
@@ -70,13 +129,19 @@ def replay_lines(report: CheckReport) -> list[str]:
 
 def summary_line(report: CheckReport) -> str:
     """``check 2023: 23 rounds, 56 classified sessions: 23 finding(s): points_missing 10, ...``."""
-    if report.ok:
-        return f"check {_scope(report)}: no finding"
+    compared = ""
+    if report.release is not None:
+        fields = ", ".join(f"{name} {n}" for name, n in report.disagreement_counts().items())
+        compared = f"; {len(report.disagreements)} disagreement(s) with f1db {report.release}" + (
+            f": {fields}" if fields else ""
+        )
+    if not report.findings and not report.replay_findings:
+        return f"check {_scope(report)}: no finding{compared}"
     counts = ", ".join(f"{kind} {n}" for kind, n in report.counts().items())
     if report.replay_findings:
         counts = ", ".join(part for part in (counts, f"replay_held {len(report.replay_findings)}") if part)
     total = len(report.findings) + len(report.replay_findings)
-    return f"check {_scope(report)}: {total} finding(s): {counts}"
+    return f"check {_scope(report)}: {total} finding(s): {counts}{compared}"
 
 
 def finding_cells(finding: Finding) -> list[str]:
@@ -101,4 +166,8 @@ def report_json(report: CheckReport) -> dict[str, object]:
         "findings": msgspec.to_builtins(report.findings),
         "gaps": list(report.gaps),
         "replay_findings": list(report.replay_findings),
+        "release": report.release,
+        "disagreement_counts": report.disagreement_counts(),
+        "disagreements": msgspec.to_builtins(report.disagreements),
+        "explained": msgspec.to_builtins(report.explained),
     }
