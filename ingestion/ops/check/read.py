@@ -40,7 +40,7 @@ from ingestion.replay.rows import (
 from ingestion.replay.run import snapshots_of
 from ingestion.store import F1dbRelease, Store
 
-__all__ = ["check_database", "compare_store", "read_rounds", "rounds_of"]
+__all__ = ["check_database", "compare_store", "read_rounds", "release_files", "rounds_of"]
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -187,8 +187,8 @@ def check_database(
 _COMPARED = frozenset({"race.yml", *CLASSIFICATIONS})
 
 
-def _release_files(store: Store, release: F1dbRelease, season: int | None) -> dict[str, Decoded]:
-    """The release's race files of the seasons OpenF1 covers (``season`` only, when given), decoded: read
+def release_files(store: Store, release: F1dbRelease, season: int | None) -> dict[str, Decoded]:
+    """The release's race files of ``season`` (None: of every season OpenF1 covers), decoded: read
     through ``Store.read`` (verified), never through the decode cache (a read-only command writes
     nothing)."""
     files: dict[str, Decoded] = {}
@@ -197,8 +197,8 @@ def _release_files(store: Store, release: F1dbRelease, season: int | None) -> di
         parts = name.split("/")
         if (
             path.startswith(DATA_PREFIX) and len(parts) == 5 and parts[0] == "seasons" and parts[2] == "races"
-            and parts[1].isdigit() and int(parts[1]) >= FIRST_SEASON
-            and (season is None or int(parts[1]) == season) and parts[4] in _COMPARED
+            and parts[1].isdigit() and int(parts[1]) == (season or max(int(parts[1]), FIRST_SEASON))
+            and parts[4] in _COMPARED
         ):
             files[name] = decode_file(name, store.read(address))
     named = {  # the drivers the comparison may name (a row OpenF1 lacks)
@@ -225,7 +225,7 @@ def compare_store(
     snapshots = snapshots_of(store, as_of, results=True)
     decoded, warnings = decode_snapshots(snapshots, results=True, as_of=as_of)
     replayed, links = normalize_linked(decoded, warnings, as_of, results=True)
-    files = _release_files(store, release, season)
+    files = release_files(store, release, season)
     disagreements = compare_sources(replayed.racing, links, files, release.tag, season, base_url)
     report = msgspec.structs.replace(report, release=release.tag, disagreements=disagreements)
     return explain(report, f1db_codes(replayed.racing, links, files))

@@ -141,7 +141,8 @@ def _compare_rows(side: _Side, kind: SessionType, mine: ResultRow, theirs: Class
     if kind in RACES and (mine.points or 0.0) != (theirs.points or 0.0):
         put("points", _points(mine.points), _points(theirs.points))
     grid = theirs.grid_position
-    if kind in RACES and has_grid and grid is not None and mine.grid_position != _number(grid):
+    pit_lane = grid == "PL"  # OpenF1's starting_grid has no word for it: no row, or a back-row slot
+    if kind in RACES and has_grid and grid is not None and (pit_lane or mine.grid_position != _number(grid)):
         said = "PL (pit lane)" if grid == "PL" else grid
         put("grid", _grid_text(mine.grid_position), said, "starting_grid")
     if mine.laps is not None and theirs.laps is not None and mine.laps != theirs.laps:
