@@ -10,7 +10,7 @@ import msgspec
 
 __all__ = [
     "FIELDS", "KINDS", "CheckReport", "Disagreement", "Entrant", "Finding", "Round", "Row", "Session",
-    "Snapshot",
+    "Snapshot", "Where",
 ]
 
 #: Every kind of finding, in report order, with what it means.
@@ -83,10 +83,9 @@ class Round(msgspec.Struct, frozen=True, kw_only=True):
     entrants: tuple[Entrant, ...] = ()
 
 
-class Finding(msgspec.Struct, frozen=True, kw_only=True):
-    """Where OpenF1 disagrees with the regulations, with the request that shows it."""
+class Where(msgspec.Struct, frozen=True, kw_only=True):
+    """The session and driver a finding or a disagreement is about."""
 
-    kind: str
     season: int
     round: int
     round_name: str
@@ -94,6 +93,12 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     session_key: int | None
     driver: str | None
     driver_number: int | None
+
+
+class Finding(Where, frozen=True, kw_only=True):
+    """Where OpenF1 disagrees with the regulations, with the request that shows it."""
+
+    kind: str
     expected: str
     openf1: str
     request: str
@@ -110,19 +115,12 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     address: str  # sha256 of the body
 
 
-class Disagreement(msgspec.Struct, frozen=True, kw_only=True):
+class Disagreement(Where, frozen=True, kw_only=True):
     """A field of a session both sources have where OpenF1 and f1db disagree, with both sides' evidence:
     the OpenF1 request (and the stored answer), the f1db file, its row and the release. f1db follows the
     FIA's classification: it is presumed right (``right``), so the line is a report to OpenF1."""
 
     field: str  # one of FIELDS
-    season: int
-    round: int
-    round_name: str
-    session: str  # "Race", "Sprint", "Qualifying", "SprintQualifying"
-    session_key: int | None
-    driver: str | None
-    driver_number: int | None
     openf1: str
     f1db: str
     request: str  # the OpenF1 request that shows OpenF1's side

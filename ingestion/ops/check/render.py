@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from collections.abc import Sequence
 
 import msgspec
 
@@ -37,24 +38,35 @@ def render_check(report: CheckReport, width: int | None = None) -> list[str]:
     findings grouped by kind, each with its request and the snapshot that holds it (a batch's key
     shortened: ``--json`` has it whole); the summary last."""
     lines: list[str] = []
-    detail = " " * 16
     for kind, count in report.counts().items():
         lines += _wrap(f"{kind}: {KINDS[kind]} ({count})", "  ", width)
         for f in (f for f in report.findings if f.kind == kind):
-            who = f" #{f.driver_number} {f.driver}" if f.driver else ""
-            key = f" {f.session_key}" if f.session_key is not None else ""
-            lines += _wrap(f"  {f.season} R{f.round} {f.round_name}, {f.session}{key}{who}", "    ", width)
-            lines += _wrap(f"      expected  {f.expected}", detail, width)
-            lines += _wrap(f"      OpenF1    {f.openf1}", detail, width)
-            lines.append(f"      request   {f.request}")
-            if f.snapshot is not None:
-                lines += _wrap(f"      snapshot  {_snapshot_text(f.snapshot)}", detail, width)
+            lines += _evidence_lines(f, [("expected", f.expected), ("OpenF1", f.openf1)], width)
     lines += disagreement_lines(report, width)
     for gap in report.gaps:
         lines += _wrap(f"gap: {gap}", "  ", width)
     for line in replay_lines(report):
         lines += _wrap(line, "    ", width)
     lines += summary_lines(report, width)
+    return lines
+
+
+_DETAIL = " " * 16
+
+
+def _evidence_lines(
+    item: Finding | Disagreement, said: Sequence[tuple[str, str]], width: int | None
+) -> list[str]:
+    """One finding or disagreement: where and who, what each side says, the OpenF1 request (never split)
+    and the stored answer that holds it."""
+    who = f" #{item.driver_number} {item.driver}" if item.driver else ""
+    key = f" {item.session_key}" if item.session_key is not None else ""
+    lines = _wrap(f"  {item.season} R{item.round} {item.round_name}, {item.session}{key}{who}", "    ", width)
+    for label, value in said:
+        lines += _wrap(f"      {label:<10}{value}", _DETAIL, width)
+    lines.append(f"      request   {item.request}")
+    if item.snapshot is not None:
+        lines += _wrap(f"      snapshot  {_snapshot_text(item.snapshot)}", _DETAIL, width)
     return lines
 
 
@@ -82,20 +94,12 @@ def disagreement_lines(report: CheckReport, width: int | None = None) -> list[st
         f"OpenF1 against f1db {report.release} (f1db follows the FIA: presumed right): "
         f"{len(report.disagreements)} disagreement(s)", "  ", width,
     )
-    detail = " " * 16
     for name, count in report.disagreement_counts().items():
         lines += _wrap(f"{name}: {FIELDS[name]} ({count})", "  ", width)
         for d in (d for d in report.disagreements if d.field == name):
-            key = f" {d.session_key}" if d.session_key is not None else ""
-            who = f" {_who(d)}" if d.driver_number is not None else ""
-            lines += _wrap(f"  {d.season} R{d.round} {d.round_name}, {d.session}{key}{who}", "    ", width)
-            lines += _wrap(f"      OpenF1    {d.openf1}", detail, width)
-            lines += _wrap(f"      f1db      {d.f1db}", detail, width)
-            lines.append(f"      request   {d.request}")
-            if d.snapshot is not None:
-                lines += _wrap(f"      snapshot  {_snapshot_text(d.snapshot)}", detail, width)
+            lines += _evidence_lines(d, [("OpenF1", d.openf1), ("f1db", d.f1db)], width)
             lines.append(f"      file      {d.f1db_file}")
-            lines.append(f"{detail}{f1db_evidence(d).removeprefix(d.f1db_file).lstrip()}")
+            lines.append(f"{_DETAIL}{f1db_evidence(d).removeprefix(d.f1db_file).lstrip()}")
     if report.explained:
         counted = ", ".join(f"{kind} {n}" for kind, n in Counter(f.kind for f in report.explained).items())
         lines += _wrap(
