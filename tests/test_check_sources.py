@@ -285,3 +285,21 @@ def test_check_sources_cli_season_2023(
     assert "starter_without_grid: a car that started with no starting_grid row (pit-lane start or missing " \
         "row) (1)" in out  # Ocon's 2023 Baku sprint: f1db gives no grid; Perez's pit-lane start is gone
     assert "f1db explains 7 regulation finding(s)" in out
+
+
+def test_check_sources_terminal_tables_keep_each_request_whole(checked: Checked) -> None:
+    """On a wide terminal: one table per disagreeing field after the findings' tables, each OpenF1 request
+    whole (it is copied into reports), the f1db file named with its release."""
+    import io
+
+    from rich.console import Console
+
+    from ingestion.cli.check import print_tables
+
+    out = io.StringIO()
+    print_tables(checked.report_2023, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    assert "f1db v2025.24.2 disagrees: points: points of a Race or Sprint (10)" in text
+    for disagreement in checked.report_2023.disagreements:
+        assert disagreement.request in text
+    assert "2023/races/02-saudi-arabia/race-results.yml" in text and "@ v2025.24.2, row 2" in text
