@@ -271,14 +271,17 @@ def test_check_sources_cli_season_2023(
     checked: Checked, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """`ingest check --season 2023` on the store with the release lists the Saudi and United States
-    points disagreements with both sides' evidence, and none of the false alarms; exit 1."""
+    points disagreements with both sides' evidence, and none of the false alarms; exit 1; the store is
+    left as it was (no decode cache written by a read-only command)."""
     monkeypatch.setenv("DATABASE_URL", checked.url)
     monkeypatch.setenv("SNAPSHOT_DIR", str(checked.store.root))
     monkeypatch.chdir(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in checked.store.root.rglob("*")}
     with pytest.raises(SystemExit) as exited:
         main(["check", "--season", "2023"])
     out = capsys.readouterr().out
     assert exited.value.code == 1
+    assert {p: p.stat().st_mtime_ns for p in checked.store.root.rglob("*")} == before  # read-only: no cache
     assert "      f1db      19" in out
     assert "src/data/seasons/2023/races/18-united-states/race-results.yml" in out
     assert f"      request   {_url(9213, 4)}" in out
