@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, time
 
+import msgspec
+
 from ingestion.calendar import GRID_FROM, RACES, SessionType
 from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.decode import Classified, Decoded
@@ -297,8 +299,4 @@ def explain(report: CheckReport, codes: Codes) -> CheckReport:
     classifies NC) moved from ``findings`` to ``explained``. Pure."""
     kept = tuple(f for f in report.findings if not _explained(f, codes))
     gone = tuple(f for f in report.findings if _explained(f, codes))
-    return CheckReport(
-        seasons=report.seasons, rounds=report.rounds, sessions=report.sessions, findings=kept,
-        gaps=report.gaps, release=report.release, disagreements=report.disagreements,
-        explained=(*report.explained, *gone),
-    )
+    return msgspec.structs.replace(report, findings=kept, explained=(*report.explained, *gone))
