@@ -24,9 +24,9 @@ from ingestion.f1db import read_archive
 from ingestion.f1db.cache import CACHE_FILE
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
-from ingestion.replay.f1db import OpenF1Links, merge_f1db
+from ingestion.replay.f1db import PIT_LANE, OpenF1Links, merge_f1db
 from ingestion.replay.release import MEMO_FILE, ReleaseInput, decode_input, release_input
-from ingestion.replay.rows import Racing, Replayed
+from ingestion.replay.rows import Racing, Replayed, ResultRow, ResultStatus, SessionType
 from ingestion.replay.run import replay, run_replay
 from ingestion.replay.summary import ReplaySummary
 from ingestion.store import Store
@@ -232,14 +232,32 @@ def test_f1db_replay_whole_history_on_each_layout(
     _verify_finds_nothing_missing_extra_or_different(history, f1db_store)
 
 
-def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(release_2025: ReleaseInput) -> None:
-    """With the committed OpenF1 store (2023-2024): every OpenF1 row keeps its id; the 46 OpenF1 rounds get
-    no f1db round; Hamilton is one driver across 2007-2025 (OpenF1's id, f1db's date of birth); McLaren is
-    one team; f1db's other rounds (1950-2022, 2025) are added."""
+@pytest.fixture(scope="module")
+def committed_replays(release_2025: ReleaseInput) -> tuple[Racing, Replayed]:
+    """The committed OpenF1 store (2023-2024) replayed once without f1db (what the sessions are before f1db
+    has them) and once with v2025.24.2 (after)."""
     store = Store(REPO / "snapshots")
     as_of = datetime(2026, 12, 31, tzinfo=UTC)  # the committed store was fetched on 2026-11-30
     alone = replay(store, as_of, results=True, f1db=None).racing
-    both = replay(store, as_of, results=True, f1db=release_2025)
+    return alone, replay(store, as_of, results=True, f1db=release_2025)
+
+
+def _results_of(racing: Racing, round_slug: str, kind: int) -> dict[str, ResultRow]:
+    """One session's results by the driver's last name."""
+    rounds = {r.id for r in racing.rounds if r.slug == round_slug}
+    sessions = {s.id for s in racing.sessions if s.round_id in rounds and s.type == kind}
+    entrants = {e.id: e.driver_id for e in racing.entrants}
+    names = {d.id: d.last_name for d in racing.drivers}
+    return {names[entrants[r.entrant_id]]: r for r in racing.results if r.session_id in sessions}
+
+
+def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(
+    committed_replays: tuple[Racing, Replayed],
+) -> None:
+    """With the committed OpenF1 store (2023-2024): every OpenF1 row keeps its id; the 46 OpenF1 rounds get
+    no f1db round; Hamilton is one driver across 2007-2025 (OpenF1's id, f1db's date of birth); McLaren is
+    one team; f1db's other rounds (1950-2022, 2025) are added."""
+    alone, both = committed_replays
     merged = both.racing
     for name in ("circuits", "rounds", "sessions", "drivers", "teams", "entrants", "results"):
         ids = {r.id for r in merged.table(name)}
@@ -333,3 +351,44 @@ def test_f1db_replay_merge_memo_is_used_only_for_the_same_inputs(f1db_store: Sto
     memo.write_bytes(b"\x00 not a memo")
     (f1db_store.root / CACHE_FILE).unlink()
     assert replay(f1db_store, AS_OF, results=True).racing == with_results
+
+
+def test_f1db_replay_precedence_corrects_openf1s_classification(
+    committed_replays: tuple[Racing, Replayed],
+) -> None:
+    """Where both sources have a session, f1db's classification wins (precedence.py) and OpenF1's ids stay:
+    2023 Saudi Arabia Verstappen 0 -> 19 points; 2023 United States Hamilton and Leclerc DSQ, Norris P2 with
+    18 points; before f1db (the replay without it) the same rows carry OpenF1's values."""
+    alone, both = committed_replays
+    race = int(SessionType.Race)
+    before, after = _results_of(alone, "2023-saudi-arabian-grand-prix", race), _results_of(
+        both.racing, "2023-saudi-arabian-grand-prix", race
+    )
+    assert before["Verstappen"].points == 0 and after["Verstappen"].points == 19
+    assert after["Verstappen"].id == before["Verstappen"].id and after["Verstappen"].position == 2
+    before, after = _results_of(alone, "2023-united-states-grand-prix", race), _results_of(
+        both.racing, "2023-united-states-grand-prix", race
+    )
+    for name in ("Hamilton", "Leclerc"):
+        assert before[name].status != ResultStatus.DSQ
+        assert after[name].status == ResultStatus.DSQ and after[name].position is None
+        assert after[name].id == before[name].id
+    assert before["Norris"].points == 0
+    assert (after["Norris"].position, after["Norris"].points) == (2, 18)
+    assert {r.id for r in alone.results} <= {r.id for r in both.racing.results}  # every id stays
+
+
+def test_f1db_replay_precedence_adds_rows_only_f1db_has(committed_replays: tuple[Racing, Replayed]) -> None:
+    """2023 Belgian qualifying, absent from OpenF1, gets f1db's 20 rows on OpenF1's session and entrants;
+    pit-lane starts (f1db's PL) are grid 0 on OpenF1's race rows."""
+    alone, both = committed_replays
+    quali = int(SessionType.Qualifying)
+    assert len(_results_of(alone, "2023-belgian-grand-prix", quali)) < 20
+    rows = _results_of(both.racing, "2023-belgian-grand-prix", quali)
+    assert len(rows) == 20 and rows["Verstappen"].position == 1
+    assert {r.entrant_id for r in rows.values()} <= {e.id for e in alone.entrants}
+    openf1_ids = {r.id for r in alone.results}
+    pit_lane = [r for r in both.racing.results if r.grid_position == PIT_LANE and r.id in openf1_ids]
+    assert pit_lane
+    grids = {r.id: r.grid_position for r in alone.results}
+    assert any(grids[r.id] != PIT_LANE for r in pit_lane)

@@ -40,6 +40,7 @@ from ingestion.f1db.decode import (
 )
 from ingestion.replay.calendar import SERIES_NAME, SERIES_SLUG
 from ingestion.replay.identity import make_id, slugify, unique_slugs
+from ingestion.replay.precedence import CLASSIFICATION
 from ingestion.replay.rows import (
     CircuitRow,
     DriverAliasRow,
@@ -359,7 +360,7 @@ def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
         drivers=_union(_with_facts(racing.drivers, part.driver_facts), part.drivers),
         teams=_union(_with_facts(racing.teams, part.team_facts), part.teams),
         entrants=_union(racing.entrants, part.entrants),
-        results=_union(racing.results, part.results),
+        results=_union(part.corrections, _union(racing.results, part.results)),
         driver_aliases=_union(racing.driver_aliases, part.aliases),
     )
     return Replayed(racing=merged, warnings=(*openf1.warnings, *part.warnings))
@@ -435,9 +436,62 @@ def f1db_part(
         ((i, rf) for i, rf in enumerate(rel.races) if i not in matched_round),
         key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
     )
-    return _make(
+    part = _make(
         work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
     )
+    if not results:
+        return part
+    corrections = _corrections(rel, racing, matched_round, driver_match, team_match)
+    return msgspec.structs.replace(part, corrections=corrections)
+
+
+def _corrections(
+    rel: Release,
+    racing: Racing,
+    matched_round: Mapping[int, uuid.UUID],
+    driver_match: Mapping[str, uuid.UUID],
+    team_match: Mapping[str, uuid.UUID],
+) -> tuple[ResultRow, ...]:
+    """f1db's classification of the sessions of the rounds both sources have, by :data:`PRECEDENCE`: an
+    OpenF1 row keeps its id, session, entrant and car number and takes f1db's classification fields; a row
+    only f1db has gets a deterministic id and the round's OpenF1 entrant of its driver (none: left out)."""
+    session_of = {(s.round_id, s.type): s.id for s in racing.sessions}
+    entrants: dict[uuid.UUID, list[EntrantRow]] = defaultdict(list)
+    for e in racing.entrants:
+        entrants[e.round_id].append(e)
+    by_entrant = {(r.session_id, r.entrant_id): r for r in racing.results}
+    driver_ids = {k: driver_identity(d) for k, d in rel.drivers.items()}
+    out: list[ResultRow] = []
+    for index, round_id in sorted(matched_round.items()):
+        rf = rel.races[index]
+        entrant_of: dict[tuple[str, str], EntrantRow] = {}
+        for rows in rf.sessions.values():
+            for r in rows:
+                driver = driver_match.get(r.driver_id)
+                mine = [e for e in entrants.get(round_id, []) if e.driver_id == driver]
+                same_team = [e for e in mine if e.team_id == team_match.get(r.constructor_id)]
+                chosen = same_team or mine
+                if driver is not None and len(chosen) == 1:
+                    entrant_of[(r.driver_id, r.constructor_id)] = chosen[0]
+        fastest: dict[str, Classified] = {}
+        for r in rf.sessions.get(FASTEST_LAPS, []):
+            if r.driver_id not in fastest or _rank(r.position) < _rank(fastest[r.driver_id].position):
+                fastest[r.driver_id] = r
+        for file_name, kind in SESSION_FILES.items():
+            session_id = session_of.get((round_id, int(kind)))
+            classified = rf.sessions.get(file_name)
+            if session_id is None or not classified:
+                continue
+            for row in _results(kind, classified, session_id, str(round_id), entrant_of, driver_ids, fastest):
+                known = by_entrant.get((session_id, row.entrant_id))
+                if known is None:
+                    out.append(row)
+                else:
+                    fields = {f: getattr(row, f) for f in CLASSIFICATION}
+                    corrected = msgspec.structs.replace(known, **fields)
+                    if corrected != known:
+                        out.append(corrected)
+    return tuple(out)
 
 
 def _one_to_one(
@@ -499,6 +553,9 @@ class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
     team_facts: dict[uuid.UUID, TeamFacts]
     warnings: tuple[ReplayWarning, ...] = ()
     starts: tuple[datetime, ...] = ()
+    #: OpenF1's results of the rounds both sources have, with f1db's classification (see precedence.py),
+    #: and the rows only f1db has in those sessions
+    corrections: tuple[ResultRow, ...] = ()
 
     def bucket(self, as_of: datetime) -> int:
         """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""

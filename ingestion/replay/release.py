@@ -28,7 +28,7 @@ from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
 from ingestion.replay import f1db as f1db_merge
-from ingestion.replay import identity, rows, values
+from ingestion.replay import identity, precedence, rows, values
 from ingestion.replay.f1db import F1dbPart, OpenF1Links, f1db_part
 from ingestion.replay.rows import Racing
 from ingestion.store import F1dbRelease, Store, write_atomic
@@ -45,7 +45,7 @@ MEMO_FILE = "cache/f1db-merged.msgpack"
 _CODE = hashlib.sha256(
     b"".join(
         Path(str(m.__file__)).read_bytes()
-        for m in (f1db_merge, f1db_decode, f1db_yaml, decode_cache, identity, rows, values)
+        for m in (f1db_merge, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows, values)
     )
 ).hexdigest()
 

@@ -1,0 +1,45 @@
+"""Which source wins a result field when both OpenF1 and f1db have the session: PURE data, declared once.
+
+The FIA's classification comes from f1db once f1db has the session (from OpenF1 until then); what only
+OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's. docs/f1db.md ("Precedence")
+shows this table.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["CLASSIFICATION", "PRECEDENCE", "Source"]
+
+
+class Source(enum.StrEnum):
+    OPENF1 = "openf1"
+    F1DB = "f1db"
+
+
+#: ResultRow field -> the source whose value is kept when both sources classify the session.
+PRECEDENCE: dict[str, Source] = {
+    "position": Source.F1DB,
+    "status": Source.F1DB,
+    "status_detail": Source.F1DB,
+    "points": Source.F1DB,
+    "grid_position": Source.F1DB,  # pit-lane starts as 0 (f1db's PL)
+    "laps": Source.F1DB,
+    "time": Source.F1DB,
+    "time_milliseconds": Source.F1DB,
+    "q1_time": Source.F1DB,
+    "q2_time": Source.F1DB,
+    "q3_time": Source.F1DB,
+    "fastest_lap": Source.F1DB,
+    "fastest_lap_number": Source.F1DB,
+    "fastest_lap_rank": Source.F1DB,
+    "fastest_lap_time": Source.F1DB,
+    # ids, the session and entrant a row belongs to, and the car number stay OpenF1's
+    "id": Source.OPENF1,
+    "session_id": Source.OPENF1,
+    "entrant_id": Source.OPENF1,
+    "car_number": Source.OPENF1,
+}
+
+#: The fields f1db's classification overwrites.
+CLASSIFICATION: tuple[str, ...] = tuple(f for f, s in PRECEDENCE.items() if s is Source.F1DB)
