@@ -26,7 +26,7 @@ from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
 from ingestion.replay.f1db import PIT_LANE, OpenF1Links, merge_f1db
 from ingestion.replay.release import MEMO_FILE, ReleaseInput, decode_input, release_input
-from ingestion.replay.rows import Racing, Replayed, ResultRow, ResultStatus, SessionType
+from ingestion.replay.rows import DriverRole, Racing, Replayed, ResultRow, ResultStatus, SessionType
 from ingestion.replay.run import replay, run_replay
 from ingestion.replay.summary import ReplaySummary
 from ingestion.store import Store
@@ -392,3 +392,21 @@ def test_f1db_replay_precedence_adds_rows_only_f1db_has(committed_replays: tuple
     assert pit_lane
     grids = {r.id: r.grid_position for r in alone.results}
     assert any(grids[r.id] != PIT_LANE for r in pit_lane)
+
+
+def test_f1db_replay_one_driver_row_per_person(committed_replays: tuple[Racing, Replayed]) -> None:
+    """Across 1950-2025 no two driver rows are one person (same names and date of birth), every driver row
+    has an entrant (not one more), and OpenF1's practice-only drivers keep their OpenF1 row and id."""
+    alone, both = committed_replays
+    merged = both.racing
+    people = Counter((d.first_name, d.last_name, d.date_of_birth) for d in merged.drivers)
+    assert [p for p, n in people.items() if n > 1] == []
+    assert {d.id for d in merged.drivers} == {e.driver_id for e in merged.entrants}
+    practice_only = {e.driver_id for e in alone.entrants if e.role == DriverRole.Fp1Only} - {
+        e.driver_id for e in alone.entrants if e.role != DriverRole.Fp1Only
+    }
+    assert practice_only
+    kept = {d.id: (d.first_name, d.last_name) for d in merged.drivers}
+    for d in alone.drivers:
+        if d.id in practice_only:
+            assert kept[d.id] == (d.first_name, d.last_name)
