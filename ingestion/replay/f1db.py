@@ -473,10 +473,7 @@ def _corrections(
                 chosen = same_team or mine
                 if driver is not None and len(chosen) == 1:
                     entrant_of[(r.driver_id, r.constructor_id)] = chosen[0]
-        fastest: dict[str, Classified] = {}
-        for r in rf.sessions.get(FASTEST_LAPS, []):
-            if r.driver_id not in fastest or _rank(r.position) < _rank(fastest[r.driver_id].position):
-                fastest[r.driver_id] = r
+        fastest = _fastest_laps(rf)
         for file_name, kind in SESSION_FILES.items():
             session_id = session_of.get((round_id, int(kind)))
             classified = rf.sessions.get(file_name)
@@ -715,10 +712,7 @@ def _make(
 
         if not results:
             continue
-        fastest: dict[str, Classified] = {}
-        for r in rf.sessions.get(FASTEST_LAPS, []):
-            if r.driver_id not in fastest or _rank(r.position) < _rank(fastest[r.driver_id].position):
-                fastest[r.driver_id] = r
+        fastest = _fastest_laps(rf)
         for kind, rows in kinds.items():
             result_rows.extend(
                 _results(kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest)
@@ -914,6 +908,15 @@ def _results(
             )
         )
     return out
+
+
+def _fastest_laps(rf: RaceFiles) -> dict[str, Classified]:
+    """Each driver's best row of the round's ``fastest-laps.yml``."""
+    fastest: dict[str, Classified] = {}
+    for r in rf.sessions.get(FASTEST_LAPS, []):
+        if r.driver_id not in fastest or _rank(r.position) < _rank(fastest[r.driver_id].position):
+            fastest[r.driver_id] = r
+    return fastest
 
 
 def _slugs_avoiding(bases: list[str], taken: set[str]) -> list[str]:
