@@ -72,3 +72,14 @@ def test_one_definition_check_reads_typed_rows() -> None:
     """``ingest check``'s query layer reads the table specs' typed rows by attribute: no ``{column: value}``
     dict looked up by column name, no ``int(str(x["status"]))``."""
     assert "ops/check/read.py" not in _where(r'\w\["\w+"\]|int\(str\(', allowed=())
+
+
+def test_one_definition_typed_stored_rows() -> None:
+    """A stored racing row is read as its spec's typed row (``replay/stored_rows.py``, the one typed view
+    verify, scope and check share), never turned into a ``{column: value}`` dict by zipping a spec's columns.
+    (Adoption's readers, ``as_dicts`` for verify and ``stored_keys`` in replay/load.py, still build dicts:
+    adoption reads partial rows, its key columns only; they are the known rest.)"""
+    zipped = r"dict\(zip\(\s*(spec(_of\([^)]*\))?\.columns|\w*col\w*)\s*,"
+    assert _where(zipped, allowed=("replay/stored_rows.py", "replay/load.py", "ops/verify_compare.py")) == []
+    compare = (PACKAGE / "ops/verify_compare.py").read_text(encoding="utf-8")
+    assert len(re.findall(zipped, compare)) == 1  # as_dicts, adoption's input only

@@ -30,8 +30,9 @@ import msgspec
 
 from ingestion.instant import as_utc
 from ingestion.replay import TABLES, Racing
-from ingestion.replay.rows import spec_of
+from ingestion.replay.rows import CircuitRow, DriverRow, EntrantRow, RoundRow, SeriesRow, SessionRow, TeamRow
 from ingestion.replay.scope import Removable, written
+from ingestion.replay.stored_rows import stored_row, stored_rows
 
 __all__ = ["EXAMPLES", "ColumnDiff", "RowIssue", "Rows", "TableCheck", "as_dicts", "compare"]
 
@@ -96,41 +97,47 @@ class _Names:
         self.slugs: dict[object, str] = {}
         self.session_keys: dict[object, object] = {}  # id -> OpenF1's session key (an f1db session: its id)
         self.entrants: dict[object, tuple[object, object]] = {}  # id -> (round_id, driver_id)
-        for table in ("rounds", "drivers", "teams", "circuits", "series"):
-            columns = spec_of(table).columns
-            for values in database.get(table, ()):
-                row = dict(zip(columns, values, strict=True))
-                self.slugs[row["id"]] = str(row["slug"])
+        named: tuple[tuple[str, type[msgspec.Struct]], ...] = (
+            ("rounds", RoundRow),
+            ("drivers", DriverRow),
+            ("teams", TeamRow),
+            ("circuits", CircuitRow),
+            ("series", SeriesRow),
+        )
+        for table, row_type in named:
+            for row in stored_rows(database, row_type):
+                self.slugs[row.id] = str(row.slug)  # type: ignore[attr-defined]
             for r in racing.table(table):
                 self.slugs[r.id] = str(r.slug)  # type: ignore[attr-defined]
-        for values in database.get("sessions", ()):
-            row = dict(zip(spec_of("sessions").columns, values, strict=True))
-            self.session_keys[row["id"]] = row["open_f1_session_key"] or row["id"]
+        for session in stored_rows(database, SessionRow):
+            self.session_keys[session.id] = session.open_f1_session_key or session.id
         for s in racing.sessions:
             self.session_keys[s.id] = s.open_f1_session_key or s.id
-        for values in database.get("entrants", ()):
-            row = dict(zip(spec_of("entrants").columns, values, strict=True))
-            self.entrants[row["id"]] = (row["round_id"], row["driver_id"])
+        for entrant in stored_rows(database, EntrantRow):
+            self.entrants[entrant.id] = (entrant.round_id, entrant.driver_id)
         for e in racing.entrants:
             self.entrants[e.id] = (e.round_id, e.driver_id)
 
     def slug(self, key: object) -> str:
         return self.slugs.get(key, str(key))
 
-    def label(self, table: str, row: Mapping[str, object]) -> str:
+    def label(self, table: str, row: msgspec.Struct) -> str:
+        def get(column: str) -> object:
+            return getattr(row, column)
+
         if table == "sessions":
-            return f"session {row['open_f1_session_key'] or row['id']}"
+            return f"session {get('open_f1_session_key') or get('id')}"
         if table == "seasons":
-            return f"season {row['year']}"
+            return f"season {get('year')}"
         if table == "entrants":
-            return f"{self.slug(row['round_id'])} {self.slug(row['driver_id'])}"
+            return f"{self.slug(get('round_id'))} {self.slug(get('driver_id'))}"
         if table == "results":
-            _, driver_id = self.entrants.get(row["entrant_id"], (None, row["entrant_id"]))
-            key = self.session_keys.get(row["session_id"], row["session_id"])
+            _, driver_id = self.entrants.get(get("entrant_id"), (None, get("entrant_id")))
+            key = self.session_keys.get(get("session_id"), get("session_id"))
             return f"session {key} {self.slug(driver_id)}"
         if table == "driver_aliases":
-            return f"{self.slug(row['driver_id'])} alias {row['alias_slug']}"
-        return str(row.get("slug", row["id"]))
+            return f"{self.slug(get('driver_id'))} alias {get('alias_slug')}"
+        return str(getattr(row, "slug", get("id")))
 
 
 def compare(
@@ -146,7 +153,8 @@ def compare(
     ``spared``: ids of rows replay keeps because users' data depends on them (kept, not extra)."""
     names = _Names(racing, database)
     produced = {spec.name: {getattr(r, _ID) for r in racing.table(spec.name)} for spec in TABLES}
-    removable = Removable(produced, as_dicts(database), {spec.name for spec in written(results=results)})
+    typed = {spec.name: [stored_row(spec, v) for v in database.get(spec.name, ())] for spec in TABLES}
+    removable = Removable(produced, typed, {spec.name for spec in written(results=results)})
     checks: list[TableCheck] = []
     for spec in TABLES:
         held = database.get(spec.name, ())
@@ -154,8 +162,8 @@ def compare(
         if spec.name == "results" and not results:
             checks.append(TableCheck(table=spec.name, compared=False, expected=0, database=len(held)))
             continue
-        stored = {values[0]: dict(zip(spec.columns, values, strict=True)) for values in held}
-        expected = {getattr(r, _ID): {c: getattr(r, c) for c in spec.columns} for r in expected_rows}
+        stored = {getattr(r, _ID): r for r in typed[spec.name]}
+        expected = {getattr(r, _ID): r for r in expected_rows}
         missing: list[RowIssue] = []
         different: list[RowIssue] = []
         extra: list[RowIssue] = []
@@ -169,9 +177,9 @@ def compare(
                     missing.append(RowIssue(id=str(key), label=names.label(spec.name, want)))
                 continue
             columns = tuple(
-                ColumnDiff(column=c, database=_show(have[c]), expected=_show(want[c]))
+                ColumnDiff(column=c, database=_show(getattr(have, c)), expected=_show(getattr(want, c)))
                 for c in spec.columns[1:]
-                if _norm(have[c]) != _norm(want[c])
+                if _norm(getattr(have, c)) != _norm(getattr(want, c))
             )
             if columns:
                 n_different += 1
@@ -182,7 +190,7 @@ def compare(
             if key in expected:
                 continue
             issue = RowIssue(id=str(key), label=names.label(spec.name, have))
-            if have["id"] not in spared and removable(spec, have):
+            if key not in spared and removable(spec, have):
                 n_extra += 1
                 if len(extra) < examples:
                     extra.append(issue)

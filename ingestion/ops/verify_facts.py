@@ -12,7 +12,8 @@ import msgspec
 from ingestion.instant import as_utc
 from ingestion.ops.verify_compare import Rows
 from ingestion.replay import TABLES
-from ingestion.replay.rows import SessionStatus, SessionType, spec_of
+from ingestion.replay.rows import EntrantRow, RoundRow, SeasonRow, SessionRow, SessionStatus, SessionType
+from ingestion.replay.stored_rows import stored_rows
 from ingestion.store import Event
 from ingestion.store.check import says_no_rows
 
@@ -31,27 +32,22 @@ def database_facts(
 ) -> tuple[dict[str, int], dict[int, int], dict[str, int], LatestSession | None]:
     """Counts per table, rounds per season, sessions per type, the latest completed session (pure)."""
     counts = {spec.name: len(database.get(spec.name, ())) for spec in TABLES}
-    year_col = spec_of("seasons").columns.index("year")
-    year_of = {values[0]: int(str(values[year_col])) for values in database.get("seasons", ())}
-    round_cols = spec_of("rounds").columns
+    year_of = {s.id: int(str(s.year)) for s in stored_rows(database, SeasonRow)}
     rounds_per_season: dict[int, int] = {}
     round_names: dict[object, str] = {}
-    for values in database.get("rounds", ()):
-        row = dict(zip(round_cols, values, strict=True))
-        year = year_of.get(row["season_id"], 0)
+    for r in stored_rows(database, RoundRow):
+        year = year_of.get(r.season_id, 0)
         rounds_per_season[year] = rounds_per_season.get(year, 0) + 1
-        round_names[row["id"]] = f"{year} {row['name']}"
-    session_cols = spec_of("sessions").columns
+        round_names[r.id] = f"{year} {r.name}"
     per_type: dict[str, int] = {}
-    latest: tuple[datetime, int, dict[str, object]] | None = None  # (start, OpenF1's key or -1, row)
-    for values in database.get("sessions", ()):
-        row = dict(zip(session_cols, values, strict=True))
-        kind = _type_name(row["type"])
+    latest: tuple[datetime, int, SessionRow] | None = None  # (start, OpenF1's key or -1, row)
+    for row in stored_rows(database, SessionRow):
+        kind = _type_name(row.type)
         per_type[kind] = per_type.get(kind, 0) + 1
-        start = row["start_time_utc"]
+        start: object = row.start_time_utc
         start = as_utc(start) if isinstance(start, datetime) else start
-        if row["status"] == SessionStatus.Completed and isinstance(start, datetime):
-            session_key = row["open_f1_session_key"]
+        if row.status == SessionStatus.Completed and isinstance(start, datetime):
+            session_key: object = row.open_f1_session_key
             candidate = (start, session_key if isinstance(session_key, int) else -1, row)
             if latest is None or candidate[:2] > latest[:2]:
                 latest = candidate
@@ -59,8 +55,8 @@ def database_facts(
     if latest is not None:
         start, key, row = latest
         last = LatestSession(
-            round=round_names.get(row["round_id"], str(row["round_id"])),
-            type=_type_name(row["type"]),
+            round=round_names.get(row.round_id, str(row.round_id)),
+            type=_type_name(row.type),
             start_time_utc=start,
             open_f1_session_key=key if key >= 0 else None,
         )
@@ -88,22 +84,14 @@ def rounds_without_drivers(database: Rows, empty_meetings: set[int]) -> tuple[st
     OpenF1 publishes a meeting's drivers during its first session, so such an answer was a false "No results
     found.": the database matches the snapshots and is still incomplete. (A round whose drivers were never
     asked, out of a ``--recent`` fetch's window, is not one.)"""
-    year_col = spec_of("seasons").columns.index("year")
-    year_of = {values[0]: str(values[year_col]) for values in database.get("seasons", ())}
-    round_cols = spec_of("rounds").columns
-    names = {}
-    for values in database.get("rounds", ()):
-        row = dict(zip(round_cols, values, strict=True))
-        if row["open_f1_meeting_key"] in empty_meetings:
-            names[row["id"]] = f"{year_of.get(row['season_id'], '?')} {row['name']}"
-    session_cols = spec_of("sessions").columns
-    completed = set()
-    for values in database.get("sessions", ()):
-        row = dict(zip(session_cols, values, strict=True))
-        if row["status"] == SessionStatus.Completed:
-            completed.add(row["round_id"])
-    entrant_round = spec_of("entrants").columns.index("round_id")
-    entered = {values[entrant_round] for values in database.get("entrants", ())}
+    year_of = {s.id: str(s.year) for s in stored_rows(database, SeasonRow)}
+    names = {
+        r.id: f"{year_of.get(r.season_id, '?')} {r.name}"
+        for r in stored_rows(database, RoundRow)
+        if r.open_f1_meeting_key in empty_meetings
+    }
+    completed = {s.round_id for s in stored_rows(database, SessionRow) if s.status == SessionStatus.Completed}
+    entered = {e.round_id for e in stored_rows(database, EntrantRow)}
     return tuple(sorted(names[r] for r in completed - entered if r in names))
 
 

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
+import msgspec
 from psycopg import sql
 
 from ingestion.db.naming import Naming
 from ingestion.replay.rows import TABLES, TableSpec
 
 __all__ = ["Removable", "lock_statement", "removal_statement", "written"]
+
+_ID = "id"  # every racing row's id column (read by name: the typed rows are of several Struct types)
 
 
 def written(*, results: bool) -> tuple[TableSpec, ...]:
@@ -169,7 +172,8 @@ def removal_statement(
 
 class Removable:
     """Whether a replay that produced ``produced`` (ids per table, after adoption) and writes ``writes``
-    would remove a stored row (``stored``: per table, rows as ``{model column: value}``).
+    would remove a stored row (``stored``: per table, the stored rows as the spec's typed rows,
+    :func:`ingestion.replay.stored_rows.stored_row`).
 
     Users' data is not looked at here: verify passes the ids it spares (:func:`ingestion.db.userdata.spared`).
     """
@@ -177,39 +181,40 @@ class Removable:
     def __init__(
         self,
         produced: Mapping[str, Collection[object]],
-        stored: Mapping[str, Collection[Mapping[str, object]]],
+        stored: Mapping[str, Collection[msgspec.Struct]],
         writes: Collection[str],
     ) -> None:
         self.produced = produced
         self.stored = stored
         self.writes = writes
-        self._by_id: dict[str, dict[object, Mapping[str, object]]] = {}
+        self._by_id: dict[str, dict[object, msgspec.Struct]] = {}
         self._referenced: dict[tuple[str, str], set[object]] = {}
 
-    def _row(self, table: str, key: object) -> Mapping[str, object] | None:
+    def _row(self, table: str, key: object) -> msgspec.Struct | None:
         if table not in self._by_id:
-            self._by_id[table] = {r["id"]: r for r in self.stored.get(table, ())}
+            self._by_id[table] = {getattr(r, _ID): r for r in self.stored.get(table, ())}
         return self._by_id[table].get(key)
 
     def _points_at(self, table: str, column: str, key: object) -> bool:
         if (table, column) not in self._referenced:
-            self._referenced[(table, column)] = {r[column] for r in self.stored.get(table, ())}
+            self._referenced[(table, column)] = {getattr(r, column) for r in self.stored.get(table, ())}
         return key in self._referenced[(table, column)]
 
-    def __call__(self, spec: TableSpec, row: Mapping[str, object]) -> bool:
+    def __call__(self, spec: TableSpec, row: msgspec.Struct) -> bool:
         scope = spec.removes
-        if scope is None or spec.name not in self.writes or row["id"] in self.produced.get(spec.name, ()):
+        key = getattr(row, _ID)
+        if scope is None or spec.name not in self.writes or key in self.produced.get(spec.name, ()):
             return False
-        if any(row[column] != value for column, value in scope.where):
+        if any(getattr(row, column) != value for column, value in scope.where):
             return False
-        current: Mapping[str, object] | None = row
+        current: msgspec.Struct | None = row
         value: object = None
         for column, parent in scope.path:  # follow the stored rows to the last hop's table
             if current is None:
                 return False
-            value = current[column]
+            value = getattr(current, column)
             current = self._row(parent, value)
         table = scope.path[-1][1]
         if value not in self.produced.get(table, ()):
             return False
-        return not any(self._points_at(t, c, row["id"]) for t, c in _referrers(spec, self.writes))
+        return not any(self._points_at(t, c, key) for t, c in _referrers(spec, self.writes))

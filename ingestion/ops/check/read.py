@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 from uuid import UUID
 
 import msgspec
@@ -22,8 +21,6 @@ from ingestion.ops.check.evidence import PUBLIC_BASE_URL, with_snapshots
 from ingestion.ops.check.model import CheckReport, Entrant, Round, Row, Session
 from ingestion.ops.check.rules import check
 from ingestion.ops.check.sources import compare_sources, explain, f1db_codes
-from ingestion.replay import TABLES as _TABLES
-from ingestion.replay import TableSpec
 from ingestion.replay.decoded import decode_snapshots
 from ingestion.replay.load import last_replay, racing_snapshot
 from ingestion.replay.normalize import normalize_linked
@@ -38,23 +35,12 @@ from ingestion.replay.rows import (
     SessionStatus,
 )
 from ingestion.replay.run import snapshots_of
+from ingestion.replay.stored_rows import stored_rows
 from ingestion.store import F1dbRelease, Store
 
 __all__ = ["check_database", "compare_store", "read_rounds", "release_files", "rounds_of"]
 
 Conn = psycopg.Connection[tuple[object, ...]]
-
-
-R = TypeVar("R", bound=msgspec.Struct)
-
-
-def _rows(snapshot: Mapping[str, Sequence[tuple[object, ...]]], row_type: type[R]) -> list[R]:
-    """The stored rows of the table whose rows are ``row_type`` (its spec's), as those typed rows: read by
-    attribute, not as ``{column: value}`` dicts. Not validated (a row the app wrote may hold a null where
-    OpenF1's never does): the values that can differ are read through :func:`_int_or_none`."""
-    spec: TableSpec = next(s for s in _TABLES if s.row_type is row_type)
-    stored = snapshot.get(spec.name, ())
-    return [row_type(**dict(zip(spec.columns, values, strict=True))) for values in stored]
 
 
 def _int_or_none(value: object) -> int | None:
@@ -85,16 +71,16 @@ def read_rounds(conn: Conn, season: int | None = None, naming: Naming | None = N
 
 def rounds_of(snapshot: Mapping[str, Sequence[tuple[object, ...]]], season: int | None) -> list[Round]:
     """Typed rounds from :func:`ingestion.replay.load.racing_snapshot`'s rows (pure)."""
-    years = {s.id: s.year for s in _rows(snapshot, SeasonRow)}
+    years = {s.id: s.year for s in stored_rows(snapshot, SeasonRow)}
     rounds = {
-        r.id: r for r in _rows(snapshot, RoundRow) if season is None or years.get(r.season_id) == season
+        r.id: r for r in stored_rows(snapshot, RoundRow) if season is None or years.get(r.season_id) == season
     }
-    drivers = {d.id: d for d in _rows(snapshot, DriverRow)}
-    entrants = {e.id: e for e in _rows(snapshot, EntrantRow) if e.round_id in rounds}
-    sessions = {s.id: s for s in _rows(snapshot, SessionRow) if s.round_id in rounds}
+    drivers = {d.id: d for d in stored_rows(snapshot, DriverRow)}
+    entrants = {e.id: e for e in stored_rows(snapshot, EntrantRow) if e.round_id in rounds}
+    sessions = {s.id: s for s in stored_rows(snapshot, SessionRow) if s.round_id in rounds}
     results: dict[UUID, list[ResultRow]] = defaultdict(list)
     numbers: dict[UUID, int] = {}  # entrant id -> the car number of any of its rows in the round
-    for x in _rows(snapshot, ResultRow):
+    for x in stored_rows(snapshot, ResultRow):
         if x.session_id in sessions and x.entrant_id in entrants:
             results[x.session_id].append(x)
             number = _int_or_none(x.car_number)
