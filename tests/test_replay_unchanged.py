@@ -22,6 +22,7 @@ from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
 load_module = importlib.import_module("ingestion.replay.load")  # the module, not its function `load`
+unchanged_module = importlib.import_module("ingestion.replay.unchanged")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,45 @@ def test_replay_unchanged_skips_the_staging_and_records_the_same_counts(
     again = run_replay(db_url, store, AS_OF, results=True)
     assert again.written == 0
     assert {n: c.unchanged for n, c in again.tables.items()} == first.rows
+    assert racing_snapshot(conn) == before
+    assert _proofs(conn) == [True, True]
+
+
+def test_replay_unchanged_reads_no_row_when_no_row_version_changed(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the racing tables hold the very row versions the last load left (``xmin``), the proof holds
+    without hashing a row: the second replay never calls ``database_state``."""
+    run_replay(db_url, store, AS_OF, results=True)
+    _no_staging(monkeypatch)
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the proof hashed the rows although no row version changed")
+
+    monkeypatch.setattr(unchanged_module, "database_state", refuse)
+    assert run_replay(db_url, store, AS_OF, results=True).written == 0
+    assert _proofs(conn) == [True, True]
+
+
+def test_replay_after_rows_rewritten_to_their_own_values_is_proven_by_hashing_them(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An UPDATE that sets a column to the value it had writes new row versions: the versions differ, so the
+    proof hashes the rows, finds them as recorded, and the replay stages nothing and writes nothing."""
+    run_replay(db_url, store, AS_OF, results=True)
+    before = racing_snapshot(conn)
+    assert conn.execute("UPDATE results SET points = points").rowcount >= 1
+    hashed: list[int] = []
+    real = unchanged_module.database_state
+
+    def counting(*args: Any) -> Any:
+        hashed.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(unchanged_module, "database_state", counting)
+    _no_staging(monkeypatch)
+    assert run_replay(db_url, store, AS_OF, results=True).written == 0
+    assert hashed
     assert racing_snapshot(conn) == before
     assert _proofs(conn) == [True, True]
 

@@ -88,6 +88,7 @@ class LastReplay(msgspec.Struct, frozen=True, kw_only=True):
     as_of: datetime
     results: bool
     proof: dict[str, str] | None = None  # the database it left, when it left exactly its rows (.unchanged)
+    versions: str | None = None  # the row versions it left, beside its proof (.unchanged.versions)
     #: its findings (:mod:`.findings`): upstream oddities whose last good rows it kept, one line each
     findings: list[str] = []
 
@@ -99,15 +100,18 @@ def last_replay(conn: Conn) -> LastReplay | None:
     if exists is None or not exists[0]:
         return None
     row = conn.execute(
-        "SELECT id, as_of, results, summary -> %s, summary -> 'findings' FROM ingestion.replay_runs "
-        "ORDER BY id DESC LIMIT 1",
-        (unchanged.PROOF_KEY,),
+        "SELECT id, as_of, results, summary -> %s, summary -> 'findings', summary ->> %s "
+        "FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1",
+        (unchanged.PROOF_KEY, unchanged.VERSIONS_KEY),
     ).fetchone()
     if row is None:
         return None
     proof = row[3] if isinstance(row[3], dict) else None
     findings = [str(f) for f in row[4]] if isinstance(row[4], list) else []
-    return LastReplay(id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof, findings=findings)
+    versions = str(row[5]) if row[5] is not None else None
+    return LastReplay(
+        id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof, findings=findings, versions=versions
+    )
 
 
 def load(
@@ -143,18 +147,42 @@ def load(
             racing = one_entrant_per_driver(racing)
         last = last_replay(conn)
         recorded = last.proof if last is not None else None
-        rows, proven = unchanged.proven(conn, naming, specs, racing, recorded, results=results)
+        rows, proven = unchanged.proven(
+            conn,
+            naming,
+            specs,
+            racing,
+            recorded,
+            results=results,
+            recorded_versions=last.versions if last is not None else None,
+        )
+
+        def witness(proof: dict[str, str] | None) -> str | None:
+            return None if proof is None else unchanged.versions(conn, naming, specs)
+
         if proven:
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
-            return _record(conn, counts, results, as_of, started_at, extra, recorded, findings=found)
+            return _record(
+                conn,
+                counts,
+                results,
+                as_of,
+                started_at,
+                extra,
+                recorded,
+                findings=found,
+                versions=witness(recorded),
+            )
         if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
             copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
             for spec in specs:
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
-            return _record(conn, counts, results, as_of, started_at, extra, left, findings=found)
+            return _record(
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left)
+            )
         db = Target(naming, foreign_keys(conn))
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
             racing, _ = adopt(racing, stored_keys(conn, naming), naming)
@@ -182,7 +210,18 @@ def load(
         # rows held against the stored ones: no proof (the next load looks again, and finds them again)
         left = None if findings else unchanged.left_exactly(conn, naming, specs, racing, rows)
         found += [f"{w.kind}: {w.message}" for w in findings]
-        summary = _record(conn, counts, results, as_of, started_at, extra, left, beyond, findings=found)
+        summary = _record(
+            conn,
+            counts,
+            results,
+            as_of,
+            started_at,
+            extra,
+            left,
+            beyond,
+            findings=found,
+            versions=witness(left),
+        )
         return msgspec.structs.replace(summary, findings=findings)
 
 
@@ -197,6 +236,7 @@ def _record(
     allowed: dict[int, dict[str, int]] | None = None,
     *,
     findings: list[str] | None = None,
+    versions: str | None = None,
 ) -> LoadSummary:
     """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left, the
     removals ``--allow-removals`` let through)."""
@@ -211,6 +251,8 @@ def _record(
     document.update(extra or {})
     if proof is not None:
         document[unchanged.PROOF_KEY] = proof
+    if proof is not None and versions is not None:
+        document[unchanged.VERSIONS_KEY] = versions
     row = conn.execute(
         "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
         "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) "

@@ -32,10 +32,22 @@ from psycopg import sql
 from ingestion.db.naming import OWN_SCHEMA, Naming
 from ingestion.replay.rows import Racing, TableSpec
 
-__all__ = ["PROOF_KEY", "DatabaseState", "database_state", "input_digest", "left_exactly", "proven"]
+__all__ = [
+    "PROOF_KEY",
+    "VERSIONS_KEY",
+    "DatabaseState",
+    "database_state",
+    "input_digest",
+    "left_exactly",
+    "proven",
+    "versions",
+]
 
 #: The member of a replay run's summary holding the proof: ``{"rows": ..., "database": ...}``.
 PROOF_KEY = "unchanged_proof"
+#: The member holding :func:`versions` of the racing tables when the run recorded its proof: a witness of
+#: this database only (two databases holding the same rows differ), so it is kept beside the proof.
+VERSIONS_KEY = "unchanged_versions"
 
 Conn = psycopg.Connection[Any]
 
@@ -84,6 +96,34 @@ def database_state(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> Da
     return DatabaseState(h.hexdigest(), {str(name): int(count) for name, count, _ in rows})
 
 
+def versions(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> str:
+    """Which row versions the racing tables hold (side tables too), without reading their columns: per table
+    the rows and the count, sum, min and max of the ids of the transactions that wrote them (``xmin``).
+
+    Any write to a table since (an edit, even to the same value, an insert) adds a row version written by a
+    later transaction and a delete lowers the count, so the witness differs; it is taken inside the load's
+    transaction, under its lock. Another database holding the same rows differs too (then :func:`proven`
+    hashes the rows, as before)."""
+    parts: list[sql.Composable] = []
+    tables: list[tuple[str, sql.Composable]] = []
+    for spec in specs:
+        tables.append((spec.name, naming.rel(spec.name)))
+        for _, side in naming.side_columns(spec.name):
+            tables.append((f"{OWN_SCHEMA}.{side.table}", sql.Identifier(OWN_SCHEMA, side.table)))
+    for name, rel in tables:
+        parts.append(
+            sql.SQL(
+                "SELECT {name}::text, count(*), sum(v), min(v), max(v) "
+                "FROM (SELECT xmin::text::bigint AS v FROM {rel}) x"
+            ).format(name=sql.Literal(name), rel=rel)
+        )
+    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
+    h = hashlib.sha256()
+    for row in rows:
+        h.update("\t".join(str(v) for v in row).encode() + b"\n")
+    return h.hexdigest()
+
+
 def proven(
     conn: Conn,
     naming: Naming,
@@ -92,12 +132,17 @@ def proven(
     recorded: Mapping[str, object] | None,
     *,
     results: bool,
+    recorded_versions: str | None = None,
 ) -> tuple[str, bool]:
     """The digest of the rows to load, and whether ``recorded`` (the last run's proof) shows that loading
-    them would write nothing (the database is then hashed; it is not when the rows differ anyway)."""
+    them would write nothing: the racing tables hold the same row versions as when it was recorded
+    (``recorded_versions``, :func:`versions`), else their rows hash to the recorded digest. Neither is
+    read when the rows differ anyway."""
     rows = input_digest(racing, specs, results=results)
     if recorded is None or recorded.get("rows") != rows:
         return rows, False
+    if recorded_versions is not None and recorded_versions == versions(conn, naming, specs):
+        return rows, True
     return rows, recorded.get("database") == database_state(conn, naming, specs).digest
 
 
