@@ -163,16 +163,9 @@ def load(
         if proven:
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
+            left = recorded  # the same proof, and the versions as they are now
             return _record(
-                conn,
-                counts,
-                results,
-                as_of,
-                started_at,
-                extra,
-                recorded,
-                findings=found,
-                versions=witness(recorded),
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left)
             )
         if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
