@@ -51,7 +51,7 @@ up: install      ## start the embedded PostgreSQL (or say which DATABASE_URL is 
 down: install    ## stop the embedded PostgreSQL
 	$(INGEST) db down
 
-snapshots: install ## regenerate snapshots/ from ../shared/openf1/world through ingest serve + ingest fetch
+snapshots: install ## regenerate snapshots/: OpenF1 via ingest serve + ingest fetch, then import f1db v2025.24.2
 	$(BIN)/python -m tools.fixtures
 
 bench: install   ## benchmarks, printed as ratios against a baseline measured in the same run

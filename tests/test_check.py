@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from committed import openf1_fixture
 from conftest import DbFactory
 
 from ingestion.cli import main
-from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
 from ingestion.ops.audit import audit
 from ingestion.ops.check import (
@@ -33,7 +33,7 @@ from ingestion.server import ServerConfig, load_rows, start_server
 from ingestion.store import Store
 
 Conn = psycopg.Connection[tuple[object, ...]]
-SNAPSHOTS = PROJECT_ROOT / "snapshots"
+SNAPSHOTS = openf1_fixture()  # the committed store's OpenF1 2023 + 2024 (tests/committed.py)
 
 
 def _stored(endpoint: str, meeting_key: int) -> str:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import msgspec
 import pytest
+from committed import openf1_fixture
 from conftest import DbFactory
 
 from ingestion.cli import main
@@ -40,7 +41,7 @@ from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.run import run_replay, snapshots_of
 from ingestion.store import Store, short_key
 
-SNAPSHOTS = PROJECT_ROOT / "snapshots"
+SNAPSHOTS = openf1_fixture()  # the committed store's OpenF1 2023 + 2024, no release (tests/committed.py)
 ARCHIVE = PROJECT_ROOT.parent / "shared" / "f1db" / "f1db-2025.24.2.tar.gz"
 if not ARCHIVE.is_file():  # a worktree under /work/wt: the shared folder is next to it
     ARCHIVE = Path("/work/shared/f1db/f1db-2025.24.2.tar.gz")
@@ -214,7 +215,7 @@ def test_check_sources_session_only_one_source_has_is_no_disagreement(checked: C
 
 
 def test_check_sources_without_a_release_behaves_as_before(checked: Checked) -> None:
-    """The committed store holds no f1db release: nothing compared, nothing set apart, the findings as
+    """The committed OpenF1 snapshots without a release: nothing compared, nothing set apart, the findings as
     before (and the summary says nothing of f1db)."""
     with connect(checked.url, autocommit=True) as conn:
         report = check_database(conn, 2023, store=Store(SNAPSHOTS), now=AS_OF)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from committed import openf1_fixture
 from conftest import DbFactory
 from test_store_commands import cli
 
@@ -32,7 +33,7 @@ from ingestion.server import RunningServer
 from ingestion.store import Store
 from ingestion.watch.state import STATE_FILE
 
-COMMITTED = PROJECT_ROOT / "snapshots"
+COMMITTED = openf1_fixture()  # the committed store's OpenF1 2023 + 2024 (tests/committed.py)
 MEETINGS = PROJECT_ROOT.parent / "shared" / "openf1" / "world" / "2024" / "meetings.json"
 BEFORE, AFTER = "2026-11-29T00:00:00Z", "2026-12-01T00:00:00Z"  # around the committed store's fetch
 

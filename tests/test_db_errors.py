@@ -20,14 +20,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from committed import openf1_fixture
 
-from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect, embedded
 from ingestion.db.connection import database_name, translate_database_error
 from ingestion.errors import DatabaseError
 
 INGEST = Path(sys.executable).with_name("ingest")
-SNAPSHOTS = PROJECT_ROOT / "snapshots"  # the committed 2023 + 2024 store: fetch --year 2024 asks nothing
+SNAPSHOTS = openf1_fixture()  # the committed store's OpenF1 2023 + 2024: fetch --year 2024 asks nothing
 
 
 def ingest_env(db_url: str, store: Path) -> dict[str, str]:

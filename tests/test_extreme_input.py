@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from committed import openf1_fixture
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
@@ -81,7 +82,7 @@ SERVE_CASES: list[tuple[str, list[str]]] = [
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     copy = tmp_path / "store"
-    shutil.copytree(PROJECT_ROOT / "snapshots", copy)
+    shutil.copytree(openf1_fixture(), copy)
     return copy
 
 

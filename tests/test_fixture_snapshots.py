@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from committed import openf1_fixture
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
@@ -19,14 +21,15 @@ from ingestion.replay.run import run_replay
 from ingestion.store import Store
 from ingestion.store.commands import fsck
 
-SNAPSHOTS = PROJECT_ROOT / "snapshots"
+SNAPSHOTS = PROJECT_ROOT / "snapshots"  # the whole committed store: OpenF1 2023-2024 and f1db v2025.24.2
+OPENF1 = openf1_fixture()  # its OpenF1 part (tests/committed.py)
 AS_OF = datetime.now(UTC)  # the fixtures were fetched in the past: everything in them is visible now
 
 pytestmark = pytest.mark.slow
 
 
-def _ingest(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": db_url, "SNAPSHOT_DIR": str(SNAPSHOTS)}
+def _ingest(*args: str, db_url: str, store: Path = OPENF1) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": db_url, "SNAPSHOT_DIR": str(store)}
     return subprocess.run(
         [sys.executable, "-m", "ingestion", *args],
         env=env,
@@ -41,7 +44,7 @@ def _ingest(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
 def replayed_db(db_factory: object) -> str:
     """One database holding the committed snapshots replayed with results."""
     url: str = db_factory()  # type: ignore[operator]
-    summary = run_replay(url, Store(SNAPSHOTS), AS_OF, results=True)
+    summary = run_replay(url, Store(OPENF1), AS_OF, results=True)
     assert summary.snapshots > 0
     return url
 
@@ -67,7 +70,7 @@ def test_fixture_store_is_clean() -> None:
 
 def test_fixture_store_holds_real_requests_of_both_seasons() -> None:
     """The log records the fetch's real requests: the year lists and per-meeting requests of 2023 and 2024."""
-    keys = set(Store(SNAPSHOTS).latest(AS_OF))
+    keys = set(Store(OPENF1).latest(AS_OF))
     assert {"meetings?year=2023", "meetings?year=2024", "sessions?year=2023", "sessions?year=2024"} <= keys
     assert "session_result?meeting_key=1229" in keys  # 2024 Bahrain Grand Prix
     assert "starting_grid?meeting_key=1229" in keys
@@ -131,12 +134,18 @@ def test_fixture_verify_passes_after_replay(replayed_db: str) -> None:
 
 
 def test_fixture_main_job_twice_changes_nothing_the_second_time(db_url: str) -> None:
-    """`ingest run` (what `make run` runs) prints the report; run again, it writes nothing and says so."""
-    first = _ingest("run", db_url=db_url)
+    """`ingest run` (what `make run` runs) on the whole committed store prints a season per line, 1950 to
+    2025, under 80 columns; run again, it writes nothing and says so."""
+    first = _ingest("run", db_url=db_url, store=SNAPSHOTS)
     assert first.returncode == 0, first.stderr
-    assert "2024: 24 grands prix + 1 testing" in first.stdout
-    assert "Max Verstappen (VER), 437 points" in first.stdout
-    second = _ingest("run", db_url=db_url)
+    report = first.stdout[first.stdout.index("Seasons in the database:") :].splitlines()
+    table = report[2 : next(i for i, line in enumerate(report) if line.startswith("Totals:"))]
+    seasons = [line.split()[0] for line in table]
+    assert seasons == [str(year) for year in range(1950, 2026)]
+    assert "    1950            7        0        14  Nino Farina (FAR), 30 points" in report
+    assert "    2024           24        1       123  Max Verstappen (VER), 437 points" in report
+    assert all(len(line) <= 80 for line in report)
+    second = _ingest("run", db_url=db_url, store=SNAPSHOTS)
     assert second.returncode == 0, second.stderr
     assert "nothing changed" in second.stdout
     assert "0 row(s) written" in second.stdout

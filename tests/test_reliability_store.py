@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from campaign import FULL, cases
+from committed import openf1_fixture
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.errors import IngestionError
@@ -26,7 +27,7 @@ from ingestion.store import commands as ops
 
 NOW = "2025-06-01T00:00:00Z"  # 2024 is over and settled
 RATE = 40  # requests per second: a cold 2024 (77 requests) takes about 2 s, long enough to be killed in
-COMMITTED = PROJECT_ROOT / "snapshots"
+COMMITTED = openf1_fixture()  # the committed store's OpenF1 2023 + 2024 (tests/committed.py)
 AS_OF = datetime(2100, 1, 1, tzinfo=UTC)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from committed import openf1_fixture
 from test_replay_support import AS_OF, body_of, snapshots, world_answers, world_rows
 
-from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
 from ingestion.openf1.wire import ENDPOINTS
 from ingestion.replay import normalize
@@ -29,7 +29,7 @@ Answer = tuple[str, int, bytes]
 def test_replay_committed_store_reads_what_latest_per_request_read(db_factory: Any) -> None:
     """The committed store: coverage picks exactly the latest snapshot of every request (same events, same
     order), each covering one unit (so all its rows are kept); replayed twice, same rows and ids."""
-    store = Store(PROJECT_ROOT / "snapshots")
+    store = Store(openf1_fixture())
     before = sorted(
         (e for e in store.latest(COMMITTED_AS_OF).values() if e.endpoint in ENDPOINTS), key=event_order
     )

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from committed import openf1_fixture
 from test_store_commands import cli
 
-from ingestion.config import PROJECT_ROOT
 from ingestion.fetch.plan import FetchOptions
 from ingestion.fetch.record import FetchRecord, describe_options, read_records, record_of, write_record
 from ingestion.fetch.summary import Blocked, FailedRequest, FetchSummary
@@ -17,7 +17,7 @@ from ingestion.ops.runs import fetch_runs, find_run, history
 from ingestion.server import RunningServer
 from ingestion.store import Store
 
-COMMITTED = PROJECT_ROOT / "snapshots"
+COMMITTED = openf1_fixture()  # the committed store's OpenF1 2023 + 2024 (tests/committed.py)
 
 
 def test_runs_committed_store_is_one_fetch_run_without_record() -> None:

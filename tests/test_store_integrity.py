@@ -3,6 +3,7 @@ blobs checked against their events, a torn tail repaired, orphans noticed while 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from committed import openf1_fixture
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
@@ -29,6 +31,7 @@ from ingestion.store._log import encode_event, parse_log
 
 T0 = datetime(2025, 12, 1, tzinfo=UTC)
 COMMITTED = PROJECT_ROOT / "snapshots"
+OPENF1 = openf1_fixture()  # the committed store's OpenF1 2023 + 2024 (tests/committed.py)
 
 
 def _put_many(store: Store, bodies: list[bytes], *, run: str = "r", endpoint: str = "drivers") -> list[Event]:
@@ -66,10 +69,17 @@ def test_log_line_carries_a_checksum_of_its_event(tmp_path: Path) -> None:
 
 
 def test_log_committed_lines_without_checksum_still_read() -> None:
-    """The committed snapshots/ were written before checksums: they read, whole, and fsck is clean."""
+    """The committed snapshots/' OpenF1 log was written before checksums (its lines are sealed in
+    sealed.json), the f1db release's line after: the whole store reads (148 OpenF1 events and the release)
+    and fsck is clean."""
     store = Store(COMMITTED)
-    assert all(b"crc32" not in path.read_bytes() for path in store.log_files())
+    sealed = set(json.loads((COMMITTED / "sealed.json").read_bytes())["files"])
+    old = [path for path in store.log_files() if path.name in sealed]
+    new = [path for path in store.log_files() if path.name not in sealed]
+    assert len(old) == 1 and b"crc32" not in old[0].read_bytes()
+    assert len(new) == 1 and all(b',"crc32":"' in line for line in new[0].read_bytes().splitlines())
     assert len(store.events()) == 148
+    assert store.f1db_release(datetime.now(UTC)) is not None
     assert ops.fsck(store) == []
 
 
@@ -339,7 +349,7 @@ def test_replay_refuses_an_event_pointed_at_another_meetings_blob(
     from ingestion.cli import main
 
     root = tmp_path / "snapshots"
-    shutil.copytree(COMMITTED, root)
+    shutil.copytree(OPENF1, root)
     store = Store(root)
     latest = store.latest()
     right, other = latest["drivers?meeting_key=1229"], latest["drivers?meeting_key=1230"]
@@ -383,7 +393,7 @@ def test_replay_waits_for_the_replay_lock_with_a_message_then_gives_up(
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         pid = holder.info.backend_pid
         with pytest.raises(SystemExit) as exited:
-            main(["replay", "--store", str(COMMITTED), "--wait", "0.4"])
+            main(["replay", "--store", str(OPENF1), "--wait", "0.4"])
         err = capsys.readouterr().err
         assert exited.value.code == 1
         waiting, error = err.splitlines()
@@ -395,7 +405,7 @@ def test_replay_waits_for_the_replay_lock_with_a_message_then_gives_up(
             assert conn.execute("SELECT count(*) FROM ingestion.replay_runs").fetchone() == (0,)
         holder.rollback()
     with pytest.raises(SystemExit) as exited:
-        main(["replay", "--store", str(COMMITTED), "--wait", "0.4"])
+        main(["replay", "--store", str(OPENF1), "--wait", "0.4"])
     assert exited.value.code in (0, None)
 
 
@@ -412,7 +422,7 @@ def test_verify_shows_the_gap_of_a_round_whose_drivers_answer_was_a_false_empty(
     from ingestion.cli import main
 
     root = tmp_path / "snapshots"
-    shutil.copytree(COMMITTED, root)
+    shutil.copytree(OPENF1, root)
     later = Store(root).latest()["drivers?meeting_key=1229"].received_at + timedelta(seconds=1)
     empty = tmp_path / "empty.json"
     empty.write_bytes(b'{"detail":"No results found."}')

@@ -63,15 +63,18 @@ def build_report(conn: psycopg.Connection[tuple[object, ...]]) -> Report:
 
 
 def format_report(report: Report) -> list[str]:
-    """The report as printable lines."""
-    lines = ["Seasons in the database:"]
+    """The report as printable lines: a table, one line per season, under 80 columns even for every season
+    since 1950 (the champion column only when results were written: it is a spoiler)."""
+    champions = any(s.champion is not None for s in report.seasons)
+    header = "  season  grands prix  testing  sessions"
+    if champions:
+        header += "  champion by summed points (spoiler!)"
+    lines = ["Seasons in the database:", header]
     for s in report.seasons:
-        line = f"  {s.year}: {s.grands_prix} grands prix + {s.testing} testing, {s.sessions} sessions"
+        line = f"  {s.year:>6}  {s.grands_prix:>11}  {s.testing:>7}  {s.sessions:>8}"
         if s.champion is not None and s.champion_points is not None:
-            line += f"; champion by summed points: {s.champion}, {s.champion_points:g} points (spoiler!)"
+            line += f"  {s.champion}, {s.champion_points:g} points"
         lines.append(line)
-    lines.append(
-        f"Totals: {report.rounds} rounds, {report.sessions} sessions, {report.drivers} drivers, "
-        f"{report.teams} teams, {report.entrants} entrants, {report.results} results"
-    )
+    lines.append(f"Totals: {report.rounds} rounds, {report.sessions} sessions, {report.drivers} drivers,")
+    lines.append(f"        {report.teams} teams, {report.entrants} entrants, {report.results} results")
     return lines
