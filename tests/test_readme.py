@@ -3,6 +3,9 @@
 Every `ingest ...` line of the README's bash blocks runs, in order, against a fresh database and the
 committed `snapshots/`, except those that need the network or a server (sync, bulk, fetch without
 --dry-run, serve, healthcheck's OpenF1 check), start or stop the embedded server, or write elsewhere.
+The commands that replay (run, replay, verify, diff, check, db) read the committed store's OpenF1 part
+(:func:`committed.openf1_fixture`): on the whole store each would replay 1950-2025 (~6 s apiece);
+``make run`` on the whole committed store is tested by test_fixture_snapshots.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import re
 import shlex
 
 import pytest
+from committed import openf1_fixture
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
+#: Commands that replay the store: run on its OpenF1 part (see the module doc).
+REPLAYING = ("run", "replay", "verify", "diff", "check", "db")
 NOT_HERE = ("sync", "bulk", "watch", "serve", "healthcheck", "db up", "db down", "snapshots import")
 #: Commands whose exit 1 reports findings in the data, not a failure to run.
 FINDINGS = ("check",)
@@ -53,9 +59,11 @@ def test_readme_examples_run_on_the_committed_store(
 ) -> None:
     monkeypatch.chdir(PROJECT_ROOT)  # the README's paths (../shared, snapshots/) are from the checkout
     monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.setenv("SNAPSHOT_DIR", str(PROJECT_ROOT / "snapshots"))
     monkeypatch.setenv("OPENF1_BASE_URL", "http://127.0.0.1:1/v1")  # nothing here may need OpenF1
+    openf1 = str(openf1_fixture())
     for args in [["run"], *COMMANDS]:  # `ingest run` first: the database the examples read
+        whole = args[0] not in REPLAYING
+        monkeypatch.setenv("SNAPSHOT_DIR", str(PROJECT_ROOT / "snapshots") if whole else openf1)
         try:
             main(args)
             code = 0
