@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import DbFactory
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from naming_support import BOTH_NAMINGS
 from test_replay_support import (
@@ -314,8 +314,12 @@ def test_replay_no_results_leaves_results_empty(
 @settings(max_examples=15, deadline=None)
 @given(index=st.integers(0, len(ANSWERS_2024) - 1), other=st.integers(0, len(ANSWERS_2024) - 1))
 def test_replay_later_version_of_a_request_wins(index: int, other: int) -> None:
-    """Snapshots plus an earlier different version of one request give the same tables as without it."""
-    path, _status, _body = ANSWERS_2024[index]
+    """Snapshots plus an earlier different version of one request give the same tables as without it.
+
+    Unless the later version is empty (the one 404 of these answers): an empty answer after one with rows
+    cannot be true, and the earlier rows stay, with a warning (issue 21; test_credibility's property)."""
+    path, status, _body = ANSWERS_2024[index]
+    assume(status == 200)
     older = snapshots([(path, *ANSWERS_2024[other][1:])], when=FETCHED - timedelta(days=30), run="old")
     assert normalize(older + snapshots(ANSWERS_2024), AS_OF, results=True) == normalize(
         snapshots(ANSWERS_2024), AS_OF, results=True
