@@ -40,7 +40,8 @@ from ingestion.f1db.decode import (
 )
 from ingestion.replay.calendar import SERIES_NAME, SERIES_SLUG
 from ingestion.replay.identity import make_id, slugify, unique_slugs
-from ingestion.replay.precedence import CLASSIFICATION
+from ingestion.replay.placing import OpenF1Names, place
+from ingestion.replay.precedence import CLASSIFICATION, SESSION_PRECEDENCE, Source
 from ingestion.replay.rows import (
     CircuitRow,
     DriverAliasRow,
@@ -151,6 +152,8 @@ class OpenF1Links(msgspec.Struct, frozen=True, kw_only=True):
     rounds: dict[uuid.UUID, tuple[int, frozenset[date]]] = {}
     #: round id -> (session type, car number) -> (driver id, team id), from OpenF1's drivers of each session
     cars: dict[uuid.UUID, dict[tuple[int, int], tuple[uuid.UUID, uuid.UUID]]] = {}
+    #: OpenF1's driver row id -> its identity key (what OpenF1's entrant and result ids are made of)
+    identities: dict[uuid.UUID, str] = {}
 
 
 class RaceFiles(NamedTuple):
@@ -281,34 +284,60 @@ def _demonym(release: Release, country_id: str | None) -> str | None:
     return country.demonym or country.name
 
 
+def _clock(clock: str | None) -> time | None:
+    """``13:00`` / ``13:00:30`` as a time of day; None for none or anything else."""
+    parts = (clock or "").split(":")
+    if len(parts) >= 2 and all(p.isdigit() for p in parts):
+        hour, minute = int(parts[0]), int(parts[1])
+        second = int(parts[2]) if len(parts) > 2 else 0
+        if hour < 24 and minute < 60 and second < 60:
+            return time(hour, minute, second)
+    return None
+
+
 def _at(day: date | None, clock: str | None, fallback: date) -> datetime:
     """A session's UTC start: its date and time where f1db gives them, else its day (or the race's) at
     00:00 UTC."""
-    when = day or fallback
-    if clock:
-        parts = clock.split(":")
-        if len(parts) >= 2 and all(p.isdigit() for p in parts):
-            hour, minute = int(parts[0]), int(parts[1])
-            second = int(parts[2]) if len(parts) > 2 else 0
-            if hour < 24 and minute < 60 and second < 60:
-                return datetime.combine(when, time(hour, minute, second), UTC)
-    return datetime.combine(when, time(0), UTC)
+    return datetime.combine(day or fallback, _clock(clock) or time(0), UTC)
 
 
-def _schedule(race: Race) -> dict[SessionType, datetime]:
-    """The sessions race.yml dates (practice, qualifying, sprint) and the race, at their UTC start."""
-    day = race.date
-    out = {SessionType.Race: _at(race.date, race.time, day)}
-    for kind, d, t in (
+def _dated(race: Race) -> tuple[tuple[SessionType, date | None, str | None], ...]:
+    """The sessions race.yml dates: (type, date, time) of the race, practice, qualifying and sprint."""
+    return (
+        (SessionType.Race, race.date, race.time),
         (SessionType.FP1, race.free_practice_1_date, race.free_practice_1_time),
         (SessionType.FP2, race.free_practice_2_date, race.free_practice_2_time),
         (SessionType.FP3, race.free_practice_3_date, race.free_practice_3_time),
         (SessionType.Qualifying, race.qualifying_date, race.qualifying_time),
         (SessionType.SprintQualifying, race.sprint_qualifying_date, race.sprint_qualifying_time),
         (SessionType.Sprint, race.sprint_race_date, race.sprint_race_time),
-    ):
-        if d is not None:
-            out[kind] = _at(d, t, day)
+    )
+
+
+def _schedule(race: Race) -> dict[SessionType, datetime]:
+    """The sessions race.yml dates (practice, qualifying, sprint) and the race, at their UTC start."""
+    return {kind: _at(d, t, race.date) for kind, d, t in _dated(race) if d is not None}
+
+
+def _moved(rel: Release, racing: Racing, matched_round: Mapping[int, uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """:data:`~ingestion.replay.precedence.SESSION_PRECEDENCE`'s start: of each OpenF1 session of a round
+    both sources have, f1db's date and time where f1db has classified the session (rows in its file) and
+    gives its time (2024 on), when it differs from OpenF1's. f1db writes them after the session ran; OpenF1
+    keeps the schedule it published (2024 Sao Paulo qualifying, postponed by rain to the Sunday morning:
+    OpenF1 2024-11-02 18:00, f1db 2024-11-03 10:30 UTC)."""
+    session_of = {(s.round_id, s.type): s for s in racing.sessions}
+    file_of = {kind: name for name, kind in SESSION_FILES.items()}
+    out: dict[uuid.UUID, datetime] = {}
+    for index, round_id in sorted(matched_round.items()):
+        rf = rel.races[index]
+        for kind, day, clock in _dated(rf.race):
+            at = _clock(clock)
+            session = session_of.get((round_id, int(kind)))
+            if day is None or at is None or session is None or not rf.sessions.get(file_of[kind]):
+                continue
+            start = datetime.combine(day, at, UTC)
+            if start != session.start_time_utc:
+                out[session.id] = start
     return out
 
 
@@ -356,7 +385,7 @@ def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
         seasons=_union(racing.seasons, part.seasons),
         circuits=_union(_with_facts(racing.circuits, part.circuit_facts), part.circuits),
         rounds=_union(racing.rounds, part.rounds),
-        sessions=_union(racing.sessions, part.sessions),
+        sessions=_union(_started(racing.sessions, part.moved), part.sessions),
         drivers=_union(_with_facts(racing.drivers, part.driver_facts), part.drivers),
         teams=_union(_with_facts(racing.teams, part.team_facts), part.teams),
         entrants=_union(racing.entrants, part.entrants),
@@ -439,10 +468,18 @@ def f1db_part(
     part = _make(
         work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
     )
-    if not results:
-        return part
-    corrections = _corrections(rel, racing, matched_round, driver_match, team_match)
-    return msgspec.structs.replace(part, corrections=corrections)
+    moved = _moved(rel, racing, matched_round)
+    names = OpenF1Names(links.identities, {t.id: t.slug for t in racing.teams})
+    corrections, entrants, findings = _corrections(
+        rel, racing, matched_round, driver_match, team_match, names, results=results, release=release
+    )
+    return msgspec.structs.replace(
+        part,
+        corrections=corrections,
+        moved=moved,
+        entrants=(*part.entrants, *entrants),
+        warnings=(*part.warnings, *findings),
+    )
 
 
 def _corrections(
@@ -451,44 +488,73 @@ def _corrections(
     matched_round: Mapping[int, uuid.UUID],
     driver_match: Mapping[str, uuid.UUID],
     team_match: Mapping[str, uuid.UUID],
-) -> tuple[ResultRow, ...]:
+    names: OpenF1Names,
+    *,
+    results: bool,
+    release: str,
+) -> tuple[tuple[ResultRow, ...], tuple[EntrantRow, ...], tuple[ReplayWarning, ...]]:
     """f1db's classification of the sessions of the rounds both sources have, by :data:`PRECEDENCE`: an
     OpenF1 row keeps its id, session, entrant and car number and takes f1db's classification fields; a row
-    only f1db has gets a deterministic id and the round's OpenF1 entrant of its driver (none: left out)."""
-    session_of = {(s.round_id, s.type): s.id for s in racing.sessions}
+    only f1db has gets the id OpenF1 would give it, on the round's OpenF1 entrant of its driver, or on an
+    entrant made for a driver OpenF1 never listed there (:mod:`~ingestion.replay.placing`: made, or a
+    finding). Also the entrants made, and the findings; with ``results`` False, no result row."""
+    session_of = {(s.round_id, s.type): s for s in racing.sessions}
+    round_rows = {r.id: r for r in racing.rounds}
     entrants: dict[uuid.UUID, list[EntrantRow]] = defaultdict(list)
     for e in racing.entrants:
         entrants[e.round_id].append(e)
     by_entrant = {(r.session_id, r.entrant_id): r for r in racing.results}
     driver_ids = {k: driver_identity(d) for k, d in rel.drivers.items()}
     out: list[ResultRow] = []
+    added: list[EntrantRow] = []
+    findings: list[ReplayWarning] = []
     for index, round_id in sorted(matched_round.items()):
         rf = rel.races[index]
-        entrant_of: dict[tuple[str, str], EntrantRow] = {}
-        for rows in rf.sessions.values():
-            for r in rows:
-                driver = driver_match.get(r.driver_id)
-                mine = [e for e in entrants.get(round_id, []) if e.driver_id == driver]
-                same_team = [e for e in mine if e.team_id == team_match.get(r.constructor_id)]
-                chosen = same_team or mine
-                if driver is not None and len(chosen) == 1:
-                    entrant_of[(r.driver_id, r.constructor_id)] = chosen[0]
+        if round_id not in round_rows:
+            continue
+        pairs: dict[tuple[str, str], set[SessionType]] = defaultdict(set)
+        for file_name, kind in SESSION_FILES.items():
+            for r in rf.sessions.get(file_name, []):
+                pairs[(r.driver_id, r.constructor_id)].add(kind)
+        placed = place(
+            round_rows[round_id],
+            pairs,
+            entrants.get(round_id, []),
+            driver_match,
+            team_match,
+            names,
+            where=f"{rf.year} {rf.folder}",
+            release=release,
+        )
+        added.extend(placed.added)
+        findings.extend(placed.findings)
+        if not results:
+            continue
         fastest = _fastest_laps(rf)
         for file_name, kind in SESSION_FILES.items():
-            session_id = session_of.get((round_id, int(kind)))
+            session = session_of.get((round_id, int(kind)))
             classified = rf.sessions.get(file_name)
-            if session_id is None or not classified:
+            if session is None or not classified:
                 continue
-            for row in _results(kind, classified, session_id, str(round_id), entrant_of, driver_ids, fastest):
-                known = by_entrant.get((session_id, row.entrant_id))
+            rows = _results(
+                kind, classified, session.id, str(round_id), placed.entrant_of, driver_ids, fastest
+            )
+            for row in rows:
+                known = by_entrant.get((session.id, row.entrant_id))
                 if known is None:
+                    natural = placed.natural.get(row.entrant_id)
+                    if natural is not None and session.open_f1_session_key is not None:
+                        # the id OpenF1 gives this row: the same whichever source has it first
+                        row = msgspec.structs.replace(
+                            row, id=make_id("result", session.open_f1_session_key, natural)
+                        )
                     out.append(row)
                 else:
                     fields = {f: getattr(row, f) for f in CLASSIFICATION}
                     corrected = msgspec.structs.replace(known, **fields)
                     if corrected != known:
                         out.append(corrected)
-    return tuple(out)
+    return tuple(out), tuple(added), tuple(findings)
 
 
 def _one_to_one(
@@ -553,6 +619,8 @@ class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
     #: OpenF1's results of the rounds both sources have, with f1db's classification (see precedence.py),
     #: and the rows only f1db has in those sessions
     corrections: tuple[ResultRow, ...] = ()
+    #: OpenF1 session id -> f1db's start, where f1db knows the session was moved (precedence.py)
+    moved: dict[uuid.UUID, datetime] = {}
 
     def bucket(self, as_of: datetime) -> int:
         """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
@@ -930,6 +998,16 @@ def _union(first: Iterable[msgspec.Struct], second: Iterable[msgspec.Struct]) ->
     rows = {r.id: r for r in second}  # type: ignore[attr-defined]
     rows.update({r.id: r for r in first})  # type: ignore[attr-defined]
     return tuple(sorted(rows.values(), key=lambda r: r.id.int))
+
+
+def _started(rows: Iterable[SessionRow], moved: Mapping[uuid.UUID, datetime]) -> list[SessionRow]:
+    """``rows`` with f1db's start on the sessions it knows were moved (:func:`_moved`), as
+    :data:`SESSION_PRECEDENCE` says."""
+    if SESSION_PRECEDENCE["start_time_utc"] is not Source.F1DB:
+        return list(rows)
+    return [
+        msgspec.structs.replace(r, start_time_utc=moved[r.id]) if r.id in moved else r for r in rows
+    ]
 
 
 def _with_facts(rows: Iterable[msgspec.Struct], facts: Mapping[uuid.UUID, msgspec.Struct]) -> list:  # type: ignore[type-arg]

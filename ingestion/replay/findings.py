@@ -13,6 +13,10 @@ warning of one of :data:`FINDING_KINDS`, which makes ``ingest replay`` exit 1 af
   where they were, and its results are held) and ``meeting_missing`` (a stored round of a replayed season
   that the snapshots no longer list, cancelled or gone: the season's stored rounds keep their numbers, and
   nothing of the season is removed).
+- found by f1db's merge (:mod:`ingestion.replay.placing`): ``f1db_row_unplaced``, f1db's classification of
+  a driver in a round OpenF1 has, who cannot be put on an OpenF1 entrant with certainty (OpenF1 never
+  listed him there and his driver or constructor is not matched one-to-one, or he has two entrants): his
+  rows are left out, never put on a guessed driver.
 
 A real cancellation (``is_cancelled``) is applied, not held: the round stays, numbered as before, and its
 sessions become Cancelled (:mod:`ingestion.replay.calendar`).
@@ -30,6 +34,7 @@ from ingestion.instant import format_utc
 from ingestion.replay.rows import Racing, ReplayWarning
 
 __all__ = [
+    "F1DB_ROW_UNPLACED",
     "FINDING_KINDS",
     "MAX_POSITION",
     "MEETING_MISSING",
@@ -46,9 +51,17 @@ RESULT_POSITION_IMPOSSIBLE = "result_position_impossible"
 RESULT_LAPS_NEGATIVE = "result_laps_negative"
 SESSION_MOVED = "session_moved"
 MEETING_MISSING = "meeting_missing"
+F1DB_ROW_UNPLACED = "f1db_row_unplaced"
 #: The warnings that are findings: what was held, and why ``ingest replay`` exits 1.
 FINDING_KINDS = frozenset(
-    {SESSION_DATES_INVERTED, RESULT_POSITION_IMPOSSIBLE, RESULT_LAPS_NEGATIVE, SESSION_MOVED, MEETING_MISSING}
+    {
+        SESSION_DATES_INVERTED,
+        RESULT_POSITION_IMPOSSIBLE,
+        RESULT_LAPS_NEGATIVE,
+        SESSION_MOVED,
+        MEETING_MISSING,
+        F1DB_ROW_UNPLACED,
+    }
 )
 #: The highest finishing position there can be (a grid never had more than 34 cars).
 MAX_POSITION = 99

@@ -188,3 +188,10 @@ def unique_slugs(bases: list[str]) -> list[str]:
         used.add(slug)
         out.append(slug)
     return out
+
+
+def entrant_key(meeting_key: int, identity: str, team_slug: str) -> str:
+    """An OpenF1 entrant's natural key: ``<meeting>:<identity>:<team slug>`` (its id: ``make_id("entrant",
+    key)``; its results': ``make_id("result", session_key, key)``). f1db's rows in a round OpenF1 has use
+    it too, so a row either source gives first has the id the other would give."""
+    return f"{meeting_key}:{identity}:{team_slug}"

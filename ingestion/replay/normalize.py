@@ -97,6 +97,7 @@ def normalize_linked(
     links = OpenF1Links(
         rounds={r.id: (known_rounds[mk].year, race_days[r.id]) for mk, r in cal.rounds.items()},
         cars=dict(cars),
+        identities={row.id: identity for identity, (row, _) in drivers.items()},
     )
     held = hold(staged, _inverted(decoded))
     replayed = Replayed(racing=held.racing, warnings=(*ctx.warnings, *held.findings), held=held.ids)

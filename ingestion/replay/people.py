@@ -20,6 +20,7 @@ from ingestion.replay.identity import (
     Sighting,
     assign_identities,
     clean_text,
+    entrant_key,
     make_id,
     names_agree,
     slugify,
@@ -254,7 +255,7 @@ def entrant_rows(
             role = DriverRole.Fp1Only
         else:
             role = DriverRole.Regular
-        natural = f"{mk}:{identity}:{team_slug}"
+        natural = entrant_key(mk, identity, team_slug)
         out[(mk, identity, team_slug)] = (
             EntrantRow(
                 id=make_id("entrant", natural),

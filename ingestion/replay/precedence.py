@@ -1,15 +1,15 @@
 """Which source wins a result field when both OpenF1 and f1db have the session: PURE data, declared once.
 
 The FIA's classification comes from f1db once f1db has the session (from OpenF1 until then); what only
-OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's. docs/f1db.md ("Precedence")
-shows this table.
+OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's; a session's start comes from
+the source that knows it was moved. docs/f1db.md ("Precedence") shows these tables.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["CLASSIFICATION", "PRECEDENCE", "Source"]
+__all__ = ["CLASSIFICATION", "PRECEDENCE", "SESSION_PRECEDENCE", "Source"]
 
 
 class Source(enum.StrEnum):
@@ -43,3 +43,17 @@ PRECEDENCE: dict[str, Source] = {
 
 #: The fields f1db's classification overwrites.
 CLASSIFICATION: tuple[str, ...] = tuple(f for f, s in PRECEDENCE.items() if s is Source.F1DB)
+
+#: SessionRow field -> the source whose value is kept when both sources have the session. The start comes
+#: from the source that knows the session was moved: f1db's date and time once f1db has classified the
+#: session and gives its time (2024 on; f1db writes them after the session ran: 2024 Sao Paulo qualifying,
+#: postponed by rain to the Sunday morning, 2024-11-03 10:30 UTC), OpenF1's published schedule until then
+#: and where f1db gives only a date (before 2024).
+SESSION_PRECEDENCE: dict[str, Source] = {
+    "start_time_utc": Source.F1DB,
+    "id": Source.OPENF1,
+    "round_id": Source.OPENF1,
+    "type": Source.OPENF1,
+    "status": Source.OPENF1,
+    "open_f1_session_key": Source.OPENF1,
+}

@@ -5,9 +5,10 @@ A store without any f1db release replays exactly as before: :func:`read_release`
 
 :func:`release_part` also keeps the last merge's outcome (:class:`~ingestion.replay.f1db.F1dbPart`) in the
 store's ``cache/f1db-merged.msgpack``, keyed by everything it is a function of: the release's manifest
-address, the code of the modules that make it, OpenF1's rows it is matched against, the results flag, and
-which session starts ``as_of`` has passed. An unchanged replay then reads one file instead of decoding and
-merging the release; the file is deletable at any time and never trusted for other inputs.
+address, the code of the modules that make it, OpenF1's rows it is matched against and corrects, the
+results flag, and which session starts ``as_of`` has passed. An unchanged replay then reads one file
+instead of decoding and merging the release; the file is deletable at any time and never trusted for
+other inputs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
 from ingestion.replay import f1db as f1db_merge
-from ingestion.replay import identity, precedence, rows, values
+from ingestion.replay import identity, placing, precedence, rows, values
 from ingestion.replay.f1db import F1dbPart, OpenF1Links, f1db_part
 from ingestion.replay.rows import Racing
 from ingestion.store import F1dbRelease, Store, write_atomic
@@ -45,7 +46,9 @@ MEMO_FILE = "cache/f1db-merged.msgpack"
 _CODE = hashlib.sha256(
     b"".join(
         Path(str(m.__file__)).read_bytes()
-        for m in (f1db_merge, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows, values)
+        for m in (
+            f1db_merge, placing, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows, values
+        )
     )
 ).hexdigest()
 
@@ -116,14 +119,19 @@ def read_release(
 
 def _memo_key(release: F1dbRelease, racing: Racing, links: OpenF1Links, results: bool) -> str:
     h = hashlib.sha256(f"{_CODE}\n{release.tag}\n{release.manifest}\n{results}\n".encode())
-    for table in (racing.series, racing.circuits, racing.rounds, racing.drivers, racing.teams):
+    # every table the merge reads: the corrections and placings read OpenF1's sessions, entrants and results
+    for table in (
+        racing.series, racing.circuits, racing.rounds, racing.sessions, racing.drivers, racing.teams,
+        racing.entrants, racing.results,
+    ):
         h.update(msgspec.msgpack.encode(table))
     # canonical: sorted, never a set's order (dates hash differently in every process)
     rounds = sorted((str(r), year, sorted(days)) for r, (year, days) in links.rounds.items())
     cars = sorted(
         (str(r), sorted((k, str(d), str(t)) for k, (d, t) in c.items())) for r, c in links.cars.items()
     )
-    h.update(msgspec.msgpack.encode([rounds, cars]))
+    identities = sorted((str(d), i) for d, i in links.identities.items())
+    h.update(msgspec.msgpack.encode([rounds, cars, identities]))
     return h.hexdigest()
 
 
