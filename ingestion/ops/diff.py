@@ -11,6 +11,11 @@ The store is a history: ``replay(store, T, results)`` is the racing data as the 
 changed columns (e.g. a result corrected by a penalty: ``position 3 -> 4``). :func:`apply_diff` replays a
 diff onto its ``before`` state and gives its ``after`` state back (pure, used to test the diff).
 Nothing here touches the database.
+
+Each side also names the rows of the diff it has (:class:`RowNote`): what the row is (``2024-canadian-grand-
+prix Race car 55 Carlos Sainz``) and the source it came from: ``openf1``, or ``f1db vTAG`` for a row f1db's
+release made or corrected (its classification, issue 24's precedence, or a session start it moved), so a
+new release's corrections read ``[f1db v2024.24.2 -> f1db v2025.24.2]``.
 """
 
 from __future__ import annotations
@@ -21,15 +26,18 @@ from typing import Any
 
 import msgspec
 
+from ingestion.calendar import SessionType
 from ingestion.instant import as_utc, format_utc
 from ingestion.replay import TABLES, Racing
-from ingestion.replay.run import NoSnapshotStore, replay
+from ingestion.replay.f1db import F1dbPart
+from ingestion.replay.run import NoSnapshotStore, ReplayParts, replay_with_parts
 from ingestion.store import Store
 
 __all__ = [
     "ColumnChange",
     "RacingDiff",
     "RowChange",
+    "RowNote",
     "TableDiff",
     "apply_diff",
     "diff",
@@ -63,13 +71,23 @@ class TableDiff(msgspec.Struct, frozen=True, kw_only=True):
         return not (self.added or self.removed or self.changed)
 
 
+class RowNote(msgspec.Struct, frozen=True, kw_only=True):
+    """What a row of a diff is, and the source it came from on one side (``openf1``, ``f1db vTAG``)."""
+
+    label: str
+    source: str
+
+
 class RacingDiff(msgspec.Struct, frozen=True, kw_only=True):
-    """Per racing table (in load order, only tables with changes), and the two instants when known."""
+    """Per racing table (in load order, only tables with changes), and the two instants when known; per
+    side, a note on every row of the diff that side has (empty for a diff of two bare states)."""
 
     tables: tuple[TableDiff, ...] = ()
     before: datetime | None = None
     after: datetime | None = None
     results: bool = True
+    notes_before: dict[uuid.UUID, RowNote] = {}
+    notes_after: dict[uuid.UUID, RowNote] = {}
 
     @property
     def empty(self) -> bool:
@@ -140,6 +158,8 @@ def invert(change: RacingDiff) -> RacingDiff:
         before=change.after,
         after=change.before,
         results=change.results,
+        notes_before=change.notes_after,
+        notes_after=change.notes_before,
     )
 
 
@@ -160,15 +180,61 @@ def apply_diff(before: Racing, change: RacingDiff) -> Racing:
 
 
 def diff(store: Store, before: datetime, after: datetime, *, results: bool) -> RacingDiff:
-    """What changed in the replayed rows between the store's state at ``before`` and at ``after``.
+    """What changed in the replayed rows between the store's state at ``before`` and at ``after``, each
+    row named with its source on each side.
 
     Raises :class:`NoSnapshotStore` when ``store`` has no folder (not "no changes" for a mistyped path).
     """
     if not store.root.is_dir():
         raise NoSnapshotStore(str(store.root))
     t1, t2 = as_utc(before), as_utc(after)
-    change = diff_racing(replay(store, t1, results=results).racing, replay(store, t2, results=results).racing)
-    return msgspec.structs.replace(change, before=t1, after=t2, results=results)
+    old = replay_with_parts(store, t1, results=results)
+    new = replay_with_parts(store, t2, results=results)
+    change = diff_racing(old.merged.racing, new.merged.racing)
+    ids = {_id(r) for t in change.tables for r in (*t.added, *t.removed)} | {
+        c.id for t in change.tables for c in t.changed
+    }
+    return msgspec.structs.replace(
+        change, before=t1, after=t2, results=results,
+        notes_before=row_notes(old, ids), notes_after=row_notes(new, ids),
+    )
+
+
+def _sources(part: F1dbPart | None, tag: str | None) -> dict[uuid.UUID, str]:
+    """The rows f1db's ``part`` made, corrected or moved, -> ``f1db TAG``."""
+    if part is None:
+        return {}
+    made = (
+        part.seasons, part.circuits, part.rounds, part.sessions, part.drivers, part.teams, part.entrants,
+        part.results, part.aliases, part.corrections,
+    )
+    ids = {_id(r) for rows in made for r in rows} | set(part.moved)
+    return dict.fromkeys(ids, f"f1db {tag}")
+
+
+def row_notes(parts: ReplayParts, ids: set[uuid.UUID]) -> dict[uuid.UUID, RowNote]:
+    """A note (what the row is, its source) on every row of ``ids`` that the replay ``parts`` has (pure)."""
+    racing = parts.merged.racing
+    f1db = _sources(parts.f1db, parts.tag)
+    rounds = {r.id: r.slug for r in racing.rounds}
+    sessions = {s.id: f"{rounds.get(s.round_id, '?')} {_kind(s.type)}" for s in racing.sessions}
+    drivers = {d.id: f"{d.first_name} {d.last_name}" for d in racing.drivers}
+    entrants = {e.id: (rounds.get(e.round_id, "?"), drivers.get(e.driver_id, "?")) for e in racing.entrants}
+    labels: dict[uuid.UUID, str] = {}
+    for spec in TABLES:
+        if spec.name not in ("results", "sessions", "entrants"):
+            labels.update((_id(r), _label(r)) for r in racing.table(spec.name) if _id(r) in ids)
+    labels.update((k, v) for k, v in sessions.items() if k in ids)
+    labels.update((e, " ".join(entrants[e])) for e in entrants if e in ids)
+    for r in racing.results:
+        if r.id in ids:
+            who = entrants.get(r.entrant_id, ("?", "?"))[1]
+            labels[r.id] = f"{sessions.get(r.session_id, '?')} car {r.car_number} {who}"
+    return {key: RowNote(label=label, source=f1db.get(key, "openf1")) for key, label in labels.items()}
+
+
+def _kind(kind: int) -> str:
+    return SessionType(kind).name if kind in set(SessionType) else f"type {kind}"
 
 
 def _value(value: object) -> str:
@@ -184,8 +250,21 @@ def _label(row: msgspec.Struct) -> str:
     return f"id {_id(row)}"
 
 
+def _note(change: RacingDiff, key: uuid.UUID, side: str) -> str:
+    """`` label [source]`` of one side (``before``, ``after``), or ``label [source -> source]`` of both."""
+    a, b = change.notes_before.get(key), change.notes_after.get(key)
+    if side == "before":
+        return f" {a.label} [{a.source}]" if a else ""
+    if side == "after":
+        return f" {b.label} [{b.source}]" if b else ""
+    if a and b:
+        return f" {b.label} [{a.source} -> {b.source}]"
+    return ""
+
+
 def render_diff(change: RacingDiff, limit: int = 20) -> list[str]:
-    """The diff as lines of text: per table the counts, then up to ``limit`` rows of each kind (pure)."""
+    """The diff as lines of text: per table the counts, then up to ``limit`` rows of each kind, each named
+    with its source when the diff has notes (pure)."""
     when = ""
     if change.before is not None and change.after is not None:
         when = f" from {_value(change.before)} to {_value(change.after)}"
@@ -195,13 +274,14 @@ def render_diff(change: RacingDiff, limit: int = 20) -> list[str]:
         return lines
     for t in change.tables:
         lines.append(f"{t.table}: {len(t.added)} added, {len(t.removed)} removed, {len(t.changed)} changed")
-        for kind, rows in (("+", t.added), ("-", t.removed)):
-            lines.extend(f"  {kind} {_label(r)}" for r in rows[:limit])
+        for kind, rows, side in (("+", t.added, "after"), ("-", t.removed, "before")):
+            lines.extend(f"  {kind} {_label(r)}{_note(change, _id(r), side)}" for r in rows[:limit])
             if len(rows) > limit:
                 lines.append(f"  {kind} ... and {len(rows) - limit} more")
         for c in t.changed[:limit]:
             cols = ", ".join(f"{x.column} {_value(x.before)} -> {_value(x.after)}" for x in c.columns)
-            lines.append(f"  ~ id {c.id}: {cols}")
+            named = _note(change, c.id, "both")
+            lines.append(f"  ~ id {c.id}{named}: {cols}")
         if len(t.changed) > limit:
             lines.append(f"  ~ ... and {len(t.changed) - limit} more")
     return lines

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import psycopg
 
@@ -17,7 +18,7 @@ from ingestion.instant import as_utc, format_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
-from ingestion.replay.f1db import combine, f1db_part
+from ingestion.replay.f1db import F1dbPart, combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.load import DEFAULT_LOCK_WAIT, load
 from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
@@ -28,7 +29,10 @@ from ingestion.replay.summary import ReplayStep, ReplaySummary
 from ingestion.store import Event, Store, event_order
 from ingestion.store.coverage import Unit, units_of
 
-__all__ = ["NoSnapshotStore", "NothingToReplay", "replay", "require_store", "run_replay", "snapshots_of"]
+__all__ = [
+    "NoSnapshotStore", "NothingToReplay", "ReplayParts", "replay", "replay_with_parts", "require_store",
+    "run_replay", "snapshots_of",
+]
 
 
 def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapshot]:
@@ -97,18 +101,52 @@ def replay_decoded(
     """OpenF1's decoded rows normalized, and the f1db release merged in (docs/f1db.md): the store's current
     one (``f1db`` True; through its decode cache and merge memo, :mod:`~ingestion.replay.release`), the one
     given, or none."""
+    return replay_parts(store, decoded, warnings, f1db, as_of, results=results).merged
+
+
+class ReplayParts(NamedTuple):
+    """A replay and what it is made of: the merged rows, OpenF1's part alone, and f1db's part and release
+    tag (None: no release)."""
+
+    merged: Replayed
+    openf1: Replayed
+    f1db: F1dbPart | None
+    tag: str | None
+
+
+def replay_parts(
+    store: Store,
+    decoded: Decoded,
+    warnings: Sequence[ReplayWarning],
+    f1db: ReleaseInput | bool | None,
+    as_of: datetime,
+    *,
+    results: bool,
+) -> ReplayParts:
+    """:func:`replay_decoded`, with its parts (which rows each source gave: ``ingest diff`` names them)."""
     replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
     if f1db is True:
         release = store.f1db_release(as_of)
         if release is None:
-            return replayed
+            return ReplayParts(replayed, replayed, None, None)
         part = release_part(store, release, replayed.racing, links, as_of, results=results)
+        tag = release.tag
     elif isinstance(f1db, ReleaseInput):
         files = decode_input(f1db).files
         part = f1db_part(files, replayed.racing, links, as_of, results=results, release=f1db.tag)
+        tag = f1db.tag
     else:
-        return replayed
-    return combine(replayed, part)
+        return ReplayParts(replayed, replayed, None, None)
+    return ReplayParts(combine(replayed, part), replayed, part, tag)
+
+
+def replay_with_parts(
+    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | bool | None = True
+) -> ReplayParts:
+    """:func:`replay`, with its parts (:class:`ReplayParts`)."""
+    snapshots = snapshots_of(store, as_of, results=results)
+    decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
+    return replay_parts(store, decoded, warnings, f1db, as_of, results=results)
 
 
 class NoSnapshotStore(UsageError):
