@@ -14,27 +14,36 @@ f1db side the real archives of ``../shared/f1db``, cut to the seasons a test nee
 
 from __future__ import annotations
 
+import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import psycopg
 import pytest
 from committed import openf1_fixture
-from f1db_support import NEW, SHARED_F1DB, cut_archive, needs_archives, seasons_only
+from conftest import Databases
+from f1db_support import NEW, OLD, SHARED_F1DB, cut_archive, needs_archives, seasons_only
 from server_fixtures import FAST, ServerFactory, client_settings
 
+from ingestion.db import connect
 from ingestion.f1db import read_archive
 from ingestion.f1db.decode import Decoded
+from ingestion.f1db.record import import_archive
 from ingestion.fetch import FetchOptions, fetch
+from ingestion.fetch.f1db import fetch_f1db
+from ingestion.ops.diff import diff, render_diff
 from ingestion.replay.decoded import decode_snapshots
 from ingestion.replay.f1db import OpenF1Links, combine, f1db_part
 from ingestion.replay.findings import F1DB_ROW_UNPLACED, FINDING_KINDS
+from ingestion.replay.load import racing_snapshot
 from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.precedence import SESSION_PRECEDENCE, Source
 from ingestion.replay.release import decode_release, release_input
 from ingestion.replay.rows import Racing, Replayed, ResultRow, ResultStatus, SessionType
-from ingestion.replay.run import replay, snapshots_of
+from ingestion.replay.run import replay, run_replay, snapshots_of
 from ingestion.store import Store
 
 pytestmark = needs_archives
@@ -226,3 +235,119 @@ def test_f1db_fills_a_meeting_whose_drivers_openf1_never_answered(
         e for e in healthy.entrants if e.round_id == round_id
     }
     assert not [w for w in gap.warnings if w.kind == F1DB_ROW_UNPLACED]
+
+
+def _one(conn: psycopg.Connection[Any], query: str, *args: object) -> Any:
+    row = conn.execute(query, args).fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.mark.parametrize("schema_naming", ["ef"], indirect=True)
+def test_f1db_new_release_corrects_rows_in_place_under_the_apps_users(tmp_path: Path, db_url: str) -> None:
+    """Issue 24 item 4, on the app's own EF database: the committed OpenF1 store with v2024.24.2 replayed;
+    a user logs, reviews and lists the 2024 Canadian race; v2025.24.2 arrives (f1db corrected the race:
+    Sainz "Collision" -> "Collision damage", Perez "Accident" -> "Accident damage"). ``ingest diff`` names
+    the rows and the release each side came from; the replay updates them in place: the session and every
+    result keep their ids, the values change, and not one racing row is deleted (a trigger counts), so the
+    user's log, review and list item stay."""
+    store = Store(tmp_path / "store")
+    shutil.copytree(openf1_fixture(), store.root)
+    t1, t2 = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
+    import_archive(store, cut_archive(OLD, tmp_path / "old", (2024,)), received_at=t1)
+    import_archive(store, cut_archive(NEW, tmp_path / "new", (2024,)), received_at=t2)
+    before, after = t1 + timedelta(hours=1), t2 + timedelta(hours=1)
+    run_replay(db_url, store, before, results=True)
+    race = (
+        'SELECT s."Id" FROM "Sessions" s JOIN "Rounds" r ON r."Id" = s."RoundId" '
+        "WHERE r.\"Slug\" = '2024-canadian-grand-prix' AND s.\"Type\" = 6"
+    )
+    details = 'SELECT "Id", "CarNumber", "StatusDetail" FROM "Results" WHERE "SessionId" = %s ORDER BY "Id"'
+    with connect(db_url, autocommit=True) as conn:
+        session = _one(conn, race)
+        conn.execute("""INSERT INTO "AspNetUsers" ("Id", "UserName") VALUES ('fan', 'fan')""")
+        log, review, listing = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        conn.execute('INSERT INTO "Logs" ("Id", "UserId", "SessionId", "StarRating") '
+                     "VALUES (%s, 'fan', %s, 4.5)", (log, session))
+        conn.execute('INSERT INTO "Reviews" ("Id", "LogId", "Body") VALUES (%s, %s, %s)',
+                     (review, log, "Wet"))
+        conn.execute('INSERT INTO "UserLists" ("Id", "UserId", "Name") VALUES (%s, %s, %s)',
+                     (listing, "fan", "Rain"))
+        conn.execute('INSERT INTO "ListItems" ("Id", "UserListId", "SessionId", "OrderIndex") '
+                     "VALUES (%s, %s, %s, 0)", (uuid.uuid4(), listing, session))
+        conn.execute("CREATE TABLE public.deleted_racing (tbl text, id uuid)")
+        conn.execute(
+            "CREATE FUNCTION public.note_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO public.deleted_racing VALUES (TG_TABLE_NAME, OLD.\"Id\"); RETURN OLD; END $$"
+        )
+        for table in ("Sessions", "Results", "Entrants", "Rounds"):
+            conn.execute(f'CREATE TRIGGER note_delete AFTER DELETE ON "{table}" '
+                         "FOR EACH ROW EXECUTE FUNCTION public.note_delete()")
+        old = {r[0]: (r[1], r[2]) for r in conn.execute(details, (session,)).fetchall()}
+
+    change = diff(store, before, after, results=True)
+    results = change.table("results")
+    assert not results.added and not results.removed
+    named = {
+        change.notes_after[c.id].label: (
+            [(x.column, x.before, x.after) for x in c.columns],
+            change.notes_before[c.id].source, change.notes_after[c.id].source,
+        )
+        for c in results.changed
+    }
+    assert named["2024-canadian-grand-prix Race car 55 Carlos Sainz"] == (
+        [("status_detail", "Collision", "Collision damage")], "f1db v2024.24.2", "f1db v2025.24.2"
+    )
+    assert named["2024-canadian-grand-prix Race car 11 Sergio Perez"][0] == [
+        ("status_detail", "Accident", "Accident damage")
+    ]
+    lines = render_diff(change)
+    assert any(
+        "2024-canadian-grand-prix Race car 55 Carlos Sainz [f1db v2024.24.2 -> f1db v2025.24.2]: "
+        "status_detail 'Collision' -> 'Collision damage'" in line
+        for line in lines
+    ), lines
+
+    run_replay(db_url, store, after, results=True)
+    with connect(db_url, autocommit=True) as conn:
+        assert _one(conn, race) == session
+        new = {r[0]: (r[1], r[2]) for r in conn.execute(details, (session,)).fetchall()}
+        assert new.keys() == old.keys()  # every result of the race keeps its id
+        changed = {old[k][0]: (old[k][1], new[k][1]) for k in old if old[k] != new[k]}
+        assert changed == {"55": ("Collision", "Collision damage"), "11": ("Accident", "Accident damage")}
+        assert _one(conn, "SELECT count(*) FROM public.deleted_racing") == 0
+        assert _one(conn, 'SELECT count(*) FROM "Logs" l JOIN "Reviews" v ON v."LogId" = l."Id" '
+                          'WHERE l."SessionId" = %s', session) == 1
+        assert _one(conn, 'SELECT count(*) FROM "ListItems" WHERE "SessionId" = %s', session) == 1
+
+
+def test_f1db_replay_is_the_same_whichever_source_was_fetched_first(
+    openf1_server: ServerFactory, world_dir: Path, tmp_path: Path, db_factory: Databases
+) -> None:
+    """Issue 24: replay stays a pure function of the snapshots. ``ingest serve`` over the 2024 world and
+    v2025.24.2 (its 2024 season): one store fetches OpenF1 then f1db, another f1db then OpenF1; each
+    replays into a fresh database, and the two databases hold the same rows, ids included (2024's
+    corrections and Sao Paulo's moved qualifying among them)."""
+    mirror = cut_archive(NEW, tmp_path / "mirror", (2024,)).parent
+    server = openf1_server(rows=[world_dir / "2024"], f1db=mirror)
+    now = datetime.now(UTC)
+    snapshots = []
+    for name, order in (("openf1-first", ("openf1", "f1db")), ("f1db-first", ("f1db", "openf1"))):
+        for source in order:
+            settings = client_settings(server, tmp_path / name, sources=(source,))
+            if source == "f1db":
+                assert fetch_f1db(settings).outcome == "new"
+            else:
+                assert fetch(settings, _options(), now).exit_code == 0
+        url = db_factory("snake")
+        try:
+            summary = run_replay(url, Store(tmp_path / name), datetime.now(UTC), results=True)
+            assert summary.rows["results"] > 2400 and not summary.findings
+            with connect(url) as conn:
+                snapshots.append(racing_snapshot(conn))
+        finally:
+            db_factory.release(url)
+    first, second = snapshots
+    assert first == second
+    sessions = {row[0]: row for row in first["sessions"]}
+    assert any(row[3] == datetime(2024, 11, 3, 10, 30, tzinfo=UTC) for row in sessions.values())
