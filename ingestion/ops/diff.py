@@ -209,7 +209,10 @@ def _sources(part: F1dbPart | None, tag: str | None) -> dict[uuid.UUID, str]:
         part.results, part.aliases, part.corrections,
     )
     ids = {_id(r) for rows in made for r in rows} | set(part.moved)
-    return dict.fromkeys(ids, f"f1db {tag}")
+    facts = set(part.driver_facts) | set(part.team_facts) | set(part.circuit_facts)
+    out = dict.fromkeys(facts, f"openf1, facts f1db {tag}")  # OpenF1's row with f1db's facts
+    out.update(dict.fromkeys(ids, f"f1db {tag}"))
+    return out
 
 
 def row_notes(parts: ReplayParts, ids: set[uuid.UUID]) -> dict[uuid.UUID, RowNote]:
@@ -223,7 +226,7 @@ def row_notes(parts: ReplayParts, ids: set[uuid.UUID]) -> dict[uuid.UUID, RowNot
     labels: dict[uuid.UUID, str] = {}
     for spec in TABLES:
         if spec.name not in ("results", "sessions", "entrants"):
-            labels.update((_id(r), _label(r)) for r in racing.table(spec.name) if _id(r) in ids)
+            labels.update((_id(r), _name(r)) for r in racing.table(spec.name) if _id(r) in ids)
     labels.update((k, v) for k, v in sessions.items() if k in ids)
     labels.update((e, " ".join(entrants[e])) for e in entrants if e in ids)
     for r in racing.results:
@@ -243,23 +246,30 @@ def _value(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _label(row: msgspec.Struct) -> str:
+def _name(row: msgspec.Struct) -> str:
     for name in ("slug", "open_f1_session_key", "alias_slug", "year"):
         if getattr(row, name, None) is not None:  # a session only f1db knows has no OpenF1 key
-            return f"{name} {getattr(row, name)} (id {_id(row)})"
-    return f"id {_id(row)}"
-
-
-def _note(change: RacingDiff, key: uuid.UUID, side: str) -> str:
-    """`` label [source]`` of one side (``before``, ``after``), or ``label [source -> source]`` of both."""
-    a, b = change.notes_before.get(key), change.notes_after.get(key)
-    if side == "before":
-        return f" {a.label} [{a.source}]" if a else ""
-    if side == "after":
-        return f" {b.label} [{b.source}]" if b else ""
-    if a and b:
-        return f" {b.label} [{a.source} -> {b.source}]"
+            return f"{name} {getattr(row, name)}"
     return ""
+
+
+def _label(row: msgspec.Struct) -> str:
+    name = _name(row)
+    return f"{name} (id {_id(row)})" if name else f"id {_id(row)}"
+
+
+def _shown(change: RacingDiff, row: msgspec.Struct, side: str) -> str:
+    """An added (``after``) or removed (``before``) row: its note's label, id and source, or its label."""
+    note = (change.notes_after if side == "after" else change.notes_before).get(_id(row))
+    if note is None:
+        return _label(row)
+    return f"{note.label} (id {_id(row)}) [{note.source}]"
+
+
+def _both(change: RacingDiff, key: uuid.UUID) -> str:
+    """A changed row's `` label [source -> source]`` (nothing without notes)."""
+    a, b = change.notes_before.get(key), change.notes_after.get(key)
+    return f" {b.label} [{a.source} -> {b.source}]" if a and b else ""
 
 
 def render_diff(change: RacingDiff, limit: int = 20) -> list[str]:
@@ -275,13 +285,12 @@ def render_diff(change: RacingDiff, limit: int = 20) -> list[str]:
     for t in change.tables:
         lines.append(f"{t.table}: {len(t.added)} added, {len(t.removed)} removed, {len(t.changed)} changed")
         for kind, rows, side in (("+", t.added, "after"), ("-", t.removed, "before")):
-            lines.extend(f"  {kind} {_label(r)}{_note(change, _id(r), side)}" for r in rows[:limit])
+            lines.extend(f"  {kind} {_shown(change, r, side)}" for r in rows[:limit])
             if len(rows) > limit:
                 lines.append(f"  {kind} ... and {len(rows) - limit} more")
         for c in t.changed[:limit]:
             cols = ", ".join(f"{x.column} {_value(x.before)} -> {_value(x.after)}" for x in c.columns)
-            named = _note(change, c.id, "both")
-            lines.append(f"  ~ id {c.id}{named}: {cols}")
+            lines.append(f"  ~ id {c.id}{_both(change, c.id)}: {cols}")
         if len(t.changed) > limit:
             lines.append(f"  ~ ... and {len(t.changed) - limit} more")
     return lines
