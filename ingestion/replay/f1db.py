@@ -27,6 +27,7 @@ from typing import NamedTuple
 import msgspec
 
 from ingestion.calendar import PRACTICE, QUALIFYING, RACES
+from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.decode import (
     Circuit,
     Classified,
@@ -40,7 +41,7 @@ from ingestion.f1db.decode import (
 )
 from ingestion.replay.calendar import SERIES_NAME, SERIES_SLUG
 from ingestion.replay.identity import make_id, slugify, unique_slugs
-from ingestion.replay.precedence import CLASSIFICATION
+from ingestion.replay.precedence import CLASSIFICATION, Source
 from ingestion.replay.rows import (
     CircuitRow,
     DriverAliasRow,
@@ -94,6 +95,7 @@ SESSION_FILES: dict[str, SessionType] = {
     "warming-up-results.yml": SessionType.Warmup,
 }
 FASTEST_LAPS = "fastest-laps.yml"
+_FILE_OF: dict[SessionType, str] = {kind: name for name, kind in SESSION_FILES.items()}
 
 #: f1db's position codes: (status, kept in status_detail). DNQ/DNPQ/DNP (did not qualify / pre-qualify /
 #: practise) are starts that never happened: DNS; EX (excluded) is a disqualification: DSQ.
@@ -441,7 +443,7 @@ def f1db_part(
     )
     if not results:
         return part
-    corrections = _corrections(rel, racing, matched_round, driver_match, team_match)
+    corrections = _corrections(rel, racing, matched_round, driver_match, team_match, release)
     return msgspec.structs.replace(part, corrections=corrections)
 
 
@@ -451,6 +453,7 @@ def _corrections(
     matched_round: Mapping[int, uuid.UUID],
     driver_match: Mapping[str, uuid.UUID],
     team_match: Mapping[str, uuid.UUID],
+    release: str,
 ) -> tuple[ResultRow, ...]:
     """f1db's classification of the sessions of the rounds both sources have, by :data:`PRECEDENCE`: an
     OpenF1 row keeps its id, session, entrant and car number and takes f1db's classification fields; a row
@@ -479,7 +482,10 @@ def _corrections(
             classified = rf.sessions.get(file_name)
             if session_id is None or not classified:
                 continue
-            for row in _results(kind, classified, session_id, str(round_id), entrant_of, driver_ids, fastest):
+            origin = _origin(release, rf, kind)
+            for row in _results(
+                kind, classified, session_id, str(round_id), entrant_of, driver_ids, fastest, origin
+            ):
                 known = by_entrant.get((session_id, row.entrant_id))
                 if known is None:
                     out.append(row)
@@ -715,7 +721,10 @@ def _make(
         fastest = _fastest_laps(rf)
         for kind, rows in kinds.items():
             result_rows.extend(
-                _results(kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest)
+                _results(
+                    kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest,
+                    _origin(release, rf, kind),
+                )
             )
 
     for what in sorted(missing):
@@ -846,9 +855,12 @@ def _results(
     entrant_of: Mapping[tuple[str, str], EntrantRow],
     driver_ids: Mapping[str, str],
     fastest: Mapping[str, Classified],
+    origin: tuple[str, str],
 ) -> list[ResultRow]:
     """One result per driver of a session: a driver with two rows (a shared car, a team-mate's car taken
-    over) keeps the better-classified row, with the points summed and the other car noted."""
+    over) keeps the better-classified row, with the points summed and the other car noted. ``origin``:
+    the provenance of every row (:func:`_origin`)."""
+    tag, path = origin
     by_driver: dict[str, list[Classified]] = defaultdict(list)
     for r in rows:
         if (r.driver_id, r.constructor_id) in entrant_of:
@@ -905,9 +917,17 @@ def _results(
                 fastest_lap_number=lap.lap if lap is not None else None,
                 fastest_lap_rank=lap_rank,
                 fastest_lap_time=lap.time if lap is not None else None,
+                source=Source.F1DB.value,
+                source_version=tag,
+                source_path=path,
             )
         )
     return out
+
+
+def _origin(release: str, rf: RaceFiles, kind: SessionType) -> tuple[str, str]:
+    """The provenance of a session's f1db rows: the release's tag and the session's file in its archive."""
+    return release, f"{DATA_PREFIX}seasons/{rf.year}/races/{rf.folder}/{_FILE_OF[kind]}"
 
 
 def _fastest_laps(rf: RaceFiles) -> dict[str, Classified]:

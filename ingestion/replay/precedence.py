@@ -1,15 +1,16 @@
 """Which source wins a result field when both OpenF1 and f1db have the session: PURE data, declared once.
 
 The FIA's classification comes from f1db once f1db has the session (from OpenF1 until then); what only
-OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's. docs/f1db.md ("Precedence")
-shows this table.
+OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's. A result's provenance
+(:data:`PROVENANCE`: its source, release or snapshot, file or request) goes with its classification.
+docs/f1db.md ("Precedence") shows this table.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["CLASSIFICATION", "PRECEDENCE", "Source"]
+__all__ = ["CLASSIFICATION", "PRECEDENCE", "PROVENANCE", "Source"]
 
 
 class Source(enum.StrEnum):
@@ -34,6 +35,10 @@ PRECEDENCE: dict[str, Source] = {
     "fastest_lap_number": Source.F1DB,
     "fastest_lap_rank": Source.F1DB,
     "fastest_lap_time": Source.F1DB,
+    # the provenance goes with the classification: f1db, its tag and file, once f1db's classification wins
+    "source": Source.F1DB,
+    "source_version": Source.F1DB,
+    "source_path": Source.F1DB,
     # ids, the session and entrant a row belongs to, and the car number stay OpenF1's
     "id": Source.OPENF1,
     "session_id": Source.OPENF1,
@@ -41,5 +46,8 @@ PRECEDENCE: dict[str, Source] = {
     "car_number": Source.OPENF1,
 }
 
-#: The fields f1db's classification overwrites.
+#: The ResultRow fields that say where its classification came from (docs/f1db.md, "Provenance").
+PROVENANCE: tuple[str, ...] = ("source", "source_version", "source_path")
+
+#: The fields f1db's classification overwrites (its provenance included).
 CLASSIFICATION: tuple[str, ...] = tuple(f for f, s in PRECEDENCE.items() if s is Source.F1DB)
