@@ -70,7 +70,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-Row = tuple[Any, ...]  # id, round slug, type, last name, position, points, status, grid, source, version, path
+#: id, round slug, type, last name, position, points, status, grid, source, version, path
+Row = tuple[Any, ...]
 
 
 def _conn(url: str, naming: str) -> Conn:
@@ -127,7 +128,8 @@ def test_provenance_before_and_after_f1db_has_the_sessions(database: tuple[str, 
     assert all(str(r[10]).startswith("session_result?") for r in before.values())
     saudi = _session(before, "2023-saudi-arabian-grand-prix", RACE)["Verstappen"]
     assert saudi[5] == 0  # OpenF1's error, as OpenF1 serves it: in the answer the row names
-    served = [r for r in json.loads(store.read(saudi[9])) if (r["session_key"], r["driver_number"]) == (7779, 1)]
+    answer = json.loads(store.read(saudi[9]))
+    served = [r for r in answer if (r["session_key"], r["driver_number"]) == (7779, 1)]
     assert [r["points"] for r in served] == [0] and "meeting_key=1142" in saudi[10]
 
     run_replay(url, store, AFTER, results=True)
@@ -170,7 +172,8 @@ def test_provenance_before_and_after_f1db_has_the_sessions(database: tuple[str, 
     with _conn(url, naming) as conn:
         assert _results(conn) == before
         if naming == "ef":  # no provenance row outlives its result
-            assert conn.execute("SELECT count(*) FROM ingestion.result_provenance").fetchone() == (len(before),)
+            provenance = conn.execute("SELECT count(*) FROM ingestion.result_provenance").fetchone()
+            assert provenance == (len(before),)
         clean_racing(conn, dry_run=False)
         if naming == "ef":
             assert conn.execute("SELECT count(*) FROM ingestion.result_provenance").fetchone() == (0,)

@@ -100,7 +100,9 @@ def test_verify_compares_a_results_provenance_like_any_column(
     assert replayed.read(str(address))  # a blob of the store: the answer the row came from
     assert str(request).startswith("session_result?")
     if schema_naming == "ef":
-        conn.execute("UPDATE ingestion.result_provenance SET source = 'f1db' WHERE result_id = %s", (result_id,))
+        conn.execute(
+            "UPDATE ingestion.result_provenance SET source = 'f1db' WHERE result_id = %s", (result_id,)
+        )
     else:
         conn.execute("UPDATE results SET source = 'f1db' WHERE id = %s", (result_id,))
 
@@ -109,7 +111,8 @@ def test_verify_compares_a_results_provenance_like_any_column(
     results = next(c for c in report.tables if c.table == "results")
     [issue] = results.different_examples
     assert [(c.column, c.database, c.expected) for c in issue.columns] == [("source", "f1db", "openf1")]
-    assert issue.label.startswith(f"session {session_key} ") and issue.label.endswith(f"(openf1 {str(address)[:12]})")
+    assert issue.label.startswith(f"session {session_key} ")
+    assert issue.label.endswith(f"(openf1 {str(address)[:12]})")
 
     fixed = run_replay(db_url, replayed, AS_OF, results=True)
     assert fixed.tables["results"].updated == 1

@@ -13,9 +13,10 @@ to ``sessions``. This module never cascades into anything outside the racing set
 2. Otherwise it deletes every racing table with ``DELETE`` (never ``TRUNCATE``), children before parents in
    an order computed from the racing tables' own foreign keys, all in one transaction.
 
-``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (the side tables of an
-``ef`` database go with their tables: OpenF1's circuit keys, ``ingestion.circuit_keys``, with the circuits,
-the results' provenance, ``ingestion.result_provenance``, with the results), and never counts as user data.
+``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (the side tables
+of an ``ef`` database go with their tables: OpenF1's circuit keys, ``ingestion.circuit_keys``, with the
+circuits, the results' provenance, ``ingestion.result_provenance``, with the results), and never counts as
+user data.
 The racing set is :data:`ingestion.db.naming.RACING_TABLES`, named through the database's naming: on the
 app's own database its PascalCase tables, the ingester's ``ingestion.driver_aliases``, and the app's own
 ``"SeriesAliases"`` and ``"DriverAliases"``.

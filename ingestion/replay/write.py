@@ -132,9 +132,8 @@ def copy_fresh(
                 side_values = tuple(getattr(r, column) for column in model)
                 if any(x is not None for x in side_values):  # a side row only for a row with a value
                     kept.append((v[0], *side_values))
-            targets.append(
-                (sql.Identifier(OWN_SCHEMA, side.table), [side.key, *(c.column for _, c in side.columns)], kept)
-            )
+            columns = [side.key, *(c.column for _, c in side.columns)]
+            targets.append((sql.Identifier(OWN_SCHEMA, side.table), columns, kept))
     names = [t[0].as_string(conn) for t in targets]
     types: dict[tuple[int, str], int] = {
         (int(n), str(a)): int(o)
