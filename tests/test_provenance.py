@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +29,11 @@ from ingestion.db import connect
 from ingestion.db.clean import clean_racing
 from ingestion.f1db import read_archive
 from ingestion.f1db.record import SOURCE
+from ingestion.ops.diff import diff_racing
 from ingestion.ops.verify import verify
 from ingestion.replay.f1db import PIT_LANE
 from ingestion.replay.rows import ResultStatus, SessionType
-from ingestion.replay.run import run_replay
+from ingestion.replay.run import replay, run_replay
 from ingestion.store import Store
 from ingestion.tables import RACING_TABLES
 
@@ -177,3 +179,33 @@ def test_provenance_before_and_after_f1db_has_the_sessions(database: tuple[str, 
         clean_racing(conn, dry_run=False)
         if naming == "ef":
             assert conn.execute("SELECT count(*) FROM ingestion.result_provenance").fetchone() == (0,)
+
+
+def test_provenance_a_new_release_dates_only_the_files_it_changed(store: Store, tmp_path: Path) -> None:
+    """A result's release is the one its file has been as it is since: a later release (here v2025.24.3,
+    the same files but 2023 Saudi Arabia's race results, where a time penalty is noted) moves the
+    provenance of that file's rows only; every other row keeps v2025.24.2, so ``ingest diff`` between the
+    two names those 20 rows (nothing else), and a store holding only one release dates every row by it."""
+    later = Store(tmp_path / "snapshots")
+    shutil.copytree(store.root, later.root)
+    release = later.f1db_release(AFTER)
+    assert release is not None and release.tag == TAG
+    saudi = "src/data/seasons/2023/races/02-saudi-arabia/race-results.yml"
+    files = {path: later.read(address) for path, address in release.files.items()}
+    files[saudi] = files[saudi].replace(b"  timePenalty:\n", b'  timePenalty: "5"\n', 1)
+    with later.writer() as writer:
+        writer.put_release(
+            source=SOURCE, tag="v2025.24.3", files=files, received_at=datetime(2027, 1, 10, tzinfo=UTC),
+            url="file:v2025.24.3", committed_at=datetime(2027, 1, 9, tzinfo=UTC),
+        )
+    before = replay(later, AFTER, results=True).racing
+    after = replay(later, datetime(2027, 1, 31, tzinfo=UTC), results=True).racing
+    versions = Counter(r.source_version for r in after.results if r.source == "f1db")
+    assert versions["v2025.24.3"] == 20 and versions[TAG] > 1000 and len(versions) == 2
+    moved = {r.source_path for r in after.results if r.source_version == "v2025.24.3"}
+    assert moved == {saudi}
+    (change,) = diff_racing(before, after).tables
+    assert change.table == "results" and not change.added and not change.removed
+    assert len(change.changed) == 20
+    assert {c.column for row in change.changed for c in row.columns} == {"source_version"}
+    assert {r.source_version for r in before.results if r.source == "f1db"} == {TAG}

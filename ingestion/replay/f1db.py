@@ -376,8 +376,13 @@ def f1db_part(
     *,
     results: bool,
     release: str = "f1db",
+    since: Mapping[str, str] | None = None,
 ) -> F1dbPart:
-    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure."""
+    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure. ``since``: the
+    archive path of each file an older release of the store already held as it is -> that release's tag
+    (:func:`ingestion.replay.release.unchanged_since`): a result's provenance names the release its file
+    has been as it is since (``release`` for every other)."""
+    origins = Origins(release, since or {})
     rel = Release.of(files)
     work = _Work(rel, racing)
 
@@ -439,11 +444,12 @@ def f1db_part(
         key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
     )
     part = _make(
-        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
+        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release,
+        origins=origins,
     )
     if not results:
         return part
-    corrections = _corrections(rel, racing, matched_round, driver_match, team_match, release)
+    corrections = _corrections(rel, racing, matched_round, driver_match, team_match, origins)
     return msgspec.structs.replace(part, corrections=corrections)
 
 
@@ -453,7 +459,7 @@ def _corrections(
     matched_round: Mapping[int, uuid.UUID],
     driver_match: Mapping[str, uuid.UUID],
     team_match: Mapping[str, uuid.UUID],
-    release: str,
+    origins: Origins,
 ) -> tuple[ResultRow, ...]:
     """f1db's classification of the sessions of the rounds both sources have, by :data:`PRECEDENCE`: an
     OpenF1 row keeps its id, session, entrant and car number and takes f1db's classification fields; a row
@@ -482,7 +488,7 @@ def _corrections(
             classified = rf.sessions.get(file_name)
             if session_id is None or not classified:
                 continue
-            origin = _origin(release, rf, kind)
+            origin = origins.of(rf, kind)
             for row in _results(
                 kind, classified, session_id, str(round_id), entrant_of, driver_ids, fastest, origin
             ):
@@ -575,6 +581,7 @@ def _make(
     *,
     results: bool,
     release: str,
+    origins: Origins,
 ) -> F1dbPart:
     rel, openf1 = work.release, work.openf1
     series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
@@ -723,7 +730,7 @@ def _make(
             result_rows.extend(
                 _results(
                     kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest,
-                    _origin(release, rf, kind),
+                    origins.of(rf, kind),
                 )
             )
 
@@ -859,7 +866,7 @@ def _results(
 ) -> list[ResultRow]:
     """One result per driver of a session: a driver with two rows (a shared car, a team-mate's car taken
     over) keeps the better-classified row, with the points summed and the other car noted. ``origin``:
-    the provenance of every row (:func:`_origin`)."""
+    the provenance of every row (:meth:`Origins.of`)."""
     tag, path = origin
     by_driver: dict[str, list[Classified]] = defaultdict(list)
     for r in rows:
@@ -925,9 +932,17 @@ def _results(
     return out
 
 
-def _origin(release: str, rf: RaceFiles, kind: SessionType) -> tuple[str, str]:
-    """The provenance of a session's f1db rows: the release's tag and the session's file in its archive."""
-    return release, f"{DATA_PREFIX}seasons/{rf.year}/races/{rf.folder}/{_FILE_OF[kind]}"
+class Origins(NamedTuple):
+    """Where f1db's rows come from: the release in force, and the tag each unchanged file dates from."""
+
+    release: str
+    since: Mapping[str, str]
+
+    def of(self, rf: RaceFiles, kind: SessionType) -> tuple[str, str]:
+        """The provenance of a session's f1db rows: the release its file has been as it is since (the one
+        in force, unless an older release of the store held the same file) and the file in the archive."""
+        path = f"{DATA_PREFIX}seasons/{rf.year}/races/{rf.folder}/{_FILE_OF[kind]}"
+        return self.since.get(path, self.release), path
 
 
 def _fastest_laps(rf: RaceFiles) -> dict[str, Classified]:
