@@ -29,6 +29,9 @@ RACING = (
 )
 
 
+#: The provenance of a result (``results`` on ours; ``ingestion.result_provenance`` on the app's database).
+PROVENANCE = ("source", "source_version", "source_path")
+
 #: The racing tables the ingester keeps in its own schema on the app's database (the driver aliases of its
 #: own making: the issue's rule, what it needs beyond the app's racing rows lives in schema ingestion).
 OWN_TABLES = ("driver_aliases",)
@@ -54,7 +57,8 @@ def build_app_database(conn: psycopg.Connection[Any]) -> None:
 
 def create_snake_views(conn: psycopg.Connection[Any]) -> None:
     """Schema ``snake_view``: one view per racing table, snake_case columns plus ``xmin``; circuits also
-    shows ``ingestion.circuit_keys``'s key, and an INSERT through it writes both tables; driver_aliases is
+    shows ``ingestion.circuit_keys``'s key, and an INSERT through it writes both tables; results shows
+    ``ingestion.result_provenance``'s columns; driver_aliases is
     ``ingestion.driver_aliases`` (the app's ``"DriverAliases"`` are not the ingester's)."""
     conn.execute(f"CREATE SCHEMA {VIEWS}")
     for table in RACING:
@@ -74,6 +78,11 @@ def create_snake_views(conn: psycopg.Connection[Any]) -> None:
         if table == "circuits":
             extra = (", (SELECT k.open_f1_circuit_key FROM ingestion.circuit_keys k "
                      'WHERE k.circuit_id = t."Id") AS open_f1_circuit_key')
+        if table == "results":  # the provenance, in ingestion.result_provenance (when migrated)
+            extra = "".join(
+                f", (SELECT p.{c} FROM ingestion.result_provenance p WHERE p.result_id = t.\"Id\") AS {c}"
+                for c in PROVENANCE
+            )
         conn.execute(
             f'CREATE VIEW {VIEWS}.{table} AS SELECT {select}{extra}, t.xmin FROM public."{ef_name(table)}" t'
         )

@@ -139,8 +139,19 @@ def seed_racing(conn: Conn, world_dir: Path) -> Seed:
             (_id("result", RACE_KEY, number), seed.sessions[RACE_KEY], seed.entrants[number], r["position"],
              status, r.get("points"), r["number_of_laps"]),
         )
+    set_provenance(conn, ("openf1", "0" * 64, f"session_result?session_key={RACE_KEY}"))
     seed.counts = racing_counts(conn)
     return seed
+
+
+def set_provenance(conn: Conn, provenance: tuple[str, str, str]) -> None:
+    """Every result's provenance (source, version, path), as a replay writes it: on ``results`` (ours), or in
+    ``ingestion.result_provenance`` (the app's database, where the tests' ``results`` is a view)."""
+    row = conn.execute("SELECT to_regclass('ingestion.result_provenance') IS NOT NULL").fetchone()
+    if row is not None and row[0]:
+        conn.execute("INSERT INTO ingestion.result_provenance SELECT id, %s, %s, %s FROM results", provenance)
+    else:
+        conn.execute("UPDATE results SET source = %s, source_version = %s, source_path = %s", provenance)
 
 
 RACING = (
@@ -276,6 +287,23 @@ def test_audit_nulls_where_values_are_expected(conn: Conn, seeded: Seed) -> None
     assert shares["teams", "primary_color"].nulls == 1
     messages = [f.message for f in report.warnings if f.check == "expected_value_null"]
     assert "drivers.headshot_url: 1 of 20 rows (5.0%) are null" in messages
+
+
+@BOTH_NAMINGS
+def test_audit_result_without_provenance_is_a_warning(conn: Conn, seeded: Seed, schema_naming: str) -> None:
+    """A result that does not say where its classification came from (written by hand, or before migration
+    0003) is a warning naming it, without failing the audit; ours keeps provenance on ``results``, the
+    app's database in ``ingestion.result_provenance``."""
+    result = _id("result", RACE_KEY, 1)
+    if schema_naming == "ef":
+        conn.execute("DELETE FROM ingestion.result_provenance WHERE result_id = %s", (result,))
+    else:
+        conn.execute("UPDATE results SET source = NULL WHERE id = %s", (result,))
+    report = audit(conn, results=True)
+    assert report.ok
+    (finding,) = [f for f in report.findings if f.check == "result_without_provenance"]
+    assert finding.severity == "warning" and finding.count == 1
+    assert "Verstappen" in finding.examples[0] and "Race" in finding.examples[0]
 
 
 @BOTH_NAMINGS

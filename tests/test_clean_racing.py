@@ -176,7 +176,10 @@ def seed_racing_ef(conn: Conn) -> uuid.UUID:
 def test_clean_racing_deletes_racing_data_and_keeps_user_tables(
     conn: Conn, seeded: Seed, schema_naming: str
 ) -> None:
-    """With the user table empty, every racing row goes; user tables and their rows stay."""
+    """With the user table empty, every racing row goes (the app's database: the results' provenance in
+    ``ingestion.result_provenance`` with them); user tables and their rows stay."""
+    if schema_naming == "ef":
+        assert _count(conn, "ingestion.result_provenance") == seeded.counts["results"] > 0
     diary = Diary(conn, schema_naming)
     conn.execute("CREATE TABLE public.accounts (id uuid PRIMARY KEY, name text)")
     conn.execute("INSERT INTO public.accounts VALUES (%s, 'fan')", (uuid.uuid4(),))
@@ -185,6 +188,8 @@ def test_clean_racing_deletes_racing_data_and_keeps_user_tables(
     assert counts_by_table(report) == _expected(seeded, schema_naming)
     assert diary.table in report.referencing_tables
     assert racing_counts(conn) == EMPTY
+    if schema_naming == "ef":
+        assert _count(conn, "ingestion.result_provenance") == 0
     assert _count(conn, "public.accounts") == 1
     assert diary.count() == 0  # the table is intact and usable
 

@@ -69,6 +69,7 @@ def test_db_cli_migrate_then_nothing_to_do(tmp_path: Path, empty_db_url: str) ->
     assert first.returncode == 0, first.stderr
     assert "applied 0001_racing_schema.sql" in first.stdout
     assert "applied 0002_ingestion_keys.sql" in first.stdout
+    assert "applied 0003_result_provenance.sql" in first.stdout
     second = ingest("db", "migrate", cwd=tmp_path, DATABASE_URL=empty_db_url)
     assert second.returncode == 0, second.stderr
     assert "nothing to do" in second.stdout
@@ -80,12 +81,12 @@ def test_db_cli_status_lists_applied_and_pending(tmp_path: Path, empty_db_url: s
     before = ingest("db", "status", cwd=tmp_path, DATABASE_URL=empty_db_url)
     assert before.returncode == 0, before.stderr
     assert "0001_racing_schema.sql" in before.stdout and "pending" in before.stdout
-    assert "0 applied, 2 pending" in before.stdout
+    assert "0 applied, 3 pending" in before.stdout
     with connect(empty_db_url, autocommit=True) as conn:
         migrate(conn)
     after = ingest("db", "status", cwd=tmp_path, DATABASE_URL=empty_db_url)
     assert after.returncode == 0, after.stderr
-    assert "2 applied, 0 pending" in after.stdout
+    assert "3 applied, 0 pending" in after.stdout
 
 
 def test_db_cli_migrate_refuses_changed_migration(tmp_path: Path, db_url: str) -> None:

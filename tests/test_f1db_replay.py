@@ -394,6 +394,42 @@ def test_f1db_replay_precedence_adds_rows_only_f1db_has(committed_replays: tuple
     assert any(grids[r.id] != PIT_LANE for r in pit_lane)
 
 
+def test_f1db_replay_provenance_names_the_source_of_each_classification(
+    committed_replays: tuple[Racing, Replayed],
+) -> None:
+    """Each result says where its classification came from: the rows f1db's classification corrected or
+    added (2023 Saudi Arabia Verstappen, 2023 United States Hamilton, Leclerc and Norris, 2023 Belgian
+    qualifying, pit-lane starts) say f1db, release v2025.24.2 and the file; before f1db (the replay without
+    it) the same rows say OpenF1, the stored answer (its address) and its request; rows only OpenF1
+    classifies (2024 pre-season testing) keep OpenF1's provenance with f1db."""
+    alone, both = committed_replays
+    race, quali = int(SessionType.Race), int(SessionType.Qualifying)
+
+    def f1db(row: ResultRow, file: str) -> bool:
+        return (row.source, row.source_version) == ("f1db", "v2025.24.2") and bool(
+            re.fullmatch(rf"src/data/seasons/2023/races/\d\d-{file}", str(row.source_path))
+        )
+
+    saudi = _results_of(both.racing, "2023-saudi-arabian-grand-prix", race)["Verstappen"]
+    assert saudi.points == 19 and f1db(saudi, "saudi-arabia/race-results.yml")
+    us = _results_of(both.racing, "2023-united-states-grand-prix", race)
+    assert all(f1db(us[n], "united-states/race-results.yml") for n in ("Hamilton", "Leclerc", "Norris"))
+    belgium = _results_of(both.racing, "2023-belgian-grand-prix", quali)
+    assert len(belgium) == 20 and all(f1db(r, "belgium/qualifying-results.yml") for r in belgium.values())
+    openf1_ids = {r.id for r in alone.results}
+    pit_lane = [r for r in both.racing.results if r.grid_position == PIT_LANE and r.id in openf1_ids]
+    assert pit_lane and all((r.source, r.source_version) == ("f1db", "v2025.24.2") for r in pit_lane)
+    assert {r.source for r in alone.results} == {"openf1"}
+    before = _results_of(alone, "2023-saudi-arabian-grand-prix", race)["Verstappen"]
+    assert before.source_path is not None and before.source_path.startswith("session_result?")
+    assert before.source_version is not None and re.fullmatch(r"[0-9a-f]{64}", before.source_version)
+    kept = [r for r in both.racing.results if r.source == "openf1"]
+    rounds = {r.id: r.slug for r in both.racing.rounds}
+    sessions = {s.id: rounds[s.round_id] for s in both.racing.sessions}
+    assert kept and {sessions[r.session_id] for r in kept} == {"2024-pre-season-testing"}
+    assert set(kept) <= set(alone.results)  # exactly OpenF1's rows, provenance included
+
+
 def test_f1db_replay_one_driver_row_per_person(committed_replays: tuple[Racing, Replayed]) -> None:
     """Across 1950-2025 no two driver rows are one person (same names and date of birth), every driver row
     has an entrant (not one more), and OpenF1's practice-only drivers keep their OpenF1 row and id."""

@@ -161,7 +161,8 @@ def test_naming_migrate_on_the_app_database_creates_nothing_in_public(app_db: st
         assert _one(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'") == indexes
         assert {str(t) for (t,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'ingestion'").fetchall()} == {
-            "schema_migrations", "circuit_keys", "replay_runs", "driver_aliases"}
+            "schema_migrations", "circuit_keys", "replay_runs", "driver_aliases",
+            "result_provenance"}
         assert require_schema(conn) == EF
         assert [s.name for s in status(conn)] == [m.name for m in available("ef")]
 

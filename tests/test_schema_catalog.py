@@ -138,6 +138,10 @@ EXPECTED: dict[str, Shape] = {
 INGESTION_EXTRAS: dict[str, Shape] = {
     "circuits": Shape(columns={"open_f1_circuit_key": ("integer", True)}, unique={("open_f1_circuit_key",)}),
     "rounds": Shape(columns={}, unique={("open_f1_meeting_key",)}),
+    # a result's provenance (issue 24: its source, release or snapshot, file or request)
+    "results": Shape(
+        columns={"source": ("text", True), "source_version": ("text", True), "source_path": ("text", True)}
+    ),
 }
 
 # SCHEMA.md's enum codes: (table, column) -> the valid codes.
@@ -269,6 +273,9 @@ def test_schema_catalog_extras_are_the_listed_ones(conn: Conn) -> None:
     assert differences(EXPECTED, actual) == [
         "circuits.open_f1_circuit_key: expected None (type, nullable), got ('integer', True)",
         "circuits: unexpected unique index ('open_f1_circuit_key',)",
+        "results.source: expected None (type, nullable), got ('text', True)",
+        "results.source_path: expected None (type, nullable), got ('text', True)",
+        "results.source_version: expected None (type, nullable), got ('text', True)",
         "rounds: unexpected unique index ('open_f1_meeting_key',)",
     ]
 

@@ -58,12 +58,13 @@ def test_verify_names_a_result_changed_by_hand_and_replay_fixes_it(
 ) -> None:
     """UPDATE one result's position: verify exits 1 naming the row and column; a replay fixes it; exit 0."""
     row = conn.execute(
-        "SELECT x.id, s.open_f1_session_key, d.slug FROM results x JOIN sessions s ON s.id = x.session_id "
+        "SELECT x.id, s.open_f1_session_key, d.slug, x.source_version FROM results x "
+        "JOIN sessions s ON s.id = x.session_id "
         "JOIN entrants e ON e.id = x.entrant_id JOIN drivers d ON d.id = e.driver_id "
         "WHERE x.position = 3 AND s.type = 6 ORDER BY s.start_time_utc LIMIT 1"
     ).fetchone()
     assert row is not None
-    result_id, session_key, driver = row
+    result_id, session_key, driver, address = row
     conn.execute("UPDATE results SET position = 17 WHERE id = %s", (result_id,))
 
     report = verify(db_url, replayed)
@@ -71,12 +72,47 @@ def test_verify_names_a_result_changed_by_hand_and_replay_fixes_it(
     results = next(c for c in report.tables if c.table == "results")
     assert (results.missing, results.extra, results.different) == (0, 0, 1)
     [issue] = results.different_examples
-    assert issue.id == str(result_id) and issue.label == f"session {session_key} {driver}"
+    named = f"session {session_key} {driver} (openf1 {str(address)[:12]})"  # its provenance: OpenF1's answer
+    assert issue.id == str(result_id) and issue.label == named
     assert [(c.column, c.database, c.expected) for c in issue.columns] == [("position", 17, 3)]
     assert all(c.differences == 0 for c in report.tables if c.table != "results")
     text = "\n".join(render_verify(report))
-    assert f"different: session {session_key} {driver} (id {result_id}): position 17 in the database" in text
+    assert f"different: {named} (id {result_id}): position 17 in the database" in text
     assert text.splitlines()[-1].startswith("DIFFERENT: 1 row(s)")
+
+    fixed = run_replay(db_url, replayed, AS_OF, results=True)
+    assert fixed.tables["results"].updated == 1
+    assert verify(db_url, replayed).exit_code == 0
+
+
+def test_verify_compares_a_results_provenance_like_any_column(
+    replayed: Store, db_url: str, conn: Conn, schema_naming: str
+) -> None:
+    """Each result says where its classification came from: OpenF1, the stored answer (its address) and
+    its request. A provenance changed by hand (ours: on ``results``; the app's database: in
+    ``ingestion.result_provenance``) is a difference naming the column; a replay puts it back."""
+    rows = conn.execute(
+        "SELECT x.id, x.source, x.source_version, x.source_path, s.open_f1_session_key FROM results x "
+        "JOIN sessions s ON s.id = x.session_id ORDER BY x.id"
+    ).fetchall()
+    assert rows and {r[1] for r in rows} == {"openf1"}
+    result_id, _, address, request, session_key = rows[0]
+    assert replayed.read(str(address))  # a blob of the store: the answer the row came from
+    assert str(request).startswith("session_result?")
+    if schema_naming == "ef":
+        conn.execute(
+            "UPDATE ingestion.result_provenance SET source = 'f1db' WHERE result_id = %s", (result_id,)
+        )
+    else:
+        conn.execute("UPDATE results SET source = 'f1db' WHERE id = %s", (result_id,))
+
+    report = verify(db_url, replayed)
+    assert report.exit_code == 1
+    results = next(c for c in report.tables if c.table == "results")
+    [issue] = results.different_examples
+    assert [(c.column, c.database, c.expected) for c in issue.columns] == [("source", "f1db", "openf1")]
+    assert issue.label.startswith(f"session {session_key} ")
+    assert issue.label.endswith(f"(openf1 {str(address)[:12]})")
 
     fixed = run_replay(db_url, replayed, AS_OF, results=True)
     assert fixed.tables["results"].updated == 1

@@ -13,8 +13,10 @@ to ``sessions``. This module never cascades into anything outside the racing set
 2. Otherwise it deletes every racing table with ``DELETE`` (never ``TRUNCATE``), children before parents in
    an order computed from the racing tables' own foreign keys, all in one transaction.
 
-``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (OpenF1's circuit
-keys of an ``ef`` database, ``ingestion.circuit_keys``, go with the circuits), and never counts as user data.
+``ingestion.*`` bookkeeping (applied migrations, replay runs) is not racing data and is kept (the side tables
+of an ``ef`` database go with their tables: OpenF1's circuit keys, ``ingestion.circuit_keys``, with the
+circuits, the results' provenance, ``ingestion.result_provenance``, with the results), and never counts as
+user data.
 The racing set is :data:`ingestion.db.naming.RACING_TABLES`, named through the database's naming: on the
 app's own database its PascalCase tables, the ingester's ``ingestion.driver_aliases``, and the app's own
 ``"SeriesAliases"`` and ``"DriverAliases"``.
@@ -329,8 +331,8 @@ def clean_racing(conn: Conn, *, dry_run: bool, naming: Naming | None = None) -> 
     Raises :class:`UserDataReferencesRacing` (a real run) when rows outside the racing set point at racing
     data; a dry run returns them as ``blockers`` instead. Nothing is deleted unless everything is.
     ``naming`` (default: the database's) names the tables; on the app's database (``ef``) the racing set
-    includes its ``"SeriesAliases"``, and OpenF1's circuit keys (``ingestion.circuit_keys``) go with the
-    circuits.
+    includes its ``"SeriesAliases"``, OpenF1's circuit keys (``ingestion.circuit_keys``) go with the
+    circuits and the results' provenance (``ingestion.result_provenance``) with the results.
     """
     try:
         with conn.transaction():
@@ -350,7 +352,7 @@ def clean_racing(conn: Conn, *, dry_run: bool, naming: Naming | None = None) -> 
             for table in order:
                 cur = conn.execute(sql.SQL("DELETE FROM {}").format(naming.rel(table)))
                 deleted.append(TableCount(table, max(cur.rowcount, 0)))
-            for _column, side in ((c, s) for t in order for c, s in naming.side_columns(t)):
+            for side in (s for t in order for s in naming.side_tables(t)):
                 conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(OWN_SCHEMA, side.table)))
     except psycopg.errors.LockNotAvailable:
         raise CleanBlocked(

@@ -9,7 +9,8 @@ The racing tables are listed once (:data:`ingestion.tables.RACING_TABLES`, snake
   capitalised and joined (``"Sessions"."OpenF1SessionKey"``, ``"Results"."Q1Time"``, ``"Series"."UIOrder"``).
 
 What the app's model lacks is kept out of its tables on an ``ef`` database: OpenF1's circuit key lives in
-``ingestion.circuit_keys`` (a *side table* keyed by the circuit's id), the driver aliases of the ingester's
+``ingestion.circuit_keys`` (a *side table* keyed by the circuit's id), a result's provenance in
+``ingestion.result_provenance`` (keyed by the result's id), the driver aliases of the ingester's
 own making in ``ingestion.driver_aliases`` (an *own table*, snake_case: the app's ``"DriverAliases"`` are
 the app's, never written), replay runs and migrations in schema ``ingestion``. :meth:`Naming.select` reads
 a table with every model column under its snake_case name (side columns joined in), so readers work the
@@ -43,6 +44,7 @@ __all__ = [
     "Naming",
     "Setting",
     "SideColumn",
+    "SideTable",
     "detect",
     "pascal",
     "require_tables",
@@ -79,17 +81,36 @@ def pascal(name: str) -> str:
 
 
 class SideColumn(msgspec.Struct, frozen=True):
-    """A model column the database's own table lacks, kept in ``ingestion.<table>`` keyed by the row's id."""
+    """A model column the database's own table lacks, kept in ``ingestion.<table>`` keyed by the row's id.
+
+    One side table may keep several columns of a row (``ingestion.result_provenance``). ``unique``: a value
+    belongs to one row at most (OpenF1's circuit key): a row taking it frees it from any other first."""
 
     table: str
     key: str
     column: str
+    unique: bool = False
+
+
+class SideTable(msgspec.Struct, frozen=True):
+    """One side table of a model table: its name in schema ``ingestion``, the column holding the row's id,
+    and (model column, where it is kept) for each column it keeps, in the model's order."""
+
+    table: str
+    key: str
+    columns: tuple[tuple[str, SideColumn], ...]
 
 
 #: The model columns the app's tables lack (shared/SCHEMA.md: "nothing of what the ingester adds exists
 #: there"), and where an ``ef`` database keeps them.
 _EF_SIDE: dict[tuple[str, str], SideColumn] = {
-    ("circuits", "open_f1_circuit_key"): SideColumn("circuit_keys", "circuit_id", "open_f1_circuit_key"),
+    ("circuits", "open_f1_circuit_key"): SideColumn(
+        "circuit_keys", "circuit_id", "open_f1_circuit_key", unique=True
+    ),
+    # a result's provenance (docs/f1db.md, "Provenance")
+    ("results", "source"): SideColumn("result_provenance", "result_id", "source"),
+    ("results", "source_version"): SideColumn("result_provenance", "result_id", "source_version"),
+    ("results", "source_path"): SideColumn("result_provenance", "result_id", "source_path"),
 }
 
 #: Extra unique keys of the app's tables that replay adopts existing rows by (its entrants are unique on
@@ -148,6 +169,13 @@ class Naming(msgspec.Struct, frozen=True):
             return ()
         return tuple((c, s) for (t, c), s in _EF_SIDE.items() if t == table)
 
+    def side_tables(self, table: str) -> tuple[SideTable, ...]:
+        """The side tables keeping columns of ``table`` (``ef`` only), each once with all its columns."""
+        groups: dict[tuple[str, str], list[tuple[str, SideColumn]]] = {}
+        for column, side in self.side_columns(table):
+            groups.setdefault((side.table, side.key), []).append((column, side))
+        return tuple(SideTable(t, k, tuple(cs)) for (t, k), cs in groups.items())
+
     def rel(self, name: str) -> sql.Identifier:
         """The qualified table of model table ``name`` (``public.sessions`` / ``public."Sessions"``)."""
         return sql.Identifier(*self.qualified(name))
@@ -169,19 +197,22 @@ class Naming(msgspec.Struct, frozen=True):
         a = sql.Identifier(alias)
         items: list[sql.Composable] = []
         joins: list[sql.Composable] = []
-        for n, c in enumerate(columns):
+        aliases: dict[str, sql.Identifier] = {}  # side table -> its alias: one join per side table
+        for c in columns:
             side = self.side(table, c)
             if side is None:
                 items.append(sql.SQL("{}.{} AS {}").format(a, self.col(table, c), sql.Identifier(c)))
                 continue
-            k = sql.Identifier(f"{alias}_side{n}")
-            items.append(sql.SQL("{}.{} AS {}").format(k, sql.Identifier(side.column), sql.Identifier(c)))
-            joins.append(
-                sql.SQL(" LEFT JOIN {} {} ON {}.{} = {}.{}").format(
-                    sql.Identifier(OWN_SCHEMA, side.table), k, k, sql.Identifier(side.key), a,
-                    self.col(table, "id"),
+            k = aliases.get(side.table)
+            if k is None:
+                k = aliases[side.table] = sql.Identifier(f"{alias}_side{len(aliases)}")
+                joins.append(
+                    sql.SQL(" LEFT JOIN {} {} ON {}.{} = {}.{}").format(
+                        sql.Identifier(OWN_SCHEMA, side.table), k, k, sql.Identifier(side.key), a,
+                        self.col(table, "id"),
+                    )
                 )
-            )
+            items.append(sql.SQL("{}.{} AS {}").format(k, sql.Identifier(side.column), sql.Identifier(c)))
         return sql.SQL("SELECT {} FROM {} {}{}").format(
             sql.SQL(", ").join(items), self.rel(table), a, sql.SQL("").join(joins)
         )

@@ -145,6 +145,17 @@ def _worth_a_look() -> list[AuditQuery]:
             needs_results=True,
         ),
         AuditQuery(
+            "result_without_provenance", "warning",
+            "{n} results do not say where their classification came from (written before migration 0003 "
+            "or by hand: the next replay of their round sets it)",
+            f"""SELECT {SESSION_LABEL} || ': ' || d.first_name || ' ' || d.last_name FROM results x
+                JOIN {SESSION_FROM} ON s.id = x.session_id
+                JOIN entrants e ON e.id = x.entrant_id JOIN drivers d ON d.id = e.driver_id
+                WHERE x.source IS NULL
+                ORDER BY s.start_time_utc, d.last_name""",
+            needs_results=True,
+        ),
+        AuditQuery(
             "round_without_sessions", "warning", "{n} rounds have no sessions",
             _rounds("NOT EXISTS (SELECT 1 FROM sessions s WHERE s.round_id = r.id)"),
         ),

@@ -134,10 +134,20 @@ class _Names:
         if table == "results":
             _, driver_id = self.entrants.get(get("entrant_id"), (None, get("entrant_id")))
             key = self.session_keys.get(get("session_id"), get("session_id"))
-            return f"session {key} {self.slug(driver_id)}"
+            return f"session {key} {self.slug(driver_id)}{provenance(row)}"
         if table == "driver_aliases":
             return f"{self.slug(get('driver_id'))} alias {get('alias_slug')}"
         return str(getattr(row, "slug", get("id")))
+
+
+def provenance(row: msgspec.Struct) -> str:
+    """`` (f1db v2025.24.2)`` or `` (openf1 947cea16d7f2)`` (the snapshot's address, shortened): where a
+    result's classification came from, for its label; empty when the row does not say."""
+    source = getattr(row, "source", None)
+    if source is None:
+        return ""
+    version = getattr(row, "source_version", None) or "?"
+    return f" ({source} {version[:12] if source == 'openf1' else version})"
 
 
 def compare(

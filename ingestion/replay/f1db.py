@@ -27,6 +27,7 @@ from typing import NamedTuple
 import msgspec
 
 from ingestion.calendar import PRACTICE, QUALIFYING, RACES
+from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.decode import (
     Circuit,
     Classified,
@@ -95,6 +96,7 @@ SESSION_FILES: dict[str, SessionType] = {
     "warming-up-results.yml": SessionType.Warmup,
 }
 FASTEST_LAPS = "fastest-laps.yml"
+_FILE_OF: dict[SessionType, str] = {kind: name for name, kind in SESSION_FILES.items()}
 
 #: f1db's position codes: (status, kept in status_detail). DNQ/DNPQ/DNP (did not qualify / pre-qualify /
 #: practise) are starts that never happened: DNS; EX (excluded) is a disqualification: DSQ.
@@ -403,8 +405,13 @@ def f1db_part(
     *,
     results: bool,
     release: str = "f1db",
+    since: Mapping[str, str] | None = None,
 ) -> F1dbPart:
-    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure."""
+    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure. ``since``: the
+    archive path of each file an older release of the store already held as it is -> that release's tag
+    (:func:`ingestion.replay.release.unchanged_since`): a result's provenance names the release its file
+    has been as it is since (``release`` for every other)."""
+    origins = Origins(release, since or {})
     rel = Release.of(files)
     work = _Work(rel, racing)
 
@@ -466,12 +473,13 @@ def f1db_part(
         key=lambda pair: (pair[1].year, pair[1].race.date, pair[1].race.grand_prix_id),
     )
     part = _make(
-        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release
+        work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release,
+        origins=origins,
     )
     moved = _moved(rel, racing, matched_round)
     names = OpenF1Names(links.identities, {t.id: t.slug for t in racing.teams})
     corrections, entrants, findings = _corrections(
-        rel, racing, matched_round, driver_match, team_match, names, results=results, release=release
+        rel, racing, matched_round, driver_match, team_match, names, origins, results=results, release=release
     )
     return msgspec.structs.replace(
         part,
@@ -489,6 +497,7 @@ def _corrections(
     driver_match: Mapping[str, uuid.UUID],
     team_match: Mapping[str, uuid.UUID],
     names: OpenF1Names,
+    origins: Origins,
     *,
     results: bool,
     release: str,
@@ -537,7 +546,8 @@ def _corrections(
             if session is None or not classified:
                 continue
             rows = _results(
-                kind, classified, session.id, str(round_id), placed.entrant_of, driver_ids, fastest
+                kind, classified, session.id, str(round_id), placed.entrant_of, driver_ids, fastest,
+                origins.of(rf, kind),
             )
             for row in rows:
                 known = by_entrant.get((session.id, row.entrant_id))
@@ -637,6 +647,7 @@ def _make(
     *,
     results: bool,
     release: str,
+    origins: Origins,
 ) -> F1dbPart:
     rel, openf1 = work.release, work.openf1
     series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
@@ -783,7 +794,10 @@ def _make(
         fastest = _fastest_laps(rf)
         for kind, rows in kinds.items():
             result_rows.extend(
-                _results(kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest)
+                _results(
+                    kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest,
+                    origins.of(rf, kind),
+                )
             )
 
     for what in sorted(missing):
@@ -914,9 +928,12 @@ def _results(
     entrant_of: Mapping[tuple[str, str], EntrantRow],
     driver_ids: Mapping[str, str],
     fastest: Mapping[str, Classified],
+    origin: tuple[str, str],
 ) -> list[ResultRow]:
     """One result per driver of a session: a driver with two rows (a shared car, a team-mate's car taken
-    over) keeps the better-classified row, with the points summed and the other car noted."""
+    over) keeps the better-classified row, with the points summed and the other car noted. ``origin``:
+    the provenance of every row (:meth:`Origins.of`)."""
+    tag, path = origin
     by_driver: dict[str, list[Classified]] = defaultdict(list)
     for r in rows:
         if (r.driver_id, r.constructor_id) in entrant_of:
@@ -973,9 +990,25 @@ def _results(
                 fastest_lap_number=lap.lap if lap is not None else None,
                 fastest_lap_rank=lap_rank,
                 fastest_lap_time=lap.time if lap is not None else None,
+                source=Source.F1DB.value,
+                source_version=tag,
+                source_path=path,
             )
         )
     return out
+
+
+class Origins(NamedTuple):
+    """Where f1db's rows come from: the release in force, and the tag each unchanged file dates from."""
+
+    release: str
+    since: Mapping[str, str]
+
+    def of(self, rf: RaceFiles, kind: SessionType) -> tuple[str, str]:
+        """The provenance of a session's f1db rows: the release its file has been as it is since (the one
+        in force, unless an older release of the store held the same file) and the file in the archive."""
+        path = f"{DATA_PREFIX}seasons/{rf.year}/races/{rf.folder}/{_FILE_OF[kind]}"
+        return self.since.get(path, self.release), path
 
 
 def _fastest_laps(rf: RaceFiles) -> dict[str, Classified]:

@@ -2,14 +2,15 @@
 
 The FIA's classification comes from f1db once f1db has the session (from OpenF1 until then); what only
 OpenF1 has (session and meeting keys, headshots, team colours) stays OpenF1's; a session's start comes from
-the source that knows it was moved. docs/f1db.md ("Precedence") shows these tables.
+the source that knows it was moved. A result's provenance (:data:`PROVENANCE`: its source, release or
+snapshot, file or request) goes with its classification. docs/f1db.md ("Precedence") shows these tables.
 """
 
 from __future__ import annotations
 
 import enum
 
-__all__ = ["CLASSIFICATION", "PRECEDENCE", "SESSION_PRECEDENCE", "Source"]
+__all__ = ["CLASSIFICATION", "PRECEDENCE", "PROVENANCE", "SESSION_PRECEDENCE", "Source"]
 
 
 class Source(enum.StrEnum):
@@ -34,6 +35,10 @@ PRECEDENCE: dict[str, Source] = {
     "fastest_lap_number": Source.F1DB,
     "fastest_lap_rank": Source.F1DB,
     "fastest_lap_time": Source.F1DB,
+    # the provenance goes with the classification: f1db, its tag and file, once f1db's classification wins
+    "source": Source.F1DB,
+    "source_version": Source.F1DB,
+    "source_path": Source.F1DB,
     # ids, the session and entrant a row belongs to, and the car number stay OpenF1's
     "id": Source.OPENF1,
     "session_id": Source.OPENF1,
@@ -41,7 +46,10 @@ PRECEDENCE: dict[str, Source] = {
     "car_number": Source.OPENF1,
 }
 
-#: The fields f1db's classification overwrites.
+#: The ResultRow fields that say where its classification came from (docs/f1db.md, "Provenance").
+PROVENANCE: tuple[str, ...] = ("source", "source_version", "source_path")
+
+#: The fields f1db's classification overwrites (its provenance included).
 CLASSIFICATION: tuple[str, ...] = tuple(f for f, s in PRECEDENCE.items() if s is Source.F1DB)
 
 #: SessionRow field -> the source whose value is kept when both sources have the session. The start comes

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -30,13 +30,13 @@ from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
 from ingestion.replay import f1db as f1db_merge
 from ingestion.replay import identity, placing, precedence, rows, values
-from ingestion.replay.f1db import F1dbPart, OpenF1Links, f1db_part
+from ingestion.replay.f1db import SESSION_FILES, F1dbPart, OpenF1Links, f1db_part
 from ingestion.replay.rows import Racing
-from ingestion.store import F1dbRelease, Store, write_atomic
+from ingestion.store import F1dbRelease, Release, Store, write_atomic
 
 __all__ = [
     "DecodedRelease", "ReleaseInput", "decode_input", "decode_release", "read_release", "release_input",
-    "release_part",
+    "release_part", "unchanged_since",
 ]
 
 #: Where the last merge's outcome is kept, relative to the store's root.
@@ -117,8 +117,40 @@ def read_release(
     return DecodedRelease(release.tag, files)
 
 
-def _memo_key(release: F1dbRelease, racing: Racing, links: OpenF1Links, results: bool) -> str:
+def _older(store: Store, release: F1dbRelease, as_of: datetime) -> list[Release]:
+    """The store's f1db releases received by ``as_of`` that are older than ``release``, newest first (their
+    log lines: no manifest read)."""
+    def order(r: Release | F1dbRelease) -> tuple[datetime, datetime, str, int]:
+        return (r.released_at, r.received_at, r.run, r.seq)
+
+    return sorted(
+        (r for r in store.releases("f1db", as_of=as_of) if order(r) < order(release)), key=order, reverse=True
+    )
+
+
+def unchanged_since(
+    current: Mapping[str, str], older: Sequence[tuple[str, Mapping[str, str]]]
+) -> dict[str, str]:
+    """For each classification file of the release in force (``current``: path -> address) that older
+    releases held exactly as it is (``older``: (tag, path -> address), newest first), the tag of the oldest
+    of them from which it never changed: what a result's provenance names (a new release that changes 31
+    files changes the provenance of those files' rows only). Pure."""
+    alive = {p for p in current if p.rsplit("/", 1)[-1] in SESSION_FILES}
+    since: dict[str, str] = {}
+    for tag, files in older:
+        alive = {p for p in alive if files.get(p) == current[p]}
+        if not alive:
+            break
+        since.update(dict.fromkeys(alive, tag))
+    return since
+
+
+def _memo_key(
+    release: F1dbRelease, racing: Racing, links: OpenF1Links, results: bool, older: Sequence[Release] = ()
+) -> str:
     h = hashlib.sha256(f"{_CODE}\n{release.tag}\n{release.manifest}\n{results}\n".encode())
+    # the older releases the provenance is dated against (unchanged_since)
+    h.update("".join(f"{r.tag}\n{r.manifest}\n" for r in older).encode())
     # every table the merge reads: the corrections and placings read OpenF1's sessions, entrants and results
     for table in (
         racing.series, racing.circuits, racing.rounds, racing.sessions, racing.drivers, racing.teams,
@@ -141,7 +173,8 @@ def release_part(
     """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`): from the
     memo when it was made from the same inputs (see the module doc), else decoded, merged and memoized."""
     path = store.root / MEMO_FILE
-    key = _memo_key(release, racing, links, results)
+    older = _older(store, release, as_of)
+    key = _memo_key(release, racing, links, results, older)
     with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
         memo = msgspec.msgpack.decode(path.read_bytes(), type=_Memo)
         if memo.key == key and memo.part.bucket(as_of) == memo.bucket:
@@ -150,7 +183,8 @@ def release_part(
     decoded = read_release(store, as_of, release)
     if decoded is not None:
         files = decoded.files
-    part = f1db_part(files, racing, links, as_of, results=results, release=release.tag)
+    since = unchanged_since(release.files, [(r.tag, store.manifest(r).files) for r in older])
+    part = f1db_part(files, racing, links, as_of, results=results, release=release.tag, since=since)
     body = msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part))
     with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
         write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)

@@ -9,9 +9,10 @@ from datetime import timedelta
 from ingestion.calendar import GRID_FROM, QUALIFYING, RACES, SessionType, has_ended
 from ingestion.openf1.wire import SessionResult
 from ingestion.replay.calendar import SessionInfo
-from ingestion.replay.decoded import Context, pick
+from ingestion.replay.decoded import Context, Origin, pick
 from ingestion.replay.identity import make_id
 from ingestion.replay.people import Candidate
+from ingestion.replay.precedence import Source
 from ingestion.replay.rows import EntrantRow, ResultRow, ResultStatus, SessionRow
 from ingestion.replay.values import int4, lap_time, laps_detail, parse_seconds, to_millis
 
@@ -73,7 +74,7 @@ def result_rows(
                 continue
             who = next(iter(options))
         entrant, natural = entrants[(mk, who[0], who[1])]
-        row = result_row(result, session, session_rows[sk], entrant, natural, ctx, grid_session)
+        row = result_row(result, session, session_rows[sk], entrant, natural, ctx, grid_session, origin)
         kept = out.get(row.id)
         if kept is not None:
             ctx.warn(
@@ -95,7 +96,9 @@ def result_row(
     entrant_natural: str,
     ctx: Context,
     grid_session: dict[tuple[int, SessionType], int],
+    origin: Origin,
 ) -> ResultRow:
+    """One OpenF1 result as a row; its provenance is ``origin``'s snapshot (address) and request."""
     kind = session.type
     mk = session.session.meeting_key
     time: timedelta | None = None
@@ -142,4 +145,7 @@ def result_row(
         q2_time=q[1],
         q3_time=q[2],
         car_number=str(result.driver_number),
+        source=Source.OPENF1.value,
+        source_version=origin.address,
+        source_path=origin.request,
     )

@@ -138,6 +138,14 @@ class ResultRow(msgspec.Struct, frozen=True, kw_only=True):
     fastest_lap_number: int | None = None
     fastest_lap_rank: int | None = None
     fastest_lap_time: str | None = None
+    # provenance: where this row's classification came from (docs/f1db.md, "Provenance"); None: unknown
+    #: ``openf1`` or ``f1db`` (:class:`ingestion.replay.precedence.Source`)
+    source: str | None = None
+    #: f1db: the release's tag (``v2025.24.2``); OpenF1: the snapshot's address (sha256 of its body)
+    source_version: str | None = None
+    #: f1db: the classification file in the release (``src/data/seasons/2023/races/02-saudi-arabia/
+    #: race-results.yml``); OpenF1: the request of that snapshot (``session_result?meeting_key=1229``)
+    source_path: str | None = None
 
 
 class DriverAliasRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -78,7 +78,7 @@ def database_state(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> Da
                 "FROM ({select}) x"
             ).format(name=sql.Literal(spec.name), select=naming.select(spec.name, spec.columns))
         )
-        for _, side in naming.side_columns(spec.name):
+        for side in naming.side_tables(spec.name):
             parts.append(
                 sql.SQL(
                     "SELECT {name}::text, count(*), "
@@ -108,7 +108,7 @@ def versions(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> str:
     tables: list[tuple[str, sql.Composable]] = []
     for spec in specs:
         tables.append((spec.name, naming.rel(spec.name)))
-        for _, side in naming.side_columns(spec.name):
+        for side in naming.side_tables(spec.name):
             tables.append((f"{OWN_SCHEMA}.{side.table}", sql.Identifier(OWN_SCHEMA, side.table)))
     for name, rel in tables:
         parts.append(

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from ingestion.db.clean import ForeignKey
-from ingestion.db.naming import OWN_SCHEMA, RACING_TABLES, Naming, SideColumn
+from ingestion.db.naming import OWN_SCHEMA, RACING_TABLES, Naming, SideTable
 from ingestion.db.userdata import protected
 from ingestion.replay.findings import MEETING_MISSING, SESSION_MOVED
 from ingestion.replay.rows import ReplayWarning, TableSpec
@@ -101,7 +101,7 @@ def _own(naming: Naming, spec: TableSpec) -> list[str]:
 def tables_empty(conn: Conn, naming: Naming, specs: Sequence[TableSpec]) -> bool:
     """Whether none of ``specs``' tables (pass every racing table) nor their side tables holds a row: one
     query."""
-    sides = [sql.Identifier(OWN_SCHEMA, side.table) for s in specs for _, side in naming.side_columns(s.name)]
+    sides = [sql.Identifier(OWN_SCHEMA, side.table) for s in specs for side in naming.side_tables(s.name)]
     tables = [naming.rel(s.name) for s in specs] + sides
     query = sql.SQL("SELECT {}").format(
         sql.SQL(" AND ").join(sql.SQL("NOT EXISTS (SELECT FROM {})").format(t) for t in tables)
@@ -125,10 +125,15 @@ def copy_fresh(
         else:
             values = [tuple(getattr(r, c) for c in own) for r in rows]
         targets.append((naming.rel(spec.name), [naming.column(spec.name, c) for c in own], values))
-        for column, side in naming.side_columns(spec.name):
-            pairs = [(v[0], getattr(r, column)) for v, r in zip(values, rows, strict=True)]
-            kept: list[tuple[object, ...]] = [p for p in pairs if p[1] is not None]
-            targets.append((sql.Identifier(OWN_SCHEMA, side.table), [side.key, side.column], kept))
+        for side in naming.side_tables(spec.name):
+            model = [column for column, _ in side.columns]
+            kept: list[tuple[object, ...]] = []
+            for v, r in zip(values, rows, strict=True):
+                side_values = tuple(getattr(r, column) for column in model)
+                if any(x is not None for x in side_values):  # a side row only for a row with a value
+                    kept.append((v[0], *side_values))
+            columns = [side.key, *(c.column for _, c in side.columns)]
+            targets.append((sql.Identifier(OWN_SCHEMA, side.table), columns, kept))
     names = [t[0].as_string(conn) for t in targets]
     types: dict[tuple[int, str], int] = {
         (int(n), str(a)): int(o)
@@ -242,34 +247,55 @@ def upsert(conn: Conn, db: Target, spec: TableSpec) -> tuple[int, int]:
     )
     row = conn.execute(query).fetchone()
     inserted = int(row[0]) if row else 0
-    for column, side in db.naming.side_columns(spec.name):
-        _upsert_side(conn, db, spec, column, side, changed)
+    for side in db.naming.side_tables(spec.name):
+        _upsert_side(conn, db, spec, side, changed)
     return inserted, total - inserted
 
 
-def _upsert_side(
-    conn: Conn, db: Target, spec: TableSpec, column: str, side: SideColumn, changed: sql.Identifier
-) -> None:
-    """Keep ``column`` of the changed rows in its side table (schema ``ingestion``), one row per id."""
+def _upsert_side(conn: Conn, db: Target, spec: TableSpec, side: SideTable, changed: sql.Identifier) -> None:
+    """Keep the side table's columns of the changed rows (schema ``ingestion``), one row per id: none for a
+    row whose values there are all null."""
     table = sql.Identifier(OWN_SCHEMA, side.table)
-    key, value = sql.Identifier(side.key), sql.Identifier(side.column)
-    # side rows of rows that no longer exist, or holding a value another row now takes: stale
-    conn.execute(
-        sql.SQL(
-            "DELETE FROM {table} k WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{id} = k.{key}) "
-            "OR EXISTS (SELECT 1 FROM {changed} c WHERE c.{col} = k.{value} AND c.id <> k.{key})"
-        ).format(
-            table=table, target=db.rel(spec.name), id=db.col(spec.name, "id"), key=key, value=value,
-            changed=changed, col=sql.Identifier(column),
+    key = sql.Identifier(side.key)
+    model = [sql.Identifier(column) for column, _ in side.columns]
+    values = [sql.Identifier(c.column) for _, c in side.columns]
+    # stale side rows: of rows that no longer exist, of changed rows with no value left, or holding a unique
+    # value another changed row now takes
+    stale: list[sql.Composable] = [
+        sql.SQL("NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{id} = k.{key})").format(
+            target=db.rel(spec.name), id=db.col(spec.name, "id"), key=key
+        ),
+        sql.SQL("EXISTS (SELECT 1 FROM {changed} c WHERE c.id = k.{key} AND {all_null})").format(
+            changed=changed, key=key,
+            all_null=sql.SQL(" AND ").join(sql.SQL("c.{} IS NULL").format(m) for m in model),
+        ),
+    ]
+    stale.extend(
+        sql.SQL("EXISTS (SELECT 1 FROM {changed} c WHERE c.{col} = k.{value} AND c.id <> k.{key})").format(
+            changed=changed, col=sql.Identifier(column), value=sql.Identifier(c.column), key=key
         )
+        for column, c in side.columns
+        if c.unique
+    )
+    conn.execute(
+        sql.SQL("DELETE FROM {table} k WHERE {stale}").format(table=table, stale=sql.SQL(" OR ").join(stale))
     )
     conn.execute(
         sql.SQL(
-            "INSERT INTO {table} ({key}, {value}) SELECT c.id, c.{col} FROM {changed} c "
-            "WHERE c.{col} IS NOT NULL ORDER BY 1 "
-            "ON CONFLICT ({key}) DO UPDATE SET {value} = EXCLUDED.{value} "
-            "WHERE {table}.{value} IS DISTINCT FROM EXCLUDED.{value}"
-        ).format(table=table, key=key, value=value, col=sql.Identifier(column), changed=changed)
+            "INSERT INTO {table} ({key}, {values}) SELECT c.id, {model} FROM {changed} c "
+            "WHERE {any_set} ORDER BY 1 "
+            "ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+        ).format(
+            table=table,
+            key=key,
+            values=sql.SQL(", ").join(values),
+            model=sql.SQL(", ").join(sql.SQL("c.{}").format(m) for m in model),
+            changed=changed,
+            any_set=sql.SQL(" OR ").join(sql.SQL("c.{} IS NOT NULL").format(m) for m in model),
+            sets=sql.SQL(", ").join(sql.SQL("{v} = EXCLUDED.{v}").format(v=v) for v in values),
+            old=sql.SQL(", ").join(sql.SQL("{}.{}").format(table, v) for v in values),
+            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(v) for v in values),
+        )
     )
 
 
@@ -428,4 +454,11 @@ def remove(conn: Conn, db: Target, removals: Removals) -> dict[str, int]:
     for table, ids in removals.ids.items():
         query = sql.SQL("DELETE FROM {} x WHERE x.{} = ANY(%s)").format(db.rel(table), db.col(table, "id"))
         removed[table] = int(conn.execute(query, (ids,)).rowcount) if ids else 0
+        for side in db.naming.side_tables(table) if ids else ():  # a removed row's side row goes with it
+            conn.execute(
+                sql.SQL("DELETE FROM {} k WHERE k.{} = ANY(%s)").format(
+                    sql.Identifier(OWN_SCHEMA, side.table), sql.Identifier(side.key)
+                ),
+                (ids,),
+            )
     return removed
