@@ -12,7 +12,10 @@ warning of one of :data:`FINDING_KINDS`, which makes ``ingest replay`` exit 1 af
   session OpenF1 now files under another meeting: it stays on its round, so users' diary entries stay
   where they were, and its results are held) and ``meeting_missing`` (a stored round of a replayed season
   that the snapshots no longer list, cancelled or gone: the season's stored rounds keep their numbers, and
-  nothing of the season is removed).
+  nothing of the season is removed);
+- found by the f1db merge (:mod:`ingestion.replay.matching`): ``identity_uncertain``, an f1db entity
+  (driver, team, circuit, round) whose OpenF1 row cannot be told with certainty: f1db's side of it is held
+  (its rows are not written; stored ones are kept as they are) until the committed override file decides.
 
 A real cancellation (``is_cancelled``) is applied, not held: the round stays, numbered as before, and its
 sessions become Cancelled (:mod:`ingestion.replay.calendar`).
@@ -31,6 +34,7 @@ from ingestion.replay.rows import Racing, ReplayWarning
 
 __all__ = [
     "FINDING_KINDS",
+    "IDENTITY_UNCERTAIN",
     "MAX_POSITION",
     "MEETING_MISSING",
     "RESULT_LAPS_NEGATIVE",
@@ -46,9 +50,17 @@ RESULT_POSITION_IMPOSSIBLE = "result_position_impossible"
 RESULT_LAPS_NEGATIVE = "result_laps_negative"
 SESSION_MOVED = "session_moved"
 MEETING_MISSING = "meeting_missing"
+IDENTITY_UNCERTAIN = "identity_uncertain"
 #: The warnings that are findings: what was held, and why ``ingest replay`` exits 1.
 FINDING_KINDS = frozenset(
-    {SESSION_DATES_INVERTED, RESULT_POSITION_IMPOSSIBLE, RESULT_LAPS_NEGATIVE, SESSION_MOVED, MEETING_MISSING}
+    {
+        SESSION_DATES_INVERTED,
+        RESULT_POSITION_IMPOSSIBLE,
+        RESULT_LAPS_NEGATIVE,
+        SESSION_MOVED,
+        MEETING_MISSING,
+        IDENTITY_UNCERTAIN,
+    }
 )
 #: The highest finishing position there can be (a grid never had more than 34 cars).
 MAX_POSITION = 99
