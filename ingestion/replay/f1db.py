@@ -11,7 +11,8 @@ race id, round number or folder name (f1db renumbers them), nor from its slugs (
 a driver is their date of birth and last name, a constructor its full name, a circuit where it is, a round
 its year and Grand Prix, a session its round and type. Where OpenF1 has the same driver, team, circuit or
 round (matched with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db's facts
-added.
+added. A pair that cannot be matched with certainty is decided by the committed overrides, else it is a
+finding and f1db's side of it is held (:mod:`ingestion.replay.matching`).
 """
 
 from __future__ import annotations
@@ -487,7 +488,7 @@ def f1db_part(
             if round_id in round_rows:
                 circuit_doubts[rel.races[index_of[u.f1db]].race.circuit_id].add(round_rows[round_id].circuit_id)
 
-    # drivers, teams, circuits: through the matched rounds, one-to-one or not at all
+    # drivers, teams, circuits: through the matched rounds, certain or held (matching.settle)
     driver_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
     driver_doubts: dict[str, set[uuid.UUID]] = defaultdict(set)
     team_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
