@@ -280,6 +280,15 @@ def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(
     assert len(slugs) == len(set(slugs))
     assert not [w.message for w in both.warnings if w.kind.startswith("f1db")]  # all 46 rounds matched
     assert len(merged.drivers) == 912  # every OpenF1 driver (practice-only ones too) is f1db's person
+    # every real pair is certain (issue 24): no identity finding, nothing held, nothing for the app's queue
+    assert not [w.message for w in both.warnings if w.kind.startswith("identity")]
+    assert both.held == frozenset() and both.pending == ()
+    # Verstappen (#33 2015-2021, #1 since; 2014 Japan practice for Toro Rosso) is one driver: OpenF1's
+    verstappen = [d for d in merged.drivers if d.last_name == "Verstappen"]
+    assert len(verstappen) == 1 and verstappen[0].id in {d.id for d in alone.drivers}
+    assert {round_year[e.round_id] for e in merged.entrants if e.driver_id == verstappen[0].id} == set(
+        range(2014, 2026)
+    )
 
 
 def test_f1db_replay_real_renamed_slug_keeps_its_driver_id(release_2025: ReleaseInput) -> None:

@@ -11,7 +11,8 @@ race id, round number or folder name (f1db renumbers them), nor from its slugs (
 a driver is their date of birth and last name, a constructor its full name, a circuit where it is, a round
 its year and Grand Prix, a session its round and type. Where OpenF1 has the same driver, team, circuit or
 round (matched with the rules of shared/f1db/README.md), OpenF1's row and id are kept and f1db's facts
-added.
+added. A pair that cannot be matched with certainty is decided by the committed overrides, else it is a
+finding and f1db's side of it is held (:mod:`ingestion.replay.matching`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ from ingestion.f1db.decode import (
 )
 from ingestion.replay.calendar import SERIES_NAME, SERIES_SLUG
 from ingestion.replay.identity import make_id, slugify, unique_slugs
+from ingestion.replay.matching import (
+    NEAR_DAYS,
+    Kind,
+    Overrides,
+    Uncertain,
+    pending_id,
+    settle,
+    unused,
+    withhold,
+)
+from ingestion.replay.matching import findings as identity_findings
 from ingestion.replay.placing import OpenF1Names, place
 from ingestion.replay.precedence import CLASSIFICATION, SESSION_PRECEDENCE, Source
 from ingestion.replay.rows import (
@@ -49,6 +61,7 @@ from ingestion.replay.rows import (
     DriverRole,
     DriverRow,
     EntrantRow,
+    PendingMatch,
     Racing,
     Replayed,
     ReplayWarning,
@@ -274,6 +287,9 @@ class _Work:
         self.release = release
         self.openf1 = openf1
         self.warnings: list[ReplayWarning] = []
+        #: the ids f1db's own rows get (set by _make): per kind f1db id -> row id; rounds by release index
+        self.own: dict[Kind, dict[str, uuid.UUID]] = {}
+        self.round_ids: dict[int, uuid.UUID] = {}
 
     def warn(self, kind: str, message: str, request: str | None = None) -> None:
         self.warnings.append(ReplayWarning(kind=kind, message=message, request=request))
@@ -372,10 +388,14 @@ def merge_f1db(
     *,
     results: bool,
     release: str = "f1db",
+    overrides: Overrides = Overrides(),
 ) -> Replayed:
     """OpenF1's rows with f1db's release merged in (see the module doc). ``release`` names the release in
-    warnings. Pure."""
-    return combine(openf1, f1db_part(files, openf1.racing, links, as_of, results=results, release=release))
+    warnings; ``overrides`` decide the pairs the rules cannot (:mod:`.matching`). Pure."""
+    part = f1db_part(
+        files, openf1.racing, links, as_of, results=results, release=release, overrides=overrides
+    )
+    return combine(openf1, part)
 
 
 def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
@@ -394,7 +414,32 @@ def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
         results=_union(part.corrections, _union(racing.results, part.results)),
         driver_aliases=_union(racing.driver_aliases, part.aliases),
     )
-    return Replayed(racing=merged, warnings=(*openf1.warnings, *part.warnings))
+    return Replayed(
+        racing=merged,
+        warnings=(*openf1.warnings, *part.warnings),
+        held=openf1.held | part.held,
+        pending=(*openf1.pending, *_pending(part.uncertain)),
+    )
+
+
+_ENTITY = {Kind.DRIVER: "Driver", Kind.TEAM: "Team", Kind.CIRCUIT: "Circuit", Kind.ROUND: "Round"}
+
+
+def _pending(uncertain: Iterable[Uncertain]) -> list[PendingMatch]:
+    """The app's queue rows of the uncertain pairs: one per OpenF1 candidate (stable ids)."""
+    out = []
+    for u in uncertain:
+        for candidate in u.candidates or (None,):
+            out.append(
+                PendingMatch(
+                    id=pending_id(u, candidate),
+                    entity_type=_ENTITY[u.kind],
+                    incoming_name=f"{u.name} (f1db {u.f1db})",
+                    candidate_entity_id=candidate,
+                    match_score=u.score,
+                )
+            )
+    return out
 
 
 def f1db_part(
@@ -406,44 +451,82 @@ def f1db_part(
     results: bool,
     release: str = "f1db",
     since: Mapping[str, str] | None = None,
+    overrides: Overrides = Overrides(),
 ) -> F1dbPart:
-    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``). Pure. ``since``: the
-    archive path of each file an older release of the store already held as it is -> that release's tag
-    (:func:`ingestion.replay.release.unchanged_since`): a result's provenance names the release its file
-    has been as it is since (``release`` for every other)."""
+    """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``, pairs that cannot be
+    matched with certainty decided by ``overrides``, else held: :mod:`ingestion.replay.matching`). Pure.
+    ``since``: the archive path of each file an older release of the store already held as it is -> that
+    release's tag (:func:`ingestion.replay.release.unchanged_since`): a result's provenance names the
+    release its file has been as it is since (``release`` for every other)."""
     origins = Origins(release, since or {})
     rel = Release.of(files)
     work = _Work(rel, racing)
+    round_rows = {r.id: r for r in racing.rounds}
 
     # OpenF1's rounds by (year, race day): the round matching rule (46 of 46 on 2023-2024)
-    openf1_round: dict[tuple[int, date], uuid.UUID] = {}
-    ambiguous: set[tuple[int, date]] = set()
+    openf1_round: dict[tuple[int, date], set[uuid.UUID]] = defaultdict(set)
     for round_id, (year, race_days) in links.rounds.items():
         for race_day in race_days:
-            key = (year, race_day)
-            if key in openf1_round and openf1_round[key] != round_id:
-                ambiguous.add(key)
-            openf1_round[key] = round_id
+            openf1_round[(year, race_day)].add(round_id)
     openf1_years = {year for year, _ in links.rounds.values()}
-    matched_round: dict[int, uuid.UUID] = {}  # index of rel.races -> OpenF1 round id
+    round_keys = _round_keys(rel)
+    index_of = {key: index for index, key in round_keys.items()}
+    sure_rounds = {
+        round_keys[i]: set(openf1_round.get((rf.year, rf.race.date), set())) for i, rf in enumerate(rel.races)
+    }
+    claimed_rounds = {r for ids in sure_rounds.values() for r in ids}
+    # a circuit through the rounds matched by date alone, to tell a moved race from a new one
+    by_date = {k: next(iter(ids)) for k, ids in sure_rounds.items() if len(ids) == 1}
+    circuit_by_date: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for key, round_id in by_date.items():
+        if round_id in round_rows:
+            circuit_by_date[rel.races[index_of[key]].race.circuit_id].add(round_rows[round_id].circuit_id)
+    doubtful_rounds: dict[str, set[uuid.UUID]] = {}
     for index, rf in enumerate(rel.races):
-        key = (rf.year, rf.race.date)
-        if key in ambiguous:
-            work.warn(
-                F1DB_UNMATCHED, f"{rf.year} {rf.folder}: two OpenF1 rounds race on {rf.race.date}", release
+        key = round_keys[index]
+        if sure_rounds[key] or rf.year not in openf1_years:
+            continue
+        near = {
+            round_id
+            for round_id, (year, days) in links.rounds.items()
+            if year == rf.year
+            and round_id not in claimed_rounds
+            and (
+                any(abs((d - rf.race.date).days) <= NEAR_DAYS for d in days)
+                or (
+                    round_id in round_rows
+                    and round_rows[round_id].circuit_id in circuit_by_date[rf.race.circuit_id]
+                )
             )
-        elif key in openf1_round:
-            matched_round[index] = openf1_round[key]
-        elif rf.year in openf1_years:
+        }
+        if near:
+            doubtful_rounds[key] = near
+        else:
             work.warn(
                 F1DB_UNMATCHED,
                 f"{rf.year} {rf.folder}: no OpenF1 round races on {rf.race.date}: replayed from f1db",
                 release,
             )
+    labels = _labels(racing)
+    rounds_settled = settle(
+        Kind.ROUND,
+        {k: v for k, v in sure_rounds.items() if v},
+        doubtful_rounds,
+        overrides,
+        names={round_keys[i]: f"{rf.year} {rf.folder}" for i, rf in enumerate(rel.races)},
+        known=set(links.rounds),
+    )
+    matched_round = {index_of[k]: round_id for k, round_id in rounds_settled.matched.items() if k in index_of}
+    # a circuit seen only through an uncertain round is uncertain too (else it would be split silently)
+    circuit_doubts: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for u in rounds_settled.uncertain:
+        for round_id in u.candidates:
+            if round_id in round_rows:
+                circuit_doubts[rel.races[index_of[u.f1db]].race.circuit_id].add(round_rows[round_id].circuit_id)
 
-    # drivers, teams, circuits: through the matched rounds, one-to-one or not at all
-    round_rows = {r.id: r for r in racing.rounds}
+    # drivers, teams, circuits: through the matched rounds, certain or held (matching.settle)
     driver_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
+    driver_doubts: dict[str, set[uuid.UUID]] = defaultdict(set)
     team_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
     circuit_pairs: dict[str, set[uuid.UUID]] = defaultdict(set)
     openf1_drivers = {d.id: d for d in racing.drivers}
@@ -463,10 +546,39 @@ def f1db_part(
                 known = openf1_drivers.get(driver_id)
                 if person is not None and known is not None and person.abbreviation == known.abbreviation:
                     driver_pairs[row.driver_id].add(driver_id)
+                elif person is not None and known is not None:
+                    driver_doubts[row.driver_id].add(driver_id)
                 team_pairs[row.constructor_id].add(team_id)
-    driver_match = _one_to_one(work, "driver", driver_pairs, release)
-    team_match = _one_to_one(work, "constructor", team_pairs, release)
-    circuit_match = _one_to_one(work, "circuit", circuit_pairs, release)
+    drivers_settled = settle(
+        Kind.DRIVER,
+        driver_pairs,
+        driver_doubts,
+        overrides,
+        names={k: d.name for k, d in rel.drivers.items()},
+        known=set(openf1_drivers),
+    )
+    teams_settled = settle(
+        Kind.TEAM,
+        team_pairs,
+        {},
+        overrides,
+        names={k: c.name for k, c in rel.constructors.items()},
+        known={t.id for t in racing.teams},
+    )
+    circuits_settled = settle(
+        Kind.CIRCUIT,
+        circuit_pairs,
+        circuit_doubts,
+        overrides,
+        names={k: c.name for k, c in rel.circuits.items()},
+        known={c.id for c in racing.circuits},
+    )
+    driver_match, team_match = drivers_settled.matched, teams_settled.matched
+    circuit_match = circuits_settled.matched
+    settled = (rounds_settled, drivers_settled, teams_settled, circuits_settled)
+    uncertain = tuple(u for s in settled for u in s.uncertain)
+    work.warnings.extend(identity_findings(uncertain, labels, overrides.source))
+    work.warnings.extend(unused(overrides, {line for s in settled for line in s.used}))
 
     f1db_races = sorted(
         ((i, rf) for i, rf in enumerate(rel.races) if i not in matched_round),
@@ -476,6 +588,7 @@ def f1db_part(
         work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release,
         origins=origins,
     )
+    part = _hold(part, work, uncertain, index_of)
     moved = _moved(rel, racing, matched_round)
     names = OpenF1Names(links.identities, {t.id: t.slug for t in racing.teams})
     corrections, entrants, findings = _corrections(
@@ -487,6 +600,69 @@ def f1db_part(
         moved=moved,
         entrants=(*part.entrants, *entrants),
         warnings=(*part.warnings, *findings),
+    )
+
+
+def _round_keys(rel: Release) -> dict[int, str]:
+    """Release index -> the key a round is named by in findings and overrides: ``YEAR:grandPrixId`` (f1db's
+    race ids and round numbers move; a Grand Prix twice in a year adds its date)."""
+    keys = {i: f"{rf.year}:{rf.race.grand_prix_id}" for i, rf in enumerate(rel.races)}
+    twice = Counter(keys.values())
+    return {i: f"{k}:{rel.races[i].race.date}" if twice[k] > 1 else k for i, k in keys.items()}
+
+
+def _labels(racing: Racing) -> dict[uuid.UUID, str]:
+    """OpenF1 row id -> a short name for findings (a driver's name and acronym, a team's, circuit's or
+    round's name)."""
+    labels: dict[uuid.UUID, str] = {}
+    for d in racing.drivers:
+        labels[d.id] = f"{d.first_name} {d.last_name} {d.abbreviation or ''}".strip()
+    for t in racing.teams:
+        labels[t.id] = t.name
+    for c in racing.circuits:
+        labels[c.id] = c.name
+    for r in racing.rounds:
+        labels[r.id] = r.name
+    return labels
+
+
+def _hold(
+    part: F1dbPart, work: _Work, uncertain: tuple[Uncertain, ...], index_of: Mapping[str, int]
+) -> F1dbPart:
+    """``part`` without the rows of the uncertain f1db entities and every row under them; their ids held."""
+    if not uncertain:
+        return part
+    seeds: set[uuid.UUID] = set()
+    for u in uncertain:
+        if u.kind is Kind.ROUND:
+            own = work.round_ids.get(index_of[u.f1db])
+        else:
+            own = work.own.get(u.kind, {}).get(u.f1db)
+        if own is not None:
+            seeds.add(own)
+    tables: dict[str, tuple[msgspec.Struct, ...]] = {
+        "circuits": part.circuits,
+        "rounds": part.rounds,
+        "sessions": part.sessions,
+        "drivers": part.drivers,
+        "teams": part.teams,
+        "entrants": part.entrants,
+        "results": part.results,
+        "driver_aliases": part.aliases,
+    }
+    kept, held = withhold(tables, seeds)
+    return msgspec.structs.replace(
+        part,
+        circuits=kept["circuits"],
+        rounds=kept["rounds"],
+        sessions=kept["sessions"],
+        drivers=kept["drivers"],
+        teams=kept["teams"],
+        entrants=kept["entrants"],
+        results=kept["results"],
+        aliases=kept["driver_aliases"],
+        held=held,
+        uncertain=uncertain,
     )
 
 
@@ -567,29 +743,6 @@ def _corrections(
     return tuple(out), tuple(added), tuple(findings)
 
 
-def _one_to_one(
-    work: _Work, what: str, pairs: Mapping[str, set[uuid.UUID]], release: str
-) -> dict[str, uuid.UUID]:
-    """f1db id -> OpenF1 id for the pairs that are one-to-one; a warning for every other."""
-    claimed: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for f1db_id, ids in pairs.items():
-        for i in ids:
-            claimed[i].add(f1db_id)
-    out: dict[str, uuid.UUID] = {}
-    for f1db_id, ids in sorted(pairs.items()):
-        if len(ids) == 1 and len(claimed[next(iter(ids))]) == 1:
-            out[f1db_id] = next(iter(ids))
-        else:
-            others = sorted({o for i in ids for o in claimed[i]})
-            work.warn(
-                F1DB_UNMATCHED,
-                f"{what} {f1db_id}: not one-to-one with OpenF1 ({len(ids)} OpenF1 rows, f1db "
-                f"{', '.join(others)}): kept apart",
-                release,
-            )
-    return out
-
-
 class DriverFacts(msgspec.Struct, frozen=True):
     nationality: str | None
     date_of_birth: date | None
@@ -631,6 +784,10 @@ class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
     corrections: tuple[ResultRow, ...] = ()
     #: OpenF1 session id -> f1db's start, where f1db knows the session was moved (precedence.py)
     moved: dict[uuid.UUID, datetime] = {}
+    #: ids of the rows of f1db entities that cannot be matched with certainty (and every row under them),
+    #: left out and, where stored, kept as they are (:mod:`.matching`)
+    held: frozenset[uuid.UUID] = frozenset()
+    uncertain: tuple[Uncertain, ...] = ()
 
     def bucket(self, as_of: datetime) -> int:
         """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
@@ -656,6 +813,11 @@ def _make(
     driver_ids = _unique({k: driver_identity(d) for k, d in rel.drivers.items()}, seen_drivers)
     team_ids = _unique({k: constructor_identity(c) for k, c in rel.constructors.items()}, seen_constructors)
     circuit_ids = _unique({k: circuit_identity(c) for k, c in rel.circuits.items()}, seen_circuits)
+    work.own = {
+        Kind.DRIVER: {k: make_id("f1db-driver", v) for k, v in driver_ids.items()},
+        Kind.TEAM: {k: make_id("f1db-team", v) for k, v in team_ids.items()},
+        Kind.CIRCUIT: {k: make_id("f1db-circuit", v) for k, v in circuit_ids.items()},
+    }
 
     # the f1db entities the replayed rounds use, in a deterministic order
     used_drivers: set[str] = set()
@@ -687,6 +849,7 @@ def _make(
     # rounds: the Grand Prix's name, f1db's round number (a value, never a key), the days of its sessions
     round_bases: list[str] = []
     pending: list[tuple[RaceFiles, str, int, str, date, date]] = []
+    index_of = {id(rf): index for index, rf in races}
     for _, rf in races:
         gp = rel.grands_prix.get(rf.race.grand_prix_id)
         if rf.race.circuit_id not in rel.circuits:
@@ -721,6 +884,7 @@ def _make(
             open_f1_meeting_key=None,
         )
         rounds.append((rf, row, natural))
+        work.round_ids[index_of[id(rf)]] = row.id
 
     listings: dict[int, dict[int, dict[tuple[str, str], bool]]] = {}
     for rf, round_row, natural in rounds:

@@ -12,7 +12,10 @@ warning of one of :data:`FINDING_KINDS`, which makes ``ingest replay`` exit 1 af
   session OpenF1 now files under another meeting: it stays on its round, so users' diary entries stay
   where they were, and its results are held) and ``meeting_missing`` (a stored round of a replayed season
   that the snapshots no longer list, cancelled or gone: the season's stored rounds keep their numbers, and
-  nothing of the season is removed).
+  nothing of the season is removed);
+- found by the f1db merge (:mod:`ingestion.replay.matching`): ``identity_uncertain``, an f1db entity
+  (driver, team, circuit, round) whose OpenF1 row cannot be told with certainty: f1db's side of it is held
+  (its rows are not written; stored ones are kept as they are) until the committed override file decides;
 - found by f1db's merge (:mod:`ingestion.replay.placing`): ``f1db_row_unplaced``, f1db's classification of
   a driver in a round OpenF1 has, who cannot be put on an OpenF1 entrant with certainty (OpenF1 never
   listed him there and his driver or constructor is not matched one-to-one, or he has two entrants): his
@@ -36,6 +39,7 @@ from ingestion.replay.rows import Racing, ReplayWarning
 __all__ = [
     "F1DB_ROW_UNPLACED",
     "FINDING_KINDS",
+    "IDENTITY_UNCERTAIN",
     "MAX_POSITION",
     "MEETING_MISSING",
     "RESULT_LAPS_NEGATIVE",
@@ -52,6 +56,7 @@ RESULT_LAPS_NEGATIVE = "result_laps_negative"
 SESSION_MOVED = "session_moved"
 MEETING_MISSING = "meeting_missing"
 F1DB_ROW_UNPLACED = "f1db_row_unplaced"
+IDENTITY_UNCERTAIN = "identity_uncertain"
 #: The warnings that are findings: what was held, and why ``ingest replay`` exits 1.
 FINDING_KINDS = frozenset(
     {
@@ -61,6 +66,7 @@ FINDING_KINDS = frozenset(
         SESSION_MOVED,
         MEETING_MISSING,
         F1DB_ROW_UNPLACED,
+        IDENTITY_UNCERTAIN,
     }
 )
 #: The highest finishing position there can be (a grid never had more than 34 cars).

@@ -20,6 +20,9 @@ never interleave; a replay killed at any instant leaves the database untouched):
    inserted - updated;
 5. one row in ``ingestion.replay_runs`` (the only write when nothing changed).
 
+On the app's database the pairs replay cannot match with certainty also go to its ``"PendingMatches"``
+queue first (:mod:`.pending`: inserted once, never changed).
+
 Before step 1, a load whose rows and database are proven the same as when the last load ended (that load
 left exactly its rows) stops after step 5: every step would find nothing to do (:mod:`.unchanged`).
 A load into empty racing tables (a fresh database: nothing to adopt, remove, move aside or compare) COPYs
@@ -49,6 +52,7 @@ from ingestion.replay.adopt import adopt, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
+from ingestion.replay.pending import queue
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Racing, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
 from ingestion.replay.summary import LoadSummary, TableCounts
@@ -161,6 +165,7 @@ def load(
             return None if proof is None else unchanged.versions(conn, naming, specs)
 
         if proven:
+            extra = _queued(extra, queue(conn, naming, replayed.pending))
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             left = recorded  # the same proof, and the versions as they are now
@@ -170,6 +175,7 @@ def load(
         if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
             copy_fresh(conn, naming, specs, {spec.name: racing.table(spec.name) for spec in specs})
+            extra = _queued(extra, queue(conn, naming, replayed.pending))
             for spec in specs:
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
@@ -177,8 +183,10 @@ def load(
                 conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left)
             )
         db = Target(naming, foreign_keys(conn))
+        adopted: dict[str, dict[object, object]] = {}
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
-            racing, _ = adopt(racing, stored_keys(conn, naming), naming)
+            racing, adopted = adopt(racing, stored_keys(conn, naming), naming)
+        extra = _queued(extra, queue(conn, naming, replayed.pending, adopted))
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))
         # upstream oddities against the stored rows: the last good rows are kept (.findings)
@@ -216,6 +224,15 @@ def load(
             versions=witness(left),
         )
         return msgspec.structs.replace(summary, findings=findings)
+
+
+def _queued(extra: dict[str, object] | None, inserted: int) -> dict[str, object] | None:
+    """``extra`` with the number of pairs added to the app's ``"PendingMatches"`` queue (when any)."""
+    if not inserted:
+        return extra
+    done = dict(extra or {})
+    done["pending_matches"] = int(str(done.get("pending_matches", 0))) + inserted
+    return done
 
 
 def _record(

@@ -6,9 +6,10 @@ A store without any f1db release replays exactly as before: :func:`read_release`
 :func:`release_part` also keeps the last merge's outcome (:class:`~ingestion.replay.f1db.F1dbPart`) in the
 store's ``cache/f1db-merged.msgpack``, keyed by everything it is a function of: the release's manifest
 address, the code of the modules that make it, OpenF1's rows it is matched against and corrects, the
-results flag, and which session starts ``as_of`` has passed. An unchanged replay then reads one file
-instead of decoding and merging the release; the file is deletable at any time and never trusted for
-other inputs.
+older releases the provenance is dated against, the results flag, the identity overrides' digest
+(:mod:`ingestion.replay.matching`), and which session starts ``as_of`` has passed. An unchanged replay then
+reads one file instead of decoding and merging the release; the file is deletable at any time and never
+trusted for other inputs.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
 from ingestion.replay import f1db as f1db_merge
-from ingestion.replay import identity, placing, precedence, rows, values
+from ingestion.replay import identity, matching, placing, precedence, rows, values
 from ingestion.replay.f1db import SESSION_FILES, F1dbPart, OpenF1Links, f1db_part
+from ingestion.replay.matching import Overrides
 from ingestion.replay.rows import Racing
 from ingestion.store import F1dbRelease, Release, Store, write_atomic
 
@@ -47,7 +49,8 @@ _CODE = hashlib.sha256(
     b"".join(
         Path(str(m.__file__)).read_bytes()
         for m in (
-            f1db_merge, placing, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows, values
+            f1db_merge, matching, placing, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows,
+            values,
         )
     )
 ).hexdigest()
@@ -146,9 +149,16 @@ def unchanged_since(
 
 
 def _memo_key(
-    release: F1dbRelease, racing: Racing, links: OpenF1Links, results: bool, older: Sequence[Release] = ()
+    release: F1dbRelease,
+    racing: Racing,
+    links: OpenF1Links,
+    results: bool,
+    overrides: Overrides,
+    older: Sequence[Release] = (),
 ) -> str:
-    h = hashlib.sha256(f"{_CODE}\n{release.tag}\n{release.manifest}\n{results}\n".encode())
+    h = hashlib.sha256(
+        f"{_CODE}\n{release.tag}\n{release.manifest}\n{results}\n{overrides.digest}\n".encode()
+    )
     # the older releases the provenance is dated against (unchanged_since)
     h.update("".join(f"{r.tag}\n{r.manifest}\n" for r in older).encode())
     # every table the merge reads: the corrections and placings read OpenF1's sessions, entrants and results
@@ -168,13 +178,21 @@ def _memo_key(
 
 
 def release_part(
-    store: Store, release: F1dbRelease, racing: Racing, links: OpenF1Links, as_of: datetime, *, results: bool
+    store: Store,
+    release: F1dbRelease,
+    racing: Racing,
+    links: OpenF1Links,
+    as_of: datetime,
+    *,
+    results: bool,
+    overrides: Overrides,
 ) -> F1dbPart:
-    """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`): from the
-    memo when it was made from the same inputs (see the module doc), else decoded, merged and memoized."""
+    """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`, the identity
+    ``overrides`` applied): from the memo when it was made from the same inputs (see the module doc; the
+    overrides by their digest), else decoded, merged and memoized."""
     path = store.root / MEMO_FILE
     older = _older(store, release, as_of)
-    key = _memo_key(release, racing, links, results, older)
+    key = _memo_key(release, racing, links, results, overrides, older)
     with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
         memo = msgspec.msgpack.decode(path.read_bytes(), type=_Memo)
         if memo.key == key and memo.part.bucket(as_of) == memo.bucket:
@@ -184,7 +202,9 @@ def release_part(
     if decoded is not None:
         files = decoded.files
     since = unchanged_since(release.files, [(r.tag, store.manifest(r).files) for r in older])
-    part = f1db_part(files, racing, links, as_of, results=results, release=release.tag, since=since)
+    part = f1db_part(
+        files, racing, links, as_of, results=results, release=release.tag, since=since, overrides=overrides
+    )
     body = msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part))
     with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
         write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)

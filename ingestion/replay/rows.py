@@ -196,6 +196,17 @@ class ReplayWarning(msgspec.Struct, frozen=True, kw_only=True):
     row: int | None = None
 
 
+class PendingMatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A pair the sources cannot match with certainty, as a row of the app's ``"PendingMatches"`` queue
+    (:mod:`ingestion.replay.matching`; one per OpenF1 candidate): never a racing row."""
+
+    id: uuid.UUID
+    entity_type: str  # Driver, Team, Circuit, Round
+    incoming_name: str  # f1db's name and id
+    candidate_entity_id: uuid.UUID | None  # the OpenF1 row it may be (our id; the load maps adopted ids)
+    match_score: float
+
+
 class Replayed(msgspec.Struct, frozen=True, kw_only=True):
     """What replay makes of a set of snapshots: the racing rows and the warnings."""
 
@@ -204,6 +215,8 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
     #: ids of stored sessions and results whose upstream rows cannot be true (:mod:`.findings`): the load
     #: keeps their stored rows as they are (neither updated nor removed)
     held: frozenset[uuid.UUID] = frozenset()
+    #: the pairs the sources cannot match with certainty (:mod:`.matching`): the app's queue
+    pending: tuple[PendingMatch, ...] = ()
 
     def warning_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -22,6 +22,7 @@ from ingestion.replay.f1db import F1dbPart, combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.load import DEFAULT_LOCK_WAIT, load
 from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
+from ingestion.replay.matching import Overrides, committed_overrides
 from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.release import ReleaseInput, decode_input, release_part
 from ingestion.replay.rows import Replayed, ReplayWarning
@@ -71,14 +72,20 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
 
 
 def replay(
-    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | bool | None = True
+    store: Store,
+    as_of: datetime,
+    *,
+    results: bool,
+    f1db: ReleaseInput | bool | None = True,
+    overrides: Overrides | None = None,
 ) -> Replayed:
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
-    :class:`ReleaseInput` to replay that one instead; None or False, none)."""
+    :class:`ReleaseInput` to replay that one instead; None or False, none), matched with the identity
+    ``overrides`` (None: the committed file, :func:`~ingestion.replay.matching.committed_overrides`)."""
     snapshots = snapshots_of(store, as_of, results=results)
     decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
-    return replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
+    return replay_decoded(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
 
 
 def replayed_release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> str | None:
@@ -97,11 +104,12 @@ def replay_decoded(
     as_of: datetime,
     *,
     results: bool,
+    overrides: Overrides | None = None,
 ) -> Replayed:
     """OpenF1's decoded rows normalized, and the f1db release merged in (docs/f1db.md): the store's current
     one (``f1db`` True; through its decode cache and merge memo, :mod:`~ingestion.replay.release`), the one
-    given, or none."""
-    return replay_parts(store, decoded, warnings, f1db, as_of, results=results).merged
+    given, or none; pairs the rules cannot match decided by ``overrides`` (None: the committed file)."""
+    return replay_parts(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides).merged
 
 
 class ReplayParts(NamedTuple):
@@ -122,18 +130,22 @@ def replay_parts(
     as_of: datetime,
     *,
     results: bool,
+    overrides: Overrides | None = None,
 ) -> ReplayParts:
     """:func:`replay_decoded`, with its parts (which rows each source gave: ``ingest diff`` names them)."""
     replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
+    decided = overrides if overrides is not None else committed_overrides()
     if f1db is True:
         release = store.f1db_release(as_of)
         if release is None:
             return ReplayParts(replayed, replayed, None, None)
-        part = release_part(store, release, replayed.racing, links, as_of, results=results)
+        part = release_part(store, release, replayed.racing, links, as_of, results=results, overrides=decided)
         tag = release.tag
     elif isinstance(f1db, ReleaseInput):
         files = decode_input(f1db).files
-        part = f1db_part(files, replayed.racing, links, as_of, results=results, release=f1db.tag)
+        part = f1db_part(
+            files, replayed.racing, links, as_of, results=results, release=f1db.tag, overrides=decided
+        )
         tag = f1db.tag
     else:
         return ReplayParts(replayed, replayed, None, None)
@@ -192,6 +204,7 @@ def run_replay(
     progress: Callable[[ReplayStep], None] | None = None,
     schema: str = "auto",
     f1db: ReleaseInput | bool | None = True,
+    overrides: Overrides | None = None,
 ) -> ReplaySummary:
     """Replay ``store`` as of ``as_of`` into the database at ``url``: the whole stage, timed. Another
     replay holding the lock is waited for up to ``lock_wait`` s (:class:`ReplayLocked` after); so is any
@@ -203,7 +216,7 @@ def run_replay(
     starts (read, decode, normalize, load) and once at the end. ``f1db``: as for :func:`replay`.
     ``schema``: the ``DATABASE_SCHEMA`` setting (:func:`ingestion.db.naming.resolve`). ``allow_removals``:
     let through removals beyond the breaker's limit in a settled season (else
-    :class:`~.breaker.RemovalsRefused`, nothing written).
+    :class:`~.breaker.RemovalsRefused`, nothing written). ``overrides``: as for :func:`replay`.
     """
     step = progress or (lambda _step: None)
     as_of = as_utc(as_of)
@@ -222,7 +235,7 @@ def run_replay(
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        replayed = replay_decoded(store, decoded, warnings, f1db, as_of, results=results)
+        replayed = replay_decoded(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
         tables = f"row(s), {len(counts)} tables"
