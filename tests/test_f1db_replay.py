@@ -283,8 +283,9 @@ def test_f1db_replay_keeps_openf1s_rounds_and_ids_and_adds_the_rest(
     # every real pair is certain (issue 24): no identity finding, nothing held, nothing for the app's queue
     assert not [w.message for w in both.warnings if w.kind.startswith("identity")]
     assert both.held == frozenset() and both.pending == ()
-    # Verstappen (#33 2015-2021, #1 since; 2014 Japan practice for Toro Rosso) is one driver: OpenF1's
-    verstappen = [d for d in merged.drivers if d.last_name == "Verstappen"]
+    # Max Verstappen (#33 2015-2021, #1 since; 2014 Japan practice for Toro Rosso) is one driver: OpenF1's
+    # (Jos Verstappen, 1994-2003, is another person and another row)
+    verstappen = [d for d in merged.drivers if (d.first_name, d.last_name) == ("Max", "Verstappen")]
     assert len(verstappen) == 1 and verstappen[0].id in {d.id for d in alone.drivers}
     assert {round_year[e.round_id] for e in merged.entrants if e.driver_id == verstappen[0].id} == set(
         range(2014, 2026)
