@@ -5,15 +5,18 @@ into empty tables skips it too (``ingestion.replay.write.copy_fresh``), leaving 
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from conftest import Databases
 from naming_support import BOTH_NAMINGS, NAMINGS
-from test_replay_support import AS_OF, put_answers, world_answers
+from test_replay_support import AS_OF, FETCHED, put_answers, world_answers
 
 from ingestion.db import connect
+from ingestion.replay.inputs import INPUTS_KEY
 from ingestion.replay.load import racing_snapshot
 from ingestion.replay.run import run_replay
 from ingestion.replay.summary import ReplaySummary
@@ -23,6 +26,7 @@ from ingestion.store import Store
 Conn = psycopg.Connection[Any]
 load_module = importlib.import_module("ingestion.replay.load")  # the module, not its function `load`
 unchanged_module = importlib.import_module("ingestion.replay.unchanged")
+run_module = importlib.import_module("ingestion.replay.run")
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +208,99 @@ def test_replay_into_empty_tables_leaves_what_the_staged_load_leaves(
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(load_module, "tables_empty", lambda *_: False)
             patch.setattr(load_module.unchanged, "proven", lambda *a, **k: ("", False))
+            patch.setattr(run_module, "load_unchanged", lambda *a, **k: None)  # nor from its inputs
             again = run_replay(fresh_url, store, AS_OF, results=results)
         assert again.written == 0
     finally:
         db_factory.release(staged_url)
         db_factory.release(fresh_url)
+
+
+def _no_rows_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the replay decoded or normalized although its inputs were unchanged")
+
+    monkeypatch.setattr(run_module, "decode_snapshots", refuse)
+    monkeypatch.setattr(run_module, "normalize_linked", refuse)
+    _no_staging(monkeypatch)
+
+
+@BOTH_NAMINGS
+def test_replay_of_the_inputs_the_last_load_recorded_computes_no_row(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same snapshots, code and options, an ``as_of`` inside the recorded window, the database as the
+    last load left it: the replay neither decodes nor normalizes, and says what the full replay says (rows,
+    warnings, kept answers, findings; every row unchanged), recording the same proof and inputs."""
+    first = run_replay(db_url, store, AS_OF, results=True)
+    full = run_replay(db_url, store, AS_OF, results=True)  # proven from its rows: the whole replay ran
+    before = racing_snapshot(conn)
+    _no_rows_computed(monkeypatch)
+    again = run_replay(db_url, store, AS_OF + timedelta(days=30), results=True)
+    assert again.written == 0
+    assert (again.rows, again.warnings, again.kept, again.findings, again.tables) == (
+        full.rows, full.warnings, full.kept, full.findings, full.tables
+    )
+    assert {n: c.unchanged for n, c in again.tables.items()} == first.rows
+    assert racing_snapshot(conn) == before
+    assert _proofs(conn) == [True, True, True]
+    query = f"SELECT summary -> '{INPUTS_KEY}' FROM ingestion.replay_runs ORDER BY id"
+    records = conn.execute(query).fetchall()
+    assert records[0] == records[1] == records[2] and records[0][0] is not None
+
+
+@pytest.mark.parametrize("tamper", ["a result's points", "a deleted result"])
+def test_replay_of_unchanged_inputs_into_an_edited_database_computes_and_repairs(
+    store: Store, db_url: str, conn: Conn, tamper: str
+) -> None:
+    """The inputs are those recorded but a row was edited behind replay's back: the database is not as the
+    last load left it, so the replay computes its rows and writes the difference back."""
+    run_replay(db_url, store, AS_OF, results=True)
+    before = racing_snapshot(conn)
+    assert conn.execute(_TAMPERS[tamper]).rowcount >= 1
+    computed: list[int] = []
+    real = run_module.normalize_linked
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run_module, "normalize_linked", counting)
+        assert run_replay(db_url, store, AS_OF, results=True).written >= 1
+    assert computed and racing_snapshot(conn) == before
+
+
+def test_replay_of_other_inputs_computes_its_rows(
+    store: Store, db_url: str, conn: Conn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another ``results``, an ``as_of`` close to a session (outside the recorded window), another store
+    (one more answer), or a record from another version of the code: each replay computes its rows."""
+    run_replay(db_url, store, AS_OF, results=True)
+    computed: list[int] = []
+    real = run_module.normalize_linked
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "normalize_linked", counting)
+    run_replay(db_url, store, AS_OF, results=False)
+    assert len(computed) == 1
+    run_replay(db_url, store, AS_OF, results=True)  # results again: computed (the last run had none)
+    assert len(computed) == 2
+    run_replay(db_url, store, AS_OF, results=True)
+    assert len(computed) == 2  # the same inputs: proven from them
+    last_race = datetime(2024, 12, 8, 13, tzinfo=UTC)  # Abu Dhabi 2024, within the window's margin
+    run_replay(db_url, store, last_race + timedelta(days=1), results=True)
+    assert len(computed) == 3
+    other = Store(tmp_path / "other")
+    put_answers(other, world_answers(2024))
+    put_answers(other, world_answers(2024)[:1], FETCHED + timedelta(days=1))  # one answer asked again
+    run_replay(db_url, other, AS_OF, results=True)
+    assert len(computed) == 4
+    run_replay(db_url, other, AS_OF, results=True)
+    assert len(computed) == 4
+    monkeypatch.setattr(run_module, "code_digest", lambda: "another version of the code")
+    run_replay(db_url, other, AS_OF, results=True)
+    assert len(computed) == 5

@@ -36,6 +36,7 @@ and the driver aliases to ``ingestion.driver_aliases``).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ from ingestion.replay import unchanged
 from ingestion.replay.adopt import adopt, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.findings import FINDING_KINDS
+from ingestion.replay.inputs import INPUTS_KEY, InputsRecord, with_layout
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.pending import queue
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Racing, Replayed, one_entrant_per_driver
@@ -78,6 +80,7 @@ __all__ = [
     "all_held",
     "last_replay",
     "load",
+    "load_unchanged",
     "racing_snapshot",
     "stored_keys",
 ]
@@ -95,6 +98,8 @@ class LastReplay(msgspec.Struct, frozen=True, kw_only=True):
     versions: str | None = None  # the row versions it left, beside its proof (.unchanged.versions)
     #: its findings (:mod:`.findings`): upstream oddities whose last good rows it kept, one line each
     findings: list[str] = []
+    #: what it replayed (:mod:`.inputs`), recorded beside its proof
+    inputs: InputsRecord | None = None
 
 
 def last_replay(conn: Conn) -> LastReplay | None:
@@ -104,18 +109,78 @@ def last_replay(conn: Conn) -> LastReplay | None:
     if exists is None or not exists[0]:
         return None
     row = conn.execute(
-        "SELECT id, as_of, results, summary -> %s, summary -> 'findings', summary ->> %s "
+        "SELECT id, as_of, results, summary -> %s, summary -> 'findings', summary ->> %s, summary -> %s "
         "FROM ingestion.replay_runs ORDER BY id DESC LIMIT 1",
-        (unchanged.PROOF_KEY, unchanged.VERSIONS_KEY),
+        (unchanged.PROOF_KEY, unchanged.VERSIONS_KEY, INPUTS_KEY),
     ).fetchone()
     if row is None:
         return None
     proof = row[3] if isinstance(row[3], dict) else None
     findings = [str(f) for f in row[4]] if isinstance(row[4], list) else []
     versions = str(row[5]) if row[5] is not None else None
+    inputs: InputsRecord | None = None
+    if isinstance(row[6], dict):
+        with contextlib.suppress(msgspec.ValidationError):  # another version's record: none
+            inputs = msgspec.convert(row[6], InputsRecord)
     return LastReplay(
-        id=int(row[0]), as_of=row[1], results=bool(row[2]), proof=proof, findings=findings, versions=versions
+        id=int(row[0]),
+        as_of=row[1],
+        results=bool(row[2]),
+        proof=proof,
+        findings=findings,
+        versions=versions,
+        inputs=inputs,
     )
+
+
+def load_unchanged(
+    conn: Conn,
+    key: str,
+    *,
+    results: bool,
+    as_of: datetime,
+    started_at: datetime | None = None,
+    extra: dict[str, object] | None = None,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    naming: Naming | None = None,
+) -> tuple[LoadSummary, InputsRecord] | None:
+    """The load of a replay whose inputs (``key``, :func:`~.inputs.inputs_key`) are those the last load
+    recorded, ``as_of`` inside their window, into a database proven to hold what that load left
+    (:func:`.unchanged.as_recorded`): it records its run (the same counts, proof and record) without the
+    rows, which would be the same. None, and nothing written, when any of it does not hold: then the
+    replay computes its rows and :func:`load` runs as always."""
+    specs = written(results=results)
+    with conn.transaction():
+        take_lock(conn, lock_wait)
+        naming = naming or resolve(conn)
+        one = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
+        last = last_replay(conn)
+        if last is None or last.proof is None or last.inputs is None or last.results != results:
+            return None
+        record = last.inputs
+        if not record.holds(with_layout(key, one_entrant_per_driver=one), as_of):
+            return None
+        now = unchanged.as_recorded(conn, naming, specs, last.proof, last.versions)
+        if now is None:
+            return None
+        counts: dict[str, dict[str, int]] = {
+            s.name: {"inserted": 0, "updated": 0, "unchanged": 0, "removed": 0} for s in TABLES
+        }
+        for spec in specs:
+            counts[spec.name]["unchanged"] = record.loaded.get(spec.name, 0)
+        summary = _record(
+            conn,
+            counts,
+            results,
+            as_of,
+            started_at,
+            {**(extra or {}), "warnings": dict(record.warnings)},
+            last.proof,
+            findings=list(record.findings),
+            versions=now,
+            inputs=record,
+        )
+        return summary, record
 
 
 def load(
@@ -129,6 +194,7 @@ def load(
     lock_wait: float = DEFAULT_LOCK_WAIT,
     naming: Naming | None = None,
     allow_removals: bool = False,
+    inputs: InputsRecord | None = None,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
@@ -136,7 +202,9 @@ def load(
     ``ingestion.replay_runs`` row; without them the database's clock stands in. ``naming`` (default: the
     database's, :func:`ingestion.db.naming.resolve`) names the tables. Removals beyond the breaker's limit
     in a settled season (:mod:`.breaker`) raise :class:`~.breaker.RemovalsRefused` before anything is
-    written, unless ``allow_removals``.
+    written, unless ``allow_removals``. ``inputs``: what was replayed (:mod:`.inputs`; its key without the
+    database's layout, its ``loaded`` counts filled here), recorded beside the proof for
+    :func:`load_unchanged`.
     """
     racing = replayed.racing
     specs = written(results=results)
@@ -147,8 +215,15 @@ def load(
     with conn.transaction():
         take_lock(conn, lock_wait)
         naming = naming or resolve(conn)
-        if has_unique_index(conn, naming, "entrants", DRIVER_KEY):
+        one = has_unique_index(conn, naming, "entrants", DRIVER_KEY)
+        if one:
             racing = one_entrant_per_driver(racing)
+        if inputs is not None:
+            inputs = msgspec.structs.replace(
+                inputs,
+                key=with_layout(inputs.key, one_entrant_per_driver=one),
+                loaded={spec.name: len(racing.table(spec.name)) for spec in specs},
+            )
         last = last_replay(conn)
         recorded = last.proof if last is not None else None
         rows, proven = unchanged.proven(
@@ -170,7 +245,8 @@ def load(
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             left = recorded  # the same proof, and the versions as they are now
             return _record(
-                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left)
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left),
+                inputs=inputs,
             )
         if tables_empty(conn, naming, TABLES):
             # nothing to adopt, remove, move aside or compare: the rows go straight in, all of them inserted
@@ -180,7 +256,8 @@ def load(
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
             return _record(
-                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left)
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left),
+                inputs=inputs,
             )
         db = Target(naming, foreign_keys(conn))
         adopted: dict[str, dict[object, object]] = {}
@@ -222,6 +299,7 @@ def load(
             beyond,
             findings=found,
             versions=witness(left),
+            inputs=inputs,
         )
         return msgspec.structs.replace(summary, findings=findings)
 
@@ -247,6 +325,7 @@ def _record(
     *,
     findings: list[str] | None = None,
     versions: str | None = None,
+    inputs: InputsRecord | None = None,
 ) -> LoadSummary:
     """Step 5: the ``ingestion.replay_runs`` row (counts, ``extra``, the proof of what the load left, the
     removals ``--allow-removals`` let through)."""
@@ -263,6 +342,8 @@ def _record(
         document[unchanged.PROOF_KEY] = proof
     if proof is not None and versions is not None:
         document[unchanged.VERSIONS_KEY] = versions
+    if proof is not None and inputs is not None:
+        document[INPUTS_KEY] = msgspec.to_builtins(inputs)
     row = conn.execute(
         "INSERT INTO ingestion.replay_runs (started_at, finished_at, as_of, results, summary) "
         "VALUES (coalesce(%s, now()), clock_timestamp(), coalesce(%s, now()), %s, %s::jsonb) "

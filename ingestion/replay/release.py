@@ -9,7 +9,8 @@ address, the code of the modules that make it, OpenF1's rows it is matched again
 older releases the provenance is dated against, the results flag, the identity overrides' digest
 (:mod:`ingestion.replay.matching`), and which session starts ``as_of`` has passed. An unchanged replay then
 reads one file instead of decoding and merging the release; the file is deletable at any time and never
-trusted for other inputs.
+trusted for other inputs. The key comes first in the file, so a replay with other inputs reads only that
+line of it.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ _CODE = hashlib.sha256(
 
 
 class _Memo(msgspec.Struct):
-    key: str
     bucket: int
     part: F1dbPart
+
+
+#: The memo file: its key (64 hex digits) and a newline, then the :class:`_Memo` (msgpack): a replay whose key
+#: differs reads 65 bytes of it, never the ~40 MB of rows.
+_KEY_BYTES = 65
 
 
 class ReleaseInput(NamedTuple):
@@ -193,10 +198,11 @@ def release_part(
     path = store.root / MEMO_FILE
     older = _older(store, release, as_of)
     key = _memo_key(release, racing, links, results, overrides, older)
-    with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError):
-        memo = msgspec.msgpack.decode(path.read_bytes(), type=_Memo)
-        if memo.key == key and memo.part.bucket(as_of) == memo.bucket:
-            return memo.part
+    with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError), path.open("rb") as f:
+        if f.read(_KEY_BYTES) == f"{key}\n".encode():
+            memo = msgspec.msgpack.decode(f.read(), type=_Memo)
+            if memo.part.bucket(as_of) == memo.bucket:
+                return memo.part
     files: dict[str, Decoded] = {}
     decoded = read_release(store, as_of, release)
     if decoded is not None:
@@ -205,7 +211,7 @@ def release_part(
     part = f1db_part(
         files, racing, links, as_of, results=results, release=release.tag, since=since, overrides=overrides
     )
-    body = msgspec.msgpack.encode(_Memo(key, part.bucket(as_of), part))
+    body = f"{key}\n".encode() + msgspec.msgpack.encode(_Memo(part.bucket(as_of), part))
     with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
         write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
     return part

@@ -4,8 +4,10 @@ without a database (:func:`replay`, what verify and diff compare with)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -20,14 +22,15 @@ from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
 from ingestion.replay.f1db import F1dbPart, combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
-from ingestion.replay.load import DEFAULT_LOCK_WAIT, load
+from ingestion.replay.inputs import InputsRecord, as_of_window, code_digest, inputs_key, openf1_instants
+from ingestion.replay.load import DEFAULT_LOCK_WAIT, load, load_unchanged
 from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
 from ingestion.replay.matching import Overrides, committed_overrides
 from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.release import ReleaseInput, decode_input, release_part
 from ingestion.replay.rows import Replayed, ReplayWarning
 from ingestion.replay.summary import ReplayStep, ReplaySummary
-from ingestion.store import Event, Store, event_order
+from ingestion.store import Event, F1dbRelease, Store, event_order
 from ingestion.store.coverage import Unit, units_of
 
 __all__ = [
@@ -88,14 +91,6 @@ def replay(
     return replay_decoded(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
 
 
-def replayed_release(store: Store, as_of: datetime, f1db: ReleaseInput | bool | None) -> str | None:
-    """The tag of the f1db release a replay reads (None: none)."""
-    if f1db is True:
-        release = store.f1db_release(as_of)
-        return release.tag if release is not None else None
-    return f1db.tag if isinstance(f1db, ReleaseInput) else None
-
-
 def replay_decoded(
     store: Store,
     decoded: Decoded,
@@ -120,6 +115,12 @@ class ReplayParts(NamedTuple):
     openf1: Replayed
     f1db: F1dbPart | None
     tag: str | None
+
+    @property
+    def starts(self) -> tuple[datetime, ...]:
+        """The session starts f1db's part was judged against
+        (:attr:`~ingestion.replay.f1db.F1dbPart.starts`)."""
+        return self.f1db.starts if self.f1db is not None else ()
 
 
 def replay_parts(
@@ -159,6 +160,30 @@ def replay_with_parts(
     snapshots = snapshots_of(store, as_of, results=results)
     decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
     return replay_parts(store, decoded, warnings, f1db, as_of, results=results)
+
+
+def _inputs(
+    store: Store,
+    snapshots: Sequence[Snapshot],
+    release: F1dbRelease | None,
+    f1db: ReleaseInput | bool | None,
+    as_of: datetime,
+    *,
+    results: bool,
+    overrides: Overrides | None,
+) -> str | None:
+    """The key of a replay's inputs (:func:`~ingestion.replay.inputs.inputs_key`); None when they cannot be
+    named (a release given as bytes, overrides other than the committed file, or the code unreadable): then
+    no record is read or kept. The store's older f1db releases are inputs too: a result's provenance is
+    dated against them (:func:`~ingestion.replay.release.unchanged_since`)."""
+    code = code_digest()
+    if code is None or isinstance(f1db, ReleaseInput) or overrides is not None:
+        return None
+    releases = store.releases("f1db", as_of=as_of) if release is not None else []
+    return inputs_key(
+        code, [s.event for s in snapshots], release if f1db is True else None, results=results,
+        releases=releases,
+    )
 
 
 class NoSnapshotStore(UsageError):
@@ -223,29 +248,67 @@ def run_replay(
     require_store(store, as_of, allow_empty=allow_empty)
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
-    with cancel_on_sigterm(), connect(url) as conn:
+    with cancel_on_sigterm(), connect(url) as conn, _collector_paused():
         watch_client(conn)
         naming = require_schema(conn, resolve(conn, schema))
         conn.rollback()
         t0 = time.perf_counter()
         step(ReplayStep(index=0, name="reading the store"))
         snapshots = snapshots_of(store, as_of, results=results)
+        release = store.f1db_release(as_of) if f1db is True else None
+        tag = release.tag if release is not None else f1db.tag if isinstance(f1db, ReleaseInput) else None
+        key = _inputs(store, snapshots, release, f1db, as_of, results=results, overrides=overrides)
         t1 = time.perf_counter()
+        seconds = {"read": t1 - t0, "decode": 0.0, "normalize": 0.0}
+        if key is not None:  # the same inputs as the last load's, and the database as it left it
+            fast: dict[str, object] = {"snapshots": len(snapshots), "f1db": tag, "seconds": _rounded(seconds)}
+            with LockWatch(url, conn.info.backend_pid, lock_wait) as watch:
+                try:
+                    same = load_unchanged(
+                        conn, key, results=results, as_of=as_of, started_at=started, extra=fast,
+                        lock_wait=lock_wait, naming=naming,
+                    )
+                except psycopg.errors.QueryCanceled:
+                    if watch.cancelled is None:
+                        raise
+                    raise ReplayBlocked(lock_wait, watch.cancelled) from None
+            if same is not None:
+                loaded, recorded = same
+                seconds["load"] = time.perf_counter() - t1
+                step(ReplayStep(index=4, name="loaded", count=len(loaded.tables), unit="table(s)"))
+                return ReplaySummary(
+                    as_of=as_of,
+                    results=results,
+                    snapshots=len(snapshots),
+                    rows=dict(recorded.rows),
+                    tables=loaded.tables,
+                    warnings=dict(recorded.warnings),
+                    seconds=_rounded(seconds),
+                    run_id=loaded.run_id,
+                    kept=list(recorded.kept),
+                    findings=list(recorded.findings),
+                    f1db=tag,
+                )
+            t1 = time.perf_counter()
         step(ReplayStep(index=1, name="decoding", count=len(snapshots), unit="snapshot(s)"))
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        replayed = replay_decoded(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
+        parts = replay_parts(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
+        replayed, starts = parts.merged, parts.starts
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
         tables = f"row(s), {len(counts)} tables"
         step(ReplayStep(index=3, name="loading", count=sum(counts.values()), unit=tables))
-        seconds = {"read": t1 - t0, "decode": t2 - t1, "normalize": t3 - t2}
+        seconds = {"read": seconds["read"], "decode": t2 - t1, "normalize": t3 - t2}
+        kept = [w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE]
+        found = [f"{w.kind}: {w.message}" for w in replayed.warnings if w.kind in FINDING_KINDS]
+        record = _record(key, snapshots, starts, as_of, replayed, tag, kept, found)
         extra: dict[str, object] = {
             "snapshots": len(snapshots),
-            "f1db": replayed_release(store, as_of, f1db),
+            "f1db": tag,
             "warnings": replayed.warning_counts(),
-            "seconds": {k: round(v, 4) for k, v in seconds.items()},
+            "seconds": _rounded(seconds),
         }
         with LockWatch(url, conn.info.backend_pid, lock_wait) as watch:
             try:
@@ -259,6 +322,7 @@ def run_replay(
                     lock_wait=lock_wait,
                     naming=naming,
                     allow_removals=allow_removals,
+                    inputs=record,
                 )
             except psycopg.errors.QueryCanceled:
                 if watch.cancelled is None:
@@ -273,13 +337,61 @@ def run_replay(
         rows=replayed.racing.counts(),
         tables=loaded.tables,
         warnings=replayed.warning_counts(),
-        seconds={k: round(v, 4) for k, v in seconds.items()},
+        seconds=_rounded(seconds),
         run_id=loaded.run_id,
-        kept=[w.message for w in replayed.warnings if w.kind == CANNOT_BE_TRUE],
+        kept=kept,
         allowed_removals=loaded.allowed_removals,
-        findings=[
-            f"{w.kind}: {w.message}"
-            for w in (*replayed.warnings, *loaded.findings)
-            if w.kind in FINDING_KINDS
-        ],
+        findings=[*found, *(f"{w.kind}: {w.message}" for w in loaded.findings if w.kind in FINDING_KINDS)],
+        f1db=tag,
     )
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in seconds.items()}
+
+
+def _record(
+    key: str | None,
+    snapshots: Sequence[Snapshot],
+    starts: Sequence[datetime],
+    as_of: datetime,
+    replayed: Replayed,
+    tag: str | None,
+    kept: list[str],
+    findings: list[str],
+) -> InputsRecord | None:
+    """What a load records of this replay for the next one (:mod:`~ingestion.replay.inputs`): None without
+    a key, or when an instant of the inputs is too close to ``as_of`` (no window)."""
+    if key is None:
+        return None
+    instants = openf1_instants((s.event.endpoint, s.body) for s in snapshots)
+    window = None if instants is None else as_of_window([*instants, *starts], as_of)
+    if window is None:
+        return None
+    return InputsRecord(
+        key=key,
+        valid_from=window[0],
+        valid_until=window[1],
+        snapshots=len(snapshots),
+        f1db=tag,
+        rows=replayed.racing.counts(),
+        loaded={},
+        warnings=replayed.warning_counts(),
+        kept=kept,
+        findings=findings,
+    )
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a replay runs: it builds and frees millions of small objects
+    (rows, decoded files, the memo) and holds few cycles, and each collection walked all of them (up to a
+    third of a whole-history replay's CPU). Reference counting frees them as before; the collector runs
+    again after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

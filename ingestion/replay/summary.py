@@ -20,6 +20,7 @@ __all__ = [
     "counts_columns",
     "render_summary",
     "replayed_line",
+    "time_line",
 ]
 
 
@@ -78,6 +79,8 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
     allowed_removals: dict[int, dict[str, int]] = {}
     #: upstream oddities whose last good rows were kept (:mod:`.findings`), one line each: exit 1
     findings: list[str] = []
+    #: the tag of the f1db release replayed (None: none)
+    f1db: str | None = None
 
     @property
     def written(self) -> int:
@@ -85,10 +88,19 @@ class ReplaySummary(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def replayed_line(summary: ReplaySummary) -> str:
-    """``replayed 148 snapshot(s) as of 2024-12-08T12:00:00Z`` (`` (no results)`` without results): the first
-    line of every replay summary (``ingest replay``, ``sync``, ``run``)."""
-    suffix = "" if summary.results else " (no results)"
-    return f"replayed {summary.snapshots} snapshot(s) as of {format_utc(summary.as_of)}{suffix}"
+    """``replayed 148 snapshot(s) + f1db v2025.24.2 as of 2026-12-06T19:46:28Z``: the first line of every
+    replay summary (``ingest replay``, ``sync``, ``run``), naming the f1db release replayed. Without results
+    it ends `` (no results)`` where that fits in 80 columns (with a release it does not: the results row
+    of the table below says ``--no-results``)."""
+    release = f" + f1db {summary.f1db}" if summary.f1db else ""
+    line = f"replayed {summary.snapshots} snapshot(s){release} as of {format_utc(summary.as_of)}"
+    if not summary.results and len(line) + len(" (no results)") <= SUMMARY_WIDTH:
+        line += " (no results)"
+    return line
+
+
+#: The columns every line of a replay's summary fits in.
+SUMMARY_WIDTH = 80
 
 
 #: The header of the count columns of a replay's table (``ingest replay``, ``sync``): :func:`counts_columns`.
@@ -128,6 +140,25 @@ def render_summary(summary: ReplaySummary) -> list[str]:
             lines.append(f"  ... and {len(summary.findings) - FINDINGS_SHOWN} more (--json has them all)")
     if summary.allowed_removals:
         lines.append(f"removals allowed (--allow-removals): {describe(summary.allowed_removals)}")
-    stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.seconds.items())
-    lines.append(f"time: {stages}; {summary.written} row(s) written")
+    lines.append(time_line(summary))
     return lines
+
+
+def time_line(summary: ReplaySummary) -> str:
+    """``time: read 0.08, decode 0.15, normalize 6.70, load 5.54 s; 138077 row(s) written``; the stages'
+    sum alone when that would not fit in 80 columns."""
+    stages = ", ".join(f"{k} {_seconds(v)}" for k, v in summary.seconds.items())
+    line = f"time: {stages} s; {summary.written} row(s) written"
+    if len(line) <= SUMMARY_WIDTH:
+        return line
+    return f"time: {_seconds(sum(summary.seconds.values()))} s in all; {summary.written} row(s) written"
+
+
+def _seconds(value: float) -> str:
+    """``0.08``, ``6.70``, ``16.7``, ``123``: at most 4 characters below 1000 s (the time line fits 80
+    columns)."""
+    if value < 9.995:
+        return f"{value:.2f}"
+    if value < 99.95:
+        return f"{value:.1f}"
+    return f"{value:.0f}"

@@ -36,6 +36,7 @@ __all__ = [
     "PROOF_KEY",
     "VERSIONS_KEY",
     "DatabaseState",
+    "as_recorded",
     "database_state",
     "input_digest",
     "left_exactly",
@@ -141,9 +142,25 @@ def proven(
     rows = input_digest(racing, specs, results=results)
     if recorded is None or recorded.get("rows") != rows:
         return rows, False
-    if recorded_versions is not None and recorded_versions == versions(conn, naming, specs):
-        return rows, True
-    return rows, recorded.get("database") == database_state(conn, naming, specs).digest
+    return rows, as_recorded(conn, naming, specs, recorded, recorded_versions) is not None
+
+
+def as_recorded(
+    conn: Conn,
+    naming: Naming,
+    specs: Sequence[TableSpec],
+    recorded: Mapping[str, object],
+    recorded_versions: str | None,
+) -> str | None:
+    """Whether the racing tables hold what the load that recorded ``recorded`` (its proof) left: the same
+    row versions (``recorded_versions``), else rows that hash to its database digest. Their versions now
+    (the witness the next proof keeps) when they do, else None."""
+    now = versions(conn, naming, specs)
+    if recorded_versions is not None and recorded_versions == now:
+        return now
+    if recorded.get("database") == database_state(conn, naming, specs).digest:
+        return now
+    return None
 
 
 def left_exactly(
