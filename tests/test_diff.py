@@ -108,13 +108,15 @@ def test_diff_of_a_store_shows_a_result_corrected_by_a_penalty(tmp_path: Path) -
     assert (len(results.added), len(results.removed), len(results.changed)) == (0, 0, 1)
     [row] = results.changed
     columns = [(c.column, c.before, c.after) for c in row.columns]
-    assert columns == [("position", 3, 4), ("points", 15.0, 12.0)]
+    # the row's provenance moves to the correcting answer; the 99 unchanged rows keep the first one's
+    first, later = (e.address for e in store.events() if e.key == path.removeprefix("/v1/"))
+    assert columns == [("position", 3, 4), ("points", 15.0, 12.0), ("source_version", first, later)]
     assert (change.before, change.after) == (before, after)
     assert diff(store, after, before, results=True) == invert(change)
     assert diff(store, before, after, results=False).empty  # without results nothing changed
     text = render_diff(change)
     assert text[1] == "results: 0 added, 0 removed, 1 changed"
-    assert text[2].endswith("position 3 -> 4, points 15.0 -> 12.0")
+    assert "position 3 -> 4, points 15.0 -> 12.0, source_version " in text[2]
 
     env = {k: v for k, v in os.environ.items() if k != "SNAPSHOT_DIR"}
     done = run_cli(

@@ -35,7 +35,7 @@ from ingestion.replay.decode import decode_rows
 from ingestion.replay.rows import ReplayWarning
 from ingestion.replay.values import INT4_MAX, INT4_MIN
 from ingestion.store import event_order
-from ingestion.store.coverage import Unit, unit_value, units_of
+from ingestion.store.coverage import Unit, member, unit_value, units_of
 from ingestion.store.model import Event
 
 __all__ = [
@@ -94,6 +94,10 @@ class Decoded(msgspec.Struct):
     drivers: dict[tuple[int, int], list[tuple[Driver, Origin]]]
     results: dict[tuple[int, int], list[tuple[SessionResult, Origin]]]
     grid: dict[tuple[int, int], list[tuple[StartingGrid, Origin]]]
+    #: per result key, the origin of the oldest answer the row has been exactly as it is since (back from
+    #: the answer that counts, through the earlier answers of its unit): its provenance
+    #: (:func:`result_since`; absent: the row's own origin)
+    since: dict[tuple[int, int], Origin] = msgspec.field(default_factory=dict)
 
 
 def decode_snapshots(
@@ -223,6 +227,7 @@ def _decode_all(
     chosen, judged = choose(snapshots, now, endpoints=endpoints)
     warnings.extend(judged)
     decoded = Decoded({}, {}, {}, {}, {})
+    decoded.since = result_since(snapshots, chosen) if results else {}
     for snap, units, whole in chosen:  # oldest first: later replaces
         event = snap.event
         endpoint = event.endpoint
@@ -256,6 +261,55 @@ def _decode_all(
             fresh[natural].append((row, Origin(request, address, index)))
         target.update(fresh)
     return decoded
+
+
+def result_since(snapshots: Sequence[Snapshot], chosen: Sequence[Chosen]) -> dict[tuple[int, int], Origin]:
+    """For each result row of the answers that count (``chosen``), the oldest answer of its unit it has been
+    exactly as it is since: back from the answer that counts, through the earlier answers covering the same
+    unit (oldest first by the store's order), while each holds the same row (decoded, field by field).
+    Only rows with such an earlier answer are listed. Pure: a refetch whose rows did not change (or whose
+    other rows changed) keeps a row's provenance, so a correction moves the provenance of its own rows only.
+    Each blob is decoded once."""
+    key_fields = _UNION["session_result"][1]
+    history: dict[Unit, list[Snapshot]] = defaultdict(list)
+    for snap in sorted(snapshots, key=lambda s: event_order(s.event)):
+        if snap.event.endpoint == "session_result":
+            for unit in units_of(snap.event.endpoint, snap.event.query):
+                history[unit].append(snap)
+    rows_of: dict[str, dict[tuple[int, ...], tuple[SessionResult, int]]] = {}
+
+    def rows(snap: Snapshot) -> dict[tuple[int, ...], tuple[SessionResult, int]]:
+        address = snap.event.address
+        if address not in rows_of:
+            found, _ = decode_rows(SessionResult, snap.body, status=snap.event.status)
+            keyed: dict[tuple[int, ...], tuple[SessionResult, int]] = {}
+            for index, row in enumerate(found):
+                keyed.setdefault(tuple(getattr(row, f) for f in key_fields), (row, index))
+            rows_of[address] = keyed
+        return rows_of[address]
+
+    out: dict[tuple[int, int], Origin] = {}
+    for snap, units, _ in chosen:
+        if snap.event.endpoint != "session_result":
+            continue
+        ident = _ident(snap.event)
+        for unit in units:
+            past = history[unit]
+            at = next(i for i, s in enumerate(past) if _ident(s.event) == ident)
+            if at == 0:
+                continue
+            for key, (row, _) in rows(snap).items():
+                if unit.field and not member(unit, getattr(row, unit.field, None)):
+                    continue  # a batch's row of another meeting
+                since: Origin | None = None
+                for older in reversed(past[:at]):
+                    kept = rows(older).get(key)
+                    if kept is None or kept[0] != row:
+                        break
+                    since = Origin(older.event.key, older.event.address, kept[1])
+                if since is not None:
+                    out[(key[0], key[1])] = since
+    return out
 
 
 def _fullness(row: msgspec.Struct) -> int:

@@ -74,7 +74,8 @@ def result_rows(
                 continue
             who = next(iter(options))
         entrant, natural = entrants[(mk, who[0], who[1])]
-        row = result_row(result, session, session_rows[sk], entrant, natural, ctx, grid_session, origin)
+        since = ctx.decoded.since.get(key, origin)  # the answer the row has been as it is since
+        row = result_row(result, session, session_rows[sk], entrant, natural, ctx, grid_session, since)
         kept = out.get(row.id)
         if kept is not None:
             ctx.warn(

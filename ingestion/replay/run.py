@@ -44,9 +44,11 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
     latest snapshot covering it (:meth:`Store.current <ingestion.store.Store.current>`; only the endpoints
     replay reads, :data:`ENDPOINTS`) and, where that one holds no rows for the unit, the earlier ones back to
     the latest with rows (an answer that cannot be true never replaces them:
-    :func:`~ingestion.replay.decoded.choose`). Bodies verified by the store against their address and their
-    event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one; a store whose log is damaged is
-    refused whole (:class:`~ingestion.store.LogDamaged`)."""
+    :func:`~ingestion.replay.decoded.choose`); with results, every earlier ``session_result`` answer too
+    (each blob read once), which a result's provenance dates from
+    (:func:`~ingestion.replay.decoded.result_since`). Bodies verified by the store against their address
+    and their event: :class:`~ingestion.store.BlobMismatch` refuses a wrong one; a store whose log is
+    damaged is refused whole (:class:`~ingestion.store.LogDamaged`)."""
     wanted = ENDPOINTS if results else tuple(e for e in ENDPOINTS if e not in RESULT_ENDPOINTS)
     store.require_intact()  # a damaged log line could hide or misdirect an answer: LogDamaged, nothing read
     snaps = {(e.run, e.seq): Snapshot(e, store.read_event(e)) for e in store.current(as_of, endpoints=wanted)}
@@ -71,6 +73,15 @@ def snapshots_of(store: Store, as_of: datetime, *, results: bool) -> list[Snapsh
 
     for unit, events in history.items():
         standing(unit, reversed(events), rows)  # reads back to the latest answer with rows for the unit
+    if results:  # every earlier result answer too: what a result's provenance dates from (result_since)
+        bodies = {snap.event.address: snap.body for snap in snaps.values()}
+        for unit, events in history.items():
+            for event in events if unit.endpoint == "session_result" else ():
+                ident = (event.run, event.seq)
+                if ident not in snaps:
+                    if event.address not in bodies:
+                        bodies[event.address] = store.read_event(event)
+                    snaps[ident] = Snapshot(event, bodies[event.address])
     return sorted(snaps.values(), key=lambda snap: event_order(snap.event))
 
 
