@@ -295,13 +295,17 @@ def test_f1db_new_release_corrects_rows_in_place_under_the_apps_users(tmp_path: 
         )
         for c in results.changed
     }
+    # the classification and its provenance (the release its file has been as it is since) change together
     assert named["2024-canadian-grand-prix Race car 55 Carlos Sainz"] == (
-        [("status_detail", "Collision", "Collision damage")], "f1db v2024.24.2", "f1db v2025.24.2"
+        [("status_detail", "Collision", "Collision damage"), ("source_version", "v2024.24.2", "v2025.24.2")],
+        "f1db v2024.24.2",
+        "f1db v2025.24.2",
     )
     assert named["2024-canadian-grand-prix Race car 11 Sergio Perez"][0] == [
-        ("status_detail", "Accident", "Accident damage")
+        ("status_detail", "Accident", "Accident damage"), ("source_version", "v2024.24.2", "v2025.24.2")
     ]
-    lines = render_diff(change)
+    # every changed row: the new release moves the provenance of every row of each file it changed
+    lines = render_diff(change, limit=len(results.changed))
     assert any(
         "2024-canadian-grand-prix Race car 55 Carlos Sainz [f1db v2024.24.2 -> f1db v2025.24.2]: "
         "status_detail 'Collision' -> 'Collision damage'" in line
