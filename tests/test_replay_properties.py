@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import psycopg
 import pytest
 from conftest import DbFactory
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from naming_support import NAMINGS
 from psycopg import sql
@@ -46,10 +46,10 @@ from ingestion.store import Store
 
 WORLD = Path(__file__).resolve().parents[2] / "shared" / "openf1" / "world"
 YEARS = (2023, 2024)
-#: 8 examples per naming: 16 per property in all. Hypothesis' health checks run (too slow data generation,
-#: too much filtering, too large data...); only the function-scoped fixture check is off: the database a
-#: fixture makes is shared by the examples on purpose (each example loads into it and checks what it holds).
-PROPS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: 8 examples per naming: 16 per property in all. Every one of hypothesis' health checks runs (too slow data
+#: generation, too much filtering, too large data, function-scoped fixtures...): each example makes its
+#: own databases through the module's ``fresh_db`` factory.
+PROPS = settings(max_examples=8, deadline=None)
 Conn = psycopg.Connection[Any]
 Row = dict[str, object]
 Answer = tuple[str, int, bytes]
@@ -441,9 +441,10 @@ def _xmins(url: str, tables: tuple[str, ...] = RACING) -> dict[str, list[tuple[o
         }
 
 
-@pytest.fixture(params=NAMINGS)
+@pytest.fixture(scope="module", params=NAMINGS)
 def fresh_db(request: pytest.FixtureRequest, db_factory: DbFactory) -> Callable[[], str]:
-    """Makes fresh migrated databases of one naming: every property runs on our schema and on the app's."""
+    """Makes fresh migrated databases of one naming: every property runs on our schema and on the app's
+    (each example's are dropped when its test ends: conftest.pytest_runtest_call)."""
     naming = str(request.param)
     return lambda: db_factory(naming)
 
