@@ -52,6 +52,18 @@ def test_one_definition_utc_format_and_conversion() -> None:
     assert _where(r"^def (to_utc|as_utc)\(", allowed=("instant.py",)) == []
 
 
+def test_one_definition_utc_parse() -> None:
+    """Text is read as an instant one way (``instant.read_utc`` from data, ``instant.parse_instant`` from
+    people, both on one ISO-8601 reading), and a time that cannot be shifted to UTC is unknown one way
+    (``instant.utc_or_none``): the server keeps only OpenF1's query grammar (``_query.query_instant``, a
+    shape check before ``read_utc``) and its whole-day dates."""
+    assert _where(r"datetime\.fromisoformat\(", allowed=("instant.py",)) == []
+    assert _where(r"^def (utc_or_none|read_utc|parse_instant|_instant)\(", allowed=("instant.py",)) == []
+    assert _where(r"\bdate\.fromisoformat\(", allowed=("server/_query.py",)) == []
+    query = (PACKAGE / "server/_query.py").read_text(encoding="utf-8")
+    assert "return read_utc(text) if _DATE_LIKE.fullmatch(text) else None" in query
+
+
 def test_one_definition_settings_read_from_the_environment() -> None:
     """The environment is read in config.py only (``DATABASE_SCHEMA`` included: read once into the settings
     and passed down, never deep in db/naming.py)."""
