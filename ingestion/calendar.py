@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, utc_or_none
 from ingestion.text import words
 
 __all__ = [
@@ -122,22 +122,11 @@ def is_testing(meeting_name: str) -> bool:
     return bool({"testing", "test"} & set(words(meeting_name)))
 
 
-def _instant(value: datetime | None) -> datetime | None:
-    """``value`` in UTC, or None when there is none or it cannot be shifted to UTC (``0001-01-01T00:00+14:00``
-    from a damaged answer): such a time is unknown, never a crash."""
-    if value is None:
-        return None
-    try:
-        return as_utc(value)
-    except OverflowError:
-        return None
-
-
 def session_end(start: datetime | None, end: datetime | None) -> datetime | None:
     """When a session ends (UTC): ``end`` if it is at or after ``start``, else ``start`` +
     :data:`SESSION_LENGTH`; ``end`` alone without a start; None without either (a time that cannot be
     shifted to UTC is no time)."""
-    first, last = _instant(start), _instant(end)
+    first, last = utc_or_none(start), utc_or_none(end)
     if first is None:
         return last
     if last is not None and last >= first:
@@ -153,7 +142,7 @@ def session_span(start: datetime | None, end: datetime | None) -> tuple[datetime
     last = session_end(start, end)
     if last is None:
         return None
-    first = _instant(start)
+    first = utc_or_none(start)
     return (last if first is None else first, last)
 
 

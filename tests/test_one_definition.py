@@ -52,6 +52,18 @@ def test_one_definition_utc_format_and_conversion() -> None:
     assert _where(r"^def (to_utc|as_utc)\(", allowed=("instant.py",)) == []
 
 
+def test_one_definition_utc_parse() -> None:
+    """Text is read as an instant one way (``instant.read_utc`` from data, ``instant.parse_instant`` from
+    people, both on one ISO-8601 reading), and a time that cannot be shifted to UTC is unknown one way
+    (``instant.utc_or_none``): the server keeps only OpenF1's query grammar (``_query.query_instant``, a
+    shape check before ``read_utc``) and its whole-day dates."""
+    assert _where(r"datetime\.fromisoformat\(", allowed=("instant.py",)) == []
+    assert _where(r"^def (utc_or_none|read_utc|parse_instant|_instant)\(", allowed=("instant.py",)) == []
+    assert _where(r"\bdate\.fromisoformat\(", allowed=("server/_query.py",)) == []
+    query = (PACKAGE / "server/_query.py").read_text(encoding="utf-8")
+    assert "return read_utc(text) if _DATE_LIKE.fullmatch(text) else None" in query
+
+
 def test_one_definition_settings_read_from_the_environment() -> None:
     """The environment is read in config.py only (``DATABASE_SCHEMA`` included: read once into the settings
     and passed down, never deep in db/naming.py)."""
@@ -74,12 +86,35 @@ def test_one_definition_check_reads_typed_rows() -> None:
     assert "ops/check/read.py" not in _where(r'\w\["\w+"\]|int\(str\(', allowed=())
 
 
+#: A racing row's values paired with column names by zip: ``dict(zip(columns, values))``, a comprehension
+#: ``{c: v for c, v in zip(spec.columns, values)}``, or any zip over a table spec's columns.
+_COLUMNS = r"(\w+(\([^)]*\))?\.)?\w*col\w*"
+ZIPPED_ROWS = (
+    rf"dict\(zip\(\s*{_COLUMNS}\s*,"
+    rf"|\{{[^{{}}\n]*\bfor\b[^{{}}\n]*\bin\s+zip\(\s*{_COLUMNS}\s*,"
+    r"|zip\(\s*spec\w*(\([^)]*\))?\.columns\b"
+)
+
+
 def test_one_definition_typed_stored_rows() -> None:
-    """A stored racing row is read as its spec's typed row (``replay/stored_rows.py``, the one typed view
-    verify, scope and check share), never turned into a ``{column: value}`` dict by zipping a spec's columns.
-    (Adoption's readers, ``as_dicts`` for verify and ``stored_keys`` in replay/load.py, still build dicts:
-    adoption reads partial rows, its key columns only; they are the known rest.)"""
-    zipped = r"dict\(zip\(\s*(spec(_of\([^)]*\))?\.columns|\w*col\w*)\s*,"
-    assert _where(zipped, allowed=("replay/stored_rows.py", "replay/load.py", "ops/verify_compare.py")) == []
-    compare = (PACKAGE / "ops/verify_compare.py").read_text(encoding="utf-8")
-    assert len(re.findall(zipped, compare)) == 1  # as_dicts, adoption's input only
+    """A stored racing row is read typed, through ``replay/stored_rows.py`` alone (the one view verify,
+    scope, check and adoption share: whole rows as the specs' row Structs, adoption's rows as ``KeyedRow``),
+    never turned into a ``{column: value}`` dict by zipping column names: no other place does it."""
+    assert _where(ZIPPED_ROWS, allowed=("replay/stored_rows.py",)) == []
+
+
+def test_one_definition_typed_stored_rows_sees_every_form() -> None:
+    """The rule above can fail: each way of zipping a row with its columns is seen (and a typed read is
+    not)."""
+    seen = (
+        "out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]",
+        "return dict(zip(spec.columns, values))",
+        "dict(zip( spec_of(name).columns, row))",
+        "{c: v for c, v in zip(spec.columns, values)}",
+        "{column: value for column, value in zip(cols, row)}",
+        "pairs = list(zip(spec.columns, row))",
+    )
+    not_seen = ("stored_rows(snapshot, SessionRow)", "zip(cells, widths, strict=True)", "zip(rows, mine)")
+    regex = re.compile(ZIPPED_ROWS)
+    assert [line for line in seen if not regex.search(line)] == []
+    assert [line for line in not_seen if regex.search(line)] == []

@@ -36,14 +36,14 @@ from ingestion.db.userdata import protected
 from ingestion.errors import UsageError
 from ingestion.fetch import known_gaps, render_gap
 from ingestion.instant import as_utc, format_utc
-from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, as_dicts, compare
+from ingestion.ops.verify_compare import EXAMPLES, ColumnDiff, RowIssue, TableCheck, compare
 from ingestion.ops.verify_facts import (
     LatestSession,
     database_facts,
     empty_driver_meetings,
     rounds_without_drivers,
 )
-from ingestion.replay.adopt import adopt
+from ingestion.replay.adopt import adopt, snapshot_keys
 from ingestion.replay.load import last_replay, racing_snapshot
 from ingestion.replay.release import ReleaseInput
 from ingestion.replay.rows import DRIVER_KEY, REMOVABLE_TABLES, one_entrant_per_driver
@@ -151,7 +151,7 @@ def verify(
         raise EmptySnapshotStore(str(store.root), instant)
     replayed = replay(store, instant, results=results, f1db=f1db)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
-    racing, _ = adopt(racing, as_dicts(database), naming)
+    racing, _ = adopt(racing, snapshot_keys(database, naming))
     snapshots = len(store.latest(instant))
     checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)

@@ -34,7 +34,7 @@ from ingestion.replay.rows import CircuitRow, DriverRow, EntrantRow, RoundRow, S
 from ingestion.replay.scope import Removable, written
 from ingestion.replay.stored_rows import stored_row, stored_rows
 
-__all__ = ["EXAMPLES", "ColumnDiff", "RowIssue", "Rows", "TableCheck", "as_dicts", "compare"]
+__all__ = ["EXAMPLES", "ColumnDiff", "RowIssue", "Rows", "TableCheck", "compare"]
 
 #: Examples shown per table and kind of difference.
 EXAMPLES = 3
@@ -225,11 +225,3 @@ def compare(
             )
         )
     return tuple(checks)
-
-
-def as_dicts(database: Rows) -> dict[str, list[dict[str, object]]]:
-    """Per racing table, its rows as ``{model column: value}``."""
-    return {
-        spec.name: [dict(zip(spec.columns, values, strict=True)) for values in database.get(spec.name, ())]
-        for spec in TABLES
-    }

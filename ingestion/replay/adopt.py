@@ -10,27 +10,30 @@ order, with the children's foreign keys following the ids their parents adopted:
 - a key held by two stored rows (a non-unique column) gives the smallest id; keys with a null never match.
 
 The one rule both the load (which stages already adopted rows) and ``ingest verify`` (which compares what
-the load keeps) apply. Pure: the stored rows come in as data
-(:func:`ingestion.replay.load.stored_keys` reads them).
+the load keeps) apply. Pure: the stored rows come in as data, typed (:class:`StoredKeys`:
+:func:`ingestion.replay.load.stored_keys` reads them for the load, :func:`snapshot_keys` takes them from
+the rows verify read).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from ingestion.replay.rows import TABLES, Racing, TableSpec
+from ingestion.replay.stored_rows import Key, StoredKeys, keyed_rows
 
 if TYPE_CHECKING:  # only its type: the naming comes in (importing db.naming loads the database driver)
     from ingestion.db.naming import Naming
 
-__all__ = ["Stored", "adopt", "adoption_keys"]
+__all__ = ["Stored", "adopt", "adoption_columns", "adoption_keys", "snapshot_keys"]
 
-#: Per table, the stored rows as ``{model column: value}`` (at least the id and the key columns).
-Stored = Mapping[str, Sequence[Mapping[str, object]]]
+#: Per table, its stored rows as adoption reads them (at least every table with a stored row).
+Stored = Mapping[str, StoredKeys]
 
 
 def adoption_keys(naming: Naming, spec: TableSpec) -> tuple[tuple[str, ...], ...]:
@@ -38,62 +41,81 @@ def adoption_keys(naming: Naming, spec: TableSpec) -> tuple[tuple[str, ...], ...
     return naming.unique_keys(spec.name, spec.unique_keys)
 
 
-def _key(row: Mapping[str, object], columns: Sequence[str]) -> tuple[object, ...] | None:
-    values = tuple(row[c] for c in columns)
-    return None if any(v is None for v in values) else values
+def adoption_columns(keys: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The columns adoption reads of a stored row matched by ``keys``: the id, then each key column once."""
+    return tuple(dict.fromkeys(("id", *(c for key in keys for c in key))))
 
 
-def _adopted_ids(
-    rows: Sequence[dict[str, object]], stored: Sequence[Mapping[str, object]], keys: Sequence[tuple[str, ...]]
-) -> dict[object, object]:
+def snapshot_keys(snapshot: Mapping[str, Sequence[Sequence[object]]], naming: Naming) -> Stored:
+    """The stored rows of a whole racing snapshot (:func:`ingestion.replay.load.racing_snapshot`: each row
+    in its spec's column order) as adoption reads them: what ``ingest verify`` adopts from."""
+    return {
+        spec.name: keyed_rows(spec.columns, adoption_keys(naming, spec), snapshot.get(spec.name, ()))
+        for spec in TABLES
+    }
+
+
+def _key(row: msgspec.Struct, columns: Sequence[str]) -> Key | None:
+    values = tuple(getattr(row, c) for c in columns)
+    return None if None in values else values
+
+
+def _adopted_ids(rows: Sequence[msgspec.Struct], stored: StoredKeys) -> dict[uuid.UUID, uuid.UUID]:
     """Replayed id -> stored id for ``rows`` (one table, foreign keys already followed)."""
-    held = {r["id"] for r in stored}
-    current = {row["id"] for row in rows}
-    ids: dict[object, object] = {}
-    for key in keys:
-        shared: dict[tuple[object, ...], int] = {}
-        for row in rows:
-            k = _key(row, key)
-            if k is not None:
-                shared[k] = shared.get(k, 0) + 1
-        owners: dict[tuple[object, ...], Any] = {}
-        for r in stored:
-            k = _key(r, key)
-            if k is not None and r["id"] not in current and (k not in owners or r["id"] < owners[k]):
-                owners[k] = r["id"]
-        for row in rows:
-            k = _key(row, key)
-            if row["id"] in held or k is None or shared[k] > 1 or k not in owners:
+    held = {r.id for r in stored.rows}
+    current = {_id(row) for row in rows}
+    ids: dict[uuid.UUID, uuid.UUID] = {}
+    if current <= held:  # only a row whose id is not stored adopts one
+        return ids
+    for n, key in enumerate(stored.keys):
+        mine = [_key(row, key) for row in rows]
+        shared = Counter(k for k in mine if k is not None)
+        owners: dict[Key, uuid.UUID] = {}
+        for r in stored.rows:
+            k = r.keys[n]
+            if k is not None and r.id not in current and (k not in owners or r.id < owners[k]):
+                owners[k] = r.id
+        for row, k in zip(rows, mine, strict=True):
+            rid = ids.get(_id(row), _id(row))  # its id as adopted by an earlier key
+            if rid in held or k is None or shared[k] > 1 or k not in owners:
                 continue
             new = owners.pop(k)  # a stored row is adopted once
-            ids[row["id"]] = new
-            current.discard(row["id"])
+            ids[rid] = new
+            current.discard(rid)
             current.add(new)
-            row["id"] = new
     return ids
 
 
-def adopt(racing: Racing, stored: Stored, naming: Naming) -> tuple[Racing, dict[str, dict[object, object]]]:
+_Followed = Sequence[tuple[str, Mapping[uuid.UUID, uuid.UUID]]]
+
+
+def _followed(row: msgspec.Struct, parents: _Followed) -> msgspec.Struct:
+    """``row`` with each foreign key ``column`` following its parent's adopted ids."""
+    changed = {c: ids[v] for c, ids in parents if (v := getattr(row, c)) in ids}
+    return msgspec.structs.replace(row, **changed) if changed else row
+
+
+def adopt(racing: Racing, stored: Stored) -> tuple[Racing, dict[str, dict[uuid.UUID, uuid.UUID]]]:
     """``racing`` with the stored ids adopted (see the module doc), and per table replayed id -> adopted id.
 
     ``racing`` itself when nothing is adopted; every table stays sorted by id. Pure.
     """
-    adopted: dict[str, dict[object, object]] = {}
+    adopted: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
     tables: dict[str, tuple[msgspec.Struct, ...]] = {}
     for spec in TABLES:
-        rows = racing.table(spec.name)
+        table = stored.get(spec.name)
         parents = [(c, adopted[p]) for c, p in spec.parents if adopted.get(p)]
-        if not parents and not stored.get(spec.name):
+        if not parents and (table is None or not table.rows):
             continue
-        values = [msgspec.structs.asdict(r) for r in rows]
-        for column, ids in parents:
-            for v in values:
-                v[column] = ids.get(v[column], v[column])
-        own = _adopted_ids(values, stored.get(spec.name, ()), adoption_keys(naming, spec))
+        rows = racing.table(spec.name)
+        if parents:
+            rows = tuple(_followed(row, parents) for row in rows)
+        own = _adopted_ids(rows, table) if table is not None and table.rows else {}
         if own:
             adopted[spec.name] = own
+            rows = tuple(msgspec.structs.replace(r, id=own[i]) if (i := _id(r)) in own else r for r in rows)
         if own or parents:
-            tables[spec.name] = tuple(sorted((spec.row_type(**v) for v in values), key=_id))
+            tables[spec.name] = tuple(sorted(rows, key=_id))
     if not tables:
         return racing, adopted
     return msgspec.structs.replace(racing, **tables), adopted

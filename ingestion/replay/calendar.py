@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 from ingestion.calendar import TESTING_ROUND_NUMBER, SessionType, is_testing, session_status, session_type
+from ingestion.instant import utc_or_none
 from ingestion.openf1.wire import Meeting, Session
 from ingestion.replay.decoded import Context, pick
 from ingestion.replay.identity import clean_text, make_id, slugify, unique_slugs
 from ingestion.replay.rows import CircuitRow, RoundRow, SeasonRow, SeriesRow, SessionRow
-from ingestion.replay.values import int4, local_date, local_end_date, utc_or_none
+from ingestion.replay.values import int4, local_date, local_end_date
 
 __all__ = [
     "Calendar",

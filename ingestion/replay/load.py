@@ -37,6 +37,7 @@ and the driver aliases to ``ingestion.driver_aliases``).
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ from ingestion.db.connection import has_unique_index
 from ingestion.db.naming import Naming, resolve
 from ingestion.instant import as_utc
 from ingestion.replay import unchanged
-from ingestion.replay.adopt import adopt, adoption_keys
+from ingestion.replay.adopt import Stored, adopt, adoption_columns, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import INPUTS_KEY, InputsRecord, with_layout
@@ -57,6 +58,7 @@ from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, tak
 from ingestion.replay.pending import queue
 from ingestion.replay.rows import DRIVER_KEY, TABLES, Racing, Replayed, one_entrant_per_driver
 from ingestion.replay.scope import written
+from ingestion.replay.stored_rows import StoredKeys, keyed_rows
 from ingestion.replay.summary import LoadSummary, TableCounts
 from ingestion.replay.write import (
     Target,
@@ -260,9 +262,9 @@ def load(
                 inputs=inputs,
             )
         db = Target(naming, foreign_keys(conn))
-        adopted: dict[str, dict[object, object]] = {}
+        adopted: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
-            racing, adopted = adopt(racing, stored_keys(conn, naming), naming)
+            racing, adopted = adopt(racing, stored_keys(conn, naming))
         extra = _queued(extra, queue(conn, naming, replayed.pending, adopted))
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))
@@ -366,14 +368,16 @@ def racing_snapshot(conn: Conn, naming: Naming | None = None) -> dict[str, list[
     return out
 
 
-def stored_keys(conn: Conn, naming: Naming) -> dict[str, list[dict[str, object]]]:
-    """The id and adoption key columns of every stored racing row (model names), read in ``conn``'s
-    transaction: what :func:`ingestion.replay.adopt.adopt` adopts from."""
-    out: dict[str, list[dict[str, object]]] = {}
+def stored_keys(conn: Conn, naming: Naming) -> Stored:
+    """Every stored racing row as adoption reads it (its id and adoption key columns alone, typed:
+    :class:`ingestion.replay.stored_rows.StoredKeys`), read in ``conn``'s transaction: what
+    :func:`ingestion.replay.adopt.adopt` adopts from."""
+    out: dict[str, StoredKeys] = {}
     for spec in TABLES:
-        columns = tuple(dict.fromkeys(("id", *(c for key in adoption_keys(naming, spec) for c in key))))
+        keys = adoption_keys(naming, spec)
+        columns = adoption_columns(keys)
         rows = conn.execute(sql.SQL("{}").format(naming.select(spec.name, columns))).fetchall()
-        out[spec.name] = [dict(zip(columns, r, strict=True)) for r in rows]
+        out[spec.name] = keyed_rows(columns, keys, rows)
     return out
 
 

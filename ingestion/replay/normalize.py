@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import msgspec
 
+from ingestion.instant import utc_or_none
 from ingestion.replay.calendar import calendar, drop_orphans, rounds, sessions
 from ingestion.replay.decoded import Context, Decoded, Snapshot, decode_snapshots, pick
 from ingestion.replay.f1db import OpenF1Links
@@ -26,7 +27,7 @@ from ingestion.replay.findings import hold
 from ingestion.replay.people import driver_candidates, driver_rows, entrant_rows, team_rows
 from ingestion.replay.results import result_rows
 from ingestion.replay.rows import Racing, Replayed, ReplayWarning, ResultRow, SessionType
-from ingestion.replay.values import local_date, utc_or_none
+from ingestion.replay.values import local_date
 
 __all__ = ["normalize", "normalize_decoded", "normalize_linked"]
 

@@ -12,6 +12,7 @@ or deleted. A resolution in the queue does not change replay by itself: the comm
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ def queue(
     conn: Conn,
     naming: Naming,
     pending: Sequence[PendingMatch],
-    adopted: Mapping[str, Mapping[object, object]] | None = None,
+    adopted: Mapping[str, Mapping[uuid.UUID, uuid.UUID]] | None = None,
 ) -> int:
     """Insert the ``pending`` pairs the queue lacks (on the app's database, when it has the table); the
     number inserted. ``adopted``: per racing table, replay's id -> the stored id the load adopted."""

@@ -1,12 +1,11 @@
-"""Parsers of OpenF1's loose values, PURE: instants, ints that fit PostgreSQL, colours, timings, lapped
-gaps, ``gmt_offset``. Each returns None (or a neutral value) for what it cannot read, never raises."""
+"""Parsers of OpenF1's loose values, PURE: ints that fit PostgreSQL, colours, timings, lapped gaps,
+``gmt_offset`` and local dates. Each returns None (or a neutral value) for what it cannot read, never raises.
+Instants are :mod:`ingestion.instant`'s (``utc_or_none``)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-
-from ingestion.instant import as_utc
 
 __all__ = [
     "INT4_MAX",
@@ -22,7 +21,6 @@ __all__ = [
     "parse_offset",
     "parse_seconds",
     "to_millis",
-    "utc_or_none",
 ]
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
@@ -30,17 +28,6 @@ MAX_SECONDS = 10 * 24 * 3600.0  # a timing longer than this is not a timing
 _LAPS = re.compile(r"^\+?\s*(\d+)\s*LAPS?$", re.IGNORECASE)
 _HEX = re.compile(r"^[0-9A-F]{6}$")
 _OFFSET = re.compile(r"^([+-])?(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-
-
-def utc_or_none(value: datetime | None) -> datetime | None:
-    """``value`` as an aware UTC instant (:func:`~ingestion.instant.as_utc`); None when absent or when it
-    cannot be shifted to UTC (``0001-01-01T00:00+01:00``)."""
-    if value is None:
-        return None
-    try:
-        return as_utc(value)
-    except (OverflowError, ValueError):
-        return None
 
 
 def int4(value: int | None) -> int | None:

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from ingestion.instant import as_utc
+from ingestion.instant import read_utc
 
 #: A row as OpenF1 serves it: a flat JSON object, keys in the order they came.
 Row = dict[str, object]
@@ -145,15 +145,14 @@ Scalar = bool | int | float | datetime | str
 
 
 @lru_cache(maxsize=65536)
-def parse_instant(text: str) -> datetime | None:
-    """``2024-03-02``, ``2024-03-02T14:00:00``, ``...+00:00``, ``...Z`` as an aware datetime (UTC default)."""
-    if not _DATE_LIKE.fullmatch(text):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return as_utc(moment)
+def query_instant(text: str) -> datetime | None:
+    """``2024-03-02``, ``2024-03-02T14:00:00``, ``...+00:00``, ``...Z`` as an aware datetime (UTC default).
+
+    Only the grammar is the server's own: OpenF1 takes a value (or a row's string) for a date-time only in
+    this shape (:data:`_DATE_LIKE`), while Python's ISO-8601 reader takes more (``20240302``,
+    ``2024-W09-6``), which OpenF1 compares as strings. What text of that shape means, the
+    zone rule included, is the project's one parse (:func:`ingestion.instant.read_utc`)."""
+    return read_utc(text) if _DATE_LIKE.fullmatch(text) else None
 
 
 def _row_scalar(value: object) -> tuple[Kind, Scalar] | None:
@@ -162,7 +161,7 @@ def _row_scalar(value: object) -> tuple[Kind, Scalar] | None:
     if isinstance(value, int | float):
         return "number", value
     if isinstance(value, str):
-        instant = parse_instant(value)
+        instant = query_instant(value)
         if instant is not None:
             return "datetime", instant
         return "string", value
@@ -184,7 +183,7 @@ def _typed(kind: Kind, text: str) -> Scalar | None:
     if kind == "bool":
         lowered = text.strip().lower()
         return True if lowered == "true" else False if lowered == "false" else None
-    return parse_instant(text.strip())
+    return query_instant(text.strip())
 
 
 class _Typed(msgspec.Struct, frozen=True):

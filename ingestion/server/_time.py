@@ -14,7 +14,7 @@ import bisect
 from datetime import datetime, timedelta
 
 from ingestion.calendar import LIVE_MARGIN, live_window
-from ingestion.instant import as_utc
+from ingestion.instant import read_utc
 from ingestion.server._query import Row
 from ingestion.server._source import Dataset
 
@@ -22,16 +22,6 @@ __all__ = ["DATE_FIELDS", "LiveWindows", "live_windows", "shift_dataset", "shift
 
 DATE_FIELDS = ("date", "date_start", "date_end")
 _YEAR = timedelta(days=365.2425)
-
-
-def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return as_utc(parsed)
 
 
 class LiveWindows:
@@ -57,7 +47,7 @@ def live_windows(dataset: Dataset, margin: timedelta = LIVE_MARGIN) -> LiveWindo
     (:func:`ingestion.calendar.live_window`)."""
     spans: list[tuple[datetime, datetime]] = []
     for row in dataset.rows("sessions") or []:
-        start, end = _instant(row.get("date_start")), _instant(row.get("date_end"))
+        start, end = read_utc(row.get("date_start")), read_utc(row.get("date_end"))
         window = live_window(start, end, row.get("is_cancelled") is True, margin)
         if window is not None:
             spans.append(window)
@@ -68,7 +58,7 @@ def shift_row(row: Row, delta: timedelta, years: int) -> Row:
     """``row`` with its dates moved by ``delta`` (same ISO form) and its ``year`` by ``years``."""
     moved = dict(row)
     for name in DATE_FIELDS:
-        when = _instant(row.get(name))
+        when = read_utc(row.get(name))
         if when is not None:
             moved[name] = (when + delta).isoformat()
     year = row.get("year")

@@ -24,7 +24,7 @@ import msgspec
 
 from ingestion.calendar import SESSION_LENGTH
 from ingestion.fetch.plan import Season
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, read_utc
 from ingestion.openf1.credibility import session_end
 from ingestion.watch.schedule import MAX_SLEEP, Step
 
@@ -126,9 +126,9 @@ def f1db_race_sessions(year: int, race_yml: bytes) -> list[Ended]:
     where = fields.get("grandPrixId", "?")
     ended: list[Ended] = []
     for date_key, time_key, name, length, race in _F1DB_SESSIONS:
-        try:
-            start = datetime.fromisoformat(f"{fields[date_key]}T{fields.get(time_key, '12:00')}+00:00")
-        except (KeyError, ValueError):
+        day = fields.get(date_key)
+        start = None if day is None else read_utc(f"{day}T{fields.get(time_key, '12:00')}+00:00")
+        if start is None:
             continue
         ended.append(Ended(start + length, f"{year} {where} (f1db's calendar), {name}", race))
     return ended
