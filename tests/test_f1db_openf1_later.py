@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -78,7 +77,8 @@ def _one(conn: Conn, query: str, *args: object) -> Any:
 
 #: 2024's rows users can point at, each with a readable label (the id is the key).
 _LABELS_2024 = {
-    "rounds": "SELECT ro.id, ro.slug FROM rounds ro JOIN seasons se ON se.id = ro.season_id WHERE se.year = 2024",
+    "rounds": "SELECT ro.id, ro.slug FROM rounds ro JOIN seasons se ON se.id = ro.season_id "
+    "WHERE se.year = 2024",
     "sessions": "SELECT s.id, ro.slug || ' ' || s.type FROM sessions s JOIN rounds ro ON ro.id = s.round_id "
     "JOIN seasons se ON se.id = ro.season_id WHERE se.year = 2024",
     "entrants": "SELECT e.id, ro.slug || ' ' || d.slug FROM entrants e JOIN rounds ro ON ro.id = e.round_id "
@@ -130,7 +130,7 @@ def test_a_season_f1db_had_first_keeps_every_id_when_openf1s_answers_arrive(
         assert _one(conn, "SELECT open_f1_session_key FROM sessions WHERE id = %s", race) is not None
     for table, labels in held.items():
         gone = {labels[i] for i in labels.keys() - now[table].keys()}
-        assert not gone, f"{table}: {len(gone)} row(s) held before OpenF1's answers lost their id: {sorted(gone)[:5]}"
+        assert not gone, f"{table}: {len(gone)} row(s) lost their id: {sorted(gone)[:5]}"
     for table in ("rounds", "sessions", "drivers", "teams", "circuits"):  # one row per real thing
         repeated = len(now[table]) - len(set(now[table].values()))
         assert not repeated, f"{table}: {repeated} label(s) on two rows"

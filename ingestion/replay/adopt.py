@@ -4,11 +4,12 @@ Ids are deterministic (uuid5 over natural keys), but rows the app or an older pi
 for the same OpenF1 keys or slugs, and users' data points at those ids. So, per table in load (foreign key)
 order, with the children's foreign keys following the ids their parents adopted:
 
-- a replayed row whose id the database does not hold, and whose former id (``formerly``: the id f1db alone
-  gives an entity OpenF1 has too, :attr:`ingestion.replay.rows.Replayed.formerly`) a stored row holds, takes
-  that id: a round, session, driver, team or circuit replayed from f1db before OpenF1 had it keeps its id;
-- else, a replayed row whose id the database does not hold, and whose natural key (a key of the table spec, then
-  the database's own, e.g. the app's entrants (round, driver)) a stored row holds, takes that row's id;
+- a replayed row whose id the database does not hold, and whose former id (``formerly``: the id f1db
+  alone gives an entity OpenF1 has too, :attr:`ingestion.replay.rows.Replayed.formerly`) a stored row
+  holds, takes that id (a round, session, driver, team or circuit replayed from f1db before OpenF1 had it
+  keeps its id);
+- else, a replayed row whose id the database does not hold, and whose natural key (a key of the table spec,
+  then the database's own, e.g. the app's entrants (round, driver)) a stored row holds, takes that row's id;
 - never an id another replayed row has, nor by a key two replayed rows share (the id could go to one only);
 - a key held by two stored rows (a non-unique column) gives the smallest id; keys with a null never match.
 

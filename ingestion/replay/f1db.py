@@ -608,7 +608,7 @@ def f1db_part(
 
 
 def _round_name(rel: Release, rf: RaceFiles) -> str:
-    """A round's name: its Grand Prix's full name (the race's official name when f1db lacks the Grand Prix)."""
+    """A round's name: its Grand Prix's full name (the race's official name when f1db lacks the GP)."""
     gp = rel.grands_prix.get(rf.race.grand_prix_id)
     return (gp.full_name or gp.name) if gp else rf.race.official_name
 
