@@ -25,11 +25,15 @@ from test_replay_support import put_answers, world_answers
 from ingestion.db import connect
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
+from ingestion.replay.adopt import adopt
+from ingestion.replay.rows import DriverRow, Racing
 from ingestion.replay.run import run_replay
+from ingestion.replay.stored_rows import keyed_rows
 from ingestion.store import Store
 from ingestion.tables import RACING_TABLES
 
 pytestmark = needs_archives
+slow = pytest.mark.slow  # end to end: three replays of two seasons and a verify per layout
 
 OPENF1_2023 = datetime(2026, 11, 1, tzinfo=UTC)
 F1DB = datetime(2026, 11, 2, tzinfo=UTC)
@@ -97,6 +101,26 @@ def _labelled(conn: Conn) -> dict[str, dict[Any, str]]:
     return {t: {r[0]: r[1] for r in conn.execute(q).fetchall()} for t, q in _LABELS_2024.items()}
 
 
+def test_adoption_takes_a_rows_former_id_only_where_it_is_stored_and_no_replayed_row_has_it() -> None:
+    """Pure: a replayed row whose own id is not stored takes its former id when a stored row holds it (a);
+    never an id another replayed row has (b), an id not stored (d), nor for a row whose own id is stored
+    (e). The stored rows' slugs all differ from the replayed ones': no natural key matches."""
+    a, b, c, d, e, old_a, old_d, old_e = (uuid.uuid5(uuid.NAMESPACE_DNS, n) for n in "abcde" + "ADE")
+
+    def driver(i: uuid.UUID) -> DriverRow:
+        return DriverRow(id=i, first_name="F", last_name=str(i), slug=f"new-{i}", abbreviation=None,
+                         headshot_url=None, driver_number=None, open_f1_driver_number=None)
+
+    racing = Racing(drivers=tuple(sorted(map(driver, (a, b, c, d, e)), key=lambda r: r.id)))
+    held = [(i, f"old-{i}") for i in (old_a, c, e, old_e)]
+    stored = {"drivers": keyed_rows(("id", "slug"), (("slug",),), held)}
+    adopted, ids = adopt(racing, stored, {a: old_a, b: c, d: old_d, e: old_e})
+    assert ids == {"drivers": {a: old_a}}
+    assert {r.id for r in adopted.drivers} == {old_a, b, c, d, e}
+    assert adopt(racing, stored) == (racing, {})  # without former ids: nothing
+
+
+@slow
 def test_a_season_f1db_had_first_keeps_every_id_when_openf1s_answers_arrive(
     database: tuple[str, str], store: Store
 ) -> None:
@@ -117,6 +141,8 @@ def test_a_season_f1db_had_first_keeps_every_id_when_openf1s_answers_arrive(
             "WHERE ro.slug = '2024-bahrain-grand-prix' AND s.type = 6",
         )
         assert _one(conn, "SELECT open_f1_session_key FROM sessions WHERE id = %s", race) is None
+        mexico = _one(conn, "SELECT id FROM rounds WHERE slug = '2024-mexican-grand-prix'")  # f1db's name
+        antonelli = _one(conn, "SELECT id FROM drivers WHERE slug = 'kimi-antonelli'")  # f1db's slug
     if naming == "ef":
         with connect(url, autocommit=True) as conn:
             conn.execute("""INSERT INTO "AspNetUsers" ("Id", "UserName") VALUES ('fan', 'fan')""")
@@ -128,6 +154,11 @@ def test_a_season_f1db_had_first_keeps_every_id_when_openf1s_answers_arrive(
     with _conn(url, naming) as conn:
         ids_after, now = _ids(conn), _labelled(conn)
         assert _one(conn, "SELECT open_f1_session_key FROM sessions WHERE id = %s", race) is not None
+        # the sources name them differently: the stored rows take OpenF1's values, under their ids
+        assert conn.execute(
+            "SELECT slug, open_f1_meeting_key FROM rounds WHERE id = %s", (mexico,)
+        ).fetchone() == ("2024-mexico-city-grand-prix", 1248)
+        assert _one(conn, "SELECT slug FROM drivers WHERE id = %s", antonelli) == "andrea-kimi-antonelli"
     for table, labels in held.items():
         gone = {labels[i] for i in labels.keys() - now[table].keys()}
         assert not gone, f"{table}: {len(gone)} row(s) lost their id: {sorted(gone)[:5]}"
