@@ -151,7 +151,7 @@ def verify(
         raise EmptySnapshotStore(str(store.root), instant)
     replayed = replay(store, instant, results=results, f1db=f1db)
     racing = one_entrant_per_driver(replayed.racing) if one_per_driver else replayed.racing
-    racing, _ = adopt(racing, snapshot_keys(database, naming))
+    racing, _ = adopt(racing, snapshot_keys(database, naming), replayed.formerly)
     snapshots = len(store.latest(instant))
     checks = compare(racing, database, results=results, examples=examples, spared=keep)
     counts, per_season, per_type, latest = database_facts(database)

@@ -4,8 +4,12 @@ Ids are deterministic (uuid5 over natural keys), but rows the app or an older pi
 for the same OpenF1 keys or slugs, and users' data points at those ids. So, per table in load (foreign key)
 order, with the children's foreign keys following the ids their parents adopted:
 
-- a replayed row whose id the database does not hold, and whose natural key (a key of the table spec, then
-  the database's own, e.g. the app's entrants (round, driver)) a stored row holds, takes that row's id;
+- a replayed row whose id the database does not hold, and whose former id (``formerly``: the id f1db
+  alone gives an entity OpenF1 has too, :attr:`ingestion.replay.rows.Replayed.formerly`) a stored row
+  holds, takes that id (a round, session, driver, team or circuit replayed from f1db before OpenF1 had it
+  keeps its id);
+- else, a replayed row whose id the database does not hold, and whose natural key (a key of the table spec,
+  then the database's own, e.g. the app's entrants (round, driver)) a stored row holds, takes that row's id;
 - never an id another replayed row has, nor by a key two replayed rows share (the id could go to one only);
 - a key held by two stored rows (a non-unique column) gives the smallest id; keys with a null never match.
 
@@ -60,13 +64,22 @@ def _key(row: msgspec.Struct, columns: Sequence[str]) -> Key | None:
     return None if None in values else values
 
 
-def _adopted_ids(rows: Sequence[msgspec.Struct], stored: StoredKeys) -> dict[uuid.UUID, uuid.UUID]:
+def _adopted_ids(
+    rows: Sequence[msgspec.Struct], stored: StoredKeys, formerly: Mapping[uuid.UUID, uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
     """Replayed id -> stored id for ``rows`` (one table, foreign keys already followed)."""
     held = {r.id for r in stored.rows}
     current = {_id(row) for row in rows}
     ids: dict[uuid.UUID, uuid.UUID] = {}
     if current <= held:  # only a row whose id is not stored adopts one
         return ids
+    for row in rows:
+        rid = _id(row)
+        old = formerly.get(rid)
+        if rid not in held and old is not None and old in held and old not in current:
+            ids[rid] = old
+            current.discard(rid)
+            current.add(old)
     for n, key in enumerate(stored.keys):
         mine = [_key(row, key) for row in rows]
         shared = Counter(k for k in mine if k is not None)
@@ -95,8 +108,11 @@ def _followed(row: msgspec.Struct, parents: _Followed) -> msgspec.Struct:
     return msgspec.structs.replace(row, **changed) if changed else row
 
 
-def adopt(racing: Racing, stored: Stored) -> tuple[Racing, dict[str, dict[uuid.UUID, uuid.UUID]]]:
+def adopt(
+    racing: Racing, stored: Stored, formerly: Mapping[uuid.UUID, uuid.UUID] | None = None
+) -> tuple[Racing, dict[str, dict[uuid.UUID, uuid.UUID]]]:
     """``racing`` with the stored ids adopted (see the module doc), and per table replayed id -> adopted id.
+    ``formerly``: a replayed id -> the id f1db alone gives the same entity (tried first).
 
     ``racing`` itself when nothing is adopted; every table stays sorted by id. Pure.
     """
@@ -110,7 +126,7 @@ def adopt(racing: Racing, stored: Stored) -> tuple[Racing, dict[str, dict[uuid.U
         rows = racing.table(spec.name)
         if parents:
             rows = tuple(_followed(row, parents) for row in rows)
-        own = _adopted_ids(rows, table) if table is not None and table.rows else {}
+        own = _adopted_ids(rows, table, formerly or {}) if table is not None and table.rows else {}
         if own:
             adopted[spec.name] = own
             rows = tuple(msgspec.structs.replace(r, id=own[i]) if (i := _id(r)) in own else r for r in rows)

@@ -419,6 +419,7 @@ def combine(openf1: Replayed, part: F1dbPart) -> Replayed:
         warnings=(*openf1.warnings, *part.warnings),
         held=openf1.held | part.held,
         pending=(*openf1.pending, *_pending(part.uncertain)),
+        formerly=part.formerly,
     )
 
 
@@ -590,6 +591,8 @@ def f1db_part(
     )
     part = _hold(part, work, uncertain, index_of)
     moved = _moved(rel, racing, matched_round)
+    matches = {Kind.DRIVER: driver_match, Kind.TEAM: team_match, Kind.CIRCUIT: circuit_match}
+    formerly = _formerly(work, racing, matched_round, matches)
     names = OpenF1Names(links.identities, {t.id: t.slug for t in racing.teams})
     corrections, entrants, findings = _corrections(
         rel, racing, matched_round, driver_match, team_match, names, origins, results=results, release=release
@@ -600,7 +603,45 @@ def f1db_part(
         moved=moved,
         entrants=(*part.entrants, *entrants),
         warnings=(*part.warnings, *findings),
+        formerly=formerly,
     )
+
+
+def _round_name(rel: Release, rf: RaceFiles) -> str:
+    """A round's name: its Grand Prix's full name (the race's official name when f1db lacks the GP)."""
+    gp = rel.grands_prix.get(rf.race.grand_prix_id)
+    return (gp.full_name or gp.name) if gp else rf.race.official_name
+
+
+def _formerly(
+    work: _Work,
+    racing: Racing,
+    matched_round: Mapping[int, uuid.UUID],
+    matches: Mapping[Kind, Mapping[str, uuid.UUID]],
+) -> dict[uuid.UUID, uuid.UUID]:
+    """OpenF1's id of each row of an entity both sources have -> the id f1db alone gives that entity (its
+    circuits, rounds, sessions, drivers and teams; entrants and results follow them by their keys): what a
+    database holds when it replayed the entity before OpenF1 had it. Adoption keeps that stored id
+    (:mod:`.adopt`). A target two OpenF1 rows would share is left out (a stored row is adopted once). Pure."""
+    rel = work.release
+    out: dict[uuid.UUID, uuid.UUID] = {}
+    for kind, matched in matches.items():
+        own = work.own.get(kind, {})
+        out.update((row_id, own[key]) for key, row_id in matched.items() if key in own)
+    naturals = {i: f"{rf.year}:{slugify(_round_name(rel, rf))}" for i, rf in enumerate(rel.races)}
+    twice = Counter(naturals.values())
+    by_round: dict[uuid.UUID, list[SessionRow]] = defaultdict(list)
+    for session in racing.sessions:
+        by_round[session.round_id].append(session)
+    for index, round_id in matched_round.items():
+        natural = naturals[index]
+        if twice[natural] > 1:
+            natural = f"{natural}:{rel.races[index].race.date}"
+        out[round_id] = make_id("f1db-round", natural)
+        for session in by_round.get(round_id, ()):
+            out[session.id] = make_id("f1db-session", natural, session.type)
+    shared = Counter(out.values())
+    return {mine: theirs for mine, theirs in out.items() if shared[theirs] == 1 and mine != theirs}
 
 
 def _round_keys(rel: Release) -> dict[int, str]:
@@ -788,6 +829,9 @@ class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
     #: left out and, where stored, kept as they are (:mod:`.matching`)
     held: frozenset[uuid.UUID] = frozenset()
     uncertain: tuple[Uncertain, ...] = ()
+    #: OpenF1's id of a row both sources have -> the id f1db alone gives it (:func:`_formerly`): the id a
+    #: database that replayed it from f1db first holds, and keeps (adoption)
+    formerly: dict[uuid.UUID, uuid.UUID] = {}
 
     def bucket(self, as_of: datetime) -> int:
         """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
@@ -851,11 +895,10 @@ def _make(
     pending: list[tuple[RaceFiles, str, int, str, date, date]] = []
     index_of = {id(rf): index for index, rf in races}
     for _, rf in races:
-        gp = rel.grands_prix.get(rf.race.grand_prix_id)
         if rf.race.circuit_id not in rel.circuits:
             missing.add(f"circuit {rf.race.circuit_id}")
             continue
-        name = (gp.full_name or gp.name) if gp else rf.race.official_name
+        name = _round_name(rel, rf)
         schedule = _schedule(rf.race)
         days = [t.date() for t in schedule.values()]
         natural = f"{rf.year}:{slugify(name)}"  # not the date: f1db corrects dates (2014 Russia)

@@ -264,7 +264,7 @@ def load(
         db = Target(naming, foreign_keys(conn))
         adopted: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
-            racing, adopted = adopt(racing, stored_keys(conn, naming))
+            racing, adopted = adopt(racing, stored_keys(conn, naming), replayed.formerly)
         extra = _queued(extra, queue(conn, naming, replayed.pending, adopted))
         for spec in specs:
             copy_in(conn, db, spec, racing.table(spec.name))

@@ -53,7 +53,7 @@ def queue(
             p.id,
             p.entity_type,
             p.incoming_name,
-            ids.get(_TABLE[p.entity_type], {}).get(p.candidate_entity_id, p.candidate_entity_id),
+            None if (c := p.candidate_entity_id) is None else ids.get(_TABLE[p.entity_type], {}).get(c, c),
             p.match_score,
         )
         for p in pending

@@ -217,6 +217,9 @@ class Replayed(msgspec.Struct, frozen=True, kw_only=True):
     held: frozenset[uuid.UUID] = frozenset()
     #: the pairs the sources cannot match with certainty (:mod:`.matching`): the app's queue
     pending: tuple[PendingMatch, ...] = ()
+    #: a replayed id -> the id the same entity has when f1db alone replayed it (OpenF1's rows of entities
+    #: f1db has too): adoption keeps that id where a database holds it (:mod:`.adopt`)
+    formerly: dict[uuid.UUID, uuid.UUID] = {}
 
     def warning_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
