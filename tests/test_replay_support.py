@@ -9,6 +9,7 @@ meeting ``/v1/drivers?meeting_key=M``, ``/v1/session_result?meeting_key=M``,
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -94,7 +95,8 @@ def world_store(root: Path, years: tuple[int, ...] = (2023, 2024)) -> Store:
 def snapshots(
     answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED, run: str = "run"
 ) -> list[Snapshot]:
-    """The answers as in-memory snapshots (for the pure tests: no store needed)."""
+    """The answers as in-memory snapshots (for the pure tests: no store needed), each addressed as the store
+    addresses it (the sha256 of its body: a result's provenance names it, whatever order it came in)."""
     out = []
     for i, (path, status, body) in enumerate(answers):
         request = Request.from_url(path)
@@ -106,7 +108,7 @@ def snapshots(
             url=path,
             status=status,
             received_at=when + timedelta(milliseconds=i),
-            address=f"{i:064x}",
+            address=hashlib.sha256(body).hexdigest(),
             size=len(body),
         )
         out.append(Snapshot(event, body))
