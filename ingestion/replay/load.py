@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,11 +53,12 @@ from ingestion.instant import as_utc
 from ingestion.replay import unchanged
 from ingestion.replay.adopt import Stored, adopt, adoption_columns, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
+from ingestion.replay.delta import Index, RowsCache, cache_key, changed, index
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import INPUTS_KEY, InputsRecord, with_layout
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
 from ingestion.replay.pending import queue
-from ingestion.replay.rows import DRIVER_KEY, TABLES, Racing, Replayed, one_entrant_per_driver
+from ingestion.replay.rows import DRIVER_KEY, TABLES, Racing, Replayed, TableSpec, one_entrant_per_driver
 from ingestion.replay.scope import written
 from ingestion.replay.stored_rows import StoredKeys, keyed_rows
 from ingestion.replay.summary import LoadSummary, TableCounts
@@ -197,6 +199,7 @@ def load(
     naming: Naming | None = None,
     allow_removals: bool = False,
     inputs: InputsRecord | None = None,
+    rows_cache: RowsCache | None = None,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
@@ -206,7 +209,8 @@ def load(
     in a settled season (:mod:`.breaker`) raise :class:`~.breaker.RemovalsRefused` before anything is
     written, unless ``allow_removals``. ``inputs``: what was replayed (:mod:`.inputs`; its key without the
     database's layout, its ``loaded`` counts filled here), recorded beside the proof for
-    :func:`load_unchanged`.
+    :func:`load_unchanged`. ``rows_cache``: where the rows a load left are kept for the next one's delta load
+    (:mod:`.delta`; None: none kept, every row staged).
     """
     racing = replayed.racing
     specs = written(results=results)
@@ -246,8 +250,10 @@ def load(
             for spec in specs:
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             left = recorded  # the same proof, and the versions as they are now
+            now = witness(left)
+            _keep(rows_cache, specs, left, now, racing, results=results, one=one)
             return _record(
-                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left),
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=now,
                 inputs=inputs,
             )
         if tables_empty(conn, naming, TABLES):
@@ -257,11 +263,39 @@ def load(
             for spec in specs:
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+            now = witness(left)
+            _keep(rows_cache, specs, left, now, racing, results=results, one=one)
             return _record(
-                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=witness(left),
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=now,
                 inputs=inputs,
             )
         db = Target(naming, foreign_keys(conn))
+        delta = _delta(conn, naming, specs, racing, replayed, last, rows_cache, results=results, one=one)
+        if delta is not None:
+            delta_rows, indexed = delta
+            # the database holds exactly the last load's rows, and these differ from them only in values:
+            # staging only them gives what staging every row would (.delta); nothing is adopted or removed
+            extra = _queued(extra, queue(conn, naming, replayed.pending))
+            for spec in specs:
+                rows_of = delta_rows.table(spec.name)
+                if rows_of:
+                    copy_in(conn, db, spec, rows_of)
+            for spec in specs:
+                moved, inserted, updated = 0, 0, 0
+                if delta_rows.table(spec.name):
+                    moved = make_room(conn, db, spec)
+                    inserted, updated = upsert(conn, db, spec)
+                c = counts[spec.name]
+                c["inserted"], c["updated"] = inserted, updated + moved
+                c["unchanged"] = len(racing.table(spec.name)) - inserted - updated
+            left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+            now = witness(left)
+            _keep(rows_cache, specs, left, now, racing, results=results, one=one, indexed=indexed)
+            extra = {**(extra or {}), "delta": True}
+            return _record(
+                conn, counts, results, as_of, started_at, extra, left, findings=found, versions=now,
+                inputs=inputs,
+            )
         adopted: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
             racing, adopted = adopt(racing, stored_keys(conn, naming), replayed.formerly)
@@ -290,6 +324,8 @@ def load(
         # rows held against the stored ones: no proof (the next load looks again, and finds them again)
         left = None if findings else unchanged.left_exactly(conn, naming, specs, racing, rows)
         found += [f"{w.kind}: {w.message}" for w in findings]
+        now = witness(left)
+        _keep(rows_cache, specs, left, now, racing, results=results, one=one)
         summary = _record(
             conn,
             counts,
@@ -300,10 +336,60 @@ def load(
             left,
             beyond,
             findings=found,
-            versions=witness(left),
+            versions=now,
             inputs=inputs,
         )
         return msgspec.structs.replace(summary, findings=findings)
+
+
+def _delta(
+    conn: Conn,
+    naming: Naming,
+    specs: Sequence[TableSpec],
+    racing: Racing,
+    replayed: Replayed,
+    last: LastReplay | None,
+    rows_cache: RowsCache | None,
+    *,
+    results: bool,
+    one: bool,
+) -> tuple[Racing, Index] | None:
+    """The rows a delta load stages (:func:`.delta.changed`) and the index of every row, when the database
+    is proven to hold exactly the last load's rows (the row versions that load recorded, unchanged since)
+    and the cache holds them; else None (every row is staged)."""
+    if rows_cache is None or last is None or last.proof is None or last.versions is None or replayed.held:
+        return None
+    if last.results != results:
+        return None
+    key = cache_key(last.proof, last.versions, results=results, one_entrant_per_driver=one)
+    if not rows_cache.holds(key) or unchanged.versions(conn, naming, specs) != last.versions:
+        return None
+    before = rows_cache.read(key)
+    if before is None:
+        return None
+    now = index(racing, specs)
+    staged = changed(before, now, racing, specs)
+    return None if staged is None else (staged, now)
+
+
+def _keep(
+    rows_cache: RowsCache | None,
+    specs: Sequence[TableSpec],
+    proof: dict[str, str] | None,
+    versions: str | None,
+    racing: Racing,
+    *,
+    results: bool,
+    one: bool,
+    indexed: Index | None = None,
+) -> None:
+    """Keep the rows a load left for the next one's delta load, when it recorded a proof (it left exactly
+    them) and the cache does not hold them already."""
+    if rows_cache is None or proof is None or versions is None:
+        return
+    key = cache_key(proof, versions, results=results, one_entrant_per_driver=one)
+    if not rows_cache.holds(key):
+        rows_cache.write(key, indexed if indexed is not None else index(racing, specs))
 
 
 def _queued(extra: dict[str, object] | None, inserted: int) -> dict[str, object] | None:

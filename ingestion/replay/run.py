@@ -20,6 +20,7 @@ from ingestion.instant import as_utc, format_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
+from ingestion.replay.delta import RowsCache
 from ingestion.replay.f1db import F1dbPart, combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import InputsRecord, as_of_window, code_digest, inputs_key, openf1_instants
@@ -334,6 +335,7 @@ def run_replay(
                     naming=naming,
                     allow_removals=allow_removals,
                     inputs=record,
+                    rows_cache=RowsCache(store.root),
                 )
             except psycopg.errors.QueryCanceled:
                 if watch.cancelled is None:
