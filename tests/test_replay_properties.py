@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import psycopg
 import pytest
 from conftest import DbFactory
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from naming_support import NAMINGS
 from psycopg import sql
@@ -597,7 +597,11 @@ def test_replay_generated_no_results_never_touches_results(
 def test_replay_generated_later_version_equals_the_later_alone(
     fresh_db: Callable[[], str], data: st.DataObject, v: Versions, results: bool
 ) -> None:
-    """Through the store: older versions of some requests, then the latest: the tables of latest alone."""
+    """Through the store: older versions of some requests, then the latest: the tables of latest alone.
+
+    Unless a later version is an empty answer (a 404, or no rows): after an answer with rows it cannot be
+    true, and the earlier rows stay, with a warning (issue 21; test_credibility's property covers that)."""
+    assume(all(status == 200 and body.strip() != b"[]" for _, status, body in v.later.values()))
     as_of = data.draw(as_ofs(v.world))
     latest = list({**v.first, **v.later}.values())
     older = [v.first[path] for path in v.later]  # what an earlier fetch of those requests stored
