@@ -98,9 +98,7 @@ def replay(
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
     :class:`ReleaseInput` to replay that one instead; None or False, none), matched with the identity
     ``overrides`` (None: the committed file, :func:`~ingestion.replay.matching.committed_overrides`)."""
-    snapshots = snapshots_of(store, as_of, results=results)
-    decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
-    return replay_decoded(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
+    return replay_with_parts(store, as_of, results=results, f1db=f1db, overrides=overrides).merged
 
 
 def replay_decoded(
@@ -166,12 +164,17 @@ def replay_parts(
 
 
 def replay_with_parts(
-    store: Store, as_of: datetime, *, results: bool, f1db: ReleaseInput | bool | None = True
+    store: Store,
+    as_of: datetime,
+    *,
+    results: bool,
+    f1db: ReleaseInput | bool | None = True,
+    overrides: Overrides | None = None,
 ) -> ReplayParts:
     """:func:`replay`, with its parts (:class:`ReplayParts`)."""
     snapshots = snapshots_of(store, as_of, results=results)
     decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
-    return replay_parts(store, decoded, warnings, f1db, as_of, results=results)
+    return replay_parts(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
 
 
 def _inputs(
