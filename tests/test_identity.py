@@ -41,7 +41,6 @@ from ingestion.replay.matching import (
     Override,
     OverrideError,
     Overrides,
-    committed_overrides,
     parse_overrides,
     withhold,
 )
@@ -60,7 +59,7 @@ from ingestion.replay.rows import (
     SessionRow,
     SessionType,
 )
-from ingestion.replay.run import snapshots_of
+from ingestion.replay.run import committed_overrides, snapshots_of
 from ingestion.store import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"

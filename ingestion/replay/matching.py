@@ -25,7 +25,6 @@ Overrides are a committed, reviewed TOML file (:data:`COMMITTED`, docs/f1db.md "
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 import re
 import tomllib
@@ -53,7 +52,6 @@ __all__ = [
     "Overrides",
     "Settled",
     "Uncertain",
-    "committed_overrides",
     "findings",
     "parse_overrides",
     "settle",
@@ -197,12 +195,6 @@ def parse_overrides(body: bytes, source: str) -> Overrides:
                     f"OpenF1 {o.kind} {o.openf1} is already the same as another f1db one (line {other})",
                 )
     return Overrides(entries=tuple(entries), source=source, digest=digest)
-
-
-@functools.cache
-def committed_overrides() -> Overrides:
-    """The committed override file, parsed once per process."""
-    return parse_overrides(COMMITTED.read_bytes(), "ingestion/replay/identity_overrides.toml")
 
 
 def settle(

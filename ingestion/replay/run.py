@@ -5,6 +5,7 @@ without a database (:func:`replay`, what verify and diff compare with)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,7 @@ from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import InputsRecord, as_of_window, code_digest, inputs_key, openf1_instants
 from ingestion.replay.load import DEFAULT_LOCK_WAIT, load, load_unchanged
 from ingestion.replay.lock import LockWatch, ReplayBlocked, cancel_on_sigterm, watch_client
-from ingestion.replay.matching import Overrides, committed_overrides
+from ingestion.replay.matching import COMMITTED, Overrides, parse_overrides
 from ingestion.replay.normalize import normalize_linked
 from ingestion.replay.release import ReleaseInput, decode_input, release_part
 from ingestion.replay.rows import Replayed, ReplayWarning
@@ -97,7 +98,7 @@ def replay(
     """The racing rows the store's snapshots say, as of ``as_of`` (results only when ``results``): OpenF1's
     snapshots and the store's current f1db release (``f1db``: True, the store's; a
     :class:`ReleaseInput` to replay that one instead; None or False, none), matched with the identity
-    ``overrides`` (None: the committed file, :func:`~ingestion.replay.matching.committed_overrides`)."""
+    ``overrides`` (None: the committed file, :func:`committed_overrides`)."""
     return replay_with_parts(store, as_of, results=results, f1db=f1db, overrides=overrides).merged
 
 
@@ -161,6 +162,13 @@ def replay_parts(
     else:
         return ReplayParts(replayed, replayed, None, None)
     return ReplayParts(combine(replayed, part), replayed, part, tag)
+
+
+@functools.cache
+def committed_overrides() -> Overrides:
+    """The committed override file (:data:`~ingestion.replay.matching.COMMITTED`), parsed once per process:
+    the reader lives here, in the shell, so that :mod:`~ingestion.replay.matching` stays pure."""
+    return parse_overrides(COMMITTED.read_bytes(), "ingestion/replay/identity_overrides.toml")
 
 
 def replay_with_parts(
