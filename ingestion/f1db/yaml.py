@@ -66,10 +66,14 @@ _MAP_FIELD = re.compile(rb"^(" + _KEY + rb"):", re.M)
 _LINE = re.compile(rb"( *)(- )?(?:(" + _KEY + rb"):" + _VALUE + rb"|(" + _QUOTED + rb"|" + _PLAIN + rb"))")
 
 
-#: Bytes whose presence sends a flat file to the careful reader (:func:`parse`): quoting, comments, flow
+#: Bytes whose presence sends a flat file to the careful reader (:func:`parse`): comments, flow
 #: collections, anchors, tags, block scalars, tabs, escapes, null spelled out. f1db's classification files
-#: have none of them; checked in one pass (``bytes.translate``).
-_UNUSUAL = b"#\t\\\x00\x01'[]{}&*!|>%@`~"
+#: have none of them; checked in one pass (``bytes.translate``). A single quote is refused only where it
+#: could open a quoted scalar (:data:`_OPENERS`): inside a plain value it is text (``Grand Prix d'Italie``).
+_UNUSUAL = b"#\t\\\x00\x01[]{}&*!|>%@`~"
+#: Where a single quote would begin a quoted scalar or key, and a whole value spelled as YAML's null
+#: (``red-bull`` ends like ``null`` but is text): any of these sends the file to :func:`parse`.
+_OPENERS = (b": '", b"- '", b"\n  '", b"\n'", b": null\n", b": Null\n", b": NULL\n")
 
 
 def flat_json(path: str, text: bytes, *, rows: bool) -> bytes:
@@ -103,7 +107,7 @@ def _fast_json(text: bytes, *, rows: bool) -> bytes | None:
     more than ``key: plain or "quoted" scalar`` (or ``key:``) at its indent (then :func:`parse` reads it)."""
     if len(text.translate(None, _UNUSUAL)) != len(text) or b"\n\n" in text or b":  " in text:
         return None
-    if b"ull\n" in text or b"ULL\n" in text:
+    if text.startswith(b"'") or any(opener in text for opener in _OPENERS):
         return None
     lines = text.count(b"\n")
     quoted = text.count(b'"')
