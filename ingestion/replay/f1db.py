@@ -875,20 +875,19 @@ def _make(
     entrant_rows: dict[tuple[str, str, str], EntrantRow] = {}
     result_rows: list[ResultRow] = []
 
+    # each row's id: the matched OpenF1 row's, else f1db's own (made once above, not once per entrant)
+    circuit_row_ids = {**work.own[Kind.CIRCUIT], **circuit_match}
+    driver_row_ids = {**work.own[Kind.DRIVER], **driver_match}
+    team_row_ids = {**work.own[Kind.TEAM], **team_match}
+
     def circuit_row_id(circuit_id: str) -> uuid.UUID:
-        if circuit_id in circuit_match:
-            return circuit_match[circuit_id]
-        return make_id("f1db-circuit", circuit_ids[circuit_id])
+        return circuit_row_ids[circuit_id]
 
     def driver_row_id(driver_id: str) -> uuid.UUID:
-        if driver_id in driver_match:
-            return driver_match[driver_id]
-        return make_id("f1db-driver", driver_ids[driver_id])
+        return driver_row_ids[driver_id]
 
     def team_row_id(constructor_id: str) -> uuid.UUID:
-        if constructor_id in team_match:
-            return team_match[constructor_id]
-        return make_id("f1db-team", team_ids[constructor_id])
+        return team_row_ids[constructor_id]
 
     # rounds: the Grand Prix's name, f1db's round number (a value, never a key), the days of its sessions
     round_bases: list[str] = []
@@ -1016,7 +1015,7 @@ def _make(
     aliases: list[DriverAliasRow] = []
     slugs_taken = {d.slug for d in openf1.drivers}
     own_drivers = sorted(d for d in used_drivers if d not in driver_match)
-    driver_slugs = _slugs_avoiding(own_drivers, slugs_taken)
+    driver_slugs = dict(zip(own_drivers, _slugs_avoiding(own_drivers, slugs_taken), strict=True))
     for f1db_id in sorted(set(used_drivers) | set(driver_match)):
         d = rel.drivers.get(f1db_id)
         if d is None:
@@ -1034,7 +1033,7 @@ def _make(
                     id=row_id,
                     first_name=d.first_name,
                     last_name=d.last_name,
-                    slug=driver_slugs[own_drivers.index(f1db_id)],
+                    slug=driver_slugs[f1db_id],
                     abbreviation=d.abbreviation or None,
                     headshot_url=None,
                     driver_number=permanent if permanent is not None and permanent < 2**31 else None,
@@ -1060,7 +1059,7 @@ def _make(
     team_facts: dict[uuid.UUID, TeamFacts] = {}
     team_rows: list[TeamRow] = []
     own_teams = sorted(t for t in used_teams if t not in team_match)
-    team_slugs = _slugs_avoiding(own_teams, {t.slug for t in openf1.teams})
+    team_slugs = dict(zip(own_teams, _slugs_avoiding(own_teams, {t.slug for t in openf1.teams}), strict=True))
     for f1db_id in sorted(set(used_teams) | set(team_match)):
         constructor = rel.constructors.get(f1db_id)
         if constructor is None:
@@ -1073,7 +1072,7 @@ def _make(
             TeamRow(
                 id=team_row_id(f1db_id),
                 name=constructor.name,
-                slug=team_slugs[own_teams.index(f1db_id)],
+                slug=team_slugs[f1db_id],
                 primary_color=None,
                 nationality=nationality,
             )

@@ -43,6 +43,9 @@ _CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _SET = (0x8000 << 48) | (5 << 76)
 _new_uuid = object.__new__
 _set_field = object.__setattr__
+#: SHA-1 already fed the namespace: each id copies it (cheaper than hashing the namespace again).
+_HASHED_NAMESPACE = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False)
+_UNKNOWN = uuid.SafeUUID.unknown
 
 
 def make_id(kind: str, *parts: object) -> uuid.UUID:
@@ -50,11 +53,11 @@ def make_id(kind: str, *parts: object) -> uuid.UUID:
 
     Exactly :func:`uuid.uuid5` (tested), built the way ``UUID.__init__`` ends (its fields set on a new
     instance) without its argument checks: replay makes one per row (~6,000 for two seasons)."""
-    name = ":".join(["openf1", kind, *(str(p) for p in parts)])
-    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
+    sha = _HASHED_NAMESPACE.copy()
+    sha.update(":".join(("openf1", kind, *map(str, parts))).encode())
     made = _new_uuid(uuid.UUID)
-    _set_field(made, "int", (int.from_bytes(digest[:16], "big") & _CLEAR) | _SET)
-    _set_field(made, "is_safe", uuid.SafeUUID.unknown)
+    _set_field(made, "int", (int.from_bytes(sha.digest()[:16], "big") & _CLEAR) | _SET)
+    _set_field(made, "is_safe", _UNKNOWN)
     return made
 
 
