@@ -7,6 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 INGEST := $(BIN)/ingest
 
+# Compiled bytecode (pytest's rewritten test modules included) is kept in .venv/pycache, also where the
+# environment says PYTHONDONTWRITEBYTECODE: otherwise every test worker and every `ingest` child process
+# compiles every module again (collecting the suite: 5.7 s of CPU per worker without the cache, 2.5 s with).
+unexport PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+
 .PHONY: help install run test test-fast cov reliability lint typecheck up down snapshots bench clean
 
 help:            ## list the targets

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ingestion.config import PROJECT_ROOT
@@ -33,7 +35,7 @@ def _is_openf1(log: Path) -> bool:
 def openf1_fixture() -> Path:
     """A read-only view of the committed store without the f1db release, built once per process.
 
-    Callers must not write to it (copy it with ``shutil.copytree`` to change it): it is shared."""
+    Callers must not write to it (copy it with :func:`copy_store` to change it): it is shared."""
     if _built:
         return _built[0]
     root = Path(tempfile.mkdtemp(prefix="openf1-fixture-")) / "snapshots"
@@ -62,3 +64,34 @@ def openf1_fixture() -> Path:
         shutil.copy2(source, target)
     _built.append(root)
     return root
+
+
+#: The folders of a store whose files are only ever replaced whole (written to a temporary file, then
+#: renamed), never opened for writing again: blobs (``objects/``) and the derived caches (``cache/``).
+_LINKABLE = ("objects", "cache")
+
+
+def copy_store(
+    source: Path, target: Path, *, ignore: Callable[[str, list[str]], set[str]] | None = None
+) -> Path:
+    """A private copy of the store at ``source`` at ``target``, as ``shutil.copytree`` makes it, but with
+    the blobs and caches hard-linked instead of copied (the committed store holds ~16,000 files: 2.9 s to
+    copy on this machine, 0.3 s to link). A link is as good as a copy for anything that goes through the
+    store: it writes a blob or a cache file once and renames it into place, so a write in the copy makes
+    a new file there and leaves ``source`` as it was; the log, the seal and the run records, which the
+    store appends to or rewrites, are copied. A test that damages a blob *in place* (``write_bytes`` or
+    ``open(..., "r+b")`` on a blob's path) would damage ``source`` too: it copies with ``shutil.copytree``.
+    Falls back to copying where a link is refused (another file system)."""
+    linked = tuple(str(source / folder) + os.sep for folder in _LINKABLE)
+
+    def copy(src: str, dst: str) -> object:
+        if src.startswith(linked):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:
+                pass
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, ignore=ignore, copy_function=copy)
+    return target

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 from conftest import DbFactory
 from test_store_commands import cli
 
@@ -96,7 +95,7 @@ FAILS: list[list[str]] = [
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the committed store (commands may write to it)."""
     root = tmp_path_factory.mktemp("contract") / "snapshots"
-    shutil.copytree(COMMITTED, root)
+    copy_store(COMMITTED, root)
     return root
 
 
@@ -268,7 +267,7 @@ def test_cli_read_only_store_is_one_line_never_a_traceback(
     """Every command against a read-only store (and a store folder that cannot be created below it): a
     result, or one line saying what could not be written; watch --once exits 1 with it."""
     ro = env / "ro"
-    shutil.copytree(store, ro)
+    copy_store(store, ro)
     with _read_only(ro):
         for argv in ON_THE_STORE:
             code, err = _runs_cleanly(capsys, [*argv, "--store", str(ro)] if argv[0] != "run" else argv)
@@ -288,7 +287,7 @@ def test_cli_full_disk_is_one_line_never_a_traceback(
     disk = env / "disk"
     with _full_disk(disk):
         full = disk / "snapshots"
-        shutil.copytree(store, full)
+        copy_store(store, full)
         _fill(disk)
         for argv in ON_THE_STORE:
             _runs_cleanly(capsys, [*argv, "--store", str(full)] if argv[0] != "run" else argv)
@@ -313,7 +312,7 @@ def test_watch_state_file_unwritable_fails_the_pass(env: Path, capsys: pytest.Ca
     """watch.json made a folder: `watch --once` cannot record its pass, so it exits 1 (not 0 with no
     state written) and says why."""
     root = env / "store"
-    shutil.copytree(COMMITTED, root)
+    copy_store(COMMITTED, root)
     (root / STATE_FILE).mkdir()
     code, out, _ = cli(capsys, "watch", "--once", "--store", str(root))
     assert code == 1

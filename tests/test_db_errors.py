@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 
 from ingestion.db import connect, embedded
 from ingestion.db.connection import database_name, translate_database_error
@@ -95,7 +95,7 @@ def waiting_backend(admin_url: str, db_url: str, timeout: float = 60.0) -> int:
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     copy = tmp_path / "store"
-    shutil.copytree(SNAPSHOTS, copy)
+    copy_store(SNAPSHOTS, copy)
     return copy
 
 

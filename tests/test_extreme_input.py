@@ -11,13 +11,12 @@ as a subprocess with a timeout (an accepted one would serve for ever).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
@@ -82,7 +81,7 @@ SERVE_CASES: list[tuple[str, list[str]]] = [
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     copy = tmp_path / "store"
-    shutil.copytree(openf1_fixture(), copy)
+    copy_store(openf1_fixture(), copy)
     return copy
 
 

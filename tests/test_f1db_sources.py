@@ -14,7 +14,6 @@ f1db side the real archives of ``../shared/f1db``, cut to the seasons a test nee
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 from conftest import Databases
 from f1db_support import NEW, OLD, SHARED_F1DB, cut_archive, needs_archives, seasons_only
 from server_fixtures import FAST, ServerFactory, client_settings
@@ -252,7 +251,7 @@ def test_f1db_new_release_corrects_rows_in_place_under_the_apps_users(tmp_path: 
     result keep their ids, the values change, and not one racing row is deleted (a trigger counts), so the
     user's log, review and list item stay."""
     store = Store(tmp_path / "store")
-    shutil.copytree(openf1_fixture(), store.root)
+    copy_store(openf1_fixture(), store.root)
     t1, t2 = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
     import_archive(store, cut_archive(OLD, tmp_path / "old", (2024,)), received_at=t1)
     import_archive(store, cut_archive(NEW, tmp_path / "new", (2024,)), received_at=t2)

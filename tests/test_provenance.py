@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 from conftest import Databases
 from naming_support import NAMINGS, VIEWS
 
@@ -56,7 +55,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """The committed OpenF1 snapshots and v2025.24.2's 2023-2024 seasons, received after them (recorded as
     ``ingest snapshots import`` records a release, with the other seasons' folders left out)."""
     root = tmp_path_factory.mktemp("provenance") / "snapshots"
-    shutil.copytree(openf1_fixture(), root)
+    copy_store(openf1_fixture(), root)
     release = read_archive((SHARED / "f1db-2025.24.2.tar.gz").read_bytes())
     season = re.compile(r"src/data/seasons/(\d{4})/")
     files = {
@@ -187,7 +186,7 @@ def test_provenance_a_new_release_dates_only_the_files_it_changed(store: Store, 
     provenance of that file's rows only; every other row keeps v2025.24.2, so ``ingest diff`` between the
     two names those 20 rows (nothing else), and a store holding only one release dates every row by it."""
     later = Store(tmp_path / "snapshots")
-    shutil.copytree(store.root, later.root)
+    copy_store(store.root, later.root)
     release = later.f1db_release(AFTER)
     assert release is not None and release.tag == TAG
     saudi = "src/data/seasons/2023/races/02-saudi-arabia/race-results.yml"

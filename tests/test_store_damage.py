@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from campaign import FULL
+from committed import copy_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naming_support import BOTH_NAMINGS
@@ -99,7 +100,7 @@ def test_committed_store_is_sealed_and_a_changed_endpoint_is_refused(tmp_path: P
     assert ops.fsck(Store(COMMITTED)) == []
     assert Store(COMMITTED).seal().files, "the committed store has no seal"
     root = tmp_path / "store"
-    shutil.copytree(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
+    copy_store(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
     original = Store(root).current(AS_OF)
     (log,) = Store(root).log_files()
     line = _replace_once(log, b'"endpoint":"drivers"', b'"endpoint":"drivgrs"')
@@ -116,7 +117,7 @@ def test_store_damaged_seal_is_refused_and_never_repaired_by_dropping_lines(tmp_
     """A seal whose own hash does not match: fsck reports ``damaged-seal``, replay refuses naming it, and
     fsck --repair drops no line (restore the seal instead)."""
     root = tmp_path / "store"
-    shutil.copytree(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
+    copy_store(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
     (log,) = Store(root).log_files()
     pristine = log.read_bytes()
     seal = root / SEAL_FILE
@@ -134,7 +135,7 @@ def test_store_sealed_line_removed_is_damage(tmp_path: Path) -> None:
     """The last line of a sealed file deleted: fsck reports the sealed line missing and replay refuses;
     fsck --repair records it (the old seal in quarantine) and the store is consistent again."""
     root = tmp_path / "store"
-    shutil.copytree(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
+    copy_store(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
     (log,) = Store(root).log_files()
     lines = log.read_bytes().splitlines(keepends=True)
     log.write_bytes(b"".join(lines[:-1]))
@@ -210,7 +211,7 @@ def test_replay_of_the_committed_store_with_damaged_fields_refuses_and_writes_no
     """End to end, a few positions (an endpoint, a meeting key, a year) of the committed store changed:
     replay stops with LogDamaged and the database is exactly as before."""
     root = tmp_path / "store"
-    shutil.copytree(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
+    copy_store(COMMITTED, root, ignore=shutil.ignore_patterns("lock", "tmp", "cache", "watch.*"))
     run_replay(db_url, Store(root), AS_OF, results=True)
     before = racing_snapshot(conn)
     (log,) = Store(root).log_files()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 
 from ingestion.config import PROJECT_ROOT
 from ingestion.db import connect
@@ -349,7 +349,7 @@ def test_replay_refuses_an_event_pointed_at_another_meetings_blob(
     from ingestion.cli import main
 
     root = tmp_path / "snapshots"
-    shutil.copytree(OPENF1, root)
+    copy_store(OPENF1, root)
     store = Store(root)
     latest = store.latest()
     right, other = latest["drivers?meeting_key=1229"], latest["drivers?meeting_key=1230"]
@@ -422,7 +422,7 @@ def test_verify_shows_the_gap_of_a_round_whose_drivers_answer_was_a_false_empty(
     from ingestion.cli import main
 
     root = tmp_path / "snapshots"
-    shutil.copytree(OPENF1, root)
+    copy_store(OPENF1, root)
     later = Store(root).latest()["drivers?meeting_key=1229"].received_at + timedelta(seconds=1)
     empty = tmp_path / "empty.json"
     empty.write_bytes(b'{"detail":"No results found."}')
