@@ -61,7 +61,7 @@ def openf1_fixture() -> Path:
         source = COMMITTED / "objects" / address[:2] / address[2:]
         target = root / "objects" / address[:2] / address[2:]
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        _link_or_copy(str(source), str(target))  # a blob is never written in place (see copy_store)
     _built.append(root)
     return root
 
@@ -85,13 +85,16 @@ def copy_store(
     linked = tuple(str(source / folder) + os.sep for folder in _LINKABLE)
 
     def copy(src: str, dst: str) -> object:
-        if src.startswith(linked):
-            try:
-                os.link(src, dst)
-                return dst
-            except OSError:
-                pass
-        return shutil.copy2(src, dst)
+        return _link_or_copy(src, dst) if src.startswith(linked) else shutil.copy2(src, dst)
 
     shutil.copytree(source, target, ignore=ignore, copy_function=copy)
     return target
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    """``dst`` as a hard link to ``src``; a copy where the link is refused (another file system)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
