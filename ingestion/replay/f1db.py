@@ -124,6 +124,7 @@ CODES: dict[str, tuple[ResultStatus, str | None]] = {
     "EX": (ResultStatus.DSQ, "EX"),
 }
 #: How well a code classifies, for choosing among one driver's two rows in one session (a number first).
+_FINISHED = ResultStatus.Finished  # a member looked up once (each enum attribute access is a call)
 _CODE_RANK = {"NC": 1, "DNF": 2, "DNS": 3, "DNQ": 4, "DNPQ": 5, "DNP": 6, "DSQ": 7, "EX": 8}
 
 #: Pit-lane starts: ``grid_position`` 0 (f1db's ``PL``; Ergast's convention); an unknown grid is NULL.
@@ -960,7 +961,9 @@ def _make(
 
         # entrants: who drove for whom in this round (any session), roles from the season's entrants.yml
         number = round_row.round_number
-        listed = listings.setdefault(rf.year, _listings(rel.entrants.get(rf.year, []))).get(number, {})
+        if rf.year not in listings:  # once per season (setdefault would read entrants.yml once per round)
+            listings[rf.year] = _listings(rel.entrants.get(rf.year, []))
+        listed = listings[rf.year].get(number, {})
         seen: dict[tuple[str, str], set[SessionType]] = defaultdict(set)
         for kind, rows in kinds.items():
             for r in rows:
@@ -1140,21 +1143,24 @@ def _results(
     over) keeps the better-classified row, with the points summed and the other car noted. ``origin``:
     the provenance of every row (:meth:`Origins.of`)."""
     tag, path = origin
+    race, qualifying, code_of_kind = kind in RACES, kind in QUALIFYING, int(kind)  # looked up once
+    laps_of = fastest if kind == SessionType.Race else {}
     by_driver: dict[str, list[Classified]] = defaultdict(list)
     for r in rows:
         if (r.driver_id, r.constructor_id) in entrant_of:
             by_driver[r.driver_id].append(r)
     out: list[ResultRow] = []
     for driver_id, mine in by_driver.items():
-        mine.sort(key=lambda r: _rank(r.position))
+        if len(mine) > 1:
+            mine.sort(key=lambda r: _rank(r.position))
         best, others = mine[0], mine[1:]
         entrant = entrant_of[(best.driver_id, best.constructor_id)]
         position, status, code = result_status(best.position)
         detail = code or (best.reason_retired or None)
-        if detail is None and status == ResultStatus.Finished:
+        if detail is None and status is _FINISHED:
             detail = laps_detail(best.gap)
         points: float | None = None
-        if kind in RACES:
+        if race:
             given = [r.points for r in mine if r.points is not None]
             points = sum(given) if given else None
         if others:
@@ -1162,29 +1168,29 @@ def _results(
             detail = f"{detail}; {note}" if detail else note
         millis: int | None = None
         q: list[str | None] = [None, None, None]
-        if kind in QUALIFYING:
+        if qualifying:
             q = [best.q1 or None, best.q2 or None, best.q3 or None]
             times = [m for m in (parse_millis(t) for t in (*q, best.time)) if m is not None]
             millis = min(times) if times else None
         else:
             millis = parse_millis(best.time)
         grid: int | None = None
-        if kind in RACES and best.grid_position:
+        if race and best.grid_position:
             grid = PIT_LANE if best.grid_position == "PL" else (
                 int(best.grid_position) if best.grid_position.isdigit() else None
             )
-        lap = fastest.get(driver_id) if kind == SessionType.Race else None
+        lap = laps_of.get(driver_id)
         lap_rank = int(lap.position) if lap is not None and lap.position.isdigit() else None
         out.append(
             ResultRow(
-                id=make_id("f1db-result", session_natural, int(kind), driver_ids[driver_id]),
+                id=make_id("f1db-result", session_natural, code_of_kind, driver_ids[driver_id]),
                 session_id=session_id,
                 entrant_id=entrant.id,
                 position=position,
                 grid_position=grid,
                 status=int(status),
                 points=points,
-                time=timedelta(milliseconds=millis) if kind in RACES and millis is not None else None,
+                time=timedelta(milliseconds=millis) if race and millis is not None else None,
                 laps=best.laps,
                 fastest_lap=lap_rank == 1,
                 time_milliseconds=millis,
