@@ -23,6 +23,7 @@ from ingestion.config import PROJECT_ROOT
 COMMITTED = PROJECT_ROOT / "snapshots"
 
 _built: list[Path] = []
+_mirrored: list[Path] = []
 
 
 def _is_openf1(log: Path) -> bool:
@@ -82,6 +83,8 @@ def copy_store(
     store appends to or rewrites, are copied. A test that damages a blob *in place* (``write_bytes`` or
     ``open(..., "r+b")`` on a blob's path) would damage ``source`` too: it copies with ``shutil.copytree``.
     Falls back to copying where a link is refused (another file system)."""
+    if source == COMMITTED:
+        source = _committed_mirror()  # on the temporary folder's file system: links work from there
     linked = tuple(str(source / folder) + os.sep for folder in _LINKABLE)
 
     def copy(src: str, dst: str) -> object:
@@ -98,3 +101,15 @@ def _link_or_copy(src: str, dst: str) -> str:
     except OSError:
         shutil.copy2(src, dst)
     return dst
+
+
+def _committed_mirror() -> Path:
+    """The committed store as it is, once per process, in the temporary folder (``make test`` puts that on
+    a RAM file system, where a link to the checkout would cross file systems): linked where it can be,
+    else copied. What :func:`copy_store` links from when asked for :data:`COMMITTED`."""
+    if not _mirrored:
+        root = Path(tempfile.mkdtemp(prefix="committed-store-")) / "snapshots"
+        atexit.register(shutil.rmtree, root.parent, True)
+        shutil.copytree(COMMITTED, root, copy_function=_link_or_copy)
+        _mirrored.append(root)
+    return _mirrored[0]
