@@ -3,7 +3,8 @@ every season 1950-2025 counted against the files, named facts from five eras, bo
 second replay that writes nothing, OpenF1's rows and ids kept where both sources have a round.
 
 Each archive is read and decoded once per test process (``f1db_warm``), and the stores start with the
-decode cache a replay would have left: only the merge memo's test decodes a release cold, end to end."""
+decode cache a replay would have left: of the stores' replays, only the merge memo's test decodes its release
+cold, end to end (a release given as bytes, ``committed_replays``, is decoded by replay as always)."""
 
 from __future__ import annotations
 
