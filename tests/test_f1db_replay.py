@@ -1,6 +1,10 @@
 """f1db's releases replayed into the racing tables (ingestion.replay.f1db), on the real archives of ../shared:
 every season 1950-2025 counted against the files, named facts from five eras, both database layouts, a
-second replay that writes nothing, OpenF1's rows and ids kept where both sources have a round."""
+second replay that writes nothing, OpenF1's rows and ids kept where both sources have a round.
+
+Each archive is read and decoded once per test process (``f1db_warm``), and the stores start with the
+decode cache a replay would have left: of the stores' replays, only the merge memo's test decodes its release
+cold, end to end (a release given as bytes, ``committed_replays``, is decoded by replay as always)."""
 
 from __future__ import annotations
 
@@ -14,18 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import f1db_warm
 import psycopg
 import pytest
 from conftest import Databases
 from naming_support import NAMINGS, VIEWS
 
 from ingestion.db import connect
-from ingestion.f1db import read_archive
 from ingestion.f1db.cache import CACHE_FILE
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
 from ingestion.replay.f1db import PIT_LANE, OpenF1Links, merge_f1db
-from ingestion.replay.release import MEMO_FILE, ReleaseInput, decode_input, release_input
+from ingestion.replay.release import MEMO_FILE, ReleaseInput
 from ingestion.replay.rows import DriverRole, Racing, Replayed, ResultRow, ResultStatus, SessionType
 from ingestion.replay.run import replay, run_replay
 from ingestion.replay.summary import ReplaySummary
@@ -34,20 +38,23 @@ from ingestion.store import Store
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+OLD, NEW = "f1db-2024.24.2.tar.gz", "f1db-2025.24.2.tar.gz"
 Conn = psycopg.Connection[Any]
 
 
 @pytest.fixture(scope="session")
 def release_2025() -> ReleaseInput:
-    """v2025.24.2's files replay reads (the archive is read once per test session)."""
-    return release_input("v2025.24.2", read_archive((SHARED / "f1db-2025.24.2.tar.gz").read_bytes()).data())
+    """v2025.24.2's files replay reads (the archive is read once per test process)."""
+    return f1db_warm.release(NEW)
 
 
 @pytest.fixture(scope="session")
 def f1db_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A store holding v2025.24.2 alone (imported as ``ingest snapshots import`` does), no OpenF1 snapshot."""
+    """A store holding v2025.24.2 alone (imported as ``ingest snapshots import`` does), no OpenF1 snapshot,
+    with the release's decode cache (what its first replay would write)."""
     store = Store(tmp_path_factory.mktemp("f1db-store"))
-    import_archive(store, SHARED / "f1db-2025.24.2.tar.gz", received_at=datetime(2025, 12, 19, tzinfo=UTC))
+    import_archive(store, SHARED / NEW, received_at=datetime(2025, 12, 19, tzinfo=UTC))
+    f1db_warm.seed_decode_cache(store.root, NEW)
     return store
 
 
@@ -297,10 +304,11 @@ def test_f1db_replay_real_renamed_slug_keeps_its_driver_id(release_2025: Release
     ``kimi-antonelli`` (first name Kimi): the same person by date of birth and last name, so the same
     driver id in both; only the slug and first name follow the newer release, and each release's slug is an
     alias of that one driver."""
-    older = release_input("v2024.24.2", read_archive((SHARED / "f1db-2024.24.2.tar.gz").read_bytes()).data())
+    older, newer = f1db_warm.decoded(OLD), f1db_warm.decoded(NEW)  # decoded once per process
+    assert (older.tag, newer.tag, set(newer.files)) == ("v2024.24.2", "v2025.24.2", set(release_2025.files))
     empty = Replayed(racing=Racing())
-    before = merge_f1db(decode_input(older).files, empty, OpenF1Links(), AS_OF, results=True).racing
-    after = merge_f1db(decode_input(release_2025).files, empty, OpenF1Links(), AS_OF, results=True).racing
+    before = merge_f1db(older.files, empty, OpenF1Links(), AS_OF, results=True).racing
+    after = merge_f1db(newer.files, empty, OpenF1Links(), AS_OF, results=True).racing
     old = [d for d in before.drivers if d.last_name == "Antonelli"]
     new = [d for d in after.drivers if d.last_name == "Antonelli"]
     assert [(d.slug, d.first_name) for d in old] == [("andrea-kimi-antonelli", "Andrea")]
@@ -324,10 +332,11 @@ def test_f1db_replay_newer_release_keeps_every_row_id(
     """A store holding both real releases (and no OpenF1 snapshot) replays the older as of its day, then the
     newer, both with ``--no-results``: no driver, round, session, team or circuit row is left behind (a date
     of birth corrected: the row is kept by its slug), Antonelli keeps his row under his new slug, and not
-    one result row is written."""
+    one result row is written. (The store starts with both releases' decode cache: this is about ids.)"""
     store = Store(tmp_path_factory.mktemp("two-releases"))
-    import_archive(store, SHARED / "f1db-2024.24.2.tar.gz", received_at=datetime(2024, 12, 9, tzinfo=UTC))
-    import_archive(store, SHARED / "f1db-2025.24.2.tar.gz", received_at=datetime(2025, 12, 19, tzinfo=UTC))
+    import_archive(store, SHARED / OLD, received_at=datetime(2024, 12, 9, tzinfo=UTC))
+    import_archive(store, SHARED / NEW, received_at=datetime(2025, 12, 19, tzinfo=UTC))
+    f1db_warm.seed_decode_cache(store.root, OLD, NEW)
     url = db_factory("snake")
     try:
         run_replay(url, store, datetime(2025, 1, 1, tzinfo=UTC), results=False)

@@ -1,12 +1,17 @@
 """``ingest sync`` and ``ingest bulk`` with both sources (SOURCES=openf1,f1db): a season before 2023 asks
 OpenF1 nothing, f1db is asked once, and a source that fails costs only its own part. Real HTTP against the
-project's stand-in (``serve --f1db`` over the real v2024.24.2 archive), a real PostgreSQL."""
+project's stand-in (``serve --f1db`` over the real v2024.24.2 archive), a real PostgreSQL.
+
+These tests are about requests and outcomes, not decoding: each store starts with the release's decode cache
+and the merge memo an earlier test of this process left (``f1db_warm``: derived caches, read only when they
+fit the replay's inputs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from f1db_warm import warm_store
 from server_fixtures import FAST, ServerFactory, client_settings
 
 from ingestion.ops.bulk_sync import BulkOptions, bulk_sync, bulk_years, render_bulk
@@ -16,6 +21,8 @@ from ingestion.store import Store
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
 ARCHIVE = "f1db-2024.24.2.tar.gz"
 BOTH = ("openf1", "f1db")
+#: The label of the merge memo these tests share (OpenF1 holds nothing, v2024.24.2, results: one key).
+MEMO = "v2024.24.2 alone"
 
 pytestmark = pytest.mark.skipif(not (SHARED / ARCHIVE).is_file(), reason="no real f1db archives here")
 
@@ -35,7 +42,8 @@ def test_sync_f1db_lands_while_openf1_fails_and_1994_asks_openf1_nothing(
     request (304): exit 0."""
     server = openf1_server([world_dir / "2024"], f1db=mirror(tmp_path), faults=["500:1"])
     settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=BOTH)
-    failing = sync(settings, SyncOptions(year=2024, retry=FAST), database=db_url)
+    with warm_store(settings.snapshot_dir, ARCHIVE, memo=MEMO):
+        failing = sync(settings, SyncOptions(year=2024, retry=FAST), database=db_url)
     assert failing.exit_code == 1 and failing.failed > 0
     assert failing.f1db is not None and failing.f1db.tag == "v2024.24.2"
     assert [r.tag for r in Store(settings.snapshot_dir).releases("f1db")] == ["v2024.24.2"]
@@ -75,7 +83,8 @@ def test_bulk_f1db_seasons_before_2023_ask_f1db_once_and_openf1_nothing(
         bulk_years(start_year=1950, end_year=2022, now=_now())
     server = openf1_server(f1db=mirror(tmp_path))
     settings = client_settings(server, tmp_path / "store", database_url=db_url, sources=BOTH)
-    summary = bulk_sync(settings, BulkOptions(years=(1994, 1995), retry=FAST), database=db_url)
+    with warm_store(settings.snapshot_dir, ARCHIVE, memo=MEMO):
+        summary = bulk_sync(settings, BulkOptions(years=(1994, 1995), retry=FAST), database=db_url)
     assert summary.exit_code == 0, render_bulk(summary)
     assert [s.status for s in summary.seasons] == ["ok", "ok"]
     assert summary.f1db is not None and summary.f1db.outcome == "new"
@@ -115,7 +124,8 @@ def test_watch_f1db_asks_once_per_step_across_once_runs_and_a_rate_limit_waits_f
         return at[0]
 
     config = WatchConfig(once=True, retry=FAST)
-    assert run_watch(settings, config, log=log, clock=clock) == 0
+    with warm_store(settings.snapshot_dir, ARCHIVE, memo=MEMO):
+        assert run_watch(settings, config, log=log, clock=clock) == 0
     f1db = [line for line in lines if line["event"] == "f1db"]
     assert [(e["outcome"], e["tag"], e["requests"], e["why"]) for e in f1db] == [
         ("new", "v2024.24.2", 2, "never asked")
