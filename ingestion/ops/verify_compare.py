@@ -186,6 +186,8 @@ def compare(
                 if len(missing) < examples:
                     missing.append(RowIssue(id=str(key), label=names.label(spec.name, want)))
                 continue
+            if have == want:  # the same typed row (Structs compare in C; an instant is equal in any zone)
+                continue
             columns = tuple(
                 ColumnDiff(column=c, database=_show(getattr(have, c)), expected=_show(getattr(want, c)))
                 for c in spec.columns[1:]
