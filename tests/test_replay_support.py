@@ -8,13 +8,19 @@ meeting ``/v1/drivers?meeting_key=M``, ``/v1/session_result?meeting_key=M``,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import os
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from conftest import Databases
+
+from ingestion.db.connection import database_name, with_database
 from ingestion.replay import Snapshot
 from ingestion.store import Event, Request, Store
 
@@ -65,12 +71,27 @@ def world_answers(year: int) -> tuple[Answer, ...]:
     return tuple(out)
 
 
+@contextlib.contextmanager
+def _without_fsync() -> Iterator[None]:
+    """``os.fsync`` does nothing inside (this thread's synchronous writes of a throwaway test store): an
+    fsync only makes the bytes survive a power loss, which no test can observe, and the store pays three
+    per answer (the blob, its folder, the log line): ~1 s per store of the world's two seasons, ~0.1 s
+    without. Every other write, rename and check of the store runs as always."""
+    real = os.fsync
+    os.fsync = lambda fd: None
+    try:
+        yield
+    finally:
+        os.fsync = real
+
+
 def put_answers(
     store: Store, answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED
 ) -> list[Event]:
-    """Store ``answers`` as one fetch run, received one millisecond apart from ``when``."""
+    """Store ``answers`` as one fetch run, received one millisecond apart from ``when`` (test data, in a
+    temporary folder: written without fsync, :func:`_without_fsync`)."""
     events = []
-    with store.writer() as writer:
+    with _without_fsync(), store.writer() as writer:
         for i, (path, status, body) in enumerate(answers):
             events.append(
                 writer.put(
@@ -113,3 +134,17 @@ def snapshots(
         )
         out.append(Snapshot(event, body))
     return out
+
+
+def copy_database(databases: Databases, source_url: str) -> str:
+    """A new database made as a copy of ``source_url``'s (``CREATE DATABASE ... TEMPLATE``: a file copy, so
+    the same rows, the same row versions (``xmin``), the same replay records), dropped at the end of the run
+    like every database ``databases`` made (or sooner: ``databases.release``). Nothing may be connected to
+    the source while it is copied.
+
+    A test that needs a database as a replay leaves it copies one replay's instead of replaying again."""
+    name = f"{databases.run}_{next(databases.counter)}"
+    databases.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{database_name(source_url)}"')
+    databases.created.append(name)
+    databases.made.append(name)
+    return with_database(databases.server_url, name)

@@ -4,13 +4,16 @@ meeting as fetch stores them) replayed into a fresh PostgreSQL database."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import Databases
 from naming_support import BOTH_NAMINGS
-from test_replay_support import AS_OF, world_store
+from test_replay_support import AS_OF, copy_database, world_store
 from test_sync import run_cli
 
 from ingestion.ops.verify import compare, render_verify, verify
@@ -23,12 +26,48 @@ Conn = psycopg.Connection[tuple[object, ...]]
 pytestmark = BOTH_NAMINGS
 
 
+Replayed2024 = Callable[[str], tuple[str, Path]]
+
+
+@pytest.fixture(scope="module")
+def replayed_2024(db_factory: Databases, tmp_path_factory: pytest.TempPathFactory) -> Replayed2024:
+    """Per naming, made once for the module: a database into which a store of the real 2024 season was
+    replayed (with results) as of long after it ended, and that store as the replay left it (its caches
+    included). Tests never touch these: they take copies (:func:`replayed`)."""
+    made: dict[str, tuple[str, Path]] = {}
+
+    def get(naming: str) -> tuple[str, Path]:
+        if naming not in made:
+            store = world_store(tmp_path_factory.mktemp(f"replayed-{naming}") / "store", years=(2024,))
+            url = db_factory(naming)
+            run_replay(url, store, AS_OF, results=True)
+            made[naming] = (url, store.root)
+        return made[naming]
+
+    return get
+
+
 @pytest.fixture
-def replayed(tmp_path: Path, db_url: str) -> Store:
-    """The real 2024 season in a store, replayed (with results) as of long after it ended."""
-    store = world_store(tmp_path / "store", years=(2024,))
-    run_replay(db_url, store, AS_OF, results=True)
-    return store
+def db_url(
+    request: pytest.FixtureRequest, db_factory: Databases, schema_naming: str, replayed_2024: Replayed2024
+) -> Iterator[str]:
+    """This test's own database: for a test that takes ``replayed``, a copy of the module's replayed
+    database (a file copy: the same rows, row versions and replay records as a replay into it would leave);
+    else a fresh migrated one, as conftest's. Dropped once the test ends."""
+    if "replayed" in request.fixturenames:
+        url = copy_database(db_factory, replayed_2024(schema_naming)[0])
+    else:
+        url = db_factory(schema_naming)
+    yield url
+    db_factory.release(url)
+
+
+@pytest.fixture
+def replayed(tmp_path: Path, db_url: str, schema_naming: str, replayed_2024: Replayed2024) -> Store:
+    """The real 2024 season in a store, replayed (with results) as of long after it ended into ``db_url``:
+    this test's copies of the module's one replay per naming (the store copied as the replay left it, the
+    database by :func:`db_url`), so that each test starts where its own replay would have left it."""
+    return Store(shutil.copytree(replayed_2024(schema_naming)[1], tmp_path / "store"))
 
 
 def _one(conn: Conn, query: str, *params: object) -> object:
