@@ -8,13 +8,10 @@ meeting ``/v1/drivers?meeting_key=M``, ``/v1/session_result?meeting_key=M``,
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
-import os
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,27 +68,12 @@ def world_answers(year: int) -> tuple[Answer, ...]:
     return tuple(out)
 
 
-@contextlib.contextmanager
-def _without_fsync() -> Iterator[None]:
-    """``os.fsync`` does nothing inside (this thread's synchronous writes of a throwaway test store): an
-    fsync only makes the bytes survive a power loss, which no test can observe, and the store pays three
-    per answer (the blob, its folder, the log line): ~1 s per store of the world's two seasons, ~0.1 s
-    without. Every other write, rename and check of the store runs as always."""
-    real = os.fsync
-    os.fsync = lambda fd: None
-    try:
-        yield
-    finally:
-        os.fsync = real
-
-
 def put_answers(
     store: Store, answers: list[Answer] | tuple[Answer, ...], when: datetime = FETCHED
 ) -> list[Event]:
-    """Store ``answers`` as one fetch run, received one millisecond apart from ``when`` (test data, in a
-    temporary folder: written without fsync, :func:`_without_fsync`)."""
+    """Store ``answers`` as one fetch run, received one millisecond apart from ``when``."""
     events = []
-    with _without_fsync(), store.writer() as writer:
+    with store.writer() as writer:
         for i, (path, status, body) in enumerate(answers):
             events.append(
                 writer.put(
