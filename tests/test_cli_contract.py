@@ -23,6 +23,7 @@ import pytest
 import typer.main
 from committed import copy_store, openf1_fixture
 from conftest import DbFactory
+from terminal_support import fits
 from test_store_commands import cli
 
 from ingestion.cli import app
@@ -352,14 +353,6 @@ TABLES: list[list[str]] = [
 ]
 
 
-def _fits(line: str, width: int = 80) -> bool:
-    """Within ``width``, or over it only by a word that cannot be split (a URL, a request, a path) after a
-    short label."""
-    if len(line) <= width:
-        return True
-    longest = max(line.split(), key=len)
-    return len(line) - len(longest) <= 30
-
 
 def test_cli_tables_and_summaries_fit_80_columns(
     env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -375,7 +368,7 @@ def test_cli_tables_and_summaries_fit_80_columns(
         assert code in (0, 1), f"`ingest {' '.join(args)}` exited {code}: {err}"
         assert out.strip(), f"`ingest {' '.join(args)}` printed nothing"
         out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)  # the terminal's bold headers
-        wide = [line for line in out.splitlines() if not _fits(line)]
+        wide = [line for line in out.splitlines() if not fits(line)]
         assert not wide, f"`ingest {' '.join(args)}` is wider than 80 columns:\n" + "\n".join(wide)
     code, out, _ = cli(capsys, "runs")
     assert "20261130T000757Z-b4d6db" in out and len(out.strip().splitlines()) == 1 + len(

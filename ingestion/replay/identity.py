@@ -44,7 +44,7 @@ _SET = (0x8000 << 48) | (5 << 76)
 _new_uuid = object.__new__
 _set_field = object.__setattr__
 #: SHA-1 already fed the namespace: each id copies it (cheaper than hashing the namespace again).
-_HASHED_NAMESPACE = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False)
+_hashed_namespace = hashlib.sha1(_NAMESPACE_BYTES, usedforsecurity=False).copy  # a fresh copy per call
 _UNKNOWN = uuid.SafeUUID.unknown
 
 
@@ -53,7 +53,7 @@ def make_id(kind: str, *parts: object) -> uuid.UUID:
 
     Exactly :func:`uuid.uuid5` (tested), built the way ``UUID.__init__`` ends (its fields set on a new
     instance) without its argument checks: replay makes one per row (~6,000 for two seasons)."""
-    sha = _HASHED_NAMESPACE.copy()
+    sha = _hashed_namespace()
     sha.update(":".join(("openf1", kind, *map(str, parts))).encode())
     made = _new_uuid(uuid.UUID)
     _set_field(made, "int", (int.from_bytes(sha.digest()[:16], "big") & _CLEAR) | _SET)
