@@ -41,23 +41,37 @@ class SeasonCounts(msgspec.Struct, frozen=True, kw_only=True):
     results: int
 
 
-_ROUNDS = "SELECT count(*) FROM rounds r WHERE r.season_id = se.id"
-_SESSIONS = "SELECT count(*) FROM sessions s JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id"
-_ENTRANTS = "FROM entrants e JOIN rounds r ON r.id = e.round_id WHERE r.season_id = se.id"
+_COMPLETED = int(SessionStatus.Completed)
 
-#: One row per season, its columns in :class:`SeasonCounts`'s field order.
+#: One row per season, its columns in :class:`SeasonCounts`'s field order. Each table is counted once,
+#: grouped by season (not a subquery per season and column: the whole history took 1.6 s that way).
 QUERY = f"""
+WITH per_round AS (
+  SELECT r.season_id, count(*) AS n,
+         count(*) FILTER (WHERE r.round_number > {TESTING_ROUND_NUMBER}) AS grands_prix,
+         count(*) FILTER (WHERE r.round_number = {TESTING_ROUND_NUMBER}) AS testing
+  FROM rounds r GROUP BY r.season_id
+), per_session AS (
+  SELECT r.season_id, count(*) AS n, count(*) FILTER (WHERE s.status = {_COMPLETED}) AS completed
+  FROM sessions s JOIN rounds r ON r.id = s.round_id GROUP BY r.season_id
+), per_entrant AS (
+  SELECT r.season_id, count(*) AS n, count(DISTINCT e.driver_id) AS drivers
+  FROM entrants e JOIN rounds r ON r.id = e.round_id GROUP BY r.season_id
+), per_result AS (
+  SELECT r.season_id, count(*) AS n
+  FROM results x JOIN sessions s ON s.id = x.session_id JOIN rounds r ON r.id = s.round_id
+  GROUP BY r.season_id
+)
 SELECT sr.name, se.year,
-       ({_ROUNDS}),
-       ({_ROUNDS} AND r.round_number > {TESTING_ROUND_NUMBER}),
-       ({_ROUNDS} AND r.round_number = {TESTING_ROUND_NUMBER}),
-       ({_SESSIONS}),
-       ({_SESSIONS} AND s.status = {int(SessionStatus.Completed)}),
-       (SELECT count(*) {_ENTRANTS}),
-       (SELECT count(DISTINCT e.driver_id) {_ENTRANTS}),
-       (SELECT count(*) FROM results x JOIN sessions s ON s.id = x.session_id
-          JOIN rounds r ON r.id = s.round_id WHERE r.season_id = se.id)
+       coalesce(pr.n, 0), coalesce(pr.grands_prix, 0), coalesce(pr.testing, 0),
+       coalesce(ps.n, 0), coalesce(ps.completed, 0),
+       coalesce(pe.n, 0), coalesce(pe.drivers, 0),
+       coalesce(px.n, 0)
 FROM seasons se JOIN series sr ON sr.id = se.series_id
+LEFT JOIN per_round pr ON pr.season_id = se.id
+LEFT JOIN per_session ps ON ps.season_id = se.id
+LEFT JOIN per_entrant pe ON pe.season_id = se.id
+LEFT JOIN per_result px ON px.season_id = se.id
 WHERE %(year)s::integer IS NULL OR se.year = %(year)s::integer
 ORDER BY sr.name, se.year
 """
