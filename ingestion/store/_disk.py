@@ -72,14 +72,13 @@ GITIGNORE = (
 
 _manifest_decoder = msgspec.json.Decoder(Manifest)
 
-
-
 #: (address, endpoint, query, size) of the answers :meth:`Store.read_event` found to answer their request.
 #: A verified body is the one its address names, so the verdict (size, rows of the request) is a function of
 #: these four and never changes: a body read again for the same request (each pass of ``watch``, each
 #: replay of a process) is hashed again, but its rows are not parsed again. Bounded; cleared when full.
 _ANSWERS: set[tuple[str, str, str, int]] = set()
 _ANSWERS_KEPT = 200_000
+
 
 class LogIssue(msgspec.Struct, frozen=True, kw_only=True):
     """A problem in one log file (see :class:`LogProblem`), with the file it is in."""
