@@ -11,15 +11,13 @@ of after, OpenF1 and f1db both have 2024, and every row the database held keeps 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from conftest import Databases
 from f1db_support import NEW, cut_archive, needs_archives
-from naming_support import NAMINGS, VIEWS
+from naming_support import BOTH_NAMINGS, VIEWS
 from test_replay_support import put_answers, world_answers
 
 from ingestion.db import connect
@@ -52,14 +50,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     import_archive(store, cut_archive(NEW, root / "f1db", (2023, 2024)), received_at=F1DB)
     put_answers(store, world_answers(2024), OPENF1_2024)
     return store
-
-
-@pytest.fixture(params=NAMINGS)
-def database(request: pytest.FixtureRequest, db_factory: Databases) -> Iterator[tuple[str, str]]:
-    naming = str(request.param)
-    url = db_factory(naming)
-    yield url, naming
-    db_factory.release(url)
 
 
 def _conn(url: str, naming: str) -> Conn:
@@ -121,15 +111,16 @@ def test_adoption_takes_a_rows_former_id_only_where_it_is_stored_and_no_replayed
 
 
 @slow
+@BOTH_NAMINGS
 def test_a_season_f1db_had_first_keeps_every_id_when_openf1s_answers_arrive(
-    database: tuple[str, str], store: Store
+    db_url: str, schema_naming: str, store: Store
 ) -> None:
     """2024 replayed from f1db alone, then with OpenF1's 2024 answers too: every row the database held (2024's
     rounds, sessions, drivers, teams, circuits, entrants and results among them) keeps its id and is not
     repeated under another (one row per round, session and driver); the rows take OpenF1's values (its
     meeting and session keys); a user's log on the 2024 Bahrain race stays (the app's database); a second
     replay writes nothing, the database holds no row beside the replayed ones, and verify exits 0."""
-    url, naming = database
+    url, naming = db_url, schema_naming
     first = run_replay(url, store, BEFORE, results=True)
     assert not first.findings
     with _conn(url, naming) as conn:

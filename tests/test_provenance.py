@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from committed import copy_store, openf1_fixture
-from conftest import Databases
-from naming_support import NAMINGS, VIEWS
+from naming_support import BOTH_NAMINGS, VIEWS
 
 from ingestion.db import connect
 from ingestion.db.clean import clean_racing
@@ -103,15 +101,10 @@ def _session(rows: dict[Any, Row], round_slug: str, kind: int) -> dict[str, Row]
     return {r[3]: r for r in rows.values() if r[1] == round_slug and r[2] == kind}
 
 
-@pytest.fixture(params=NAMINGS)
-def database(request: pytest.FixtureRequest, db_factory: Databases) -> Iterator[tuple[str, str]]:
-    naming = str(request.param)
-    url = db_factory(naming)
-    yield url, naming
-    db_factory.release(url)
-
-
-def test_provenance_before_and_after_f1db_has_the_sessions(database: tuple[str, str], store: Store) -> None:
+@BOTH_NAMINGS
+def test_provenance_before_and_after_f1db_has_the_sessions(
+    db_url: str, schema_naming: str, store: Store
+) -> None:
     """The same sessions replayed before f1db has them (OpenF1's values, provenance OpenF1: the stored
     answer's address and its request) and after (f1db's values, provenance f1db v2025.24.2 and its file),
     on both layouts: the named corrections of issue 24 (2023 Saudi Arabia Verstappen 19 points; 2023
@@ -119,7 +112,7 @@ def test_provenance_before_and_after_f1db_has_the_sessions(database: tuple[str, 
     pit-lane starts) say f1db; every 2023-2024 row keeps its id; a second replay writes 0 rows; verify
     exits 0; replayed as of before the release again, every row is as it was before (f1db's own rows and
     their provenance removed); clean-racing leaves no provenance behind."""
-    url, naming = database
+    url, naming = db_url, schema_naming
     run_replay(url, store, BEFORE, results=True)
     with _conn(url, naming) as conn:
         before, ids_before = _results(conn), _ids(conn)
