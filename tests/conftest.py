@@ -215,6 +215,17 @@ class Databases:
         self.made.append(name)
         return with_database(self.server_url, name)
 
+    def copy(self, source_url: str) -> str:
+        """A new database made as a copy of ``source_url``'s (``CREATE DATABASE ... TEMPLATE``: a file copy,
+        so the same rows, the same row versions (``xmin``), the same replay records), released and dropped
+        like every other. Nothing may be connected to the source while it is copied: a test that needs a
+        database as a replay leaves it copies one replay's instead of replaying again."""
+        name = f"{self.run}_{next(self.counter)}"
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{database_name(source_url)}"')
+        self.created.append(name)
+        self.made.append(name)
+        return with_database(self.server_url, name)
+
     def _create(self, name: str, source: str) -> str:
         """``CREATE DATABASE name TEMPLATE source`` (in the maker's thread, on its own connection)."""
         for attempt in (1, 2):

@@ -15,9 +15,6 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Databases
-
-from ingestion.db.connection import database_name, with_database
 from ingestion.replay import Snapshot
 from ingestion.store import Event, Request, Store
 
@@ -117,16 +114,3 @@ def snapshots(
         out.append(Snapshot(event, body))
     return out
 
-
-def copy_database(databases: Databases, source_url: str) -> str:
-    """A new database made as a copy of ``source_url``'s (``CREATE DATABASE ... TEMPLATE``: a file copy, so
-    the same rows, the same row versions (``xmin``), the same replay records), dropped at the end of the run
-    like every database ``databases`` made (or sooner: ``databases.release``). Nothing may be connected to
-    the source while it is copied.
-
-    A test that needs a database as a replay leaves it copies one replay's instead of replaying again."""
-    name = f"{databases.run}_{next(databases.counter)}"
-    databases.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{database_name(source_url)}"')
-    databases.created.append(name)
-    databases.made.append(name)
-    return with_database(databases.server_url, name)

@@ -4,16 +4,16 @@ meeting as fetch stores them) replayed into a fresh PostgreSQL database."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from committed import copy_store
 from conftest import Databases
 from naming_support import BOTH_NAMINGS
-from test_replay_support import AS_OF, copy_database, world_store
+from test_replay_support import AS_OF, world_store
 from test_sync import run_cli
 
 from ingestion.ops.verify import compare, render_verify, verify
@@ -55,7 +55,7 @@ def db_url(
     database (a file copy: the same rows, row versions and replay records as a replay into it would leave);
     else a fresh migrated one, as conftest's. Dropped once the test ends."""
     if "replayed" in request.fixturenames:
-        url = copy_database(db_factory, replayed_2024(schema_naming)[0])
+        url = db_factory.copy(replayed_2024(schema_naming)[0])
     else:
         url = db_factory(schema_naming)
     yield url
@@ -67,7 +67,7 @@ def replayed(tmp_path: Path, db_url: str, schema_naming: str, replayed_2024: Rep
     """The real 2024 season in a store, replayed (with results) as of long after it ended into ``db_url``:
     this test's copies of the module's one replay per naming (the store copied as the replay left it, the
     database by :func:`db_url`), so that each test starts where its own replay would have left it."""
-    return Store(shutil.copytree(replayed_2024(schema_naming)[1], tmp_path / "store"))
+    return Store(copy_store(replayed_2024(schema_naming)[1], tmp_path / "store"))
 
 
 def _one(conn: Conn, query: str, *params: object) -> object:
