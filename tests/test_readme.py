@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
-from committed import openf1_fixture
+from committed import copy_store, openf1_fixture
 
 from ingestion.cli import main
 from ingestion.config import PROJECT_ROOT
@@ -68,7 +67,7 @@ def test_readme_examples_run_on_the_committed_store(
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("OPENF1_BASE_URL", "http://127.0.0.1:1/v1")  # nothing here may need OpenF1
     openf1 = str(openf1_fixture())
-    own = str(shutil.copytree(openf1, tmp_path / "snapshots"))  # the shared fixture is read-only
+    own = str(copy_store(Path(openf1), tmp_path / "snapshots"))  # the shared fixture is read-only
     assert set(MAINTAINING) <= {" ".join(c[:2]) for c in COMMANDS}
     for args in [["run"], *COMMANDS]:  # `ingest run` first: the database the examples read
         if " ".join(args[:2]) in MAINTAINING:
