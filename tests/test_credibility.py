@@ -119,3 +119,22 @@ def test_serve_drop_parses_and_leaves_the_meetings_rows_out() -> None:
     for bad in ("drivers", "drivers:", "drivers:x", ":1"):
         with pytest.raises(FaultSyntaxError, match="--drop"):
             Drop.parse(bad)
+
+
+def test_a_meeting_start_that_cannot_be_shifted_to_utc_is_no_start() -> None:
+    """A damaged meetings answer's ``0001-01-01T00:00:00+14:00`` (before year 1 in UTC; hypothesis found it
+    crashing replay's normalize with OverflowError): the judgement and fetch's season plan take it as no
+    start, and a good meeting beside it still counts."""
+    from ingestion.fetch.season import Season, _meeting_order, season_settles_at
+
+    damaged = decode_meetings(
+        b'[{"meeting_key": 1228, "year": 2024, "date_start": "0001-01-01T00:00:00+14:00"},'
+        b' {"meeting_key": 1229, "year": 2024, "date_start": "2024-02-29T11:30:00+00:00"}]'
+    )
+    assert damaged[0].date_start is not None  # decoded as written: the conversion is what must not fail
+    assert cannot_be_true(Unit("sessions", "year", "2024"), Evidence(meetings=damaged[:1]), NOW) is None
+    reason = cannot_be_true(Unit("sessions", "year", "2024"), Evidence(meetings=damaged), NOW)
+    assert reason is not None and "1 meeting(s)" in reason
+    season = Season(2024, meetings=damaged)
+    assert season_settles_at(season) == season_settles_at(Season(2024, meetings=damaged[1:]))
+    assert _meeting_order([season]) == [(2024, 1229), (2024, 1228)]  # the unknown start sorts last

@@ -12,7 +12,7 @@ import msgspec
 
 from ingestion import calendar
 from ingestion.fetch.options import FetchOptions
-from ingestion.instant import as_utc
+from ingestion.instant import as_utc, utc_or_none
 from ingestion.openf1.body import decode_rows
 from ingestion.openf1.credibility import expects_rows, has_ended, session_end
 from ingestion.openf1.wire import Meeting, Session
@@ -105,9 +105,9 @@ def season_settles_at(season: Season) -> datetime:
         if end is not None and end > last:
             last = end
     for meeting in season.meetings:
-        for when in (meeting.date_end, meeting.date_start):
-            if when is not None and as_utc(when) > last:
-                last = as_utc(when)
+        for when in (utc_or_none(meeting.date_end), utc_or_none(meeting.date_start)):
+            if when is not None and when > last:  # a time that cannot be shifted to UTC is no time
+                last = when
     return max(year_start(season.year + 1), last + SETTLE)
 
 
@@ -124,11 +124,11 @@ def _meeting_order(seasons: Sequence[Season]) -> list[tuple[int, int]]:
     far = datetime.max.replace(tzinfo=UTC)
     for season in seasons:
         for meeting in season.meetings:
-            start = as_utc(meeting.date_start) if meeting.date_start else far
+            start = utc_or_none(meeting.date_start) or far
             if meeting.meeting_key not in first or start < first[meeting.meeting_key][0]:
                 first[meeting.meeting_key] = (start, season.year)
         for session in season.sessions:
-            start = as_utc(session.date_start) if session.date_start else far
+            start = utc_or_none(session.date_start) or far
             if session.meeting_key not in first or start < first[session.meeting_key][0]:
                 first[session.meeting_key] = (start, season.year)
     ordered = sorted(first.items(), key=lambda item: (item[1][0], item[0]))

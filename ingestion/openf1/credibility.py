@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ingestion import calendar
-from ingestion.instant import as_utc
+from ingestion.instant import utc_or_none
 from ingestion.openf1.body import decode_rows
 from ingestion.openf1.wire import MEETING_ENDPOINTS, YEAR_ENDPOINTS, Meeting, Session
 from ingestion.store.coverage import Unit, unit_value, units_of
@@ -103,7 +103,9 @@ def cannot_be_true(unit: Unit, evidence: Evidence, now: datetime) -> str | None:
         if unit.endpoint == "meetings" and evidence.sessions:
             return f"sessions?year={unit.value} lists {len(evidence.sessions)} session(s)"
         if unit.endpoint == "sessions":
-            started = [m for m in evidence.meetings if m.date_start and as_utc(m.date_start) <= now]
+            # a start that cannot be shifted to UTC (a damaged answer's 0001-01-01T00:00+14:00) is no start
+            starts = [utc_or_none(m.date_start) for m in evidence.meetings]
+            started = [s for s in starts if s is not None and s <= now]
             if started:
                 return f"meetings?year={unit.value} lists {len(started)} meeting(s) started by then"
         return None
