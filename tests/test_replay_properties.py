@@ -648,6 +648,18 @@ def test_make_id_is_exactly_uuid5(kind: str, parts: list[object]) -> None:
     assert made.version == 5 and made.variant == uuid.RFC_4122 and made.bytes == want.bytes
 
 
+@settings(max_examples=200, deadline=None)
+@given(kind=st.text(max_size=12), parts=st.lists(st.one_of(st.integers(), st.text(max_size=20)), max_size=3),
+       last=st.one_of(st.integers(), st.text(max_size=20)))
+def test_id_maker_makes_exactly_make_ids(kind: str, parts: list[object], last: object) -> None:
+    """id_maker hashes a shared key prefix once (a session's results): each id it makes is make_id's."""
+    from ingestion.replay.identity import id_maker, make_id
+
+    made = id_maker(kind, *parts)(last)
+    want = make_id(kind, *parts, last)
+    assert made == want and str(made) == str(want) and hash(made) == hash(want)
+
+
 @PROPS
 @given(data=st.data(), v=versions(), results_first=st.booleans(), results=st.booleans())
 def test_replay_generated_verify_finds_nothing_after_any_load(

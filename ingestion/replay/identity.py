@@ -24,7 +24,7 @@ import hashlib
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -58,6 +58,25 @@ def make_id(kind: str, *parts: object) -> uuid.UUID:
     made = _new_uuid(uuid.UUID)
     _set_field(made, "int", (int.from_bytes(sha.digest()[:16], "big") & _CLEAR) | _SET)
     _set_field(made, "is_safe", _UNKNOWN)
+    return made
+
+
+def id_maker(kind: str, *parts: object) -> Callable[[object], uuid.UUID]:
+    """``make_id(kind, *parts, last)`` as a function of ``last`` alone: the ids of many rows sharing a key
+    prefix (a session's results: ~100,000 rows in f1db's history) hash the prefix once. Exactly
+    :func:`make_id` (tested)."""
+    prefix = _hashed_namespace()
+    prefix.update(":".join(("openf1", kind, *map(str, parts), "")).encode())
+    copy = prefix.copy
+
+    def made(last: object) -> uuid.UUID:
+        sha = copy()
+        sha.update(str(last).encode())
+        out = _new_uuid(uuid.UUID)
+        _set_field(out, "int", (int.from_bytes(sha.digest()[:16], "big") & _CLEAR) | _SET)
+        _set_field(out, "is_safe", _UNKNOWN)
+        return out
+
     return made
 
 
