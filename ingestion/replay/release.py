@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -191,10 +191,12 @@ def release_part(
     *,
     results: bool,
     overrides: Overrides,
+    keep: Callable[[Callable[[], None]], object] | None = None,
 ) -> F1dbPart:
     """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`, the identity
     ``overrides`` applied): from the memo when it was made from the same inputs (see the module doc; the
-    overrides by their digest), else decoded, merged and memoized."""
+    overrides by their digest), else decoded, merged and memoized. ``keep`` runs the memo's write (~50 MB
+    to encode and write; default: at once): a replay hands it to a worker, so that it overlaps the load."""
     path = store.root / MEMO_FILE
     older = _older(store, release, as_of)
     key = _memo_key(release, racing, links, results, overrides, older)
@@ -211,7 +213,15 @@ def release_part(
     part = f1db_part(
         files, racing, links, as_of, results=results, release=release.tag, since=since, overrides=overrides
     )
-    body = f"{key}\n".encode() + msgspec.msgpack.encode(_Memo(part.bucket(as_of), part))
-    with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
-        write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
+
+    def write() -> None:
+        body = f"{key}\n".encode() + msgspec.msgpack.encode(_Memo(part.bucket(as_of), part))
+        with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
+            write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
+
+    (keep or _now)(write)
     return part
+
+
+def _now(job: Callable[[], None]) -> None:
+    job()

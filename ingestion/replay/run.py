@@ -4,6 +4,7 @@ without a database (:func:`replay`, what verify and diff compare with)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import gc
@@ -143,15 +144,19 @@ def replay_parts(
     *,
     results: bool,
     overrides: Overrides | None = None,
+    keep: Callable[[Callable[[], None]], object] | None = None,
 ) -> ReplayParts:
-    """:func:`replay_decoded`, with its parts (which rows each source gave: ``ingest diff`` names them)."""
+    """:func:`replay_decoded`, with its parts (which rows each source gave: ``ingest diff`` names them).
+    ``keep``: what runs the merge memo's write (:func:`~ingestion.replay.release.release_part`)."""
     replayed, links = normalize_linked(decoded, warnings, as_of, results=results)
     decided = overrides if overrides is not None else committed_overrides()
     if f1db is True:
         release = store.f1db_release(as_of)
         if release is None:
             return ReplayParts(replayed, replayed, None, None)
-        part = release_part(store, release, replayed.racing, links, as_of, results=results, overrides=decided)
+        part = release_part(
+            store, release, replayed.racing, links, as_of, results=results, overrides=decided, keep=keep
+        )
         tag = release.tag
     elif isinstance(f1db, ReleaseInput):
         files = decode_input(f1db).files
@@ -271,7 +276,7 @@ def run_replay(
     require_store(store, as_of, allow_empty=allow_empty)
     started = datetime.now(UTC)
     seconds: dict[str, float] = {}
-    with cancel_on_sigterm(), connect(url) as conn, _collector_paused():
+    with cancel_on_sigterm(), connect(url) as conn, _collector_paused(), _kept_aside() as keep:
         watch_client(conn)
         naming = require_schema(conn, resolve(conn, schema))
         conn.rollback()
@@ -317,7 +322,9 @@ def run_replay(
         decoded, warnings = decode_snapshots(snapshots, results=results, as_of=as_of)
         t2 = time.perf_counter()
         step(ReplayStep(index=2, name="normalizing", count=len(snapshots), unit="snapshot(s) decoded"))
-        parts = replay_parts(store, decoded, warnings, f1db, as_of, results=results, overrides=overrides)
+        parts = replay_parts(
+            store, decoded, warnings, f1db, as_of, results=results, overrides=overrides, keep=keep
+        )
         replayed, starts = parts.merged, parts.starts
         t3 = time.perf_counter()
         counts = replayed.racing.counts()
@@ -404,6 +411,21 @@ def _record(
         kept=kept,
         findings=findings,
     )
+
+
+@contextlib.contextmanager
+def _kept_aside() -> Iterator[Callable[[Callable[[], None]], object]]:
+    """A worker thread for the derived files a replay keeps for the next one (the merge memo: ~50 MB to
+    encode and write), so that their writing overlaps the load, which mostly waits for PostgreSQL. Every
+    job has ended when the block ends (its error, if any, raised then): nothing is left half-written when
+    the command returns, and its process may end at once."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-keep") as worker:
+        jobs: list[concurrent.futures.Future[None]] = []
+        try:
+            yield lambda job: jobs.append(worker.submit(job))
+        finally:
+            for job in jobs:
+                job.result()
 
 
 @contextlib.contextmanager
