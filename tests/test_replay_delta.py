@@ -18,6 +18,7 @@ from naming_support import NAMINGS
 from test_replay_support import AS_OF, put_answers, world_answers
 
 from ingestion.db import connect
+from ingestion.db.naming import resolve
 from ingestion.replay.delta import ROWS_FILE, RowsCache, changed, index
 from ingestion.replay.load import load, racing_snapshot
 from ingestion.replay.rows import TABLES, Racing, Replayed
@@ -29,6 +30,11 @@ from ingestion.store import Store
 
 Conn = psycopg.Connection[Any]
 load_module = importlib.import_module("ingestion.replay.load")  # the module, not its function `load`
+unchanged_module = importlib.import_module("ingestion.replay.unchanged")
+
+
+def _refused(*_args: object) -> None:
+    raise AssertionError("a delta load hashed every row of the database")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +128,8 @@ def _full(db_factory: Databases, naming: str, first: Replayed, then: Replayed) -
 
 @pytest.mark.parametrize("naming", NAMINGS)
 def test_delta_load_stages_only_the_changed_rows_and_leaves_what_a_full_load_leaves(
-    replayed: Replayed, db_factory: Databases, naming: str, tmp_path: Path, staged: dict[str, int]
+    replayed: Replayed, db_factory: Databases, naming: str, tmp_path: Path, staged: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     edited = _edited(replayed)
     full = _full(db_factory, naming, replayed, edited)
@@ -132,8 +139,16 @@ def test_delta_load_stages_only_the_changed_rows_and_leaves_what_a_full_load_lea
         _load(url, replayed, cache)
         assert (tmp_path / ROWS_FILE).exists()
         staged.clear()
-        summary = _load(url, edited, cache)
+        # the delta load shifts the last state by the staged rows' hashes: it never hashes every row, and
+        # its proof (in _state) is the one the full load's whole-table query gave
+        whole = unchanged_module.database_state
+        with monkeypatch.context() as m:
+            m.setattr(unchanged_module, "database_state", _refused)
+            summary = _load(url, edited, cache)
         assert _delta_taken(url)
+        with connect(url) as conn:
+            now = whole(conn, resolve(conn), written(results=True))
+        assert unchanged_module.kept_state(_state(url)[2][1]) == now
         assert staged == {"circuits": 1, "drivers": 1, "results": 2}
         assert summary.tables["results"].updated == 2
         assert summary.tables["results"].unchanged == len(edited.racing.results) - 2

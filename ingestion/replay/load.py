@@ -232,11 +232,12 @@ def load(
             )
         last = last_replay(conn)
         recorded = last.proof if last is not None else None
+        indexed = index(racing, specs)  # once: the rows' digest, the delta and the rows kept for the next
         rows, proven = unchanged.proven(
             conn,
             naming,
             specs,
-            racing,
+            indexed,
             recorded,
             results=results,
             recorded_versions=last.versions if last is not None else None,
@@ -251,7 +252,7 @@ def load(
                 counts[spec.name]["unchanged"] = len(racing.table(spec.name))
             left = recorded  # the same proof, and the versions as they are now
             now = witness(left)
-            _keep(rows_cache, specs, left, now, racing, results=results, one=one)
+            _keep(rows_cache, specs, left, now, racing, results=results, one=one, indexed=indexed)
             return _record(
                 conn, counts, results, as_of, started_at, extra, left, findings=found, versions=now,
                 inputs=inputs,
@@ -264,31 +265,45 @@ def load(
                 counts[spec.name]["inserted"] = len(racing.table(spec.name))
             left = unchanged.left_exactly(conn, naming, specs, racing, rows)
             now = witness(left)
-            _keep(rows_cache, specs, left, now, racing, results=results, one=one)
+            _keep(rows_cache, specs, left, now, racing, results=results, one=one, indexed=indexed)
             return _record(
                 conn, counts, results, as_of, started_at, extra, left, findings=found, versions=now,
                 inputs=inputs,
             )
         db = Target(naming, foreign_keys(conn))
-        delta = _delta(conn, naming, specs, racing, replayed, last, rows_cache, results=results, one=one)
-        if delta is not None:
-            delta_rows, indexed = delta
+        delta_rows = _delta(conn, naming, specs, racing, indexed, replayed, last, rows_cache, results=results,
+                            one=one)
+        if delta_rows is not None:
             # the database holds exactly the last load's rows, and these differ from them only in values:
             # staging only them gives what staging every row would (.delta); nothing is adopted or removed
             extra = _queued(extra, queue(conn, naming, replayed.pending))
+            # the state the last load left, shifted by the staged rows' hashes before and after: the
+            # database's state without hashing its other rows (else one whole query, as always)
+            start = unchanged.kept_state(last.proof if last is not None else None)
+            ids = {
+                spec.name: [getattr(r, "id") for r in delta_rows.table(spec.name)]  # noqa: B009
+                for spec in specs
+                if delta_rows.table(spec.name)
+            }
+            before = unchanged.rows_state(conn, naming, specs, ids) if start is not None else None
             for spec in specs:
                 rows_of = delta_rows.table(spec.name)
                 if rows_of:
                     copy_in(conn, db, spec, rows_of)
+            moved_any = 0
             for spec in specs:
                 moved, inserted, updated = 0, 0, 0
                 if delta_rows.table(spec.name):
                     moved = make_room(conn, db, spec)
                     inserted, updated = upsert(conn, db, spec)
+                moved_any += moved
                 c = counts[spec.name]
                 c["inserted"], c["updated"] = inserted, updated + moved
                 c["unchanged"] = len(racing.table(spec.name)) - inserted - updated
-            left = unchanged.left_exactly(conn, naming, specs, racing, rows)
+            state = None
+            if start is not None and before is not None and not moved_any:  # a row moved aside: not staged
+                state = start.shifted(before, unchanged.rows_state(conn, naming, specs, ids))
+            left = unchanged.left_exactly(conn, naming, specs, racing, rows, state)
             now = witness(left)
             _keep(rows_cache, specs, left, now, racing, results=results, one=one, indexed=indexed)
             extra = {**(extra or {}), "delta": True}
@@ -297,6 +312,7 @@ def load(
                 inputs=inputs,
             )
         adopted: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
+        indexed_racing = racing
         if not all_held(conn, naming, racing):  # else no row can adopt an id (adopt would return racing)
             racing, adopted = adopt(racing, stored_keys(conn, naming), replayed.formerly)
         extra = _queued(extra, queue(conn, naming, replayed.pending, adopted))
@@ -325,7 +341,9 @@ def load(
         left = None if findings else unchanged.left_exactly(conn, naming, specs, racing, rows)
         found += [f"{w.kind}: {w.message}" for w in findings]
         now = witness(left)
-        _keep(rows_cache, specs, left, now, racing, results=results, one=one)
+        # the index describes the rows before adoption: rows that took stored ids are indexed again
+        kept = indexed if racing is indexed_racing else None
+        _keep(rows_cache, specs, left, now, racing, results=results, one=one, indexed=kept)
         summary = _record(
             conn,
             counts,
@@ -347,16 +365,17 @@ def _delta(
     naming: Naming,
     specs: Sequence[TableSpec],
     racing: Racing,
+    indexed: Index,
     replayed: Replayed,
     last: LastReplay | None,
     rows_cache: RowsCache | None,
     *,
     results: bool,
     one: bool,
-) -> tuple[Racing, Index] | None:
-    """The rows a delta load stages (:func:`.delta.changed`) and the index of every row, when the database
-    is proven to hold exactly the last load's rows (the row versions that load recorded, unchanged since)
-    and the cache holds them; else None (every row is staged)."""
+) -> Racing | None:
+    """The rows a delta load stages (:func:`.delta.changed`; ``indexed``: ``racing``'s index), when the
+    database is proven to hold exactly the last load's rows (the row versions that load recorded, unchanged
+    since) and the cache holds them; else None (every row is staged)."""
     if rows_cache is None or last is None or last.proof is None or last.versions is None or replayed.held:
         return None
     if last.results != results:
@@ -367,9 +386,7 @@ def _delta(
     before = rows_cache.read(key)
     if before is None:
         return None
-    now = index(racing, specs)
-    staged = changed(before, now, racing, specs)
-    return None if staged is None else (staged, now)
+    return changed(before, indexed, racing, specs)
 
 
 def _keep(
