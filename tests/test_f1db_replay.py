@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import f1db_warm
+import msgspec
 import psycopg
 import pytest
 from conftest import Databases
@@ -28,12 +29,12 @@ from ingestion.db import connect
 from ingestion.f1db.cache import CACHE_FILE
 from ingestion.f1db.record import import_archive
 from ingestion.ops.verify import verify
-from ingestion.replay.f1db import PIT_LANE, OpenF1Links, merge_f1db
-from ingestion.replay.release import MEMO_FILE, ReleaseInput
+from ingestion.replay.f1db import PIT_LANE, OpenF1Links, f1db_part, merge_f1db
+from ingestion.replay.release import MEMO_FILE, RESULTS_FILE, ReleaseInput
 from ingestion.replay.rows import DriverRole, Racing, Replayed, ResultRow, ResultStatus, SessionType
 from ingestion.replay.run import replay, run_replay
 from ingestion.replay.summary import ReplaySummary
-from ingestion.store import Store
+from ingestion.store import Store, address_of
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "f1db"
 REPO = Path(__file__).resolve().parents[1]
@@ -358,18 +359,61 @@ def test_f1db_replay_newer_release_keeps_every_row_id(
 
 
 def test_f1db_replay_merge_memo_is_used_only_for_the_same_inputs(f1db_store: Store) -> None:
-    """The memo of the last merge (``cache/f1db-merged.msgpack``) gives the rows a fresh merge gives; it is
-    never used for other inputs (results off after on: no result row), and a damaged or deleted memo (or
-    decode cache) changes nothing but the time."""
-    memo = f1db_store.root / MEMO_FILE
+    """The memo of the last merge (``cache/f1db-merged.msgpack``) and the sessions' results it made
+    (``cache/f1db-results.msgpack``) give the rows a fresh merge gives; they are never used for other
+    inputs (results off after on: no result row), and a damaged or deleted memo, results file or decode
+    cache changes nothing but the time."""
+    memo, made = f1db_store.root / MEMO_FILE, f1db_store.root / RESULTS_FILE
     with_results = replay(f1db_store, AS_OF, results=True).racing
-    assert memo.exists()
+    assert memo.exists() and made.exists()
     assert replay(f1db_store, AS_OF, results=True).racing == with_results
     without = replay(f1db_store, AS_OF, results=False).racing
     assert without.results == () and without.rounds == with_results.rounds
-    memo.write_bytes(b"\x00 not a memo")
+    memo.write_bytes(b"\x00 not a memo")  # merged again, each session's results taken from their file
     (f1db_store.root / CACHE_FILE).unlink()
     assert replay(f1db_store, AS_OF, results=True).racing == with_results
+    memo.unlink()
+    made.write_bytes(made.read_bytes()[:-1000])  # a torn file: every session made again
+    assert replay(f1db_store, AS_OF, results=True).racing == with_results
+
+
+def test_f1db_merge_takes_an_earlier_merges_session_results_only_for_the_same_inputs() -> None:
+    """Given the files' addresses, a merge keys each session's results by everything they are made of; a
+    later merge takes the earlier one's rows (the very objects) for each session whose key it holds and
+    makes the others. One race-results file edited (another address, a retirement reason rewritten): that
+    session alone is made again, and the part is the one a merge without the earlier results makes. The
+    same files under another release tag (another provenance) reuse nothing. (The release's first three
+    seasons and every file outside the seasons: four merges in well under a second.)"""
+    first = tuple(f"seasons/{year}/" for year in (1950, 1951, 1952))
+
+    def taken(path: str) -> bool:
+        return not path.startswith("seasons/") or path.startswith(first)
+
+    files = {p: v for p, v in f1db_warm.decoded(NEW).files.items() if taken(p)}
+    addresses = {p: address_of(body) for p, body in f1db_warm.release(NEW).files.items() if taken(p)}
+
+    def merged(files: dict[str, Any], addresses: dict[str, str], earlier: Any = None, tag: str = "v1") -> Any:
+        return f1db_part(files, Racing(), OpenF1Links(), AS_OF, results=True, release=tag,
+                         addresses=addresses, earlier=earlier)
+
+    base = merged(files, addresses)
+    assert len(base.session_results) == 46  # 23 races of 1950-1952: a race and a qualifying each
+    path, rows = next(
+        (p, v) for p, v in sorted(files.items())
+        if p.endswith("/race-results.yml") and any(r.reason_retired == "Engine" for r in v)
+    )
+    at = next(i for i, r in enumerate(rows) if r.reason_retired == "Engine")
+    edited = {**files, path: [*rows[:at], msgspec.structs.replace(rows[at], reason_retired="Engine failure"),
+                              *rows[at + 1 :]]}
+    moved = {**addresses, path: "0" * 64}
+    warm = merged(edited, moved, base.session_results)
+    assert warm == merged(edited, moved)
+    assert any(r.status_detail == "Engine failure" for r in warm.results)
+    kept = warm.session_results.keys() & base.session_results.keys()
+    assert len(warm.session_results) - len(kept) == 1  # the edited session alone is new
+    assert all(warm.session_results[k] is base.session_results[k] for k in kept)
+    other = merged(files, addresses, base.session_results, tag="v2")
+    assert not other.session_results.keys() & base.session_results.keys()
 
 
 def test_f1db_replay_precedence_corrects_openf1s_classification(

@@ -19,7 +19,7 @@ from test_replay_support import AS_OF, put_answers, world_answers
 
 from ingestion.db import connect
 from ingestion.db.naming import resolve
-from ingestion.replay.delta import ROWS_FILE, RowsCache, changed, index
+from ingestion.replay.delta import ROWS_FILE, RowsCache, changed, entry, index
 from ingestion.replay.load import load, racing_snapshot
 from ingestion.replay.rows import TABLES, Racing, Replayed
 from ingestion.replay.run import replay
@@ -241,3 +241,18 @@ def test_changed_rows_are_those_whose_values_differ_and_only_when_the_ids_are_th
     assert same(moved) is None  # an id changed
     twin = msgspec.structs.replace(old.drivers[1], slug=old.drivers[0].slug)
     assert same(msgspec.structs.replace(old, drivers=(old.drivers[0], twin, *old.drivers[2:]))) is None
+
+
+def test_index_takes_a_known_entry_for_that_very_row_only(replayed: Replayed) -> None:
+    """``known`` entries (an earlier merge's results, hashed when made) stand in for hashing their rows, but
+    only for the very object they were made for: an equal row elsewhere in memory is hashed."""
+    specs = written(results=True)
+    racing = replayed.racing
+    plain = index(racing, specs)
+    first = racing.results[0]
+    marked = b"\x01" * 48
+    assert index(racing, specs, {id(first): (first, marked)})["results"][0] == marked
+    twin = msgspec.structs.replace(first)  # equal, another object
+    assert twin == first and twin is not first
+    assert index(racing, specs, {id(twin): (twin, marked)}) == plain
+    assert plain["results"][0] == entry(first)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import msgspec
 from ingestion.replay.rows import Racing, TableSpec
 from ingestion.store import write_atomic
 
-__all__ = ["ROWS_FILE", "Index", "RowsCache", "cache_key", "changed", "index"]
+__all__ = ["ROWS_FILE", "Index", "Known", "RowsCache", "cache_key", "changed", "entry", "index"]
 
 #: Where the last load's rows are kept, relative to the store's root.
 ROWS_FILE = "cache/replay-rows.msgpack"
@@ -40,7 +41,7 @@ _HEADER_BYTES = 130
 
 #: The form of an :data:`Index` entry (bumped when :func:`index` hashes rows differently): part of the key,
 #: so a file another form wrote is never compared with this one's entries.
-_FORM = 2
+FORM = 2
 
 
 def cache_key(proof: Mapping[str, str], versions: str, *, results: bool, one_entrant_per_driver: bool) -> str:
@@ -48,7 +49,7 @@ def cache_key(proof: Mapping[str, str], versions: str, *, results: bool, one_ent
     index's form."""
     text = (
         f"{proof.get('rows')}\n{proof.get('database')}\n{versions}\n{results}\n{one_entrant_per_driver}\n"
-        f"{_FORM}\n"
+        f"{FORM}\n"
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -62,16 +63,36 @@ Index = dict[str, list[bytes]]
 _ENCODER = msgspec.msgpack.Encoder(uuid_format="bytes")
 
 
-def index(racing: Racing, specs: Sequence[TableSpec]) -> Index:
-    """The :data:`Index` of ``racing``'s tables of ``specs``. Pure."""
+#: Entries already made, by the ``id()`` of their row: the row itself (an ``id()`` names an object only
+#: while it lives: the entry is taken only for that very object) and its :func:`entry`.
+Known = Mapping[int, tuple[msgspec.Struct, bytes]]
+
+
+def entry(row: msgspec.Struct) -> bytes:
+    """A row's :data:`Index` entry: its id's 16 bytes, then the blake2b of its msgpack encoding. Pure."""
+    row_id: uuid.UUID = getattr(row, "id")  # noqa: B009
+    return row_id.int.to_bytes(16, "big") + hashlib.blake2b(_ENCODER.encode(row), digest_size=32).digest()
+
+
+def index(racing: Racing, specs: Sequence[TableSpec], known: Known | None = None) -> Index:
+    """The :data:`Index` of ``racing``'s tables of ``specs``; a row ``known`` holds (that very object) takes
+    its entry from there (an earlier merge's results: :mod:`.release`). Pure."""
     encode, blake2b = _ENCODER.encode, hashlib.blake2b
     out: Index = {}
     for spec in specs:
-        # UUID.bytes is a property computing int.to_bytes(16): inlined, once per row of 138,000
-        out[spec.name] = [
-            getattr(row, "id").int.to_bytes(16, "big") + blake2b(encode(row), digest_size=32).digest()  # noqa: B009
-            for row in racing.table(spec.name)
-        ]
+        rows = racing.table(spec.name)
+        if not known:
+            # UUID.bytes is a property computing int.to_bytes(16): inlined, once per row of 138,000
+            out[spec.name] = [
+                getattr(row, "id").int.to_bytes(16, "big") + blake2b(encode(row), digest_size=32).digest()  # noqa: B009
+                for row in rows
+            ]
+            continue
+        entries: list[bytes] = []
+        for row in rows:
+            made = known.get(id(row))
+            entries.append(made[1] if made is not None and made[0] is row else entry(row))
+        out[spec.name] = entries
     return out
 
 

@@ -18,6 +18,7 @@ finding and f1db's side of it is held (:mod:`ingestion.replay.matching`).
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 import uuid
 from collections import Counter, defaultdict
@@ -455,12 +456,21 @@ def f1db_part(
     release: str = "f1db",
     since: Mapping[str, str] | None = None,
     overrides: Overrides = Overrides(),
+    addresses: Mapping[str, str] | None = None,
+    earlier: Mapping[str, tuple[ResultRow, ...]] | None = None,
 ) -> F1dbPart:
     """What f1db's release adds to OpenF1's ``racing`` (matched through ``links``, pairs that cannot be
     matched with certainty decided by ``overrides``, else held: :mod:`ingestion.replay.matching`). Pure.
     ``since``: the archive path of each file an older release of the store already held as it is -> that
     release's tag (:func:`ingestion.replay.release.unchanged_since`): a result's provenance names the
-    release its file has been as it is since (``release`` for every other)."""
+    release its file has been as it is since (``release`` for every other).
+
+    ``addresses``: each file of ``files`` -> the address of its content (its blob's sha256). Given, each
+    session's results are keyed by everything :func:`_results` makes them of (:func:`_session_key`: its
+    file's and the fastest laps' addresses, its id, its entrants and drivers' identities, its provenance)
+    and kept in the part's ``sessions``; a session whose key ``earlier`` holds (an earlier merge's
+    ``session_results``) takes those rows instead of making them again (a release changing 31 files makes 31
+    sessions' results, not 4,463)."""
     origins = Origins(release, since or {})
     rel = Release.of(files)
     work = _Work(rel, racing)
@@ -589,7 +599,7 @@ def f1db_part(
     )
     part = _make(
         work, f1db_races, driver_match, team_match, circuit_match, as_of, results=results, release=release,
-        origins=origins,
+        origins=origins, addresses=addresses, earlier=earlier or {},
     )
     part = _hold(part, work, uncertain, index_of)
     moved = _moved(rel, racing, matched_round)
@@ -834,6 +844,9 @@ class F1dbPart(msgspec.Struct, frozen=True, kw_only=True):
     #: OpenF1's id of a row both sources have -> the id f1db alone gives it (:func:`_formerly`): the id a
     #: database that replayed it from f1db first holds, and keeps (adoption)
     formerly: dict[uuid.UUID, uuid.UUID] = {}
+    #: per session of f1db's own rounds, its key (:func:`_session_key`) -> its results: what a later merge
+    #: may reuse (``earlier`` of :func:`f1db_part`); empty when the files' addresses were not given
+    session_results: dict[str, tuple[ResultRow, ...]] = {}
 
     def bucket(self, as_of: datetime) -> int:
         """How many of the starts are at or before ``as_of``: the part holds for every ``as_of`` alike."""
@@ -851,8 +864,12 @@ def _make(
     results: bool,
     release: str,
     origins: Origins,
+    addresses: Mapping[str, str] | None = None,
+    earlier: Mapping[str, tuple[ResultRow, ...]] | None = None,
 ) -> F1dbPart:
     rel, openf1 = work.release, work.openf1
+    reuse = earlier or {}
+    made_for: dict[str, tuple[ResultRow, ...]] = {}
     series_id = openf1.series[0].id if openf1.series else make_id("series", SERIES_SLUG)
 
     seen_drivers, seen_constructors, seen_circuits = _first_seen(rel.races)
@@ -1003,12 +1020,20 @@ def _make(
             continue
         fastest = _fastest_laps(rf)
         for kind, rows in kinds.items():
-            result_rows.extend(
-                _results(
-                    kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest,
-                    origins.of(rf, kind),
+            origin = origins.of(rf, kind)
+            made_key = None
+            if addresses is not None:
+                made_key = _session_key(
+                    addresses, rf, kind, session_ids[kind], natural, entrant_of, driver_ids, origin
                 )
-            )
+            made = reuse.get(made_key) if made_key is not None else None
+            if made is None:
+                made = tuple(
+                    _results(kind, rows, session_ids[kind], natural, entrant_of, driver_ids, fastest, origin)
+                )
+            if made_key is not None:
+                made_for[made_key] = made
+            result_rows.extend(made)
 
     for what in sorted(missing):
         work.warn(F1DB_MISSING, f"the release has no {what}: its rows are skipped", release)
@@ -1127,7 +1152,31 @@ def _make(
         team_facts=team_facts,
         warnings=tuple(work.warnings),
         starts=tuple(sorted({s.start_time_utc for s in sessions})),
+        session_results=made_for,
     )
+
+
+def _session_key(
+    addresses: Mapping[str, str],
+    rf: RaceFiles,
+    kind: SessionType,
+    session_id: uuid.UUID,
+    natural: str,
+    entrant_of: Mapping[tuple[str, str], EntrantRow],
+    driver_ids: Mapping[str, str],
+    origin: tuple[str, str],
+) -> str | None:
+    """The key of a session's results: everything :func:`_results` makes them of (the code aside: the
+    shell keys its memo by it), its rows by their file's address and the fastest laps by theirs; None
+    when the file's address is not known."""
+    folder = f"seasons/{rf.year}/races/{rf.folder}/"
+    file = addresses.get(folder + _FILE_OF[kind])
+    if file is None:
+        return None
+    laps = addresses.get(folder + FASTEST_LAPS, "-") if kind == SessionType.Race else "-"
+    who = sorted(f"{d}\t{c}\t{e.id}\t{driver_ids.get(d)}" for (d, c), e in entrant_of.items())
+    text = "\n".join((str(int(kind)), file, laps, str(session_id), natural, *origin, *who))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _results(

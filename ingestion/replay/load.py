@@ -53,7 +53,7 @@ from ingestion.instant import as_utc
 from ingestion.replay import unchanged
 from ingestion.replay.adopt import Stored, adopt, adoption_columns, adoption_keys
 from ingestion.replay.breaker import RemovalsRefused, over_limit
-from ingestion.replay.delta import Index, RowsCache, cache_key, changed, index
+from ingestion.replay.delta import Index, Known, RowsCache, cache_key, changed, index
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import INPUTS_KEY, InputsRecord, with_layout
 from ingestion.replay.lock import DEFAULT_LOCK_WAIT, LOCK_KEY, ReplayLocked, take_lock
@@ -200,6 +200,7 @@ def load(
     allow_removals: bool = False,
     inputs: InputsRecord | None = None,
     rows_cache: RowsCache | None = None,
+    known: Known | None = None,
 ) -> LoadSummary:
     """Make the database hold ``replayed``'s rows (see the module doc), in one transaction; count the writes.
 
@@ -210,7 +211,8 @@ def load(
     written, unless ``allow_removals``. ``inputs``: what was replayed (:mod:`.inputs`; its key without the
     database's layout, its ``loaded`` counts filled here), recorded beside the proof for
     :func:`load_unchanged`. ``rows_cache``: where the rows a load left are kept for the next one's delta load
-    (:mod:`.delta`; None: none kept, every row staged).
+    (:mod:`.delta`; None: none kept, every row staged). ``known``: index entries of rows already hashed
+    (:data:`.delta.Known`: an earlier merge's results), taken instead of hashing those rows again.
     """
     racing = replayed.racing
     specs = written(results=results)
@@ -232,7 +234,7 @@ def load(
             )
         last = last_replay(conn)
         recorded = last.proof if last is not None else None
-        indexed = index(racing, specs)  # once: the rows' digest, the delta and the rows kept for the next
+        indexed = index(racing, specs, known)  # once: the rows' digest, the delta, the rows kept for the next
         rows, proven = unchanged.proven(
             conn,
             naming,

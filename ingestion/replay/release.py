@@ -30,8 +30,8 @@ from ingestion.f1db import yaml as f1db_yaml
 from ingestion.f1db.archive import DATA_PREFIX
 from ingestion.f1db.cache import DecodeCache
 from ingestion.f1db.decode import Decoded, decode_file, wanted
+from ingestion.replay import delta, identity, matching, placing, precedence, rows, values
 from ingestion.replay import f1db as f1db_merge
-from ingestion.replay import identity, matching, placing, precedence, rows, values
 from ingestion.replay.f1db import SESSION_FILES, F1dbPart, OpenF1Links, f1db_part
 from ingestion.replay.matching import Overrides
 from ingestion.replay.rows import Racing
@@ -44,6 +44,9 @@ __all__ = [
 
 #: Where the last merge's outcome is kept, relative to the store's root.
 MEMO_FILE = "cache/f1db-merged.msgpack"
+#: Where the last merge's results are kept per session (:attr:`~ingestion.replay.f1db.F1dbPart.sessions`),
+#: with each row's index entry (:func:`ingestion.replay.delta.entry`), relative to the store's root.
+RESULTS_FILE = "cache/f1db-results.msgpack"
 
 #: The code the merge's outcome is a function of: another version of it never reads an older memo.
 _CODE = hashlib.sha256(
@@ -51,7 +54,7 @@ _CODE = hashlib.sha256(
         Path(str(m.__file__)).read_bytes()
         for m in (
             f1db_merge, matching, placing, precedence, f1db_decode, f1db_yaml, decode_cache, identity, rows,
-            values,
+            values, delta,
         )
     )
 ).hexdigest()
@@ -60,6 +63,18 @@ _CODE = hashlib.sha256(
 class _Memo(msgspec.Struct):
     bucket: int
     part: F1dbPart
+
+
+class _Session(msgspec.Struct, array_like=True):
+    """A session's results as a merge made them, and each row's index entry."""
+
+    rows: tuple[rows.ResultRow, ...]
+    entries: tuple[bytes, ...]
+
+
+#: The results file's first line: the code and the index entries' form it was made by. A file of other
+#: code is never read past it.
+_RESULTS_HEADER = f"{_CODE}:{delta.FORM}\n".encode()
 
 
 #: The memo file: its key (64 hex digits) and a newline, then the :class:`_Memo` (msgpack): a replay whose key
@@ -192,7 +207,7 @@ def release_part(
     results: bool,
     overrides: Overrides,
     keep: Callable[[Callable[[], None]], object] | None = None,
-) -> F1dbPart:
+) -> Merged:
     """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`, the identity
     ``overrides`` applied): from the memo when it was made from the same inputs (see the module doc; the
     overrides by their digest), else decoded, merged and memoized. ``keep`` runs the memo's write (~50 MB
@@ -204,23 +219,69 @@ def release_part(
         if f.read(_KEY_BYTES) == f"{key}\n".encode():
             memo = msgspec.msgpack.decode(f.read(), type=_Memo)
             if memo.part.bucket(as_of) == memo.bucket:
-                return memo.part
+                return Merged(memo.part, {})
     files: dict[str, Decoded] = {}
     decoded = read_release(store, as_of, release)
     if decoded is not None:
         files = decoded.files
     since = unchanged_since(release.files, [(r.tag, store.manifest(r).files) for r in older])
+    addresses = {p[len(DATA_PREFIX) :]: a for p, a in release.files.items() if p.startswith(DATA_PREFIX)}
+    earlier = _read_results(store) if results else {}
     part = f1db_part(
-        files, racing, links, as_of, results=results, release=release.tag, since=since, overrides=overrides
+        files, racing, links, as_of, results=results, release=release.tag, since=since, overrides=overrides,
+        addresses=addresses, earlier={k: s.rows for k, s in earlier.items()},
     )
+    sessions: dict[str, _Session] = {}
+    for session, made in part.session_results.items():
+        old = earlier.get(session)
+        if old is not None and old.rows is made:  # reused: its entries too
+            sessions[session] = old
+        else:
+            sessions[session] = _Session(made, tuple(map(delta.entry, made)))
+    known = {
+        id(row): (row, entry) for s in sessions.values() for row, entry in zip(s.rows, s.entries, strict=True)
+    }
+    part = msgspec.structs.replace(part, session_results={})  # kept in their own file, with their entries
+    renewed = sessions.keys() != earlier.keys()
 
     def write() -> None:
-        body = f"{key}\n".encode() + msgspec.msgpack.encode(_Memo(part.bucket(as_of), part))
-        with contextlib.suppress(OSError):  # a store that cannot be written keeps no memo
-            write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
+        _write(path, f"{key}\n".encode(), _Memo(part.bucket(as_of), part))
+        if renewed:  # after the memo's bytes are freed: one file's bytes in memory at a time
+            _write(store.root / RESULTS_FILE, _RESULTS_HEADER, sessions)
 
     (keep or _now)(write)
-    return part
+    return Merged(part, known)
+
+
+class Merged(NamedTuple):
+    """What :func:`release_part` gives: f1db's part, and the index entries of its results already made
+    (:data:`~ingestion.replay.delta.Known`: an earlier merge's, read with them)."""
+
+    part: F1dbPart
+    known: delta.Known
+
+
+def _read_results(store: Store) -> dict[str, _Session]:
+    """The last merge's results per session (:data:`RESULTS_FILE`); empty when missing, damaged or made by
+    other code."""
+    path = store.root / RESULTS_FILE
+    with contextlib.suppress(OSError, msgspec.DecodeError, msgspec.ValidationError), path.open("rb") as f:
+        if f.read(len(_RESULTS_HEADER)) == _RESULTS_HEADER:
+            return msgspec.msgpack.decode(f.read(), type=dict[str, _Session])
+    return {}
+
+
+#: Ids as their 16 bytes: a sixth smaller than as text, and decoded faster.
+_ENCODER = msgspec.msgpack.Encoder(uuid_format="bytes")
+
+
+def _write(path: Path, header: bytes, value: object) -> None:
+    """``header`` then ``value`` (msgpack) as the file at ``path``, atomically; a store that cannot be
+    written keeps none (a derived file: never an error)."""
+    body = bytearray(header)
+    _ENCODER.encode_into(value, body, len(header))  # one buffer: never the encoding and a copy of it
+    with contextlib.suppress(OSError):
+        write_atomic(path, body, tmp_dir=path.parent, prefix=f".{path.name}.", sync=False)
 
 
 def _now(job: Callable[[], None]) -> None:

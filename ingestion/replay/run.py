@@ -22,7 +22,7 @@ from ingestion.instant import as_utc, format_utc
 from ingestion.openf1.credibility import standing, units_with_rows
 from ingestion.openf1.wire import ENDPOINTS, RESULT_ENDPOINTS
 from ingestion.replay.decoded import CANNOT_BE_TRUE, Decoded, Snapshot, decode_snapshots
-from ingestion.replay.delta import RowsCache
+from ingestion.replay.delta import Known, RowsCache
 from ingestion.replay.f1db import F1dbPart, combine, f1db_part
 from ingestion.replay.findings import FINDING_KINDS
 from ingestion.replay.inputs import InputsRecord, as_of_window, code_digest, inputs_key, openf1_instants
@@ -127,6 +127,8 @@ class ReplayParts(NamedTuple):
     openf1: Replayed
     f1db: F1dbPart | None
     tag: str | None
+    #: index entries of rows already hashed (an earlier merge's results: :class:`~.release.Merged`)
+    known: Known = {}  # noqa: RUF012 (a NamedTuple's default, never mutated: read by load only)
 
     @property
     def starts(self) -> tuple[datetime, ...]:
@@ -154,7 +156,8 @@ def replay_parts(
         release = store.f1db_release(as_of)
         if release is None:
             return ReplayParts(replayed, replayed, None, None)
-        part = release_part(
+        known: Known
+        part, known = release_part(
             store, release, replayed.racing, links, as_of, results=results, overrides=decided, keep=keep
         )
         tag = release.tag
@@ -163,10 +166,11 @@ def replay_parts(
         part = f1db_part(
             files, replayed.racing, links, as_of, results=results, release=f1db.tag, overrides=decided
         )
+        known = {}
         tag = f1db.tag
     else:
         return ReplayParts(replayed, replayed, None, None)
-    return ReplayParts(combine(replayed, part), replayed, part, tag)
+    return ReplayParts(combine(replayed, part), replayed, part, tag, known)
 
 
 @functools.cache
@@ -354,6 +358,7 @@ def run_replay(
                     allow_removals=allow_removals,
                     inputs=record,
                     rows_cache=RowsCache(store.root),
+                    known=parts.known,
                 )
             except psycopg.errors.QueryCanceled:
                 if watch.cancelled is None:

@@ -37,7 +37,7 @@ def make_dirs(path: Path) -> None:
         fsync_dir(folder.parent)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     """Write every byte of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
     view = memoryview(data)
     while view:
@@ -53,7 +53,7 @@ def sync_filesystem() -> None:
 
 
 def write_atomic(
-    path: Path, data: bytes, *, tmp_dir: Path, prefix: str, mode: int = 0o644, sync: bool = True
+    path: Path, data: bytes | bytearray, *, tmp_dir: Path, prefix: str, mode: int = 0o644, sync: bool = True
 ) -> None:
     """Write ``data`` to ``path`` all-or-nothing: a temporary file in ``tmp_dir`` (created if missing) is
     written, fsynced and renamed over ``path``, then ``path``'s folder is fsynced. A failure leaves no
