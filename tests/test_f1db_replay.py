@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -414,6 +414,13 @@ def test_f1db_merge_takes_an_earlier_merges_session_results_only_for_the_same_in
     assert all(warm.session_results[k] is base.session_results[k] for k in kept)
     other = merged(files, addresses, base.session_results, tag="v2")
     assert not other.session_results.keys() & base.session_results.keys()
+    # the edited row's driver born another day: another person, so other result ids in their sessions
+    person = f"drivers/{rows[at].driver_id}.yml"
+    reborn = {**files, person: msgspec.structs.replace(files[person], date_of_birth=date(1900, 1, 1))}
+    renamed = {**addresses, person: "1" * 64}
+    again = merged(reborn, renamed, base.session_results)
+    assert again == merged(reborn, renamed)
+    assert len(again.session_results.keys() - base.session_results.keys()) > 1
 
 
 def test_f1db_replay_precedence_corrects_openf1s_classification(

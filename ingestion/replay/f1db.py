@@ -1019,13 +1019,12 @@ def _make(
         if not results:
             continue
         fastest = _fastest_laps(rf)
+        who = _who(entrant_of, driver_ids) if addresses is not None else ""
         for kind, rows in kinds.items():
             origin = origins.of(rf, kind)
             made_key = None
             if addresses is not None:
-                made_key = _session_key(
-                    addresses, rf, kind, session_ids[kind], natural, entrant_of, driver_ids, origin
-                )
+                made_key = _session_key(addresses, rf, kind, session_ids[kind], natural, who, origin)
             made = reuse.get(made_key) if made_key is not None else None
             if made is None:
                 made = tuple(
@@ -1162,21 +1161,27 @@ def _session_key(
     kind: SessionType,
     session_id: uuid.UUID,
     natural: str,
-    entrant_of: Mapping[tuple[str, str], EntrantRow],
-    driver_ids: Mapping[str, str],
+    who: str,
     origin: tuple[str, str],
 ) -> str | None:
     """The key of a session's results: everything :func:`_results` makes them of (the code aside: the
-    shell keys its memo by it), its rows by their file's address and the fastest laps by theirs; None
-    when the file's address is not known."""
+    shell keys its memo by it), its rows by their file's address and the fastest laps by theirs, its
+    round's entrants and drivers by ``who`` (:func:`_who`); None when the file's address is not known."""
     folder = f"seasons/{rf.year}/races/{rf.folder}/"
     file = addresses.get(folder + _FILE_OF[kind])
     if file is None:
         return None
     laps = addresses.get(folder + FASTEST_LAPS, "-") if kind == SessionType.Race else "-"
-    who = sorted(f"{d}\t{c}\t{e.id}\t{driver_ids.get(d)}" for (d, c), e in entrant_of.items())
-    text = "\n".join((str(int(kind)), file, laps, str(session_id), natural, *origin, *who))
+    text = "\n".join((str(int(kind)), file, laps, str(session_id), natural, *origin, who))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _who(entrant_of: Mapping[tuple[str, str], EntrantRow], driver_ids: Mapping[str, str]) -> str:
+    """A round's entrants as its results read them: each (driver, constructor) pair, its entrant's id and
+    the driver's identity (once per round, for each of its sessions' keys)."""
+    return "\n".join(
+        sorted(f"{d}\t{c}\t{e.id.int}\t{driver_ids.get(d)}" for (d, c), e in entrant_of.items())
+    )
 
 
 def _results(
