@@ -1,8 +1,8 @@
 """The f1db benchmarks (``make bench``): the whole history 1950-2025 replayed from f1db v2025.24.2, as whole
 processes (``python -m ingestion replay``), against a process that binary-``COPY``s the same final rows:
 
-- cold: a store holding the release (and the committed OpenF1 snapshots), its decode cache and merge memo
-  deleted, into an empty database;
+- cold: a store holding the release (and the committed OpenF1 snapshots), its decode cache, merge memo and
+  per-session results deleted, into an empty database;
 - unchanged: the same replay again (decode cache and memo warm, nothing to write);
 - a release changing 31 files (31 race-result files of earlier seasons edited, imported as a new tag):
   the replay after it;
@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.process import _CPU, _children_cpu, _line, bench_replay_vs_copy
 from ingestion.f1db.cache import CACHE_FILE
 from ingestion.f1db.record import import_archive
-from ingestion.replay.release import MEMO_FILE
+from ingestion.replay.release import MEMO_FILE, RESULTS_FILE
 from ingestion.store import Store
 
 SHARED_F1DB = Path(__file__).resolve().parents[2] / "shared" / "f1db"
@@ -67,9 +67,9 @@ def bench_f1db(openf1_store: Path, new_db: Callable[[], str], env: dict[str, str
     shutil.copytree(openf1_store, store_dir)
     store = Store(store_dir)
     import_archive(store, RELEASE, received_at=datetime(2025, 12, 19, 12, tzinfo=UTC))
-    def forget_cache() -> None:  # cold: neither the decode cache nor the merge memo
-        (store_dir / CACHE_FILE).unlink(missing_ok=True)
-        (store_dir / MEMO_FILE).unlink(missing_ok=True)
+    def forget_cache() -> None:  # cold: no decode cache, merge memo nor per-session results
+        for derived in (CACHE_FILE, MEMO_FILE, RESULTS_FILE):
+            (store_dir / derived).unlink(missing_ok=True)
 
     db = bench_replay_vs_copy(store_dir, new_db, env, repeats, scratch, "f1db 1950-2025", forget_cache)
     newer = scratch / "f1db-2025.24.3.tar.gz"
