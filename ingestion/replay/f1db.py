@@ -468,9 +468,9 @@ def f1db_part(
     ``addresses``: each file of ``files`` -> the address of its content (its blob's sha256). Given, each
     session's results are keyed by everything :func:`_results` makes them of (:func:`_session_key`: its
     file's and the fastest laps' addresses, its id, its entrants and drivers' identities, its provenance)
-    and kept in the part's ``sessions``; a session whose key ``earlier`` holds (an earlier merge's
-    ``session_results``) takes those rows instead of making them again (a release changing 31 files makes 31
-    sessions' results, not 4,463)."""
+    and kept in the part's ``session_results``; a session whose key ``earlier`` holds (an earlier merge's
+    ``session_results``) takes those rows instead of making them again (a release changing 31 files makes
+    31 sessions' results, not 4,463)."""
     origins = Origins(release, since or {})
     rel = Release.of(files)
     work = _Work(rel, racing)

@@ -11,6 +11,12 @@ older releases the provenance is dated against, the results flag, the identity o
 reads one file instead of decoding and merging the release; the file is deletable at any time and never
 trusted for other inputs. The key comes first in the file, so a replay with other inputs reads only that
 line of it.
+
+A merge that cannot use that memo (a new release, other OpenF1 rows) still reuses the last merge's results
+session by session: ``cache/f1db-results.msgpack`` keeps each session's results under the key
+:func:`~ingestion.replay.f1db.f1db_part` gives them (their files' blob addresses, entrants, provenance),
+with each row's index entry (:func:`ingestion.replay.delta.entry`), so that the load need not hash those
+rows again (:class:`Merged`). Its first line names the code that made it; deletable at any time too.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ __all__ = [
 
 #: Where the last merge's outcome is kept, relative to the store's root.
 MEMO_FILE = "cache/f1db-merged.msgpack"
-#: Where the last merge's results are kept per session (:attr:`~ingestion.replay.f1db.F1dbPart.sessions`),
+#: Where the last merge's results are kept per session (``F1dbPart.session_results``),
 #: with each row's index entry (:func:`ingestion.replay.delta.entry`), relative to the store's root.
 RESULTS_FILE = "cache/f1db-results.msgpack"
 
@@ -210,8 +216,10 @@ def release_part(
 ) -> Merged:
     """What ``release`` adds to OpenF1's ``racing`` (:func:`~ingestion.replay.f1db.f1db_part`, the identity
     ``overrides`` applied): from the memo when it was made from the same inputs (see the module doc; the
-    overrides by their digest), else decoded, merged and memoized. ``keep`` runs the memo's write (~50 MB
-    to encode and write; default: at once): a replay hands it to a worker, so that it overlaps the load."""
+    overrides by their digest), else decoded and merged (each session's results taken from the last merge's
+    when their key is the same) and memoized. ``keep`` runs the writes of the memo and of the sessions'
+    results (~45 MB each to encode and write; default: at once): a replay hands them to a worker, so that
+    they overlap the load."""
     path = store.root / MEMO_FILE
     older = _older(store, release, as_of)
     key = _memo_key(release, racing, links, results, overrides, older)

@@ -6,8 +6,9 @@ skipped when both are proven the same as when the last load ended:
 
 - the rows: :func:`input_digest`, a sha256 of every row replay produced (all fields, every table loaded,
   through each row's blake2b in the load's :data:`~.delta.Index`) and of ``results``;
-- the database: :func:`database_state`, one query hashing every racing table's owned columns (under their
-  model names, side tables included, rows by id) and counting its rows.
+- the database: :func:`database_state`, one query giving per racing table (side tables included) its row
+  count and the exact sum of each row's 64-bit hash of its owned columns (under their model names); a
+  delta load shifts the last state by the rows it rewrote instead (:meth:`DatabaseState.shifted`).
 
 A load that ends with the database holding *exactly* the rows it replayed (every table's count equals the
 rows it loaded: no row it keeps for users' data, none of an older pipeline, none of a season it does not
