@@ -69,24 +69,23 @@ Known = Mapping[int, tuple[msgspec.Struct, bytes]]
 
 
 def entry(row: msgspec.Struct) -> bytes:
-    """A row's :data:`Index` entry: its id's 16 bytes, then the blake2b of its msgpack encoding. Pure."""
+    """A row's :data:`Index` entry: its id's 16 bytes, then the blake2b of its msgpack encoding. Pure.
+    (``UUID.bytes`` is a property computing ``int.to_bytes(16)``: called directly, once per row.)"""
     row_id: uuid.UUID = getattr(row, "id")  # noqa: B009
-    return row_id.int.to_bytes(16, "big") + hashlib.blake2b(_ENCODER.encode(row), digest_size=32).digest()
+    return row_id.int.to_bytes(16, "big") + _blake2b(_ENCODE(row), digest_size=32).digest()
+
+
+_ENCODE, _blake2b = _ENCODER.encode, hashlib.blake2b
 
 
 def index(racing: Racing, specs: Sequence[TableSpec], known: Known | None = None) -> Index:
     """The :data:`Index` of ``racing``'s tables of ``specs``; a row ``known`` holds (that very object) takes
     its entry from there (an earlier merge's results: :mod:`.release`). Pure."""
-    encode, blake2b = _ENCODER.encode, hashlib.blake2b
     out: Index = {}
     for spec in specs:
         rows = racing.table(spec.name)
         if not known:
-            # UUID.bytes is a property computing int.to_bytes(16): inlined, once per row of 138,000
-            out[spec.name] = [
-                getattr(row, "id").int.to_bytes(16, "big") + blake2b(encode(row), digest_size=32).digest()  # noqa: B009
-                for row in rows
-            ]
+            out[spec.name] = list(map(entry, rows))
             continue
         entries: list[bytes] = []
         for row in rows:
