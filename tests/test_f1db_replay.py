@@ -382,8 +382,9 @@ def test_f1db_merge_takes_an_earlier_merges_session_results_only_for_the_same_in
     later merge takes the earlier one's rows (the very objects) for each session whose key it holds and
     makes the others. One race-results file edited (another address, a retirement reason rewritten): that
     session alone is made again, and the part is the one a merge without the earlier results makes. The
-    same files under another release tag (another provenance) reuse nothing. (The release's first three
-    seasons and every file outside the seasons: four merges in well under a second.)"""
+    same files under another release tag (another provenance) reuse nothing; a driver born another day
+    (another person: other result ids) has their sessions made again. (The release's first three seasons
+    and every file outside the seasons: six small merges instead of whole ones.)"""
     first = tuple(f"seasons/{year}/" for year in (1950, 1951, 1952))
 
     def taken(path: str) -> bool:
