@@ -61,6 +61,7 @@ Index = dict[str, list[bytes]]
 
 #: UUIDs as their 16 bytes (not 36 characters of text): the same rows, a quarter less to encode.
 _ENCODER = msgspec.msgpack.Encoder(uuid_format="bytes")
+_ENCODE, _blake2b = _ENCODER.encode, hashlib.blake2b  # looked up once, not once per row
 
 
 #: Entries already made, by the ``id()`` of their row: the row itself (an ``id()`` names an object only
@@ -73,9 +74,6 @@ def entry(row: msgspec.Struct) -> bytes:
     (``UUID.bytes`` is a property computing ``int.to_bytes(16)``: called directly, once per row.)"""
     row_id: uuid.UUID = getattr(row, "id")  # noqa: B009
     return row_id.int.to_bytes(16, "big") + _blake2b(_ENCODE(row), digest_size=32).digest()
-
-
-_ENCODE, _blake2b = _ENCODER.encode, hashlib.blake2b
 
 
 def index(racing: Racing, specs: Sequence[TableSpec], known: Known | None = None) -> Index:
